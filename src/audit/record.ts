@@ -1,0 +1,52 @@
+import type { Outcome } from '../errors.js';
+import type { SqlFacts } from '../policy/sql/classify.js';
+
+export type TransportKind = 'stdio' | 'http' | 'sse' | 'in-memory';
+
+/** One audit record per governed call, written before the response reaches the agent. */
+export interface AuditRecord {
+  readonly id: string;
+  readonly time: string;
+  readonly durationMs: number;
+  readonly sessionId: string;
+  readonly transport: TransportKind;
+  /** The verified caller; `null` when no identity could be established. Never the token. */
+  readonly principal: {
+    readonly issuer: string;
+    readonly sub: string;
+    readonly email: string | null;
+    readonly groups: readonly string[];
+    readonly dev: boolean;
+  } | null;
+  /** True when the identity came from `--dev-identity` (unverified, demo and tests only). */
+  readonly devIdentity: boolean;
+  readonly tool: string;
+  /** The arguments exactly as the agent sent them. */
+  readonly input: unknown;
+  readonly facts: {
+    readonly resource?: { readonly kind: string; readonly name: string };
+    readonly sql?: SqlFacts;
+  } | null;
+  readonly decision: {
+    readonly effect: 'allow' | 'approve' | 'deny';
+    readonly ruleIds: readonly string[];
+    readonly reason: string;
+    readonly policyVersion: string;
+  } | null;
+  readonly outcome: Outcome;
+  readonly error: { readonly code: string; readonly message: string; readonly detail: string } | null;
+  readonly result: {
+    readonly rowCount: number;
+    readonly truncated: boolean;
+    readonly rowsAffected?: number;
+    readonly maskedColumns: readonly string[];
+    readonly findings: Readonly<Record<string, number>>;
+  } | null;
+  /** What the agent received (already masked). */
+  readonly response: unknown;
+}
+
+/** The audit store as the pipeline sees it. `append` resolves only once the record is durable. */
+export interface AuditSink {
+  append(record: AuditRecord): Promise<void>;
+}

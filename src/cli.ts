@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+/**
+ * The `airlock` command: serve (stdio or HTTP), start (the embedded demo), policy check.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ALL_TOOLS } from '../tools/index.js';
+import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
+import { createLogger } from './log.js';
+import { packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
+import { loadPolicy, PolicyLoadError } from './policy/load.js';
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const err = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+const USAGE = `airlock ${VERSION}: governed MCP access to production data
+
+Usage:
+  airlock start [--port N] [--policy FILE] [--audit-dir DIR]
+      The demo: embedded PostgreSQL with sample data, HTTP on 127.0.0.1:${DEFAULTS.port},
+      dev identity ana@example.com (group analysts).
+  airlock serve --stdio | --http [options]
+  airlock policy check FILE
+
+Serve options:
+  --stdio                      MCP over stdin/stdout (the client spawns airlock)
+  --http                       Streamable HTTP at /mcp and legacy SSE at /sse + /messages
+  --port N                     HTTP port (default ${DEFAULTS.port}; 0 picks a free port)
+  --host H                     HTTP bind address (default ${DEFAULTS.host})
+  --policy FILE                policy file (default ${DEFAULTS.policyPath})
+  --audit-dir DIR              audit directory (default ${DEFAULTS.auditDir})
+  --dev-identity EMAIL[,G...]  UNVERIFIED identity for demos and tests; marked in every audit record
+  --demo                       start an embedded PostgreSQL with demo data if DATABASE_URL is not set
+  --allowed-host H             extra Host header value to accept (repeatable)
+  --allowed-origin O           extra Origin to accept (repeatable)
+  --max-body-bytes N           largest HTTP request body (default ${DEFAULTS.maxBodyBytes})
+  --session-idle-seconds N     close HTTP sessions idle this long (default ${DEFAULTS.sessionIdleMs / 1000})
+  --log-level L                debug | info | warn | error (default info; logs go to stderr)
+`;
+
+const SERVE_OPTIONS = {
+  stdio: { type: 'boolean' },
+  http: { type: 'boolean' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  policy: { type: 'string' },
+  'audit-dir': { type: 'string' },
+  'dev-identity': { type: 'string' },
+  demo: { type: 'boolean' },
+  'allowed-host': { type: 'string', multiple: true },
+  'allowed-origin': { type: 'string', multiple: true },
+  'max-body-bytes': { type: 'string' },
+  'session-idle-seconds': { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type ServeFlags = ReturnType<typeof parseArgs<{ options: typeof SERVE_OPTIONS; strict: true; allowPositionals: false }>>['values'];
+
+function toInt(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  return /^\d+$/.test(value) ? Number(value) : Number.NaN;
+}
+
+function serveConfig(flags: ServeFlags, overrides: Partial<ServeConfig> = {}): ServeConfig {
+  if (flags.stdio === true && flags.http === true) throw new ConfigError('choose one transport: --stdio or --http');
+  const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
+  if (transport === undefined) throw new ConfigError('choose a transport: --stdio or --http');
+  return parseServeConfig({
+    transport,
+    policyPath: flags.policy ?? overrides.policyPath ?? DEFAULTS.policyPath,
+    auditDir: flags['audit-dir'] ?? DEFAULTS.auditDir,
+    ...(flags['dev-identity'] === undefined
+      ? overrides.devIdentity === undefined
+        ? {}
+        : { devIdentity: overrides.devIdentity }
+      : { devIdentity: flags['dev-identity'] }),
+    demo: flags.demo ?? overrides.demo ?? false,
+    host: flags.host ?? DEFAULTS.host,
+    port: toInt(flags.port, overrides.port ?? DEFAULTS.port),
+    maxBodyBytes: toInt(flags['max-body-bytes'], DEFAULTS.maxBodyBytes),
+    sessionIdleMs: toInt(flags['session-idle-seconds'], DEFAULTS.sessionIdleMs / 1000) * 1000,
+    allowedHosts: flags['allowed-host'] ?? [],
+    allowedOrigins: flags['allowed-origin'] ?? [],
+    logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
+  });
+}
+
+async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void airlock.close().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  await airlock.closed;
+  stop();
+}
+
+async function serve(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
+  if (values.help === true) return out(USAGE);
+  const config = serveConfig(values);
+  await runUntilStopped(await startAirlock(config));
+}
+
+async function start(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
+  if (values.help === true) return out(USAGE);
+  const policyPath = existsSync(DEFAULTS.policyPath) ? DEFAULTS.policyPath : join(packageRoot(), 'policies.json');
+  const devIdentity = 'ana@example.com,analysts';
+  const config = serveConfig(values, { transport: 'http', demo: true, devIdentity, policyPath });
+  const log = createLogger(config.logLevel);
+  let airlock: RunningAirlock;
+  try {
+    airlock = await startAirlock(config, log);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || values.port !== undefined) throw error;
+    log('warn', `port ${config.port} is in use; picking a free port`);
+    airlock = await startAirlock({ ...config, port: 0 }, log);
+  }
+  const url = airlock.http?.url ?? '';
+  const identity = config.devIdentity ?? devIdentity;
+  err(`
+airlock demo is running.
+
+  Streamable HTTP:  ${url}/mcp
+  Legacy SSE:       ${url}/sse
+  Health:           ${url}/healthz
+  Audit log:        ${airlock.auditPath}
+  Policy:           ${config.policyPath}
+  Calls run as:     ${identity} (dev identity, unverified)
+
+Try it with the MCP Inspector (another terminal):
+  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/list
+  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/call \\
+    --tool-name query_sql --tool-arg 'connection="shop"' \\
+    --tool-arg 'sql="SELECT name, email, card_number FROM customers LIMIT 3"'
+
+Or serve the same demo over stdio (the client spawns airlock):
+  npx airlock serve --stdio --demo --dev-identity ${identity}
+
+Press Ctrl-C to stop (the embedded PostgreSQL is stopped and its data removed).
+`);
+  await runUntilStopped(airlock);
+}
+
+async function policy(argv: string[]): Promise<void> {
+  const [sub, file, ...rest] = argv;
+  if (sub !== 'check' || file === undefined || rest.length > 0) throw new ConfigError('usage: airlock policy check FILE');
+  const loaded = await loadPolicy(file, ALL_TOOLS.map((t) => t.name));
+  out(`${file}: OK (${loaded.file.rules.length} rules, version ${loaded.version})`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'start':
+    case 'demo':
+      return start(rest);
+    case 'policy':
+      return policy(rest);
+    case '--version':
+    case '-v':
+      return out(VERSION);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return out(USAGE);
+    default:
+      throw new ConfigError(`unknown command "${command}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof PolicyLoadError) err(`airlock: ${error.message}`);
+  else if (error instanceof ConfigError || error instanceof TypeError) err(`airlock: ${error.message}`);
+  else if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    err(`airlock: ${(error as Error).message}\n\n${USAGE}`);
+  } else err(`airlock: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(2);
+});

@@ -1,0 +1,192 @@
+import pg from 'pg';
+import Cursor from 'pg-cursor';
+import {
+  CancelledError,
+  QueryFailedError,
+  TimeoutError,
+  UpstreamUnavailableError,
+} from '../errors.js';
+import type { ColumnInfo, RowsResult } from '../tool.js';
+import { pgErrorText } from './pg-errors.js';
+import type { SqlConnector, SqlRunOptions } from './types.js';
+
+/**
+ * Resolves a connection name to its connection string, secrets already resolved. Throws an AirlockError
+ * when the connection is unknown or its secret is not set.
+ */
+export type ConnectionResolver = (name: string) => string;
+
+export interface PostgresConnectorOptions {
+  readonly resolve: ConnectionResolver;
+  readonly poolSize?: number;
+  readonly connectTimeoutMs?: number;
+  readonly onPoolError?: (connection: string, error: Error) => void;
+}
+
+/** Types JSON cannot hold exactly are returned as the server's text. */
+const RAW_TEXT_TYPES = new Set([17, 1082, 1083, 1114, 1184, 1186, 1266]);
+const typeParsers = {
+  getTypeParser(oid: number, format?: string): (value: string) => unknown {
+    if (RAW_TEXT_TYPES.has(oid)) return (value: string) => value;
+    return pg.types.getTypeParser(oid, (format ?? 'text') as 'text') as (value: string) => unknown;
+  },
+};
+
+const TYPE_NAMES: Readonly<Record<number, string>> = {
+  16: 'boolean', 17: 'bytea', 18: 'char', 19: 'name', 20: 'bigint', 21: 'smallint', 23: 'integer', 25: 'text',
+  26: 'oid', 114: 'json', 142: 'xml', 700: 'real', 701: 'double precision', 790: 'money', 869: 'inet',
+  1000: 'boolean[]', 1005: 'smallint[]', 1007: 'integer[]', 1009: 'text[]', 1016: 'bigint[]', 1042: 'character',
+  1043: 'character varying', 1082: 'date', 1083: 'time without time zone', 1114: 'timestamp without time zone',
+  1184: 'timestamp with time zone', 1186: 'interval', 1266: 'time with time zone', 1700: 'numeric',
+  2950: 'uuid', 3802: 'jsonb', 2249: 'record', 705: 'unknown',
+};
+
+interface PoolEntry {
+  readonly url: string;
+  readonly pool: pg.Pool;
+  readonly typeNames: Map<number, string>;
+}
+
+/**
+ * Runs governed SQL on PostgreSQL. Reads run in `BEGIN READ ONLY` with a server-side statement timeout
+ * and are always rolled back; rows are read through a cursor and cut at the row cap.
+ */
+export class PostgresConnector implements SqlConnector {
+  private readonly pools = new Map<string, PoolEntry>();
+  private readonly options: PostgresConnectorOptions;
+
+  constructor(options: PostgresConnectorOptions) {
+    if (typeof options.resolve !== 'function') throw new TypeError('PostgresConnector: resolve is required');
+    this.options = options;
+  }
+
+  private entry(connection: string): PoolEntry {
+    const url = this.options.resolve(connection);
+    const existing = this.pools.get(connection);
+    if (existing?.url === url) return existing;
+    if (existing !== undefined) void existing.pool.end().catch(() => undefined);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: this.options.poolSize ?? 10,
+      connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000,
+      idleTimeoutMillis: 30_000,
+      application_name: 'airlock',
+    });
+    pool.on('error', (error) => this.options.onPoolError?.(connection, error));
+    const entry = { url, pool, typeNames: new Map<number, string>() };
+    this.pools.set(connection, entry);
+    return entry;
+  }
+
+  async run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult> {
+    const entry = this.entry(connection);
+    let client: pg.PoolClient;
+    try {
+      client = await entry.pool.connect();
+    } catch (error) {
+      throw new UpstreamUnavailableError(`Database connection "${connection}"`, {
+        detail: error instanceof Error ? error.message : String(error),
+        cause: error,
+      });
+    }
+    let broken = false;
+    try {
+      const timeout = Math.max(1, Math.floor(options.timeoutMs));
+      // One round trip: both statements are airlock's own text with an integer we computed.
+      await client.query(`${options.mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${timeout}`);
+      const result = await this.readRows(client, entry, sql, params, options);
+      await client.query(options.mode === 'read' ? 'ROLLBACK' : 'COMMIT');
+      return result;
+    } catch (error) {
+      broken = await rollback(client);
+      throw mapError(error, connection, options);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async readRows(
+    client: pg.PoolClient,
+    entry: PoolEntry,
+    sql: string,
+    params: readonly unknown[],
+    options: SqlRunOptions,
+  ): Promise<RowsResult> {
+    if (options.signal.aborted) throw new CancelledError({ detail: 'cancelled before the query ran' });
+    const cursor = client.query(new Cursor(sql, [...params], { rowMode: 'array', types: typeParsers }));
+    const { rows, result } = await new Promise<{ rows: unknown[][]; result: pg.QueryResult }>((resolve, reject) => {
+      cursor.read(options.maxRows + 1, (error, rows, result) => {
+        if (error) reject(error);
+        else resolve({ rows: rows as unknown[][], result });
+      });
+    });
+    await cursor.close();
+    const fields = result.fields ?? [];
+    const columns = await this.columnTypes(client, entry, fields);
+    const truncated = rows.length > options.maxRows;
+    const kept = truncated ? rows.slice(0, options.maxRows) : rows;
+    const isRowStatement = fields.length > 0;
+    return {
+      kind: 'rows',
+      columns,
+      rows: kept.map((row) => row.map(toJsonValue)),
+      rowCount: kept.length,
+      truncated,
+      ...(isRowStatement || result.rowCount === null ? {} : { rowsAffected: result.rowCount }),
+    };
+  }
+
+  private async columnTypes(client: pg.PoolClient, entry: PoolEntry, fields: readonly pg.FieldDef[]): Promise<ColumnInfo[]> {
+    const unknown = [...new Set(fields.map((f) => f.dataTypeID))].filter((oid) => TYPE_NAMES[oid] === undefined && !entry.typeNames.has(oid));
+    if (unknown.length > 0) {
+      const res = await client.query<{ oid: number; name: string }>(
+        'SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])',
+        [unknown],
+      );
+      for (const row of res.rows) entry.typeNames.set(row.oid, row.name);
+    }
+    return fields.map((f) => ({ name: f.name, type: TYPE_NAMES[f.dataTypeID] ?? entry.typeNames.get(f.dataTypeID) ?? `oid:${f.dataTypeID}` }));
+  }
+
+  /** Closes every pool. */
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(pools.map((p) => p.pool.end().catch(() => undefined)));
+  }
+}
+
+/** Rolls back after a failure; returns true when the connection must be discarded. */
+async function rollback(client: pg.PoolClient): Promise<boolean> {
+  try {
+    await client.query('ROLLBACK');
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function toJsonValue(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (Buffer.isBuffer(value)) return `\\x${value.toString('hex')}`;
+  return value;
+}
+
+function mapError(error: unknown, connection: string, options: SqlRunOptions): Error {
+  if (error instanceof CancelledError) return error;
+  const pgError = error as Partial<pg.DatabaseError> & { code?: string };
+  const detail = error instanceof Error ? error.message : String(error);
+  if (pgError.code === '57014') {
+    if (options.signal.aborted) return new CancelledError({ detail, cause: error });
+    return new TimeoutError(options.timeoutMs, { detail, cause: error });
+  }
+  if (typeof pgError.code === 'string' && /^[0-9A-Z]{5}$/.test(pgError.code)) {
+    if (pgError.code.startsWith('08') || pgError.code === '57P01' || pgError.code === '57P03') {
+      return new UpstreamUnavailableError(`Database connection "${connection}"`, { detail, cause: error });
+    }
+    return new QueryFailedError(pgErrorText(pgError), { detail, cause: error, data: { sqlstate: pgError.code } });
+  }
+  return new UpstreamUnavailableError(`Database connection "${connection}"`, { detail, cause: error });
+}

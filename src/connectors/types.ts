@@ -1,0 +1,16 @@
+import type { RowsResult } from '../tool.js';
+
+/** How a statement runs: reads in a read-only transaction that is always rolled back. */
+export type SqlMode = 'read' | 'write';
+
+export interface SqlRunOptions {
+  readonly mode: SqlMode;
+  readonly maxRows: number;
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+/** The SQL connector as tools see it. */
+export interface SqlConnector {
+  run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult>;
+}

@@ -1,0 +1,195 @@
+/**
+ * Typed errors. Every failure that can end a governed call is an `AirlockError` with a stable `code`
+ * and a `publicMessage` that is safe to show to the agent. `message` and `cause` carry internal detail
+ * for the audit log and operators only; `surface.ts` is the one place that turns errors into results.
+ */
+
+/** Stable error codes. Agents, tests and audit readers may switch on these. */
+export type AirlockErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'UNKNOWN_TOOL'
+  | 'INVALID_INPUT'
+  | 'UNKNOWN_RESOURCE'
+  | 'POLICY_DENIED'
+  | 'APPROVAL_REQUIRED'
+  | 'SQL_REJECTED'
+  | 'QUERY_FAILED'
+  | 'TIMEOUT'
+  | 'CANCELLED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'MASKING_FAILED'
+  | 'AUDIT_UNAVAILABLE'
+  | 'INTERNAL';
+
+/** The audit outcome each code is recorded under. */
+export type Outcome =
+  | 'ok'
+  | 'unauthenticated'
+  | 'unknown_tool'
+  | 'invalid'
+  | 'denied'
+  | 'approval_required'
+  | 'error'
+  | 'timed_out'
+  | 'cancelled';
+
+export interface AirlockErrorOptions {
+  /** Internal detail: audit and operator logs only, never the agent. */
+  readonly detail?: string;
+  readonly cause?: unknown;
+  /** Safe, structured extras for the agent (e.g. which rule denied, which field was wrong). */
+  readonly data?: Readonly<Record<string, unknown>>;
+}
+
+/** Base class: never thrown directly, always one of the subclasses below. */
+export abstract class AirlockError extends Error {
+  abstract readonly code: AirlockErrorCode;
+  abstract readonly outcome: Outcome;
+  readonly publicMessage: string;
+  readonly data: Readonly<Record<string, unknown>>;
+
+  protected constructor(publicMessage: string, options: AirlockErrorOptions = {}) {
+    super(options.detail ?? publicMessage, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.publicMessage = publicMessage;
+    this.data = options.data ?? {};
+  }
+}
+
+export class UnauthenticatedError extends AirlockError {
+  readonly code = 'UNAUTHENTICATED';
+  readonly outcome = 'unauthenticated';
+  constructor(options?: AirlockErrorOptions) {
+    super('No verified identity: this call carries no valid credential.', options);
+  }
+}
+
+export class UnknownToolError extends AirlockError {
+  readonly code = 'UNKNOWN_TOOL';
+  readonly outcome = 'unknown_tool';
+  constructor(toolName: string, known: readonly string[]) {
+    super(`Unknown tool "${truncate(toolName, 64)}". Available tools: ${known.join(', ')}.`, {
+      data: { tool: truncate(toolName, 64), known: [...known] },
+    });
+  }
+}
+
+export interface InputIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+export class InvalidInputError extends AirlockError {
+  readonly code = 'INVALID_INPUT';
+  readonly outcome = 'invalid';
+  readonly issues: readonly InputIssue[];
+  constructor(toolName: string, issues: readonly InputIssue[]) {
+    const list = issues.map((i) => `${i.path || '(arguments)'}: ${i.message}`).join('; ');
+    super(`Invalid arguments for ${toolName}: ${list}`, { data: { issues: issues.map((i) => ({ ...i })) } });
+    this.issues = issues;
+  }
+}
+
+export class UnknownResourceError extends AirlockError {
+  readonly code = 'UNKNOWN_RESOURCE';
+  readonly outcome = 'invalid';
+  constructor(kind: string, name: string) {
+    super(`Unknown ${kind} "${truncate(name, 64)}".`, { data: { kind, name: truncate(name, 64) } });
+  }
+}
+
+export class PolicyDeniedError extends AirlockError {
+  readonly code = 'POLICY_DENIED';
+  readonly outcome = 'denied';
+  constructor(reason: string, ruleIds: readonly string[]) {
+    super(`Denied by policy: ${reason}`, { data: { ruleIds: [...ruleIds] } });
+  }
+}
+
+export class ApprovalRequiredError extends AirlockError {
+  readonly code = 'APPROVAL_REQUIRED';
+  readonly outcome = 'approval_required';
+  constructor(reason: string, ruleIds: readonly string[], approverGroups: readonly string[]) {
+    super(
+      `Approval required: ${reason} A human approver (${approverGroups.join(', ') || 'any approver'}) must approve this exact call; it was not run.`,
+      { data: { ruleIds: [...ruleIds], approverGroups: [...approverGroups] } },
+    );
+  }
+}
+
+export class SqlRejectedError extends AirlockError {
+  readonly code = 'SQL_REJECTED';
+  readonly outcome = 'denied';
+  constructor(reason: string, options?: AirlockErrorOptions) {
+    super(`SQL rejected: ${reason}`, options);
+  }
+}
+
+export class QueryFailedError extends AirlockError {
+  readonly code = 'QUERY_FAILED';
+  readonly outcome = 'error';
+  constructor(publicText: string, options?: AirlockErrorOptions) {
+    super(`Query failed: ${publicText}`, options);
+  }
+}
+
+export class TimeoutError extends AirlockError {
+  readonly code = 'TIMEOUT';
+  readonly outcome = 'timed_out';
+  constructor(limitMs: number, options?: AirlockErrorOptions) {
+    super(`The call exceeded its time limit of ${limitMs} ms and was stopped. Narrow the request.`, {
+      ...options,
+      data: { limitMs },
+    });
+  }
+}
+
+export class CancelledError extends AirlockError {
+  readonly code = 'CANCELLED';
+  readonly outcome = 'cancelled';
+  constructor(options?: AirlockErrorOptions) {
+    super('The call was cancelled.', options);
+  }
+}
+
+export class UpstreamUnavailableError extends AirlockError {
+  readonly code = 'UPSTREAM_UNAVAILABLE';
+  readonly outcome = 'error';
+  constructor(what: string, options?: AirlockErrorOptions) {
+    super(`${what} is unavailable right now; try again shortly.`, options);
+  }
+}
+
+export class MaskingFailedError extends AirlockError {
+  readonly code = 'MASKING_FAILED';
+  readonly outcome = 'error';
+  constructor(options?: AirlockErrorOptions) {
+    super('The result could not be masked, so no data was returned.', options);
+  }
+}
+
+export class AuditUnavailableError extends AirlockError {
+  readonly code = 'AUDIT_UNAVAILABLE';
+  readonly outcome = 'error';
+  constructor(options?: AirlockErrorOptions) {
+    super('The audit log is unavailable, so the call was not run.', options);
+  }
+}
+
+export class InternalError extends AirlockError {
+  readonly code = 'INTERNAL';
+  readonly outcome = 'error';
+  constructor(options?: AirlockErrorOptions) {
+    super('Internal error. The call was stopped; operators can find details in the audit log.', options);
+  }
+}
+
+/** Wraps anything thrown into an AirlockError; unknown throwables become INTERNAL. */
+export function toAirlockError(error: unknown): AirlockError {
+  if (error instanceof AirlockError) return error;
+  return new InternalError({ detail: error instanceof Error ? error.message : String(error), cause: error });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -1,0 +1,168 @@
+/**
+ * Composition root: settings, policy, audit store, connectors, tools, pipeline and transport are wired
+ * here and nowhere else. This is the only module that reads `process.env`.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ALL_TOOLS } from '../tools/index.js';
+import { JsonAuditStore } from './audit/store.js';
+import type { ServeConfig } from './config.js';
+import { seedDemoDatabase } from './connectors/demo-seed.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './connectors/embedded.js';
+import { PostgresConnector } from './connectors/postgres.js';
+import { UnknownResourceError, UpstreamUnavailableError } from './errors.js';
+import { parseDevIdentity } from './identity/dev.js';
+import type { Credential, Principal } from './identity/principal.js';
+import { createLogger, type Logger } from './log.js';
+import { ToolRegistry } from './mcp/registry.js';
+import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
+import { serveStdio } from './mcp/transports/stdio.js';
+import { buildPipeline } from './pipeline/chain.js';
+import { loadPolicy, type Policy } from './policy/load.js';
+import { classifySql, loadSqlParser } from './policy/sql/classify.js';
+import type { ToolDeps } from './tool.js';
+
+export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+
+/** The installed package's root (where package.json and the example policies.json live). */
+export function packageRoot(): string {
+  // dist/src/main.js → package root is two levels up from dist/src.
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+}
+
+export interface RunningAirlock {
+  readonly http?: HttpHandle;
+  readonly policy: Policy;
+  readonly auditPath: string;
+  /** Set when `--demo` started an embedded PostgreSQL. */
+  readonly databaseUrl?: string;
+  /** Resolves when a stdio client disconnects. */
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+function devBanner(log: Logger, principal: Principal): void {
+  const who = `${principal.email ?? principal.sub} (groups: ${principal.groups.join(', ') || 'none'})`;
+  for (const line of [
+    '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+    `!!  DEV IDENTITY IN USE: every call runs as ${who}`,
+    '!!  This identity is NOT verified. Use it only for the demo and tests.',
+    '!!  Every audit record written by this process is marked devIdentity=true.',
+    '!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!',
+  ]) {
+    log('warn', line);
+  }
+}
+
+/** Starts airlock with validated settings. */
+export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => log('warn', `shutdown: ${String(e)}`));
+    cleanups.length = 0;
+  };
+  try {
+    const registry = new ToolRegistry(ALL_TOOLS);
+    const policy = await loadPolicy(config.policyPath, registry.names());
+    log('info', `policy ${config.policyPath} loaded (${policy.file.rules.length} rules, version ${policy.version.slice(0, 19)}…)`);
+    const audit = await JsonAuditStore.open(config.auditDir);
+    log('info', `audit log: ${audit.path}`);
+    await loadSqlParser();
+
+    let embedded: EmbeddedPostgres | undefined;
+    let databaseUrl: string | undefined;
+    if (config.demo && (env.DATABASE_URL ?? '') === '') {
+      log('info', 'starting embedded PostgreSQL for the demo…');
+      embedded = await startEmbeddedPostgres({ log: (line) => log('debug', `postgres: ${line}`) });
+      cleanups.push(() => (embedded as EmbeddedPostgres).stop());
+      const demo = await seedDemoDatabase(embedded.adminUrl);
+      databaseUrl = demo.url;
+      env.DATABASE_URL = demo.url;
+      log('info', `embedded PostgreSQL ready on 127.0.0.1:${embedded.port}; demo database "${demo.database}" as role ${demo.role}`);
+    }
+
+    const resolveConnection = (name: string): string => {
+      const connection = policy.file.resources.connections[name];
+      if (connection === undefined) throw new UnknownResourceError('connection', name);
+      const variable = connection.url.slice('env:'.length);
+      const value = env[variable];
+      if (value === undefined || value === '') {
+        throw new UpstreamUnavailableError(`Database connection "${name}"`, { detail: `secret ${connection.url} is not set` });
+      }
+      return value;
+    };
+    for (const [name, connection] of Object.entries(policy.file.resources.connections)) {
+      const variable = connection.url.slice('env:'.length);
+      if ((env[variable] ?? '') === '') log('warn', `connection "${name}": ${connection.url} is not set; calls to it will fail`);
+    }
+    const sql = new PostgresConnector({
+      resolve: resolveConnection,
+      onPoolError: (name, error) => log('warn', `connection "${name}": idle client error: ${error.message}`),
+    });
+    cleanups.push(() => sql.close());
+
+    const deps: ToolDeps = {
+      sql,
+      classifySql,
+      hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
+    };
+    const clock = { now: () => Date.now() };
+    const pipeline = buildPipeline({
+      audit,
+      tools: registry,
+      policy: { current: () => policy },
+      deps,
+      clock,
+      onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
+    });
+
+    let credential: Credential = { kind: 'none' };
+    if (config.devIdentity !== undefined) {
+      const principal = parseDevIdentity(config.devIdentity);
+      devBanner(log, principal);
+      credential = { kind: 'dev', principal };
+    } else {
+      log('warn', 'no identity source configured: every call will be refused as UNAUTHENTICATED (pass --dev-identity for the demo)');
+    }
+
+    const common = { name: 'airlock', version: VERSION, registry, pipeline, clock };
+    if (config.transport === 'stdio') {
+      const stdio = await serveStdio({ ...common, credential: () => credential });
+      log('info', 'serving MCP on stdio');
+      return {
+        policy,
+        auditPath: audit.path,
+        ...(databaseUrl === undefined ? {} : { databaseUrl }),
+        closed: stdio.closed,
+        close: cleanup,
+      };
+    }
+    const http = await serveHttp({
+      ...common,
+      host: config.host,
+      port: config.port,
+      maxBodyBytes: config.maxBodyBytes,
+      sessionIdleMs: config.sessionIdleMs,
+      allowedHosts: config.allowedHosts,
+      allowedOrigins: config.allowedOrigins,
+      credential: () => credential,
+      health: () => ({ version: VERSION, policyVersion: policy.version }),
+      log,
+    });
+    cleanups.push(() => http.close());
+    log('info', `serving MCP on ${http.url}/mcp (Streamable HTTP) and ${http.url}/sse (legacy SSE)`);
+    return {
+      http,
+      policy,
+      auditPath: audit.path,
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      closed: new Promise<void>(() => undefined),
+      close: cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * CREDIT_CARD detector: digit runs of 13-19 digits (single spaces or dashes between groups allowed),
+ * standing alone, that pass the Luhn check and match a card brand's prefix and length.
+ * A linear scan, not a regex: long digit runs cannot make it backtrack.
+ */
+
+export interface Finding {
+  readonly start: number;
+  readonly end: number;
+  readonly type: 'CREDIT_CARD';
+}
+
+/** Luhn (mod 10) check over a string of digits. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+interface Brand {
+  readonly ranges: readonly (readonly [number, number])[];
+  readonly lengths: readonly number[];
+}
+
+const span = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+/** IIN prefixes (as [low, high] over the first N digits, N = digit count of low) and valid lengths. */
+const BRANDS: readonly Brand[] = [
+  { ranges: [[4, 4]], lengths: [13, 16, 19] }, // Visa
+  { ranges: [[51, 55], [2221, 2720]], lengths: [16] }, // Mastercard
+  { ranges: [[34, 34], [37, 37]], lengths: [15] }, // American Express
+  { ranges: [[6011, 6011], [644, 649], [65, 65]], lengths: span(16, 19) }, // Discover
+  { ranges: [[300, 305], [36, 36], [38, 39]], lengths: span(14, 19) }, // Diners Club
+  { ranges: [[3528, 3589]], lengths: span(16, 19) }, // JCB
+  { ranges: [[62, 62]], lengths: span(16, 19) }, // UnionPay
+  { ranges: [[2200, 2204]], lengths: span(16, 19) }, // Mir
+  { ranges: [[5018, 5018], [5020, 5020], [5038, 5038], [5893, 5893], [6304, 6304], [6759, 6759], [6761, 6763]], lengths: span(13, 19) }, // Maestro
+];
+
+export function hasCardBrand(digits: string): boolean {
+  return BRANDS.some(
+    (brand) =>
+      brand.lengths.includes(digits.length) &&
+      brand.ranges.some(([low, high]) => {
+        const n = Number(digits.slice(0, String(low).length));
+        return n >= low && n <= high;
+      }),
+  );
+}
+
+export function isCardNumber(digits: string): boolean {
+  return digits.length >= 13 && digits.length <= 19 && hasCardBrand(digits) && luhnValid(digits);
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isWordChar = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+
+interface Group {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Finds card numbers in text. Offsets are JS string indices into `text`. */
+export function findCards(text: string): Finding[] {
+  const findings: Finding[] = [];
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    if (!isDigit(text.charCodeAt(i)) || (i > 0 && isWordChar(text.charCodeAt(i - 1)))) {
+      i++;
+      continue;
+    }
+    // Collect digit groups separated by a single space or dash.
+    const groups: Group[] = [];
+    let j = i;
+    for (;;) {
+      const start = j;
+      while (j < n && isDigit(text.charCodeAt(j))) j++;
+      groups.push({ start, end: j });
+      const sep = text.charCodeAt(j);
+      if ((sep === 32 || sep === 45) && j + 1 < n && isDigit(text.charCodeAt(j + 1))) j++;
+      else break;
+    }
+    const runEnd = j;
+    if (runEnd < n && isWordChar(text.charCodeAt(runEnd)) && !isDigit(text.charCodeAt(runEnd))) {
+      // Glued to letters (an id like 4111111111111111abc): not a card on its own.
+      i = runEnd;
+      continue;
+    }
+    let g = 0;
+    while (g < groups.length) {
+      let digits = '';
+      let best = -1;
+      for (let k = g; k < groups.length; k++) {
+        const group = groups[k] as Group;
+        digits += text.slice(group.start, group.end);
+        if (digits.length > 19) break;
+        if (isCardNumber(digits)) best = k;
+      }
+      if (best >= 0) {
+        findings.push({ start: (groups[g] as Group).start, end: (groups[best] as Group).end, type: 'CREDIT_CARD' });
+        g = best + 1;
+      } else g++;
+    }
+    i = runEnd;
+  }
+  return findings;
+}
+
+/** Replaces every card number in free text with `[CREDIT_CARD]` (for logs and audit details). */
+export function redactCards(text: string): string {
+  const findings = findCards(text);
+  if (findings.length === 0) return text;
+  let out = '';
+  let last = 0;
+  for (const f of findings) {
+    out += `${text.slice(last, f.start)}[CREDIT_CARD]`;
+    last = f.end;
+  }
+  return out + text.slice(last);
+}

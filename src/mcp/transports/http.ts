@@ -1,0 +1,276 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Credential } from '../../identity/principal.js';
+import { createGovernedServer, type GovernedServerOptions } from '../server.js';
+
+export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
+  readonly host: string;
+  readonly port: number;
+  /** Largest accepted request body, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Sessions with no request for this long are closed. */
+  readonly sessionIdleMs: number;
+  /** Extra `Host` header values to accept (besides the bound address and loopback names). */
+  readonly allowedHosts: readonly string[];
+  /** Extra `Origin` values to accept (besides http://<allowed host>). */
+  readonly allowedOrigins: readonly string[];
+  /** The credential a request carries. */
+  readonly credential: (req: IncomingMessage) => Credential;
+  readonly health: () => Record<string, unknown>;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface HttpHandle {
+  readonly url: string;
+  readonly port: number;
+  /** Open MCP sessions (Streamable HTTP and SSE). */
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+interface Session {
+  readonly kind: 'http' | 'sse';
+  readonly server: Server;
+  readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
+  lastSeen: number;
+}
+
+class BodyTooLargeError extends Error {}
+
+type AuthedRequest = IncomingMessage & { auth?: { token: string; clientId: string; scopes: string[]; extra: Record<string, unknown> } };
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** A JSON-RPC error body, as MCP clients expect even for HTTP-level refusals. */
+function rpcError(res: ServerResponse, status: number, code: number, message: string, id: unknown = null): void {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) throw new BodyTooLargeError();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > limit) throw new BodyTooLargeError();
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/**
+ * Streamable HTTP (`/mcp`, stateful sessions) and legacy HTTP+SSE (`GET /sse`, `POST /messages`) on one
+ * port, plus `GET /healthz`. Requests whose Host or Origin is not ours are refused (DNS rebinding).
+ */
+export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
+  const sessions = new Map<string, Session>();
+  let port = options.port;
+  /** Host header values we answer to: `name:port` for loopback names, the bound host and --allowed-host. */
+  const allowedHostValues = (): Set<string> => {
+    const bracket = (name: string): string => (name.includes(':') && !name.startsWith('[') ? `[${name}]` : name);
+    const names = ['127.0.0.1', 'localhost', '[::1]', ...options.allowedHosts];
+    if (!LOOPBACK.has(options.host) && options.host !== '0.0.0.0' && options.host !== '::') names.push(options.host);
+    const values = new Set<string>();
+    for (const name of names.map((n) => n.toLowerCase())) {
+      values.add(`${bracket(name)}:${port}`);
+      if (/^[^:[\]]+:\d+$|^\[[^\]]+\]:\d+$/.test(name)) values.add(name);
+    }
+    return values;
+  };
+  let hostValues = new Set<string>();
+
+  const serverFor = (kind: 'http' | 'sse', sessionId: () => string): Server =>
+    createGovernedServer({
+      ...options,
+      transport: kind,
+      sessionId,
+      credential: (authInfo) => {
+        const extra = (authInfo as { extra?: { credential?: Credential } } | undefined)?.extra;
+        return extra?.credential ?? { kind: 'none' };
+      },
+    });
+
+  const attachCredential = (req: AuthedRequest): void => {
+    req.auth = { token: '', clientId: 'airlock-transport', scopes: [], extra: { credential: options.credential(req) } };
+  };
+
+  const checkOrigin = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!hostValues.has(host)) {
+      rpcError(res, 403, -32000, `Forbidden: Host header "${host.slice(0, 100)}" is not allowed (DNS rebinding protection; see --allowed-host)`);
+      return false;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      const allowed = options.allowedOrigins.includes(origin) || [...hostValues].some((h) => origin.toLowerCase() === `http://${h}`);
+      if (!allowed) {
+        rpcError(res, 403, -32000, `Forbidden: Origin "${origin.slice(0, 100)}" is not allowed (see --allowed-origin)`);
+        return false;
+      }
+    }
+    return true;
+  };
+
+  const parseJsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<{ ok: true; body: unknown } | { ok: false }> => {
+    let text: string;
+    try {
+      text = await readBody(req, options.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        rpcError(res, 413, -32600, `Request body too large: the limit is ${options.maxBodyBytes} bytes`);
+        req.resume();
+      } else rpcError(res, 400, -32600, 'Could not read the request body');
+      return { ok: false };
+    }
+    try {
+      return { ok: true, body: JSON.parse(text) as unknown };
+    } catch {
+      rpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+      return { ok: false };
+    }
+  };
+
+  const handleMcp = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
+    const header = req.headers['mcp-session-id'];
+    const sessionId = Array.isArray(header) ? header[0] : header;
+    let body: unknown;
+    if (req.method === 'POST') {
+      const parsed = await parseJsonBody(req, res);
+      if (!parsed.ok) return;
+      body = parsed.body;
+    } else if (req.method !== 'GET' && req.method !== 'DELETE') {
+      rpcError(res, 405, -32000, 'Method not allowed');
+      return;
+    }
+    attachCredential(req);
+    if (sessionId !== undefined) {
+      const session = sessions.get(sessionId);
+      if (session === undefined || session.kind !== 'http') {
+        rpcError(res, 404, -32001, 'Session not found: start a new session with an initialize request');
+        return;
+      }
+      session.lastSeen = Date.now();
+      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      rpcError(res, 400, -32000, 'Bad Request: no valid session id; the first request must be initialize');
+      return;
+    }
+    let id = '';
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (newId) => {
+        id = newId;
+        sessions.set(newId, { kind: 'http', server, transport, lastSeen: Date.now() });
+      },
+    });
+    const server = serverFor('http', () => id);
+    transport.onclose = () => {
+      if (id !== '') sessions.delete(id);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  };
+
+  const handleSse = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
+    const transport = new SSEServerTransport('/messages', res);
+    const server = serverFor('sse', () => transport.sessionId);
+    sessions.set(transport.sessionId, { kind: 'sse', server, transport, lastSeen: Date.now() });
+    res.on('close', () => {
+      sessions.delete(transport.sessionId);
+      void server.close().catch(() => undefined);
+    });
+    await server.connect(transport);
+  };
+
+  const handleMessages = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
+    const sessionId = url.searchParams.get('sessionId') ?? '';
+    const session = sessions.get(sessionId);
+    if (session === undefined || session.kind !== 'sse') {
+      rpcError(res, 404, -32001, 'Session not found: open GET /sse first');
+      return;
+    }
+    const parsed = await parseJsonBody(req, res);
+    if (!parsed.ok) return;
+    session.lastSeen = Date.now();
+    attachCredential(req);
+    await (session.transport as SSEServerTransport).handlePostMessage(req, res, parsed.body);
+  };
+
+  const route = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!checkOrigin(req, res)) return;
+    if (url.pathname === '/healthz' && req.method === 'GET') {
+      sendJson(res, 200, { status: 'ok', sessions: sessions.size, ...options.health() });
+      return;
+    }
+    if (url.pathname === '/mcp') return handleMcp(req, res);
+    if (url.pathname === '/sse' && req.method === 'GET') return handleSse(req, res);
+    if (url.pathname === '/messages' && req.method === 'POST') return handleMessages(req, res, url);
+    sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/sse', '/messages', '/healthz'] });
+  };
+
+  const http: HttpServer = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      options.log('error', `http: ${req.method ?? '?'} ${req.url ?? '?'} failed: ${error instanceof Error ? error.message : String(error)}`);
+      rpcError(res, 500, -32603, 'Internal error');
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port, options.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  port = (http.address() as AddressInfo).port;
+  hostValues = allowedHostValues();
+
+  const reaper = setInterval(
+    () => {
+      const cutoff = Date.now() - options.sessionIdleMs;
+      for (const [id, session] of sessions) {
+        if (session.lastSeen < cutoff) {
+          sessions.delete(id);
+          options.log('info', `http: closing idle ${session.kind} session ${id}`);
+          void session.transport.close().catch(() => undefined);
+        }
+      }
+    },
+    Math.max(250, Math.min(60_000, Math.floor(options.sessionIdleMs / 4))),
+  );
+  reaper.unref();
+
+  const displayHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${displayHost}:${port}`,
+    port,
+    sessionCount: () => sessions.size,
+    async close() {
+      clearInterval(reaper);
+      const open = [...sessions.values()];
+      sessions.clear();
+      await Promise.all(open.map((s) => s.transport.close().catch(() => undefined)));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import type { AuditSink } from '../audit/record.js';
+import type { ToolDeps } from '../tool.js';
+import { compose } from './compose.js';
+import type { CallContext } from './context.js';
+import { approvalStage } from './stages/approval.js';
+import { auditStage, type Clock } from './stages/audit.js';
+import { executeStage } from './stages/execute.js';
+import { identityStage } from './stages/identity.js';
+import { inputStage, type ToolLookup } from './stages/input.js';
+import { maskStage } from './stages/mask.js';
+import { policyStage, type PolicySource } from './stages/policy.js';
+
+export interface PipelineOptions {
+  readonly audit: AuditSink;
+  readonly tools: ToolLookup;
+  readonly policy: PolicySource;
+  readonly deps: ToolDeps;
+  readonly clock: Clock;
+  readonly onAuditFailure: (error: unknown, callId: string) => void;
+}
+
+/** The governed call path, in order. Reading this array is reading the product. */
+export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
+  return compose([
+    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure }),
+    identityStage(),
+    inputStage({ tools: options.tools }),
+    policyStage({ policy: options.policy, deps: options.deps }),
+    approvalStage(),
+    executeStage({ deps: options.deps }),
+    maskStage({ policy: options.policy }),
+  ]);
+}

@@ -1,0 +1,39 @@
+import type { TransportKind } from '../audit/record.js';
+import type { AirlockError } from '../errors.js';
+import type { Credential, Principal } from '../identity/principal.js';
+import type { MaskReport } from '../masking/masker.js';
+import type { Decision } from '../policy/evaluate.js';
+import type { AnyTool, CallFacts, ToolResult } from '../tool.js';
+
+/** What the MCP layer sends the agent for a call: a tools/call result. */
+export interface CallResponse {
+  readonly content: { readonly type: 'text'; readonly text: string }[];
+  readonly structuredContent?: Record<string, unknown>;
+  readonly isError?: boolean;
+}
+
+/** One governed call as it moves through the stages. Stages fill in what they learn. */
+export interface CallContext {
+  readonly id: string;
+  readonly startedAt: number;
+  readonly sessionId: string;
+  readonly transport: TransportKind;
+  readonly toolName: string;
+  readonly rawArguments: unknown;
+  readonly credential: Credential;
+  readonly signal: AbortSignal;
+  principal?: Principal;
+  tool?: AnyTool;
+  input?: unknown;
+  facts?: CallFacts;
+  decision?: Decision;
+  result?: ToolResult;
+  maskReport?: MaskReport;
+  error?: AirlockError;
+  response?: CallResponse;
+}
+
+export type Next = () => Promise<void>;
+
+/** A named pipeline stage. Name stage functions: stack traces and audit records show them. */
+export type Stage = (ctx: CallContext, next: Next) => Promise<void>;

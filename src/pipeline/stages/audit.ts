@@ -1,0 +1,85 @@
+import type { AuditRecord, AuditSink } from '../../audit/record.js';
+import { AuditUnavailableError, toAirlockError } from '../../errors.js';
+import { redactCards } from '../../masking/cards.js';
+import { errorResponse, resultResponse } from '../../surface.js';
+import type { CallContext, Next, Stage } from '../context.js';
+
+export interface Clock {
+  now(): number;
+}
+
+export interface AuditStageOptions {
+  readonly sink: AuditSink;
+  readonly clock: Clock;
+  /** Operator log for failures the agent must not see in detail. */
+  readonly onAuditFailure: (error: unknown, callId: string) => void;
+}
+
+/**
+ * Outermost stage: catches every outcome of the call, renders the agent's response, and writes one
+ * audit record before the response is released. If the record cannot be written, the agent gets
+ * AUDIT_UNAVAILABLE instead of the result (fail closed).
+ */
+export function auditStage(options: AuditStageOptions): Stage {
+  if (typeof options.sink?.append !== 'function') throw new TypeError('auditStage: a sink with append() is required');
+  const { sink, clock, onAuditFailure } = options;
+  return async function audit(ctx: CallContext, next: Next): Promise<void> {
+    try {
+      await next();
+      if (ctx.result === undefined) throw new TypeError('pipeline finished without a result');
+    } catch (error) {
+      ctx.error = toAirlockError(error);
+    }
+    ctx.response =
+      ctx.error !== undefined
+        ? errorResponse(ctx.error, ctx.id)
+        : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
+    try {
+      await sink.append(buildRecord(ctx, clock.now()));
+    } catch (error) {
+      onAuditFailure(error, ctx.id);
+      ctx.error = new AuditUnavailableError({ detail: error instanceof Error ? error.message : String(error), cause: error });
+      ctx.result = undefined;
+      ctx.response = errorResponse(ctx.error, ctx.id);
+    }
+  };
+}
+
+function buildRecord(ctx: CallContext, now: number): AuditRecord {
+  const p = ctx.principal;
+  const result = ctx.error === undefined ? ctx.result : undefined;
+  return {
+    id: ctx.id,
+    time: new Date(ctx.startedAt).toISOString(),
+    durationMs: Math.max(0, now - ctx.startedAt),
+    sessionId: ctx.sessionId,
+    transport: ctx.transport,
+    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    devIdentity: ctx.credential.kind === 'dev',
+    tool: ctx.toolName,
+    input: ctx.rawArguments ?? null,
+    facts: ctx.facts === undefined ? null : { ...ctx.facts },
+    decision:
+      ctx.decision === undefined
+        ? null
+        : {
+            effect: ctx.decision.effect,
+            ruleIds: [...ctx.decision.ruleIds],
+            reason: ctx.decision.reason,
+            policyVersion: ctx.decision.policyVersion,
+          },
+    outcome: ctx.error === undefined ? 'ok' : ctx.error.outcome,
+    error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactCards(ctx.error.message) },
+    result:
+      result === undefined
+        ? null
+        : {
+            rowCount: result.rowCount,
+            truncated: result.truncated,
+            ...(result.rowsAffected === undefined ? {} : { rowsAffected: result.rowsAffected }),
+            maskedColumns: [...(ctx.maskReport?.maskedColumns ?? [])],
+            findings: { ...(ctx.maskReport?.findings ?? {}) },
+          },
+    response: ctx.response ?? null,
+  };
+}

@@ -1,0 +1,24 @@
+import { PolicyDeniedError } from '../../errors.js';
+import { evaluate } from '../../policy/evaluate.js';
+import type { Policy } from '../../policy/load.js';
+import type { ToolDeps } from '../../tool.js';
+import type { CallContext, Next, Stage } from '../context.js';
+
+export interface PolicySource {
+  current(): Policy;
+}
+
+/** Asks the tool what the call would touch, then decides it against the current policy. */
+export function policyStage(options: { readonly policy: PolicySource; readonly deps: ToolDeps }): Stage {
+  const { policy, deps } = options;
+  if (typeof policy?.current !== 'function') throw new TypeError('policyStage: a policy source is required');
+  return async function policyDecision(ctx: CallContext, next: Next): Promise<void> {
+    const tool = ctx.tool;
+    const principal = ctx.principal;
+    if (tool === undefined || principal === undefined) throw new TypeError('policy stage needs tool and principal');
+    ctx.facts = tool.facts(ctx.input, deps);
+    ctx.decision = evaluate(policy.current(), { principal, tool: tool.name, facts: ctx.facts });
+    if (ctx.decision.effect === 'deny') throw new PolicyDeniedError(ctx.decision.reason, ctx.decision.ruleIds);
+    await next();
+  };
+}

@@ -1,0 +1,120 @@
+import type { Principal } from '../identity/principal.js';
+import type { CallFacts, CallLimits } from '../tool.js';
+import { globMatch } from './glob.js';
+import type { Policy } from './load.js';
+import type { PolicyRule } from './schema.js';
+
+export type Effect = 'allow' | 'approve' | 'deny';
+
+export interface ApprovalRequirement {
+  readonly approverGroups: readonly string[];
+  readonly quorum: number;
+  readonly timeoutSeconds: number;
+  readonly justificationRequired: boolean;
+}
+
+/** The outcome of evaluating one call against the policy. `ruleIds` are the deciding rules. */
+export interface Decision {
+  readonly effect: Effect;
+  readonly ruleIds: readonly string[];
+  readonly reason: string;
+  readonly policyVersion: string;
+  readonly limits: CallLimits;
+  readonly approval?: ApprovalRequirement;
+}
+
+export interface EvaluationRequest {
+  readonly principal: Principal;
+  readonly tool: string;
+  readonly facts: CallFacts;
+}
+
+/** Built-in limits, used where neither the policy defaults, the resource nor a rule say otherwise. */
+export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, timeoutMs: 15_000 });
+
+function matchesPrincipal(rule: PolicyRule, principal: Principal): boolean {
+  const p = rule.principals;
+  if (p === undefined) return true;
+  if (p.groups !== undefined && !p.groups.some((g) => principal.groups.includes(g))) return false;
+  if (p.emails !== undefined) {
+    const email = principal.email?.toLowerCase();
+    if (email === undefined || !p.emails.some((e) => globMatch(e.toLowerCase(), email))) return false;
+  }
+  if (p.subs !== undefined && !p.subs.includes(principal.sub)) return false;
+  if (p.issuers !== undefined && !p.issuers.includes(principal.issuer)) return false;
+  return true;
+}
+
+function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
+  if (!rule.tools.includes(request.tool)) return false;
+  if (!matchesPrincipal(rule, request.principal)) return false;
+  const resource = request.facts.resource;
+  if (rule.resources !== undefined) {
+    if (resource === undefined || !rule.resources.some((g) => globMatch(g, resource.name))) return false;
+  }
+  if (rule.sql !== undefined) {
+    const sql = request.facts.sql;
+    if (sql === undefined || !rule.sql.classes.includes(sql.class)) return false;
+  }
+  return true;
+}
+
+function strictest(a: CallLimits, b: { maxRows?: number | undefined; timeoutMs?: number | undefined } | undefined): CallLimits {
+  if (b === undefined) return a;
+  return {
+    maxRows: Math.min(a.maxRows, b.maxRows ?? a.maxRows),
+    timeoutMs: Math.min(a.timeoutMs, b.timeoutMs ?? a.timeoutMs),
+  };
+}
+
+/**
+ * Decides a call. Pure: no I/O, no clock. No matching rule → deny; any matching deny wins; approve beats
+ * allow; limits merge to the strictest of the defaults, the resource and every matching rule.
+ */
+export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
+  const file = policy.file;
+  const matching = file.rules.filter((rule) => matches(rule, request));
+  const base = { ruleIds: [] as string[], policyVersion: policy.version };
+  let limits = strictest(BUILTIN_LIMITS, file.defaults.limits);
+  const resource = request.facts.resource;
+  if (resource?.kind === 'connection') limits = strictest(limits, file.resources.connections[resource.name]?.limits);
+
+  const denies = matching.filter((r) => r.effect === 'deny');
+  if (denies.length > 0) {
+    return {
+      ...base,
+      effect: 'deny',
+      ruleIds: denies.map((r) => r.id),
+      reason: denies.map((r) => r.reason ?? 'denied').join(' '),
+      limits,
+    };
+  }
+  for (const rule of matching) limits = strictest(limits, rule.limits);
+  const approves = matching.filter((r) => r.effect === 'approve');
+  if (approves.length > 0) {
+    const groups = [...new Set(approves.flatMap((r) => r.approval?.approverGroups ?? []))];
+    return {
+      ...base,
+      effect: 'approve',
+      ruleIds: approves.map((r) => r.id),
+      reason: approves.map((r) => r.reason ?? r.description ?? `rule ${r.id} requires approval.`).join(' '),
+      limits,
+      approval: {
+        approverGroups: groups,
+        quorum: Math.max(...approves.map((r) => r.approval?.quorum ?? 1)),
+        timeoutSeconds: Math.min(...approves.map((r) => r.approval?.timeoutSeconds ?? 900)),
+        justificationRequired: approves.some((r) => r.approval?.justificationRequired === true),
+      },
+    };
+  }
+  const allows = matching.filter((r) => r.effect === 'allow');
+  if (allows.length > 0) {
+    return { ...base, effect: 'allow', ruleIds: allows.map((r) => r.id), reason: `allowed by ${allows.map((r) => r.id).join(', ')}`, limits };
+  }
+  return {
+    ...base,
+    effect: 'deny',
+    reason: 'no rule allows this call (default deny).',
+    limits,
+  };
+}

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type * as z from 'zod';
+import { PolicyFileSchema, type PolicyFile } from './schema.js';
+
+/** A validated policy and its version (the SHA-256 of the file's bytes). */
+export interface Policy {
+  readonly file: PolicyFile;
+  readonly version: string;
+  readonly source: string;
+}
+
+/** Raised when a policy file cannot be used; `problems` holds one line per issue, each with its path. */
+export class PolicyLoadError extends Error {
+  readonly problems: readonly string[];
+  constructor(source: string, problems: readonly string[]) {
+    super(`${source}: invalid policy\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'PolicyLoadError';
+    this.problems = problems;
+  }
+}
+
+/** Formats a zod/JSON path as `rules[3].tools[0]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function issueLine(label: string, issue: z.core.$ZodIssue): string {
+  const path = formatPath(issue.path);
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (misspelled keys are rejected so they cannot widen access)`;
+  }
+  return `${label}: ${path === '' ? '(top level)' : path}: ${message}`;
+}
+
+/**
+ * Parses and validates policy text. `knownTools` lets it reject rules naming tools that do not exist.
+ * Every problem is reported, each prefixed with the file name and the path inside it.
+ */
+export function parsePolicy(text: string, source: string, knownTools: readonly string[]): Policy {
+  const label = basename(source);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new PolicyLoadError(source, [`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  const parsed = PolicyFileSchema.safeParse(json);
+  if (!parsed.success) throw new PolicyLoadError(source, parsed.error.issues.map((i) => issueLine(label, i)));
+  const file = parsed.data;
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  file.rules.forEach((rule, index) => {
+    const first = seen.get(rule.id);
+    if (first !== undefined) problems.push(`${label}: rules[${index}].id: duplicate rule id "${rule.id}" (also rules[${first}])`);
+    else seen.set(rule.id, index);
+    rule.tools.forEach((tool, t) => {
+      if (!knownTools.includes(tool)) {
+        problems.push(`${label}: rules[${index}].tools[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`);
+      }
+    });
+    if (rule.sql !== undefined && !rule.tools.every((t) => t === 'query_sql')) {
+      problems.push(`${label}: rules[${index}].sql: "sql" conditions only apply to query_sql; list only that tool in this rule`);
+    }
+  });
+  if (problems.length > 0) throw new PolicyLoadError(source, problems);
+  const version = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  return Object.freeze({ file, version, source });
+}
+
+/** Reads and validates a policy file. */
+export async function loadPolicy(path: string, knownTools: readonly string[]): Promise<Policy> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new PolicyLoadError(path, [`${basename(path)}: cannot read ${path} (${code})`]);
+  }
+  return parsePolicy(text, path, knownTools);
+}

@@ -1,0 +1,101 @@
+import * as z from 'zod';
+import { SQL_CLASSES } from './sql/classify.js';
+
+/**
+ * The policies.json schema. Every object is strict: a misspelled key must never widen access.
+ */
+
+/** Secrets are referenced, never written inline. */
+export const SecretRef = z
+  .string()
+  .regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be a secret reference like "env:DATABASE_URL", never an inline value' });
+
+const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+  message: 'must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+});
+
+const Glob = z.string().min(1).max(256);
+
+const Limits = z.strictObject({
+  maxRows: z.int().min(1).max(100_000).optional(),
+  timeoutMs: z.int().min(100).max(600_000).optional(),
+});
+
+const Connection = z.strictObject({
+  engine: z.literal('postgres').default('postgres'),
+  description: z.string().max(500).optional(),
+  url: SecretRef,
+  limits: Limits.optional(),
+});
+
+const Principals = z.strictObject({
+  groups: z.array(z.string().min(1)).min(1).optional(),
+  emails: z.array(Glob).min(1).optional(),
+  subs: z.array(z.string().min(1)).min(1).optional(),
+  issuers: z.array(z.string().min(1)).min(1).optional(),
+});
+
+const Approval = z.strictObject({
+  approverGroups: z.array(z.string().min(1)).min(1),
+  quorum: z.int().min(1).max(10).default(1),
+  timeoutSeconds: z.int().min(10).max(86_400).default(900),
+  justificationRequired: z.boolean().default(false),
+});
+
+const Rule = z
+  .strictObject({
+    id: Name,
+    description: z.string().max(1000).optional(),
+    effect: z.enum(['allow', 'approve', 'deny']),
+    principals: Principals.optional(),
+    tools: z.array(z.string()).min(1),
+    resources: z.array(Glob).min(1).optional(),
+    sql: z
+      .strictObject({
+        classes: z.array(z.enum(SQL_CLASSES)).min(1),
+      })
+      .optional(),
+    reason: z.string().min(1).max(500).optional(),
+    approval: Approval.optional(),
+    limits: Limits.optional(),
+  })
+  .superRefine((rule, ctx) => {
+    if (rule.effect === 'approve' && rule.approval === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['approval'], message: 'an "approve" rule needs "approval": { "approverGroups": [...] }' });
+    }
+    if (rule.effect !== 'approve' && rule.approval !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['approval'], message: `"approval" only applies to "approve" rules (this rule is "${rule.effect}")` });
+    }
+    if (rule.effect === 'deny' && rule.reason === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['reason'], message: 'a "deny" rule needs a "reason" (it is shown to the agent)' });
+    }
+  });
+
+export const DETECTORS = ['CREDIT_CARD'] as const;
+
+const Masking = z.strictObject({
+  detectors: z.array(z.enum(DETECTORS)).default([...DETECTORS]),
+  /** How a found card number is shown: `last4` keeps the last four digits, `redact` hides all of it. */
+  style: z.enum(['last4', 'redact']).default('last4'),
+});
+
+export const PolicyFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  version: z.literal(1),
+  description: z.string().max(2000).optional(),
+  resources: z
+    .strictObject({
+      connections: z.record(Name, Connection).default({}),
+    })
+    .default({ connections: {} }),
+  defaults: z
+    .strictObject({ limits: Limits.default({}) })
+    .default({ limits: {} }),
+  rules: z.array(Rule),
+  masking: Masking.default({ detectors: [...DETECTORS], style: 'last4' }),
+});
+
+export type PolicyFile = z.output<typeof PolicyFileSchema>;
+export type PolicyRule = PolicyFile['rules'][number];
+export type PolicyConnection = PolicyFile['resources']['connections'][string];
+export type MaskingSettings = PolicyFile['masking'];

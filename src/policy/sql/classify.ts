@@ -1,0 +1,251 @@
+import { loadModule, parseSync } from 'libpg-query';
+import { SqlRejectedError } from '../../errors.js';
+
+/**
+ * SQL statement classes, from least to most severe. A statement's class is the worst effect found
+ * anywhere in its parse tree.
+ */
+export const SQL_CLASSES = ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
+export type SqlClass = (typeof SQL_CLASSES)[number];
+
+/** What policy learns about one SQL statement. */
+export interface SqlFacts {
+  readonly class: SqlClass;
+  /** Every class seen while walking the tree, for audit and explanation. */
+  readonly classesSeen: readonly SqlClass[];
+  /** Top-level statement node, e.g. `SelectStmt`; `null` when unparseable. */
+  readonly statementType: string | null;
+  readonly tables: readonly string[];
+  readonly functions: readonly string[];
+  /** Why the class is what it is, in one line (shown by explain and in audit). */
+  readonly reason: string;
+}
+
+export const MAX_SQL_LENGTH = 100_000;
+
+const severity = (c: SqlClass): number => SQL_CLASSES.indexOf(c);
+
+let loaded: Promise<void> | undefined;
+
+/** Loads the Postgres parser (WASM) once. Must be awaited before `classifySql`. */
+export function loadSqlParser(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+const STATEMENT_CLASS: Readonly<Record<string, SqlClass>> = {
+  SelectStmt: 'read',
+  VariableShowStmt: 'read',
+  ExplainStmt: 'read',
+  InsertStmt: 'write',
+  UpdateStmt: 'write',
+  DeleteStmt: 'write',
+  MergeStmt: 'write',
+  CreateStmt: 'ddl',
+  CreateTableAsStmt: 'ddl',
+  AlterTableStmt: 'ddl',
+  IndexStmt: 'ddl',
+  ViewStmt: 'ddl',
+  CreateSeqStmt: 'ddl',
+  AlterSeqStmt: 'ddl',
+  CreateSchemaStmt: 'ddl',
+  CreateFunctionStmt: 'ddl',
+  CreateEnumStmt: 'ddl',
+  CompositeTypeStmt: 'ddl',
+  CreateDomainStmt: 'ddl',
+  CreateTrigStmt: 'ddl',
+  RuleStmt: 'ddl',
+  RenameStmt: 'ddl',
+  CommentStmt: 'ddl',
+  CreateExtensionStmt: 'ddl',
+  AlterEnumStmt: 'ddl',
+  RefreshMatViewStmt: 'ddl',
+  DropStmt: 'destructive',
+  TruncateStmt: 'destructive',
+  GrantStmt: 'privilege',
+  GrantRoleStmt: 'privilege',
+  CreateRoleStmt: 'privilege',
+  AlterRoleStmt: 'privilege',
+  AlterRoleSetStmt: 'privilege',
+  DropRoleStmt: 'privilege',
+  AlterDefaultPrivilegesStmt: 'privilege',
+  AlterOwnerStmt: 'privilege',
+  ReassignOwnedStmt: 'privilege',
+  DropOwnedStmt: 'privilege',
+  CreatePolicyStmt: 'privilege',
+  AlterPolicyStmt: 'privilege',
+  VariableSetStmt: 'admin',
+  TransactionStmt: 'admin',
+  CopyStmt: 'admin',
+  DoStmt: 'admin',
+  CallStmt: 'admin',
+  PrepareStmt: 'admin',
+  ExecuteStmt: 'admin',
+  DeallocateStmt: 'admin',
+  ListenStmt: 'admin',
+  UnlistenStmt: 'admin',
+  NotifyStmt: 'admin',
+  LockStmt: 'admin',
+  VacuumStmt: 'admin',
+  AlterSystemStmt: 'admin',
+  CheckPointStmt: 'admin',
+  LoadStmt: 'admin',
+  ClusterStmt: 'admin',
+  ReindexStmt: 'admin',
+  DiscardStmt: 'admin',
+  DeclareCursorStmt: 'admin',
+  FetchStmt: 'admin',
+  ClosePortalStmt: 'admin',
+  CreatedbStmt: 'admin',
+  DropdbStmt: 'admin',
+  AlterDatabaseStmt: 'admin',
+  AlterDatabaseSetStmt: 'admin',
+};
+
+/**
+ * Functions that have effects outside the statement (or leak whole relations) and so are never `read`.
+ * The policy issue replaces this deny-list with an allow-list derived from the server catalog.
+ */
+const SIDE_EFFECT_FUNCTIONS = new Set([
+  'pg_terminate_backend', 'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_switch_wal',
+  'pg_create_restore_point', 'pg_promote', 'pg_logical_emit_message', 'pg_notify', 'set_config',
+  'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'pg_stat_file', 'pg_file_write', 'pg_sleep',
+  'pg_sleep_for', 'pg_sleep_until', 'txid_current', 'pg_current_xact_id', 'nextval', 'setval',
+  'table_to_xml', 'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'query_to_xml', 'query_to_xmlschema',
+  'query_to_xml_and_xmlschema', 'cursor_to_xml', 'schema_to_xml', 'schema_to_xmlschema',
+  'schema_to_xml_and_xmlschema', 'database_to_xml', 'database_to_xmlschema', 'database_to_xml_and_xmlschema',
+  'pg_import_system_collations', 'pg_replication_origin_create', 'pg_drop_replication_slot',
+  'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot',
+]);
+const SIDE_EFFECT_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'lo_', 'dblink'];
+
+function isSideEffectFunction(name: string): boolean {
+  return SIDE_EFFECT_FUNCTIONS.has(name) || SIDE_EFFECT_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/**
+ * Classifies one SQL statement with Postgres's own parser. Hostile input that cannot be judged at all
+ * (NUL bytes, over-long text, zero or several statements) is rejected; text that does not parse is
+ * classified `unparseable`, which no policy can treat as a read.
+ */
+export function classifySql(sql: string): SqlFacts {
+  if (sql.includes('\u0000')) throw new SqlRejectedError('the statement contains a NUL byte.');
+  if (sql.length > MAX_SQL_LENGTH) {
+    throw new SqlRejectedError(`the statement is longer than ${MAX_SQL_LENGTH} characters.`);
+  }
+  let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
+  try {
+    tree = parseSync(sql) as typeof tree;
+  } catch (error) {
+    return {
+      class: 'unparseable',
+      classesSeen: ['unparseable'],
+      statementType: null,
+      tables: [],
+      functions: [],
+      reason: `the statement does not parse (${error instanceof Error ? error.message : 'parse error'})`,
+    };
+  }
+  const stmts = tree.stmts ?? [];
+  if (stmts.length === 0) throw new SqlRejectedError('no statement was given.');
+  if (stmts.length > 1) throw new SqlRejectedError(`exactly one statement per call is allowed; got ${stmts.length}.`);
+  const stmt = stmts[0]?.stmt ?? {};
+  const statementType = Object.keys(stmt)[0] ?? 'unknown';
+  const walk = new TreeWalk();
+  walk.visit(stmt);
+  return walk.result(statementType, stmt[statementType]);
+}
+
+class TreeWalk {
+  private readonly classes = new Set<SqlClass>();
+  private readonly tables = new Set<string>();
+  private readonly functions = new Set<string>();
+  private readonly reasons: string[] = [];
+
+  private raise(c: SqlClass, why: string): void {
+    this.classes.add(c);
+    this.reasons.push(`${c}: ${why}`);
+  }
+
+  visit(node: unknown): void {
+    if (Array.isArray(node)) {
+      for (const item of node) this.visit(item);
+      return;
+    }
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
+      if (/^[A-Z]/.test(key)) this.node(key, value as Record<string, unknown>);
+      this.visit(value);
+    }
+  }
+
+  private node(type: string, body: Record<string, unknown>): void {
+    const known = STATEMENT_CLASS[type];
+    if (type.endsWith('Stmt')) {
+      if (known === undefined) this.raise('admin', `statement type ${type} is not on the allow-list`);
+      else if (type === 'SelectStmt') this.select(body);
+      else if (type === 'ExplainStmt') return;
+      else if ((type === 'UpdateStmt' || type === 'DeleteStmt') && body.whereClause === undefined) {
+        this.raise('destructive', `${type === 'UpdateStmt' ? 'UPDATE' : 'DELETE'} without a WHERE clause`);
+      } else if (type === 'AlterTableStmt' && JSON.stringify(body).includes('"AT_DropColumn"')) {
+        this.raise('destructive', 'ALTER TABLE drops a column');
+      } else if (type === 'VariableSetStmt' && ['role', 'session_authorization'].includes(String(body.name))) {
+        this.raise('privilege', 'SET ROLE / SESSION AUTHORIZATION');
+      } else this.raise(known, type);
+    }
+    if (type === 'RangeVar') {
+      const schema = typeof body.schemaname === 'string' ? `${body.schemaname}.` : '';
+      if (typeof body.relname === 'string') this.tables.add(`${schema}${body.relname}`);
+    }
+    if (type === 'FuncCall') {
+      const name = funcName(body.funcname);
+      this.functions.add(name);
+      const bare = name.split('.').pop() ?? name;
+      if (isSideEffectFunction(bare)) this.raise('admin', `function ${name} has side effects`);
+    }
+  }
+
+  private select(body: Record<string, unknown>): void {
+    if (body.intoClause !== undefined) this.raise('ddl', 'SELECT … INTO creates a table');
+    else if (body.lockingClause !== undefined) this.raise('write', 'SELECT … FOR UPDATE/SHARE takes row locks');
+    else this.classes.add('read');
+  }
+
+  result(statementType: string, top: unknown): SqlFacts {
+    if (statementType === 'ExplainStmt') this.explain(top as Record<string, unknown>);
+    const seen = [...this.classes].sort((a, b) => severity(a) - severity(b));
+    const worst = seen.at(-1) ?? 'read';
+    const reason = this.reasons.length > 0 ? this.reasons.join('; ') : `${statementType} reads only`;
+    return {
+      class: worst,
+      classesSeen: seen.length > 0 ? seen : ['read'],
+      statementType,
+      tables: [...this.tables].sort(),
+      functions: [...this.functions].sort(),
+      reason,
+    };
+  }
+
+  /** EXPLAIN runs nothing unless ANALYZE is on; with ANALYZE the inner statement really executes. */
+  private explain(body: Record<string, unknown>): void {
+    // Any ANALYZE option counts, whatever its argument: judging "off" spellings is not worth the risk.
+    const analyze = /"defname":"analyze"/i.test(JSON.stringify(body.options ?? []));
+    if (!analyze) {
+      // Without ANALYZE only the plan is produced: the inner statement's effects do not happen.
+      this.classes.clear();
+      this.reasons.length = 0;
+      this.classes.add('read');
+      this.reasons.push('read: EXPLAIN without ANALYZE only plans');
+    }
+  }
+}
+
+function funcName(parts: unknown): string {
+  if (!Array.isArray(parts)) return 'unknown';
+  return parts
+    .map((p: unknown) => {
+      const s = (p as { String?: { sval?: unknown } }).String?.sval;
+      return typeof s === 'string' ? s.toLowerCase() : '?';
+    })
+    .join('.');
+}

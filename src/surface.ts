@@ -1,0 +1,59 @@
+/**
+ * The one place that turns pipeline outcomes into what the agent sees. Errors become fixed public text
+ * with their stable code and the audit id; internal messages and causes never leave this process.
+ */
+import type { AirlockError } from './errors.js';
+import type { MaskReport } from './masking/masker.js';
+import type { CallResponse } from './pipeline/context.js';
+import type { RowsResult, ToolResult } from './tool.js';
+
+/** Error results carry no structuredContent (it would be checked against the tool's outputSchema). */
+export function errorResponse(error: AirlockError, auditId: string): CallResponse & { _meta: Record<string, unknown> } {
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `${error.publicMessage}\n[code: ${error.code}; audit id: ${auditId}]` }],
+    _meta: { 'airlock/error': { code: error.code, auditId, ...error.data } },
+  };
+}
+
+export function resultResponse(result: ToolResult, report: MaskReport, auditId: string): CallResponse {
+  return renderRows(result, report, auditId);
+}
+
+const MAX_CELL_TEXT = 200;
+
+function cellText(value: unknown): string {
+  let text: string;
+  if (value === null || value === undefined) text = 'NULL';
+  else if (typeof value === 'string') text = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
+  else text = JSON.stringify(value);
+  text = text.replace(/\r?\n/g, '\\n').replace(/\|/g, '\\|');
+  return text.length > MAX_CELL_TEXT ? `${text.slice(0, MAX_CELL_TEXT)}…` : text;
+}
+
+function renderRows(result: RowsResult, report: MaskReport, auditId: string): CallResponse {
+  const structured = {
+    columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
+    rows: result.rows.map((r) => [...r]),
+    rowCount: result.rowCount,
+    truncated: result.truncated,
+    masked: [...report.maskedColumns],
+    ...(result.rowsAffected === undefined ? {} : { rowsAffected: result.rowsAffected }),
+    auditId,
+  };
+  const lines: string[] = [];
+  const count = `${result.rowCount} row${result.rowCount === 1 ? '' : 's'}`;
+  const flags = [
+    result.truncated ? 'TRUNCATED' : '',
+    report.maskedColumns.length > 0 ? `masked: ${report.maskedColumns.join(', ')}` : '',
+    result.rowsAffected === undefined ? '' : `${result.rowsAffected} affected`,
+  ].filter((f) => f !== '');
+  lines.push(flags.length > 0 ? `${count} (${flags.join('; ')})` : count);
+  if (result.columns.length > 0) {
+    lines.push(result.columns.map((c) => c.name).join(' | '));
+    for (const row of result.rows) lines.push(row.map(cellText).join(' | '));
+  }
+  if (result.note !== undefined) lines.push(result.note);
+  return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
+}

@@ -1,0 +1,95 @@
+/**
+ * The governed-tool interface. A tool is data plus two functions: `facts` tells policy what the call
+ * would touch, `execute` runs it through a connector. Tools never see principals, policy or audit.
+ */
+import type * as z from 'zod';
+import type { SqlFacts } from './policy/sql/classify.js';
+import type { SqlConnector } from './connectors/types.js';
+
+export type ResourceKind = 'connection' | 'bucket' | 'log_scope';
+
+/** What policy needs to decide on a call; produced by the tool before anything runs. */
+export interface CallFacts {
+  readonly resource?: { readonly kind: ResourceKind; readonly name: string };
+  readonly sql?: SqlFacts;
+}
+
+/** Limits that policy settled for this call (the strictest of every matching rule and resource). */
+export interface CallLimits {
+  readonly maxRows: number;
+  readonly timeoutMs: number;
+}
+
+export interface ColumnInfo {
+  readonly name: string;
+  readonly type: string;
+}
+
+/** A tabular result. Values are JSON: types JSON cannot hold exactly arrive as strings. */
+export interface RowsResult {
+  readonly kind: 'rows';
+  readonly columns: readonly ColumnInfo[];
+  readonly rows: readonly (readonly unknown[])[];
+  readonly rowCount: number;
+  readonly truncated: boolean;
+  /** Rows changed by a write, when the statement reports it. */
+  readonly rowsAffected?: number;
+  /** Short hint for the model, e.g. how to narrow a truncated query. */
+  readonly note?: string;
+}
+
+export type ToolResult = RowsResult;
+
+/** Services a tool may use; injected so tools stay free of clients and configuration. */
+export interface ToolDeps {
+  readonly sql: SqlConnector;
+  readonly classifySql: (sql: string) => SqlFacts;
+  readonly hasConnection: (name: string) => boolean;
+}
+
+export interface ExecuteContext {
+  readonly signal: AbortSignal;
+  readonly limits: CallLimits;
+  readonly facts: CallFacts;
+  readonly deps: ToolDeps;
+}
+
+export interface ToolAnnotations {
+  readonly title: string;
+  readonly readOnlyHint: boolean;
+  readonly destructiveHint: boolean;
+  readonly idempotentHint: boolean;
+  readonly openWorldHint: boolean;
+}
+
+export interface ToolDefinition<Schema extends z.ZodType = z.ZodType> {
+  readonly name: string;
+  readonly description: string;
+  readonly input: Schema;
+  readonly output?: z.ZodType;
+  readonly annotations: ToolAnnotations;
+  facts(input: z.output<Schema>, deps: ToolDeps): CallFacts;
+  execute(input: z.output<Schema>, ctx: ExecuteContext): Promise<ToolResult>;
+}
+
+/** A tool with its input type erased, as the registry and pipeline hold it. */
+export interface AnyTool {
+  readonly name: string;
+  readonly description: string;
+  readonly input: z.ZodType;
+  readonly output?: z.ZodType;
+  readonly annotations: ToolAnnotations;
+  facts(input: unknown, deps: ToolDeps): CallFacts;
+  execute(input: unknown, ctx: ExecuteContext): Promise<ToolResult>;
+}
+
+const TOOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+
+/** Checks a tool definition when it is built, so bad wiring fails at start-up, not on the first call. */
+export function defineTool<Schema extends z.ZodType>(definition: ToolDefinition<Schema>): AnyTool {
+  if (!TOOL_NAME.test(definition.name)) throw new TypeError(`defineTool: invalid tool name "${definition.name}"`);
+  if (definition.description.trim().length < 40) {
+    throw new TypeError(`defineTool(${definition.name}): the description must tell a model what the tool does`);
+  }
+  return definition as unknown as AnyTool;
+}

@@ -1,0 +1,5 @@
+import type { AnyTool } from '../src/tool.js';
+import { querySql } from './query_sql.js';
+
+/** Every governed tool airlock serves, in the order tools/list shows them. */
+export const ALL_TOOLS: readonly AnyTool[] = [querySql];

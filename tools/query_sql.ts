@@ -1,0 +1,63 @@
+import * as z from 'zod';
+import { UnknownResourceError } from '../src/errors.js';
+import { defineTool } from '../src/tool.js';
+
+const input = z.strictObject({
+  connection: z.string().min(1).max(64).describe('Name of a database connection from list_resources, e.g. "shop".'),
+  sql: z.string().min(1).max(100_000).describe('Exactly one PostgreSQL statement. Use $1, $2, … placeholders for values.'),
+  params: z
+    .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
+    .max(100)
+    .optional()
+    .describe('Values for $1, $2, … in order. Never build values into the SQL text.'),
+  maxRows: z.int().min(1).max(100_000).optional().describe('Row cap for this call; policy may lower it.'),
+});
+
+const output = z.object({
+  columns: z.array(z.object({ name: z.string(), type: z.string() })),
+  rows: z.array(z.array(z.unknown())),
+  rowCount: z.int(),
+  truncated: z.boolean(),
+  masked: z.array(z.string()),
+  rowsAffected: z.int().optional(),
+  auditId: z.string(),
+});
+
+/** query_sql: one PostgreSQL statement on a governed connection. */
+export const querySql = defineTool({
+  name: 'query_sql',
+  description: [
+    'Run one PostgreSQL statement on a governed database connection and get the rows back.',
+    'Reads run in a read-only transaction that is rolled back, with a statement timeout and a row cap;',
+    'if the result is cut at the cap, `truncated` is true: narrow the query (WHERE, LIMIT, fewer columns).',
+    'Pass values as `params` ($1, $2, …) rather than inside the SQL text. One statement per call.',
+    'Sensitive values such as card numbers come back masked; `masked` lists the affected columns.',
+    'Policy decides every call: some statements (writes, schema changes) need a human approval or are denied,',
+    'and the error says which. Every call is audited.',
+  ].join(' '),
+  input,
+  output,
+  annotations: {
+    title: 'Query SQL (governed)',
+    readOnlyHint: false,
+    destructiveHint: true,
+    idempotentHint: false,
+    openWorldHint: false,
+  },
+  facts(args, deps) {
+    if (!deps.hasConnection(args.connection)) throw new UnknownResourceError('connection', args.connection);
+    return { resource: { kind: 'connection', name: args.connection }, sql: deps.classifySql(args.sql) };
+  },
+  async execute(args, ctx) {
+    const sqlClass = ctx.facts.sql?.class;
+    const maxRows = Math.min(args.maxRows ?? ctx.limits.maxRows, ctx.limits.maxRows);
+    const result = await ctx.deps.sql.run(args.connection, args.sql, args.params ?? [], {
+      mode: sqlClass === 'read' ? 'read' : 'write',
+      maxRows,
+      timeoutMs: ctx.limits.timeoutMs,
+      signal: ctx.signal,
+    });
+    if (!result.truncated) return result;
+    return { ...result, note: `Only the first ${maxRows} rows are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
+  },
+});
