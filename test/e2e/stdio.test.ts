@@ -1,0 +1,118 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { auditIdOf, auditRecord, CLI, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
+
+const dir = tempDir();
+const auditDir = `${dir}/audit`;
+let client: Client;
+let stderr = '';
+
+beforeAll(async () => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+    env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+    stderr: 'pipe',
+  });
+  transport.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  client = new Client({ name: 'e2e-stdio', version: '1.0.0' });
+  await client.connect(transport);
+});
+
+afterAll(async () => {
+  await client.close();
+});
+
+describe('airlock serve --stdio (spawned process, SDK client)', () => {
+  it('lists the governed tools with annotations', async () => {
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(['query_sql']);
+    expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
+  });
+
+  it('prints the dev-identity warning loudly at start-up, on stderr', () => {
+    expect(stderr).toContain('DEV IDENTITY IN USE: every call runs as ana@example.com (groups: analysts)');
+  });
+
+  it('returns masked rows and writes an audit record marked dev identity (audit:records-success)', async () => {
+    const result = await client.callTool({
+      name: 'query_sql',
+      arguments: { connection: 'shop', sql: 'SELECT name, card_number FROM customers WHERE id = $1', params: [1] },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      columns: [{ name: 'name', type: 'text' }, { name: 'card_number', type: 'text' }],
+      rows: [['Ana Silva', '**** **** **** 1111']],
+      rowCount: 1,
+      truncated: false,
+      masked: ['card_number'],
+    });
+    expect(textOf(result)).toBe('1 row (masked: card_number)\nname | card_number\nAna Silva | **** **** **** 1111');
+    const record = auditRecord(auditDir, auditIdOf(result));
+    expect(record).toMatchObject({
+      transport: 'stdio',
+      tool: 'query_sql',
+      outcome: 'ok',
+      devIdentity: true,
+      principal: { email: 'ana@example.com', groups: ['analysts'], dev: true },
+      decision: { effect: 'allow', ruleIds: ['analysts-read-shop'] },
+      result: { rowCount: 1, truncated: false, maskedColumns: ['card_number'], findings: { CREDIT_CARD: 1 } },
+    });
+    expect(JSON.stringify(readAudit(auditDir))).not.toContain('4111 1111 1111 1111');
+  });
+
+  it('denies DDL with the rule’s reason and audits the denial (audit:records-denials)', async () => {
+    const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE customers' } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^Denied by policy: Schema changes, destructive statements, privilege changes and session or server commands are not allowed through airlock\.\n\[code: POLICY_DENIED; audit id: [0-9a-f-]{36}\]$/);
+    const record = auditRecord(auditDir, auditIdOf(result));
+    expect(record).toMatchObject({
+      outcome: 'denied',
+      error: { code: 'POLICY_DENIED' },
+      decision: { effect: 'deny', ruleIds: ['no-schema-or-admin'] },
+      facts: { resource: { kind: 'connection', name: 'shop' }, sql: { class: 'destructive', statementType: 'DropStmt' } },
+      result: null,
+    });
+  });
+
+  it('stops writes that need approval and says who must approve', async () => {
+    const result = await client.callTool({
+      name: 'query_sql',
+      arguments: { connection: 'shop', sql: "UPDATE customers SET name = 'x' WHERE id = 1" },
+    });
+    expect(textOf(result)).toContain("Approval required: Changing rows in the shop database needs a DBA's approval. A human approver (dba) must approve this exact call; it was not run.");
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'approval_required', decision: { effect: 'approve' } });
+  });
+
+  it('reports invalid arguments by path and audits them (audit:records-invalid)', async () => {
+    const result = await client.callTool({ name: 'query_sql', arguments: { connection: 7, sql: 'SELECT 1', extra: true } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain('Invalid arguments for query_sql: connection: Invalid input: expected string, received number; (arguments): Unrecognized key: "extra"');
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({
+      outcome: 'invalid',
+      error: { code: 'INVALID_INPUT' },
+      input: { connection: 7, sql: 'SELECT 1', extra: true },
+      decision: null,
+    });
+  });
+
+  it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
+    const result = await client.callTool({ name: 'drop_database', arguments: {} });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql.');
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
+  });
+
+  it('rejects several statements in one call before anything runs', async () => {
+    const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1; DROP TABLE customers' } });
+    expect(textOf(result)).toContain('SQL rejected: exactly one statement per call is allowed; got 2.');
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'denied', error: { code: 'SQL_REJECTED' } });
+  });
+
+  it('writes exactly one audit record per call', () => {
+    expect(readAudit(auditDir)).toHaveLength(6);
+  });
+});

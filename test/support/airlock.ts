@@ -1,0 +1,47 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AuditRecord } from '../../src/audit/record.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The compiled CLI (`npm test` builds before running vitest). */
+export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+export const EXAMPLE_POLICY = join(ROOT, 'policies.json');
+
+export function tempDir(prefix = 'airlock-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Writes a policy file (the repository example unless given) and returns its path. */
+export function writePolicy(dir: string, policy?: unknown): string {
+  const path = join(dir, 'policies.json');
+  writeFileSync(path, policy === undefined ? readFileSync(EXAMPLE_POLICY, 'utf8') : JSON.stringify(policy, null, 2));
+  return path;
+}
+
+/** Reads every audit record written under an audit dir. */
+export function readAudit(auditDir: string): AuditRecord[] {
+  const file = JSON.parse(readFileSync(join(auditDir, 'audit.json'), 'utf8')) as { records: AuditRecord[] };
+  return file.records;
+}
+
+/** The record for one call, found by the audit id the agent was given. */
+export function auditRecord(auditDir: string, id: string): AuditRecord {
+  const record = readAudit(auditDir).find((r) => r.id === id);
+  if (record === undefined) throw new Error(`no audit record ${id}`);
+  return record;
+}
+
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((c) => c.text ?? '').join('\n');
+}
+
+/** The audit id from a result: structuredContent.auditId on success, _meta on errors. */
+export function auditIdOf(result: unknown): string {
+  const r = result as { structuredContent?: { auditId?: string }; _meta?: { 'airlock/error'?: { auditId?: string } } };
+  const id = r.structuredContent?.auditId ?? r._meta?.['airlock/error']?.auditId;
+  if (id === undefined) throw new Error(`result has no audit id: ${JSON.stringify(result)}`);
+  return id;
+}
