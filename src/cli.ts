@@ -134,7 +134,7 @@ airlock demo is running.
   Streamable HTTP:  ${url}/mcp
   Legacy SSE:       ${url}/sse
   Health:           ${url}/healthz
-  Audit log:        ${airlock.auditPath}
+  Audit log:        ${airlock.auditDir}/
   Policy:           ${config.policyPath}
   Calls run as:     ${identity} (dev identity, unverified)
 

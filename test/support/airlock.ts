@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -9,8 +9,9 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 export const EXAMPLE_POLICY = join(ROOT, 'policies.json');
 
+/** A fresh folder under this run's temp root (removed when the run ends). */
 export function tempDir(prefix = 'airlock-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(inject('tmpRoot'), prefix));
 }
 
 /** Writes a policy file (the repository example unless given) and returns its path. */
@@ -22,8 +23,10 @@ export function writePolicy(dir: string, policy?: unknown): string {
 
 /** Reads every audit record written under an audit dir. */
 export function readAudit(auditDir: string): AuditRecord[] {
-  const file = JSON.parse(readFileSync(join(auditDir, 'audit.json'), 'utf8')) as { records: AuditRecord[] };
-  return file.records;
+  const segments = readdirSync(auditDir)
+    .filter((n) => /^audit-\d{8}-\d{3,}\.json$/.test(n))
+    .sort();
+  return segments.flatMap((name) => (JSON.parse(readFileSync(join(auditDir, name), 'utf8')) as { records: AuditRecord[] }).records);
 }
 
 /** The record for one call, found by the audit id the agent was given. */

@@ -1,4 +1,5 @@
-import type { AuditRecord, AuditSink } from '../../audit/record.js';
+import { createHash } from 'node:crypto';
+import type { AuditedResponse, AuditRecord, AuditSink } from '../../audit/record.js';
 import { AuditUnavailableError, toAirlockError } from '../../errors.js';
 import { redactCards } from '../../masking/cards.js';
 import { errorResponse, resultResponse } from '../../surface.js';
@@ -10,6 +11,8 @@ export interface Clock {
 
 export interface AuditStageOptions {
   readonly sink: AuditSink;
+  /** Largest response kept whole in a record, in bytes of JSON (default 16 KiB). */
+  readonly responseCapBytes?: number;
   readonly clock: Clock;
   /** Operator log for failures the agent must not see in detail. */
   readonly onAuditFailure: (error: unknown, callId: string) => void;
@@ -23,6 +26,7 @@ export interface AuditStageOptions {
 export function auditStage(options: AuditStageOptions): Stage {
   if (typeof options.sink?.append !== 'function') throw new TypeError('auditStage: a sink with append() is required');
   const { sink, clock, onAuditFailure } = options;
+  const cap = options.responseCapBytes ?? 16 * 1024;
   return async function audit(ctx: CallContext, next: Next): Promise<void> {
     try {
       await next();
@@ -35,7 +39,7 @@ export function auditStage(options: AuditStageOptions): Stage {
         ? errorResponse(ctx.error, ctx.id)
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
-      await sink.append(buildRecord(ctx, clock.now()));
+      await sink.append(buildRecord(ctx, clock.now(), cap));
     } catch (error) {
       onAuditFailure(error, ctx.id);
       ctx.error = new AuditUnavailableError({ detail: error instanceof Error ? error.message : String(error), cause: error });
@@ -45,7 +49,7 @@ export function auditStage(options: AuditStageOptions): Stage {
   };
 }
 
-function buildRecord(ctx: CallContext, now: number): AuditRecord {
+function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
   const p = ctx.principal;
   const result = ctx.error === undefined ? ctx.result : undefined;
   return {
@@ -80,6 +84,14 @@ function buildRecord(ctx: CallContext, now: number): AuditRecord {
             maskedColumns: [...(ctx.maskReport?.maskedColumns ?? [])],
             findings: { ...(ctx.maskReport?.findings ?? {}) },
           },
-    response: ctx.response ?? null,
+    response: auditedResponse(ctx.response ?? null, cap),
   };
+}
+
+function auditedResponse(response: unknown, cap: number): AuditedResponse {
+  const text = JSON.stringify(response);
+  const bytes = Buffer.byteLength(text);
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  if (bytes <= cap) return { sha256, bytes, truncated: false, body: response };
+  return { sha256, bytes, truncated: true, preview: text.slice(0, cap) };
 }

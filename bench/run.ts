@@ -1,0 +1,178 @@
+/**
+ * `npm run bench`: governed query_sql vs a bare MCP tool running the same query the same way
+ * (BEGIN READ ONLY, query, ROLLBACK on a pg Pool), both served by a low-level MCP Server over an in-memory
+ * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
+ * Prints p50/p99 per scenario and the governed/bare ratio.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import pg from 'pg';
+import { ALL_TOOLS } from '../tools/index.js';
+import { JsonAuditStore } from '../src/audit/store.js';
+import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/connectors/embedded.js';
+import { PostgresConnector } from '../src/connectors/postgres.js';
+import { parseDevIdentity } from '../src/identity/dev.js';
+import { ToolRegistry } from '../src/mcp/registry.js';
+import { createGovernedServer } from '../src/mcp/server.js';
+import { buildPipeline } from '../src/pipeline/chain.js';
+import { loadPolicy } from '../src/policy/load.js';
+import { classifySql, loadSqlParser } from '../src/policy/sql/classify.js';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 1000);
+const WARMUP = 100;
+
+interface Scenario {
+  readonly name: string;
+  readonly sql: string;
+  readonly params: readonly unknown[];
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { name: '1 row (customer by id, card masked)', sql: 'SELECT id, name, email, card_number FROM customers WHERE id = $1', params: [3] },
+  { name: '1,000 rows (generate_series, 3 columns)', sql: "SELECT g, md5(g::text) AS h, 'x' || g AS label FROM generate_series(1, 1000) AS g", params: [] },
+];
+
+function percentile(sorted: readonly number[], p: number): number {
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+async function connect(server: Server): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(clientSide);
+  return client;
+}
+
+/** The baseline: what an ungoverned Postgres MCP server does for one query. */
+function bareServer(pool: pg.Pool): Server {
+  const server = new Server({ name: 'bare', version: '1.0.0' }, { capabilities: { tools: {} } });
+  server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: [{ name: 'query', description: 'bare query', inputSchema: { type: 'object' } }],
+  }));
+  server.setRequestHandler(CallToolRequestSchema, async (request) => {
+    const args = request.params.arguments as { sql: string; params: unknown[] };
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN TRANSACTION READ ONLY');
+      const result = await client.query(args.sql, args.params);
+      return { content: [{ type: 'text', text: JSON.stringify(result.rows) }] };
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+    }
+  });
+  return server;
+}
+
+async function main(): Promise<void> {
+  let embedded: EmbeddedPostgres | undefined;
+  let adminUrl = process.env.DATABASE_URL ?? '';
+  if (adminUrl === '') {
+    embedded = await startEmbeddedPostgres();
+    adminUrl = embedded.adminUrl;
+  }
+  const work = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+  try {
+    const demo = await seedDemoDatabase(adminUrl, 'airlock_bench');
+    await loadSqlParser();
+    const policyPath = join(work, 'policies.json');
+    writeFileSync(
+      policyPath,
+      JSON.stringify({
+        version: 1,
+        resources: { connections: { shop: { url: 'env:BENCH_DATABASE_URL' } } },
+        rules: [{ id: 'read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] }, limits: { maxRows: 5000 } }],
+        masking: { detectors: ['CREDIT_CARD'], style: 'last4' },
+      }),
+    );
+    const registry = new ToolRegistry(ALL_TOOLS);
+    const policy = await loadPolicy(policyPath, registry.names());
+    const audit = await JsonAuditStore.open(join(work, 'audit'));
+    const sql = new PostgresConnector({ resolve: () => demo.url });
+    const pipeline = buildPipeline({
+      audit,
+      tools: registry,
+      policy: { current: () => policy },
+      deps: { sql, classifySql, hasConnection: (n) => n === 'shop' },
+      clock: { now: () => Date.now() },
+      onAuditFailure: () => undefined,
+    });
+    const principal = parseDevIdentity('ana@example.com,analysts');
+    const governed = await connect(
+      createGovernedServer({
+        name: 'airlock',
+        version: 'bench',
+        registry,
+        pipeline,
+        clock: { now: () => Date.now() },
+        transport: 'in-memory',
+        sessionId: () => 'bench',
+        credential: () => ({ kind: 'dev', principal }),
+      }),
+    );
+    const pool = new pg.Pool({ connectionString: demo.url, max: 10 });
+    const bare = await connect(bareServer(pool));
+
+    const lines: string[] = [
+      `governed query_sql vs bare MCP tool, same process, in-memory transport, ${ITERATIONS} calls each (after ${WARMUP} warm-up), Node ${process.version}`,
+      '',
+      '| scenario | bare p50 | bare p99 | governed p50 | governed p99 | p50 ratio | p50 added |',
+      '|---|---|---|---|---|---|---|',
+    ];
+    for (const scenario of SCENARIOS) {
+      const times = { bare: [] as number[], governed: [] as number[] };
+      const once = async (which: 'bare' | 'governed'): Promise<number> => {
+        const started = performance.now();
+        const result =
+          which === 'bare'
+            ? await bare.callTool({ name: 'query', arguments: { sql: scenario.sql, params: scenario.params } })
+            : await governed.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: scenario.sql, params: scenario.params } });
+        const elapsed = performance.now() - started;
+        if (result.isError === true) throw new Error(`${which} call failed: ${JSON.stringify(result.content)}`);
+        return elapsed;
+      };
+      for (let i = 0; i < WARMUP; i++) {
+        await once('bare');
+        await once('governed');
+      }
+      for (let i = 0; i < ITERATIONS; i++) {
+        // Alternate the order so neither side always runs second.
+        if (i % 2 === 0) {
+          times.bare.push(await once('bare'));
+          times.governed.push(await once('governed'));
+        } else {
+          times.governed.push(await once('governed'));
+          times.bare.push(await once('bare'));
+        }
+      }
+      const b = [...times.bare].sort((x, y) => x - y);
+      const g = [...times.governed].sort((x, y) => x - y);
+      const ms = (v: number): string => `${v.toFixed(3)} ms`;
+      lines.push(
+        `| ${scenario.name} | ${ms(percentile(b, 50))} | ${ms(percentile(b, 99))} | ${ms(percentile(g, 50))} | ${ms(percentile(g, 99))} | ${(percentile(g, 50) / percentile(b, 50)).toFixed(2)}× | ${ms(percentile(g, 50) - percentile(b, 50))} |`,
+      );
+    }
+    lines.push('', `audit records written during the run: ${(await audit.records()).length}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+    await governed.close();
+    await bare.close();
+    await pool.end();
+    await sql.close();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    await embedded?.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
