@@ -2,7 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
+import { DataFile } from 'lowdb/node';
 import type { AuditRecord, AuditSink } from './record.js';
 
 interface AuditFile {
@@ -12,7 +12,7 @@ interface AuditFile {
 }
 
 export interface JsonAuditStoreOptions {
-  /** Start a new segment once the current one would exceed this many bytes (default 256 KiB). */
+  /** Start a new segment once the current one would exceed this many bytes (default 64 KiB). */
   readonly segmentBytes?: number;
   readonly now?: () => Date;
 }
@@ -27,6 +27,24 @@ export async function listSegments(dir: string): Promise<string[]> {
     const [, db = '', nb = ''] = SEGMENT.exec(b) ?? [];
     return da === db ? Number(na) - Number(nb) : da.localeCompare(db);
   });
+}
+
+/** Records never change once appended, so each is serialised once and reused on every rewrite. */
+const serialized = new WeakMap<AuditRecord, string>();
+
+function recordJson(record: AuditRecord): string {
+  let text = serialized.get(record);
+  if (text === undefined) {
+    text = JSON.stringify(record);
+    serialized.set(record, text);
+  }
+  return text;
+}
+
+/** Valid JSON with one record per line: greppable, diffable, and cheap to rewrite. */
+function stringifySegment(data: AuditFile): string {
+  const head = `{"format":${JSON.stringify(data.format)},"version":${data.version},"records":[`;
+  return data.records.length === 0 ? `${head}]}\n` : `${head}\n${data.records.map(recordJson).join(',\n')}\n]}\n`;
 }
 
 function day(date: Date): string {
@@ -48,7 +66,7 @@ export class JsonAuditStore implements AuditSink {
 
   private constructor(dir: string, options: JsonAuditStoreOptions) {
     this.dir = dir;
-    this.segmentBytes = options.segmentBytes ?? 256 * 1024;
+    this.segmentBytes = options.segmentBytes ?? 64 * 1024;
     this.now = options.now ?? (() => new Date());
     if (!(this.segmentBytes >= 1024)) throw new TypeError('JsonAuditStore: segmentBytes must be at least 1024');
   }
@@ -75,7 +93,11 @@ export class JsonAuditStore implements AuditSink {
 
   private async openSegment(name: string): Promise<Low<AuditFile>> {
     const path = join(this.dir, name);
-    const db = new Low<AuditFile>(new JSONFile<AuditFile>(path), { format: 'airlock-audit', version: 1, records: [] });
+    const db = new Low<AuditFile>(new DataFile<AuditFile>(path, { parse: (text) => JSON.parse(text) as AuditFile, stringify: stringifySegment }), {
+      format: 'airlock-audit',
+      version: 1,
+      records: [],
+    });
     await db.read();
     if (db.data.format !== 'airlock-audit' || !Array.isArray(db.data.records)) throw new TypeError(`${path}: not an airlock audit file`);
     return db;
@@ -94,7 +116,7 @@ export class JsonAuditStore implements AuditSink {
 
   append(record: AuditRecord): Promise<void> {
     const write = this.queue.then(async () => {
-      const size = JSON.stringify(record).length + 1;
+      const size = recordJson(record).length + 2;
       const segment = await this.segmentFor(size);
       segment.db.data.records.push(record);
       try {
