@@ -34,6 +34,8 @@ Serve options:
   --host H                     HTTP bind address (default ${DEFAULTS.host})
   --policy FILE                policy file (default ${DEFAULTS.policyPath})
   --audit-dir DIR              audit directory (default ${DEFAULTS.auditDir})
+  --config FILE                runtime config: trusted OIDC issuers, audiences, group claim (JSON)
+  --token-file PATH            stdio: the caller's token, re-read when it rotates (or set AIRLOCK_TOKEN)
   --dev-identity EMAIL[,G...]  UNVERIFIED identity for demos and tests; marked in every audit record
   --demo                       start an embedded PostgreSQL with demo data if DATABASE_URL is not set
   --allowed-host H             extra Host header value to accept (repeatable)
@@ -51,6 +53,8 @@ const SERVE_OPTIONS = {
   policy: { type: 'string' },
   'audit-dir': { type: 'string' },
   'dev-identity': { type: 'string' },
+  config: { type: 'string' },
+  'token-file': { type: 'string' },
   demo: { type: 'boolean' },
   'allowed-host': { type: 'string', multiple: true },
   'allowed-origin': { type: 'string', multiple: true },
@@ -80,6 +84,8 @@ function serveConfig(flags: ServeFlags, overrides: Partial<ServeConfig> = {}): S
         ? {}
         : { devIdentity: overrides.devIdentity }
       : { devIdentity: flags['dev-identity'] }),
+    ...(flags.config === undefined ? {} : { configPath: flags.config }),
+    ...(flags['token-file'] === undefined ? {} : { tokenFile: flags['token-file'] }),
     demo: flags.demo ?? overrides.demo ?? false,
     host: flags.host ?? DEFAULTS.host,
     port: toInt(flags.port, overrides.port ?? DEFAULTS.port),

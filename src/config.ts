@@ -1,10 +1,17 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import * as z from 'zod';
+import { IdentityConfigSchema } from './identity/config.js';
 
 /** Runtime settings for `airlock serve` / `airlock start`, from flags (checked here, once, at start-up). */
 export const ServeConfigSchema = z.strictObject({
   transport: z.enum(['stdio', 'http']),
   policyPath: z.string().min(1),
   auditDir: z.string().min(1),
+  /** Runtime config file (identity issuers, …). */
+  configPath: z.string().min(1).optional(),
+  /** stdio: read the caller's token from this file on each call (re-read when it rotates). */
+  tokenFile: z.string().min(1).optional(),
   /** `EMAIL[,GROUP,...]`: an unverified identity for the demo and tests only. */
   devIdentity: z.string().min(3).optional(),
   /** Start an embedded PostgreSQL with demo data when DATABASE_URL is not set. */
@@ -45,8 +52,42 @@ export class ConfigError extends Error {
   }
 }
 
+/** The `--config FILE` document: deployment settings that are not policy. */
+export const RuntimeFileSchema = z.strictObject({
+  $schema: z.string().optional(),
+  identity: IdentityConfigSchema.optional(),
+});
+export type RuntimeFile = z.output<typeof RuntimeFileSchema>;
+
+/** Reads and validates `--config FILE`, reporting every problem with its path. */
+export async function loadRuntimeFile(path: string): Promise<RuntimeFile> {
+  const label = basename(path);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`--config: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const parsed = RuntimeFileSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+    const message = issue.code === 'unrecognized_keys' ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message;
+    return `  ${label}: ${where === '' ? '(top level)' : where}: ${message}`;
+  });
+  throw new ConfigError(`invalid config:\n${lines.join('\n')}`);
+}
+
 function flagName(key: string): string {
   const map: Record<string, string> = {
+    configPath: 'config',
+    tokenFile: 'token-file',
     policyPath: 'policy',
     auditDir: 'audit-dir',
     devIdentity: 'dev-identity',

@@ -7,13 +7,16 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { JsonAuditStore } from './audit/store.js';
-import type { ServeConfig } from './config.js';
+import { rejectedRequestRecord } from './audit/rejected.js';
+import { ConfigError, loadRuntimeFile, type ServeConfig } from './config.js';
 import { seedDemoDatabase } from './connectors/demo-seed.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './connectors/embedded.js';
 import { PostgresConnector } from './connectors/postgres.js';
 import { UnknownResourceError, UpstreamUnavailableError } from './errors.js';
 import { parseDevIdentity } from './identity/dev.js';
+import { OidcVerifier } from './identity/oidc.js';
 import type { Credential, Principal } from './identity/principal.js';
+import { fileTokenSource, staticTokenSource, type TokenSource } from './identity/token-source.js';
 import { createLogger, type Logger } from './log.js';
 import { ToolRegistry } from './mcp/registry.js';
 import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
@@ -71,6 +74,15 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.length = 0;
   };
   try {
+    const runtime = config.configPath === undefined ? {} : await loadRuntimeFile(config.configPath);
+    const verifier = runtime.identity === undefined ? undefined : new OidcVerifier(runtime.identity);
+    if (verifier !== undefined && config.devIdentity !== undefined) {
+      throw new ConfigError('--dev-identity cannot be combined with identity issuers in --config: a verified deployment never falls back to an unverified identity');
+    }
+    const envToken = env.AIRLOCK_TOKEN;
+    if (config.tokenFile !== undefined && envToken !== undefined && envToken !== '') {
+      throw new ConfigError('give the stdio token once: either AIRLOCK_TOKEN or --token-file, not both');
+    }
     const registry = new ToolRegistry(ALL_TOOLS);
     const policy = await loadPolicy(config.policyPath, registry.names());
     log('info', `policy ${config.policyPath} loaded (${policy.file.rules.length} rules, version ${policy.version.slice(0, 19)}…)`);
@@ -123,20 +135,29 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       deps,
       clock,
       onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
+      ...(verifier === undefined ? {} : { verifier }),
     });
 
     let credential: Credential = { kind: 'none' };
+    let tokenSource: TokenSource | undefined;
     if (config.devIdentity !== undefined) {
       const principal = parseDevIdentity(config.devIdentity);
       devBanner(log, principal);
       credential = { kind: 'dev', principal };
+    } else if (config.transport === 'stdio' && (config.tokenFile !== undefined || (envToken ?? '') !== '')) {
+      if (verifier === undefined) throw new ConfigError('a stdio token was given, but no identity issuers are configured (--config FILE with "identity")');
+      tokenSource = config.tokenFile !== undefined ? fileTokenSource(config.tokenFile) : staticTokenSource(envToken ?? '');
+      log('info', `stdio identity: bearer token from ${config.tokenFile !== undefined ? `--token-file ${config.tokenFile}` : 'AIRLOCK_TOKEN'}, verified on every call`);
+    } else if (verifier !== undefined && config.transport === 'http') {
+      log('info', `HTTP identity: bearer tokens from ${verifier.issuers().join(', ')}, verified on every request`);
     } else {
-      log('warn', 'no identity source configured: every call will be refused as UNAUTHENTICATED (pass --dev-identity for the demo)');
+      log('warn', 'no identity source configured: every call will be refused as UNAUTHENTICATED');
     }
 
     const common = { name: 'airlock', version: VERSION, registry, pipeline, clock };
     if (config.transport === 'stdio') {
-      const stdio = await serveStdio({ ...common, credential: () => credential });
+      const source = tokenSource;
+      const stdio = await serveStdio({ ...common, credential: () => (source === undefined ? credential : source.current()) });
       log('info', 'serving MCP on stdio');
       return {
         policy,
@@ -157,6 +178,15 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       credential: () => credential,
       health: () => ({ version: VERSION, policyVersion: policy.version }),
       log,
+      ...(verifier === undefined
+        ? {}
+        : {
+            auth: {
+              verifier,
+              ...(runtime.identity?.resource === undefined ? {} : { resource: runtime.identity.resource }),
+              onRejected: (rejection) => audit.append(rejectedRequestRecord(rejection, new Date())),
+            },
+          }),
     });
     cleanups.push(() => http.close());
     log('info', `serving MCP on ${http.url}/mcp (Streamable HTTP) and ${http.url}/sse (legacy SSE)`);

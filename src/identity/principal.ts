@@ -12,10 +12,17 @@ export interface Principal {
   readonly dev: boolean;
 }
 
-/** What a transport hands the pipeline about the caller; the identity stage turns it into a Principal. */
+/**
+ * What a transport hands the pipeline about the caller; the identity stage turns it into a Principal.
+ * `bearer` still needs verifying (stdio); `verified` was verified by the HTTP gate for this request.
+ * A bearer token is held only in memory for the call and is never logged, stored or audited.
+ */
 export type Credential =
   | { readonly kind: 'none' }
-  | { readonly kind: 'dev'; readonly principal: Principal };
+  | { readonly kind: 'invalid'; readonly detail: string }
+  | { readonly kind: 'dev'; readonly principal: Principal }
+  | { readonly kind: 'bearer'; readonly token: string }
+  | { readonly kind: 'verified'; readonly principal: Principal; readonly expiresAt: number };
 
 /** Issuer recorded for principals created by `--dev-identity`. */
 export const DEV_ISSUER = 'airlock:dev-identity';

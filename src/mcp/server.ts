@@ -16,7 +16,7 @@ export interface GovernedServerOptions {
   /** Session id for audit; HTTP transports know it only after initialisation, hence a function. */
   readonly sessionId: () => string;
   /** The credential for one request, from what the transport attached (`extra.authInfo`). */
-  readonly credential: (authInfo: unknown) => Credential;
+  readonly credential: (authInfo: unknown) => Credential | Promise<Credential>;
 }
 
 const INSTRUCTIONS = [
@@ -43,7 +43,7 @@ export function createGovernedServer(options: GovernedServerOptions): Server {
       transport: options.transport,
       toolName: request.params.name,
       rawArguments: request.params.arguments ?? {},
-      credential: options.credential(extra.authInfo),
+      credential: await options.credential(extra.authInfo),
       signal: extra.signal,
     };
     await options.pipeline(ctx);

@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit/record.js';
+import type { TokenVerifier } from '../identity/oidc.js';
 import type { ToolDeps } from '../tool.js';
 import { compose } from './compose.js';
 import type { CallContext } from './context.js';
@@ -17,13 +18,14 @@ export interface PipelineOptions {
   readonly deps: ToolDeps;
   readonly clock: Clock;
   readonly onAuditFailure: (error: unknown, callId: string) => void;
+  readonly verifier?: TokenVerifier;
 }
 
 /** The governed call path, in order. Reading this array is reading the product. */
 export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
   return compose([
     auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure }),
-    identityStage(),
+    identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),

@@ -5,6 +5,8 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
+import type { TokenVerifier } from '../../identity/oidc.js';
 import type { Credential } from '../../identity/principal.js';
 import { createGovernedServer, type GovernedServerOptions } from '../server.js';
 
@@ -22,7 +24,29 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
   /** The credential a request carries. */
   readonly credential: (req: IncomingMessage) => Credential;
   readonly health: () => Record<string, unknown>;
+  /** When set, every MCP request must carry a valid bearer token (MCP authorization). */
+  readonly auth?: HttpAuth;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface HttpAuth {
+  readonly verifier: TokenVerifier & { issuers(): string[] };
+  /** This server's resource identifier (RFC 8707); default `<base url>/mcp`. */
+  readonly resource?: string;
+  /** Audits a request refused before the MCP layer; resolves once the record is written. */
+  readonly onRejected: (rejection: HttpRejection) => Promise<void>;
+}
+
+/** A request refused by the bearer gate. */
+export interface HttpRejection {
+  readonly id: string;
+  readonly transport: 'http' | 'sse';
+  readonly sessionId: string;
+  /** The JSON-RPC method (or `GET /sse`), and for tools/call the tool and its arguments. */
+  readonly method: string;
+  readonly tool?: string;
+  readonly arguments?: unknown;
+  readonly detail: string;
 }
 
 export interface HttpHandle {
@@ -35,6 +59,8 @@ export interface HttpHandle {
 
 interface Session {
   readonly kind: 'http' | 'sse';
+  /** `issuer sub` of the principal that opened the session; other principals may not use it. */
+  readonly owner: string | undefined;
   readonly server: Server;
   readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
   lastSeen: number;
@@ -107,8 +133,83 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       },
     });
 
-  const attachCredential = (req: AuthedRequest): void => {
-    req.auth = { token: '', clientId: 'airlock-transport', scopes: [], extra: { credential: options.credential(req) } };
+  const attachCredential = (req: AuthedRequest, credential: Credential): void => {
+    // The token itself is not passed on: handlers get the verified principal only.
+    req.auth = { token: '', clientId: 'airlock-transport', scopes: [], extra: { credential } };
+  };
+
+  const baseUrl = (): string => {
+    const displayHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+    return `http://${displayHost === '0.0.0.0' || displayHost === '[::]' ? '127.0.0.1' : displayHost}:${port}`;
+  };
+  const resourceUrl = (): string => options.auth?.resource ?? `${baseUrl()}/mcp`;
+  const metadataUrl = (): string => {
+    const resource = new URL(resourceUrl());
+    return `${resource.origin}${metadataPath(resource.pathname)}`;
+  };
+
+  const ownerOf = (credential: Credential): string | undefined =>
+    credential.kind === 'verified' || credential.kind === 'dev' ? `${credential.principal.issuer} ${credential.principal.sub}` : undefined;
+
+  /** Describes a JSON-RPC body for the audit record of a refused request. */
+  const describe = (body: unknown): Pick<HttpRejection, 'method' | 'tool' | 'arguments'> => {
+    const msg = (Array.isArray(body) ? body[0] : body) as { method?: unknown; params?: { name?: unknown; arguments?: unknown } } | undefined;
+    const method = typeof msg?.method === 'string' ? msg.method.slice(0, 100) : 'unknown';
+    if (method === 'tools/call' && typeof msg?.params?.name === 'string') {
+      return { method, tool: msg.params.name.slice(0, 100), arguments: msg.params.arguments ?? {} };
+    }
+    return { method };
+  };
+
+  /**
+   * The bearer gate: every MCP request is verified on its own, so a session never outlives its token.
+   * Refusals get 401 with a challenge naming the protected-resource metadata, and an audit record.
+   */
+  const authenticate = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    transport: 'http' | 'sse',
+    sessionId: string,
+    what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>,
+  ): Promise<Credential | undefined> => {
+    const auth = options.auth;
+    if (auth === undefined) return options.credential(req);
+    const extracted = extractBearer(req.headers.authorization, url);
+    let detail: string;
+    let error: { code: 'invalid_token' | 'invalid_request'; description: string } | undefined;
+    if (extracted.kind === 'token') {
+      try {
+        const verified = await auth.verifier.verify(extracted.token);
+        return { kind: 'verified', principal: verified.principal, expiresAt: verified.expiresAt };
+      } catch (e) {
+        detail = e instanceof Error ? e.message : String(e);
+        error = { code: 'invalid_token', description: 'The access token is invalid or expired' };
+      }
+    } else if (extracted.kind === 'in_query') {
+      detail = 'token passed in the query string';
+      error = { code: 'invalid_request', description: 'Send the token in the Authorization header, never in the URL' };
+    } else if (extracted.kind === 'malformed') {
+      detail = 'Authorization header is not "Bearer <token>"';
+      error = { code: 'invalid_request', description: 'The Authorization header must be Bearer <token>' };
+    } else {
+      detail = 'no Authorization header';
+    }
+    const id = randomUUID();
+    try {
+      await auth.onRejected({ id, transport, sessionId, ...what, detail });
+    } catch (e) {
+      options.log('error', `audit write failed for refused request ${id}: ${String(e)}`);
+    }
+    const message = error === undefined ? 'Unauthorized: a bearer token is required' : `Unauthorized: ${error.description}`;
+    const text = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `${message} [code: UNAUTHENTICATED; audit id: ${id}]` }, id: null });
+    res.writeHead(401, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'www-authenticate': challenge(metadataUrl(), error),
+    });
+    res.end(text);
+    return undefined;
   };
 
   const checkOrigin = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -147,7 +248,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
   };
 
-  const handleMcp = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
+  const handleMcp = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const header = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(header) ? header[0] : header;
     let body: unknown;
@@ -159,11 +260,17 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       rpcError(res, 405, -32000, 'Method not allowed');
       return;
     }
-    attachCredential(req);
+    const credential = await authenticate(req, res, url, 'http', sessionId ?? '', req.method === 'POST' ? describe(body) : { method: `${req.method ?? 'GET'} /mcp` });
+    if (credential === undefined) return;
+    attachCredential(req, credential);
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (session === undefined || session.kind !== 'http') {
         rpcError(res, 404, -32001, 'Session not found: start a new session with an initialize request');
+        return;
+      }
+      if (session.owner !== ownerOf(credential)) {
+        rpcError(res, 403, -32000, 'Forbidden: this session belongs to another principal');
         return;
       }
       session.lastSeen = Date.now();
@@ -179,7 +286,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (newId) => {
         id = newId;
-        sessions.set(newId, { kind: 'http', server, transport, lastSeen: Date.now() });
+        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, lastSeen: Date.now() });
       },
     });
     const server = serverFor('http', () => id);
@@ -190,10 +297,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     await transport.handleRequest(req, res, body);
   };
 
-  const handleSse = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
+  const handleSse = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
+    const credential = await authenticate(req, res, url, 'sse', '', { method: 'GET /sse' });
+    if (credential === undefined) return;
     const transport = new SSEServerTransport('/messages', res);
     const server = serverFor('sse', () => transport.sessionId);
-    sessions.set(transport.sessionId, { kind: 'sse', server, transport, lastSeen: Date.now() });
+    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, lastSeen: Date.now() });
     res.on('close', () => {
       sessions.delete(transport.sessionId);
       void server.close().catch(() => undefined);
@@ -210,8 +319,14 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
     const parsed = await parseJsonBody(req, res);
     if (!parsed.ok) return;
+    const credential = await authenticate(req, res, url, 'sse', sessionId, describe(parsed.body));
+    if (credential === undefined) return;
+    if (session.owner !== ownerOf(credential)) {
+      rpcError(res, 403, -32000, 'Forbidden: this session belongs to another principal');
+      return;
+    }
     session.lastSeen = Date.now();
-    attachCredential(req);
+    attachCredential(req, credential);
     await (session.transport as SSEServerTransport).handlePostMessage(req, res, parsed.body);
   };
 
@@ -222,8 +337,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       sendJson(res, 200, { status: 'ok', sessions: sessions.size, ...options.health() });
       return;
     }
-    if (url.pathname === '/mcp') return handleMcp(req, res);
-    if (url.pathname === '/sse' && req.method === 'GET') return handleSse(req, res);
+    if (options.auth !== undefined && req.method === 'GET' && url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
+      const resource = new URL(resourceUrl());
+      if (url.pathname === metadataPath(resource.pathname) || url.pathname === '/.well-known/oauth-protected-resource') {
+        sendJson(res, 200, protectedResourceMetadata(resourceUrl(), options.auth.verifier.issuers()));
+        return;
+      }
+    }
+    if (url.pathname === '/mcp') return handleMcp(req, res, url);
+    if (url.pathname === '/sse' && req.method === 'GET') return handleSse(req, res, url);
     if (url.pathname === '/messages' && req.method === 'POST') return handleMessages(req, res, url);
     sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/sse', '/messages', '/healthz'] });
   };

@@ -4,7 +4,8 @@ import type { Credential } from '../../identity/principal.js';
 import { createGovernedServer, type GovernedServerOptions } from '../server.js';
 
 export interface StdioOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
-  readonly credential: () => Credential;
+  /** The credential for each call (re-read per call, so a rotating token file keeps working). */
+  readonly credential: () => Credential | Promise<Credential>;
 }
 
 /** Serves MCP over this process's stdin/stdout. Resolves when the client closes the stream. */

@@ -1,0 +1,121 @@
+/**
+ * A local OpenID Connect issuer for tests, on loopback: discovery, JWKS (with key rotation and an
+ * outage switch), a client-credentials token endpoint, and `sign()` to mint any token a test needs.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+
+interface SigningKey {
+  readonly kid: string;
+  readonly alg: 'RS256' | 'ES256';
+  readonly privateKey: CryptoKey;
+  readonly jwk: JWK;
+}
+
+export interface LocalIssuer {
+  readonly issuer: string;
+  readonly jwksUri: string;
+  readonly tokenEndpoint: string;
+  /** Signs a token with the current key; claims override the defaults (iss, iat, exp in 5 min). */
+  sign(claims: JWTPayload, options?: { kid?: string; alg?: 'RS256' | 'ES256'; header?: Record<string, unknown>; key?: 'current' | 'previous' }): Promise<string>;
+  /** Adds a new signing key and drops the old one from the JWKS. */
+  rotate(): Promise<void>;
+  /** Makes the discovery and JWKS endpoints answer 503 (true) or work again (false). */
+  setDown(down: boolean): void;
+  /** Registered clients for the token endpoint: id → { secret, claims }. */
+  readonly clients: Map<string, { secret: string; claims: JWTPayload }>;
+  jwksRequests(): number;
+  close(): Promise<void>;
+}
+
+async function newKey(alg: 'RS256' | 'ES256'): Promise<SigningKey> {
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+  const kid = randomUUID();
+  return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
+}
+
+export async function startLocalIssuer(): Promise<LocalIssuer> {
+  let current = await newKey('RS256');
+  let previous: SigningKey | undefined;
+  const ec = await newKey('ES256');
+  let down = false;
+  let jwksHits = 0;
+  const clients = new Map<string, { secret: string; claims: JWTPayload }>();
+  let base = '';
+
+  const sign: LocalIssuer['sign'] = async (claims, options = {}) => {
+    const key = options.alg === 'ES256' ? ec : options.key === 'previous' && previous !== undefined ? previous : current;
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: base, iat: now, exp: now + 300, ...claims })
+      .setProtectedHeader({ alg: key.alg, kid: options.kid ?? key.kid, typ: 'JWT', ...options.header })
+      .sign(key.privateKey);
+  };
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', base);
+    const json = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (down && req.method === 'GET') return json(503, { error: 'unavailable' });
+    if (url.pathname === '/.well-known/openid-configuration') {
+      return json(200, { issuer: base, jwks_uri: `${base}/jwks`, token_endpoint: `${base}/token`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] });
+    }
+    if (url.pathname === '/jwks') {
+      jwksHits++;
+      return json(200, { keys: [current.jwk, ec.jwk] });
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const client = clients.get(form.get('client_id') ?? '');
+        if (form.get('grant_type') !== 'client_credentials' || client === undefined || client.secret !== form.get('client_secret')) {
+          return json(401, { error: 'invalid_client' });
+        }
+        void sign({ sub: form.get('client_id') ?? '', aud: form.get('resource') ?? form.get('audience') ?? 'airlock', azp: form.get('client_id') ?? '', ...client.claims }).then((token) =>
+          json(200, { access_token: token, token_type: 'Bearer', expires_in: 300 }),
+        );
+      });
+      return;
+    }
+    json(404, { error: 'not found' });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    issuer: base,
+    jwksUri: `${base}/jwks`,
+    tokenEndpoint: `${base}/token`,
+    sign,
+    async rotate() {
+      previous = current;
+      current = await newKey('RS256');
+    },
+    setDown(value) {
+      down = value;
+    },
+    clients,
+    jwksRequests: () => jwksHits,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Gets a token from the issuer's token endpoint with the client-credentials grant. */
+export async function clientCredentialsToken(issuer: LocalIssuer, clientId: string, secret: string, resource: string): Promise<string> {
+  const res = await fetch(issuer.tokenEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, resource }).toString(),
+  });
+  if (!res.ok) throw new Error(`token endpoint answered ${res.status}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
