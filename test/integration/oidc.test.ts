@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { exportSPKI, importJWK, type JWK } from 'jose';
+import { exportSPKI, importJWK, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IdentityConfigSchema, type IdentityConfig } from '../../src/identity/config.js';
 import { OidcVerifier } from '../../src/identity/oidc.js';

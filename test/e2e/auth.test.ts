@@ -1,0 +1,268 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseServeConfig } from '../../src/config.js';
+import { startAirlock, type RunningAirlock } from '../../src/main.js';
+import { auditIdOf, auditRecord, CLI, readAudit, ROOT, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
+
+const run = promisify(execFile);
+const silent = (): void => undefined;
+const query = { connection: 'shop', sql: 'SELECT id, card_number FROM customers ORDER BY id LIMIT 1' };
+
+let idp: LocalIssuer;
+let airlock: RunningAirlock;
+let dir: string;
+let base: string;
+let resource: string;
+let configPath: string;
+
+function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
+  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const callBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query_sql', arguments: query } });
+const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+function httpClient(token: string): { client: Client; transport: StreamableHTTPClientTransport } {
+  const transport = new StreamableHTTPClientTransport(new URL(`${base}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  return { client: new Client({ name: 'auth-e2e', version: '1.0.0' }), transport };
+}
+
+beforeAll(async () => {
+  process.env.DATABASE_URL = inject('databaseUrl');
+  idp = await startLocalIssuer();
+  dir = tempDir();
+  configPath = join(dir, 'airlock.json');
+  // The resource identifier is fixed before the port is known: tokens are bound to it, not to the port.
+  resource = 'https://airlock.test/mcp';
+  writeFileSync(
+    configPath,
+    JSON.stringify({ identity: { issuers: [{ issuer: idp.issuer, audiences: [resource], groupsClaim: 'groups' }], resource, jwksCooldownSeconds: 0 } }),
+  );
+  airlock = await startAirlock(
+    parseServeConfig({
+      transport: 'http',
+      configPath,
+      policyPath: writePolicy(dir),
+      auditDir: join(dir, 'audit'),
+      demo: false,
+      host: '127.0.0.1',
+      port: 0,
+      maxBodyBytes: 1 << 20,
+      sessionIdleMs: 60_000,
+      allowedHosts: [],
+      allowedOrigins: [],
+      logLevel: 'error',
+    }),
+    silent,
+  );
+  base = airlock.http?.url ?? '';
+});
+
+afterAll(async () => {
+  await airlock.close();
+  await idp.close();
+});
+
+const analyst = () => idp.sign({ sub: 'ana', aud: resource, email: 'ana@example.com', email_verified: true, groups: ['analysts'] });
+
+describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)', () => {
+  it('answers 401 with a challenge naming the protected-resource metadata, and audits the refusal', async () => {
+    const res = await raw(`${base}/mcp`, { method: 'POST', headers: mcpHeaders, body: callBody });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe('Bearer realm="airlock", resource_metadata="https://airlock.test/.well-known/oauth-protected-resource/mcp"');
+    const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+    const id = /audit id: ([0-9a-f-]{36})/.exec(message)?.[1] ?? '';
+    expect(message).toBe(`Unauthorized: a bearer token is required [code: UNAUTHENTICATED; audit id: ${id}]`);
+    expect(auditRecord(join(dir, 'audit'), id)).toMatchObject({ outcome: 'unauthenticated', tool: 'query_sql', input: query, principal: null, error: { detail: 'no Authorization header' } });
+  });
+
+  it('serves the protected-resource metadata (RFC 9728) naming the trusted issuers', async () => {
+    for (const path of ['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource']) {
+      const res = await raw(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toEqual({ resource, authorization_servers: [idp.issuer], bearer_methods_supported: ['header'], resource_name: 'airlock' });
+    }
+  });
+
+  it('runs calls as the verified principal over Streamable HTTP; the audit keeps claims, never the token', async () => {
+    const token = await analyst();
+    const { client, transport } = httpClient(token);
+    await client.connect(transport);
+    try {
+      const result = await client.callTool({ name: 'query_sql', arguments: query });
+      expect(result.structuredContent).toMatchObject({ rows: [[1, '**** **** **** 1111']] });
+      const record = auditRecord(join(dir, 'audit'), auditIdOf(result));
+      expect(record).toMatchObject({ outcome: 'ok', devIdentity: false, principal: { issuer: idp.issuer, sub: 'ana', email: 'ana@example.com', groups: ['analysts'], dev: false } });
+      expect(JSON.stringify(readAudit(join(dir, 'audit')))).not.toContain(token.split('.')[2]);
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
+  it('applies policy to the verified groups: a principal outside analysts is denied', async () => {
+    const { client, transport } = httpClient(await idp.sign({ sub: 'bob', aud: resource, groups: ['sales'] }));
+    await client.connect(transport);
+    try {
+      const result = await client.callTool({ name: 'query_sql', arguments: query });
+      expect(textOf(result)).toContain('Denied by policy: no rule allows this call (default deny).');
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
+  it('verifies every request: a token that expires mid-session gets a clean 401 and an audit record', async () => {
+    const short = await idp.sign({ sub: 'ana', aud: resource, groups: ['analysts'], exp: Math.floor(Date.now() / 1000) + 2 });
+    const { client, transport } = httpClient(short);
+    await client.connect(transport);
+    const first = await client.callTool({ name: 'query_sql', arguments: query });
+    expect(first.isError).toBeFalsy();
+    // Past exp plus the configured clock tolerance (30 s by default) would be slow: use a token already expired instead.
+    const expired = await idp.sign({ sub: 'ana', aud: resource, groups: ['analysts'], iat: 1, exp: Math.floor(Date.now() / 1000) - 120 });
+    const res = await raw(`${base}/mcp`, {
+      method: 'POST',
+      headers: { ...mcpHeaders, authorization: `Bearer ${expired}`, 'mcp-session-id': transport.sessionId ?? '', 'mcp-protocol-version': '2025-06-18' },
+      body: callBody,
+    });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+    const id = /audit id: ([0-9a-f-]{36})/.exec(res.body)?.[1] ?? '';
+    expect(auditRecord(join(dir, 'audit'), id)).toMatchObject({ outcome: 'unauthenticated', sessionId: transport.sessionId, error: { detail: expect.stringContaining('(expired)') as unknown } });
+    await transport.terminateSession();
+    await client.close();
+  });
+
+  it('refuses a token in the query string', async () => {
+    const res = await raw(`${base}/mcp?access_token=${await analyst()}`, { method: 'POST', headers: mcpHeaders, body: callBody });
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toContain('error="invalid_request"');
+  });
+
+  it('does not let another principal use a session it did not open', async () => {
+    const { client, transport } = httpClient(await analyst());
+    await client.connect(transport);
+    try {
+      const other = await idp.sign({ sub: 'mallory', aud: resource, groups: ['analysts'] });
+      const res = await raw(`${base}/mcp`, {
+        method: 'POST',
+        headers: { ...mcpHeaders, authorization: `Bearer ${other}`, 'mcp-session-id': transport.sessionId ?? '' },
+        body: callBody,
+      });
+      expect(res.status).toBe(403);
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
+  it.each([
+    ['an unknown kid', () => idp.sign({ sub: 'x', aud: resource }, { kid: 'nope' }), '(unknown_key)'],
+    ['a wrong audience', () => idp.sign({ sub: 'x', aud: 'https://elsewhere/mcp' }), '(claim_invalid)'],
+    ['alg none', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, sub: 'x', aud: resource, exp: 9e9 })).toString('base64url')}.`, 'token rejected'],
+  ])('refuses %s at the gate with a fixed error and an audit record', async (_label, make, reason) => {
+    const res = await raw(`${base}/mcp`, { method: 'POST', headers: { ...mcpHeaders, authorization: `Bearer ${await make()}` }, body: callBody });
+    expect(res.status).toBe(401);
+    const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+    expect(message).toMatch(/^Unauthorized: The access token is invalid or expired \[code: UNAUTHENTICATED; audit id: [0-9a-f-]{36}\]$/);
+    const id = /audit id: ([0-9a-f-]{36})/.exec(message)?.[1] ?? '';
+    expect(auditRecord(join(dir, 'audit'), id).error?.detail).toContain(reason);
+  });
+
+  it('authenticates legacy SSE: the stream and every posted message', async () => {
+    const token = await analyst();
+    const transport = new SSEClientTransport(new URL(`${base}/sse`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
+      eventSourceInit: { fetch: (url, init) => fetch(url, { ...init, headers: { ...(init?.headers as Record<string, string>), authorization: `Bearer ${token}` } }) },
+    });
+    const client = new Client({ name: 'sse-auth', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const result = await client.callTool({ name: 'query_sql', arguments: query });
+      expect(auditRecord(join(dir, 'audit'), auditIdOf(result))).toMatchObject({ transport: 'sse', outcome: 'ok', principal: { sub: 'ana' } });
+    } finally {
+      await client.close();
+    }
+    const anonymous = await raw(`${base}/sse`);
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('works with the MCP Inspector CLI and an Authorization header', async () => {
+    const { stdout } = await run(
+      join(ROOT, 'node_modules', '.bin', 'mcp-inspector'),
+      ['--cli', `${base}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${await analyst()}`, '--method', 'tools/call', '--tool-name', 'query_sql', '--tool-arg', 'connection="shop"', '--tool-arg', 'sql="SELECT card_number FROM customers WHERE id = 2"'],
+      { timeout: 60_000, env: { ...process.env, HOME: dir } },
+    );
+    expect((JSON.parse(stdout) as { structuredContent: { rows: unknown[] } }).structuredContent.rows).toEqual([['****-****-****-4444']]);
+  });
+});
+
+describe('stdio with a verified token', () => {
+  async function stdioClient(env: Record<string, string>, args: string[] = []): Promise<Client> {
+    const d = tempDir();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(d), '--audit-dir', join(d, 'audit'), ...args],
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl'), ...env },
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'stdio-auth', version: '1.0.0' });
+    await client.connect(transport);
+    return client;
+  }
+
+  it('verifies AIRLOCK_TOKEN on every call', async () => {
+    const client = await stdioClient({ AIRLOCK_TOKEN: await analyst() });
+    try {
+      const result = await client.callTool({ name: 'query_sql', arguments: query });
+      expect(result.structuredContent).toMatchObject({ rows: [[1, '**** **** **** 1111']] });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses calls when AIRLOCK_TOKEN is not valid', async () => {
+    const client = await stdioClient({ AIRLOCK_TOKEN: await idp.sign({ sub: 'x', aud: 'wrong' }) });
+    try {
+      const result = await client.callTool({ name: 'query_sql', arguments: query });
+      expect(textOf(result)).toContain('No verified identity: this call carries no valid credential.\n[code: UNAUTHENTICATED;');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('re-reads --token-file when the token rotates', async () => {
+    const d = tempDir();
+    const file = join(d, 'token');
+    writeFileSync(file, await idp.sign({ sub: 'first', aud: resource, groups: ['analysts'] }));
+    const client = await stdioClient({}, ['--token-file', file]);
+    try {
+      expect((await client.callTool({ name: 'query_sql', arguments: query })).isError).toBeFalsy();
+      writeFileSync(file, 'garbage');
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await client.callTool({ name: 'query_sql', arguments: query })).isError).toBe(true);
+      writeFileSync(file, await idp.sign({ sub: 'second', aud: resource, groups: ['analysts'] }));
+      await new Promise((r) => setTimeout(r, 20));
+      expect((await client.callTool({ name: 'query_sql', arguments: query })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+});
