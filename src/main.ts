@@ -11,6 +11,7 @@ import { rejectedRequestRecord } from './audit/rejected.js';
 import { ConfigError, loadRuntimeFile, type ServeConfig } from './config.js';
 import { seedDemoDatabase } from './connectors/demo-seed.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './connectors/embedded.js';
+import { ImpersonationProvider } from './connectors/gcp-credentials.js';
 import { PostgresConnector } from './connectors/postgres.js';
 import { UnknownResourceError, UpstreamUnavailableError } from './errors.js';
 import { parseDevIdentity } from './identity/dev.js';
@@ -22,6 +23,7 @@ import { ToolRegistry } from './mcp/registry.js';
 import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
 import { serveStdio } from './mcp/transports/stdio.js';
 import { buildPipeline } from './pipeline/chain.js';
+import { accessFor } from './policy/access.js';
 import { loadPolicy, type Policy } from './policy/load.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
 import type { ToolDeps } from './tool.js';
@@ -122,10 +124,19 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     });
     cleanups.push(() => sql.close());
 
+    let impersonation: ImpersonationProvider | undefined;
+    const downstreamConfig = policy.file.downstream.impersonation;
+    if (downstreamConfig !== undefined) {
+      // airlock's own credentials (Application Default Credentials); agents' tokens are never used downstream.
+      impersonation = await ImpersonationProvider.fromApplicationDefault({ lifetimeSeconds: downstreamConfig.lifetimeSeconds });
+      log('info', `downstream: per-principal impersonation of ${downstreamConfig.byGroup.length} service account mapping(s), tokens ≤ ${downstreamConfig.lifetimeSeconds} s`);
+    }
+
     const deps: ToolDeps = {
       sql,
       classifySql,
       hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
+      accessFor: (caller) => accessFor(policy, caller),
     };
     const clock = { now: () => Date.now() };
     const pipeline = buildPipeline({
@@ -136,6 +147,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       clock,
       onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
       ...(verifier === undefined ? {} : { verifier }),
+      ...(impersonation === undefined ? {} : { impersonation }),
     });
 
     let credential: Credential = { kind: 'none' };

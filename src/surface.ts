@@ -17,6 +17,7 @@ export function errorResponse(error: AirlockError, auditId: string): CallRespons
 }
 
 export function resultResponse(result: ToolResult, report: MaskReport, auditId: string): CallResponse {
+  if (result.kind === 'json') return { content: [{ type: 'text', text: result.text }], structuredContent: { ...result.value, auditId } };
   return renderRows(result, report, auditId);
 }
 

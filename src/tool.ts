@@ -25,6 +25,19 @@ export interface ColumnInfo {
   readonly type: string;
 }
 
+/** The identity airlock used downstream for a call (recorded in the audit). */
+export interface DownstreamUse {
+  readonly kind: 'postgres_role' | 'google_service_account';
+  readonly principal: string;
+}
+
+/** A short-lived Google access token acting as a policy-chosen service account. */
+export interface GoogleToken {
+  readonly accessToken: string;
+  readonly expiresAt: number;
+  readonly serviceAccount: string;
+}
+
 /** A tabular result. Values are JSON: types JSON cannot hold exactly arrive as strings. */
 export interface RowsResult {
   readonly kind: 'rows';
@@ -36,19 +49,51 @@ export interface RowsResult {
   readonly rowsAffected?: number;
   /** Short hint for the model, e.g. how to narrow a truncated query. */
   readonly note?: string;
+  readonly downstream?: DownstreamUse;
 }
 
-export type ToolResult = RowsResult;
+/** A JSON document result, with a short text rendering for the model. */
+export interface JsonResult {
+  readonly kind: 'json';
+  readonly value: Readonly<Record<string, unknown>>;
+  readonly text: string;
+}
+
+export type ToolResult = RowsResult | JsonResult;
+
+/** What the caller is, as tools may see it (never the token). */
+export interface CallerView {
+  readonly issuer: string;
+  readonly sub: string;
+  readonly email: string | undefined;
+  readonly groups: readonly string[];
+  readonly clientId: string | undefined;
+  readonly verified: boolean;
+}
+
+/** One resource and what policy would do with each kind of call on it, for this caller. */
+export interface ResourceAccess {
+  readonly kind: ResourceKind;
+  readonly name: string;
+  readonly description?: string;
+  /** tool → effect, or for query_sql: SQL class → effect. */
+  readonly effects: Readonly<Record<string, 'allow' | 'approve' | 'deny'>>;
+}
 
 /** Services a tool may use; injected so tools stay free of clients and configuration. */
 export interface ToolDeps {
   readonly sql: SqlConnector;
   readonly classifySql: (sql: string) => SqlFacts;
   readonly hasConnection: (name: string) => boolean;
+  /** What policy lets this caller do, resource by resource (evaluated with the server's own code). */
+  readonly accessFor: (caller: CallerView) => readonly ResourceAccess[];
 }
 
 export interface ExecuteContext {
   readonly signal: AbortSignal;
+  readonly caller: CallerView;
+  /** Google credentials for this principal (impersonating the service account policy assigns). */
+  googleToken(): Promise<GoogleToken>;
   readonly limits: CallLimits;
   readonly facts: CallFacts;
   readonly deps: ToolDeps;

@@ -1,5 +1,6 @@
 import type { AnyTool } from '../src/tool.js';
 import { querySql } from './query_sql.js';
+import { whoami } from './whoami.js';
 
 /** Every governed tool airlock serves, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly AnyTool[] = [querySql];
+export const ALL_TOOLS: readonly AnyTool[] = [querySql, whoami];

@@ -33,6 +33,8 @@ export interface AuditRecord {
     readonly reason: string;
     readonly policyVersion: string;
   } | null;
+  /** Identities airlock used downstream (database role, impersonated service account); never the agent's token. */
+  readonly downstream: readonly { readonly kind: string; readonly principal: string }[];
   readonly outcome: Outcome;
   readonly error: { readonly code: string; readonly message: string; readonly detail: string } | null;
   readonly result: {

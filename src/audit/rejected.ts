@@ -18,6 +18,7 @@ export function rejectedRequestRecord(rejection: HttpRejection, time: Date): Aud
     input: rejection.arguments ?? null,
     facts: null,
     decision: null,
+    downstream: [],
     outcome: 'unauthenticated',
     error: { code: 'UNAUTHENTICATED', message: 'No verified identity: this call carries no valid credential.', detail: rejection.detail },
     result: null,

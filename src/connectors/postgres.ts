@@ -43,6 +43,8 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
 
 interface PoolEntry {
   readonly url: string;
+  /** The database role airlock connects as (recorded in the audit as the downstream identity). */
+  readonly role: string;
   readonly pool: pg.Pool;
   readonly typeNames: Map<number, string>;
 }
@@ -73,7 +75,8 @@ export class PostgresConnector implements SqlConnector {
       application_name: 'airlock',
     });
     pool.on('error', (error) => this.options.onPoolError?.(connection, error));
-    const entry = { url, pool, typeNames: new Map<number, string>() };
+    const role = safeRole(url);
+    const entry = { url, role, pool, typeNames: new Map<number, string>() };
     this.pools.set(connection, entry);
     return entry;
   }
@@ -132,6 +135,7 @@ export class PostgresConnector implements SqlConnector {
       rows: kept.map((row) => row.map(toJsonValue)),
       rowCount: kept.length,
       truncated,
+      downstream: { kind: 'postgres_role', principal: entry.role },
       ...(isRowStatement || result.rowCount === null ? {} : { rowsAffected: result.rowCount }),
     };
   }
@@ -163,6 +167,14 @@ async function rollback(client: pg.PoolClient): Promise<boolean> {
     return false;
   } catch {
     return true;
+  }
+}
+
+function safeRole(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).username) || '(default)';
+  } catch {
+    return '(unparsed)';
   }
 }
 

@@ -1,6 +1,6 @@
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
-import type { RowsResult, ToolResult } from '../tool.js';
+import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
 import { findCards } from './cards.js';
 
 /** What masking did to one result: counts by detector and the columns touched, never the values. */
@@ -70,10 +70,17 @@ export class Masker {
   /** Masks a tool result. Any failure is fatal for the call: no unmasked data leaves (fail closed). */
   maskResult(result: ToolResult): Masked<ToolResult> {
     try {
-      return this.maskRows(result);
+      return result.kind === 'rows' ? this.maskRows(result) : this.maskJson(result);
     } catch (error) {
       throw new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
     }
+  }
+
+  private maskJson(result: JsonResult): Masked<JsonResult> {
+    const counts = new Map<string, number>();
+    const value = this.maskValue(result.value, counts) as Record<string, unknown>;
+    const text = this.maskText(result.text, counts);
+    return { value: { ...result, value, text }, report: { findings: Object.fromEntries(counts), maskedColumns: [] } };
   }
 
   private maskRows(result: RowsResult): Masked<RowsResult> {

@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit/record.js';
+import type { ImpersonationProvider } from '../connectors/gcp-credentials.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { ToolDeps } from '../tool.js';
 import { compose } from './compose.js';
@@ -19,6 +20,7 @@ export interface PipelineOptions {
   readonly clock: Clock;
   readonly onAuditFailure: (error: unknown, callId: string) => void;
   readonly verifier?: TokenVerifier;
+  readonly impersonation?: ImpersonationProvider;
 }
 
 /** The governed call path, in order. Reading this array is reading the product. */
@@ -29,7 +31,7 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),
-    executeStage({ deps: options.deps }),
+    executeStage({ deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
     maskStage({ policy: options.policy }),
   ]);
 }

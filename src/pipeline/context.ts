@@ -3,7 +3,7 @@ import type { AirlockError } from '../errors.js';
 import type { Credential, Principal } from '../identity/principal.js';
 import type { MaskReport } from '../masking/masker.js';
 import type { Decision } from '../policy/evaluate.js';
-import type { AnyTool, CallFacts, ToolResult } from '../tool.js';
+import type { AnyTool, CallFacts, DownstreamUse, ToolResult } from '../tool.js';
 
 /** What the MCP layer sends the agent for a call: a tools/call result. */
 export interface CallResponse {
@@ -29,6 +29,8 @@ export interface CallContext {
   decision?: Decision;
   result?: ToolResult;
   maskReport?: MaskReport;
+  /** Identities airlock used downstream for this call. */
+  downstream?: DownstreamUse[];
   error?: AirlockError;
   response?: CallResponse;
 }

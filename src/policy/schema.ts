@@ -71,6 +71,22 @@ const Rule = z
     }
   });
 
+const ServiceAccountEmail = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\.iam\.gserviceaccount\.com$/, {
+    message: 'must be a service account email like "reader@project-id.iam.gserviceaccount.com"',
+  });
+
+/** Which Google service account airlock impersonates for a principal (first matching entry wins). */
+const Downstream = z.strictObject({
+  impersonation: z
+    .strictObject({
+      lifetimeSeconds: z.int().min(60).max(900).default(900),
+      byGroup: z.array(z.strictObject({ groups: z.array(z.string().min(1)).min(1), serviceAccount: ServiceAccountEmail })).min(1),
+    })
+    .optional(),
+});
+
 export const DETECTORS = ['CREDIT_CARD'] as const;
 
 const Masking = z.strictObject({
@@ -93,6 +109,7 @@ export const PolicyFileSchema = z.strictObject({
     .default({ limits: {} }),
   rules: z.array(Rule),
   masking: Masking.default({ detectors: [...DETECTORS], style: 'last4' }),
+  downstream: Downstream.default({}),
 });
 
 export type PolicyFile = z.output<typeof PolicyFileSchema>;

@@ -117,6 +117,21 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     }
   });
 
+  it('whoami reports the verified identity and what it may use', async () => {
+    const { client, transport } = httpClient(await analyst());
+    await client.connect(transport);
+    try {
+      const result = await client.callTool({ name: 'whoami', arguments: {} });
+      expect(result.structuredContent).toMatchObject({
+        identity: { issuer: idp.issuer, sub: 'ana', email: 'ana@example.com', groups: ['analysts'], verified: true },
+        resources: [{ name: 'shop', effects: { read: 'allow', write: 'approve' } }],
+      });
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+    }
+  });
+
   it('applies policy to the verified groups: a principal outside analysts is denied', async () => {
     const { client, transport } = httpClient(await idp.sign({ sub: 'bob', aud: resource, groups: ['sales'] }));
     await client.connect(transport);

@@ -29,7 +29,7 @@ afterAll(async () => {
 describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('lists the governed tools with annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['query_sql']);
+    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'whoami']);
     expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
   });
 
@@ -102,7 +102,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
     const result = await client.callTool({ name: 'drop_database', arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql.');
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, whoami.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
   });
 
@@ -112,7 +112,16 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'denied', error: { code: 'SQL_REJECTED' } });
   });
 
+  it('tells the caller who it is and what policy lets it do (whoami)', async () => {
+    const result = await client.callTool({ name: 'whoami', arguments: {} });
+    expect(result.structuredContent).toMatchObject({
+      identity: { issuer: 'airlock:dev-identity', sub: 'ana@example.com', groups: ['analysts'], verified: false },
+      resources: [{ kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve', ddl: 'deny', destructive: 'deny', admin: 'deny' } }],
+    });
+    expect(textOf(result)).toContain('You are ana@example.com (issuer airlock:dev-identity; groups: analysts) [UNVERIFIED dev identity].');
+  });
+
   it('writes exactly one audit record per call', () => {
-    expect(readAudit(auditDir)).toHaveLength(6);
+    expect(readAudit(auditDir)).toHaveLength(7);
   });
 });

@@ -18,6 +18,7 @@ function record(id: string, padding = 0): AuditRecord {
     input: { sql: 'x'.repeat(padding) },
     facts: null,
     decision: null,
+    downstream: [],
     outcome: 'unauthenticated',
     error: { code: 'UNAUTHENTICATED', message: 'm', detail: 'd' },
     result: null,

@@ -72,15 +72,16 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
             reason: ctx.decision.reason,
             policyVersion: ctx.decision.policyVersion,
           },
+    downstream: [...(ctx.downstream ?? [])],
     outcome: ctx.error === undefined ? 'ok' : ctx.error.outcome,
     error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactCards(ctx.error.message) },
     result:
       result === undefined
         ? null
         : {
-            rowCount: result.rowCount,
-            truncated: result.truncated,
-            ...(result.rowsAffected === undefined ? {} : { rowsAffected: result.rowsAffected }),
+            rowCount: result.kind === 'rows' ? result.rowCount : 0,
+            truncated: result.kind === 'rows' ? result.truncated : false,
+            ...(result.kind === 'rows' && result.rowsAffected !== undefined ? { rowsAffected: result.rowsAffected } : {}),
             maskedColumns: [...(ctx.maskReport?.maskedColumns ?? [])],
             findings: { ...(ctx.maskReport?.findings ?? {}) },
           },

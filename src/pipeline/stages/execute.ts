@@ -1,15 +1,47 @@
-import { CancelledError } from '../../errors.js';
-import type { ToolDeps } from '../../tool.js';
+import type { ImpersonationProvider } from '../../connectors/gcp-credentials.js';
+import { CancelledError, UpstreamUnavailableError } from '../../errors.js';
+import { serviceAccountFor } from '../../policy/downstream.js';
+import type { GoogleToken, ToolDeps } from '../../tool.js';
 import type { CallContext, Next, Stage } from '../context.js';
+import type { PolicySource } from './policy.js';
+
+export interface ExecuteStageOptions {
+  readonly deps: ToolDeps;
+  readonly policy: PolicySource;
+  /** Per-principal impersonation for Google APIs; absent when not configured. */
+  readonly impersonation?: ImpersonationProvider;
+}
 
 /** Runs the tool with the limits policy settled, then lets the mask stage rewrite the result. */
-export function executeStage(options: { readonly deps: ToolDeps }): Stage {
-  const { deps } = options;
+export function executeStage(options: ExecuteStageOptions): Stage {
+  const { deps, policy, impersonation } = options;
   return async function execute(ctx: CallContext, next: Next): Promise<void> {
-    const { tool, decision, facts } = ctx;
-    if (tool === undefined || decision === undefined || facts === undefined) throw new TypeError('execute stage needs tool, decision and facts');
+    const { tool, decision, facts, principal } = ctx;
+    if (tool === undefined || decision === undefined || facts === undefined || principal === undefined) {
+      throw new TypeError('execute stage needs tool, decision, facts and principal');
+    }
     if (ctx.signal.aborted) throw new CancelledError({ detail: 'cancelled before execution' });
-    ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, limits: decision.limits, facts, deps });
+    const googleToken = async (): Promise<GoogleToken> => {
+      const serviceAccount = serviceAccountFor(policy.current(), principal);
+      if (impersonation === undefined || serviceAccount === undefined) {
+        throw new UpstreamUnavailableError('Google credentials for this caller', {
+          detail: impersonation === undefined ? 'impersonation is not configured' : 'no downstream.impersonation.byGroup entry matches the caller',
+        });
+      }
+      const token = await impersonation.tokenFor(principal, serviceAccount);
+      (ctx.downstream ??= []).push({ kind: 'google_service_account', principal: serviceAccount });
+      return token;
+    };
+    const caller = {
+      issuer: principal.issuer,
+      sub: principal.sub,
+      email: principal.email,
+      groups: principal.groups,
+      clientId: principal.clientId,
+      verified: !principal.dev,
+    };
+    ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, deps, googleToken });
+    if (ctx.result.kind === 'rows' && ctx.result.downstream !== undefined) (ctx.downstream ??= []).push(ctx.result.downstream);
     await next();
   };
 }

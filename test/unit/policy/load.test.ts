@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ALL_TOOLS } from '../../../tools/index.js';
 import { parsePolicy, PolicyLoadError } from '../../../src/policy/load.js';
 
 const TOOLS = ['query_sql'];
@@ -19,7 +20,7 @@ const rule = { id: 'r', effect: 'allow', tools: ['query_sql'] };
 describe('parsePolicy', () => {
   it('accepts the repository example policy', () => {
     const text = readFileSync(new URL('../../../policies.json', import.meta.url), 'utf8');
-    expect(parsePolicy(text, 'policies.json', TOOLS).file.rules.length).toBeGreaterThan(0);
+    expect(parsePolicy(text, 'policies.json', ALL_TOOLS.map((t) => t.name)).file.rules.length).toBeGreaterThan(0);
   });
 
   it.each([

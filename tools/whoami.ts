@@ -1,0 +1,43 @@
+import * as z from 'zod';
+import { defineTool } from '../src/tool.js';
+
+/** whoami: the verified caller and what policy lets it use. */
+export const whoami = defineTool({
+  name: 'whoami',
+  description: [
+    'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
+    'and, for every database connection, what policy does with each kind of SQL statement',
+    '(allow = runs, approve = needs a human approval, deny = refused). Call this first to plan queries.',
+  ].join(' '),
+  input: z.strictObject({}),
+  output: z.object({
+    identity: z.object({
+      issuer: z.string(),
+      sub: z.string(),
+      email: z.string().nullable(),
+      groups: z.array(z.string()),
+      clientId: z.string().nullable(),
+      verified: z.boolean(),
+    }),
+    resources: z.array(z.object({ kind: z.string(), name: z.string(), description: z.string().optional(), effects: z.record(z.string(), z.string()) })),
+    auditId: z.string(),
+  }),
+  annotations: { title: 'Who am I (airlock)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  facts: () => ({}),
+  execute(_input, ctx) {
+    const c = ctx.caller;
+    const resources = ctx.deps.accessFor(c);
+    const identity = { issuer: c.issuer, sub: c.sub, email: c.email ?? null, groups: [...c.groups], clientId: c.clientId ?? null, verified: c.verified };
+    const lines = [
+      `You are ${c.email ?? c.sub} (issuer ${c.issuer}; groups: ${c.groups.join(', ') || 'none'})${c.verified ? '' : ' [UNVERIFIED dev identity]'}.`,
+      ...resources.map(
+        (r) =>
+          `${r.kind} "${r.name}"${r.description === undefined ? '' : ` (${r.description})`}: ` +
+          Object.entries(r.effects)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', '),
+      ),
+    ];
+    return Promise.resolve({ kind: 'json', value: { identity, resources: resources.map((r) => ({ ...r, effects: { ...r.effects } })) }, text: lines.join('\n') });
+  },
+});
