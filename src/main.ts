@@ -12,7 +12,8 @@ import { ConfigError, loadRuntimeFile, type ServeConfig } from './config.js';
 import { seedDemoDatabase } from './connectors/demo-seed.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './connectors/embedded.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
-import { PostgresConnector } from './connectors/postgres.js';
+import { createCloudSqlConnector } from './connectors/cloud-sql.js';
+import { PostgresConnector, type ConnectionTarget } from './connectors/postgres.js';
 import { UnknownResourceError, UpstreamUnavailableError } from './errors.js';
 import { parseDevIdentity } from './identity/dev.js';
 import { OidcVerifier } from './identity/oidc.js';
@@ -104,22 +105,25 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', `embedded PostgreSQL ready on 127.0.0.1:${embedded.port}; demo database "${demo.database}" as role ${demo.role}`);
     }
 
-    const resolveConnection = (name: string): string => {
+    const resolveConnection = (name: string): ConnectionTarget => {
       const connection = policy.file.resources.connections[name];
       if (connection === undefined) throw new UnknownResourceError('connection', name);
-      const variable = connection.url.slice('env:'.length);
+      if (connection.cloudSql !== undefined) return { kind: 'cloudsql', ...connection.cloudSql };
+      const variable = (connection.url ?? '').slice('env:'.length);
       const value = env[variable];
       if (value === undefined || value === '') {
-        throw new UpstreamUnavailableError(`Database connection "${name}"`, { detail: `secret ${connection.url} is not set` });
+        throw new UpstreamUnavailableError(`Database connection "${name}"`, { detail: `secret ${connection.url ?? '(none)'} is not set` });
       }
-      return value;
+      return { kind: 'url', url: value };
     };
     for (const [name, connection] of Object.entries(policy.file.resources.connections)) {
+      if (connection.url === undefined) continue;
       const variable = connection.url.slice('env:'.length);
       if ((env[variable] ?? '') === '') log('warn', `connection "${name}": ${connection.url} is not set; calls to it will fail`);
     }
     const sql = new PostgresConnector({
       resolve: resolveConnection,
+      cloudSqlConnector: () => createCloudSqlConnector(),
       onPoolError: (name, error) => log('warn', `connection "${name}": idle client error: ${error.message}`),
     });
     cleanups.push(() => sql.close());

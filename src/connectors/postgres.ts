@@ -10,17 +10,36 @@ import type { ColumnInfo, RowsResult } from '../tool.js';
 import { pgErrorText } from './pg-errors.js';
 import type { SqlConnector, SqlRunOptions } from './types.js';
 
+/** Where a connection goes: a connection string (secrets resolved), or Cloud SQL with IAM database auth. */
+export type ConnectionTarget =
+  | { readonly kind: 'url'; readonly url: string }
+  | {
+      readonly kind: 'cloudsql';
+      readonly instanceConnectionName: string;
+      readonly ipType: 'PUBLIC' | 'PRIVATE' | 'PSC';
+      readonly iamUser: string;
+      readonly database: string;
+    };
+
 /**
- * Resolves a connection name to its connection string, secrets already resolved. Throws an AirlockError
- * when the connection is unknown or its secret is not set.
+ * Resolves a connection name to its target. Throws an AirlockError when the connection is unknown or
+ * its secret is not set.
  */
-export type ConnectionResolver = (name: string) => string;
+export type ConnectionResolver = (name: string) => ConnectionTarget | string;
+
+/** The Cloud SQL connector as this module uses it (`@google-cloud/cloud-sql-connector`'s Connector). */
+export interface CloudSqlConnectorLike {
+  getOptions(options: { instanceConnectionName: string; ipType: 'PUBLIC' | 'PRIVATE' | 'PSC'; authType: 'IAM' }): Promise<{ stream: () => unknown }>;
+  close(): void;
+}
 
 export interface PostgresConnectorOptions {
   readonly resolve: ConnectionResolver;
   readonly poolSize?: number;
   readonly connectTimeoutMs?: number;
   readonly onPoolError?: (connection: string, error: Error) => void;
+  /** Creates the Cloud SQL connector on first use (airlock's own credentials; IAM database authentication). */
+  readonly cloudSqlConnector?: () => CloudSqlConnectorLike;
 }
 
 /** Types JSON cannot hold exactly are returned as the server's text. */
@@ -62,27 +81,47 @@ export class PostgresConnector implements SqlConnector {
     this.options = options;
   }
 
-  private entry(connection: string): PoolEntry {
-    const url = this.options.resolve(connection);
+  private cloudSql: CloudSqlConnectorLike | undefined;
+
+  private async entry(connection: string): Promise<PoolEntry> {
+    const resolved = this.options.resolve(connection);
+    const target: ConnectionTarget = typeof resolved === 'string' ? { kind: 'url', url: resolved } : resolved;
+    const key = target.kind === 'url' ? target.url : `cloudsql:${target.instanceConnectionName}/${target.database}/${target.iamUser}/${target.ipType}`;
     const existing = this.pools.get(connection);
-    if (existing?.url === url) return existing;
+    if (existing?.url === key) return existing;
     if (existing !== undefined) void existing.pool.end().catch(() => undefined);
-    const pool = new pg.Pool({
-      connectionString: url,
+    const common = {
       max: this.options.poolSize ?? 10,
       connectionTimeoutMillis: this.options.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
       application_name: 'airlock',
-    });
+    };
+    let pool: pg.Pool;
+    let role: string;
+    if (target.kind === 'url') {
+      pool = new pg.Pool({ ...common, connectionString: target.url });
+      role = safeRole(target.url);
+    } else {
+      if (this.options.cloudSqlConnector === undefined) throw new TypeError('PostgresConnector: a Cloud SQL connection needs cloudSqlConnector');
+      this.cloudSql ??= this.options.cloudSqlConnector();
+      let clientOptions: { stream: () => unknown };
+      try {
+        clientOptions = await this.cloudSql.getOptions({ instanceConnectionName: target.instanceConnectionName, ipType: target.ipType, authType: 'IAM' });
+      } catch (error) {
+        throw new UpstreamUnavailableError(`Database connection "${connection}"`, { detail: `Cloud SQL connector: ${String(error)}`, cause: error });
+      }
+      // IAM database authentication: the connector's TLS channel carries airlock's identity; no password.
+      pool = new pg.Pool({ ...common, ...(clientOptions as object), user: target.iamUser, database: target.database });
+      role = target.iamUser;
+    }
     pool.on('error', (error) => this.options.onPoolError?.(connection, error));
-    const role = safeRole(url);
-    const entry = { url, role, pool, typeNames: new Map<number, string>() };
+    const entry = { url: key, role, pool, typeNames: new Map<number, string>() };
     this.pools.set(connection, entry);
     return entry;
   }
 
   async run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult> {
-    const entry = this.entry(connection);
+    const entry = await this.entry(connection);
     let client: pg.PoolClient;
     try {
       client = await entry.pool.connect();
@@ -157,6 +196,8 @@ export class PostgresConnector implements SqlConnector {
     const pools = [...this.pools.values()];
     this.pools.clear();
     await Promise.all(pools.map((p) => p.pool.end().catch(() => undefined)));
+    this.cloudSql?.close();
+    this.cloudSql = undefined;
   }
 }
 

@@ -21,12 +21,29 @@ const Limits = z.strictObject({
   timeoutMs: z.int().min(100).max(600_000).optional(),
 });
 
-const Connection = z.strictObject({
-  engine: z.literal('postgres').default('postgres'),
-  description: z.string().max(500).optional(),
-  url: SecretRef,
-  limits: Limits.optional(),
+/** Cloud SQL for PostgreSQL through the Cloud SQL connector, with IAM database authentication (no password). */
+const CloudSql = z.strictObject({
+  /** "project:region:instance" */
+  instanceConnectionName: z.string().regex(/^[a-z0-9.:-]+:[a-z0-9-]+:[a-z0-9-]+$/, { message: 'must be "project:region:instance"' }),
+  ipType: z.enum(['PUBLIC', 'PRIVATE', 'PSC']).default('PRIVATE'),
+  /** The IAM database user airlock logs in as, e.g. "airlock-reader@project.iam" (service account without ".gserviceaccount.com"). */
+  iamUser: z.string().min(3).max(128),
+  database: z.string().min(1).max(63),
 });
+
+const Connection = z
+  .strictObject({
+    engine: z.literal('postgres').default('postgres'),
+    description: z.string().max(500).optional(),
+    url: SecretRef.optional(),
+    cloudSql: CloudSql.optional(),
+    limits: Limits.optional(),
+  })
+  .superRefine((c, ctx) => {
+    if ((c.url === undefined) === (c.cloudSql === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "url" (a secret reference) or "cloudSql" (IAM database authentication)' });
+    }
+  });
 
 const Principals = z.strictObject({
   groups: z.array(z.string().min(1)).min(1).optional(),

@@ -12,6 +12,7 @@ import { parseServeConfig } from '../../src/config.js';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, auditRecord, CLI, readAudit, ROOT, tempDir, textOf, writePolicy } from '../support/airlock.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
+import { tokenAttacks } from '../support/token-attacks.js';
 
 const run = promisify(execFile);
 const silent = (): void => undefined;
@@ -188,17 +189,23 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     }
   });
 
-  it.each([
-    ['an unknown kid', () => idp.sign({ sub: 'x', aud: resource }, { kid: 'nope' }), '(unknown_key)'],
-    ['a wrong audience', () => idp.sign({ sub: 'x', aud: 'https://elsewhere/mcp' }), '(claim_invalid)'],
-    ['alg none', async () => `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, sub: 'x', aud: resource, exp: 9e9 })).toString('base64url')}.`, 'token rejected'],
-  ])('refuses %s at the gate with a fixed error and an audit record', async (_label, make, reason) => {
-    const res = await raw(`${base}/mcp`, { method: 'POST', headers: { ...mcpHeaders, authorization: `Bearer ${await make()}` }, body: callBody });
-    expect(res.status).toBe(401);
-    const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
-    expect(message).toMatch(/^Unauthorized: The access token is invalid or expired \[code: UNAUTHENTICATED; audit id: [0-9a-f-]{36}\]$/);
-    const id = /audit id: ([0-9a-f-]{36})/.exec(message)?.[1] ?? '';
-    expect(auditRecord(join(dir, 'audit'), id).error?.detail).toContain(reason);
+  it('refuses every token of the attack suite at the gate with a fixed error and an audit record naming why', async () => {
+    const stranger = await startLocalIssuer();
+    try {
+      const cases = tokenAttacks(idp, stranger, resource);
+      for (const [label, make, reason] of cases) {
+        const res = await raw(`${base}/mcp`, { method: 'POST', headers: { ...mcpHeaders, authorization: `Bearer ${await make()}` }, body: callBody });
+        expect(res.status, label).toBe(401);
+        const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+        expect(message, label).toMatch(/^Unauthorized: The access token is invalid or expired \[code: UNAUTHENTICATED; audit id: [0-9a-f-]{36}\]$/);
+        const id = /audit id: ([0-9a-f-]{36})/.exec(message)?.[1] ?? '';
+        const record = auditRecord(join(dir, 'audit'), id);
+        expect(record.outcome, label).toBe('unauthenticated');
+        expect(record.error?.detail, label).toMatch(reason);
+      }
+    } finally {
+      await stranger.close();
+    }
   });
 
   it('authenticates legacy SSE: the stream and every posted message', async () => {
