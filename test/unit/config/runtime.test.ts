@@ -1,0 +1,32 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadRuntimeFile } from '../../../src/config.js';
+import { tempDir } from '../../support/airlock.js';
+
+async function problem(doc: unknown): Promise<string> {
+  const path = join(tempDir(), 'airlock.json');
+  writeFileSync(path, typeof doc === 'string' ? doc : JSON.stringify(doc));
+  const error = await loadRuntimeFile(path).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ConfigError);
+  return (error as ConfigError).message;
+}
+
+describe('loadRuntimeFile', () => {
+  it('applies identity defaults', async () => {
+    const path = join(tempDir(), 'airlock.json');
+    writeFileSync(path, JSON.stringify({ identity: { issuers: [{ issuer: 'https://accounts.google.com', audiences: ['https://airlock.example/mcp'] }] } }));
+    const config = await loadRuntimeFile(path);
+    expect(config.identity?.issuers[0]).toMatchObject({ algorithms: ['RS256', 'ES256', 'EdDSA'], groupsClaim: 'groups', clockToleranceSeconds: 30 });
+  });
+
+  it.each([
+    ['HS256 as an algorithm', { identity: { issuers: [{ issuer: 'https://idp.example', audiences: ['a'], algorithms: ['HS256'] }] } }, 'airlock.json: identity.issuers[0].algorithms[0]: Invalid option'],
+    ['a plain-http issuer', { identity: { issuers: [{ issuer: 'http://idp.example', audiences: ['a'] }] } }, 'airlock.json: identity.issuers[0].issuer: must be an https URL (http only on loopback, for tests)'],
+    ['no audience', { identity: { issuers: [{ issuer: 'https://idp.example', audiences: [] }] } }, 'airlock.json: identity.issuers[0].audiences: Too small'],
+    ['a misspelled key', { identity: { issuers: [{ issuer: 'https://idp.example', audience: ['a'] }] } }, 'airlock.json: identity.issuers[0]: unknown key "audience"'],
+    ['bad JSON', '{', 'airlock.json: not valid JSON'],
+  ])('reports %s with its path', async (_label, doc, expected) => {
+    expect(await problem(doc)).toContain(expected);
+  });
+});
