@@ -106,6 +106,7 @@ async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => void airlock.reloadPolicy());
   await airlock.closed;
   stop();
 }

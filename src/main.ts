@@ -25,7 +25,8 @@ import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
 import { serveStdio } from './mcp/transports/stdio.js';
 import { buildPipeline } from './pipeline/chain.js';
 import { accessFor } from './policy/access.js';
-import { loadPolicy, type Policy } from './policy/load.js';
+import type { Policy } from './policy/load.js';
+import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
 import type { ToolDeps } from './tool.js';
 
@@ -46,7 +47,10 @@ export function packageRoot(): string {
 
 export interface RunningAirlock {
   readonly http?: HttpHandle;
-  readonly policy: Policy;
+  /** The live policy (hot-reloaded from the file). */
+  readonly policy: () => Policy;
+  /** Re-reads the policy file now (the CLI calls this on SIGHUP). */
+  reloadPolicy(): Promise<unknown>;
   readonly auditDir: string;
   /** Set when `--demo` started an embedded PostgreSQL. */
   readonly databaseUrl?: string;
@@ -87,8 +91,10 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       throw new ConfigError('give the stdio token once: either AIRLOCK_TOKEN or --token-file, not both');
     }
     const registry = new ToolRegistry(ALL_TOOLS);
-    const policy = await loadPolicy(config.policyPath, registry.names());
-    log('info', `policy ${config.policyPath} loaded (${policy.file.rules.length} rules, version ${policy.version.slice(0, 19)}…)`);
+    const policies = await PolicyWatcher.start(config.policyPath, { knownTools: registry.names(), log });
+    cleanups.push(() => Promise.resolve(policies.close()));
+    const policy = (): Policy => policies.current();
+    log('info', `policy ${config.policyPath} loaded (${policy().file.rules.length} rules, version ${policy().version.slice(0, 19)}…); watching it for changes`);
     const audit = await JsonAuditStore.open(config.auditDir);
     log('info', `audit log: ${audit.dir} (segments audit-YYYYMMDD-NNN.json)`);
     await loadSqlParser();
@@ -106,7 +112,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     }
 
     const resolveConnection = (name: string): ConnectionTarget => {
-      const connection = policy.file.resources.connections[name];
+      const connection = policy().file.resources.connections[name];
       if (connection === undefined) throw new UnknownResourceError('connection', name);
       if (connection.cloudSql !== undefined) return { kind: 'cloudsql', ...connection.cloudSql };
       const variable = (connection.url ?? '').slice('env:'.length);
@@ -116,7 +122,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       }
       return { kind: 'url', url: value };
     };
-    for (const [name, connection] of Object.entries(policy.file.resources.connections)) {
+    for (const [name, connection] of Object.entries(policy().file.resources.connections)) {
       if (connection.url === undefined) continue;
       const variable = connection.url.slice('env:'.length);
       if ((env[variable] ?? '') === '') log('warn', `connection "${name}": ${connection.url} is not set; calls to it will fail`);
@@ -129,7 +135,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.push(() => sql.close());
 
     let impersonation: ImpersonationProvider | undefined;
-    const downstreamConfig = policy.file.downstream.impersonation;
+    const downstreamConfig = policy().file.downstream.impersonation;
     if (downstreamConfig !== undefined) {
       // airlock's own credentials (Application Default Credentials); agents' tokens are never used downstream.
       impersonation = await ImpersonationProvider.fromApplicationDefault({ lifetimeSeconds: downstreamConfig.lifetimeSeconds });
@@ -139,14 +145,14 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const deps: ToolDeps = {
       sql,
       classifySql,
-      hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
-      accessFor: (caller) => accessFor(policy, caller),
+      hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
+      accessFor: (caller) => accessFor(policy(), caller),
     };
     const clock = { now: () => Date.now() };
     const pipeline = buildPipeline({
       audit,
       tools: registry,
-      policy: { current: () => policy },
+      policy: policies,
       deps,
       clock,
       onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
@@ -177,6 +183,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', 'serving MCP on stdio');
       return {
         policy,
+        reloadPolicy: () => policies.reload(),
         auditDir: audit.dir,
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
         closed: stdio.closed,
@@ -192,7 +199,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
       credential: () => credential,
-      health: () => ({ version: VERSION, policyVersion: policy.version }),
+      health: () => ({ version: VERSION, policyVersion: policy().version }),
       log,
       ...(verifier === undefined
         ? {}
@@ -209,6 +216,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     return {
       http,
       policy,
+      reloadPolicy: () => policies.reload(),
       auditDir: audit.dir,
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
       closed: new Promise<void>(() => undefined),

@@ -82,7 +82,7 @@ describe('airlock serve --http: Streamable HTTP', () => {
   it('answers /healthz with the policy version', async () => {
     const res = await raw(`${base}/healthz`, {});
     expect(res.status).toBe(200);
-    expect(JSON.parse(res.body)).toMatchObject({ status: 'ok', policyVersion: airlock.policy.version });
+    expect(JSON.parse(res.body)).toMatchObject({ status: 'ok', policyVersion: airlock.policy().version });
   });
 
   it('refuses a foreign Host header (DNS rebinding) with a JSON-RPC error', async () => {

@@ -1,0 +1,50 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { describe, expect, inject, it } from 'vitest';
+import { parseServeConfig } from '../../src/config.js';
+import { startAirlock } from '../../src/main.js';
+import { auditIdOf, auditRecord, EXAMPLE_POLICY, tempDir, textOf } from '../support/airlock.js';
+
+describe('a running airlock and an edited policies.json', () => {
+  it('decides the next call with the new policy and records the new version', async () => {
+    process.env.DATABASE_URL = inject('databaseUrl');
+    const dir = tempDir();
+    const policyPath = join(dir, 'policies.json');
+    const original = readFileSync(EXAMPLE_POLICY, 'utf8');
+    writeFileSync(policyPath, original);
+    const airlock = await startAirlock(
+      parseServeConfig({
+        transport: 'http', policyPath, auditDir: join(dir, 'audit'), devIdentity: 'ana@example.com,analysts', demo: false,
+        host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, sessionIdleMs: 60_000, allowedHosts: [], allowedOrigins: [], logLevel: 'error',
+      }),
+      () => undefined,
+    );
+    const transport = new StreamableHTTPClientTransport(new URL(`${airlock.http?.url ?? ''}/mcp`));
+    const client = new Client({ name: 'reload', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const args = { connection: 'shop', sql: 'SELECT 1 AS one' };
+      const before = await client.callTool({ name: 'query_sql', arguments: args });
+      expect(before.isError).toBeFalsy();
+      const v1 = auditRecord(join(dir, 'audit'), auditIdOf(before)).decision?.policyVersion;
+
+      const edited = JSON.parse(original) as { rules: { id: string }[] };
+      edited.rules = edited.rules.filter((r) => r.id !== 'analysts-read-shop');
+      writeFileSync(policyPath, JSON.stringify(edited, null, 2));
+      await airlock.reloadPolicy(); // the watcher would do this within ~100 ms; SIGHUP does the same
+
+      const after = await client.callTool({ name: 'query_sql', arguments: args });
+      expect(textOf(after)).toContain('Denied by policy: no rule allows this call (default deny).');
+      const v2 = auditRecord(join(dir, 'audit'), auditIdOf(after)).decision?.policyVersion;
+      expect(v2).toMatch(/^sha256:/);
+      expect(v2).not.toBe(v1);
+      expect(airlock.policy().version).toBe(v2);
+    } finally {
+      await transport.terminateSession();
+      await client.close();
+      await airlock.close();
+    }
+  });
+});
