@@ -3,12 +3,17 @@
  * The `airlock` command: serve (stdio or HTTP), start (the embedded demo), policy check.
  */
 import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ALL_TOOLS } from '../tools/index.js';
 import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './log.js';
-import { packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
+import { listSegments } from './audit/store.js';
+import { ToolRegistry } from './mcp/registry.js';
+import { offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
+import { explainCall } from './policy/explain.js';
+import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from './policy/replay.js';
 import { loadPolicy, PolicyLoadError } from './policy/load.js';
 
 const out = (text: string): void => {
@@ -26,6 +31,8 @@ Usage:
       dev identity ana@example.com (group analysts).
   airlock serve --stdio | --http [options]
   airlock policy check FILE
+  airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]
+  airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
 
 Serve options:
   --stdio                      MCP over stdin/stdout (the client spawns airlock)
@@ -160,10 +167,93 @@ Press Ctrl-C to stop (the embedded PostgreSQL is stopped and its data removed).
 }
 
 async function policy(argv: string[]): Promise<void> {
-  const [sub, file, ...rest] = argv;
-  if (sub !== 'check' || file === undefined || rest.length > 0) throw new ConfigError('usage: airlock policy check FILE');
-  const loaded = await loadPolicy(file, ALL_TOOLS.map((t) => t.name));
-  out(`${file}: OK (${loaded.file.rules.length} rules, version ${loaded.version})`);
+  const [sub, ...rest] = argv;
+  const toolNames = ALL_TOOLS.map((t) => t.name);
+  if (sub === 'check') {
+    const [file, ...extra] = rest;
+    if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock policy check FILE');
+    const loaded = await loadPolicy(file, toolNames);
+    return out(`${file}: OK (${loaded.file.rules.length} rules, version ${loaded.version})`);
+  }
+  if (sub === 'explain') {
+    const { values } = parseArgs({
+      args: rest,
+      options: { policy: { type: 'string' }, principal: { type: 'string' }, tool: { type: 'string' }, input: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.principal === undefined || values.tool === undefined) {
+      throw new ConfigError('usage: airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]');
+    }
+    const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
+    const principal = toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
+    const input = values.input === undefined ? {} : parseJsonFlag('--input', values.input);
+    const deps = await offlineToolDeps(loaded);
+    return out(JSON.stringify(explainCall({ policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps, principal, tool: values.tool, input }), null, 2));
+  }
+  if (sub === 'test') {
+    const { values } = parseArgs({ args: rest, options: { policy: { type: 'string' }, input: { type: 'string' } }, strict: true, allowPositionals: false });
+    if (values.input === undefined) throw new ConfigError('usage: airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-');
+    const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
+    const ctx = { policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: await offlineToolDeps(loaded) };
+    const lines: DecisionLine[] = [];
+    let bad = 0;
+    for await (const value of readInputs(values.input)) {
+      const decided = decide(ctx, value);
+      if (decided === undefined) continue;
+      out(JSON.stringify(decided));
+      if ('effect' in decided) lines.push(decided);
+      else bad++;
+    }
+    const summary = summarize(lines);
+    if (summary.total > 0) {
+      const changes = Object.entries(summary.changed).map(([k, v]) => `${k}: ${v}`);
+      err(`replayed ${summary.total} recorded calls against ${loaded.version.slice(0, 19)}…: ${summary.unchanged} unchanged, ${summary.total - summary.unchanged} changed${changes.length > 0 ? ` (${changes.join(', ')})` : ''}`);
+    }
+    if (bad > 0) {
+      err(`${bad} input line(s) were not calls or audit records`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  throw new ConfigError('usage: airlock policy check FILE | explain … | test …');
+}
+
+function parseJsonFlag(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ConfigError(`${flag}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+/** Calls from a JSONL file (or - for stdin), an audit segment, or an audit directory (every segment, in order). */
+async function* readInputs(source: string): AsyncGenerator<unknown> {
+  if (source !== '-' && (await stat(source)).isDirectory()) {
+    for (const name of await listSegments(source)) yield* readInputs(join(source, name));
+    return;
+  }
+  const text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{"format":"airlock-audit"') || trimmed.startsWith('{\n  "format"')) {
+    const file = JSON.parse(text) as { records?: unknown[] };
+    yield* file.records ?? [];
+    return;
+  }
+  for (const [i, raw] of text.split('\n').entries()) {
+    if (raw.trim() === '') continue;
+    try {
+      yield JSON.parse(raw) as unknown;
+    } catch {
+      yield { invalidLine: i + 1 };
+    }
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -25,6 +25,7 @@ import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
 import { serveStdio } from './mcp/transports/stdio.js';
 import { buildPipeline } from './pipeline/chain.js';
 import { accessFor } from './policy/access.js';
+import { explainCall } from './policy/explain.js';
 import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
@@ -70,6 +71,23 @@ function devBanner(log: Logger, principal: Principal): void {
   ]) {
     log('warn', line);
   }
+}
+
+/**
+ * Tool dependencies for offline policy work (explain, test, replay): facts and decisions exactly as the
+ * server computes them, but nothing can execute.
+ */
+export async function offlineToolDeps(policy: Policy): Promise<ToolDeps> {
+  await loadSqlParser();
+  const deps: ToolDeps = {
+    sql: { run: () => Promise.reject(new Error('offline: statements are not executed')) },
+    classifySql,
+    hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
+    accessFor: (caller) => accessFor(policy, caller),
+    explain: (caller, tool, input) =>
+      explainCall({ policy, tools: new ToolRegistry(ALL_TOOLS), deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
+  };
+  return deps;
 }
 
 /** Starts airlock with validated settings. */
@@ -147,6 +165,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       classifySql,
       hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
       accessFor: (caller) => accessFor(policy(), caller),
+      explain: (caller, tool, input) =>
+        explainCall({ policy: policy(), tools: registry, deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
     };
     const clock = { now: () => Date.now() };
     const pipeline = buildPipeline({

@@ -5,6 +5,7 @@
 import type * as z from 'zod';
 import type { SqlFacts } from './policy/sql/classify.js';
 import type { SqlConnector } from './connectors/types.js';
+import type { Explanation } from './policy/explain.js';
 
 export type ResourceKind = 'connection' | 'bucket' | 'log_scope';
 
@@ -87,6 +88,8 @@ export interface ToolDeps {
   readonly hasConnection: (name: string) => boolean;
   /** What policy lets this caller do, resource by resource (evaluated with the server's own code). */
   readonly accessFor: (caller: CallerView) => readonly ResourceAccess[];
+  /** A dry run of a call for this caller (the explain_policy tool). */
+  readonly explain: (caller: CallerView, tool: string, input: unknown) => Explanation;
 }
 
 export interface ExecuteContext {

@@ -15,7 +15,7 @@ export function accessFor(policy: Policy, caller: CallerView): ResourceAccess[] 
     for (const cls of SQL_CLASSES) {
       const facts = {
         resource: { kind: 'connection' as const, name },
-        sql: { class: cls, classesSeen: [cls], statementType: null, tables: [], functions: [], reason: '' },
+        sql: { class: cls, classesSeen: [cls], statementType: null, tables: [], tablesWritten: [], functions: [], reason: '' },
       };
       effects[cls] = evaluate(policy, { principal, tool: 'query_sql', facts }).effect;
     }

@@ -54,7 +54,16 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   }
   if (rule.sql !== undefined) {
     const sql = request.facts.sql;
-    if (sql === undefined || !rule.sql.classes.includes(sql.class)) return false;
+    if (sql === undefined) return false;
+    if (rule.sql.classes !== undefined && !rule.sql.classes.includes(sql.class)) return false;
+    // An allow-list must cover the whole statement; a deny-list fires on anything it names.
+    const covers = (globs: readonly string[] | undefined, names: readonly string[]): boolean => {
+      if (globs === undefined) return true;
+      const hit = (name: string): boolean => globs.some((g) => globMatch(g.toLowerCase(), name.toLowerCase()));
+      return rule.effect === 'deny' ? names.some(hit) : names.every(hit);
+    };
+    if (!covers(rule.sql.tables, sql.tables)) return false;
+    if (!covers(rule.sql.functions, sql.functions)) return false;
   }
   return true;
 }

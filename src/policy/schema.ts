@@ -69,7 +69,14 @@ const Rule = z
     resources: z.array(Glob).min(1).optional(),
     sql: z
       .strictObject({
-        classes: z.array(z.enum(SQL_CLASSES)).min(1),
+        classes: z.array(z.enum(SQL_CLASSES)).min(1).optional(),
+        /** Table globs ("orders", "public.*"). allow/approve: every table named must match; deny: any. */
+        tables: z.array(Glob).min(1).optional(),
+        /** Function globs ("lower", "*xml*"). allow/approve: every function called must match; deny: any. */
+        functions: z.array(Glob).min(1).optional(),
+      })
+      .refine((sql) => sql.classes !== undefined || sql.tables !== undefined || sql.functions !== undefined, {
+        message: 'give at least one of "classes", "tables" or "functions"',
       })
       .optional(),
     reason: z.string().min(1).max(500).optional(),

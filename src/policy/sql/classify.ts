@@ -15,7 +15,10 @@ export interface SqlFacts {
   readonly classesSeen: readonly SqlClass[];
   /** Top-level statement node, e.g. `SelectStmt`; `null` when unparseable. */
   readonly statementType: string | null;
+  /** Every table or view the statement names (schema-qualified when the SQL qualifies it). */
   readonly tables: readonly string[];
+  /** Tables the statement writes, creates, alters or drops (DML targets, SELECT INTO, DDL targets). */
+  readonly tablesWritten: readonly string[];
   readonly functions: readonly string[];
   /** Why the class is what it is, in one line (shown by explain and in audit). */
   readonly reason: string;
@@ -143,6 +146,7 @@ export function classifySql(sql: string): SqlFacts {
       classesSeen: ['unparseable'],
       statementType: null,
       tables: [],
+      tablesWritten: [],
       functions: [],
       reason: `the statement does not parse (${error instanceof Error ? error.message : 'parse error'})`,
     };
@@ -160,6 +164,7 @@ export function classifySql(sql: string): SqlFacts {
 class TreeWalk {
   private readonly classes = new Set<SqlClass>();
   private readonly tables = new Set<string>();
+  private readonly written = new Set<string>();
   private readonly functions = new Set<string>();
   private readonly reasons: string[] = [];
 
@@ -176,6 +181,8 @@ class TreeWalk {
     if (node === null || typeof node !== 'object') return;
     for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
       if (/^[A-Z]/.test(key)) this.node(key, value as Record<string, unknown>);
+      // Statement targets are bare RangeVar bodies under `relation` (DML, DDL) or `rel` (SELECT INTO).
+      else if ((key === 'relation' || key === 'rel') && value !== null && typeof value === 'object') this.target(value as Record<string, unknown>);
       this.visit(value);
     }
   }
@@ -195,8 +202,8 @@ class TreeWalk {
       } else this.raise(known, type);
     }
     if (type === 'RangeVar') {
-      const schema = typeof body.schemaname === 'string' ? `${body.schemaname}.` : '';
-      if (typeof body.relname === 'string') this.tables.add(`${schema}${body.relname}`);
+      const name = relationName(body);
+      if (name !== undefined) this.tables.add(name);
     }
     if (type === 'FuncCall') {
       const name = funcName(body.funcname);
@@ -204,6 +211,13 @@ class TreeWalk {
       const bare = name.split('.').pop() ?? name;
       if (isSideEffectFunction(bare)) this.raise('admin', `function ${name} has side effects`);
     }
+  }
+
+  private target(body: Record<string, unknown>): void {
+    const name = relationName(body);
+    if (name === undefined) return;
+    this.tables.add(name);
+    this.written.add(name);
   }
 
   private select(body: Record<string, unknown>): void {
@@ -222,6 +236,7 @@ class TreeWalk {
       classesSeen: seen.length > 0 ? seen : ['read'],
       statementType,
       tables: [...this.tables].sort(),
+      tablesWritten: [...this.written].sort(),
       functions: [...this.functions].sort(),
       reason,
     };
@@ -239,6 +254,11 @@ class TreeWalk {
       this.reasons.push('read: EXPLAIN without ANALYZE only plans');
     }
   }
+}
+
+function relationName(body: Record<string, unknown>): string | undefined {
+  if (typeof body.relname !== 'string') return undefined;
+  return typeof body.schemaname === 'string' ? `${body.schemaname}.${body.relname}` : body.relname;
 }
 
 function funcName(parts: unknown): string {

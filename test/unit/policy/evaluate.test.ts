@@ -21,7 +21,7 @@ const bob: Principal = { ...ana, sub: 'bob', email: 'bob@example.com', groups: [
 function facts(cls: SqlClass, resource = 'shop'): CallFacts {
   return {
     resource: { kind: 'connection', name: resource },
-    sql: { class: cls, classesSeen: [cls], statementType: 'SelectStmt', tables: [], functions: [], reason: '' },
+    sql: { class: cls, classesSeen: [cls], statementType: 'SelectStmt', tables: [], tablesWritten: [], functions: [], reason: '' },
   };
 }
 
@@ -91,6 +91,32 @@ describe('evaluate', () => {
     expect(evaluate(policy([rule]), { principal: ana, tool: 'query_sql', facts: facts('read') }).effect).toBe('allow');
     const none = { ...ana, email: undefined };
     expect(evaluate(policy([rule]), { principal: none, tool: 'query_sql', facts: facts('read') }).effect).toBe('deny');
+  });
+
+  it('lets an allow rule with sql.tables cover a statement only when every table it names matches', () => {
+    const rule = { ...allowRead, sql: { classes: ['read'], tables: ['orders', 'products', 'public.products'] } };
+    const withTables = (tables: string[]): CallFacts => ({
+      resource: { kind: 'connection', name: 'shop' },
+      sql: { class: 'read', classesSeen: ['read'], statementType: 'SelectStmt', tables, tablesWritten: [], functions: [], reason: '' },
+    });
+    const p = policy([rule]);
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: withTables(['orders']) }).effect).toBe('allow');
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: withTables(['orders', 'products']) }).effect).toBe('allow');
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: withTables(['orders', 'customers']) }).effect).toBe('deny');
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: withTables([]) }).effect).toBe('allow');
+  });
+
+  it('lets a deny rule with sql.tables or sql.functions fire when any of them matches', () => {
+    const deny = { id: 'no-pii', effect: 'deny', tools: ['query_sql'], sql: { tables: ['customers', '*.customers'] }, reason: 'PII.' };
+    const denyFn = { id: 'no-xml', effect: 'deny', tools: ['query_sql'], sql: { functions: ['*xml*'] }, reason: 'XML.' };
+    const p = policy([allowRead, deny, denyFn]);
+    const facts = (tables: string[], functions: string[] = []): CallFacts => ({
+      resource: { kind: 'connection', name: 'shop' },
+      sql: { class: 'read', classesSeen: ['read'], statementType: 'SelectStmt', tables, tablesWritten: [], functions, reason: '' },
+    });
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts(['orders', 'public.customers']) })).toMatchObject({ effect: 'deny', ruleIds: ['no-pii'] });
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts(['orders']) }).effect).toBe('allow');
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts(['orders'], ['query_to_xml']) })).toMatchObject({ effect: 'deny', ruleIds: ['no-xml'] });
   });
 
   it('records the policy version in every decision', () => {

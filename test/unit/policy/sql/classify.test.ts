@@ -55,6 +55,20 @@ describe('classifySql', () => {
     expect(classifySql(sql).class).toBe(expected);
   });
 
+  it.each([
+    ['DELETE FROM orders WHERE id = 1', ['orders'], ['orders']],
+    ['INSERT INTO audit.log (x) SELECT id FROM customers', ['audit.log', 'customers'], ['audit.log']],
+    ['UPDATE orders o SET status = p.name FROM products p WHERE o.product_id = p.id', ['orders', 'products'], ['orders']],
+    ['SELECT * INTO copy_of FROM customers', ['copy_of', 'customers'], ['copy_of']],
+    ['WITH d AS (DELETE FROM orders WHERE id = 1 RETURNING *) SELECT * FROM d JOIN customers c ON true', ['customers', 'd', 'orders'], ['orders']],
+    ['ALTER TABLE customers ADD COLUMN x int', ['customers'], ['customers']],
+    ['SELECT 1 FROM products', ['products'], []],
+  ])('separates tables read and written in %s', (sql, tables, written) => {
+    const facts = classifySql(sql);
+    expect(facts.tables).toEqual(tables);
+    expect(facts.tablesWritten).toEqual(written);
+  });
+
   it('collects tables and functions', () => {
     const facts = classifySql('SELECT lower(c.name), count(*) FROM public.customers c JOIN orders o ON o.customer_id = c.id GROUP BY 1');
     expect(facts.tables).toEqual(['orders', 'public.customers']);

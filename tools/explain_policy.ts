@@ -1,0 +1,42 @@
+import * as z from 'zod';
+import { defineTool } from '../src/tool.js';
+
+/** explain_policy: a dry run of a call for the caller: the decision, the deciding rules and the facts. */
+export const explainPolicy = defineTool({
+  name: 'explain_policy',
+  description: [
+    'Dry-run a tool call without running it: airlock answers what policy would do (allow, approve = needs a',
+    'human approval, or deny), which rules decide, why, and what it understood of the call (for SQL: the',
+    'statement class, tables and functions). Use it to find out before calling whether a query will run.',
+  ].join(' '),
+  input: z.strictObject({
+    tool: z.string().min(1).max(64).describe('The tool to explain, e.g. "query_sql".'),
+    arguments: z.record(z.string(), z.unknown()).describe('The arguments you would pass to that tool.'),
+  }),
+  output: z.object({
+    tool: z.string(),
+    effect: z.enum(['allow', 'approve', 'deny']),
+    ruleIds: z.array(z.string()),
+    reason: z.string(),
+    policyVersion: z.string(),
+    facts: z.unknown(),
+    limits: z.unknown(),
+    approval: z.unknown(),
+    maskedColumns: z.array(z.string()),
+    error: z.unknown(),
+    auditId: z.string(),
+  }),
+  annotations: { title: 'Explain policy (dry run)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  facts: () => ({}),
+  execute(input, ctx) {
+    const e = ctx.deps.explain(ctx.caller, input.tool, input.arguments);
+    const sql = (e.facts as { sql?: { class: string; tables: readonly string[] } } | null)?.sql;
+    const lines = [
+      `${e.tool}: ${e.effect}${e.ruleIds.length > 0 ? ` (rules: ${e.ruleIds.join(', ')})` : ''}`,
+      `why: ${e.reason}`,
+      ...(sql === undefined ? [] : [`SQL: ${sql.class}; tables: ${sql.tables.join(', ') || 'none'}`]),
+      `policy version: ${e.policyVersion}`,
+    ];
+    return Promise.resolve({ kind: 'json', value: { ...e }, text: lines.join('\n') });
+  },
+});
