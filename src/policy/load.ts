@@ -53,26 +53,37 @@ export function parsePolicy(text: string, source: string, knownTools: readonly s
     throw new PolicyLoadError(source, [`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
   }
   const parsed = PolicyFileSchema.safeParse(json);
-  if (!parsed.success) throw new PolicyLoadError(source, parsed.error.issues.map((i) => issueLine(label, i)));
+  // Cross-reference checks also run on a file that fails the schema, so one pass reports everything.
+  const rawRules = (json as { rules?: unknown } | null)?.rules;
+  const problems = crossReference(label, Array.isArray(rawRules) ? rawRules : [], knownTools);
+  if (!parsed.success) throw new PolicyLoadError(source, [...parsed.error.issues.map((i) => issueLine(label, i)), ...problems]);
+  if (problems.length > 0) throw new PolicyLoadError(source, problems);
   const file = parsed.data;
+  const version = `sha256:${createHash('sha256').update(text).digest('hex')}`;
+  return Object.freeze({ file, version, source });
+}
+
+function crossReference(label: string, rules: readonly unknown[], knownTools: readonly string[]): string[] {
   const problems: string[] = [];
   const seen = new Map<string, number>();
-  file.rules.forEach((rule, index) => {
-    const first = seen.get(rule.id);
-    if (first !== undefined) problems.push(`${label}: rules[${index}].id: duplicate rule id "${rule.id}" (also rules[${first}])`);
-    else seen.set(rule.id, index);
-    rule.tools.forEach((tool, t) => {
-      if (!knownTools.includes(tool)) {
+  rules.forEach((raw, index) => {
+    const rule = (raw ?? {}) as { id?: unknown; tools?: unknown; sql?: unknown };
+    if (typeof rule.id === 'string') {
+      const first = seen.get(rule.id);
+      if (first !== undefined) problems.push(`${label}: rules[${index}].id: duplicate rule id "${rule.id}" (also rules[${first}])`);
+      else seen.set(rule.id, index);
+    }
+    const tools = Array.isArray(rule.tools) ? (rule.tools as unknown[]) : [];
+    tools.forEach((tool, t) => {
+      if (typeof tool === 'string' && !knownTools.includes(tool)) {
         problems.push(`${label}: rules[${index}].tools[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`);
       }
     });
-    if (rule.sql !== undefined && !rule.tools.every((t) => t === 'query_sql')) {
+    if (rule.sql !== undefined && !tools.every((t) => t === 'query_sql')) {
       problems.push(`${label}: rules[${index}].sql: "sql" conditions only apply to query_sql; list only that tool in this rule`);
     }
   });
-  if (problems.length > 0) throw new PolicyLoadError(source, problems);
-  const version = `sha256:${createHash('sha256').update(text).digest('hex')}`;
-  return Object.freeze({ file, version, source });
+  return problems;
 }
 
 /** Reads and validates a policy file. */

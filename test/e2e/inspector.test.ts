@@ -29,7 +29,7 @@ describe('MCP Inspector CLI against airlock serve --stdio', () => {
   it('lists query_sql with its annotations', async () => {
     const dir = tempDir();
     const result = (await inspector(dir, ['--method', 'tools/list'])) as { tools: { name: string; annotations: unknown }[] };
-    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'whoami']);
+    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'explain_policy', 'whoami']);
     expect(result.tools[0]?.annotations).toMatchObject({ title: 'Query SQL (governed)', destructiveHint: true });
   });
 

@@ -29,7 +29,7 @@ afterAll(async () => {
 describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('lists the governed tools with annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'whoami']);
+    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'explain_policy', 'whoami']);
     expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
   });
 
@@ -102,7 +102,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
     const result = await client.callTool({ name: 'drop_database', arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, whoami.');
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, explain_policy, whoami.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
   });
 
@@ -121,7 +121,23 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     expect(textOf(result)).toContain('You are ana@example.com (issuer airlock:dev-identity; groups: analysts) [UNVERIFIED dev identity].');
   });
 
+  it('explains a call without running it (explain_policy)', async () => {
+    const result = await client.callTool({
+      name: 'explain_policy',
+      arguments: { tool: 'query_sql', arguments: { connection: 'shop', sql: "UPDATE orders SET status = 'x' WHERE id = 1" } },
+    });
+    expect(result.structuredContent).toMatchObject({
+      tool: 'query_sql',
+      effect: 'approve',
+      ruleIds: ['writes-need-dba-approval'],
+      facts: { sql: { class: 'write', tables: ['orders'], tablesWritten: ['orders'] } },
+      approval: { approverGroups: ['dba'] },
+      error: null,
+    });
+    expect(textOf(result)).toContain('query_sql: approve (rules: writes-need-dba-approval)');
+  });
+
   it('writes exactly one audit record per call', () => {
-    expect(readAudit(auditDir)).toHaveLength(7);
+    expect(readAudit(auditDir)).toHaveLength(8);
   });
 });
