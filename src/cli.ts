@@ -188,23 +188,29 @@ async function policy(argv: string[]): Promise<void> {
     const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
     const principal = toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
     const input = values.input === undefined ? {} : parseJsonFlag('--input', values.input);
-    const deps = await offlineToolDeps(loaded);
-    return out(JSON.stringify(explainCall({ policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps, principal, tool: values.tool, input }), null, 2));
+    const offline = await offlineToolDeps(loaded);
+    try {
+      return out(JSON.stringify(await explainCall({ policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: offline.deps, principal, tool: values.tool, input }), null, 2));
+    } finally {
+      await offline.close();
+    }
   }
   if (sub === 'test') {
     const { values } = parseArgs({ args: rest, options: { policy: { type: 'string' }, input: { type: 'string' } }, strict: true, allowPositionals: false });
     if (values.input === undefined) throw new ConfigError('usage: airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-');
     const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
-    const ctx = { policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: await offlineToolDeps(loaded) };
+    const offline = await offlineToolDeps(loaded);
+    const ctx = { policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: offline.deps };
     const lines: DecisionLine[] = [];
     let bad = 0;
     for await (const value of readInputs(values.input)) {
-      const decided = decide(ctx, value);
+      const decided = await decide(ctx, value);
       if (decided === undefined) continue;
       out(JSON.stringify(decided));
       if ('effect' in decided) lines.push(decided);
       else bad++;
     }
+    await offline.close();
     const summary = summarize(lines);
     if (summary.total > 0) {
       const changes = Object.entries(summary.changed).map(([k, v]) => `${k}: ${v}`);

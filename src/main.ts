@@ -73,21 +73,49 @@ function devBanner(log: Logger, principal: Principal): void {
   }
 }
 
+/** Resolves connection names from the live policy, reading secrets from the environment snapshot. */
+function connectionResolver(policy: () => Policy, env: Record<string, string | undefined>): (name: string) => ConnectionTarget {
+  return (name) => {
+    const connection = policy().file.resources.connections[name];
+    if (connection === undefined) throw new UnknownResourceError('connection', name);
+    if (connection.cloudSql !== undefined) return { kind: 'cloudsql', ...connection.cloudSql };
+    const variable = (connection.url ?? '').slice('env:'.length);
+    const value = env[variable];
+    if (value === undefined || value === '') {
+      throw new UpstreamUnavailableError(`Database connection "${name}"`, { detail: `secret ${connection.url ?? '(none)'} is not set` });
+    }
+    return { kind: 'url', url: value };
+  };
+}
+
+/** SQL classification with the connection's function catalog; without one (unreachable), the static list. */
+function catalogClassifier(sql: PostgresConnector, log?: Logger): ToolDeps['classifySql'] {
+  return async (text, connection) => {
+    const catalog = await sql.functionCatalog(connection).catch((error: unknown) => {
+      log?.('debug', `function catalog for "${connection}" unavailable: ${String(error)}`);
+      return undefined;
+    });
+    return classifySql(text, catalog);
+  };
+}
+
 /**
  * Tool dependencies for offline policy work (explain, test, replay): facts and decisions exactly as the
  * server computes them, but nothing can execute.
  */
-export async function offlineToolDeps(policy: Policy): Promise<ToolDeps> {
+export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps; close(): Promise<void> }> {
   await loadSqlParser();
+  // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
+  const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const deps: ToolDeps = {
-    sql: { run: () => Promise.reject(new Error('offline: statements are not executed')) },
-    classifySql,
+    sql: { functionCatalog: (c) => connector.functionCatalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) },
+    classifySql: catalogClassifier(connector),
     hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
     accessFor: (caller) => accessFor(policy, caller),
     explain: (caller, tool, input) =>
       explainCall({ policy, tools: new ToolRegistry(ALL_TOOLS), deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
   };
-  return deps;
+  return { deps, close: () => connector.close() };
 }
 
 /** Starts airlock with validated settings. */
@@ -129,17 +157,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', `embedded PostgreSQL ready on 127.0.0.1:${embedded.port}; demo database "${demo.database}" as role ${demo.role}`);
     }
 
-    const resolveConnection = (name: string): ConnectionTarget => {
-      const connection = policy().file.resources.connections[name];
-      if (connection === undefined) throw new UnknownResourceError('connection', name);
-      if (connection.cloudSql !== undefined) return { kind: 'cloudsql', ...connection.cloudSql };
-      const variable = (connection.url ?? '').slice('env:'.length);
-      const value = env[variable];
-      if (value === undefined || value === '') {
-        throw new UpstreamUnavailableError(`Database connection "${name}"`, { detail: `secret ${connection.url ?? '(none)'} is not set` });
-      }
-      return { kind: 'url', url: value };
-    };
+    const resolveConnection = connectionResolver(policy, env);
     for (const [name, connection] of Object.entries(policy().file.resources.connections)) {
       if (connection.url === undefined) continue;
       const variable = connection.url.slice('env:'.length);
@@ -162,7 +180,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
 
     const deps: ToolDeps = {
       sql,
-      classifySql,
+      classifySql: catalogClassifier(sql, log),
       hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
       accessFor: (caller) => accessFor(policy(), caller),
       explain: (caller, tool, input) =>

@@ -84,12 +84,13 @@ export interface ResourceAccess {
 /** Services a tool may use; injected so tools stay free of clients and configuration. */
 export interface ToolDeps {
   readonly sql: SqlConnector;
-  readonly classifySql: (sql: string) => SqlFacts;
+  /** Classifies SQL for a connection (its function catalog decides which calls are read-safe). */
+  readonly classifySql: (sql: string, connection: string) => Promise<SqlFacts>;
   readonly hasConnection: (name: string) => boolean;
   /** What policy lets this caller do, resource by resource (evaluated with the server's own code). */
   readonly accessFor: (caller: CallerView) => readonly ResourceAccess[];
   /** A dry run of a call for this caller (the explain_policy tool). */
-  readonly explain: (caller: CallerView, tool: string, input: unknown) => Explanation;
+  readonly explain: (caller: CallerView, tool: string, input: unknown) => Promise<Explanation>;
 }
 
 export interface ExecuteContext {
@@ -116,7 +117,7 @@ export interface ToolDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly input: Schema;
   readonly output?: z.ZodType;
   readonly annotations: ToolAnnotations;
-  facts(input: z.output<Schema>, deps: ToolDeps): CallFacts;
+  facts(input: z.output<Schema>, deps: ToolDeps): CallFacts | Promise<CallFacts>;
   execute(input: z.output<Schema>, ctx: ExecuteContext): Promise<ToolResult>;
 }
 
@@ -127,7 +128,7 @@ export interface AnyTool {
   readonly input: z.ZodType;
   readonly output?: z.ZodType;
   readonly annotations: ToolAnnotations;
-  facts(input: unknown, deps: ToolDeps): CallFacts;
+  facts(input: unknown, deps: ToolDeps): CallFacts | Promise<CallFacts>;
   execute(input: unknown, ctx: ExecuteContext): Promise<ToolResult>;
 }
 

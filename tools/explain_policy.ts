@@ -28,8 +28,8 @@ export const explainPolicy = defineTool({
   }),
   annotations: { title: 'Explain policy (dry run)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts: () => ({}),
-  execute(input, ctx) {
-    const e = ctx.deps.explain(ctx.caller, input.tool, input.arguments);
+  async execute(input, ctx) {
+    const e = await ctx.deps.explain(ctx.caller, input.tool, input.arguments);
     const sql = (e.facts as { sql?: { class: string; tables: readonly string[] } } | null)?.sql;
     const lines = [
       `${e.tool}: ${e.effect}${e.ruleIds.length > 0 ? ` (rules: ${e.ruleIds.join(', ')})` : ''}`,
@@ -37,6 +37,6 @@ export const explainPolicy = defineTool({
       ...(sql === undefined ? [] : [`SQL: ${sql.class}; tables: ${sql.tables.join(', ') || 'none'}`]),
       `policy version: ${e.policyVersion}`,
     ];
-    return Promise.resolve({ kind: 'json', value: { ...e }, text: lines.join('\n') });
+    return { kind: 'json', value: { ...e }, text: lines.join('\n') };
   },
 });

@@ -44,9 +44,9 @@ export const querySql = defineTool({
     idempotentHint: false,
     openWorldHint: false,
   },
-  facts(args, deps) {
+  async facts(args, deps) {
     if (!deps.hasConnection(args.connection)) throw new UnknownResourceError('connection', args.connection);
-    return { resource: { kind: 'connection', name: args.connection }, sql: deps.classifySql(args.sql) };
+    return { resource: { kind: 'connection', name: args.connection }, sql: await deps.classifySql(args.sql, args.connection) };
   },
   async execute(args, ctx) {
     const sqlClass = ctx.facts.sql?.class;

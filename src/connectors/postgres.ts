@@ -6,6 +6,7 @@ import {
   TimeoutError,
   UpstreamUnavailableError,
 } from '../errors.js';
+import type { FunctionCatalog } from '../policy/sql/functions.js';
 import type { ColumnInfo, RowsResult } from '../tool.js';
 import { pgErrorText } from './pg-errors.js';
 import type { SqlConnector, SqlRunOptions } from './types.js';
@@ -38,6 +39,8 @@ export interface PostgresConnectorOptions {
   readonly poolSize?: number;
   readonly connectTimeoutMs?: number;
   readonly onPoolError?: (connection: string, error: Error) => void;
+  /** How long a function catalog snapshot is used before it is read again (default 5 minutes). */
+  readonly catalogTtlMs?: number;
   /** Creates the Cloud SQL connector on first use (airlock's own credentials; IAM database authentication). */
   readonly cloudSqlConnector?: () => CloudSqlConnectorLike;
 }
@@ -120,6 +123,48 @@ export class PostgresConnector implements SqlConnector {
     return entry;
   }
 
+  private readonly catalogs = new Map<string, { at: number; key: string; catalog: Promise<FunctionCatalog> }>();
+
+  /**
+   * The functions this connection can call, with their volatility (cached; refreshed after
+   * `catalogTtlMs`). The policy's SQL classifier judges function calls against it.
+   */
+  async functionCatalog(connection: string): Promise<FunctionCatalog> {
+    const entry = await this.entry(connection);
+    const cached = this.catalogs.get(connection);
+    const ttl = this.options.catalogTtlMs ?? 5 * 60_000;
+    if (cached !== undefined && cached.key === entry.url && Date.now() - cached.at < ttl) return cached.catalog;
+    const catalog = this.readCatalog(entry, connection);
+    this.catalogs.set(connection, { at: Date.now(), key: entry.url, catalog });
+    catalog.catch(() => this.catalogs.delete(connection));
+    return catalog;
+  }
+
+  private async readCatalog(entry: PoolEntry, connection: string): Promise<FunctionCatalog> {
+    let client: pg.PoolClient;
+    try {
+      client = await entry.pool.connect();
+    } catch (error) {
+      throw new UpstreamUnavailableError(`Database connection "${connection}"`, { detail: `catalog: ${String(error)}`, cause: error });
+    }
+    try {
+      const procs = await client.query<{ name: string; schema: string; volatility: 'i' | 's' | 'v' }>(
+        `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility
+           FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`,
+      );
+      const path = await client.query<{ schemas: string[] }>('SELECT current_schemas(true) AS schemas');
+      const functions = new Map<string, { schema: string; volatility: 'i' | 's' | 'v' }[]>();
+      for (const row of procs.rows) {
+        const list = functions.get(row.name) ?? [];
+        list.push({ schema: row.schema, volatility: row.volatility });
+        functions.set(row.name, list);
+      }
+      return { functions, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };
+    } finally {
+      client.release();
+    }
+  }
+
   async run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult> {
     const entry = await this.entry(connection);
     let client: pg.PoolClient;
@@ -195,6 +240,7 @@ export class PostgresConnector implements SqlConnector {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
+    this.catalogs.clear();
     await Promise.all(pools.map((p) => p.pool.end().catch(() => undefined)));
     this.cloudSql?.close();
     this.cloudSql = undefined;

@@ -1,3 +1,4 @@
+import type { FunctionCatalog } from '../policy/sql/functions.js';
 import type { RowsResult } from '../tool.js';
 
 /** How a statement runs: reads in a read-only transaction that is always rolled back. */
@@ -12,5 +13,7 @@ export interface SqlRunOptions {
 
 /** The SQL connector as tools see it. */
 export interface SqlConnector {
+  /** The connection's function catalog, for judging function calls (see policy/sql/functions.ts). */
+  functionCatalog(connection: string): Promise<FunctionCatalog>;
   run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult>;
 }

@@ -32,7 +32,7 @@ export interface ExplainRequest {
 }
 
 /** Runs input validation, fact extraction and evaluation exactly as the pipeline does. */
-export function explainCall(request: ExplainRequest): Explanation {
+export async function explainCall(request: ExplainRequest): Promise<Explanation> {
   const { policy } = request;
   const stopped = (error: AirlockError, facts: CallFacts | null = null): Explanation => ({
     tool: request.tool,
@@ -54,7 +54,7 @@ export function explainCall(request: ExplainRequest): Explanation {
   }
   let facts: CallFacts;
   try {
-    facts = tool.facts(parsed.data, request.deps);
+    facts = await tool.facts(parsed.data, request.deps);
   } catch (error) {
     return stopped(toAirlockError(error));
   }

@@ -69,13 +69,13 @@ function line(e: Explanation, extra: Partial<DecisionLine> = {}): DecisionLine {
  * lines and airlock audit records (recorded traffic); for the latter each line says what was decided then.
  * Lines that are neither are reported as `error` lines rather than dropped.
  */
-export function decide(ctx: ReplayContext, value: unknown): DecisionLine | { readonly error: string } | undefined {
+export async function decide(ctx: ReplayContext, value: unknown): Promise<DecisionLine | { readonly error: string } | undefined> {
   const invalid = (value as { invalidLine?: unknown } | null)?.invalidLine;
   if (typeof invalid === 'number') return { error: `line ${invalid} is not valid JSON` };
   const call = CallLine.safeParse(value);
   if (call.success) {
     const principal = toPrincipal(call.data.principal);
-    return line(explainCall({ ...ctx, principal, tool: call.data.tool, input: call.data.input }));
+    return line(await explainCall({ ...ctx, principal, tool: call.data.tool, input: call.data.input }));
   }
   const record = AuditLine.safeParse(value);
   if (record.success) {
@@ -83,7 +83,7 @@ export function decide(ctx: ReplayContext, value: unknown): DecisionLine | { rea
     // Calls refused before identity have no principal: a policy change cannot change them.
     if (r.principal === null) return undefined;
     const principal: Principal = { issuer: r.principal.issuer, sub: r.principal.sub, email: r.principal.email ?? undefined, groups: r.principal.groups, clientId: undefined, dev: r.principal.issuer === DEV_ISSUER };
-    return line(explainCall({ ...ctx, principal, tool: r.tool, input: r.input }), { auditId: r.id, was: r.decision?.effect ?? 'none' });
+    return line(await explainCall({ ...ctx, principal, tool: r.tool, input: r.input }), { auditId: r.id, was: r.decision?.effect ?? 'none' });
   }
   const issue = call.error.issues[0];
   return { error: `not a call ({principal, tool, input}) or an airlock audit record: ${issue === undefined ? 'invalid' : `${issue.path.join('.') || '(line)'}: ${issue.message}`}` };

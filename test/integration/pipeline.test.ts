@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 const registry = new ToolRegistry(ALL_TOOLS);
 const policy = parsePolicy(readFileSync(EXAMPLE_POLICY, 'utf8'), 'policies.json', registry.names());
 const sql = new PostgresConnector({ resolve: () => inject('databaseUrl') });
-const deps: ToolDeps = { sql, classifySql, hasConnection: (n) => n === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } };
+const deps: ToolDeps = { sql, classifySql: async (text, c) => classifySql(text, await sql.functionCatalog(c)), hasConnection: (n) => n === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } };
 const ana = parseDevIdentity('ana@example.com,analysts');
 
 /** A sink at the store boundary: records in memory, or fails like a full disk. */

@@ -16,7 +16,7 @@ export function policyStage(options: { readonly policy: PolicySource; readonly d
     const tool = ctx.tool;
     const principal = ctx.principal;
     if (tool === undefined || principal === undefined) throw new TypeError('policy stage needs tool and principal');
-    ctx.facts = tool.facts(ctx.input, deps);
+    ctx.facts = await tool.facts(ctx.input, deps);
     ctx.decision = evaluate(policy.current(), { principal, tool: tool.name, facts: ctx.facts });
     if (ctx.decision.effect === 'deny') throw new PolicyDeniedError(ctx.decision.reason, ctx.decision.ruleIds);
     await next();

@@ -1,5 +1,6 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { SqlRejectedError } from '../../errors.js';
+import { judgeFunction, type FunctionCatalog } from './functions.js';
 
 /**
  * SQL statement classes, from least to most severe. A statement's class is the worst effect found
@@ -106,32 +107,11 @@ const STATEMENT_CLASS: Readonly<Record<string, SqlClass>> = {
 };
 
 /**
- * Functions that have effects outside the statement (or leak whole relations) and so are never `read`.
- * The policy issue replaces this deny-list with an allow-list derived from the server catalog.
- */
-const SIDE_EFFECT_FUNCTIONS = new Set([
-  'pg_terminate_backend', 'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_switch_wal',
-  'pg_create_restore_point', 'pg_promote', 'pg_logical_emit_message', 'pg_notify', 'set_config',
-  'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'pg_stat_file', 'pg_file_write', 'pg_sleep',
-  'pg_sleep_for', 'pg_sleep_until', 'txid_current', 'pg_current_xact_id', 'nextval', 'setval',
-  'table_to_xml', 'table_to_xmlschema', 'table_to_xml_and_xmlschema', 'query_to_xml', 'query_to_xmlschema',
-  'query_to_xml_and_xmlschema', 'cursor_to_xml', 'schema_to_xml', 'schema_to_xmlschema',
-  'schema_to_xml_and_xmlschema', 'database_to_xml', 'database_to_xmlschema', 'database_to_xml_and_xmlschema',
-  'pg_import_system_collations', 'pg_replication_origin_create', 'pg_drop_replication_slot',
-  'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot',
-]);
-const SIDE_EFFECT_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'lo_', 'dblink'];
-
-function isSideEffectFunction(name: string): boolean {
-  return SIDE_EFFECT_FUNCTIONS.has(name) || SIDE_EFFECT_PREFIXES.some((p) => name.startsWith(p));
-}
-
-/**
  * Classifies one SQL statement with Postgres's own parser. Hostile input that cannot be judged at all
  * (NUL bytes, over-long text, zero or several statements) is rejected; text that does not parse is
  * classified `unparseable`, which no policy can treat as a read.
  */
-export function classifySql(sql: string): SqlFacts {
+export function classifySql(sql: string, catalog?: FunctionCatalog): SqlFacts {
   if (sql.includes('\u0000')) throw new SqlRejectedError('the statement contains a NUL byte.');
   if (sql.length > MAX_SQL_LENGTH) {
     throw new SqlRejectedError(`the statement is longer than ${MAX_SQL_LENGTH} characters.`);
@@ -156,12 +136,14 @@ export function classifySql(sql: string): SqlFacts {
   if (stmts.length > 1) throw new SqlRejectedError(`exactly one statement per call is allowed; got ${stmts.length}.`);
   const stmt = stmts[0]?.stmt ?? {};
   const statementType = Object.keys(stmt)[0] ?? 'unknown';
-  const walk = new TreeWalk();
+  const walk = new TreeWalk(catalog);
   walk.visit(stmt);
   return walk.result(statementType, stmt[statementType]);
 }
 
 class TreeWalk {
+  constructor(private readonly catalog: FunctionCatalog | undefined) {}
+
   private readonly classes = new Set<SqlClass>();
   private readonly tables = new Set<string>();
   private readonly written = new Set<string>();
@@ -208,8 +190,8 @@ class TreeWalk {
     if (type === 'FuncCall') {
       const name = funcName(body.funcname);
       this.functions.add(name);
-      const bare = name.split('.').pop() ?? name;
-      if (isSideEffectFunction(bare)) this.raise('admin', `function ${name} has side effects`);
+      const verdict = judgeFunction(name, this.catalog);
+      if (!verdict.safe) this.raise('admin', verdict.why);
     }
   }
 

@@ -1,0 +1,199 @@
+/**
+ * The public bypass suite (issue 4): statements that try to talk past the classifier, judged with the
+ * connection's real function catalog and checked against what PostgreSQL really does.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { PostgresConnector } from '../../src/connectors/postgres.js';
+import { classifySql, loadSqlParser, type SqlClass } from '../../src/policy/sql/classify.js';
+import type { FunctionCatalog } from '../../src/policy/sql/functions.js';
+
+const url = inject('databaseUrl');
+const adminUrl = inject('adminUrl');
+let connector: PostgresConnector;
+let catalog: FunctionCatalog;
+
+beforeAll(async () => {
+  await loadSqlParser();
+  const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+  await admin.connect();
+  // A user-defined function that claims to be STABLE: its body could do anything, so it is never "read".
+  await admin.query(`CREATE OR REPLACE FUNCTION public.sneaky() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1'`);
+  await admin.query(`GRANT EXECUTE ON FUNCTION public.sneaky() TO airlock_app`);
+  await admin.end();
+  connector = new PostgresConnector({ resolve: () => url, poolSize: 2 });
+  catalog = await connector.functionCatalog('shop');
+});
+afterAll(async () => {
+  await connector.close();
+});
+
+/** Functions with effects outside the statement (or that dump relations): never "read", however wrapped. */
+const HARMFUL_CALLS = [
+  "pg_sleep(0)", "pg_terminate_backend(1)", "pg_cancel_backend(1)", "set_config('role', 'postgres', false)",
+  "pg_advisory_lock(1)", "pg_try_advisory_lock(1)", "pg_advisory_xact_lock(1)", "txid_current()", "pg_current_xact_id()",
+  "nextval('orders_id_seq')", "setval('orders_id_seq', 1)", "lo_import('/etc/passwd')", "lo_creat(-1)",
+  "pg_read_file('/etc/passwd')", "pg_ls_dir('.')", "query_to_xml('select 1', true, false, '')",
+  "table_to_xml('customers', true, false, '')", "database_to_xml(true, false, '')", "pg_notify('c', 'x')",
+  "pg_reload_conf()", "pg_rotate_logfile()", "pg_stat_reset()", "pg_create_restore_point('x')",
+  "pg_catalog.pg_sleep(0)", "PG_SLEEP(0)", "\"pg_sleep\"(0)", "public.sneaky()", "sneaky()", "no_such_function()",
+];
+
+const WRAPPERS = [
+  (f: string) => `SELECT ${f}`,
+  (f: string) => `SELECT * FROM ${f} AS x`,
+  (f: string) => `SELECT (SELECT ${f})`,
+  (f: string) => `WITH x AS (SELECT ${f} AS v) SELECT v FROM x`,
+  (f: string) => `SELECT CASE WHEN false THEN ${f} END`,
+  (f: string) => `SELECT 1 WHERE ${f} IS NULL`,
+  (f: string) => `SELECT id FROM customers ORDER BY ${f} LIMIT 1`,
+  (f: string) => `SELECT coalesce(NULL, ${f})`,
+  (f: string) => `SELECT ARRAY[${f}]`,
+  (f: string) => `SELECT count(*) FILTER (WHERE ${f} IS NOT NULL) FROM customers`,
+  (f: string) => `SELECT * FROM customers c WHERE EXISTS (SELECT ${f})`,
+  (f: string) => `SELECT 1 UNION ALL SELECT 2 WHERE ${f} IS NULL`,
+  (f: string) => `VALUES (${f})`,
+];
+
+const NOT_READ_STATEMENTS: [string, SqlClass][] = [
+  ["WITH d AS (DELETE FROM orders WHERE id = -1 RETURNING *) SELECT * FROM d", 'write'],
+  ["WITH u AS (UPDATE orders SET quantity = quantity WHERE id = -1 RETURNING id) SELECT count(*) FROM u", 'write'],
+  ["WITH i AS (INSERT INTO products (name, category, price) VALUES ('x', 'y', 1) RETURNING id) SELECT * FROM i", 'write'],
+  ["SELECT * FROM orders FOR UPDATE", 'write'],
+  ["SELECT * FROM orders FOR SHARE SKIP LOCKED", 'write'],
+  ["SELECT * FROM orders o JOIN customers c ON c.id = o.customer_id FOR NO KEY UPDATE OF o", 'write'],
+  ["EXPLAIN ANALYZE DELETE FROM orders WHERE id = -1", 'write'],
+  ["EXPLAIN (ANALYZE, BUFFERS) UPDATE orders SET quantity = 1 WHERE id = -1", 'write'],
+  ["SELECT * INTO TEMP t FROM orders", 'ddl'],
+  ["CREATE TEMP TABLE t AS SELECT 1", 'ddl'],
+  ["CREATE TABLE t (id int)", 'ddl'],
+  ["DROP TABLE orders", 'destructive'],
+  ["TRUNCATE orders", 'destructive'],
+  ["DELETE FROM orders", 'destructive'],
+  ["UPDATE orders SET quantity = 1", 'destructive'],
+  ["GRANT SELECT ON customers TO PUBLIC", 'privilege'],
+  ["SET ROLE postgres", 'privilege'],
+  ["SET SESSION AUTHORIZATION postgres", 'privilege'],
+  ["SET TRANSACTION READ WRITE", 'admin'],
+  ["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", 'admin'],
+  ["SET default_transaction_read_only = off", 'admin'],
+  ["RESET ALL", 'admin'],
+  ["COMMIT", 'admin'],
+  ["ROLLBACK", 'admin'],
+  ["START TRANSACTION READ WRITE", 'admin'],
+  ["COPY orders TO STDOUT", 'admin'],
+  ["COPY orders FROM STDIN", 'admin'],
+  ["COPY (SELECT 1) TO PROGRAM 'id'", 'admin'],
+  ["DO $$ BEGIN PERFORM pg_sleep(0); END $$", 'admin'],
+  ["CALL some_procedure()", 'admin'],
+  ["PREPARE p AS DELETE FROM orders", 'admin'],
+  ["EXECUTE p", 'admin'],
+  ["LISTEN ch", 'admin'],
+  ["NOTIFY ch, 'x'", 'admin'],
+  ["LOCK orders IN ACCESS EXCLUSIVE MODE", 'admin'],
+  ["VACUUM orders", 'admin'],
+  ["ANALYZE orders", 'admin'],
+  ["ALTER SYSTEM SET work_mem = '1GB'", 'admin'],
+  ["CHECKPOINT", 'admin'],
+  ["LOAD 'auto_explain'", 'admin'],
+  ["DISCARD ALL", 'admin'],
+  ["DECLARE c CURSOR FOR SELECT 1", 'admin'],
+  ["REFRESH MATERIALIZED VIEW mv", 'ddl'],
+];
+
+/** Statements that are reads, and must stay readable. */
+const READS = [
+  'SELECT 1',
+  'SELECT name, email FROM customers WHERE id = 1',
+  'SELECT lower(name), upper(email), length(card_number) FROM customers',
+  'SELECT count(*), avg(quantity), max(ordered_at) FROM orders',
+  'SELECT date_trunc($$day$$, ordered_at) AS d, count(*) FROM orders GROUP BY 1 ORDER BY 1',
+  'SELECT c.name, sum(o.quantity) FROM customers c JOIN orders o ON o.customer_id = c.id GROUP BY c.name HAVING sum(o.quantity) > 1',
+  'WITH t AS (SELECT customer_id, count(*) AS n FROM orders GROUP BY 1) SELECT * FROM t ORDER BY n DESC LIMIT 3',
+  'SELECT id, row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at) FROM orders',
+  'SELECT jsonb_build_object($$id$$, id, $$name$$, name) FROM customers',
+  'SELECT now(), current_date, random(), gen_random_uuid()',
+  'SELECT md5(email), to_char(created_at, $$YYYY-MM$$) FROM customers',
+  'SELECT * FROM generate_series(1, 5) AS g',
+  'SELECT name FROM products UNION SELECT name FROM customers',
+  'SELECT EXISTS (SELECT 1 FROM orders WHERE status = $$refunded$$)',
+  'EXPLAIN SELECT * FROM orders',
+  'EXPLAIN DELETE FROM orders',
+  'SHOW search_path',
+  'SELECT pg_catalog.lower($$X$$)',
+  'VALUES (1), (2)',
+  'TABLE products',
+];
+
+describe('SQL bypass suite (real PostgreSQL catalog)', () => {
+  const functionCases = HARMFUL_CALLS.flatMap((f) => WRAPPERS.map((wrap) => wrap(f)));
+
+  it(`never classifies any of ${HARMFUL_CALLS.length * WRAPPERS.length} wrapped harmful function calls as read`, () => {
+    const leaks = functionCases.filter((sql) => classifySql(sql, catalog).class === 'read');
+    expect(leaks).toEqual([]);
+  });
+
+  it.each(NOT_READ_STATEMENTS)('classifies %s as %s', (sql, expected) => {
+    expect(classifySql(sql, catalog).class).toBe(expected);
+  });
+
+  it('classifies every read as read, and PostgreSQL confirms it wrote nothing, took no advisory lock and assigned no transaction id', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      for (const sql of READS) {
+        expect(classifySql(sql, catalog).class, sql).toBe('read');
+        await client.query('BEGIN READ ONLY');
+        try {
+          await client.query(sql.replaceAll('$$', "'"));
+          const check = await client.query<{ xid: string | null; advisory: number }>(
+            "SELECT pg_current_xact_id_if_assigned()::text AS xid, (SELECT count(*)::int FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory') AS advisory",
+          );
+          expect(check.rows[0], sql).toEqual({ xid: null, advisory: 0 });
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('confirms with PostgreSQL that the harmful functions do have effects a read-only transaction does not stop', async () => {
+    // The oracle for the list above: each of these runs inside BEGIN READ ONLY and still leaves a trace.
+    const client = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await client.connect();
+    try {
+      for (const [sql, trace] of [
+        ['SELECT txid_current()', "SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS hit"],
+        ['SELECT pg_current_xact_id()', "SELECT pg_current_xact_id_if_assigned() IS NOT NULL AS hit"],
+        ['SELECT pg_advisory_lock(42)', "SELECT count(*) > 0 AS hit FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"],
+        ["SELECT set_config('application_name', 'changed', false)", "SELECT current_setting('application_name') = 'changed' AS hit"],
+      ] as const) {
+        await client.query('BEGIN READ ONLY');
+        await client.query(sql);
+        const { rows } = await client.query<{ hit: boolean }>(trace);
+        await client.query('ROLLBACK');
+        expect(rows[0]?.hit, sql).toBe(true);
+      }
+      await client.query('SELECT pg_advisory_unlock_all()');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('treats a user function that shadows a built-in through search_path as not read', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    await admin.query(`CREATE OR REPLACE FUNCTION public.md5(int) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''x'''`);
+    await admin.end();
+    const fresh = new PostgresConnector({ resolve: () => url, poolSize: 1 });
+    try {
+      const shadowed = await fresh.functionCatalog('shop');
+      expect(classifySql('SELECT md5(1)', shadowed).class).toBe('admin');
+      expect(classifySql('SELECT pg_catalog.md5($$x$$)', shadowed).class).toBe('read');
+    } finally {
+      await fresh.close();
+    }
+  });
+});
