@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       audit,
       tools: registry,
       policy: { current: () => policy },
-      deps: { sql, classifySql: async (text, c) => classifySql(text, await sql.functionCatalog(c)), hasConnection: (n) => n === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } },
+      deps: { sql, classifySql: async (text, c) => classifySql(text, await sql.catalog(c)), hasConnection: (n) => n === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } },
       clock: { now: () => Date.now() },
       onAuditFailure: () => undefined,
     });

@@ -26,6 +26,8 @@ import { serveStdio } from './mcp/transports/stdio.js';
 import { buildPipeline } from './pipeline/chain.js';
 import { accessFor } from './policy/access.js';
 import { explainCall } from './policy/explain.js';
+import { sensitiveColumns } from './policy/sensitive.js';
+import type { SensitivePredicate } from './policy/sql/lineage.js';
 import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
@@ -89,13 +91,16 @@ function connectionResolver(policy: () => Policy, env: Record<string, string | u
 }
 
 /** SQL classification with the connection's function catalog; without one (unreachable), the static list. */
-function catalogClassifier(sql: PostgresConnector, log?: Logger): ToolDeps['classifySql'] {
+function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
+  let cached: { patterns: readonly string[]; predicate: SensitivePredicate | undefined } | undefined;
   return async (text, connection) => {
-    const catalog = await sql.functionCatalog(connection).catch((error: unknown) => {
-      log?.('debug', `function catalog for "${connection}" unavailable: ${String(error)}`);
+    const catalog = await sql.catalog(connection).catch((error: unknown) => {
+      log?.('debug', `catalog for "${connection}" unavailable: ${String(error)}`);
       return undefined;
     });
-    return classifySql(text, catalog);
+    const patterns = policy().file.masking.columns;
+    if (cached?.patterns !== patterns) cached = { patterns, predicate: sensitiveColumns(patterns) };
+    return classifySql(text, catalog, cached.predicate);
   };
 }
 
@@ -108,8 +113,8 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const deps: ToolDeps = {
-    sql: { functionCatalog: (c) => connector.functionCatalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) },
-    classifySql: catalogClassifier(connector),
+    sql: { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) },
+    classifySql: catalogClassifier(connector, () => policy),
     hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
     accessFor: (caller) => accessFor(policy, caller),
     explain: (caller, tool, input) =>
@@ -180,7 +185,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
 
     const deps: ToolDeps = {
       sql,
-      classifySql: catalogClassifier(sql, log),
+      classifySql: catalogClassifier(sql, policy, log),
       hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
       accessFor: (caller) => accessFor(policy(), caller),
       explain: (caller, tool, input) =>

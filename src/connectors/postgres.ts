@@ -6,7 +6,8 @@ import {
   TimeoutError,
   UpstreamUnavailableError,
 } from '../errors.js';
-import type { FunctionCatalog } from '../policy/sql/functions.js';
+import type { SqlCatalog } from '../policy/sql/classify.js';
+import type { RelationInfo } from '../policy/sql/lineage.js';
 import type { ColumnInfo, RowsResult } from '../tool.js';
 import { pgErrorText } from './pg-errors.js';
 import type { SqlConnector, SqlRunOptions } from './types.js';
@@ -123,13 +124,13 @@ export class PostgresConnector implements SqlConnector {
     return entry;
   }
 
-  private readonly catalogs = new Map<string, { at: number; key: string; catalog: Promise<FunctionCatalog> }>();
+  private readonly catalogs = new Map<string, { at: number; key: string; catalog: Promise<SqlCatalog> }>();
 
   /**
    * The functions this connection can call, with their volatility (cached; refreshed after
    * `catalogTtlMs`). The policy's SQL classifier judges function calls against it.
    */
-  async functionCatalog(connection: string): Promise<FunctionCatalog> {
+  async catalog(connection: string): Promise<SqlCatalog> {
     const entry = await this.entry(connection);
     const cached = this.catalogs.get(connection);
     const ttl = this.options.catalogTtlMs ?? 5 * 60_000;
@@ -140,7 +141,7 @@ export class PostgresConnector implements SqlConnector {
     return catalog;
   }
 
-  private async readCatalog(entry: PoolEntry, connection: string): Promise<FunctionCatalog> {
+  private async readCatalog(entry: PoolEntry, connection: string): Promise<SqlCatalog> {
     let client: pg.PoolClient;
     try {
       client = await entry.pool.connect();
@@ -152,14 +153,32 @@ export class PostgresConnector implements SqlConnector {
         `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility
            FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`,
       );
-      const path = await client.query<{ schemas: string[] }>('SELECT current_schemas(true) AS schemas');
+      const path = await client.query<{ schemas: string[] }>('SELECT current_schemas(true)::text[] AS schemas');
+      const rels = await client.query<{ schema: string; name: string; kind: string; columns: string[] | null; definition: string | null }>(
+        `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+                array_agg(a.attname::text ORDER BY a.attnum) FILTER (WHERE a.attnum > 0 AND NOT a.attisdropped) AS columns,
+                CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition
+           FROM pg_catalog.pg_class c
+           JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+           LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+          WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+          GROUP BY n.nspname, c.relname, c.relkind, c.oid`,
+      );
+      const relations = new Map<string, RelationInfo>();
+      for (const row of rels.rows) {
+        relations.set(`${row.schema}.${row.name}`, {
+          kind: row.kind,
+          columns: row.columns ?? [],
+          ...(row.definition === null ? {} : { definition: row.definition }),
+        });
+      }
       const functions = new Map<string, { schema: string; volatility: 'i' | 's' | 'v' }[]>();
       for (const row of procs.rows) {
         const list = functions.get(row.name) ?? [];
         list.push({ schema: row.schema, volatility: row.volatility });
         functions.set(row.name, list);
       }
-      return { functions, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };
+      return { functions, relations, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };
     } finally {
       client.release();
     }

@@ -1,4 +1,4 @@
-import type { FunctionCatalog } from '../policy/sql/functions.js';
+import type { SqlCatalog } from '../policy/sql/classify.js';
 import type { RowsResult } from '../tool.js';
 
 /** How a statement runs: reads in a read-only transaction that is always rolled back. */
@@ -14,6 +14,6 @@ export interface SqlRunOptions {
 /** The SQL connector as tools see it. */
 export interface SqlConnector {
   /** The connection's function catalog, for judging function calls (see policy/sql/functions.ts). */
-  functionCatalog(connection: string): Promise<FunctionCatalog>;
+  catalog(connection: string): Promise<SqlCatalog>;
   run(connection: string, sql: string, params: readonly unknown[], options: SqlRunOptions): Promise<RowsResult>;
 }

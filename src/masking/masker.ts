@@ -68,9 +68,9 @@ export class Masker {
   }
 
   /** Masks a tool result. Any failure is fatal for the call: no unmasked data leaves (fail closed). */
-  maskResult(result: ToolResult): Masked<ToolResult> {
+  maskResult(result: ToolResult, wholeColumns: readonly number[] = []): Masked<ToolResult> {
     try {
-      return result.kind === 'rows' ? this.maskRows(result) : this.maskJson(result);
+      return result.kind === 'rows' ? this.maskRows(result, new Set(wholeColumns)) : this.maskJson(result);
     } catch (error) {
       throw new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
     }
@@ -83,11 +83,17 @@ export class Masker {
     return { value: { ...result, value, text }, report: { findings: Object.fromEntries(counts), maskedColumns: [] } };
   }
 
-  private maskRows(result: RowsResult): Masked<RowsResult> {
+  private maskRows(result: RowsResult, whole: ReadonlySet<number>): Masked<RowsResult> {
     const counts = new Map<string, number>();
-    const touched = new Set<number>();
+    const touched = new Set<number>(whole);
     const rows = result.rows.map((row) =>
       row.map((cell, c) => {
+        if (whole.has(c)) {
+          // Derived from a sensitive column (SQL lineage): hidden whole, whatever it looks like.
+          if (cell === null) return null;
+          counts.set('SENSITIVE_COLUMN', (counts.get('SENSITIVE_COLUMN') ?? 0) + 1);
+          return '[MASKED]';
+        }
         const before = sum(counts);
         const masked = this.maskValue(cell, counts);
         if (sum(counts) !== before) touched.add(c);

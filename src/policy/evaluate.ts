@@ -100,6 +100,34 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
   }
   for (const rule of matching) limits = strictest(limits, rule.limits);
   const approves = matching.filter((r) => r.effect === 'approve');
+  const allows = matching.filter((r) => r.effect === 'allow');
+  const lineage = request.facts.sql?.lineage;
+  const sensitiveUse = file.masking.sensitiveUse;
+  if (lineage !== undefined && sensitiveUse !== undefined && (approves.length > 0 || allows.length > 0)) {
+    // Sensitive columns used where they can reveal values, or a query that cannot be resolved: a human decides.
+    const why =
+      lineage.sensitiveUsedOutside.length > 0
+        ? `The query uses sensitive column${lineage.sensitiveUsedOutside.length > 1 ? 's' : ''} ${lineage.sensitiveUsedOutside.join(', ')} outside its output (filters, joins, ordering or grouping can reveal values).`
+        : lineage.unresolved.length > 0
+          ? `airlock cannot tell which outputs derive from sensitive columns (${lineage.unresolved[0] ?? 'unresolved'}).`
+          : undefined;
+    if (why !== undefined) {
+      const groups = [...new Set([...sensitiveUse.approverGroups, ...approves.flatMap((r) => r.approval?.approverGroups ?? [])])];
+      return {
+        ...base,
+        effect: 'approve',
+        ruleIds: [...approves, ...allows].map((r) => r.id),
+        reason: why,
+        limits,
+        approval: {
+          approverGroups: groups,
+          quorum: Math.max(1, ...approves.map((r) => r.approval?.quorum ?? 1)),
+          timeoutSeconds: Math.min(900, ...approves.map((r) => r.approval?.timeoutSeconds ?? 900)),
+          justificationRequired: approves.some((r) => r.approval?.justificationRequired === true),
+        },
+      };
+    }
+  }
   if (approves.length > 0) {
     const groups = [...new Set(approves.flatMap((r) => r.approval?.approverGroups ?? []))];
     return {
@@ -116,7 +144,6 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
       },
     };
   }
-  const allows = matching.filter((r) => r.effect === 'allow');
   if (allows.length > 0) {
     return { ...base, effect: 'allow', ruleIds: allows.map((r) => r.id), reason: `allowed by ${allows.map((r) => r.id).join(', ')}`, limits };
   }

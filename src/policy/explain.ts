@@ -16,7 +16,7 @@ export interface Explanation {
   readonly facts: CallFacts | null;
   readonly limits: Decision['limits'] | null;
   readonly approval: Decision['approval'] | null;
-  /** Output columns policy would mask whole (from SQL lineage); empty until lineage applies. */
+  /** Output columns policy would mask whole (from SQL lineage). */
   readonly maskedColumns: readonly string[];
   /** Set when the call would stop before policy (unknown tool, invalid input, rejected SQL). */
   readonly error: { readonly code: string; readonly message: string } | null;
@@ -68,7 +68,7 @@ export async function explainCall(request: ExplainRequest): Promise<Explanation>
     facts,
     limits: decision.limits,
     approval: decision.approval ?? null,
-    maskedColumns: [],
+    maskedColumns: facts.sql?.lineage?.maskedColumns ?? [],
     error: null,
   };
 }

@@ -113,11 +113,25 @@ const Downstream = z.strictObject({
 
 export const DETECTORS = ['CREDIT_CARD'] as const;
 
-const Masking = z.strictObject({
-  detectors: z.array(z.enum(DETECTORS)).default([...DETECTORS]),
-  /** How a found card number is shown: `last4` keeps the last four digits, `redact` hides all of it. */
-  style: z.enum(['last4', 'redact']).default('last4'),
+const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
+  message: 'must be "table.column" or "schema.table.column" (globs allowed, e.g. "customers.card_number", "*.*ssn*")',
 });
+
+const Masking = z
+  .strictObject({
+    detectors: z.array(z.enum(DETECTORS)).default([...DETECTORS]),
+    /** How a found card number is shown: `last4` keeps the last four digits, `redact` hides all of it. */
+    style: z.enum(['last4', 'redact']).default('last4'),
+    /** Sensitive columns: every output derived from them is masked whole (SQL lineage). */
+    columns: z.array(ColumnPattern).default([]),
+    /** Who approves a query that uses a sensitive column outside its output, or cannot be resolved. */
+    sensitiveUse: z.strictObject({ approverGroups: z.array(z.string().min(1)).min(1) }).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.columns.length > 0 && m.sensitiveUse === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['sensitiveUse'], message: 'with sensitive "columns", say who approves their use in WHERE/JOIN/ORDER BY: "sensitiveUse": { "approverGroups": [...] }' });
+    }
+  });
 
 export const PolicyFileSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -132,7 +146,7 @@ export const PolicyFileSchema = z.strictObject({
     .strictObject({ limits: Limits.default({}) })
     .default({ limits: {} }),
   rules: z.array(Rule),
-  masking: Masking.default({ detectors: [...DETECTORS], style: 'last4' }),
+  masking: Masking.default({ detectors: [...DETECTORS], style: 'last4', columns: [] }),
   downstream: Downstream.default({}),
 });
 

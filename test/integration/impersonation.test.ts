@@ -126,7 +126,7 @@ describe('execute stage: googleToken() for tools (policy picks the service accou
       audit: { append: (r) => Promise.resolve(void records.push(r)) },
       tools: registry,
       policy: { current: () => policy },
-      deps: { sql: { run: () => Promise.reject(new Error('unused')), functionCatalog: () => Promise.reject(new Error('unused')) }, classifySql: () => { throw new Error('unused'); }, hasConnection: () => false, accessFor: () => [], explain: () => { throw new Error('unused'); } },
+      deps: { sql: { run: () => Promise.reject(new Error('unused')), catalog: () => Promise.reject(new Error('unused')) }, classifySql: () => { throw new Error('unused'); }, hasConnection: () => false, accessFor: () => [], explain: () => { throw new Error('unused'); } },
       clock: { now: () => Date.now() },
       onAuditFailure: () => undefined,
       impersonation: new ImpersonationProvider({ sourceClient: source(), endpoint, lifetimeSeconds: 300 }),

@@ -22,7 +22,7 @@ beforeAll(async () => {
   await admin.query(`GRANT EXECUTE ON FUNCTION public.sneaky() TO airlock_app`);
   await admin.end();
   connector = new PostgresConnector({ resolve: () => url, poolSize: 2 });
-  catalog = await connector.functionCatalog('shop');
+  catalog = await connector.catalog('shop');
 });
 afterAll(async () => {
   await connector.close();
@@ -183,17 +183,19 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
   });
 
   it('treats a user function that shadows a built-in through search_path as not read', async () => {
+    // initcap is used by no other test: test files run in parallel against the same database.
     const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
     await admin.connect();
-    await admin.query(`CREATE OR REPLACE FUNCTION public.md5(int) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT ''x'''`);
-    await admin.end();
+    await admin.query(`CREATE OR REPLACE FUNCTION public.initcap(int) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'x'$$`);
     const fresh = new PostgresConnector({ resolve: () => url, poolSize: 1 });
     try {
-      const shadowed = await fresh.functionCatalog('shop');
-      expect(classifySql('SELECT md5(1)', shadowed).class).toBe('admin');
-      expect(classifySql('SELECT pg_catalog.md5($$x$$)', shadowed).class).toBe('read');
+      const shadowed = await fresh.catalog('shop');
+      expect(classifySql('SELECT initcap(1)', shadowed).class).toBe('admin');
+      expect(classifySql("SELECT pg_catalog.initcap('x')", shadowed).class).toBe('read');
     } finally {
       await fresh.close();
+      await admin.query('DROP FUNCTION public.initcap(int)');
+      await admin.end();
     }
   });
 });

@@ -1,6 +1,10 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { SqlRejectedError } from '../../errors.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
+import { lineageOf, type Lineage, type RelationCatalog, type SensitivePredicate } from './lineage.js';
+
+/** A catalog snapshot of a connection: functions (volatility) and, for lineage, relations. */
+export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalog['relations'] };
 
 /**
  * SQL statement classes, from least to most severe. A statement's class is the worst effect found
@@ -23,6 +27,8 @@ export interface SqlFacts {
   readonly functions: readonly string[];
   /** Why the class is what it is, in one line (shown by explain and in audit). */
   readonly reason: string;
+  /** Present when the policy names sensitive columns: which outputs derive from them, and other uses. */
+  readonly lineage?: Lineage;
 }
 
 export const MAX_SQL_LENGTH = 100_000;
@@ -111,7 +117,7 @@ const STATEMENT_CLASS: Readonly<Record<string, SqlClass>> = {
  * (NUL bytes, over-long text, zero or several statements) is rejected; text that does not parse is
  * classified `unparseable`, which no policy can treat as a read.
  */
-export function classifySql(sql: string, catalog?: FunctionCatalog): SqlFacts {
+export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: SensitivePredicate): SqlFacts {
   if (sql.includes('\u0000')) throw new SqlRejectedError('the statement contains a NUL byte.');
   if (sql.length > MAX_SQL_LENGTH) {
     throw new SqlRejectedError(`the statement is longer than ${MAX_SQL_LENGTH} characters.`);
@@ -138,7 +144,13 @@ export function classifySql(sql: string, catalog?: FunctionCatalog): SqlFacts {
   const statementType = Object.keys(stmt)[0] ?? 'unknown';
   const walk = new TreeWalk(catalog);
   walk.visit(stmt);
-  return walk.result(statementType, stmt[statementType]);
+  const facts = walk.result(statementType, stmt[statementType]);
+  if (sensitive === undefined) return facts;
+  const lineage: Lineage =
+    catalog?.relations === undefined
+      ? { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'] }
+      : lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive);
+  return { ...facts, lineage };
 }
 
 class TreeWalk {

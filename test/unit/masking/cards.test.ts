@@ -63,7 +63,7 @@ describe('redactCards', () => {
 
 describe('Masker', () => {
   it('keeps the last four digits and separators in last4 style, and reports columns and counts', () => {
-    const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'last4' });
+    const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'last4', columns: [] });
     const masked = masker.maskResult({
       kind: 'rows',
       columns: [{ name: 'name', type: 'text' }, { name: 'card', type: 'text' }, { name: 'meta', type: 'jsonb' }],
@@ -82,12 +82,12 @@ describe('Masker', () => {
   });
 
   it('hides the whole number in redact style', () => {
-    const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'redact' });
+    const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'redact', columns: [] });
     expect(masker.maskText('pay 4111111111111111 now', new Map())).toBe('pay [CREDIT_CARD] now');
   });
 
   it('leaves values alone when the detector is off', () => {
-    const masker = new Masker({ detectors: [], style: 'last4' });
+    const masker = new Masker({ detectors: [], style: 'last4', columns: [] });
     expect(masker.maskText('4111111111111111', new Map())).toBe('4111111111111111');
   });
 });
