@@ -12,7 +12,9 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import pg from 'pg';
+import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
+import { policyBench } from './policy.js';
 import { JsonAuditStore } from '../src/audit/store.js';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/connectors/embedded.js';
@@ -160,7 +162,8 @@ async function main(): Promise<void> {
         `| ${scenario.name} | ${ms(percentile(b, 50))} | ${ms(percentile(b, 99))} | ${ms(percentile(g, 50))} | ${ms(percentile(g, 99))} | ${(percentile(g, 50) / percentile(b, 50)).toFixed(2)}× | ${ms(percentile(g, 50) - percentile(b, 50))} |`,
       );
     }
-    lines.push('', `audit records written during the run: ${(await audit.records()).length}`);
+    lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
+    lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
     await bare.close();

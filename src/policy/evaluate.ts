@@ -1,6 +1,7 @@
 import type { Principal } from '../identity/principal.js';
 import type { CallFacts, CallLimits } from '../tool.js';
 import { globMatch } from './glob.js';
+import { sensitiveColumns } from './sensitive.js';
 import type { Policy } from './load.js';
 import type { PolicyRule } from './schema.js';
 
@@ -27,6 +28,12 @@ export interface EvaluationRequest {
   readonly principal: Principal;
   readonly tool: string;
   readonly facts: CallFacts;
+}
+
+const matchers = new WeakMap<readonly string[], ReturnType<typeof sensitiveColumns>>();
+function columnMatcher(patterns: readonly string[]): ReturnType<typeof sensitiveColumns> {
+  if (!matchers.has(patterns)) matchers.set(patterns, sensitiveColumns(patterns));
+  return matchers.get(patterns);
 }
 
 /** Built-in limits, used where neither the policy defaults, the resource nor a rule say otherwise. */
@@ -64,6 +71,17 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
     };
     if (!covers(rule.sql.tables, sql.tables)) return false;
     if (!covers(rule.sql.functions, sql.functions)) return false;
+    if (rule.sql.columns !== undefined) {
+      const referenced = sql.lineage?.columnsReferenced;
+      // Without lineage the columns are unknown: an allow-list cannot cover them, a deny-list fires.
+      if (referenced === undefined || (sql.lineage?.unresolved.length ?? 0) > 0) return rule.effect === 'deny';
+      const matcher = columnMatcher(rule.sql.columns);
+      const hit = (base: string): boolean => {
+        const [schema = '', table = '', column = ''] = base.split('.');
+        return matcher?.(schema, table, column) ?? false;
+      };
+      if (!(rule.effect === 'deny' ? referenced.some(hit) : referenced.every(hit))) return false;
+    }
   }
   return true;
 }

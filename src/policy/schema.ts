@@ -16,6 +16,10 @@ const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
 
 const Glob = z.string().min(1).max(256);
 
+const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
+  message: 'must be "table.column" or "schema.table.column" (globs allowed, e.g. "customers.card_number", "*.*ssn*")',
+});
+
 const Limits = z.strictObject({
   maxRows: z.int().min(1).max(100_000).optional(),
   timeoutMs: z.int().min(100).max(600_000).optional(),
@@ -74,9 +78,11 @@ const Rule = z
         tables: z.array(Glob).min(1).optional(),
         /** Function globs ("lower", "*xml*"). allow/approve: every function called must match; deny: any. */
         functions: z.array(Glob).min(1).optional(),
+        /** Column patterns ("orders.*", "public.customers.email"). allow/approve: every column read must match; deny: any. */
+        columns: z.array(ColumnPattern).min(1).optional(),
       })
-      .refine((sql) => sql.classes !== undefined || sql.tables !== undefined || sql.functions !== undefined, {
-        message: 'give at least one of "classes", "tables" or "functions"',
+      .refine((sql) => sql.classes !== undefined || sql.tables !== undefined || sql.functions !== undefined || sql.columns !== undefined, {
+        message: 'give at least one of "classes", "tables", "functions" or "columns"',
       })
       .optional(),
     reason: z.string().min(1).max(500).optional(),
@@ -112,10 +118,6 @@ const Downstream = z.strictObject({
 });
 
 export const DETECTORS = ['CREDIT_CARD'] as const;
-
-const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
-  message: 'must be "table.column" or "schema.table.column" (globs allowed, e.g. "customers.card_number", "*.*ssn*")',
-});
 
 const Masking = z
   .strictObject({

@@ -90,3 +90,36 @@ describe('SQL lineage (real catalog)', () => {
     expect(lineage('SELECT * FROM no_such_table').maskedColumns).toEqual(['no_such_table']);
   });
 });
+
+describe('rules on columns referenced (lineage facts)', () => {
+  it('lists every base column a statement reads, and lets rules match on them', async () => {
+    const { parsePolicy } = await import('../../src/policy/load.js');
+    const { evaluate } = await import('../../src/policy/evaluate.js');
+    const facts = (sql: string) => ({ resource: { kind: 'connection' as const, name: 'shop' }, sql: classifySql(sql, catalog) });
+    expect(facts('SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = $1').sql.lineage?.columnsReferenced).toEqual([
+      'public.customers.id',
+      'public.customers.name',
+      'public.orders.customer_id',
+      'public.orders.status',
+    ]);
+    const policy = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        resources: { connections: { shop: { url: 'env:X' } } },
+        rules: [
+          { id: 'names-and-orders', effect: 'allow', tools: ['query_sql'], sql: { classes: ['read'], columns: ['customers.id', 'customers.name', 'orders.*'] } },
+          { id: 'never-email', effect: 'deny', tools: ['query_sql'], sql: { columns: ['customers.email'] }, reason: 'Emails are off limits.' },
+        ],
+      }),
+      'policies.json',
+      ['query_sql'],
+    );
+    const principal = { issuer: 'i', sub: 's', email: undefined, groups: [], clientId: undefined, dev: false };
+    const decide = (sql: string) => evaluate(policy, { principal, tool: 'query_sql', facts: facts(sql) });
+    expect(decide('SELECT name FROM customers').effect).toBe('allow');
+    expect(decide('SELECT o.status, c.name FROM orders o JOIN customers c ON c.id = o.customer_id').effect).toBe('allow');
+    expect(decide('SELECT country FROM customers')).toMatchObject({ effect: 'deny', ruleIds: [] });
+    expect(decide('SELECT count(*) FROM customers WHERE email IS NULL')).toMatchObject({ effect: 'deny', ruleIds: ['never-email'] });
+    expect(decide('SELECT * FROM customers')).toMatchObject({ effect: 'deny', ruleIds: ['never-email'] });
+  });
+});

@@ -145,12 +145,13 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   const walk = new TreeWalk(catalog);
   walk.visit(stmt);
   const facts = walk.result(statementType, stmt[statementType]);
-  if (sensitive === undefined) return facts;
-  const lineage: Lineage =
-    catalog?.relations === undefined
-      ? { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'] }
-      : lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive);
-  return { ...facts, lineage };
+  // Lineage needs the catalog; without one it matters only when columns are sensitive (then: unresolved).
+  if (catalog?.relations === undefined) {
+    if (sensitive === undefined) return facts;
+    const unknown: Lineage = { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'], columnsReferenced: [] };
+    return { ...facts, lineage: unknown };
+  }
+  return { ...facts, lineage: lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive ?? (() => false)) };
 }
 
 class TreeWalk {

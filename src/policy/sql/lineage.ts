@@ -32,6 +32,8 @@ export interface Lineage {
   readonly sensitiveUsedOutside: readonly string[];
   /** What could not be resolved; non-empty means the statement cannot be trusted to be masked. */
   readonly unresolved: readonly string[];
+  /** Every base column the statement reads, anywhere ("schema.table.column"). */
+  readonly columnsReferenced: readonly string[];
 }
 
 type Node = Record<string, unknown>;
@@ -68,6 +70,7 @@ const str = (node: unknown): string | undefined => {
 class Resolver {
   readonly outside = new Set<string>();
   readonly unresolved: string[] = [];
+  readonly referenced = new Set<string>();
 
   constructor(
     private readonly catalog: RelationCatalog,
@@ -150,7 +153,9 @@ class Resolver {
       const ref = val.ColumnRef as { fields?: unknown[] } | undefined;
       const fields = ref?.fields ?? [];
       if (ref !== undefined && fields.some((f) => (f as Node).A_Star !== undefined)) {
-        out.push(...this.star(fields, scope));
+        const expanded = this.star(fields, scope);
+        for (const c of expanded) for (const f of c.sources) if (!f.startsWith('?')) this.referenced.add(f);
+        out.push(...expanded);
         continue;
       }
       const sources = this.expr(val, scope, outer, localCtes);
@@ -217,6 +222,7 @@ class Resolver {
       const inner = new Resolver(this.catalog, this.sensitive, this.depth + 1);
       const cols = inner.select(select, [], new Map());
       for (const u of inner.unresolved) this.fail(`in view ${key}: ${u}`);
+      for (const r of inner.referenced) this.referenced.add(r);
       // A sensitive column filtered on inside a view still shapes what the view returns.
       for (const o of inner.outside) this.outside.add(o);
       return info.columns.map((c, i) => ({ name: c, sources: cols[i]?.sources ?? new Set() }));
@@ -295,7 +301,11 @@ class Resolver {
     if (Array.isArray(node)) return union(...node.map((n) => this.expr(n, scope, outer, ctes)));
     if (node === null || typeof node !== 'object') return new Set();
     const n = node as Node;
-    if (n.ColumnRef !== undefined) return this.columnRef((n.ColumnRef as { fields?: unknown[] }).fields ?? [], scope, outer);
+    if (n.ColumnRef !== undefined) {
+      const found = this.columnRef((n.ColumnRef as { fields?: unknown[] }).fields ?? [], scope, outer);
+      for (const f of found) if (!f.startsWith('?')) this.referenced.add(f);
+      return found;
+    }
     if (n.SubLink !== undefined) {
       const sub = n.SubLink as Node;
       const select = (sub.subselect as Node).SelectStmt as Node;
@@ -375,5 +385,6 @@ export function lineageOf(stmt: Node, catalog: RelationCatalog, sensitive: Sensi
     maskedColumns: maskedOutputs.map((i) => outputs[i]?.name ?? `#${i}`),
     sensitiveUsedOutside: [...resolver.outside].sort(),
     unresolved: resolver.unresolved,
+    columnsReferenced: [...resolver.referenced].sort(),
   };
 }
