@@ -13,6 +13,11 @@ export type ResourceKind = 'connection' | 'bucket' | 'log_scope';
 export interface CallFacts {
   readonly resource?: { readonly kind: ResourceKind; readonly name: string };
   readonly sql?: SqlFacts;
+  /** Cloud Storage: the object path the call reads. */
+  readonly object?: string;
+  /** Cloud Logging: the log names the call reads, and its filter (as given). */
+  readonly logNames?: readonly string[];
+  readonly logFilter?: string;
 }
 
 /** Limits that policy settled for this call (the strictest of every matching rule and resource). */

@@ -59,6 +59,23 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   if (rule.resources !== undefined) {
     if (resource === undefined || !rule.resources.some((g) => globMatch(g, resource.name))) return false;
   }
+  // Object and log conditions only speak about bucket and log calls.
+  if (rule.objects !== undefined && resource?.kind !== 'bucket') return false;
+  if (rule.logNames !== undefined && resource?.kind !== 'log_scope') return false;
+  if (rule.objects !== undefined) {
+    const object = request.facts.object;
+    if (object === undefined || !rule.objects.some((g) => globMatch(g, object))) return false;
+  }
+  if (rule.logNames !== undefined) {
+    const names = request.facts.logNames;
+    // A call that does not name its logs reads them all: only a deny-list can match it.
+    if (names === undefined || names.length === 0) {
+      if (rule.effect !== 'deny') return false;
+    } else {
+      const hit = (n: string): boolean => (rule.logNames ?? []).some((g) => globMatch(g, n));
+      if (!(rule.effect === 'deny' ? names.some(hit) : names.every(hit))) return false;
+    }
+  }
   if (rule.sql !== undefined) {
     const sql = request.facts.sql;
     if (sql === undefined) return false;
@@ -105,6 +122,8 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
   let limits = strictest(BUILTIN_LIMITS, file.defaults.limits);
   const resource = request.facts.resource;
   if (resource?.kind === 'connection') limits = strictest(limits, file.resources.connections[resource.name]?.limits);
+  if (resource?.kind === 'bucket') limits = strictest(limits, file.resources.buckets[resource.name]?.limits);
+  if (resource?.kind === 'log_scope') limits = strictest(limits, file.resources.logScopes[resource.name]?.limits);
 
   const denies = matching.filter((r) => r.effect === 'deny');
   if (denies.length > 0) {

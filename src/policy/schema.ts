@@ -49,6 +49,21 @@ const Connection = z
     }
   });
 
+/** A Cloud Storage bucket agents may read through airlock. */
+const Bucket = z.strictObject({
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, { message: 'must be a Cloud Storage bucket name' }),
+  description: z.string().max(500).optional(),
+  limits: Limits.optional(),
+});
+
+/** A Cloud Logging scope (project and optional log names) agents may read through airlock. */
+const LogScope = z.strictObject({
+  project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: 'must be a Google Cloud project id' }),
+  logNames: z.array(z.string().min(1)).min(1).optional(),
+  description: z.string().max(500).optional(),
+  limits: Limits.optional(),
+});
+
 const Principals = z.strictObject({
   groups: z.array(z.string().min(1)).min(1).optional(),
   emails: z.array(Glob).min(1).optional(),
@@ -85,6 +100,10 @@ const Rule = z
         message: 'give at least one of "classes", "tables", "functions" or "columns"',
       })
       .optional(),
+    /** Object paths in a bucket (globs): allow/approve and deny alike match the object the call reads. */
+    objects: z.array(Glob).min(1).optional(),
+    /** Log names (globs): allow/approve: every log the call reads must match; deny: any. */
+    logNames: z.array(Glob).min(1).optional(),
     reason: z.string().min(1).max(500).optional(),
     approval: Approval.optional(),
     limits: Limits.optional(),
@@ -142,8 +161,10 @@ export const PolicyFileSchema = z.strictObject({
   resources: z
     .strictObject({
       connections: z.record(Name, Connection).default({}),
+      buckets: z.record(Name, Bucket).default({}),
+      logScopes: z.record(Name, LogScope).default({}),
     })
-    .default({ connections: {} }),
+    .default({ connections: {}, buckets: {}, logScopes: {} }),
   defaults: z
     .strictObject({ limits: Limits.default({}) })
     .default({ limits: {} }),

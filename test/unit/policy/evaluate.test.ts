@@ -119,6 +119,33 @@ describe('evaluate', () => {
     expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts(['orders'], ['query_to_xml']) })).toMatchObject({ effect: 'deny', ruleIds: ['no-xml'] });
   });
 
+  it('matches bucket objects and log names the safe way round', () => {
+    const p = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        resources: { buckets: { exports: { bucket: 'acme-exports' } }, logScopes: { prod: { project: 'acme-prod-123' } } },
+        rules: [
+          { id: 'reports', effect: 'allow', tools: ['query_sql'], resources: ['exports'], objects: ['reports/*.csv'] },
+          { id: 'no-secrets', effect: 'deny', tools: ['query_sql'], objects: ['*secret*'], reason: 'No secrets.' },
+          { id: 'app-logs', effect: 'allow', tools: ['query_sql'], resources: ['prod'], logNames: ['app-*'] },
+          { id: 'no-audit-logs', effect: 'deny', tools: ['query_sql'], logNames: ['cloudaudit*'], reason: 'Audit logs stay with security.' },
+        ],
+      }),
+      'policies.json',
+      TOOLS,
+    );
+    const bucket = (object: string): CallFacts => ({ resource: { kind: 'bucket', name: 'exports' }, object });
+    const logs = (logNames: string[]): CallFacts => ({ resource: { kind: 'log_scope', name: 'prod' }, logNames });
+    const d = (facts: CallFacts) => evaluate(p, { principal: ana, tool: 'query_sql', facts });
+    expect(d(bucket('reports/2026-11.csv')).effect).toBe('allow');
+    expect(d(bucket('raw/2026-11.csv')).effect).toBe('deny');
+    expect(d(bucket('reports/secret-salaries.csv'))).toMatchObject({ effect: 'deny', ruleIds: ['no-secrets'] });
+    expect(d(logs(['app-api', 'app-worker'])).effect).toBe('allow');
+    expect(d(logs(['app-api', 'nginx'])).effect).toBe('deny');
+    expect(d(logs(['app-api', 'cloudaudit.googleapis.com'])).ruleIds).toEqual(['no-audit-logs']);
+    expect(d(logs([])).effect).toBe('deny');
+  });
+
   it('records the policy version in every decision', () => {
     const p = policy([allowRead]);
     expect(p.version).toMatch(/^sha256:[0-9a-f]{64}$/);
