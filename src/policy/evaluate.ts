@@ -61,7 +61,11 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   }
   // Object and log conditions only speak about bucket and log calls.
   if (rule.objects !== undefined && resource?.kind !== 'bucket') return false;
-  if (rule.logNames !== undefined && resource?.kind !== 'log_scope') return false;
+  if ((rule.logNames !== undefined || rule.logFilter !== undefined) && resource?.kind !== 'log_scope') return false;
+  if (rule.logFilter !== undefined) {
+    const filter = request.facts.logFilter ?? '';
+    if (!rule.logFilter.some((g) => globMatch(g, filter))) return false;
+  }
   if (rule.objects !== undefined) {
     const object = request.facts.object;
     if (object === undefined || !rule.objects.some((g) => globMatch(g, object))) return false;
@@ -87,6 +91,7 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
       return rule.effect === 'deny' ? names.some(hit) : names.every(hit);
     };
     if (!covers(rule.sql.tables, sql.tables)) return false;
+    if (!covers(rule.sql.tablesWritten, sql.tablesWritten)) return false;
     if (!covers(rule.sql.functions, sql.functions)) return false;
     if (rule.sql.columns !== undefined) {
       const referenced = sql.lineage?.columnsReferenced;

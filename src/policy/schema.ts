@@ -91,19 +91,23 @@ const Rule = z
         classes: z.array(z.enum(SQL_CLASSES)).min(1).optional(),
         /** Table globs ("orders", "public.*"). allow/approve: every table named must match; deny: any. */
         tables: z.array(Glob).min(1).optional(),
+        /** Globs for the tables the statement writes (DML targets, DDL targets). Same reading as `tables`. */
+        tablesWritten: z.array(Glob).min(1).optional(),
         /** Function globs ("lower", "*xml*"). allow/approve: every function called must match; deny: any. */
         functions: z.array(Glob).min(1).optional(),
         /** Column patterns ("orders.*", "public.customers.email"). allow/approve: every column read must match; deny: any. */
         columns: z.array(ColumnPattern).min(1).optional(),
       })
-      .refine((sql) => sql.classes !== undefined || sql.tables !== undefined || sql.functions !== undefined || sql.columns !== undefined, {
-        message: 'give at least one of "classes", "tables", "functions" or "columns"',
+      .refine((sql) => Object.values(sql).some((v) => v !== undefined), {
+        message: 'give at least one of "classes", "tables", "tablesWritten", "functions" or "columns"',
       })
       .optional(),
     /** Object paths in a bucket (globs): allow/approve and deny alike match the object the call reads. */
     objects: z.array(Glob).min(1).optional(),
     /** Log names (globs): allow/approve: every log the call reads must match; deny: any. */
     logNames: z.array(Glob).min(1).optional(),
+    /** Globs over the log filter the call gives (log calls only; a call with no filter has the empty filter). */
+    logFilter: z.array(z.string().max(2000)).min(1).optional(),
     reason: z.string().min(1).max(500).optional(),
     approval: Approval.optional(),
     limits: Limits.optional(),

@@ -146,6 +146,31 @@ describe('evaluate', () => {
     expect(d(logs([])).effect).toBe('deny');
   });
 
+  it('matches the log filter and the tables a statement writes', () => {
+    const p = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        resources: { logScopes: { prod: { project: 'acme-prod-123' } } },
+        rules: [
+          { id: 'logs', effect: 'allow', tools: ['query_sql'], resources: ['prod'] },
+          { id: 'no-debug-dumps', effect: 'deny', tools: ['query_sql'], logFilter: ['*severity<*', '*severity=DEBUG*'], reason: 'Too broad.' },
+          { id: 'order-writes', effect: 'approve', tools: ['query_sql'], sql: { classes: ['write'], tablesWritten: ['orders'] }, reason: 'Order changes.', approval: { approverGroups: ['ops'] } },
+        ],
+      }),
+      'policies.json',
+      TOOLS,
+    );
+    const d = (facts: CallFacts) => evaluate(p, { principal: ana, tool: 'query_sql', facts });
+    expect(d({ resource: { kind: 'log_scope', name: 'prod' }, logFilter: 'severity>=ERROR' }).effect).toBe('allow');
+    expect(d({ resource: { kind: 'log_scope', name: 'prod' }, logFilter: 'severity=DEBUG AND resource.type="k8s"' }).ruleIds).toEqual(['no-debug-dumps']);
+    const write = (tablesWritten: string[]): CallFacts => ({
+      resource: { kind: 'connection', name: 'shop' },
+      sql: { class: 'write', classesSeen: ['write'], statementType: 'UpdateStmt', tables: [...tablesWritten, 'products'], tablesWritten, functions: [], reason: '' },
+    });
+    expect(d(write(['orders'])).effect).toBe('approve');
+    expect(d(write(['customers'])).effect).toBe('deny');
+  });
+
   it('records the policy version in every decision', () => {
     const p = policy([allowRead]);
     expect(p.version).toMatch(/^sha256:[0-9a-f]{64}$/);
