@@ -31,6 +31,7 @@ import type { SensitivePredicate } from './policy/sql/lineage.js';
 import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
+import type { CallContext } from './pipeline/context.js';
 import type { ToolDeps } from './tool.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -192,7 +193,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         explainCall({ policy: policy(), tools: registry, deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
     };
     const clock = { now: () => Date.now() };
-    const pipeline = buildPipeline({
+    const governed = buildPipeline({
       audit,
       tools: registry,
       policy: policies,
@@ -202,6 +203,19 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       ...(verifier === undefined ? {} : { verifier }),
       ...(impersonation === undefined ? {} : { impersonation }),
     });
+    // Calls in flight finish (and are audited) before shutdown closes pools and stores.
+    const inflight = new Set<Promise<void>>();
+    const pipeline = (ctx: CallContext): Promise<void> => {
+      const call = governed(ctx);
+      inflight.add(call);
+      void call.finally(() => inflight.delete(call)).catch(() => undefined);
+      return call;
+    };
+    const drain = async (): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    };
 
     let credential: Credential = { kind: 'none' };
     let tokenSource: TokenSource | undefined;
@@ -223,6 +237,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     if (config.transport === 'stdio') {
       const source = tokenSource;
       const stdio = await serveStdio({ ...common, credential: () => (source === undefined ? credential : source.current()) });
+      cleanups.push(drain);
       log('info', 'serving MCP on stdio');
       return {
         policy,
@@ -255,6 +270,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
           }),
     });
     cleanups.push(() => http.close());
+    cleanups.push(drain);
     log('info', `serving MCP on ${http.url}/mcp (Streamable HTTP) and ${http.url}/sse (legacy SSE)`);
     return {
       http,

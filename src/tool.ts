@@ -23,6 +23,8 @@ export interface CallFacts {
 /** Limits that policy settled for this call (the strictest of every matching rule and resource). */
 export interface CallLimits {
   readonly maxRows: number;
+  /** Largest result, in bytes of cell data, before it is cut (`truncated`). */
+  readonly maxBytes: number;
   readonly timeoutMs: number;
 }
 

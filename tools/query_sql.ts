@@ -54,10 +54,12 @@ export const querySql = defineTool({
     const result = await ctx.deps.sql.run(args.connection, args.sql, args.params ?? [], {
       mode: sqlClass === 'read' ? 'read' : 'write',
       maxRows,
+      maxBytes: ctx.limits.maxBytes,
       timeoutMs: ctx.limits.timeoutMs,
       signal: ctx.signal,
     });
     if (!result.truncated) return result;
-    return { ...result, note: `Only the first ${maxRows} rows are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
+    const cut = result.rowCount >= maxRows ? `the first ${maxRows} rows` : `the first ${result.rowCount} rows (the ${ctx.limits.maxBytes}-byte result cap)`;
+    return { ...result, note: `Only ${cut} are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
   },
 });

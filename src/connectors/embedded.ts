@@ -13,6 +13,9 @@ export interface EmbeddedPostgres {
   readonly adminUrl: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Stops the server but keeps its data (tests of outages); `resume()` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -147,7 +150,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     port,
     user: 'postgres',
     password,
-    persistent: false,
+    // The data dir is removed by stop() below; pause() must keep it.
+    persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--no-sync'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off'],
@@ -171,6 +175,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     adminUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
+    async pause() {
+      await server.stop();
+    },
+    async resume() {
+      await server.start();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -66,6 +66,8 @@ const TYPE_NAMES: Readonly<Record<number, string>> = {
 
 interface PoolEntry {
   readonly url: string;
+  /** How to open a connection like the pool's (used to send cancel requests). */
+  readonly clientConfig: pg.ClientConfig;
   /** The database role airlock connects as (recorded in the audit as the downstream identity). */
   readonly role: string;
   readonly pool: pg.Pool;
@@ -102,8 +104,10 @@ export class PostgresConnector implements SqlConnector {
     };
     let pool: pg.Pool;
     let role: string;
+    let clientConfig: pg.ClientConfig;
     if (target.kind === 'url') {
-      pool = new pg.Pool({ ...common, connectionString: target.url });
+      clientConfig = { connectionString: target.url };
+      pool = new pg.Pool({ ...common, ...clientConfig });
       role = safeRole(target.url);
     } else {
       if (this.options.cloudSqlConnector === undefined) throw new TypeError('PostgresConnector: a Cloud SQL connection needs cloudSqlConnector');
@@ -115,11 +119,12 @@ export class PostgresConnector implements SqlConnector {
         throw new UpstreamUnavailableError(`Database connection "${connection}"`, { detail: `Cloud SQL connector: ${String(error)}`, cause: error });
       }
       // IAM database authentication: the connector's TLS channel carries airlock's identity; no password.
-      pool = new pg.Pool({ ...common, ...(clientOptions as object), user: target.iamUser, database: target.database });
+      clientConfig = { ...(clientOptions as object), user: target.iamUser, database: target.database };
+      pool = new pg.Pool({ ...common, ...clientConfig });
       role = target.iamUser;
     }
     pool.on('error', (error) => this.options.onPoolError?.(connection, error));
-    const entry = { url: key, role, pool, typeNames: new Map<number, string>() };
+    const entry = { url: key, clientConfig, role, pool, typeNames: new Map<number, string>() };
     this.pools.set(connection, entry);
     return entry;
   }
@@ -190,23 +195,37 @@ export class PostgresConnector implements SqlConnector {
     try {
       client = await entry.pool.connect();
     } catch (error) {
-      throw new UpstreamUnavailableError(`Database connection "${connection}"`, {
+      const busy = entry.pool.totalCount >= (this.options.poolSize ?? 10) && /timeout/i.test(String(error));
+      throw new UpstreamUnavailableError(busy ? `Database connection "${connection}" (all its connections are busy)` : `Database connection "${connection}"`, {
         detail: error instanceof Error ? error.message : String(error),
         cause: error,
       });
     }
     let broken = false;
+    const stopCancel = this.cancelOnAbort(client, entry, options.signal);
     try {
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
-      // One round trip: both statements are airlock's own text with an integer we computed.
-      await client.query(`${options.mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${timeout}`);
+      // One round trip: airlock's own statements with integers it computed. The server enforces the
+      // limits: statement and lock timeouts, and no transaction left idle.
+      await client.query(
+        `${options.mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${timeout}; ` +
+          `SET LOCAL lock_timeout = ${Math.min(timeout, 5000)}; SET LOCAL idle_in_transaction_session_timeout = ${timeout + 5000}`,
+      );
       const result = await this.readRows(client, entry, sql, params, options);
-      await client.query(options.mode === 'read' ? 'ROLLBACK' : 'COMMIT');
+      if (options.mode === 'read') {
+        await client.query('ROLLBACK');
+      } else {
+        await client.query('COMMIT');
+        // A committed statement may have changed session state or the schema: reset both views of it.
+        await client.query('DISCARD ALL');
+        this.catalogs.delete(connection);
+      }
       return result;
     } catch (error) {
       broken = await rollback(client);
       throw mapError(error, connection, options);
     } finally {
+      stopCancel();
       client.release(broken);
     }
   }
@@ -220,27 +239,67 @@ export class PostgresConnector implements SqlConnector {
   ): Promise<RowsResult> {
     if (options.signal.aborted) throw new CancelledError({ detail: 'cancelled before the query ran' });
     const cursor = client.query(new Cursor(sql, [...params], { rowMode: 'array', types: typeParsers }));
-    const { rows, result } = await new Promise<{ rows: unknown[][]; result: pg.QueryResult }>((resolve, reject) => {
-      cursor.read(options.maxRows + 1, (error, rows, result) => {
-        if (error) reject(error);
-        else resolve({ rows: rows as unknown[][], result });
+    const read = (n: number): Promise<{ rows: unknown[][]; result: pg.QueryResult }> =>
+      new Promise((resolve, reject) => {
+        cursor.read(n, (error, rows, result) => {
+          if (error) reject(error);
+          else resolve({ rows: rows as unknown[][], result });
+        });
       });
-    });
+    // Stream in batches: stop at the row cap (one extra row tells whether more exist) or the byte cap.
+    const kept: unknown[][] = [];
+    let bytes = 0;
+    let truncated = false;
+    let result: pg.QueryResult | undefined;
+    let batch = Math.min(options.maxRows + 1, 1000);
+    for (;;) {
+      const chunk = await read(batch);
+      result = chunk.result;
+      if (chunk.rows.length === 0) break;
+      for (const row of chunk.rows) {
+        if (kept.length >= options.maxRows) {
+          truncated = true;
+          break;
+        }
+        const size = rowBytes(row);
+        if (bytes + size > options.maxBytes && kept.length > 0) {
+          truncated = true;
+          break;
+        }
+        bytes += size;
+        kept.push(row.map(toJsonValue));
+      }
+      if (truncated || chunk.rows.length < batch) break;
+      batch = Math.min(options.maxRows + 1 - kept.length, 1000);
+    }
     await cursor.close();
-    const fields = result.fields ?? [];
+    const fields = result?.fields ?? [];
     const columns = await this.columnTypes(client, entry, fields);
-    const truncated = rows.length > options.maxRows;
-    const kept = truncated ? rows.slice(0, options.maxRows) : rows;
     const isRowStatement = fields.length > 0;
     return {
       kind: 'rows',
       columns,
-      rows: kept.map((row) => row.map(toJsonValue)),
+      rows: kept,
       rowCount: kept.length,
       truncated,
       downstream: { kind: 'postgres_role', principal: entry.role },
-      ...(isRowStatement || result.rowCount === null ? {} : { rowsAffected: result.rowCount }),
+      ...(isRowStatement || result?.rowCount === null || result === undefined ? {} : { rowsAffected: result.rowCount }),
     };
+  }
+
+  /** On abort (MCP cancellation, client gone), asks the server to cancel the running statement. */
+  private cancelOnAbort(client: pg.PoolClient, entry: PoolEntry, signal: AbortSignal): () => void {
+    const onAbort = (): void => {
+      const active = (client as unknown as { activeQuery?: unknown }).activeQuery;
+      if (active === undefined || active === null) return;
+      // A cancel request goes over its own short-lived connection (protocol CancelRequest, no login).
+      const canceller = new pg.Client(entry.clientConfig) as unknown as { cancel(c: unknown, q: unknown): void; connection: { on(e: string, f: () => void): void; end?: () => void } };
+      canceller.connection.on('error', () => undefined);
+      canceller.cancel(client, active);
+    };
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => signal.removeEventListener('abort', onAbort);
   }
 
   private async columnTypes(client: pg.PoolClient, entry: PoolEntry, fields: readonly pg.FieldDef[]): Promise<ColumnInfo[]> {
@@ -282,6 +341,20 @@ function safeRole(url: string): string {
   } catch {
     return '(unparsed)';
   }
+}
+
+/** Approximate size of a row as the agent will receive it (cheap: no serialisation). */
+function rowBytes(row: readonly unknown[]): number {
+  let n = 2;
+  for (const v of row) {
+    if (v === null || v === undefined) n += 5;
+    else if (typeof v === 'string') n += v.length + 3;
+    else if (typeof v === 'number' || typeof v === 'boolean') n += 8;
+    else if (v instanceof Date) n += 28;
+    else if (Buffer.isBuffer(v)) n += v.length * 2 + 5;
+    else n += JSON.stringify(v).length + 1;
+  }
+  return n;
 }
 
 function toJsonValue(value: unknown): unknown {

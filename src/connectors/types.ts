@@ -7,6 +7,7 @@ export type SqlMode = 'read' | 'write';
 export interface SqlRunOptions {
   readonly mode: SqlMode;
   readonly maxRows: number;
+  readonly maxBytes: number;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
 }

@@ -37,7 +37,7 @@ function columnMatcher(patterns: readonly string[]): ReturnType<typeof sensitive
 }
 
 /** Built-in limits, used where neither the policy defaults, the resource nor a rule say otherwise. */
-export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, timeoutMs: 15_000 });
+export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, maxBytes: 1024 * 1024, timeoutMs: 15_000 });
 
 function matchesPrincipal(rule: PolicyRule, principal: Principal): boolean {
   const p = rule.principals;
@@ -108,10 +108,14 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   return true;
 }
 
-function strictest(a: CallLimits, b: { maxRows?: number | undefined; timeoutMs?: number | undefined } | undefined): CallLimits {
+function strictest(
+  a: CallLimits,
+  b: { maxRows?: number | undefined; maxBytes?: number | undefined; timeoutMs?: number | undefined } | undefined,
+): CallLimits {
   if (b === undefined) return a;
   return {
     maxRows: Math.min(a.maxRows, b.maxRows ?? a.maxRows),
+    maxBytes: Math.min(a.maxBytes, b.maxBytes ?? a.maxBytes),
     timeoutMs: Math.min(a.timeoutMs, b.timeoutMs ?? a.timeoutMs),
   };
 }

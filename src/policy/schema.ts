@@ -22,6 +22,7 @@ const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
 
 const Limits = z.strictObject({
   maxRows: z.int().min(1).max(100_000).optional(),
+  maxBytes: z.int().min(1024).max(64 * 1024 * 1024).optional(),
   timeoutMs: z.int().min(100).max(600_000).optional(),
 });
 

@@ -54,7 +54,7 @@ afterAll(async () => {
 });
 
 const target = { kind: 'cloudsql' as const, instanceConnectionName: 'proj-test:europe-west1:shop-db', ipType: 'PUBLIC' as const, iamUser: IAM_USER, database: 'airlock_test' };
-const read = { mode: 'read' as const, maxRows: 10, timeoutMs: 5000, signal: new AbortController().signal };
+const read = { mode: 'read' as const, maxRows: 10, maxBytes: 1 << 20, timeoutMs: 5000, signal: new AbortController().signal };
 
 describe('PostgresConnector through the Cloud SQL connector with IAM database authentication', () => {
   it('connects as the IAM user with no password, using airlock’s own token for the ephemeral certificate', async () => {

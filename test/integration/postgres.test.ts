@@ -12,7 +12,7 @@ afterAll(async () => {
   await connector.close();
 });
 
-const read = { mode: 'read' as const, maxRows: 100, timeoutMs: 5000, signal: new AbortController().signal };
+const read = { mode: 'read' as const, maxRows: 100, maxBytes: 1 << 20, timeoutMs: 5000, signal: new AbortController().signal };
 
 describe('PostgresConnector.run (real PostgreSQL)', () => {
   it('returns columns with type names, rows as arrays and the row count', async () => {

@@ -82,7 +82,7 @@ describe('evaluate', () => {
       'policies.json',
       TOOLS,
     );
-    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 50, timeoutMs: 5000 });
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 50, maxBytes: 1024 * 1024, timeoutMs: 5000 });
     expect(evaluate(policy([]), { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual(BUILTIN_LIMITS);
   });
 
