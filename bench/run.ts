@@ -162,6 +162,21 @@ async function main(): Promise<void> {
         `| ${scenario.name} | ${ms(percentile(b, 50))} | ${ms(percentile(b, 99))} | ${ms(percentile(g, 50))} | ${ms(percentile(g, 99))} | ${(percentile(g, 50) / percentile(b, 50)).toFixed(2)}× | ${ms(percentile(g, 50) - percentile(b, 50))} |`,
       );
     }
+    // 1M-row SELECT through the governed path: the cursor stops at the cap; the rest never leaves the server.
+    const bigSql = "SELECT g, md5(g::text) AS h, repeat('x', 64) AS pad FROM generate_series(1, 1000000) AS g";
+    const firstResult: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      const result = await governed.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: bigSql } });
+      firstResult.push(performance.now() - started);
+      if (result.isError === true) throw new Error(`1M-row call failed: ${JSON.stringify(result.content)}`);
+    }
+    firstResult.sort((x, y) => x - y);
+    const peakRss = process.resourceUsage().maxRSS / 1024;
+    lines.push(
+      '',
+      `1,000,000-row SELECT (capped at the policy's 5,000 rows): time to result p50 ${percentile(firstResult, 50).toFixed(1)} ms, p99 ${percentile(firstResult, 99).toFixed(1)} ms; peak RSS of this process over the whole run ${peakRss.toFixed(0)} MB`,
+    );
     lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
     lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
     process.stdout.write(`${lines.join('\n')}\n`);

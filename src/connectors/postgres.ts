@@ -202,6 +202,7 @@ export class PostgresConnector implements SqlConnector {
       });
     }
     let broken = false;
+    let released = false;
     const stopCancel = this.cancelOnAbort(client, entry, options.signal);
     try {
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
@@ -213,7 +214,14 @@ export class PostgresConnector implements SqlConnector {
       );
       const result = await this.readRows(client, entry, sql, params, options);
       if (options.mode === 'read') {
-        await client.query('ROLLBACK');
+        // The answer does not wait for ROLLBACK: the connection goes back to the pool only once it is
+        // done (or is discarded if it fails), so no later call can see this transaction.
+        released = true;
+        stopCancel();
+        client.query('ROLLBACK').then(
+          () => client.release(),
+          () => client.release(true),
+        );
       } else {
         await client.query('COMMIT');
         // A committed statement may have changed session state or the schema: reset both views of it.
@@ -225,8 +233,10 @@ export class PostgresConnector implements SqlConnector {
       broken = await rollback(client);
       throw mapError(error, connection, options);
     } finally {
-      stopCancel();
-      client.release(broken);
+      if (!released) {
+        stopCancel();
+        client.release(broken);
+      }
     }
   }
 
