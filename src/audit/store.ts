@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Low } from 'lowdb';
-import { DataFile } from 'lowdb/node';
+import { LowSync } from 'lowdb';
+import { DataFileSync } from 'lowdb/node';
 import type { AuditRecord, AuditSink } from './record.js';
 
 interface AuditFile {
@@ -12,7 +12,7 @@ interface AuditFile {
 }
 
 export interface JsonAuditStoreOptions {
-  /** Start a new segment once the current one would exceed this many bytes (default 64 KiB). */
+  /** Start a new segment once the current one would exceed this many bytes (default 32 KiB). */
   readonly segmentBytes?: number;
   readonly now?: () => Date;
 }
@@ -55,18 +55,21 @@ function day(date: Date): string {
  * The JSON-file audit store (lowdb). lowdb rewrites a whole file on every write, so records go to
  * segments (`audit-YYYYMMDD-NNN.json`) that rotate by size and by day, keeping the cost of an append
  * bounded however large the log grows. Each write is an atomic file replacement (temp file, then
- * rename), and appends are serialised: `append` resolves only once its record is on disk.
+ * rename). Appends made in the same turn of the event loop are grouped into one write, done
+ * synchronously (a few hundred microseconds, cheaper than four thread-pool round trips); `append`
+ * resolves only once its record is on disk.
  */
 export class JsonAuditStore implements AuditSink {
-  private queue: Promise<void> = Promise.resolve();
-  private current: { name: string; day: string; seq: number; db: Low<AuditFile>; bytes: number } | undefined;
+  private pending: { record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private scheduled = false;
+  private current: { name: string; day: string; seq: number; db: LowSync<AuditFile>; bytes: number } | undefined;
   private readonly segmentBytes: number;
   private readonly now: () => Date;
   readonly dir: string;
 
   private constructor(dir: string, options: JsonAuditStoreOptions) {
     this.dir = dir;
-    this.segmentBytes = options.segmentBytes ?? 64 * 1024;
+    this.segmentBytes = options.segmentBytes ?? 32 * 1024;
     this.now = options.now ?? (() => new Date());
     if (!(this.segmentBytes >= 1024)) throw new TypeError('JsonAuditStore: segmentBytes must be at least 1024');
   }
@@ -80,7 +83,7 @@ export class JsonAuditStore implements AuditSink {
     const last = segments.at(-1);
     if (last !== undefined) {
       const [, d = '', n = '1'] = SEGMENT.exec(last) ?? [];
-      const db = await store.openSegment(last);
+      const db = store.openSegment(last);
       store.current = { name: last, day: d, seq: Number(n), db, bytes: JSON.stringify(db.data).length };
     }
     return store;
@@ -91,50 +94,85 @@ export class JsonAuditStore implements AuditSink {
     return join(this.dir, this.current?.name ?? `audit-${day(this.now())}-001.json`);
   }
 
-  private async openSegment(name: string): Promise<Low<AuditFile>> {
+  private openSegment(name: string): LowSync<AuditFile> {
     const path = join(this.dir, name);
-    const db = new Low<AuditFile>(new DataFile<AuditFile>(path, { parse: (text) => JSON.parse(text) as AuditFile, stringify: stringifySegment }), {
+    const db = new LowSync<AuditFile>(new DataFileSync<AuditFile>(path, { parse: (text) => JSON.parse(text) as AuditFile, stringify: stringifySegment }), {
       format: 'airlock-audit',
       version: 1,
       records: [],
     });
-    await db.read();
+    db.read();
     if (db.data.format !== 'airlock-audit' || !Array.isArray(db.data.records)) throw new TypeError(`${path}: not an airlock audit file`);
     return db;
   }
 
-  private async segmentFor(recordBytes: number): Promise<NonNullable<JsonAuditStore['current']>> {
+  private segmentFor(recordBytes: number): NonNullable<JsonAuditStore['current']> {
     const today = day(this.now());
     const cur = this.current;
     if (cur !== undefined && cur.day === today && (cur.bytes + recordBytes <= this.segmentBytes || cur.db.data.records.length === 0)) return cur;
     const seq = cur !== undefined && cur.day === today ? cur.seq + 1 : 1;
     const name = `audit-${today}-${String(seq).padStart(3, '0')}.json`;
-    const db = await this.openSegment(name);
+    const db = this.openSegment(name);
     this.current = { name, day: today, seq, db, bytes: JSON.stringify(db.data).length };
     return this.current;
   }
 
   append(record: AuditRecord): Promise<void> {
-    const write = this.queue.then(async () => {
-      const size = recordJson(record).length + 2;
-      const segment = await this.segmentFor(size);
-      segment.db.data.records.push(record);
-      try {
-        await segment.db.write();
-        segment.bytes += size;
-      } catch (error) {
-        // Keep memory and disk in step: a record that did not reach the disk is not kept.
-        segment.db.data.records.pop();
-        throw error;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ record, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // Group every append of this turn of the event loop into one write.
+        queueMicrotask(() => this.flush());
       }
     });
-    this.queue = write.catch(() => undefined);
-    return write;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.writeBatch(batch);
+    } catch (error) {
+      // Opening or rotating a segment failed: nothing of this batch is acknowledged.
+      for (const item of batch) item.reject(error);
+    }
+  }
+
+  private writeBatch(batch: { record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }[]): void {
+    let i = 0;
+    while (i < batch.length) {
+      // Records for one segment go in one write; a batch may span a rotation.
+      const first = batch[i] as (typeof batch)[number];
+      const segment = this.segmentFor(recordJson(first.record).length + 2);
+      const start = segment.db.data.records.length;
+      const group: typeof batch = [];
+      let bytes = segment.bytes;
+      while (i < batch.length) {
+        const item = batch[i] as (typeof batch)[number];
+        const size = recordJson(item.record).length + 2;
+        if (group.length > 0 && bytes + size > this.segmentBytes) break;
+        group.push(item);
+        bytes += size;
+        i++;
+      }
+      segment.db.data.records.push(...group.map((g) => g.record));
+      try {
+        segment.db.write();
+        segment.bytes = bytes;
+        for (const g of group) g.resolve();
+      } catch (error) {
+        // Keep memory and disk in step: records that did not reach the disk are not kept.
+        segment.db.data.records.length = start;
+        for (const g of group) g.reject(error);
+      }
+    }
   }
 
   /** Every record in the store, oldest first, read from disk. */
   async records(): Promise<AuditRecord[]> {
-    await this.queue;
+    await new Promise<void>((r) => setImmediate(r));
     const out: AuditRecord[] = [];
     for (const name of await listSegments(this.dir)) {
       const file = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as AuditFile;
