@@ -102,7 +102,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     }
   });
 
-  it('runs calls as the verified principal over Streamable HTTP; the audit keeps claims, never the token', async () => {
+  it('runs calls as the verified principal over Streamable HTTP; the audit keeps claims, never the token (audit:no-token)', async () => {
     const token = await analyst();
     const { client, transport } = httpClient(token);
     await client.connect(transport);
@@ -145,7 +145,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     }
   });
 
-  it('verifies every request: a token that expires mid-session gets a clean 401 and an audit record', async () => {
+  it('verifies every request: a token that expires mid-session gets a clean 401 and an audit record (identity:per-request)', async () => {
     const short = await idp.sign({ sub: 'ana', aud: resource, groups: ['analysts'], exp: Math.floor(Date.now() / 1000) + 2 });
     const { client, transport } = httpClient(short);
     await client.connect(transport);
@@ -172,7 +172,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     expect(res.headers['www-authenticate']).toContain('error="invalid_request"');
   });
 
-  it('does not let another principal use a session it did not open', async () => {
+  it('does not let another principal use a session it did not open (identity:session-owner)', async () => {
     const { client, transport } = httpClient(await analyst());
     await client.connect(transport);
     try {
@@ -189,7 +189,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     }
   });
 
-  it('refuses every token of the attack suite at the gate with a fixed error and an audit record naming why', async () => {
+  it('refuses every token of the attack suite at the gate with a fixed error and an audit record naming why (identity:attack-suite)', async () => {
     const stranger = await startLocalIssuer();
     try {
       const cases = tokenAttacks(idp, stranger, resource);

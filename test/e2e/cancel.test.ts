@@ -8,7 +8,7 @@ import { startAirlock } from '../../src/main.js';
 import { readAudit, tempDir, writePolicy } from '../support/airlock.js';
 
 describe('cancelling a governed call from the MCP client', () => {
-  it('cancels the statement on the server and audits the call as cancelled', async () => {
+  it('cancels the statement on the server and audits the call as cancelled (query:cancel)', async () => {
     process.env.DATABASE_URL = inject('databaseUrl');
     const dir = tempDir();
     const airlock = await startAirlock(

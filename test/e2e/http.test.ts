@@ -85,7 +85,7 @@ describe('airlock serve --http: Streamable HTTP', () => {
     expect(JSON.parse(res.body)).toMatchObject({ status: 'ok', policyVersion: airlock.policy().version });
   });
 
-  it('refuses a foreign Host header (DNS rebinding) with a JSON-RPC error', async () => {
+  it('refuses a foreign Host header (DNS rebinding) with a JSON-RPC error (http:dns-rebinding)', async () => {
     const res = await raw(`${base}/mcp`, { method: 'POST', headers: { host: 'attacker.example:80', 'content-type': 'application/json' }, body: '{}' });
     expect(res.status).toBe(403);
     expect(JSON.parse(res.body)).toEqual({
@@ -159,7 +159,7 @@ describe('HTTP session lifecycle and identity', () => {
     }
   });
 
-  it('refuses every call as UNAUTHENTICATED when no identity source is configured, and audits it', async () => {
+  it('refuses every call as UNAUTHENTICATED when no identity source is configured, and audits it (audit:records-unauthenticated)', async () => {
     const d = tempDir();
     const anon = await startAirlock(config(d, { devIdentity: undefined }), silent);
     try {

@@ -137,7 +137,7 @@ describe('buildPipeline with sensitive columns (lineage, real PostgreSQL)', () =
     return pipeline(ctx).then(() => ({ ctx, sink }));
   }
 
-  it('masks every output derived from a sensitive column whole, whatever it looks like', async () => {
+  it('masks every output derived from a sensitive column whole, whatever it looks like (masking:lineage)', async () => {
     const { ctx, sink } = await run("SELECT name, lower(email) AS e, md5(card_number) AS h FROM customers WHERE id = 1");
     expect(ctx.response?.structuredContent).toMatchObject({ rows: [['Ana Silva', '[MASKED]', '[MASKED]']], masked: ['e', 'h'] });
     expect(sink.records[0]?.result).toMatchObject({ maskedColumns: ['e', 'h'], findings: { SENSITIVE_COLUMN: 2 } });
@@ -148,7 +148,7 @@ describe('buildPipeline with sensitive columns (lineage, real PostgreSQL)', () =
     expect(ctx.response?.structuredContent).toMatchObject({ rows: [['[MASKED]']], masked: ['r'] });
   });
 
-  it('sends a query that filters on a sensitive column to approval, naming the column', async () => {
+  it('sends a query that filters on a sensitive column to approval, naming the column (masking:sensitive-use-approval)', async () => {
     const { ctx, sink } = await run("SELECT count(*) FROM customers WHERE card_number LIKE '4111%'");
     expect(ctx.error?.code).toBe('APPROVAL_REQUIRED');
     expect(ctx.response?.content[0]?.text).toContain(

@@ -104,7 +104,7 @@ describe('query_sql connector, production behaviour', () => {
     ["SELECT 1 / (length(card_number) - length(card_number)) FROM customers", 'Query failed: division by zero (SQLSTATE 22012)'],
     ["SELECT replace(replace(card_number, ' ', ''), '-', '')::numeric::int FROM customers", 'Query failed: numeric value out of range (SQLSTATE 22003)'],
     ["SELECT to_date(card_number, 'YYYY-MM-DD') FROM customers", expect.stringMatching(/^Query failed: .+ \(SQLSTATE 22\w{3}\)$/) as unknown as string],
-  ])('keeps stored values out of the error for %s', async (sql, message) => {
+  ])('keeps stored values out of the error for %s (query:no-value-in-errors)', async (sql, message) => {
     const error = await connector.run('shop', sql, [], { ...base, signal: signal() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(QueryFailedError);
     expect((error as QueryFailedError).publicMessage).toEqual(message);

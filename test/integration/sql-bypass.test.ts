@@ -128,7 +128,7 @@ const READS = [
 describe('SQL bypass suite (real PostgreSQL catalog)', () => {
   const functionCases = HARMFUL_CALLS.flatMap((f) => WRAPPERS.map((wrap) => wrap(f)));
 
-  it(`never classifies any of ${HARMFUL_CALLS.length * WRAPPERS.length} wrapped harmful function calls as read`, () => {
+  it(`never classifies any of ${HARMFUL_CALLS.length * WRAPPERS.length} wrapped harmful function calls as read (sql:never-read)`, () => {
     const leaks = functionCases.filter((sql) => classifySql(sql, catalog).class === 'read');
     expect(leaks).toEqual([]);
   });

@@ -1,0 +1,24 @@
+/**
+ * Security invariants, by id. Every id must be cited, as "(id)", in the name of at least one test;
+ * test/invariants.test.ts fails when one is not. Add the id to the test that proves it.
+ */
+export const INVARIANTS = {
+  'audit:records-success': 'A successful call leaves exactly one audit record, with principal, decision and masked response.',
+  'audit:records-denials': 'A call denied by policy is audited with the deciding rules.',
+  'audit:records-invalid': 'A call with invalid arguments is audited with the arguments as sent.',
+  'audit:records-unknown-tool': 'A call to an unknown tool is audited.',
+  'audit:records-unauthenticated': 'A call without a verified identity is audited (stdio, HTTP gate).',
+  'audit:fail-closed': 'If the audit record cannot be written, no data is returned.',
+  'audit:no-token': 'Tokens never appear in the audit.',
+  'policy:default-deny': 'No matching rule means deny.',
+  'policy:deny-wins': 'Any matching deny wins, whatever the order.',
+  'identity:attack-suite': 'Every token attack is refused with the fixed public error and an audit record.',
+  'identity:per-request': 'HTTP verifies every request; an expired token mid-session gets 401 and an audit record.',
+  'identity:session-owner': 'A session cannot be used by another principal.',
+  'sql:never-read': 'Nothing that writes, changes schema or privileges, or has side effects is classified read.',
+  'masking:lineage': 'Every output derived from a sensitive column is masked whole.',
+  'masking:sensitive-use-approval': 'A sensitive column used outside the output needs approval.',
+  'query:no-value-in-errors': 'Stored values never appear in errors shown to the agent.',
+  'query:cancel': 'Cancelling a call cancels the statement on the server and audits it as cancelled.',
+  'http:dns-rebinding': 'Foreign Host and Origin headers are refused.',
+} as const;
