@@ -41,6 +41,7 @@ Serve options:
   --host H                     HTTP bind address (default ${DEFAULTS.host})
   --policy FILE                policy file (default ${DEFAULTS.policyPath})
   --audit-dir DIR              audit directory (default ${DEFAULTS.auditDir})
+  --audit-segment-bytes N      rotate audit segments at N bytes (default ${DEFAULTS.auditSegmentBytes})
   --config FILE                runtime config: trusted OIDC issuers, audiences, group claim (JSON)
   --token-file PATH            stdio: the caller's token, re-read when it rotates (or set AIRLOCK_TOKEN)
   --dev-identity EMAIL[,G...]  UNVERIFIED identity for demos and tests; marked in every audit record
@@ -59,6 +60,7 @@ const SERVE_OPTIONS = {
   host: { type: 'string' },
   policy: { type: 'string' },
   'audit-dir': { type: 'string' },
+  'audit-segment-bytes': { type: 'string' },
   'dev-identity': { type: 'string' },
   config: { type: 'string' },
   'token-file': { type: 'string' },
@@ -86,6 +88,7 @@ function serveConfig(flags: ServeFlags, overrides: Partial<ServeConfig> = {}): S
     transport,
     policyPath: flags.policy ?? overrides.policyPath ?? DEFAULTS.policyPath,
     auditDir: flags['audit-dir'] ?? DEFAULTS.auditDir,
+    auditSegmentBytes: toInt(flags['audit-segment-bytes'], DEFAULTS.auditSegmentBytes),
     ...(flags['dev-identity'] === undefined
       ? overrides.devIdentity === undefined
         ? {}

@@ -8,6 +8,8 @@ export const ServeConfigSchema = z.strictObject({
   transport: z.enum(['stdio', 'http']),
   policyPath: z.string().min(1),
   auditDir: z.string().min(1),
+  /** Audit segment size: smaller segments make each append cheaper and make more files. */
+  auditSegmentBytes: z.int().min(4096).max(64 * 1024 * 1024).default(32 * 1024),
   /** Runtime config file (identity issuers, …). */
   configPath: z.string().min(1).optional(),
   /** stdio: read the caller's token from this file on each call (re-read when it rotates). */
@@ -30,6 +32,7 @@ export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export const DEFAULTS = {
   policyPath: './policies.json',
   auditDir: './.airlock/audit',
+  auditSegmentBytes: 32 * 1024,
   host: '127.0.0.1',
   port: 7300,
   maxBodyBytes: 4 * 1024 * 1024,
@@ -90,6 +93,7 @@ function flagName(key: string): string {
     tokenFile: 'token-file',
     policyPath: 'policy',
     auditDir: 'audit-dir',
+    auditSegmentBytes: 'audit-segment-bytes',
     devIdentity: 'dev-identity',
     maxBodyBytes: 'max-body-bytes',
     sessionIdleMs: 'session-idle-seconds',

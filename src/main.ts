@@ -147,7 +147,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.push(() => Promise.resolve(policies.close()));
     const policy = (): Policy => policies.current();
     log('info', `policy ${config.policyPath} loaded (${policy().file.rules.length} rules, version ${policy().version.slice(0, 19)}…); watching it for changes`);
-    const audit = await JsonAuditStore.open(config.auditDir);
+    const audit = await JsonAuditStore.open(config.auditDir, { segmentBytes: config.auditSegmentBytes });
     log('info', `audit log: ${audit.dir} (segments audit-YYYYMMDD-NNN.json)`);
     await loadSqlParser();
 
