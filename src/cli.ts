@@ -10,6 +10,9 @@ import { ALL_TOOLS } from '../tools/index.js';
 import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { listSegments } from './audit/store.js';
+import { detect, DETECTOR_NAMES } from './masking/detectors.js';
+import { MaskContext, Masker } from './masking/masker.js';
+import type { MaskingSettings } from './policy/schema.js';
 import { ToolRegistry } from './mcp/registry.js';
 import { offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
 import { explainCall } from './policy/explain.js';
@@ -33,6 +36,8 @@ Usage:
   airlock policy check FILE
   airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]
   airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
+  airlock mask --jsonl [--policy FILE] [--detectors A,B] < lines.jsonl    ({"id","text"} → {"id","masked","findings"})
+  airlock mask FILE [--policy FILE] [--detectors A,B]
 
 Serve options:
   --stdio                      MCP over stdin/stdout (the client spawns airlock)
@@ -265,6 +270,50 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** `airlock mask`: try detectors and rules on your own samples before rollout. */
+async function mask(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { jsonl: { type: 'boolean' }, policy: { type: 'string' }, detectors: { type: 'string' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  let settings: MaskingSettings = { detectors: [...DETECTOR_NAMES], style: 'redact', columns: [] };
+  if (values.policy !== undefined) settings = (await loadPolicy(values.policy, ALL_TOOLS.map((t) => t.name))).file.masking;
+  if (values.detectors !== undefined) {
+    const names = values.detectors.split(',').map((d) => d.trim());
+    const unknown = names.filter((n) => !(DETECTOR_NAMES as readonly string[]).includes(n));
+    if (unknown.length > 0) throw new ConfigError(`--detectors: unknown ${unknown.join(', ')} (known: ${DETECTOR_NAMES.join(', ')})`);
+    settings = { ...settings, detectors: names as MaskingSettings['detectors'] };
+  }
+  const masker = new Masker(settings);
+  if (values.jsonl === true) {
+    const text = await readStdin();
+    for (const [i, raw] of text.split('\n').entries()) {
+      if (raw.trim() === '') continue;
+      let line: { id?: unknown; text?: unknown };
+      try {
+        line = JSON.parse(raw) as { id?: unknown; text?: unknown };
+      } catch {
+        out(JSON.stringify({ line: i + 1, error: 'not valid JSON' }));
+        process.exitCode = 1;
+        continue;
+      }
+      if (typeof line.text !== 'string') {
+        out(JSON.stringify({ id: line.id ?? null, error: '"text" must be a string' }));
+        process.exitCode = 1;
+        continue;
+      }
+      const findings = detect(line.text, settings.detectors);
+      out(JSON.stringify({ id: line.id ?? null, masked: masker.maskText(line.text, new MaskContext()), findings }));
+    }
+    return;
+  }
+  const [file, ...extra] = positionals;
+  if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock mask FILE | airlock mask --jsonl < lines.jsonl  [--policy FILE] [--detectors A,B]');
+  process.stdout.write(masker.maskText(await readFile(file, 'utf8'), new MaskContext()));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -275,6 +324,8 @@ async function main(argv: string[]): Promise<void> {
       return start(rest);
     case 'policy':
       return policy(rest);
+    case 'mask':
+      return mask(rest);
     case '--version':
     case '-v':
       return out(VERSION);

@@ -1,7 +1,36 @@
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
-import { findCards } from './cards.js';
+import { detect, SECRET_DETECTORS, type DetectorName } from './detectors.js';
+
+/** Per-response state: counts by detector, and numbered placeholders (same value → same placeholder). */
+export class MaskContext {
+  readonly counts = new Map<string, number>();
+  private readonly placeholders = new Map<string, string>();
+  private readonly next = new Map<string, number>();
+
+  placeholder(type: string, value: string): string {
+    const key = `${type}\u0000${value}`;
+    let p = this.placeholders.get(key);
+    if (p === undefined) {
+      const n = (this.next.get(type) ?? 0) + 1;
+      this.next.set(type, n);
+      p = `[${type}_${n}]`;
+      this.placeholders.set(key, p);
+    }
+    return p;
+  }
+
+  count(type: string): void {
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+  }
+
+  total(): number {
+    let t = 0;
+    for (const v of this.counts.values()) t += v;
+    return t;
+  }
+}
 
 /** What masking did to one result: counts by detector and the columns touched, never the values. */
 export interface MaskReport {
@@ -23,46 +52,37 @@ export class Masker {
   }
 
   /** Masks one string; returns it unchanged when nothing is found. */
-  maskText(text: string, counts: Map<string, number>): string {
-    if (!this.settings.detectors.includes('CREDIT_CARD')) return text;
-    const findings = findCards(text);
+  maskText(text: string, ctx: MaskContext): string {
+    const findings = detect(text, this.settings.detectors);
     if (findings.length === 0) return text;
     let out = '';
     let last = 0;
     for (const f of findings) {
-      out += text.slice(last, f.start) + this.render(text.slice(f.start, f.end));
+      out += text.slice(last, f.start) + this.render(f.type, text.slice(f.start, f.end), ctx);
       last = f.end;
-      counts.set(f.type, (counts.get(f.type) ?? 0) + 1);
+      ctx.count(f.type);
     }
     return out + text.slice(last);
   }
 
-  private render(card: string): string {
-    if (this.settings.style === 'redact') return '[CREDIT_CARD]';
-    const digitCount = card.replace(/\D/g, '').length;
-    let seen = 0;
-    let out = '';
-    for (const ch of card) {
-      if (ch >= '0' && ch <= '9') {
-        seen++;
-        out += seen > digitCount - 4 ? ch : '*';
-      } else out += ch;
-    }
-    return out;
+  private render(type: DetectorName, value: string, ctx: MaskContext): string {
+    // Secrets are always fully redacted; cards keep their last four digits in the last4 style.
+    if (type === 'CREDIT_CARD' && this.settings.style === 'last4' && !SECRET_DETECTORS.has(type)) return keepLast4(value);
+    return ctx.placeholder(type, value);
   }
 
   /** Masks any JSON value, walking arrays and objects (jsonb cells, nested payloads). */
-  maskValue(value: unknown, counts: Map<string, number>): unknown {
-    if (typeof value === 'string') return this.maskText(value, counts);
+  maskValue(value: unknown, ctx: MaskContext): unknown {
+    if (typeof value === 'string') return this.maskText(value, ctx);
     if (typeof value === 'number') {
       if (!Number.isSafeInteger(value)) return value;
       const text = String(value);
-      const masked = this.maskText(text, counts);
+      const masked = this.maskText(text, ctx);
       return masked === text ? value : masked;
     }
-    if (Array.isArray(value)) return value.map((v: unknown) => this.maskValue(v, counts));
+    if (Array.isArray(value)) return value.map((v: unknown) => this.maskValue(v, ctx));
     if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskValue(v, counts)]));
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskValue(v, ctx)]));
     }
     return value;
   }
@@ -77,39 +97,47 @@ export class Masker {
   }
 
   private maskJson(result: JsonResult): Masked<JsonResult> {
-    const counts = new Map<string, number>();
-    const value = this.maskValue(result.value, counts) as Record<string, unknown>;
-    const text = this.maskText(result.text, counts);
-    return { value: { ...result, value, text }, report: { findings: Object.fromEntries(counts), maskedColumns: [] } };
+    const ctx = new MaskContext();
+    const value = this.maskValue(result.value, ctx) as Record<string, unknown>;
+    const text = this.maskText(result.text, ctx);
+    return { value: { ...result, value, text }, report: { findings: Object.fromEntries(ctx.counts), maskedColumns: [] } };
   }
 
   private maskRows(result: RowsResult, whole: ReadonlySet<number>): Masked<RowsResult> {
-    const counts = new Map<string, number>();
+    const ctx = new MaskContext();
     const touched = new Set<number>(whole);
     const rows = result.rows.map((row) =>
       row.map((cell, c) => {
         if (whole.has(c)) {
           // Derived from a sensitive column (SQL lineage): hidden whole, whatever it looks like.
           if (cell === null) return null;
-          counts.set('SENSITIVE_COLUMN', (counts.get('SENSITIVE_COLUMN') ?? 0) + 1);
+          ctx.count('SENSITIVE_COLUMN');
           return '[MASKED]';
         }
-        const before = sum(counts);
-        const masked = this.maskValue(cell, counts);
-        if (sum(counts) !== before) touched.add(c);
+        const before = ctx.total();
+        const masked = this.maskValue(cell, ctx);
+        if (ctx.total() !== before) touched.add(c);
         return masked;
       }),
     );
     const maskedColumns = [...touched].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
     return {
       value: { ...result, rows },
-      report: { findings: Object.fromEntries(counts), maskedColumns },
+      report: { findings: Object.fromEntries(ctx.counts), maskedColumns },
     };
   }
 }
 
-function sum(counts: Map<string, number>): number {
-  let total = 0;
-  for (const v of counts.values()) total += v;
-  return total;
+/** `4111 1111 1111 1111` → `**** **** **** 1111` (separators kept). */
+function keepLast4(card: string): string {
+  const digitCount = card.replace(/\D/g, '').length;
+  let seen = 0;
+  let out = '';
+  for (const ch of card) {
+    if (ch >= '0' && ch <= '9') {
+      seen++;
+      out += seen > digitCount - 4 ? ch : '*';
+    } else out += ch;
+  }
+  return out;
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { DETECTOR_NAMES } from '../masking/detectors.js';
 import { SQL_CLASSES } from './sql/classify.js';
 
 /**
@@ -141,11 +142,12 @@ const Downstream = z.strictObject({
     .optional(),
 });
 
+/** Detectors on by default; the others are enabled per policy (`masking.detectors`). */
 export const DETECTORS = ['CREDIT_CARD'] as const;
 
 const Masking = z
   .strictObject({
-    detectors: z.array(z.enum(DETECTORS)).default([...DETECTORS]),
+    detectors: z.array(z.enum(DETECTOR_NAMES)).default([...DETECTORS]),
     /** How a found card number is shown: `last4` keeps the last four digits, `redact` hides all of it. */
     style: z.enum(['last4', 'redact']).default('last4'),
     /** Sensitive columns: every output derived from them is masked whole (SQL lineage). */

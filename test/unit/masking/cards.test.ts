@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { findCards, isCardNumber, luhnValid, redactCards } from '../../../src/masking/cards.js';
-import { Masker } from '../../../src/masking/masker.js';
+import { MaskContext, Masker } from '../../../src/masking/masker.js';
 
 describe('luhnValid', () => {
   it.each([
@@ -83,11 +83,13 @@ describe('Masker', () => {
 
   it('hides the whole number in redact style', () => {
     const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'redact', columns: [] });
-    expect(masker.maskText('pay 4111111111111111 now', new Map())).toBe('pay [CREDIT_CARD] now');
+    expect(masker.maskText('pay 4111111111111111 now, again 4111111111111111, and 5555555555554444', new MaskContext())).toBe(
+      'pay [CREDIT_CARD_1] now, again [CREDIT_CARD_1], and [CREDIT_CARD_2]',
+    );
   });
 
   it('leaves values alone when the detector is off', () => {
     const masker = new Masker({ detectors: [], style: 'last4', columns: [] });
-    expect(masker.maskText('4111111111111111', new Map())).toBe('4111111111111111');
+    expect(masker.maskText('4111111111111111', new MaskContext())).toBe('4111111111111111');
   });
 });

@@ -1,0 +1,80 @@
+import { crc32 } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { detect, DETECTOR_NAMES, githubChecksumValid, ibanValid, type DetectorName } from '../../../src/masking/detectors.js';
+import { MaskContext, Masker } from '../../../src/masking/masker.js';
+
+const found = (text: string, type: DetectorName): string[] => detect(text, [type]).map((d) => text.slice(d.start, d.end));
+
+/** A GitHub classic token with a valid checksum (generated, not a real token). */
+function githubToken(body: string): string {
+  const alphabet = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  let v = crc32(body) >>> 0;
+  let sum = '';
+  do {
+    sum = alphabet[v % 62] + sum;
+    v = Math.floor(v / 62);
+  } while (v > 0);
+  return `ghp_${body}${sum.padStart(6, '0')}`;
+}
+
+const JWT = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"1234567890"}').toString('base64url')}.c2lnbmF0dXJlLXNpZ25hdHVyZQ`;
+
+describe('detectors: true positives and look-alikes that must stay readable', () => {
+  it.each<[DetectorName, string, string[]]>([
+    ['EMAIL', 'contact ana.silva+news@example.co.uk today', ['ana.silva+news@example.co.uk']],
+    ['EMAIL', 'icon@2x.png and logo@3x.webp', []],
+    ['EMAIL', 'git clone git@github.com:org/repo.git', []],
+    ['EMAIL', 'user@localhost is not an address with a TLD', []],
+    ['IBAN', 'pay to GB82 WEST 1234 5698 7654 32 please', ['GB82 WEST 1234 5698 7654 32']],
+    ['IBAN', 'DE89370400440532013000', ['DE89370400440532013000']],
+    ['IBAN', 'GB82WEST12345698765433 (bad check digits)', []],
+    ['IBAN', 'ORDER12345678901234 is a ticket', []],
+    ['JWT', `Authorization: Bearer ${JWT}`, [JWT]],
+    ['JWT', 'eyJub3QiOiJhIGp3dCJ9.eyJ4IjoxfQ.x is not a JWT header without alg', []],
+    ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----']],
+    ['PRIVATE_KEY', '{"private_key":"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n"}', ['-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----']],
+    ['PRIVATE_KEY', 'truncated: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk', ['-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk']],
+    ['PRIVATE_KEY', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', []],
+    ['PRIVATE_KEY', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', []],
+    ['AWS_ACCESS_KEY', 'key=AKIAIOSFODNN7EXAMPLE;', ['AKIAIOSFODNN7EXAMPLE']],
+    ['AWS_ACCESS_KEY', 'XAKIAIOSFODNN7EXAMPLEX', []],
+    ['GCP_API_KEY', 'key=AIzaSyD-abcdefghijklmnopqrstuvwxyz01234', ['AIzaSyD-abcdefghijklmnopqrstuvwxyz01234']],
+    ['GITHUB_TOKEN', `token ${githubToken('a'.repeat(30))} here`, [githubToken('a'.repeat(30))]],
+    ['GITHUB_TOKEN', 'ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000 (bad checksum)', []],
+    ['SLACK_TOKEN', 'xoxb-1234567890-abcdefghij', ['xoxb-1234567890-abcdefghij']],
+    ['SLACK_TOKEN', 'https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdefghijklmnopqrstuvwx', ['https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdefghijklmnopqrstuvwx']],
+    ['STRIPE_KEY', 'sk_live_abcdefghijklmnop1234 and rk_test_0123456789abc', ['sk_live_abcdefghijklmnop1234', 'rk_test_0123456789abc']],
+    ['STRIPE_KEY', 'pk_live_abcdefghijklmnop1234 is publishable', []],
+    ['PASSWORD_IN_URL', 'postgres://app:s3cr3t!@db.internal:5432/shop', ['s3cr3t!']],
+    ['PASSWORD_IN_URL', 'postgres://app:${DB_PASSWORD}@db:5432/shop and https://user:****@host', []],
+  ])('%s in %j', (type, text, expected) => {
+    expect(found(text, type)).toEqual(expected);
+  });
+
+  it('validates IBAN check digits and GitHub checksums', () => {
+    expect(ibanValid('GB82WEST12345698765432')).toBe(true);
+    expect(ibanValid('GB82WEST12345698765431')).toBe(false);
+    expect(githubChecksumValid(githubToken('b'.repeat(30)))).toBe(true);
+  });
+
+  it('stays linear on adversarial input for every detector', () => {
+    const inputs = ['@'.repeat(200_000), '1'.repeat(200_000), '='.repeat(200_000), 'eyJ'.repeat(70_000), 'A'.repeat(200_000), '://a:'.repeat(40_000)];
+    for (const text of inputs) {
+      const started = performance.now();
+      detect(text, [...DETECTOR_NAMES]);
+      // A generous bound only a super-linear scan would break (not a performance assertion).
+      expect(performance.now() - started).toBeLessThan(4000);
+    }
+  });
+});
+
+describe('Masker with several detectors', () => {
+  it('fully redacts secrets with numbered placeholders and keeps the same placeholder for the same value', () => {
+    const masker = new Masker({ detectors: ['CREDIT_CARD', 'EMAIL', 'AWS_ACCESS_KEY'], style: 'last4', columns: [] });
+    const ctx = new MaskContext();
+    expect(masker.maskText('ana@example.com paid with 4111 1111 1111 1111; cc ana@example.com, ben@example.com; AKIAIOSFODNN7EXAMPLE', ctx)).toBe(
+      '[EMAIL_1] paid with **** **** **** 1111; cc [EMAIL_1], [EMAIL_2]; [AWS_ACCESS_KEY_1]',
+    );
+    expect(Object.fromEntries(ctx.counts)).toEqual({ EMAIL: 3, CREDIT_CARD: 1, AWS_ACCESS_KEY: 1 });
+  });
+});
