@@ -6,6 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import { findCards } from './cards.js';
+import { findContext } from './context-detectors.js';
 
 export const DETECTOR_NAMES = [
   'CREDIT_CARD',
@@ -19,12 +20,19 @@ export const DETECTOR_NAMES = [
   'SLACK_TOKEN',
   'STRIPE_KEY',
   'PASSWORD_IN_URL',
+  'PASSWORD',
+  'AWS_SECRET_KEY',
+  'GENERIC_API_KEY',
+  'US_SSN',
+  'IP_ADDRESS',
+  'PHONE',
 ] as const;
 export type DetectorName = (typeof DETECTOR_NAMES)[number];
 
 /** Secrets are always fully redacted, whatever the style. */
 export const SECRET_DETECTORS: ReadonlySet<DetectorName> = new Set([
   'JWT', 'PRIVATE_KEY', 'AWS_ACCESS_KEY', 'GCP_API_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN', 'STRIPE_KEY', 'PASSWORD_IN_URL',
+  'PASSWORD', 'AWS_SECRET_KEY', 'GENERIC_API_KEY',
 ]);
 
 export interface Detection {
@@ -237,7 +245,9 @@ const findUrlPasswords: Find = (text) => {
   return out;
 };
 
-export const FINDERS: Readonly<Record<DetectorName, Find>> = {
+const CONTEXT_NAMES = new Set<DetectorName>(['PASSWORD', 'AWS_SECRET_KEY', 'GENERIC_API_KEY', 'US_SSN', 'IP_ADDRESS', 'PHONE']);
+
+export const FINDERS: Readonly<Record<Exclude<DetectorName, 'PASSWORD' | 'AWS_SECRET_KEY' | 'GENERIC_API_KEY' | 'US_SSN' | 'IP_ADDRESS' | 'PHONE'>, Find>> = {
   CREDIT_CARD: (text) => findCards(text),
   EMAIL: findEmails,
   IBAN: findIbans,
@@ -257,7 +267,12 @@ export const FINDERS: Readonly<Record<DetectorName, Find>> = {
  */
 export function detect(text: string, enabled: readonly DetectorName[]): Detection[] {
   const all: Detection[] = [];
-  for (const name of enabled) all.push(...FINDERS[name](text));
+  const context = new Set<string>();
+  for (const name of enabled) {
+    if (CONTEXT_NAMES.has(name)) context.add(name);
+    else all.push(...FINDERS[name as keyof typeof FINDERS](text));
+  }
+  if (context.size > 0) all.push(...findContext(text, context));
   all.sort((a, b) => a.start - b.start || b.end - a.end);
   const out: Detection[] = [];
   let reach = -1;

@@ -78,3 +78,26 @@ describe('Masker with several detectors', () => {
     expect(Object.fromEntries(ctx.counts)).toEqual({ EMAIL: 3, CREDIT_CARD: 1, AWS_ACCESS_KEY: 1 });
   });
 });
+
+describe('context detectors: keys, headers and formats give the context', () => {
+  it.each<[DetectorName, string, string[]]>([
+    ['PASSWORD', '{"user":"app","password":"hunter2!x"}', ['hunter2!x']],
+    ['PASSWORD', 'DB_PASSWORD=s3cr3t-value\nDB_USER=app', ['s3cr3t-value']],
+    ['PASSWORD', 'password: "correct horse"', ['correct horse']],
+    ['PASSWORD', 'password: ****  and  PASSWORD=${DB_PASSWORD} and "password": "<redacted>"', []],
+    ['AWS_SECRET_KEY', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
+    ['AWS_SECRET_KEY', 'secret = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', []],
+    ['GENERIC_API_KEY', '{"api_key": "q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F"}', ['q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F']],
+    ['GENERIC_API_KEY', 'Authorization: Bearer q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F.aa', ['q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F.aa']],
+    ['GENERIC_API_KEY', '{"token_type": "Bearer", "api_key_id": "key-1234567890abcdef", "token": "aaaaaaaaaaaaaaaaaaaa"}', []],
+    ['US_SSN', 'ssn 123-45-6789 on file', ['123-45-6789']],
+    ['US_SSN', '{"ssn": "123456789"}', ['123456789']],
+    ['US_SSN', '000-12-3456, 666-12-3456, 900-12-3456, 123-00-4567, order 123456789', []],
+    ['IP_ADDRESS', 'from 192.168.10.20 and 2001:db8::8a2e:370:7334', ['192.168.10.20', '2001:db8::8a2e:370:7334']],
+    ['IP_ADDRESS', 'release v1.2.3.4, OID 1.3.6.1.4.1, at 12:30:45, 999.1.1.1', []],
+    ['PHONE', 'call +1 415 555 2671 today', ['+1 415 555 2671']],
+    ['PHONE', 'ticket 12345-678, build 2026.11.29, v10.2.3', []],
+  ])('%s in %j', (type, text, expected) => {
+    expect(found(text, type)).toEqual(expected);
+  });
+});
