@@ -116,33 +116,64 @@ const IPV4 = /(?:\d{1,3}\.){3}\d{1,3}/y;
 const IPV6 = /[0-9A-Fa-f:]{2,39}(?:%[A-Za-z0-9]{1,16})?/y;
 function ips(text: string): ContextDetection[] {
   const out: ContextDetection[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] ?? '';
-    if (/[0-9]/.test(c) && !/[\w.]/.test(text[i - 1] ?? ' ')) {
-      IPV4.lastIndex = i;
-      const m = IPV4.exec(text);
-      if (m !== null && isIPv4(m[0]) && !/[\w]/.test(text[i + m[0].length] ?? ' ') && !/^\.\d/.test(text.slice(i + m[0].length, i + m[0].length + 2))) {
-        // "v1.2.3.4" / "version 1.2.3.4" are versions, not addresses.
-        if (!/(?:v|version[ :=]?)$/i.test(text.slice(Math.max(0, i - 8), i))) out.push({ start: i, end: i + m[0].length, type: 'IP_ADDRESS' });
-        i += m[0].length;
-        continue;
-      }
+  let reach = 0;
+  // IPv4: from each '.', step back to the start of the dotted run.
+  for (let dot = text.indexOf('.'); dot >= 0; dot = text.indexOf('.', dot + 1)) {
+    if (dot < reach) continue;
+    let i = dot;
+    while (i > 0 && dot - i < 3 && isDigitAt(text, i - 1)) i--;
+    if (i === dot || (i > 0 && /[\w.]/.test(text[i - 1] ?? ''))) continue;
+    IPV4.lastIndex = i;
+    const m = IPV4.exec(text);
+    if (m === null) continue;
+    const end = i + m[0].length;
+    if (!isIPv4(m[0]) || /\w/.test(text[end] ?? ' ') || /^\.\d/.test(text.slice(end, end + 2))) {
+      reach = end;
+      continue;
     }
-    if (/[0-9A-Fa-f:]/.test(c) && !/[\w:]/.test(text[i - 1] ?? ' ')) {
-      IPV6.lastIndex = i;
-      const m = IPV6.exec(text);
-      if (m !== null && (m[0].match(/:/g)?.length ?? 0) >= 2 && isIPv6(m[0].split('%')[0] ?? '') && !/\w/.test(text[i + m[0].length] ?? ' ')) {
-        out.push({ start: i, end: i + m[0].length, type: 'IP_ADDRESS' });
-        i += m[0].length;
-      }
+    // "v1.2.3.4" / "version 1.2.3.4" are versions, not addresses.
+    if (!/(?:v|version[ :=]?)$/i.test(text.slice(Math.max(0, i - 8), i))) out.push({ start: i, end, type: 'IP_ADDRESS' });
+    reach = end;
+  }
+  // IPv6: only where '::' or at least 5 colons appear, starting at the run's first hex digit.
+  for (let colon = text.indexOf(':'); colon >= 0; colon = text.indexOf(':', colon + 1)) {
+    if (colon < reach) continue;
+    let i = colon;
+    while (i > 0 && colon - i < 40 && /[0-9A-Fa-f:]/.test(text[i - 1] ?? '')) i--;
+    if (i > 0 && /[\w]/.test(text[i - 1] ?? '')) continue;
+    IPV6.lastIndex = i;
+    const m = IPV6.exec(text);
+    if (m === null) continue;
+    const end = i + m[0].length;
+    reach = end;
+    if ((m[0].match(/:/g)?.length ?? 0) >= 2 && isIPv6(m[0].split('%')[0] ?? '') && !/\w/.test(text[end] ?? ' ')) {
+      out.push({ start: i, end, type: 'IP_ADDRESS' });
+    }
+  }
+  return out.sort((a, b) => a.start - b.start);
+}
+
+function isDigitAt(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  return c >= 48 && c <= 57;
+}
+
+/** Phone-shaped runs: an optional +, then 7–15 digits with spaces, dots, dashes or brackets between. */
+const PHONE_CANDIDATE = /\+?\(?\d[\d ().-]{5,22}\d/g;
+
+function phones(text: string, country: CountryCode): ContextDetection[] {
+  const out: ContextDetection[] = [];
+  PHONE_CANDIDATE.lastIndex = 0;
+  // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
+  for (let m = PHONE_CANDIDATE.exec(text); m !== null; m = PHONE_CANDIDATE.exec(text)) {
+    const run = m[0];
+    const digits = run.replace(/\D/g, '').length;
+    if (digits < 7 || digits > 15 || /^\d{4}-\d{2}-\d{2}/.test(run) || /\d\.\d+\.\d/.test(run)) continue;
+    for (const n of findNumbers(run, { defaultCountry: country, v2: true })) {
+      out.push({ start: m.index + n.startsAt, end: m.index + n.endsAt, type: 'PHONE' });
     }
   }
   return out;
-}
-
-function phones(text: string, country: CountryCode): ContextDetection[] {
-  if (!/\d{3}/.test(text)) return [];
-  return findNumbers(text, { defaultCountry: country, v2: true }).map((n) => ({ start: n.startsAt, end: n.endsAt, type: 'PHONE' as const }));
 }
 
 export function findContext(text: string, enabled: ReadonlySet<string>, phoneCountry: CountryCode = 'US'): ContextDetection[] {
