@@ -35,7 +35,6 @@ export function maskingBench(megabytes = Number(process.env.BENCH_MASK_MB ?? 50)
     parts.push(line);
     size += line.length + 1;
   }
-  const text = parts.join('\n');
   const masker = new Masker({ detectors: [...DETECTOR_NAMES], style: 'last4', columns: [] });
   // Per line, as logs arrive.
   const started = performance.now();

@@ -261,6 +261,36 @@ export const FINDERS: Readonly<Record<Exclude<DetectorName, 'PASSWORD' | 'AWS_SE
   PASSWORD_IN_URL: findUrlPasswords,
 };
 
+const hasDigits = (min: number) => (text: string): boolean => {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++n >= min) return true;
+  }
+  return false;
+};
+
+/** Cheap tests that rule a detector out for a string before any scanning (most cells are plain). */
+const MIGHT: Readonly<Record<DetectorName, (text: string) => boolean>> = {
+  CREDIT_CARD: hasDigits(13),
+  EMAIL: (t) => t.includes('@'),
+  IBAN: (t) => t.length >= 15 && /[A-Z]{2}\d{2}/.test(t),
+  JWT: (t) => t.includes('eyJ'),
+  PRIVATE_KEY: (t) => t.includes('-----BEGIN '),
+  AWS_ACCESS_KEY: (t) => /A(?:KI|SI|BI|CC)A/.test(t),
+  GCP_API_KEY: (t) => t.includes('AIza'),
+  GITHUB_TOKEN: (t) => t.includes('gh') || t.includes('github_pat_'),
+  SLACK_TOKEN: (t) => t.includes('xox') || t.includes('hooks.slack.com'),
+  STRIPE_KEY: (t) => t.includes('_live_') || t.includes('_test_') || t.includes('whsec_'),
+  PASSWORD_IN_URL: (t) => t.includes('://'),
+  PASSWORD: (t) => t.includes('=') || t.includes(':'),
+  AWS_SECRET_KEY: (t) => t.length >= 42 && (t.includes('=') || t.includes(':')),
+  GENERIC_API_KEY: (t) => t.length >= 17 && (t.includes('=') || t.includes(':') || t.includes('Bearer') || t.includes('Basic') || t.includes('Token')),
+  US_SSN: hasDigits(9),
+  IP_ADDRESS: (t) => hasDigits(4)(t) && (t.includes('.') || t.includes(':')),
+  PHONE: hasDigits(7),
+};
+
 /**
  * Runs the enabled detectors and returns non-overlapping findings in order (on overlap the earlier,
  * then the longer, wins: a JWT inside a URL password is one finding).
@@ -269,10 +299,12 @@ export function detect(text: string, enabled: readonly DetectorName[]): Detectio
   const all: Detection[] = [];
   const context = new Set<string>();
   for (const name of enabled) {
+    if (!MIGHT[name](text)) continue;
     if (CONTEXT_NAMES.has(name)) context.add(name);
     else all.push(...FINDERS[name as keyof typeof FINDERS](text));
   }
   if (context.size > 0) all.push(...findContext(text, context));
+  if (all.length <= 1) return all;
   all.sort((a, b) => a.start - b.start || b.end - a.end);
   const out: Detection[] = [];
   let reach = -1;
