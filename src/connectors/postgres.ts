@@ -153,6 +153,8 @@ export class PostgresConnector implements SqlConnector {
     } catch (error) {
       throw new UpstreamUnavailableError(`Database connection "${connection}"`, { detail: `catalog: ${String(error)}`, cause: error });
     }
+    const onClientError = (): void => undefined;
+    client.on('error', onClientError);
     try {
       const procs = await client.query<{ name: string; schema: string; volatility: 'i' | 's' | 'v' }>(
         `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility
@@ -184,8 +186,15 @@ export class PostgresConnector implements SqlConnector {
         functions.set(row.name, list);
       }
       return { functions, relations, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };
+    } catch (error) {
+      client.off('error', onClientError);
+      client.release(true);
+      throw error;
     } finally {
-      client.release();
+      if (client.listeners('error').includes(onClientError)) {
+        client.off('error', onClientError);
+        client.release();
+      }
     }
   }
 
@@ -203,6 +212,16 @@ export class PostgresConnector implements SqlConnector {
     }
     let broken = false;
     let released = false;
+    // A checked-out client has no pool listener: a server that goes away (restart, admin termination)
+    // must not become an uncaught error. The call itself fails through its query.
+    const onClientError = (): void => {
+      broken = true;
+    };
+    client.on('error', onClientError);
+    const release = (destroy: boolean): void => {
+      client.off('error', onClientError);
+      client.release(destroy);
+    };
     const stopCancel = this.cancelOnAbort(client, entry, options.signal);
     try {
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
@@ -219,8 +238,8 @@ export class PostgresConnector implements SqlConnector {
         released = true;
         stopCancel();
         client.query('ROLLBACK').then(
-          () => client.release(),
-          () => client.release(true),
+          () => release(broken),
+          () => release(true),
         );
       } else {
         await client.query('COMMIT');
@@ -235,7 +254,7 @@ export class PostgresConnector implements SqlConnector {
     } finally {
       if (!released) {
         stopCancel();
-        client.release(broken);
+        release(broken);
       }
     }
   }
