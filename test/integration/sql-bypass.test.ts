@@ -41,6 +41,7 @@ const HARMFUL_CALLS = [
 
 const WRAPPERS = [
   (f: string) => `SELECT ${f}`,
+  (f: string) => `EXPLAIN SELECT ${f}`,
   (f: string) => `SELECT * FROM ${f} AS x`,
   (f: string) => `SELECT (SELECT ${f})`,
   (f: string) => `WITH x AS (SELECT ${f} AS v) SELECT v FROM x`,
@@ -179,6 +180,28 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
       await client.query('SELECT pg_advisory_unlock_all()');
     } finally {
       await client.end();
+    }
+  });
+
+  it('confirms with PostgreSQL that plain EXPLAIN runs an IMMUTABLE user function, so EXPLAIN does not make it a read', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    try {
+      await admin.query(
+        `CREATE OR REPLACE FUNCTION public.folded() RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$BEGIN PERFORM set_config('application_name', 'folded', false); RETURN 1; END$$`,
+      );
+      await admin.query('EXPLAIN SELECT folded()');
+      const { rows } = await admin.query<{ name: string }>("SELECT current_setting('application_name') AS name");
+      expect(rows[0]?.name).toBe('folded');
+      const fresh = new PostgresConnector({ resolve: () => url, poolSize: 1 });
+      try {
+        expect(classifySql('EXPLAIN SELECT folded()', await fresh.catalog('shop')).class).toBe('admin');
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await admin.query('DROP FUNCTION public.folded()');
+      await admin.end();
     }
   });
 

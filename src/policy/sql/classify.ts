@@ -160,6 +160,8 @@ class TreeWalk {
   private readonly classes = new Set<SqlClass>();
   private readonly tables = new Set<string>();
   private readonly written = new Set<string>();
+  /** Unsafe function calls: they count even under plain EXPLAIN (the planner folds IMMUTABLE calls). */
+  private readonly functionReasons: string[] = [];
   private readonly functions = new Set<string>();
   private readonly reasons: string[] = [];
 
@@ -204,7 +206,10 @@ class TreeWalk {
       const name = funcName(body.funcname);
       this.functions.add(name);
       const verdict = judgeFunction(name, this.catalog);
-      if (!verdict.safe) this.raise('admin', verdict.why);
+      if (!verdict.safe) {
+        this.raise('admin', verdict.why);
+        this.functionReasons.push(`admin: ${verdict.why}`);
+      }
     }
   }
 
@@ -242,11 +247,17 @@ class TreeWalk {
     // Any ANALYZE option counts, whatever its argument: judging "off" spellings is not worth the risk.
     const analyze = /"defname":"analyze"/i.test(JSON.stringify(body.options ?? []));
     if (!analyze) {
-      // Without ANALYZE only the plan is produced: the inner statement's effects do not happen.
+      // Without ANALYZE only the plan is produced: the inner statement's writes do not happen. Function
+      // calls still count: planning evaluates IMMUTABLE calls with constant arguments, and a user-defined
+      // function can claim IMMUTABLE whatever its body does.
       this.classes.clear();
       this.reasons.length = 0;
       this.classes.add('read');
       this.reasons.push('read: EXPLAIN without ANALYZE only plans');
+      if (this.functionReasons.length > 0) {
+        this.classes.add('admin');
+        this.reasons.push(...this.functionReasons);
+      }
     }
   }
 }
