@@ -116,15 +116,3 @@ export function findCards(text: string): Finding[] {
   return findings;
 }
 
-/** Replaces every card number in free text with `[CREDIT_CARD]` (for logs and audit details). */
-export function redactCards(text: string): string {
-  const findings = findCards(text);
-  if (findings.length === 0) return text;
-  let out = '';
-  let last = 0;
-  for (const f of findings) {
-    out += `${text.slice(last, f.start)}[CREDIT_CARD]`;
-    last = f.end;
-  }
-  return out + text.slice(last);
-}

@@ -315,3 +315,19 @@ export function detect(text: string, enabled: readonly DetectorName[]): Detectio
   }
   return out;
 }
+
+/**
+ * Replaces everything any detector finds with `[TYPE]`, for text that is not a result: internal error
+ * details kept in the audit log (a Postgres error can echo a stored value of any kind).
+ */
+export function redactAll(text: string): string {
+  const findings = detect(text, DETECTOR_NAMES);
+  if (findings.length === 0) return text;
+  let out = '';
+  let last = 0;
+  for (const f of findings) {
+    out += `${text.slice(last, f.start)}[${f.type}]`;
+    last = f.end;
+  }
+  return out + text.slice(last);
+}

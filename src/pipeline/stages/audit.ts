@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AuditedResponse, AuditRecord, AuditSink } from '../../audit/record.js';
 import { AuditUnavailableError, toAirlockError } from '../../errors.js';
-import { redactCards } from '../../masking/cards.js';
+import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
 import type { CallContext, Next, Stage } from '../context.js';
 
@@ -74,7 +74,7 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
           },
     downstream: [...(ctx.downstream ?? [])],
     outcome: ctx.error === undefined ? 'ok' : ctx.error.outcome,
-    error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactCards(ctx.error.message) },
+    error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactAll(ctx.error.message) },
     result:
       result === undefined
         ? null

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { findCards, isCardNumber, luhnValid, redactCards } from '../../../src/masking/cards.js';
+import { findCards, isCardNumber, luhnValid } from '../../../src/masking/cards.js';
+import { redactAll } from '../../../src/masking/detectors.js';
 import { MaskContext, Masker } from '../../../src/masking/masker.js';
 
 describe('luhnValid', () => {
@@ -53,11 +54,10 @@ describe('findCards', () => {
   });
 });
 
-describe('redactCards', () => {
-  it('replaces card numbers in free text', () => {
-    expect(redactCards('invalid input syntax for type integer: "4111 1111 1111 1111"')).toBe(
-      'invalid input syntax for type integer: "[CREDIT_CARD]"',
-    );
+describe('redactAll', () => {
+  it('replaces whatever any detector finds in free text (audit error details)', () => {
+    expect(redactAll('invalid input syntax for type integer: "4111 1111 1111 1111"')).toBe('invalid input syntax for type integer: "[CREDIT_CARD]"');
+    expect(redactAll('Key (email)=(ana@example.com) already exists')).toBe('Key (email)=([EMAIL]) already exists');
   });
 });
 
