@@ -32,6 +32,7 @@ import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser } from './policy/sql/classify.js';
 import type { CallContext } from './pipeline/context.js';
+import type { SqlConnector } from './connectors/types.js';
 import type { ToolDeps } from './tool.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -93,16 +94,35 @@ function connectionResolver(policy: () => Policy, env: Record<string, string | u
 
 /** SQL classification with the connection's function catalog; without one (unreachable), the static list. */
 function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
-  let cached: { patterns: readonly string[]; predicate: SensitivePredicate | undefined } | undefined;
+  // Lineage costs a walk (and view definitions) per call: only when the policy needs it.
+  const lineageFor = new WeakMap<Policy, SensitivePredicate | undefined>();
+  const predicate = (p: Policy): SensitivePredicate | undefined => {
+    if (!lineageFor.has(p)) {
+      const columnRules = p.file.rules.some((r) => r.sql?.columns !== undefined);
+      lineageFor.set(p, sensitiveColumns(p.file.masking.columns) ?? (columnRules ? () => false : undefined));
+    }
+    return lineageFor.get(p);
+  };
   return async (text, connection) => {
     const catalog = await sql.catalog(connection).catch((error: unknown) => {
       log?.('debug', `catalog for "${connection}" unavailable: ${String(error)}`);
       return undefined;
     });
-    const patterns = policy().file.masking.columns;
-    if (cached?.patterns !== patterns) cached = { patterns, predicate: sensitiveColumns(patterns) };
-    return classifySql(text, catalog, cached.predicate);
+    return classifySql(text, catalog, predicate(policy()));
   };
+}
+
+/** What tools may use: the SQL connector, the classifier with this connection's catalog, policy views. */
+function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger): ToolDeps {
+  const deps: ToolDeps = {
+    sql,
+    classifySql: catalogClassifier(catalogs, policy, log),
+    hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
+    accessFor: (caller) => accessFor(policy(), caller),
+    explain: (caller, tool, input) =>
+      explainCall({ policy: policy(), tools: registry, deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
+  };
+  return deps;
 }
 
 /**
@@ -113,14 +133,8 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   await loadSqlParser();
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
-  const deps: ToolDeps = {
-    sql: { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) },
-    classifySql: catalogClassifier(connector, () => policy),
-    hasConnection: (name) => Object.hasOwn(policy.file.resources.connections, name),
-    accessFor: (caller) => accessFor(policy, caller),
-    explain: (caller, tool, input) =>
-      explainCall({ policy, tools: new ToolRegistry(ALL_TOOLS), deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
-  };
+  const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
+  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS));
   return { deps, close: () => connector.close() };
 }
 
@@ -184,14 +198,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', `downstream: per-principal impersonation of ${downstreamConfig.byGroup.length} service account mapping(s), tokens ≤ ${downstreamConfig.lifetimeSeconds} s`);
     }
 
-    const deps: ToolDeps = {
-      sql,
-      classifySql: catalogClassifier(sql, policy, log),
-      hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
-      accessFor: (caller) => accessFor(policy(), caller),
-      explain: (caller, tool, input) =>
-        explainCall({ policy: policy(), tools: registry, deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
-    };
+    const deps = toolDeps(policy, sql, sql, registry, log);
     const clock = { now: () => Date.now() };
     const governed = buildPipeline({
       audit,

@@ -153,8 +153,10 @@ export class PostgresConnector implements SqlConnector {
     } catch (error) {
       throw new UpstreamUnavailableError(`Database connection "${connection}"`, { detail: `catalog: ${String(error)}`, cause: error });
     }
+    // Same protection as in run(): no uncaught error if the server goes away while this client is out.
     const onClientError = (): void => undefined;
     client.on('error', onClientError);
+    let failed = false;
     try {
       const procs = await client.query<{ name: string; schema: string; volatility: 'i' | 's' | 'v' }>(
         `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility
@@ -187,14 +189,11 @@ export class PostgresConnector implements SqlConnector {
       }
       return { functions, relations, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };
     } catch (error) {
-      client.off('error', onClientError);
-      client.release(true);
+      failed = true;
       throw error;
     } finally {
-      if (client.listeners('error').includes(onClientError)) {
-        client.off('error', onClientError);
-        client.release();
-      }
+      client.off('error', onClientError);
+      client.release(failed);
     }
   }
 

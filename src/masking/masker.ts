@@ -1,7 +1,7 @@
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
-import { detect, SECRET_DETECTORS, type DetectorName } from './detectors.js';
+import { detect, type DetectorName } from './detectors.js';
 
 /** Per-response state: counts by detector, and numbered placeholders (same value → same placeholder). */
 export class MaskContext {
@@ -66,8 +66,9 @@ export class Masker {
   }
 
   private render(type: DetectorName, value: string, ctx: MaskContext): string {
-    // Secrets are always fully redacted; cards keep their last four digits in the last4 style.
-    if (type === 'CREDIT_CARD' && this.settings.style === 'last4' && !SECRET_DETECTORS.has(type)) return keepLast4(value);
+    // Only card numbers keep their last four digits (last4 style); everything else, secrets included,
+    // becomes a numbered placeholder.
+    if (type === 'CREDIT_CARD' && this.settings.style === 'last4') return keepLast4(value);
     return ctx.placeholder(type, value);
   }
 

@@ -95,7 +95,7 @@ describe('rules on columns referenced (lineage facts)', () => {
   it('lists every base column a statement reads, and lets rules match on them', async () => {
     const { parsePolicy } = await import('../../src/policy/load.js');
     const { evaluate } = await import('../../src/policy/evaluate.js');
-    const facts = (sql: string) => ({ resource: { kind: 'connection' as const, name: 'shop' }, sql: classifySql(sql, catalog) });
+    const facts = (sql: string) => ({ resource: { kind: 'connection' as const, name: 'shop' }, sql: classifySql(sql, catalog, () => false) });
     expect(facts('SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id WHERE o.status = $1').sql.lineage?.columnsReferenced).toEqual([
       'public.customers.id',
       'public.customers.name',

@@ -145,13 +145,13 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   const walk = new TreeWalk(catalog);
   walk.visit(stmt);
   const facts = walk.result(statementType, stmt[statementType]);
-  // Lineage needs the catalog; without one it matters only when columns are sensitive (then: unresolved).
+  // Lineage is asked for (a predicate given) when the policy has sensitive columns or column rules.
+  if (sensitive === undefined) return facts;
   if (catalog?.relations === undefined) {
-    if (sensitive === undefined) return facts;
     const unknown: Lineage = { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'], columnsReferenced: [] };
     return { ...facts, lineage: unknown };
   }
-  return { ...facts, lineage: lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive ?? (() => false)) };
+  return { ...facts, lineage: lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive) };
 }
 
 class TreeWalk {

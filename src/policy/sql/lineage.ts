@@ -56,6 +56,24 @@ interface Source {
 
 const MAX_VIEW_DEPTH = 8;
 
+/** Parsed view definitions, per catalog entry: a view is parsed once per catalog snapshot, not per call. */
+const parsedViews = new WeakMap<RelationInfo, Node | Error>();
+
+function parseView(info: RelationInfo): Node {
+  let parsed = parsedViews.get(info);
+  if (parsed === undefined) {
+    try {
+      const tree = parseSync(info.definition ?? '') as { stmts?: { stmt?: Node }[] };
+      parsed = (tree.stmts?.[0]?.stmt?.SelectStmt as Node | undefined) ?? new Error('not a SELECT');
+    } catch (error) {
+      parsed = error instanceof Error ? error : new Error(String(error));
+    }
+    parsedViews.set(info, parsed);
+  }
+  if (parsed instanceof Error) throw parsed;
+  return parsed;
+}
+
 const union = (...sets: Sources[]): Sources => {
   const out = new Set<string>();
   for (const s of sets) for (const v of s) out.add(v);
@@ -216,9 +234,7 @@ class Resolver {
       return info.columns.map((c) => ({ name: c, sources: new Set([`?.${key}.${c}`]) }));
     }
     try {
-      const tree = parseSync(info.definition ?? '') as { stmts?: { stmt?: Node }[] };
-      const select = tree.stmts?.[0]?.stmt?.SelectStmt as Node | undefined;
-      if (select === undefined) throw new Error('not a SELECT');
+      const select = parseView(info);
       const inner = new Resolver(this.catalog, this.sensitive, this.depth + 1);
       const cols = inner.select(select, [], new Map());
       for (const u of inner.unresolved) this.fail(`in view ${key}: ${u}`);
