@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { ALL_TOOLS } from '../tools/index.js';
 import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './log.js';
-import { listSegments } from './audit/store.js';
+import { auditCommand } from './audit/command.js';
+import { readRecords } from './audit/read.js';
 import { detect, DETECTOR_NAMES } from './masking/detectors.js';
 import { MaskContext, Masker } from './masking/masker.js';
 import type { MaskingSettings } from './policy/schema.js';
@@ -38,6 +39,7 @@ Usage:
   airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
   airlock mask --jsonl [--policy FILE] [--detectors A,B] < lines.jsonl    ({"id","text"} → {"id","masked","findings"})
   airlock mask FILE [--policy FILE] [--detectors A,B]
+  airlock audit verify|tail|search|export|replay [--audit-dir DIR] …   (airlock audit --help)
 
 Serve options:
   --stdio                      MCP over stdin/stdout (the client spawns airlock)
@@ -46,7 +48,8 @@ Serve options:
   --host H                     HTTP bind address (default ${DEFAULTS.host})
   --policy FILE                policy file (default ${DEFAULTS.policyPath})
   --audit-dir DIR              audit directory (default ${DEFAULTS.auditDir})
-  --audit-segment-bytes N      rotate audit segments at N bytes (default ${DEFAULTS.auditSegmentBytes})
+  --audit-segment-bytes N      seal audit segments at N bytes (default ${DEFAULTS.auditSegmentBytes})
+  --audit-fsync                fsync every audit journal write (survives power loss; slower)
   --config FILE                runtime config: trusted OIDC issuers, audiences, group claim (JSON)
   --token-file PATH            stdio: the caller's token, re-read when it rotates (or set AIRLOCK_TOKEN)
   --dev-identity EMAIL[,G...]  UNVERIFIED identity for demos and tests; marked in every audit record
@@ -66,6 +69,7 @@ const SERVE_OPTIONS = {
   policy: { type: 'string' },
   'audit-dir': { type: 'string' },
   'audit-segment-bytes': { type: 'string' },
+  'audit-fsync': { type: 'boolean' },
   'dev-identity': { type: 'string' },
   config: { type: 'string' },
   'token-file': { type: 'string' },
@@ -94,6 +98,7 @@ function serveConfig(flags: ServeFlags, overrides: Partial<ServeConfig> = {}): S
     policyPath: flags.policy ?? overrides.policyPath ?? DEFAULTS.policyPath,
     auditDir: flags['audit-dir'] ?? DEFAULTS.auditDir,
     auditSegmentBytes: toInt(flags['audit-segment-bytes'], DEFAULTS.auditSegmentBytes),
+    auditFsync: flags['audit-fsync'] ?? false,
     ...(flags['dev-identity'] === undefined
       ? overrides.devIdentity === undefined
         ? {}
@@ -244,7 +249,8 @@ function parseJsonFlag(flag: string, text: string): unknown {
 /** Calls from a JSONL file (or - for stdin), an audit segment, or an audit directory (every segment, in order). */
 async function* readInputs(source: string): AsyncGenerator<unknown> {
   if (source !== '-' && (await stat(source)).isDirectory()) {
-    for (const name of await listSegments(source)) yield* readInputs(join(source, name));
+    // Every finished call, segments then the journal's tail, in chain order.
+    yield* readRecords(source);
     return;
   }
   const text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
@@ -326,6 +332,9 @@ async function main(argv: string[]): Promise<void> {
       return policy(rest);
     case 'mask':
       return mask(rest);
+    case 'audit':
+      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date() });
+      return;
     case '--version':
     case '-v':
       return out(VERSION);

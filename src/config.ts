@@ -8,8 +8,10 @@ export const ServeConfigSchema = z.strictObject({
   transport: z.enum(['stdio', 'http']),
   policyPath: z.string().min(1),
   auditDir: z.string().min(1),
-  /** Audit segment size: smaller segments make each append cheaper and make more files. */
-  auditSegmentBytes: z.int().min(4096).max(64 * 1024 * 1024).default(32 * 1024),
+  /** Audit segments are sealed at this size (records reach them from the journal in the background). */
+  auditSegmentBytes: z.int().min(4096).max(256 * 1024 * 1024).default(1024 * 1024),
+  /** fsync every audit journal write: records survive power loss, not only a crash of airlock. */
+  auditFsync: z.boolean().default(false),
   /** Runtime config file (identity issuers, …). */
   configPath: z.string().min(1).optional(),
   /** stdio: read the caller's token from this file on each call (re-read when it rotates). */
@@ -32,7 +34,7 @@ export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export const DEFAULTS = {
   policyPath: './policies.json',
   auditDir: './.airlock/audit',
-  auditSegmentBytes: 32 * 1024,
+  auditSegmentBytes: 1024 * 1024,
   host: '127.0.0.1',
   port: 7300,
   maxBodyBytes: 4 * 1024 * 1024,
@@ -94,6 +96,7 @@ function flagName(key: string): string {
     policyPath: 'policy',
     auditDir: 'audit-dir',
     auditSegmentBytes: 'audit-segment-bytes',
+    auditFsync: 'audit-fsync',
     devIdentity: 'dev-identity',
     maxBodyBytes: 'max-body-bytes',
     sessionIdleMs: 'session-idle-seconds',

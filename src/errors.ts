@@ -31,7 +31,9 @@ export type Outcome =
   | 'approval_required'
   | 'error'
   | 'timed_out'
-  | 'cancelled';
+  | 'cancelled'
+  /** Set by the audit store only: airlock stopped after the call started and before its outcome was recorded. */
+  | 'interrupted';
 
 export interface AirlockErrorOptions {
   /** Internal detail: audit and operator logs only, never the agent. */

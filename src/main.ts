@@ -161,8 +161,13 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.push(() => Promise.resolve(policies.close()));
     const policy = (): Policy => policies.current();
     log('info', `policy ${config.policyPath} loaded (${policy().file.rules.length} rules, version ${policy().version.slice(0, 19)}…); watching it for changes`);
-    const audit = await JsonAuditStore.open(config.auditDir, { segmentBytes: config.auditSegmentBytes });
-    log('info', `audit log: ${audit.dir} (segments audit-YYYYMMDD-NNN.json)`);
+    const audit = await JsonAuditStore.open(config.auditDir, {
+      segmentBytes: config.auditSegmentBytes,
+      fsync: config.auditFsync,
+      onError: (error) => log('warn', `audit: moving journalled records to a segment failed (they stay in the journal; retrying): ${String(error)}`),
+    });
+    cleanups.push(() => audit.close());
+    log('info', `audit log: ${audit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
     await loadSqlParser();
 
     let embedded: EmbeddedPostgres | undefined;

@@ -48,8 +48,30 @@ export interface AuditRecord {
   readonly response: AuditedResponse;
 }
 
-/** The audit store as the pipeline sees it. `append` resolves only once the record is durable. */
+/**
+ * The durable note that a call is about to run, written before execution. If airlock stops before the
+ * outcome is recorded, the store turns it into an `interrupted` record when it next opens.
+ */
+export interface StartedEntry {
+  readonly id: string;
+  readonly time: string;
+  readonly sessionId: string;
+  readonly transport: TransportKind;
+  readonly principal: AuditRecord['principal'];
+  readonly devIdentity: boolean;
+  readonly tool: string;
+  readonly input: unknown;
+  readonly facts: AuditRecord['facts'];
+  readonly decision: AuditRecord['decision'];
+}
+
+/**
+ * The audit store as the pipeline sees it. `start` and `append` resolve only once the entry is durable
+ * (written to the operating system; with fsync on, to the disk); a rejection means the call must not
+ * proceed or its response must not be released.
+ */
 export interface AuditSink {
+  start(entry: StartedEntry): Promise<void>;
   append(record: AuditRecord): Promise<void>;
 }
 

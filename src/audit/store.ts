@@ -1,183 +1,384 @@
-import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { constants, accessSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LowSync } from 'lowdb';
-import { DataFileSync } from 'lowdb/node';
-import type { AuditRecord, AuditSink } from './record.js';
+import { Low } from 'lowdb';
+import { DataFile } from 'lowdb/node';
+import { GENESIS, link, type ChainedRecord } from './chain.js';
+import { Journal, nodeJournalIo, type JournalIo } from './journal.js';
+import { acquireLock } from './lock.js';
+import { readJournal, readStore, type JournalEntry } from './read.js';
+import type { AuditRecord, AuditSink, StartedEntry } from './record.js';
+import { dayOf, JOURNAL_NAME, LOCK_NAME, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
 
-interface AuditFile {
-  readonly format: 'airlock-audit';
-  readonly version: 1;
-  records: AuditRecord[];
-}
+export { listSegments } from './segments.js';
 
 export interface JsonAuditStoreOptions {
-  /** Start a new segment once the current one would exceed this many bytes (default 32 KiB). */
+  /** Seal a segment and start the next once it would exceed this many bytes (default 1 MiB). */
   readonly segmentBytes?: number;
+  /** How long finished records may wait in the journal before they are moved to a segment (default 100 ms). */
+  readonly flushIntervalMs?: number;
+  /** Rewrite the journal down to what is not yet in a segment once it exceeds this (default 4 MiB). */
+  readonly journalCompactBytes?: number;
+  /** fsync every journal write: survives power loss, not only a crash of airlock (default false). */
+  readonly fsync?: boolean;
   readonly now?: () => Date;
+  /** File operations of the journal (tests inject failures here). */
+  readonly io?: JournalIo;
+  /** Background failures (moving records to segments, compaction); the records stay safe in the journal. */
+  readonly onError?: (error: unknown) => void;
 }
 
-const SEGMENT = /^audit-(\d{8})-(\d{3,})\.json$/;
-
-/** Segment files of a store, oldest first. */
-export async function listSegments(dir: string): Promise<string[]> {
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n));
-  return names.sort((a, b) => {
-    const [, da = '', na = ''] = SEGMENT.exec(a) ?? [];
-    const [, db = '', nb = ''] = SEGMENT.exec(b) ?? [];
-    return da === db ? Number(na) - Number(nb) : da.localeCompare(db);
-  });
+interface Pending {
+  readonly entry: { readonly start: StartedEntry } | { readonly end: AuditRecord };
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
 }
 
-/** Records never change once appended, so each is serialised once and reused on every rewrite. */
-const serialized = new WeakMap<AuditRecord, string>();
-
-function recordJson(record: AuditRecord): string {
-  let text = serialized.get(record);
-  if (text === undefined) {
-    text = JSON.stringify(record);
-    serialized.set(record, text);
-  }
-  return text;
-}
-
-/** Valid JSON with one record per line: greppable, diffable, and cheap to rewrite. */
-function stringifySegment(data: AuditFile): string {
-  const head = `{"format":${JSON.stringify(data.format)},"version":${data.version},"records":[`;
-  return data.records.length === 0 ? `${head}]}\n` : `${head}\n${data.records.map(recordJson).join(',\n')}\n]}\n`;
-}
-
-function day(date: Date): string {
-  return date.toISOString().slice(0, 10).replaceAll('-', '');
+interface Current {
+  readonly name: string;
+  readonly day: string;
+  readonly seq: number;
+  readonly db: Low<SegmentFile>;
+  bytes: number;
 }
 
 /**
- * The JSON-file audit store (lowdb). lowdb rewrites a whole file on every write, so records go to
- * segments (`audit-YYYYMMDD-NNN.json`) that rotate by size and by day, keeping the cost of an append
- * bounded however large the log grows. Each write is an atomic file replacement (temp file, then
- * rename). Appends made in the same turn of the event loop are grouped into one write, done
- * synchronously (a few hundred microseconds, cheaper than four thread-pool round trips); `append`
- * resolves only once its record is on disk.
+ * The JSON-file audit store. Every entry is first appended to a journal (`journal.jsonl`, one JSON line,
+ * one write system call, grouped per turn of the event loop), which is what makes `start` and `append`
+ * durable before the call runs and before its response is released. Finished records are hash-chained
+ * as they are journalled and moved in the background, in order, into lowdb segments
+ * (`audit-YYYYMMDD-NNN.json`, each replaced atomically, sealed by size or day, the next one's head
+ * naming the SHA-256 of the sealed file). Opening the store takes a single-writer lock and recovers the
+ * journal: records not yet in a segment are moved there, and calls that started but never finished
+ * become `interrupted` records.
  */
 export class JsonAuditStore implements AuditSink {
-  private pending: { record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private scheduled = false;
-  private current: { name: string; day: string; seq: number; db: LowSync<AuditFile>; bytes: number } | undefined;
-  private readonly segmentBytes: number;
-  private readonly now: () => Date;
   readonly dir: string;
+  private readonly segmentBytes: number;
+  private readonly flushIntervalMs: number;
+  private readonly journalCompactBytes: number;
+  private readonly fsync: boolean;
+  private readonly now: () => Date;
+  private readonly onError: (error: unknown) => void;
+  private journal!: Journal;
+  private releaseLock: () => void = () => undefined;
+  private current: Current | undefined;
+  /** Chain state of everything journalled. */
+  private seq = 0;
+  private lastHash = GENESIS;
+  private pending: Pending[] = [];
+  private scheduled = false;
+  /** Journalled, chained, not yet in a segment. */
+  private unflushed: ChainedRecord[] = [];
+  /** Started calls without an outcome yet: the journal lines compaction must keep. */
+  private readonly open = new Map<string, string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   private constructor(dir: string, options: JsonAuditStoreOptions) {
     this.dir = dir;
-    this.segmentBytes = options.segmentBytes ?? 32 * 1024;
+    this.segmentBytes = options.segmentBytes ?? 1024 * 1024;
+    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.journalCompactBytes = options.journalCompactBytes ?? 4 * 1024 * 1024;
+    this.fsync = options.fsync ?? false;
     this.now = options.now ?? (() => new Date());
+    this.onError = options.onError ?? (() => undefined);
     if (!(this.segmentBytes >= 1024)) throw new TypeError('JsonAuditStore: segmentBytes must be at least 1024');
+    if (!(this.flushIntervalMs >= 0)) throw new TypeError('JsonAuditStore: flushIntervalMs must be >= 0');
   }
 
-  /** Opens (or creates) a store in DIR; fails at start-up if the directory is not writable. */
+  /**
+   * Opens (or creates) the store in DIR: checks it is writable, takes the single-writer lock, and
+   * recovers whatever a previous process left in the journal.
+   */
   static async open(dir: string, options: JsonAuditStoreOptions = {}): Promise<JsonAuditStore> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await access(dir, constants.W_OK);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    accessSync(dir, constants.W_OK);
     const store = new JsonAuditStore(dir, options);
-    const segments = await listSegments(dir);
-    const last = segments.at(-1);
-    if (last !== undefined) {
-      const [, d = '', n = '1'] = SEGMENT.exec(last) ?? [];
-      const db = store.openSegment(last);
-      store.current = { name: last, day: d, seq: Number(n), db, bytes: JSON.stringify(db.data).length };
+    store.releaseLock = acquireLock(join(dir, LOCK_NAME), store.now());
+    try {
+      await store.recover(options.io ?? nodeJournalIo);
+    } catch (error) {
+      store.releaseLock();
+      throw error;
     }
     return store;
   }
 
-  /** Where new records go now (for operators: printed at start-up). */
+  /** Where finished records go now. */
   get path(): string {
-    return join(this.dir, this.current?.name ?? `audit-${day(this.now())}-001.json`);
+    return join(this.dir, this.current?.name ?? segmentName(dayOf(this.now()), 1));
   }
 
-  private openSegment(name: string): LowSync<AuditFile> {
-    const path = join(this.dir, name);
-    const db = new LowSync<AuditFile>(new DataFileSync<AuditFile>(path, { parse: (text) => JSON.parse(text) as AuditFile, stringify: stringifySegment }), {
-      format: 'airlock-audit',
-      version: 1,
-      records: [],
-    });
-    db.read();
-    if (db.data.format !== 'airlock-audit' || !Array.isArray(db.data.records)) throw new TypeError(`${path}: not an airlock audit file`);
-    return db;
+  private async recover(io: JournalIo): Promise<void> {
+    const { segments } = readStore(this.dir);
+    const last = segments.at(-1);
+    if (last !== undefined) {
+      const [, day = '', n = '1'] = SEGMENT_NAME.exec(last.name) ?? [];
+      const db = this.segmentDb(last.name, last.file);
+      this.current = { name: last.name, day, seq: Number(n), db, bytes: last.bytes.length };
+      const lastRecord = last.file.records.at(-1);
+      this.seq = lastRecord?.chain.seq ?? last.file.head.firstSeq - 1;
+      this.lastHash = lastRecord?.chain.hash ?? last.file.head.previous?.lastHash ?? GENESIS;
+    }
+    const journal = readJournal(this.dir);
+    this.journal = new Journal(join(this.dir, JOURNAL_NAME), io, this.fsync);
+    // A line cut short by a crash was never acknowledged: drop it so the journal is whole lines again.
+    if (journal.wholeBytes < journal.totalBytes) this.journal.truncate(journal.wholeBytes);
+    const started = new Map<string, StartedEntry>();
+    let lineNo = 0;
+    for (const entry of journal.entries) {
+      lineNo++;
+      if ('start' in entry) {
+        started.set(entry.start.id, entry.start);
+        continue;
+      }
+      started.delete(entry.end.id);
+      const { chain } = entry.end;
+      if (chain.seq <= this.seq) continue;
+      const expected = link(entry.end, this.seq + 1, this.lastHash);
+      if (chain.seq !== this.seq + 1 || chain.prev !== this.lastHash || chain.hash !== expected.chain.hash) {
+        throw new AuditRecoveryError(`${JOURNAL_NAME} entry ${lineNo} (record ${entry.end.id}, seq ${chain.seq}) does not continue the chain at seq ${this.seq}; run \`airlock audit verify\``);
+      }
+      this.unflushed.push(entry.end);
+      this.seq = chain.seq;
+      this.lastHash = chain.hash;
+    }
+    if (started.size > 0) {
+      const at = this.now();
+      const lines = [...started.values()].map((entry) => this.chainLine(interruptedRecord(entry, at)));
+      this.journal.write(lines.map((l) => l.line).join(''));
+      for (const l of lines) this.commitEnd(l.record);
+    }
+    await this.flushSegments();
+    this.compactJournal(true);
   }
 
-  private segmentFor(recordBytes: number): NonNullable<JsonAuditStore['current']> {
-    const today = day(this.now());
-    const cur = this.current;
-    if (cur !== undefined && cur.day === today && (cur.bytes + recordBytes <= this.segmentBytes || cur.db.data.records.length === 0)) return cur;
-    const seq = cur !== undefined && cur.day === today ? cur.seq + 1 : 1;
-    const name = `audit-${today}-${String(seq).padStart(3, '0')}.json`;
-    const db = this.openSegment(name);
-    this.current = { name, day: today, seq, db, bytes: JSON.stringify(db.data).length };
-    return this.current;
+  start(entry: StartedEntry): Promise<void> {
+    return this.enqueue({ start: entry });
   }
 
   append(record: AuditRecord): Promise<void> {
+    return this.enqueue({ end: record });
+  }
+
+  private enqueue(entry: Pending['entry']): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`audit store ${this.dir} is closed`));
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ record, resolve, reject });
+      this.pending.push({ entry, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        // Group every append of this turn of the event loop into one write.
-        queueMicrotask(() => this.flush());
+        // Every entry of this turn of the event loop goes in one write.
+        queueMicrotask(() => this.writePending());
       }
     });
   }
 
-  private flush(): void {
+  private chainLine(record: AuditRecord): { record: ChainedRecord; line: string } {
+    const chained = link(record, this.seq + 1, this.lastHash);
+    this.seq = chained.chain.seq;
+    this.lastHash = chained.chain.hash;
+    return { record: chained, line: `{"end":${recordJson(chained)}}\n` };
+  }
+
+  private commitEnd(record: ChainedRecord): void {
+    this.open.delete(record.id);
+    this.unflushed.push(record);
+    this.scheduleFlush();
+  }
+
+  private writePending(): void {
     this.scheduled = false;
     const batch = this.pending;
     this.pending = [];
+    if (batch.length === 0) return;
+    const chainBefore = { seq: this.seq, lastHash: this.lastHash };
+    const lines: string[] = [];
+    const ends: ChainedRecord[] = [];
+    const starts: { id: string; line: string }[] = [];
+    for (const item of batch) {
+      if ('start' in item.entry) {
+        const line = `${JSON.stringify(item.entry)}\n`;
+        starts.push({ id: item.entry.start.id, line });
+        lines.push(line);
+      } else {
+        const { record, line } = this.chainLine(item.entry.end);
+        ends.push(record);
+        lines.push(line);
+      }
+    }
     try {
-      this.writeBatch(batch);
+      this.journal.write(lines.join(''));
     } catch (error) {
-      // Opening or rotating a segment failed: nothing of this batch is acknowledged.
+      // Nothing of this batch is acknowledged, and the chain continues as if it never happened.
+      this.seq = chainBefore.seq;
+      this.lastHash = chainBefore.lastHash;
       for (const item of batch) item.reject(error);
+      return;
     }
+    for (const s of starts) this.open.set(s.id, s.line);
+    for (const record of ends) this.commitEnd(record);
+    for (const item of batch) item.resolve();
   }
 
-  private writeBatch(batch: { record: AuditRecord; resolve: () => void; reject: (e: unknown) => void }[]): void {
-    let i = 0;
-    while (i < batch.length) {
-      // Records for one segment go in one write; a batch may span a rotation.
-      const first = batch[i] as (typeof batch)[number];
-      const segment = this.segmentFor(recordJson(first.record).length + 2);
-      const start = segment.db.data.records.length;
-      const group: typeof batch = [];
-      let bytes = segment.bytes;
-      while (i < batch.length) {
-        const item = batch[i] as (typeof batch)[number];
-        const size = recordJson(item.record).length + 2;
-        if (group.length > 0 && bytes + size > this.segmentBytes) break;
-        group.push(item);
-        bytes += size;
-        i++;
-      }
-      segment.db.data.records.push(...group.map((g) => g.record));
-      try {
-        segment.db.write();
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined || this.closed) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.flushSegments().catch(this.onError);
+    }, this.flushIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Moves journalled records into segments, in order; one at a time. */
+  private flushSegments(): Promise<void> {
+    const run = this.flushing.then(async () => {
+      while (this.unflushed.length > 0) {
+        const segment = this.segmentFor();
+        const start = segment.db.data.records.length;
+        let bytes = segment.bytes;
+        let taken = 0;
+        for (const record of this.unflushed) {
+          const size = recordJson(record).length + 2;
+          if (taken + start > 0 && bytes + size > this.segmentBytes) break;
+          segment.db.data.records.push(record);
+          bytes += size;
+          taken++;
+        }
+        if (taken === 0) {
+          // Full already: the next record starts a new segment.
+          this.seal();
+          continue;
+        }
+        try {
+          await segment.db.write();
+        } catch (error) {
+          segment.db.data.records.length = start;
+          this.scheduleFlush();
+          throw error;
+        }
         segment.bytes = bytes;
-        for (const g of group) g.resolve();
-      } catch (error) {
-        // Keep memory and disk in step: records that did not reach the disk are not kept.
-        segment.db.data.records.length = start;
-        for (const g of group) g.reject(error);
+        this.unflushed.splice(0, taken);
+        if (this.unflushed.length > 0) this.seal();
       }
+      this.compactJournal(false);
+    });
+    this.flushing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The segment new records go to, starting a new one on a new day. */
+  private segmentFor(): Current {
+    const today = dayOf(this.now());
+    const cur = this.current;
+    if (cur !== undefined && cur.day === today) return cur;
+    return this.startSegment(today, cur === undefined || cur.day !== today ? 1 : cur.seq + 1);
+  }
+
+  /** Seals the current segment (it is full) and starts the next. */
+  private seal(): void {
+    const cur = this.current as Current;
+    const today = dayOf(this.now());
+    this.startSegment(today, cur.day === today ? cur.seq + 1 : 1);
+  }
+
+  private startSegment(day: string, seq: number): Current {
+    const prev = this.current;
+    let previous: SegmentHead['previous'] = null;
+    if (prev !== undefined) {
+      const text = stringifySegment(prev.db.data);
+      const last = prev.db.data.records.at(-1);
+      previous = {
+        segment: prev.name,
+        sha256: createHash('sha256').update(text).digest('hex'),
+        records: prev.db.data.records.length,
+        lastHash: last?.chain.hash ?? prev.db.data.head.previous?.lastHash ?? GENESIS,
+      };
+    }
+    const first = this.unflushed[0];
+    const head: SegmentHead = { firstSeq: first?.chain.seq ?? this.seq + 1, previous };
+    const name = segmentName(day, seq);
+    const data: SegmentFile = { format: 'airlock-audit', version: 2, head, records: [] };
+    this.current = { name, day, seq, db: this.segmentDb(name, data), bytes: stringifySegment(data).length };
+    return this.current;
+  }
+
+  private segmentDb(name: string, data: SegmentFile): Low<SegmentFile> {
+    const adapter = new DataFile<SegmentFile>(join(this.dir, name), {
+      parse: (text) => JSON.parse(text) as SegmentFile,
+      stringify: stringifySegment,
+    });
+    return new Low<SegmentFile>(adapter, data);
+  }
+
+  /**
+   * Rewrites the journal down to what no segment holds yet (calls still running, records not yet moved),
+   * atomically (temp file, then rename). `force` compacts whatever the size.
+   */
+  private compactJournal(force: boolean): void {
+    if (!force && this.journal.bytes < this.journalCompactBytes) return;
+    const keep = [...this.open.values(), ...this.unflushed.map((r) => `{"end":${recordJson(r)}}\n`)].join('');
+    const path = join(this.dir, JOURNAL_NAME);
+    const tmp = `${path}.tmp`;
+    try {
+      writeFileSync(tmp, keep, { mode: 0o600, flush: this.fsync });
+      renameSync(tmp, path);
+      this.journal.reopen();
+    } catch (error) {
+      this.onError(error);
     }
   }
 
-  /** Every record in the store, oldest first, read from disk. */
-  async records(): Promise<AuditRecord[]> {
-    await new Promise<void>((r) => setImmediate(r));
-    const out: AuditRecord[] = [];
-    for (const name of await listSegments(this.dir)) {
-      const file = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as AuditFile;
-      out.push(...file.records);
+  /** Moves everything to segments, empties the journal and releases the lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.resolve();
+    if (this.scheduled) this.writePending();
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    try {
+      await this.flushSegments();
+      this.compactJournal(true);
+    } finally {
+      this.journal.close();
+      this.releaseLock();
     }
-    return out;
+  }
+
+  /** Every finished call's record, oldest first, once what is queued now is journalled. */
+  async records(): Promise<ChainedRecord[]> {
+    await new Promise<void>((r) => setImmediate(r));
+    const { segments, journalRecords } = readStore(this.dir);
+    return [...segments.flatMap((s) => s.file.records), ...journalRecords];
   }
 }
+
+/** The store's journal does not continue its segments' chain: opening it would hide the break. */
+export class AuditRecoveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AuditRecoveryError';
+  }
+}
+
+/** What a started call becomes when airlock stopped before its outcome was recorded. */
+export function interruptedRecord(entry: StartedEntry, detectedAt: Date): AuditRecord {
+  return {
+    ...entry,
+    // How long it ran before airlock stopped is not known.
+    durationMs: 0,
+    downstream: [],
+    outcome: 'interrupted',
+    error: {
+      code: 'INTERRUPTED',
+      message: 'airlock stopped while this call was running; its outcome is unknown.',
+      detail: `started ${entry.time}; found without an outcome in the audit journal at ${detectedAt.toISOString()}`,
+    },
+    result: null,
+    response: { sha256: createHash('sha256').update('').digest('hex'), bytes: 0, truncated: false },
+  };
+}
+
+export type { JournalEntry };

@@ -31,7 +31,7 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),
-    executeStage({ deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
+    executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
     maskStage({ policy: options.policy }),
   ]);
 }

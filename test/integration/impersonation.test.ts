@@ -123,7 +123,7 @@ describe('execute stage: googleToken() for tools (policy picks the service accou
     );
     const records: unknown[] = [];
     const run = buildPipeline({
-      audit: { append: (r) => Promise.resolve(void records.push(r)) },
+      audit: { start: () => Promise.resolve(), append: (r) => Promise.resolve(void records.push(r)) },
       tools: registry,
       policy: { current: () => policy },
       deps: { sql: { run: () => Promise.reject(new Error('unused')), catalog: () => Promise.reject(new Error('unused')) }, classifySql: () => { throw new Error('unused'); }, hasConnection: () => false, accessFor: () => [], explain: () => { throw new Error('unused'); } },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ALL_TOOLS } from '../../tools/index.js';
-import type { AuditRecord, AuditSink } from '../../src/audit/record.js';
+import type { AuditRecord, AuditSink, StartedEntry } from '../../src/audit/record.js';
 import { PostgresConnector } from '../../src/connectors/postgres.js';
 import { ToolRegistry } from '../../src/mcp/registry.js';
 import { buildPipeline } from '../../src/pipeline/chain.js';
@@ -22,7 +22,13 @@ const ana = parseDevIdentity('ana@example.com,analysts');
 /** A sink at the store boundary: records in memory, or fails like a full disk. */
 class MemorySink implements AuditSink {
   readonly records: AuditRecord[] = [];
+  readonly started: StartedEntry[] = [];
   failing = false;
+  start(entry: StartedEntry): Promise<void> {
+    if (this.failing) return Promise.reject(new Error('ENOSPC: no space left on device'));
+    this.started.push(entry);
+    return Promise.resolve();
+  }
   append(record: AuditRecord): Promise<void> {
     if (this.failing) return Promise.reject(new Error('ENOSPC: no space left on device'));
     this.records.push(record);

@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
+import { readRecords } from '../../src/audit/read.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -21,12 +22,9 @@ export function writePolicy(dir: string, policy?: unknown): string {
   return path;
 }
 
-/** Reads every audit record written under an audit dir. */
+/** Reads every finished call's audit record under an audit dir (segments, then the journal's tail). */
 export function readAudit(auditDir: string): AuditRecord[] {
-  const segments = readdirSync(auditDir)
-    .filter((n) => /^audit-\d{8}-\d{3,}\.json$/.test(n))
-    .sort();
-  return segments.flatMap((name) => (JSON.parse(readFileSync(join(auditDir, name), 'utf8')) as { records: AuditRecord[] }).records);
+  return readRecords(auditDir);
 }
 
 /** The record for one call, found by the audit id the agent was given. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AuditedResponse, AuditRecord, AuditSink } from '../../audit/record.js';
+import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { AuditUnavailableError, toAirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
@@ -46,6 +46,26 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.result = undefined;
       ctx.response = errorResponse(ctx.error, ctx.id);
     }
+  };
+}
+
+/** The journal entry written just before a call executes (see the execute stage). */
+export function startedEntry(ctx: CallContext): StartedEntry {
+  const p = ctx.principal;
+  return {
+    id: ctx.id,
+    time: new Date(ctx.startedAt).toISOString(),
+    sessionId: ctx.sessionId,
+    transport: ctx.transport,
+    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    devIdentity: ctx.credential.kind === 'dev',
+    tool: ctx.toolName,
+    input: ctx.rawArguments ?? null,
+    facts: ctx.facts === undefined ? null : { ...ctx.facts },
+    decision:
+      ctx.decision === undefined
+        ? null
+        : { effect: ctx.decision.effect, ruleIds: [...ctx.decision.ruleIds], reason: ctx.decision.reason, policyVersion: ctx.decision.policyVersion },
   };
 }
 

@@ -1,26 +1,40 @@
+import type { AuditSink } from '../../audit/record.js';
 import type { ImpersonationProvider } from '../../connectors/gcp-credentials.js';
-import { CancelledError, UpstreamUnavailableError } from '../../errors.js';
+import { AuditUnavailableError, CancelledError, UpstreamUnavailableError } from '../../errors.js';
 import { serviceAccountFor } from '../../policy/downstream.js';
 import type { GoogleToken, ToolDeps } from '../../tool.js';
 import type { CallContext, Next, Stage } from '../context.js';
+import { startedEntry } from './audit.js';
 import type { PolicySource } from './policy.js';
 
 export interface ExecuteStageOptions {
+  /** Receives the durable "started" entry before the tool runs. */
+  readonly audit: AuditSink;
   readonly deps: ToolDeps;
   readonly policy: PolicySource;
   /** Per-principal impersonation for Google APIs; absent when not configured. */
   readonly impersonation?: ImpersonationProvider;
 }
 
-/** Runs the tool with the limits policy settled, then lets the mask stage rewrite the result. */
+/**
+ * Records that the call is about to run (durably: if airlock dies mid-call the audit still shows it, as
+ * interrupted), runs the tool with the limits policy settled, then lets the mask stage rewrite the result.
+ */
 export function executeStage(options: ExecuteStageOptions): Stage {
-  const { deps, policy, impersonation } = options;
+  const { audit, deps, policy, impersonation } = options;
+  if (typeof audit?.start !== 'function') throw new TypeError('executeStage: an audit sink with start() is required');
   return async function execute(ctx: CallContext, next: Next): Promise<void> {
     const { tool, decision, facts, principal } = ctx;
     if (tool === undefined || decision === undefined || facts === undefined || principal === undefined) {
       throw new TypeError('execute stage needs tool, decision, facts and principal');
     }
     if (ctx.signal.aborted) throw new CancelledError({ detail: 'cancelled before execution' });
+    try {
+      await audit.start(startedEntry(ctx));
+    } catch (error) {
+      // No durable trace, no execution.
+      throw new AuditUnavailableError({ detail: `started entry not written: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+    }
     const googleToken = async (): Promise<GoogleToken> => {
       const serviceAccount = serviceAccountFor(policy.current(), principal);
       if (impersonation === undefined || serviceAccount === undefined) {

@@ -1,0 +1,155 @@
+import { parseArgs } from 'node:util';
+import type { ChainedRecord } from './chain.js';
+import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
+import { iterateRecords, recordsAfter } from './read.js';
+import { verifyStore } from './verify.js';
+
+/** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
+export interface CommandIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly progress: boolean;
+  readonly now: () => Date;
+}
+
+export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
+
+  airlock audit verify  [--audit-dir DIR] [--json] [--progress]
+  airlock audit tail    [--audit-dir DIR] [-n N] [--follow] [--format table|json]
+  airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
+  airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
+  airlock audit replay  [--audit-dir DIR] --session ID [--format text|json]
+
+Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
+         --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)`;
+
+const OPTIONS = {
+  'audit-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  progress: { type: 'boolean' },
+  n: { type: 'string', short: 'n' },
+  follow: { type: 'boolean', short: 'f' },
+  format: { type: 'string' },
+  limit: { type: 'string' },
+  principal: { type: 'string' },
+  tool: { type: 'string' },
+  session: { type: 'string' },
+  outcome: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: true }>>['values'];
+
+function count(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new TypeError(`--${flag}: "${text}" is not a positive whole number`);
+  return Number(text);
+}
+
+function format<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T | undefined): T {
+  const value = text ?? fallback;
+  if (value === undefined) throw new TypeError(`--format is required (${allowed.join(' or ')})`);
+  if (!(allowed as readonly string[]).includes(value)) throw new TypeError(`--format: "${value}" is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function filterOf(flags: Flags, now: Date): AuditFilter {
+  return {
+    ...(flags.principal === undefined ? {} : { principal: flags.principal }),
+    ...(flags.tool === undefined ? {} : { tool: flags.tool }),
+    ...(flags.session === undefined ? {} : { session: flags.session }),
+    ...(flags.outcome === undefined ? {} : { outcomes: flags.outcome.split(',').map((o) => o.trim()) }),
+    ...(flags.since === undefined ? {} : { since: parseTime(flags.since, now, '--since') }),
+    ...(flags.until === undefined ? {} : { until: parseTime(flags.until, now, '--until') }),
+  };
+}
+
+function progressBar(io: CommandIo): (files: number, total: number, records: number) => void {
+  if (!io.progress) return () => undefined;
+  return (files, total, records) => {
+    const width = 30;
+    const filled = Math.round((files / Math.max(1, total)) * width);
+    io.err(`\rverifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round((files / Math.max(1, total)) * 100)}%  ${files}/${total} files, ${records.toLocaleString('en-US')} records${files === total ? '\n' : ''}`);
+  };
+}
+
+/**
+ * `airlock audit …`. Returns the exit code: 0, or 1 when `verify` finds the store was tampered with.
+ * Usage errors throw `TypeError` with a message that names the flag.
+ */
+export async function auditCommand(argv: readonly string[], dirDefault: string, io: CommandIo): Promise<number> {
+  const { values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
+  const [sub, ...extra] = positionals;
+  if (flags.help === true || sub === undefined) {
+    io.out(AUDIT_USAGE);
+    return 0;
+  }
+  if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"\n\n${AUDIT_USAGE}`);
+  const dir = flags['audit-dir'] ?? dirDefault;
+  const now = io.now();
+  switch (sub) {
+    case 'verify': {
+      const report = verifyStore(dir, { onProgress: progressBar(io) });
+      if (flags.json === true) io.out(JSON.stringify(report, null, 2));
+      else if (report.ok) {
+        io.out(`ok: ${report.records} record(s) in ${report.segments} segment(s) form an unbroken chain; head ${report.head}${report.open > 0 ? `; ${report.open} call(s) started and not finished (running, or interrupted)` : ''}`);
+      } else {
+        io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir}`);
+        for (const p of report.problems) io.out(`  ${p.kind}: ${p.message}`);
+      }
+      return report.ok ? 0 : 1;
+    }
+    case 'tail': {
+      const n = count('n', flags.n, 20);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
+      const print = (records: readonly ChainedRecord[], header: boolean): void => {
+        if (records.length === 0) return;
+        if (fmt === 'json') for (const r of records) io.out(JSON.stringify(r));
+        else io.out(header ? formatTable(records) : formatTable(records).split('\n').slice(1).join('\n'));
+      };
+      let records = recordsAfter(dir, 0, n);
+      print(records, true);
+      if (flags.follow !== true) return 0;
+      let last = records.at(-1)?.chain.seq ?? 0;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 500));
+        records = recordsAfter(dir, last);
+        print(records, last === 0);
+        last = records.at(-1)?.chain.seq ?? last;
+      }
+    }
+    case 'search': {
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
+      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER);
+      const filter = filterOf(flags, now);
+      const found: ChainedRecord[] = [];
+      for (const r of iterateRecords(dir)) {
+        if (!matches(r, filter)) continue;
+        found.push(r);
+        // Keep the newest `limit`.
+        if (found.length > limit) found.shift();
+      }
+      if (fmt === 'json') io.out(JSON.stringify(found, null, 2));
+      else io.out(found.length === 0 ? 'no matching records' : formatTable(found));
+      return 0;
+    }
+    case 'export': {
+      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined);
+      const filter = filterOf(flags, now);
+      if (fmt === 'csv') io.out(CSV_HEADER.join(','));
+      for (const r of iterateRecords(dir)) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
+      return 0;
+    }
+    case 'replay': {
+      if (flags.session === undefined) throw new TypeError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)');
+      const fmt = format(flags.format, ['text', 'json'] as const, 'text');
+      const calls = [...iterateRecords(dir)].filter((r) => r.sessionId === flags.session);
+      io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
+      return calls.length === 0 ? 1 : 0;
+    }
+    default:
+      throw new TypeError(`unknown audit command "${sub}"\n\n${AUDIT_USAGE}`);
+  }
+}

@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChainedRecord } from './chain.js';
+import type { StartedEntry } from './record.js';
+import { AuditFormatError, JOURNAL_NAME, listSegmentsSync, parseSegment, type SegmentFile } from './segments.js';
+
+/** One line of the journal: a call about to run, or a finished call's chained record. */
+export type JournalEntry = { readonly start: StartedEntry } | { readonly end: ChainedRecord };
+
+export interface JournalContents {
+  readonly entries: readonly JournalEntry[];
+  /** Byte length of the whole lines; anything after it is a line cut short by a crash. */
+  readonly wholeBytes: number;
+  readonly totalBytes: number;
+}
+
+/** Reads the journal; a last line without its newline (a crash mid-write) is left out, never guessed at. */
+export function readJournal(dir: string): JournalContents {
+  let buffer: Buffer;
+  try {
+    buffer = readFileSync(join(dir, JOURNAL_NAME));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], wholeBytes: 0, totalBytes: 0 };
+    throw error;
+  }
+  const end = buffer.lastIndexOf(0x0a) + 1;
+  const text = buffer.subarray(0, end).toString('utf8');
+  const entries: JournalEntry[] = [];
+  let lineNo = 0;
+  for (const line of text.split('\n')) {
+    lineNo++;
+    if (line === '') continue;
+    let entry: unknown;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      throw new AuditFormatError(`${JOURNAL_NAME} line ${lineNo}: not valid JSON`);
+    }
+    if (entry === null || typeof entry !== 'object' || (!('start' in entry) && !('end' in entry))) {
+      throw new AuditFormatError(`${JOURNAL_NAME} line ${lineNo}: not a journal entry`);
+    }
+    entries.push(entry as JournalEntry);
+  }
+  return { entries, wholeBytes: end, totalBytes: buffer.length };
+}
+
+export interface StoreContents {
+  readonly segments: readonly { readonly name: string; readonly file: SegmentFile; readonly bytes: Buffer }[];
+  /** Finished calls recorded in the journal and not yet in a segment, in chain order. */
+  readonly journalRecords: readonly ChainedRecord[];
+  /** Calls that started and have no outcome yet (running now, or interrupted by a crash). */
+  readonly open: readonly StartedEntry[];
+}
+
+/** Everything in a store directory, read without taking its lock (readers never block the writer). */
+export function readStore(dir: string): StoreContents {
+  const segments = listSegmentsSync(dir).map((name) => {
+    const bytes = readFileSync(join(dir, name));
+    return { name, file: parseSegment(name, bytes.toString('utf8')), bytes };
+  });
+  const lastSeq = lastSeqOf(segments.map((s) => s.file));
+  const journal = readJournal(dir);
+  const journalRecords: ChainedRecord[] = [];
+  const open = new Map<string, StartedEntry>();
+  for (const entry of journal.entries) {
+    if ('start' in entry) open.set(entry.start.id, entry.start);
+    else {
+      open.delete(entry.end.id);
+      if (entry.end.chain.seq > lastSeq) journalRecords.push(entry.end);
+    }
+  }
+  return { segments, journalRecords, open: [...open.values()] };
+}
+
+/** The last `chain.seq` held by these segments (0 when empty). */
+export function lastSeqOf(files: readonly SegmentFile[]): number {
+  const file = files.at(-1);
+  if (file === undefined) return 0;
+  return file.records.at(-1)?.chain.seq ?? file.head.firstSeq - 1;
+}
+
+/** Every finished call's record, oldest first (segments, then the journal's tail). */
+export function readRecords(dir: string): ChainedRecord[] {
+  const store = readStore(dir);
+  return [...store.segments.flatMap((s) => s.file.records), ...store.journalRecords];
+}
+
+/**
+ * Every finished call's record, oldest first, one segment in memory at a time (for stores of any size):
+ * segments in order, then the journal's records not yet in a segment. `onFile` sees each file as it is read.
+ */
+export function* iterateRecords(
+  dir: string,
+  onFile?: (file: { name: string; bytes: Buffer; data: SegmentFile }) => void,
+  onJournal?: () => void,
+): Generator<ChainedRecord> {
+  let lastSeq = 0;
+  for (const name of listSegmentsSync(dir)) {
+    const bytes = readFileSync(join(dir, name));
+    const data = parseSegment(name, bytes.toString('utf8'));
+    onFile?.({ name, bytes, data });
+    lastSeq = data.records.at(-1)?.chain.seq ?? Math.max(lastSeq, data.head.firstSeq - 1);
+    yield* data.records;
+  }
+  onJournal?.();
+  for (const entry of readJournal(dir).entries) {
+    if ('end' in entry && entry.end.chain.seq > lastSeq) yield entry.end;
+  }
+}
+
+/** Calls the journal shows as started and not finished (running now, or cut off by a crash). */
+export function openCalls(dir: string): StartedEntry[] {
+  const open = new Map<string, StartedEntry>();
+  for (const entry of readJournal(dir).entries) {
+    if ('start' in entry) open.set(entry.start.id, entry.start);
+    else open.delete(entry.end.id);
+  }
+  return [...open.values()];
+}
+
+/**
+ * Finished records with `chain.seq > after`, oldest first, reading segments from the newest back only as
+ * far as needed (cheap on a large store: `audit tail` and `--follow`). With `last`, only the newest N.
+ */
+export function recordsAfter(dir: string, after: number, last?: number): ChainedRecord[] {
+  const names = listSegmentsSync(dir);
+  const newestSegment = names.at(-1);
+  let segmentLastSeq = 0;
+  const chunks: ChainedRecord[][] = [];
+  let count = 0;
+  for (let i = names.length - 1; i >= 0; i--) {
+    const name = names[i] as string;
+    const data = parseSegment(name, readFileSync(join(dir, name), 'utf8'));
+    if (name === newestSegment) segmentLastSeq = data.records.at(-1)?.chain.seq ?? data.head.firstSeq - 1;
+    const wanted = data.records.filter((r) => r.chain.seq > after);
+    chunks.unshift(wanted);
+    count += wanted.length;
+    if (data.head.firstSeq <= after + 1 || (last !== undefined && count >= last)) break;
+  }
+  const journal: ChainedRecord[] = [];
+  for (const entry of readJournal(dir).entries) {
+    if ('end' in entry && entry.end.chain.seq > Math.max(after, segmentLastSeq)) journal.push(entry.end);
+  }
+  const all = [...chunks.flat(), ...journal];
+  return last === undefined ? all : all.slice(-last);
+}

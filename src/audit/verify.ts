@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { GENESIS, recordHash, type ChainedRecord } from './chain.js';
+import { iterateRecords, openCalls } from './read.js';
+import { JOURNAL_NAME, listSegmentsSync, type SegmentFile } from './segments.js';
+
+/** One break in the store, located as precisely as the evidence allows. */
+export interface VerifyProblem {
+  /** Segment file name, or `journal.jsonl`. */
+  readonly file: string;
+  /** Position of the record in that file (0-based); absent for problems with the file itself. */
+  readonly index?: number;
+  readonly recordId?: string;
+  readonly seq?: number;
+  readonly kind: 'edited' | 'deleted' | 'inserted' | 'reordered' | 'segment-replaced' | 'segment-missing' | 'malformed';
+  readonly message: string;
+}
+
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly segments: number;
+  readonly records: number;
+  /** Calls started and not finished: running now, or interrupted (recovered on the next open). */
+  readonly open: number;
+  /** `chain.hash` of the last record: keep it elsewhere to anchor the chain. */
+  readonly head: string;
+  readonly problems: readonly VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  /** Called after each file with (files checked, files in total, records so far). */
+  readonly onProgress?: (files: number, totalFiles: number, records: number) => void;
+  /** Keep at most this many problems (default 20). */
+  readonly maxProblems?: number;
+}
+
+interface Gap {
+  readonly problem: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Checks a store end to end, one segment in memory at a time: every record's hash, every link (`seq` +1,
+ * `prev` = hash before) across segments and the journal, and every segment head against the sealed file
+ * before it. An edited record fails its own hash; a deleted, inserted or reordered one breaks the links
+ * around it, and the report says which.
+ */
+export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyReport {
+  const max = options.maxProblems ?? 20;
+  const problems: VerifyProblem[] = [];
+  const add = (p: VerifyProblem): number => {
+    if (problems.length < max) problems.push(p);
+    return problems.length - 1;
+  };
+  const open = openCalls(dir).length;
+  const segmentNames = listSegmentsSync(dir);
+  const totalFiles = segmentNames.length + 1;
+  let files = 0;
+  let expectedSeq = 1;
+  let prevHash = GENESIS;
+  let records = 0;
+  const seen = new Set<number>();
+  const gaps: Gap[] = [];
+  let before: { name: string; bytes: Buffer; data: SegmentFile } | undefined;
+  let currentFile = JOURNAL_NAME;
+  let indexInFile = 0;
+
+  const checkHead = (file: { name: string; bytes: Buffer; data: SegmentFile }): void => {
+    const { head } = file.data;
+    if (before === undefined) {
+      if (head.previous !== null) add({ file: file.name, kind: 'segment-missing', message: `${file.name} follows ${head.previous.segment}, which is not in the directory` });
+      return;
+    }
+    if (head.previous === null || head.previous.segment !== before.name) {
+      add({ file: file.name, kind: 'segment-missing', message: `${file.name} should follow ${head.previous?.segment ?? '(nothing)'}, but the segment before it is ${before.name}` });
+      return;
+    }
+    const sha = createHash('sha256').update(before.bytes).digest('hex');
+    if (sha !== head.previous.sha256) {
+      add({ file: before.name, kind: 'segment-replaced', message: `${before.name} changed after it was sealed (SHA-256 ${sha.slice(0, 12)}…; the head of ${file.name} says ${head.previous.sha256.slice(0, 12)}…)` });
+    }
+    const count = before.data.records.length;
+    if (count !== head.previous.records) {
+      add({ file: before.name, kind: count < head.previous.records ? 'deleted' : 'inserted', message: `${before.name} holds ${count} records; it was sealed with ${head.previous.records}` });
+    }
+  };
+
+  const onFile = (file: { name: string; bytes: Buffer; data: SegmentFile }): void => {
+    if (before !== undefined) options.onProgress?.(++files, totalFiles, records);
+    checkHead(file);
+    before = file;
+    currentFile = file.name;
+    indexInFile = 0;
+  };
+
+  const onJournal = (): void => {
+    currentFile = JOURNAL_NAME;
+    indexInFile = 0;
+  };
+  for (const record of iterateRecords(dir, onFile, onJournal)) {
+    const index = indexInFile++;
+    records++;
+    const chain = (record as Partial<ChainedRecord>).chain;
+    const where = { file: currentFile, index, recordId: String((record as { id?: unknown }).id) };
+    if (chain === undefined || typeof chain.seq !== 'number' || typeof chain.hash !== 'string' || typeof chain.prev !== 'string') {
+      add({ ...where, kind: 'malformed', message: `${currentFile} record ${index} has no chain link` });
+      continue;
+    }
+    const label = `${currentFile} record ${index} (id ${where.recordId}, seq ${chain.seq})`;
+    if (recordHash(record, chain.seq, chain.prev) !== chain.hash) {
+      add({ ...where, seq: chain.seq, kind: 'edited', message: `${label} was changed after it was written: its content does not match its hash` });
+    }
+    if (chain.seq > expectedSeq) {
+      const n = chain.seq - expectedSeq;
+      const problem = add({ ...where, seq: chain.seq, kind: 'deleted', message: `${label}: ${n > 1 ? `records ${expectedSeq}–${chain.seq - 1} are` : `record ${expectedSeq} is`} missing before it` });
+      gaps.push({ problem, from: expectedSeq, to: chain.seq });
+    } else if (chain.seq < expectedSeq) {
+      add(
+        seen.has(chain.seq)
+          ? { ...where, seq: chain.seq, kind: 'inserted', message: `${label}: a second record claims seq ${chain.seq}` }
+          : { ...where, seq: chain.seq, kind: 'reordered', message: `${label}: expected seq ${expectedSeq}; this one belongs earlier` },
+      );
+    } else if (chain.prev !== prevHash) {
+      add({ ...where, seq: chain.seq, kind: 'inserted', message: `${label}: it does not link to the record before it` });
+    }
+    seen.add(chain.seq);
+    expectedSeq = Math.max(expectedSeq, chain.seq + 1);
+    prevHash = chain.hash;
+  }
+  options.onProgress?.(totalFiles, totalFiles, records);
+  // A "gap" whose records all turned up later was a move, not a deletion.
+  for (const gap of gaps) {
+    const p = problems[gap.problem];
+    if (p === undefined || p.kind !== 'deleted') continue;
+    let moved = true;
+    for (let s = gap.from; s < gap.to && moved; s++) moved = seen.has(s);
+    if (moved) problems[gap.problem] = { ...p, kind: 'reordered', message: p.message.replace(/missing before it$/, 'not before it: they appear later') };
+  }
+  return { ok: problems.length === 0, segments: segmentNames.length, records, open, head: prevHash, problems };
+}

@@ -1,0 +1,153 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/record.js';
+import { JsonAuditStore } from '../../src/audit/store.js';
+import { CLI, tempDir } from '../support/airlock.js';
+
+function record(id: string, over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    id,
+    time: '2026-11-29T10:00:00.000Z',
+    durationMs: 3,
+    sessionId: 'sess-a',
+    transport: 'http',
+    principal: { issuer: 'https://issuer.test', sub: 'u-ana', email: 'ana@example.com', groups: ['analysts'], dev: false },
+    devIdentity: false,
+    tool: 'query_sql',
+    input: { connection: 'shop', sql: 'SELECT id FROM orders' },
+    facts: null,
+    decision: { effect: 'allow', ruleIds: ['analysts-read-shop'], reason: 'allowed by analysts-read-shop', policyVersion: 'sha256:p1' },
+    downstream: [],
+    outcome: 'ok',
+    error: null,
+    result: { rowCount: 2, truncated: false, maskedColumns: ['card_number'], findings: { CREDIT_CARD: 2 } },
+    response: { sha256: 'a'.repeat(64), bytes: 120, truncated: false, body: null },
+    ...over,
+  };
+}
+
+async function store(): Promise<string> {
+  const dir = tempDir();
+  const s = await JsonAuditStore.open(dir, { segmentBytes: 4096 });
+  await s.append(record('c1', { time: '2026-11-29T10:00:00.000Z' }));
+  await s.append(
+    record('c2', {
+      time: '2026-11-29T10:01:00.000Z',
+      input: { connection: 'shop', sql: "DELETE FROM orders WHERE note = '=HYPERLINK(\"x\")'" },
+      decision: { effect: 'deny', ruleIds: ['no-writes'], reason: 'writes need approval', policyVersion: 'sha256:p1' },
+      outcome: 'denied',
+      error: { code: 'POLICY_DENIED', message: 'Denied by policy.', detail: 'no-writes' },
+      result: null,
+    }),
+  );
+  await s.append(
+    record('c3', {
+      time: '2026-11-29T11:00:00.000Z',
+      sessionId: 'sess-b',
+      principal: { issuer: 'https://issuer.test', sub: 'u-bob', email: 'bob@example.com', groups: ['dba'], dev: false },
+      tool: 'whoami',
+      input: {},
+      result: { rowCount: 0, truncated: false, maskedColumns: [], findings: {} },
+    }),
+  );
+  for (let i = 4; i <= 12; i++) await s.append(record(`c${i}`, { time: `2026-11-29T12:${String(i).padStart(2, '0')}:00.000Z`, input: { connection: 'shop', sql: `SELECT ${i} -- ${'x'.repeat(500)}` } }));
+  await s.close();
+  return dir;
+}
+
+function airlock(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, 'audit', ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('airlock audit', () => {
+  it('verify exits 0 on an untouched store and 1, naming the record, after an edit', async () => {
+    const dir = await store();
+    const ok = airlock('verify', '--audit-dir', dir);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toMatch(/^ok: 12 record\(s\) in \d+ segment\(s\) form an unbroken chain; head [0-9a-f]{64}/);
+    const segment = readdirSync(dir).filter((n) => n.startsWith('audit-2')).sort()[0] as string;
+    const path = join(dir, segment);
+    writeFileSync(path, readFileSync(path, 'utf8').replace('"outcome":"denied"', '"outcome":"ok"'));
+    const bad = airlock('verify', '--audit-dir', dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('TAMPERED');
+    expect(bad.stdout).toContain(`edited: ${segment} record 1 (id c2, seq 2) was changed after it was written`);
+    const json = JSON.parse(airlock('verify', '--audit-dir', dir, '--json').stdout) as { ok: boolean; problems: { kind: string }[] };
+    expect(json.ok).toBe(false);
+  });
+
+  it('verify draws a progress bar on request', async () => {
+    const dir = await store();
+    const r = airlock('verify', '--audit-dir', dir, '--progress');
+    expect(r.stderr).toMatch(/verifying \[#+\] 100%/);
+  });
+
+  it('search filters by principal, outcome, tool and time, as a table or JSON', async () => {
+    const dir = await store();
+    const denied = JSON.parse(airlock('search', '--audit-dir', dir, '--principal', 'ANA@example.com', '--outcome', 'denied', '--format', 'json').stdout) as AuditRecord[];
+    expect(denied.map((r) => r.id)).toEqual(['c2']);
+    const bob = JSON.parse(airlock('search', '--audit-dir', dir, '--principal', 'bob@*', '--format', 'json').stdout) as AuditRecord[];
+    expect(bob.map((r) => r.id)).toEqual(['c3']);
+    const window = JSON.parse(airlock('search', '--audit-dir', dir, '--since', '2026-11-29T10:00:30Z', '--until', '2026-11-29T12:05:00Z', '--format', 'json').stdout) as AuditRecord[];
+    expect(window.map((r) => r.id)).toEqual(['c2', 'c3', 'c4']);
+    const table = airlock('search', '--audit-dir', dir, '--tool', 'whoami').stdout;
+    expect(table.split('\n')[0]).toMatch(/^TIME\s+OUTCOME\s+PRINCIPAL\s+TOOL\s+INPUT\s+ROWS\s+ID$/);
+    expect(table).toContain('bob@example.com');
+    const badTime = airlock('search', '--audit-dir', dir, '--since', 'yesterday');
+    expect(badTime.status).toBe(2);
+    expect(badTime.stderr).toContain('--since: "yesterday" is not a time');
+  });
+
+  it('export writes JSONL or CSV, defusing spreadsheet formulas', async () => {
+    const dir = await store();
+    const jsonl = airlock('export', '--audit-dir', dir, '--format', 'jsonl').stdout.trim().split('\n');
+    expect(jsonl).toHaveLength(12);
+    expect((JSON.parse(jsonl[0] as string) as { chain: { seq: number } }).chain.seq).toBe(1);
+    const csv = airlock('export', '--audit-dir', dir, '--format', 'csv', '--outcome', 'denied').stdout.trim().split('\n');
+    expect(csv[0]).toBe('seq,id,time,session,transport,principal_email,principal_sub,groups,tool,input,effect,rule_ids,outcome,error_code,row_count,truncated,masked_columns,findings,duration_ms,response_sha256,hash');
+    expect(csv).toHaveLength(2);
+    expect(csv[1]).toMatch(/^2,c2,2026-11-29T10:01:00.000Z,sess-a,http,ana@example.com,u-ana,analysts,query_sql,/);
+    expect(csv[1]).toContain(',deny,no-writes,denied,POLICY_DENIED,');
+    expect(airlock('export', '--audit-dir', dir).stderr).toContain('--format is required (jsonl or csv)');
+  });
+
+  it('replay shows a session in order with inputs, decisions and result summaries', async () => {
+    const dir = await store();
+    const text = airlock('replay', '--audit-dir', dir, '--session', 'sess-a').stdout;
+    expect(text).toMatch(/^session sess-a over http: 11 call\(s\) by ana@example.com \(analysts\)/);
+    expect(text).toContain('#1  2026-11-29T10:00:00.000Z  query_sql  → ok');
+    expect(text).toContain('decision: deny by no-writes: writes need approval');
+    expect(text).toContain('result:   2 row(s); masked columns: card_number; findings: CREDIT_CARD×2');
+    expect(airlock('replay', '--audit-dir', dir, '--session', 'nope').status).toBe(1);
+  });
+
+  it('tail prints the newest records and --follow prints new ones as they are written', async () => {
+    const dir = await store();
+    const last = JSON.parse(`[${airlock('tail', '--audit-dir', dir, '-n', '2', '--format', 'json').stdout.trim().split('\n').join(',')}]`) as AuditRecord[];
+    expect(last.map((r) => r.id)).toEqual(['c11', 'c12']);
+    const child = spawn(process.execPath, [CLI, 'audit', 'tail', '--audit-dir', dir, '-n', '1', '--follow', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await until(() => out.includes('"c12"'));
+      const s = await JsonAuditStore.open(dir);
+      await s.append(record('live-1'));
+      await until(() => out.includes('"live-1"'));
+      await s.close();
+    } finally {
+      child.kill();
+    }
+    expect(out.trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).id)).toEqual(['c12', 'live-1']);
+  });
+});
+
+async function until(check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
