@@ -43,7 +43,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['pg', 'pg-cursor', '@google-cloud/*', 'google-auth-library'], message: 'Database and cloud clients live in src/connectors/ (or a store in src/audit/): go through a connector.' },
+            { group: ['pg', '@google-cloud/*', 'google-auth-library'], message: 'Database and cloud clients live in src/connectors/ (or a store in src/audit/): go through a connector.' },
           ],
           paths: [
             { name: 'jose', importNames: ['decodeJwt'], message: 'decodeJwt does not verify: use the identity verifier (jwtVerify).' },

@@ -186,6 +186,7 @@ async function main(): Promise<void> {
     await bare.close();
     await pool.end();
     await sql.close();
+    await audit.close();
   } finally {
     rmSync(work, { recursive: true, force: true });
     await embedded?.stop();

@@ -9,7 +9,7 @@ export const ServeConfigSchema = z.strictObject({
   policyPath: z.string().min(1),
   auditDir: z.string().min(1),
   /** Audit segments are sealed at this size (records reach them from the journal in the background). */
-  auditSegmentBytes: z.int().min(4096).max(256 * 1024 * 1024).default(1024 * 1024),
+  auditSegmentBytes: z.int().min(4096).max(256 * 1024 * 1024).default(256 * 1024),
   /** fsync every audit journal write: records survive power loss, not only a crash of airlock. */
   auditFsync: z.boolean().default(false),
   /** Runtime config file (identity issuers, …). */
@@ -34,7 +34,7 @@ export type ServeConfig = z.output<typeof ServeConfigSchema>;
 export const DEFAULTS = {
   policyPath: './policies.json',
   auditDir: './.airlock/audit',
-  auditSegmentBytes: 1024 * 1024,
+  auditSegmentBytes: 256 * 1024,
   host: '127.0.0.1',
   port: 7300,
   maxBodyBytes: 4 * 1024 * 1024,

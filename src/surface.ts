@@ -23,20 +23,24 @@ export function resultResponse(result: ToolResult, report: MaskReport, auditId: 
 
 const MAX_CELL_TEXT = 200;
 
+/** Characters that would break a table row: line breaks and the column separator. */
+const TABLE_BREAKING = /[\r\n|]/;
+
 function cellText(value: unknown): string {
   let text: string;
-  if (value === null || value === undefined) text = 'NULL';
-  else if (typeof value === 'string') text = value;
-  else if (typeof value === 'number' || typeof value === 'boolean') text = String(value);
-  else text = JSON.stringify(value);
-  text = text.replace(/\r?\n/g, '\\n').replace(/\|/g, '\\|');
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  text = typeof value === 'string' ? value : JSON.stringify(value);
+  // Most cells need no escaping: test once before rewriting.
+  if (TABLE_BREAKING.test(text)) text = text.replace(/\r?\n/g, '\\n').replace(/\|/g, '\\|');
   return text.length > MAX_CELL_TEXT ? `${text.slice(0, MAX_CELL_TEXT)}…` : text;
 }
 
 function renderRows(result: RowsResult, report: MaskReport, auditId: string): CallResponse {
   const structured = {
     columns: result.columns.map((c) => ({ name: c.name, type: c.type })),
-    rows: result.rows.map((r) => [...r]),
+    // Rows are already masked and nothing downstream changes them: shared, not copied.
+    rows: result.rows,
     rowCount: result.rowCount,
     truncated: result.truncated,
     masked: [...report.maskedColumns],
@@ -53,7 +57,11 @@ function renderRows(result: RowsResult, report: MaskReport, auditId: string): Ca
   lines.push(flags.length > 0 ? `${count} (${flags.join('; ')})` : count);
   if (result.columns.length > 0) {
     lines.push(result.columns.map((c) => c.name).join(' | '));
-    for (const row of result.rows) lines.push(row.map(cellText).join(' | '));
+    for (const row of result.rows) {
+      let line = row.length > 0 ? cellText(row[0]) : '';
+      for (let i = 1; i < row.length; i++) line += ` | ${cellText(row[i])}`;
+      lines.push(line);
+    }
   }
   if (result.note !== undefined) lines.push(result.note);
   return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };

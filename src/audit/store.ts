@@ -13,9 +13,9 @@ import { dayOf, JOURNAL_NAME, LOCK_NAME, recordJson, SEGMENT_NAME, segmentName, 
 export { listSegments } from './segments.js';
 
 export interface JsonAuditStoreOptions {
-  /** Seal a segment and start the next once it would exceed this many bytes (default 1 MiB). */
+  /** Seal a segment and start the next once it would exceed this many bytes (default 256 KiB: each move rewrites the current segment). */
   readonly segmentBytes?: number;
-  /** How long finished records may wait in the journal before they are moved to a segment (default 100 ms). */
+  /** How long finished records may wait in the journal before they are moved to a segment (default 1 s). */
   readonly flushIntervalMs?: number;
   /** Rewrite the journal down to what is not yet in a segment once it exceeds this (default 4 MiB). */
   readonly journalCompactBytes?: number;
@@ -78,8 +78,8 @@ export class JsonAuditStore implements AuditSink {
 
   private constructor(dir: string, options: JsonAuditStoreOptions) {
     this.dir = dir;
-    this.segmentBytes = options.segmentBytes ?? 1024 * 1024;
-    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.segmentBytes = options.segmentBytes ?? 256 * 1024;
+    this.flushIntervalMs = options.flushIntervalMs ?? 1000;
     this.journalCompactBytes = options.journalCompactBytes ?? 4 * 1024 * 1024;
     this.fsync = options.fsync ?? false;
     this.now = options.now ?? (() => new Date());

@@ -1,5 +1,4 @@
 import pg from 'pg';
-import Cursor from 'pg-cursor';
 import {
   CancelledError,
   QueryFailedError,
@@ -10,6 +9,7 @@ import type { SqlCatalog } from '../policy/sql/classify.js';
 import type { RelationInfo } from '../policy/sql/lineage.js';
 import type { ColumnInfo, RowsResult } from '../tool.js';
 import { pgErrorText } from './pg-errors.js';
+import { PortalBatch, PortalShape, type PortalBatchResult, type PortalField } from './portal.js';
 import type { SqlConnector, SqlRunOptions } from './types.js';
 
 /** Where a connection goes: a connection string (secrets resolved), or Cloud SQL with IAM database auth. */
@@ -224,13 +224,15 @@ export class PostgresConnector implements SqlConnector {
     const stopCancel = this.cancelOnAbort(client, entry, options.signal);
     try {
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
-      // One round trip: airlock's own statements with integers it computed. The server enforces the
-      // limits: statement and lock timeouts, and no transaction left idle.
-      await client.query(
-        `${options.mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN'}; SET LOCAL statement_timeout = ${timeout}; ` +
-          `SET LOCAL lock_timeout = ${Math.min(timeout, 5000)}; SET LOCAL idle_in_transaction_session_timeout = ${timeout + 5000}`,
-      );
-      const result = await this.readRows(client, entry, sql, params, options);
+      // airlock's own statements, with integers it computed, sent in the same write as the query. The
+      // server enforces the limits: statement and lock timeouts, and no transaction left idle.
+      const preamble = [
+        options.mode === 'read' ? 'BEGIN READ ONLY' : 'BEGIN',
+        `SET LOCAL statement_timeout = ${timeout}`,
+        `SET LOCAL lock_timeout = ${Math.min(timeout, 5000)}`,
+        `SET LOCAL idle_in_transaction_session_timeout = ${timeout + 5000}`,
+      ];
+      const result = await this.readRows(client, entry, sql, params, options, preamble);
       if (options.mode === 'read') {
         // The answer does not wait for ROLLBACK: the connection goes back to the pool only once it is
         // done (or is discarded if it fails), so no later call can see this transaction.
@@ -264,26 +266,28 @@ export class PostgresConnector implements SqlConnector {
     sql: string,
     params: readonly unknown[],
     options: SqlRunOptions,
+    preamble: readonly string[],
   ): Promise<RowsResult> {
     if (options.signal.aborted) throw new CancelledError({ detail: 'cancelled before the query ran' });
-    const cursor = client.query(new Cursor(sql, [...params], { rowMode: 'array', types: typeParsers }));
-    const read = (n: number): Promise<{ rows: unknown[][]; result: pg.QueryResult }> =>
+    const shape = new PortalShape(typeParsers);
+    const batchOf = (rows: number, first: boolean): Promise<PortalBatchResult> =>
       new Promise((resolve, reject) => {
-        cursor.read(n, (error, rows, result) => {
-          if (error) reject(error);
-          else resolve({ rows: rows as unknown[][], result });
+        const batch = new PortalBatch({ portal: 'airlock_rows', rows, shape, ...(first ? { first: { text: sql, values: params, preamble } } : {}) }, (error, result) => {
+          if (error !== undefined) reject(error);
+          else resolve(result as PortalBatchResult);
         });
+        void client.query(batch);
       });
-    // Stream in batches: stop at the row cap (one extra row tells whether more exist) or the byte cap.
+    // Stream in batches on one portal: stop at the row cap (one extra row tells whether more exist) or
+    // the byte cap; whatever is left is dropped with the transaction.
     const kept: unknown[][] = [];
     let bytes = 0;
     let truncated = false;
-    let result: pg.QueryResult | undefined;
-    let batch = Math.min(options.maxRows + 1, 1000);
-    for (;;) {
-      const chunk = await read(batch);
-      result = chunk.result;
-      if (chunk.rows.length === 0) break;
+    let rowCount: number | null;
+    let batchSize = Math.min(options.maxRows + 1, 1000);
+    for (let first = true; ; first = false) {
+      const chunk = await batchOf(batchSize, first);
+      rowCount = chunk.rowCount;
       for (const row of chunk.rows) {
         if (kept.length >= options.maxRows) {
           truncated = true;
@@ -297,11 +301,10 @@ export class PostgresConnector implements SqlConnector {
         bytes += size;
         kept.push(row.map(toJsonValue));
       }
-      if (truncated || chunk.rows.length < batch) break;
-      batch = Math.min(options.maxRows + 1 - kept.length, 1000);
+      if (truncated || !chunk.suspended) break;
+      batchSize = Math.min(options.maxRows + 1 - kept.length, 1000);
     }
-    await cursor.close();
-    const fields = result?.fields ?? [];
+    const fields = shape.fields;
     const columns = await this.columnTypes(client, entry, fields);
     const isRowStatement = fields.length > 0;
     return {
@@ -311,7 +314,7 @@ export class PostgresConnector implements SqlConnector {
       rowCount: kept.length,
       truncated,
       downstream: { kind: 'postgres_role', principal: entry.role },
-      ...(isRowStatement || result?.rowCount === null || result === undefined ? {} : { rowsAffected: result.rowCount }),
+      ...(isRowStatement || rowCount === null ? {} : { rowsAffected: rowCount }),
     };
   }
 
@@ -330,7 +333,7 @@ export class PostgresConnector implements SqlConnector {
     return () => signal.removeEventListener('abort', onAbort);
   }
 
-  private async columnTypes(client: pg.PoolClient, entry: PoolEntry, fields: readonly pg.FieldDef[]): Promise<ColumnInfo[]> {
+  private async columnTypes(client: pg.PoolClient, entry: PoolEntry, fields: readonly PortalField[]): Promise<ColumnInfo[]> {
     const unknown = [...new Set(fields.map((f) => f.dataTypeID))].filter((oid) => TYPE_NAMES[oid] === undefined && !entry.typeNames.has(oid));
     if (unknown.length > 0) {
       const res = await client.query<{ oid: number; name: string }>(
