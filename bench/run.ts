@@ -14,6 +14,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
+import { auditBench } from './audit.js';
 import { maskingBench } from './masking.js';
 import { policyBench } from './policy.js';
 import { JsonAuditStore } from '../src/audit/store.js';
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
     lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
     lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
     lines.push('', ...maskingBench());
+    lines.push('', ...(await auditBench()));
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
     await bare.close();

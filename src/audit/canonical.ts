@@ -1,23 +1,61 @@
 /**
  * Canonical JSON for hashing: object keys sorted by UTF-16 code units, no whitespace, values that JSON
- * drops (undefined, functions) dropped the same way. A record hashes the same before and after a JSON
- * round trip, whatever order its keys were written in.
+ * drops (undefined, functions, symbols) dropped the same way. A record hashes the same before and after a
+ * JSON round trip, and after any tool re-serialises it with its keys in another order.
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
-    const text = JSON.stringify(value);
-    return text === undefined ? 'null' : text;
+  return canonicalWith(value, undefined, undefined);
+}
+
+/** Canonical JSON of `value` with its top-level `key` replaced by `replacement` (added if absent). */
+export function canonicalJsonWith(value: object, key: string, replacement: unknown): string {
+  return canonicalWith(value, key, replacement);
+}
+
+function skipped(item: unknown): boolean {
+  return item === undefined || typeof item === 'function' || typeof item === 'symbol';
+}
+
+function canonicalWith(value: unknown, overrideKey: string | undefined, override: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      // Same text as JSON.stringify: -0 → 0, non-finite → null.
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      break;
+    case 'bigint':
+      throw new TypeError('canonicalJson: a BigInt has no JSON form');
+    default:
+      return 'null';
   }
   if (Array.isArray(value)) {
-    return `[${value.map((item: unknown) => (item === undefined || typeof item === 'function' ? 'null' : canonicalJson(item))).join(',')}]`;
+    let out = '[';
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      const item: unknown = value[i];
+      out += skipped(item) ? 'null' : canonicalWith(item, undefined, undefined);
+    }
+    return `${out}]`;
   }
   const toJson = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJson === 'function') return canonicalJson((toJson as () => unknown).call(value));
-  const entries: string[] = [];
-  for (const key of Object.keys(value).sort()) {
-    const item = (value as Record<string, unknown>)[key];
-    if (item === undefined || typeof item === 'function') continue;
-    entries.push(`${JSON.stringify(key)}:${canonicalJson(item)}`);
+  if (typeof toJson === 'function') return canonicalWith((toJson as () => unknown).call(value), undefined, undefined);
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (overrideKey !== undefined && !Object.hasOwn(record, overrideKey)) keys.push(overrideKey);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const item = key === overrideKey ? override : record[key];
+    if (skipped(item)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += `${JSON.stringify(key)}:${canonicalWith(item, undefined, undefined)}`;
   }
-  return `{${entries.join(',')}}`;
+  return `${out}}`;
 }

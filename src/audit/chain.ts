@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical.js';
+import { canonicalJsonWith } from './canonical.js';
 import type { AuditRecord } from './record.js';
 
 /** The `prev` of the first record of a store. */
@@ -19,10 +19,8 @@ export type ChainedRecord = AuditRecord & { readonly chain: ChainLink };
 
 /** The hash a record must carry at position `seq` after `prev`. */
 export function recordHash(record: AuditRecord, seq: number, prev: string): string {
-  const rest: Record<string, unknown> = { ...record };
-  delete rest.chain;
   return createHash('sha256')
-    .update(canonicalJson({ ...rest, chain: { seq, prev } }))
+    .update(canonicalJsonWith(record, 'chain', { seq, prev }))
     .digest('hex');
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../../src/audit/canonical.js';
+import { canonicalJson, canonicalJsonWith } from '../../../src/audit/canonical.js';
 import { csvField, inputSummary, parseTime } from '../../../src/audit/query.js';
 
 describe('canonicalJson', () => {
@@ -8,6 +8,17 @@ describe('canonicalJson', () => {
     const b = JSON.parse(JSON.stringify({ a: { c: 'x', d: [1, { y: 2, z: 1 }] }, b: 1 })) as unknown;
     expect(canonicalJson(a)).toBe('{"a":{"c":"x","d":[1,{"y":2,"z":1}]},"b":1}');
     expect(canonicalJson(b)).toBe(canonicalJson(a));
+  });
+
+  it('writes numbers, nulls and dropped values exactly as JSON.stringify does', () => {
+    const value = { n: -0, big: 1e21, tiny: 5e-7, nan: Number.NaN, list: [undefined, () => 1, null], s: 'é"\n\u2028', f: () => 1 };
+    expect(canonicalJson(value)).toBe('{"big":1e+21,"list":[null,null,null],"n":0,"nan":null,"s":"é\\"\\n\u2028","tiny":5e-7}');
+    expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
+  });
+
+  it('replaces or adds one top-level key without copying the object', () => {
+    expect(canonicalJsonWith({ b: 1, chain: { hash: 'x' } }, 'chain', { seq: 1 })).toBe('{"b":1,"chain":{"seq":1}}');
+    expect(canonicalJsonWith({ b: 1 }, 'a', 2)).toBe('{"a":2,"b":1}');
   });
 });
 
