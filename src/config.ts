@@ -58,9 +58,27 @@ export class ConfigError extends Error {
 }
 
 /** The `--config FILE` document: deployment settings that are not policy. */
+const SecretRef = z.string().regex(/^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$/, 'must be a reference: "env:NAME" or "file:/path" (never the secret itself)');
+
+/** Audit settings of the runtime file. */
+export const AuditConfigSchema = z.strictObject({
+  /** Keep an encrypted copy of each unmasked result (AES-256-GCM), readable with `airlock audit reveal`. */
+  compliance: z
+    .strictObject({
+      keys: z.array(z.strictObject({ id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" or "-" (at most 64)'), key: SecretRef })).min(1),
+      /** Which key seals new copies (default: the first). */
+      current: z.string().optional(),
+      /** Largest unmasked result sealed whole, in bytes of JSON (default 4 MiB); longer ones keep their first part. */
+      maxBytes: z.int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    })
+    .refine((c) => c.current === undefined || c.keys.some((k) => k.id === c.current), { message: 'current must name one of keys[].id', path: ['current'] })
+    .optional(),
+});
+
 export const RuntimeFileSchema = z.strictObject({
   $schema: z.string().optional(),
   identity: IdentityConfigSchema.optional(),
+  audit: AuditConfigSchema.optional(),
 });
 export type RuntimeFile = z.output<typeof RuntimeFileSchema>;
 

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { JsonAuditStore } from './audit/store.js';
 import { rejectedRequestRecord } from './audit/rejected.js';
-import { ConfigError, loadRuntimeFile, type ServeConfig } from './config.js';
+import { resolveKeyring } from './audit/keys.js';
+import type { Keyring } from './audit/sealed.js';
+import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { seedDemoDatabase } from './connectors/demo-seed.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './connectors/embedded.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
@@ -138,6 +140,14 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   return { deps, close: () => connector.close() };
 }
 
+/** The compliance keyring of a runtime config file (`airlock audit reveal`); `env:` keys from this process. */
+export async function complianceKeyring(configPath: string): Promise<Keyring> {
+  const runtime = await loadRuntimeFile(configPath);
+  const compliance = runtime.audit?.compliance;
+  if (compliance === undefined) throw new ConfigError(`${configPath}: no "audit.compliance" keys are configured`);
+  return resolveKeyring(compliance, { ...process.env });
+}
+
 /** Starts airlock with validated settings. */
 export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
   const env: Record<string, string | undefined> = { ...process.env };
@@ -147,7 +157,9 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.length = 0;
   };
   try {
-    const runtime = config.configPath === undefined ? {} : await loadRuntimeFile(config.configPath);
+    const runtime: RuntimeFile = config.configPath === undefined ? {} : await loadRuntimeFile(config.configPath);
+    const complianceConfig = runtime.audit?.compliance;
+    const compliance = complianceConfig === undefined ? undefined : { keyring: resolveKeyring(complianceConfig, env), maxBytes: complianceConfig.maxBytes };
     const verifier = runtime.identity === undefined ? undefined : new OidcVerifier(runtime.identity);
     if (verifier !== undefined && config.devIdentity !== undefined) {
       throw new ConfigError('--dev-identity cannot be combined with identity issuers in --config: a verified deployment never falls back to an unverified identity');
@@ -168,6 +180,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     });
     cleanups.push(() => audit.close());
     log('info', `audit log: ${audit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
+    if (compliance !== undefined) log('info', `audit: unmasked results sealed with AES-256-GCM under key "${compliance.keyring.current.id}" (airlock audit reveal ID --config …)`);
     await loadSqlParser();
 
     let embedded: EmbeddedPostgres | undefined;
@@ -212,6 +225,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       deps,
       clock,
       onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
+      ...(compliance === undefined ? {} : { compliance }),
       ...(verifier === undefined ? {} : { verifier }),
       ...(impersonation === undefined ? {} : { impersonation }),
     });

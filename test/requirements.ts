@@ -14,6 +14,7 @@ export const INVARIANTS = {
   'audit:started-before-execution': 'A call runs only after a durable started entry; one cut off by a crash is recorded as interrupted.',
   'audit:crash-safe': 'kill -9 mid-write leaves every segment valid JSON and loses no acknowledged record.',
   'audit:tamper-evident': 'An edited, deleted, reordered or inserted record, or a replaced segment, fails verification and is named.',
+  'audit:no-clear-values': 'Values masking removed never appear in clear in the audit store; the compliance copy is encrypted.',
   'audit:single-writer': 'Two live processes never write the same audit directory.',
   'policy:default-deny': 'No matching rule means deny.',
   'policy:deny-wins': 'Any matching deny wins, whatever the order.',

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
 import { iterateRecords, recordsAfter } from './read.js';
+import { RevealError, unseal, type Keyring } from './sealed.js';
 import { verifyStore } from './verify.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
@@ -10,6 +11,8 @@ export interface CommandIo {
   readonly err: (text: string) => void;
   readonly progress: boolean;
   readonly now: () => Date;
+  /** Loads the compliance keys of a runtime config file (for `reveal`). */
+  readonly keyring: (configPath: string) => Promise<Keyring>;
 }
 
 export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
@@ -19,6 +22,7 @@ export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-
   airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
   airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
   airlock audit replay  [--audit-dir DIR] --session ID [--format text|json]
+  airlock audit reveal  [--audit-dir DIR] --config FILE ID   (the unmasked result, for a holder of the key)
 
 Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
          --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)`;
@@ -37,6 +41,7 @@ const OPTIONS = {
   outcome: { type: 'string' },
   since: { type: 'string' },
   until: { type: 'string' },
+  config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -86,6 +91,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     io.out(AUDIT_USAGE);
     return 0;
   }
+  if (sub === 'reveal') return reveal(flags, extra, flags['audit-dir'] ?? dirDefault, io);
   if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"\n\n${AUDIT_USAGE}`);
   const dir = flags['audit-dir'] ?? dirDefault;
   const now = io.now();
@@ -152,4 +158,30 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     default:
       throw new TypeError(`unknown audit command "${sub}"\n\n${AUDIT_USAGE}`);
   }
+}
+
+/** `audit reveal ID`: decrypts one record's compliance copy to stdout. Nothing is written anywhere else. */
+async function reveal(flags: Flags, ids: readonly string[], dir: string, io: CommandIo): Promise<number> {
+  const [id, ...more] = ids;
+  if (id === undefined || more.length > 0) throw new TypeError('usage: airlock audit reveal --config FILE ID (one record id)');
+  if (flags.config === undefined) throw new TypeError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record');
+  const ring = await io.keyring(flags.config);
+  for (const record of iterateRecords(dir)) {
+    if (record.id !== id) continue;
+    if (record.sealedResult === undefined) {
+      io.err(`record ${id} has no compliance copy (no result, or compliance copies were off when it was written)\n`);
+      return 1;
+    }
+    try {
+      io.out(unseal(record.sealedResult, record.id, ring));
+    } catch (error) {
+      if (!(error instanceof RevealError)) throw error;
+      io.err(`cannot reveal ${id}: ${error.message}\n`);
+      return 1;
+    }
+    if (record.sealedResult.truncated) io.err(`note: the result was longer than the configured maxBytes; only its first part was sealed\n`);
+    return 0;
+  }
+  io.err(`no record ${id} in ${dir}\n`);
+  return 1;
 }

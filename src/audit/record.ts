@@ -1,5 +1,6 @@
 import type { Outcome } from '../errors.js';
 import type { SqlFacts } from '../policy/sql/classify.js';
+import type { SealedBlob } from './sealed.js';
 
 export type TransportKind = 'stdio' | 'http' | 'sse' | 'in-memory';
 
@@ -46,6 +47,8 @@ export interface AuditRecord {
   } | null;
   /** What the agent received (already masked), kept whole up to the store's cap. */
   readonly response: AuditedResponse;
+  /** The unmasked result, encrypted for compliance (only when configured); never shown to the agent. */
+  readonly sealedResult?: SealedBlob;
 }
 
 /**

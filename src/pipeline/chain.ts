@@ -1,4 +1,5 @@
 import type { AuditSink } from '../audit/record.js';
+import type { Keyring } from '../audit/sealed.js';
 import type { ImpersonationProvider } from '../connectors/gcp-credentials.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { ToolDeps } from '../tool.js';
@@ -19,6 +20,8 @@ export interface PipelineOptions {
   readonly deps: ToolDeps;
   readonly clock: Clock;
   readonly onAuditFailure: (error: unknown, callId: string) => void;
+  /** Encrypted compliance copies of unmasked results in the audit. */
+  readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
   readonly verifier?: TokenVerifier;
   readonly impersonation?: ImpersonationProvider;
 }
@@ -26,7 +29,7 @@ export interface PipelineOptions {
 /** The governed call path, in order. Reading this array is reading the product. */
 export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
   return compose([
-    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure }),
+    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),

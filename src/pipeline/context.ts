@@ -28,6 +28,8 @@ export interface CallContext {
   facts?: CallFacts;
   decision?: Decision;
   result?: ToolResult;
+  /** The result as the connector returned it, before masking (for the encrypted compliance copy only). */
+  unmaskedResult?: ToolResult;
   maskReport?: MaskReport;
   /** Identities airlock used downstream for this call. */
   downstream?: DownstreamUse[];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
+import { seal, type Keyring } from '../../audit/sealed.js';
 import { AuditUnavailableError, toAirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
@@ -16,6 +17,8 @@ export interface AuditStageOptions {
   readonly clock: Clock;
   /** Operator log for failures the agent must not see in detail. */
   readonly onAuditFailure: (error: unknown, callId: string) => void;
+  /** Seal each unmasked result into its record (AES-256-GCM); absent = no compliance copy. */
+  readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
 }
 
 /**
@@ -27,6 +30,7 @@ export function auditStage(options: AuditStageOptions): Stage {
   if (typeof options.sink?.append !== 'function') throw new TypeError('auditStage: a sink with append() is required');
   const { sink, clock, onAuditFailure } = options;
   const cap = options.responseCapBytes ?? 16 * 1024;
+  const { compliance } = options;
   return async function audit(ctx: CallContext, next: Next): Promise<void> {
     try {
       await next();
@@ -39,7 +43,9 @@ export function auditStage(options: AuditStageOptions): Stage {
         ? errorResponse(ctx.error, ctx.id)
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
-      await sink.append(buildRecord(ctx, clock.now(), cap));
+      const record = buildRecord(ctx, clock.now(), cap);
+      const raw = ctx.error === undefined ? ctx.unmaskedResult : undefined;
+      await sink.append(compliance === undefined || raw === undefined ? record : { ...record, sealedResult: seal(raw, ctx.id, compliance.keyring, compliance.maxBytes) });
     } catch (error) {
       onAuditFailure(error, ctx.id);
       ctx.error = new AuditUnavailableError({ detail: error instanceof Error ? error.message : String(error), cause: error });

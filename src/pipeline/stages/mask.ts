@@ -13,6 +13,7 @@ export function maskStage(options: { readonly policy: PolicySource }): Stage {
   };
   return async function mask(ctx: CallContext, next: Next): Promise<void> {
     if (ctx.result === undefined) throw new TypeError('mask stage needs a result');
+    ctx.unmaskedResult = ctx.result;
     const masked = maskerFor().maskResult(ctx.result, ctx.facts?.sql?.lineage?.maskedOutputs ?? []);
     ctx.result = masked.value;
     ctx.maskReport = masked.report;

@@ -26,6 +26,8 @@ describe('loadRuntimeFile', () => {
     ['no audience', { identity: { issuers: [{ issuer: 'https://idp.example', audiences: [] }] } }, 'airlock.json: identity.issuers[0].audiences: Too small'],
     ['a misspelled key', { identity: { issuers: [{ issuer: 'https://idp.example', audience: ['a'] }] } }, 'airlock.json: identity.issuers[0]: unknown key "audience"'],
     ['bad JSON', '{', 'airlock.json: not valid JSON'],
+    ['an inline compliance key', { audit: { compliance: { keys: [{ id: 'k1', key: '00'.repeat(32) }] } } }, 'airlock.json: audit.compliance.keys[0].key: must be a reference: "env:NAME" or "file:/path" (never the secret itself)'],
+    ['a current key that does not exist', { audit: { compliance: { keys: [{ id: 'k1', key: 'env:K' }], current: 'k2' } } }, 'airlock.json: audit.compliance.current: current must name one of keys[].id'],
   ])('reports %s with its path', async (_label, doc, expected) => {
     expect(await problem(doc)).toContain(expected);
   });
