@@ -73,6 +73,8 @@ export const AuditConfigSchema = z.strictObject({
     })
     .refine((c) => c.current === undefined || c.keys.some((k) => k.id === c.current), { message: 'current must name one of keys[].id', path: ['current'] })
     .optional(),
+  /** Remove sealed segments older than `days`, leaving a tombstone signed with `signingKey` (Ed25519 PEM). */
+  retention: z.strictObject({ days: z.int().min(1).max(36_500), signingKey: SecretRef }).optional(),
 });
 
 export const RuntimeFileSchema = z.strictObject({

@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { JsonAuditStore } from './audit/store.js';
 import { rejectedRequestRecord } from './audit/rejected.js';
-import { resolveKeyring } from './audit/keys.js';
+import { basename } from 'node:path';
+import { resolveKeyring, resolveRetentionKey } from './audit/keys.js';
+import { applyRetention } from './audit/retention.js';
 import type { Keyring } from './audit/sealed.js';
 import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { seedDemoDatabase } from './connectors/demo-seed.js';
@@ -141,6 +143,13 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
 }
 
 /** The compliance keyring of a runtime config file (`airlock audit reveal`); `env:` keys from this process. */
+/** The public half of the retention signing key of a runtime config file (`airlock audit verify --config`). */
+export async function retentionPublicKey(configPath: string): Promise<string> {
+  const retention = (await loadRuntimeFile(configPath)).audit?.retention;
+  if (retention === undefined) throw new ConfigError(`${configPath}: no "audit.retention" is configured`);
+  return resolveRetentionKey(retention, { ...process.env }).publicKey;
+}
+
 export async function complianceKeyring(configPath: string): Promise<Keyring> {
   const runtime = await loadRuntimeFile(configPath);
   const compliance = runtime.audit?.compliance;
@@ -180,6 +189,23 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     });
     cleanups.push(() => audit.close());
     log('info', `audit log: ${audit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
+    const retention = runtime.audit?.retention;
+    if (retention !== undefined) {
+      const { key, publicKey } = resolveRetentionKey(retention, env);
+      const retain = (): void => {
+        try {
+          const removed = applyRetention(audit.dir, { days: retention.days, key, now: new Date(), current: basename(audit.path) });
+          if (removed.length > 0) log('info', `audit retention: removed ${removed.length} segment(s) older than ${retention.days} day(s), tombstone signed by ${publicKey}`);
+        } catch (error) {
+          log('warn', `audit retention: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      };
+      retain();
+      const timer = setInterval(retain, 60 * 60 * 1000);
+      timer.unref();
+      cleanups.push(() => Promise.resolve(clearInterval(timer)));
+      log('info', `audit retention: ${retention.days} day(s); tombstones signed by Ed25519 key ${publicKey}`);
+    }
     if (compliance !== undefined) log('info', `audit: unmasked results sealed with AES-256-GCM under key "${compliance.keyring.current.id}" (airlock audit reveal ID --config …)`);
     await loadSqlParser();
 

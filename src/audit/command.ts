@@ -13,11 +13,13 @@ export interface CommandIo {
   readonly now: () => Date;
   /** Loads the compliance keys of a runtime config file (for `reveal`). */
   readonly keyring: (configPath: string) => Promise<Keyring>;
+  /** The retention key's public half from a runtime config file (for `verify --config`). */
+  readonly tombstoneKey: (configPath: string) => Promise<string>;
 }
 
 export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
 
-  airlock audit verify  [--audit-dir DIR] [--json] [--progress]
+  airlock audit verify  [--audit-dir DIR] [--json] [--progress] [--config FILE]
   airlock audit tail    [--audit-dir DIR] [-n N] [--follow] [--format table|json]
   airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
   airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
@@ -97,10 +99,14 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
   const now = io.now();
   switch (sub) {
     case 'verify': {
-      const report = verifyStore(dir, { onProgress: progressBar(io) });
+      const trusted = flags.config === undefined ? undefined : await io.tombstoneKey(flags.config);
+      const report = verifyStore(dir, { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }) });
       if (flags.json === true) io.out(JSON.stringify(report, null, 2));
       else if (report.ok) {
         io.out(`ok: ${report.records} record(s) in ${report.segments} segment(s) form an unbroken chain; head ${report.head}${report.open > 0 ? `; ${report.open} call(s) started and not finished (running, or interrupted)` : ''}`);
+        if (report.removed > 0) {
+          io.out(`   ${report.removed} older record(s) removed by retention, vouched for by tombstones signed by ${report.tombstoneKeys.join(', ')}${trusted === undefined ? ' (give --config to check that this is your retention key)' : ' (the configured retention key)'}`);
+        }
       } else {
         io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir}`);
         for (const p of report.problems) io.out(`  ${p.kind}: ${p.message}`);

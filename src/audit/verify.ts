@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GENESIS, recordHash, type ChainedRecord } from './chain.js';
 import { iterateRecords, openCalls } from './read.js';
+import { readTombstones, TOMBSTONES_NAME, tombstoneSignatureValid, type Tombstone } from './retention.js';
 import { JOURNAL_NAME, listSegmentsSync, type SegmentFile } from './segments.js';
 
 /** One break in the store, located as precisely as the evidence allows. */
@@ -11,7 +12,7 @@ export interface VerifyProblem {
   readonly index?: number;
   readonly recordId?: string;
   readonly seq?: number;
-  readonly kind: 'edited' | 'deleted' | 'inserted' | 'reordered' | 'segment-replaced' | 'segment-missing' | 'malformed';
+  readonly kind: 'edited' | 'deleted' | 'inserted' | 'reordered' | 'segment-replaced' | 'segment-missing' | 'malformed' | 'tombstone';
   readonly message: string;
 }
 
@@ -19,6 +20,10 @@ export interface VerifyReport {
   readonly ok: boolean;
   readonly segments: number;
   readonly records: number;
+  /** Records removed by retention, vouched for by signed tombstones. */
+  readonly removed: number;
+  /** Public keys (base64 Ed25519) that signed the tombstones: compare them with your retention key's. */
+  readonly tombstoneKeys: readonly string[];
   /** Calls started and not finished: running now, or interrupted (recovered on the next open). */
   readonly open: number;
   /** `chain.hash` of the last record: keep it elsewhere to anchor the chain. */
@@ -31,6 +36,8 @@ export interface VerifyOptions {
   readonly onProgress?: (files: number, totalFiles: number, records: number) => void;
   /** Keep at most this many problems (default 20). */
   readonly maxProblems?: number;
+  /** The retention key's public half (base64): tombstones signed by any other key are reported. */
+  readonly trustedTombstoneKey?: string;
 }
 
 interface Gap {
@@ -58,6 +65,24 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   let files = 0;
   let expectedSeq = 1;
   let prevHash = GENESIS;
+  // Segments removed by retention: signed tombstones take their place in the chain.
+  const { tombstones } = readTombstones(dir);
+  let removed = 0;
+  let lastRemoved: Tombstone['segments'][number] | undefined;
+  for (const [i, t] of tombstones.entries()) {
+    const where = { file: TOMBSTONES_NAME, index: i };
+    if (!tombstoneSignatureValid(t)) add({ ...where, kind: 'tombstone', message: `${TOMBSTONES_NAME} entry ${i} has no valid signature: it was altered or forged` });
+    else if (options.trustedTombstoneKey !== undefined && t.signature.publicKey !== options.trustedTombstoneKey) {
+      add({ ...where, kind: 'tombstone', message: `${TOMBSTONES_NAME} entry ${i} is signed by key ${t.signature.publicKey}, not by the retention key` });
+    }
+    if (t.firstSeq !== expectedSeq || t.prevHash !== prevHash) {
+      add({ ...where, kind: 'tombstone', message: `${TOMBSTONES_NAME} entry ${i} covers records ${t.firstSeq}–${t.lastSeq} but the chain is at ${expectedSeq}` });
+    }
+    removed += t.lastSeq - t.firstSeq + 1;
+    expectedSeq = t.lastSeq + 1;
+    prevHash = t.lastHash;
+    lastRemoved = t.segments.at(-1);
+  }
   let records = 0;
   const seen = new Set<number>();
   const gaps: Gap[] = [];
@@ -68,7 +93,9 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   const checkHead = (file: { name: string; bytes: Buffer; data: SegmentFile }): void => {
     const { head } = file.data;
     if (before === undefined) {
-      if (head.previous !== null) add({ file: file.name, kind: 'segment-missing', message: `${file.name} follows ${head.previous.segment}, which is not in the directory` });
+      if (head.previous === null) return;
+      const vouched = lastRemoved !== undefined && lastRemoved.segment === head.previous.segment && lastRemoved.sha256 === head.previous.sha256 && lastRemoved.records === head.previous.records && head.previous.lastHash === prevHash;
+      if (!vouched) add({ file: file.name, kind: 'segment-missing', message: `${file.name} follows ${head.previous.segment}, which is neither in the directory nor covered by a tombstone` });
       return;
     }
     if (head.previous === null || head.previous.segment !== before.name) {
@@ -136,5 +163,5 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
     for (let s = gap.from; s < gap.to && moved; s++) moved = seen.has(s);
     if (moved) problems[gap.problem] = { ...p, kind: 'reordered', message: p.message.replace(/missing before it$/, 'not before it: they appear later') };
   }
-  return { ok: problems.length === 0, segments: segmentNames.length, records, open, head: prevHash, problems };
+  return { ok: problems.length === 0, segments: segmentNames.length, records, removed, tombstoneKeys: [...new Set(tombstones.map((t) => t.signature.publicKey))], open, head: prevHash, problems };
 }
