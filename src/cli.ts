@@ -10,6 +10,7 @@ import { ALL_TOOLS } from '../tools/index.js';
 import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
 import { createLogger } from './log.js';
 import { auditCommand } from './audit/command.js';
+import { serveAuditViewer } from './console/audit-viewer.js';
 import { readRecords } from './audit/read.js';
 import { detect, DETECTOR_NAMES } from './masking/detectors.js';
 import { MaskContext, Masker } from './masking/masker.js';
@@ -333,7 +334,7 @@ async function main(argv: string[]): Promise<void> {
     case 'mask':
       return mask(rest);
     case 'audit':
-      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date(), keyring: complianceKeyring, tombstoneKey: retentionPublicKey });
+      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date(), keyring: complianceKeyring, tombstoneKey: retentionPublicKey, view: (dir, host, port) => serveAuditViewer({ dir, host, port }) });
       return;
     case '--version':
     case '-v':

@@ -15,6 +15,8 @@ export interface CommandIo {
   readonly keyring: (configPath: string) => Promise<Keyring>;
   /** The retention key's public half from a runtime config file (for `verify --config`). */
   readonly tombstoneKey: (configPath: string) => Promise<string>;
+  /** Starts the read-only web viewer (for `view`); it runs until the process ends. */
+  readonly view: (dir: string, host: string, port: number) => Promise<{ url: string }>;
 }
 
 export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
@@ -25,6 +27,7 @@ export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-
   airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
   airlock audit replay  [--audit-dir DIR] --session ID [--format text|json]
   airlock audit reveal  [--audit-dir DIR] --config FILE ID   (the unmasked result, for a holder of the key)
+  airlock audit view    [--audit-dir DIR] [--port N] [--host H]   (read-only web viewer on loopback)
 
 Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
          --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)`;
@@ -44,6 +47,8 @@ const OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   config: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -152,6 +157,13 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       const filter = filterOf(flags, now);
       if (fmt === 'csv') io.out(CSV_HEADER.join(','));
       for (const r of iterateRecords(dir)) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
+      return 0;
+    }
+    case 'view': {
+      const port = flags.port ?? '7301';
+      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new TypeError(`--port: "${port}" is not a port (0 picks a free one)`);
+      const viewer = await io.view(dir, flags.host ?? '127.0.0.1', Number(port));
+      io.out(`audit viewer (read-only; Ctrl-C to stop): ${viewer.url}`);
       return 0;
     }
     case 'replay': {

@@ -1,0 +1,118 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ChainedRecord } from '../audit/chain.js';
+import { iterateRecords } from '../audit/read.js';
+import { JOURNAL_NAME, listSegmentsSync } from '../audit/segments.js';
+import { verifyStore, type VerifyReport } from '../audit/verify.js';
+import { sessionSummaries, timelineEntry, type SessionSummary } from './audit-api.js';
+import { VIEWER_CSS, VIEWER_HTML, VIEWER_JS } from './viewer-page.js';
+
+export interface AuditViewerOptions {
+  readonly dir: string;
+  readonly host: string;
+  readonly port: number;
+  /** Access token for the API (default: 32 random bytes); the page takes it from the URL fragment. */
+  readonly token?: string;
+}
+
+export interface AuditViewer {
+  /** Open this: the token is in the fragment, which browsers never send to a server or a log. */
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+} as const;
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * A read-only web view of an audit store: sessions, each session's calls as a timeline, and the chain's
+ * verification. Whoever can read the audit directory can already read everything it shows; the server
+ * still binds to loopback by default, checks the Host header (no DNS rebinding) and wants a bearer token
+ * on every API request. It never writes to the store and never takes its lock.
+ */
+export async function serveAuditViewer(options: AuditViewerOptions): Promise<AuditViewer> {
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  const expected = Buffer.from(`Bearer ${token}`);
+  let cache: { key: string; records: ChainedRecord[]; sessions: SessionSummary[]; verify?: VerifyReport } | undefined;
+  const snapshot = (): NonNullable<typeof cache> => {
+    // Re-read only when the store changed (new segment, a segment or the journal grew).
+    const names = listSegmentsSync(options.dir);
+    const sizes = [...names.slice(-2), JOURNAL_NAME].map((n) => {
+      try {
+        const s = statSync(join(options.dir, n));
+        return `${n}:${s.size}:${s.mtimeMs}`;
+      } catch {
+        return `${n}:-`;
+      }
+    });
+    const key = `${names.length}|${sizes.join('|')}`;
+    if (cache?.key !== key) {
+      const records = [...iterateRecords(options.dir)];
+      cache = { key, records, sessions: sessionSummaries(records) };
+    }
+    return cache;
+  };
+
+  let port = options.port;
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (error) {
+      send(res, 500, 'application/json', JSON.stringify({ error: error instanceof Error ? error.message : String(error) }));
+    }
+  });
+
+  function send(res: ServerResponse, status: number, type: string, body: string): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': `${type}; charset=utf-8` });
+    res.end(body);
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const host = (req.headers.host ?? '').toLowerCase();
+    const [name, hostPort] = host.startsWith('[') ? [host.slice(0, host.indexOf(']') + 1), host.slice(host.indexOf(']') + 2)] : host.split(':');
+    if (hostPort !== String(port) || !(LOOPBACK.has(name ?? '') || name === options.host)) return send(res, 403, 'text/plain', 'forbidden host');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'read-only');
+    const path = new URL(req.url ?? '/', 'http://viewer').pathname;
+    if (path === '/') return send(res, 200, 'text/html', VIEWER_HTML);
+    if (path === '/viewer.js') return send(res, 200, 'text/javascript', VIEWER_JS);
+    if (path === '/viewer.css') return send(res, 200, 'text/css', VIEWER_CSS);
+    if (!path.startsWith('/api/')) return send(res, 404, 'text/plain', 'not found');
+    const given = Buffer.from(req.headers.authorization ?? '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return send(res, 401, 'application/json', '{"error":"a bearer token is required"}');
+    const data = snapshot();
+    if (path === '/api/sessions') return send(res, 200, 'application/json', JSON.stringify(data.sessions));
+    if (path === '/api/verify') {
+      data.verify ??= verifyStore(options.dir);
+      return send(res, 200, 'application/json', JSON.stringify(data.verify));
+    }
+    const session = /^\/api\/sessions\/([^/]+)$/.exec(path);
+    if (session !== null) {
+      const id = decodeURIComponent(session[1] as string);
+      return send(res, 200, 'application/json', JSON.stringify(data.records.filter((r) => r.sessionId === id).map(timelineEntry)));
+    }
+    return send(res, 404, 'application/json', '{"error":"not found"}');
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  const shown = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    url: `http://${shown}:${port}/#token=${token}`,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { chromium } from 'playwright-core';
+import type { AuditRecord } from '../../src/audit/record.js';
+import { JsonAuditStore } from '../../src/audit/store.js';
+import { CLI, tempDir } from '../support/airlock.js';
+
+const XSS = `<img src=x onerror="window.__pwned = true">`;
+
+function record(id: string, session: string, over: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    id,
+    time: `2026-11-29T10:00:0${id.slice(-1)}.000Z`,
+    durationMs: 4,
+    sessionId: session,
+    transport: 'http',
+    principal: { issuer: 'https://issuer.test', sub: 'u', email: session === 'sess-ana' ? 'ana@example.com' : 'bob@example.com', groups: ['analysts'], dev: false },
+    devIdentity: false,
+    tool: 'query_sql',
+    input: { connection: 'shop', sql: 'SELECT name FROM customers' },
+    facts: null,
+    decision: { effect: 'allow', ruleIds: ['analysts-read-shop'], reason: 'allowed by analysts-read-shop', policyVersion: 'sha256:p' },
+    downstream: [{ kind: 'postgres_role', principal: 'airlock_app' }],
+    outcome: 'ok',
+    error: null,
+    result: { rowCount: 3, truncated: false, maskedColumns: ['card_number'], findings: { CREDIT_CARD: 3 } },
+    response: { sha256: 'b'.repeat(64), bytes: 300, truncated: false },
+    ...over,
+  };
+}
+
+async function startViewer(dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [CLI, 'audit', 'view', '--audit-dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/.exec(out);
+      if (m !== null) resolve(m[1] as string);
+    });
+    child.once('exit', (code) => reject(new Error(`viewer exited ${String(code)}: ${out}`)));
+  });
+  return { child, url };
+}
+
+describe('airlock audit view (headless Chromium)', () => {
+  it('lists sessions, shows a session as a timeline, and renders agent-supplied text as text', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir);
+    await store.append(record('a1', 'sess-ana'));
+    await store.append(record('a2', 'sess-ana', { input: { connection: 'shop', sql: `SELECT '${XSS}'` }, decision: { effect: 'deny', ruleIds: ['no-admin'], reason: 'admin statements are denied', policyVersion: 'sha256:p' }, outcome: 'denied', error: { code: 'POLICY_DENIED', message: 'Denied by policy.', detail: 'x' }, result: null }));
+    await store.append(record('b3', 'sess-bob', { tool: 'whoami', input: {}, result: null }));
+    await store.close();
+    const { child, url } = await startViewer(dir);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const dialogs: string[] = [];
+      page.on('dialog', (d) => {
+        dialogs.push(d.message());
+        void d.dismiss();
+      });
+      await page.goto(url);
+      await page.waitForSelector('#sessions li');
+      expect(await page.textContent('#chain')).toBe('chain verified: 3 records');
+      const sessions = await Promise.all((await page.$$('#sessions li')).map((li) => li.getAttribute('data-session')));
+      expect(sessions).toEqual(['sess-bob', 'sess-ana']);
+      await page.click('#sessions li[data-session="sess-ana"]');
+      await page.waitForSelector('#timeline li[data-id="a2"]');
+      const heads = await Promise.all((await page.$$('#timeline li .head')).map((h) => h.textContent()));
+      expect(heads).toEqual(['#1  2026-11-29T10:00:01.000Z  query_sql  → ok', '#2  2026-11-29T10:00:02.000Z  query_sql  → denied (POLICY_DENIED)']);
+      const denied = await page.textContent('#timeline li[data-id="a2"]');
+      expect(denied).toContain('deny by no-admin: admin statements are denied');
+      expect(denied).toContain(JSON.stringify(`SELECT '${XSS}'`).slice(1, -1));
+      expect(await page.$$('#timeline img')).toHaveLength(0);
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned ?? false)).toBe(false);
+      expect(await page.textContent('#timeline li[data-id="a1"]')).toContain('3 row(s); masked: card_number; findings: CREDIT_CARD×3');
+      expect(dialogs).toEqual([]);
+      // The API wants the token; the page had it from the URL fragment.
+      const base = url.slice(0, url.indexOf('/#'));
+      expect((await fetch(`${base}/api/sessions`)).status).toBe(401);
+      expect((await fetch(`${base}/api/sessions`, { method: 'DELETE' })).status).toBe(405);
+    } finally {
+      await browser.close();
+      child.kill();
+    }
+  }, 60_000);
+
+  it('shows a tampered store as tampered', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir);
+    await store.append(record('a1', 'sess-ana'));
+    await store.close();
+    const seg = join(dir, readdirSync(dir).find((n) => n.startsWith('audit-2')) as string);
+    writeFileSync(seg, readFileSync(seg, 'utf8').replace('"rowCount":3', '"rowCount":0'));
+    const { child, url } = await startViewer(dir);
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      await page.waitForSelector('#chain.bad');
+      expect(await page.textContent('#chain')).toBe('TAMPERED: 1 problem(s)');
+    } finally {
+      await browser.close();
+      child.kill();
+    }
+  }, 60_000);
+});
