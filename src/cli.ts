@@ -16,7 +16,7 @@ import { detect, DETECTOR_NAMES } from './masking/detectors.js';
 import { MaskContext, Masker } from './masking/masker.js';
 import type { MaskingSettings } from './policy/schema.js';
 import { ToolRegistry } from './mcp/registry.js';
-import { complianceKeyring, retentionPublicKey, offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
+import { complianceKeyring, pgAuditOf, retentionPublicKey, offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
 import { explainCall } from './policy/explain.js';
 import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from './policy/replay.js';
 import { loadPolicy, PolicyLoadError } from './policy/load.js';
@@ -334,7 +334,7 @@ async function main(argv: string[]): Promise<void> {
     case 'mask':
       return mask(rest);
     case 'audit':
-      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date(), keyring: complianceKeyring, tombstoneKey: retentionPublicKey, view: (dir, host, port) => serveAuditViewer({ dir, host, port }) });
+      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date(), keyring: complianceKeyring, tombstoneKey: retentionPublicKey, view: (dir, host, port) => serveAuditViewer({ dir, host, port }), pgAudit: pgAuditOf });
       return;
     case '--version':
     case '-v':

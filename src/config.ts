@@ -73,6 +73,15 @@ export const AuditConfigSchema = z.strictObject({
     })
     .refine((c) => c.current === undefined || c.keys.some((k) => k.id === c.current), { message: 'current must name one of keys[].id', path: ['current'] })
     .optional(),
+  /** Keep the audit in PostgreSQL instead of JSON files (several replicas share one chain). */
+  postgres: z
+    .strictObject({
+      url: z.string().regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, 'must be "env:NAME" (a connection string in the environment)'),
+      table: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lower-case identifier').default('airlock_audit'),
+      /** This replica's name in started entries (default: host name and pid). */
+      replica: z.string().min(1).max(200).optional(),
+    })
+    .optional(),
   /** Remove sealed segments older than `days`, leaving a tombstone signed with `signingKey` (Ed25519 PEM). */
   retention: z.strictObject({ days: z.int().min(1).max(36_500), signingKey: SecretRef }).optional(),
 });

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
+import { PgAuditStore } from './audit/pg-store.js';
+import type { AuditSink } from './audit/record.js';
 import { JsonAuditStore } from './audit/store.js';
 import { rejectedRequestRecord } from './audit/rejected.js';
 import { basename } from 'node:path';
@@ -144,10 +146,19 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
 
 /** The compliance keyring of a runtime config file (`airlock audit reveal`); `env:` keys from this process. */
 /** The public half of the retention signing key of a runtime config file (`airlock audit verify --config`). */
-export async function retentionPublicKey(configPath: string): Promise<string> {
+export async function retentionPublicKey(configPath: string): Promise<string | undefined> {
   const retention = (await loadRuntimeFile(configPath)).audit?.retention;
-  if (retention === undefined) throw new ConfigError(`${configPath}: no "audit.retention" is configured`);
+  if (retention === undefined) return undefined;
   return resolveRetentionKey(retention, { ...process.env }).publicKey;
+}
+
+/** The PostgreSQL audit of a runtime config file, with its connection string from this process's environment. */
+export async function pgAuditOf(configPath: string): Promise<{ url: string; table: string } | undefined> {
+  const postgres = (await loadRuntimeFile(configPath)).audit?.postgres;
+  if (postgres === undefined) return undefined;
+  const url = process.env[postgres.url.slice('env:'.length)];
+  if (url === undefined || url === '') throw new ConfigError(`audit.postgres.url: ${postgres.url} is not set`);
+  return { url, table: postgres.table };
 }
 
 export async function complianceKeyring(configPath: string): Promise<Keyring> {
@@ -182,19 +193,33 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.push(() => Promise.resolve(policies.close()));
     const policy = (): Policy => policies.current();
     log('info', `policy ${config.policyPath} loaded (${policy().file.rules.length} rules, version ${policy().version.slice(0, 19)}…); watching it for changes`);
-    const audit = await JsonAuditStore.open(config.auditDir, {
-      segmentBytes: config.auditSegmentBytes,
-      fsync: config.auditFsync,
-      onError: (error) => log('warn', `audit: moving journalled records to a segment failed (they stay in the journal; retrying): ${String(error)}`),
-    });
+    const pgAudit = runtime.audit?.postgres;
+    let audit: AuditSink & { close(): Promise<void> };
+    let jsonAudit: JsonAuditStore | undefined;
+    if (pgAudit !== undefined) {
+      const url = env[pgAudit.url.slice('env:'.length)];
+      if (url === undefined || url === '') throw new ConfigError(`audit.postgres.url: ${pgAudit.url} is not set`);
+      if (runtime.audit?.retention !== undefined) throw new ConfigError('audit.retention applies to the JSON store; with audit.postgres, expire rows with the database\'s own tools');
+      const store = await PgAuditStore.open({ url, table: pgAudit.table, ...(pgAudit.replica === undefined ? {} : { replica: pgAudit.replica }) });
+      audit = store;
+      log('info', `audit log: ${store.description}`);
+    } else {
+      jsonAudit = await JsonAuditStore.open(config.auditDir, {
+        segmentBytes: config.auditSegmentBytes,
+        fsync: config.auditFsync,
+        onError: (error) => log('warn', `audit: moving journalled records to a segment failed (they stay in the journal; retrying): ${String(error)}`),
+      });
+      audit = jsonAudit;
+      log('info', `audit log: ${jsonAudit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
+    }
     cleanups.push(() => audit.close());
-    log('info', `audit log: ${audit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
     const retention = runtime.audit?.retention;
-    if (retention !== undefined) {
+    if (retention !== undefined && jsonAudit !== undefined) {
+      const store = jsonAudit;
       const { key, publicKey } = resolveRetentionKey(retention, env);
       const retain = (): void => {
         try {
-          const removed = applyRetention(audit.dir, { days: retention.days, key, now: new Date(), current: basename(audit.path) });
+          const removed = applyRetention(store.dir, { days: retention.days, key, now: new Date(), current: basename(store.path) });
           if (removed.length > 0) log('info', `audit retention: removed ${removed.length} segment(s) older than ${retention.days} day(s), tombstone signed by ${publicKey}`);
         } catch (error) {
           log('warn', `audit retention: ${error instanceof Error ? error.message : String(error)}`);
@@ -294,7 +319,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       return {
         policy,
         reloadPolicy: () => policies.reload(),
-        auditDir: audit.dir,
+        auditDir: config.auditDir,
         ...(databaseUrl === undefined ? {} : { databaseUrl }),
         closed: stdio.closed,
         close: cleanup,
@@ -328,7 +353,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       http,
       policy,
       reloadPolicy: () => policies.reload(),
-      auditDir: audit.dir,
+      auditDir: config.auditDir,
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
       closed: new Promise<void>(() => undefined),
       close: cleanup,

@@ -3,6 +3,7 @@ import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
 import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
+import { verifyPgStore } from './pg-store.js';
 import { verifyStore } from './verify.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
@@ -14,14 +15,18 @@ export interface CommandIo {
   /** Loads the compliance keys of a runtime config file (for `reveal`). */
   readonly keyring: (configPath: string) => Promise<Keyring>;
   /** The retention key's public half from a runtime config file (for `verify --config`). */
-  readonly tombstoneKey: (configPath: string) => Promise<string>;
+  readonly tombstoneKey: (configPath: string) => Promise<string | undefined>;
   /** Starts the read-only web viewer (for `view`); it runs until the process ends. */
   readonly view: (dir: string, host: string, port: number) => Promise<{ url: string }>;
+  /** The PostgreSQL audit of a runtime config file, if it has one (`verify --config`). */
+  readonly pgAudit: (configPath: string) => Promise<{ url: string; table: string } | undefined>;
 }
 
 export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
 
-  airlock audit verify  [--audit-dir DIR] [--json] [--progress] [--config FILE]
+  airlock audit verify  [--audit-dir DIR] [--json] [--progress] [--config FILE] [--head HASH]
+                        (--config: check tombstones against the retention key, or verify audit.postgres;
+                         --head: a head hash noted earlier must still be in the chain)
   airlock audit tail    [--audit-dir DIR] [-n N] [--follow] [--format table|json]
   airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
   airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
@@ -49,6 +54,7 @@ const OPTIONS = {
   config: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
+  head: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -104,8 +110,15 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
   const now = io.now();
   switch (sub) {
     case 'verify': {
-      const trusted = flags.config === undefined ? undefined : await io.tombstoneKey(flags.config);
-      const report = verifyStore(dir, { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }) });
+      const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
+      const trusted = flags.config === undefined || pgAudit !== undefined ? undefined : await io.tombstoneKey(flags.config);
+      const report =
+        pgAudit !== undefined
+          ? await verifyPgStore(pgAudit.url, pgAudit.table)
+          : verifyStore(dir, { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }), ...(flags.head === undefined ? {} : { anchor: flags.head }) });
+      if (pgAudit !== undefined && flags.head !== undefined && report.ok && report.head !== flags.head) {
+        io.err('note: --head is checked against JSON stores only; compare it with the head printed below\n');
+      }
       if (flags.json === true) io.out(JSON.stringify(report, null, 2));
       else if (report.ok) {
         io.out(`ok: ${report.records} record(s) in ${report.segments} segment(s) form an unbroken chain; head ${report.head}${report.open > 0 ? `; ${report.open} call(s) started and not finished (running, or interrupted)` : ''}`);

@@ -5,6 +5,7 @@ import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import { GENESIS, link, type ChainedRecord } from './chain.js';
 import { Journal, nodeJournalIo, type JournalIo } from './journal.js';
+import { interruptedRecord } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { readJournal, readStore, type JournalEntry } from './read.js';
 import type { AuditRecord, AuditSink, StartedEntry } from './record.js';
@@ -363,22 +364,5 @@ export class AuditRecoveryError extends Error {
   }
 }
 
-/** What a started call becomes when airlock stopped before its outcome was recorded. */
-export function interruptedRecord(entry: StartedEntry, detectedAt: Date): AuditRecord {
-  return {
-    ...entry,
-    // How long it ran before airlock stopped is not known.
-    durationMs: 0,
-    downstream: [],
-    outcome: 'interrupted',
-    error: {
-      code: 'INTERRUPTED',
-      message: 'airlock stopped while this call was running; its outcome is unknown.',
-      detail: `started ${entry.time}; found without an outcome in the audit journal at ${detectedAt.toISOString()}`,
-    },
-    result: null,
-    response: { sha256: createHash('sha256').update('').digest('hex'), bytes: 0, truncated: false },
-  };
-}
-
+export { interruptedRecord };
 export type { JournalEntry };

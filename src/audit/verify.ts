@@ -38,6 +38,8 @@ export interface VerifyOptions {
   readonly maxProblems?: number;
   /** The retention key's public half (base64): tombstones signed by any other key are reported. */
   readonly trustedTombstoneKey?: string;
+  /** A head hash noted earlier (from a previous verify): it must still be in the chain. */
+  readonly anchor?: string;
 }
 
 interface Gap {
@@ -85,6 +87,7 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   }
   let records = 0;
   const seen = new Set<number>();
+  let anchorFound = options.anchor === undefined;
   const gaps: Gap[] = [];
   let before: { name: string; bytes: Buffer; data: SegmentFile } | undefined;
   let currentFile = JOURNAL_NAME;
@@ -150,11 +153,15 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
     } else if (chain.prev !== prevHash) {
       add({ ...where, seq: chain.seq, kind: 'inserted', message: `${label}: it does not link to the record before it` });
     }
+    if (chain.hash === options.anchor) anchorFound = true;
     seen.add(chain.seq);
     expectedSeq = Math.max(expectedSeq, chain.seq + 1);
     prevHash = chain.hash;
   }
   options.onProgress?.(totalFiles, totalFiles, records);
+  if (!anchorFound && !tombstones.some((t) => t.lastHash === options.anchor)) {
+    add({ file: '(chain)', kind: 'deleted', message: `the anchored head ${String(options.anchor)} is not in the chain: records noted earlier were removed or rewritten` });
+  }
   // A "gap" whose records all turned up later was a move, not a deletion.
   for (const gap of gaps) {
     const p = problems[gap.problem];

@@ -151,3 +151,52 @@ async function until(check: () => boolean, ms = 10_000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('airlock audit verify --head (anchoring)', () => {
+  it('notices records cut from the end once a head hash was noted', async () => {
+    const dir = await store();
+    const head = /head ([0-9a-f]{64})/.exec(airlock('verify', '--audit-dir', dir).stdout)?.[1] as string;
+    const last = readdirSync(dir).filter((n) => n.startsWith('audit-2')).sort().at(-1) as string;
+    const path = join(dir, last);
+    const file = JSON.parse(readFileSync(path, 'utf8')) as { records: unknown[] };
+    file.records.pop();
+    writeFileSync(path, JSON.stringify(file));
+    // Without an anchor a cut tail leaves no broken link…
+    expect(airlock('verify', '--audit-dir', dir).status).toBe(0);
+    // …with one, it is found.
+    const anchored = airlock('verify', '--audit-dir', dir, '--head', head);
+    expect(anchored.status).toBe(1);
+    expect(anchored.stdout).toContain(`deleted: the anchored head ${head} is not in the chain`);
+  });
+});
+
+describe('airlock serve with audit.postgres', () => {
+  it('writes every call to the PostgreSQL audit, and airlock audit verify --config checks it (audit:one-record-per-call)', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const { inject } = await import('vitest');
+    const { writePolicy } = await import('../support/airlock.js');
+    const { randomBytes } = await import('node:crypto');
+    const dir = tempDir();
+    const table = `audit_e2e_${randomBytes(3).toString('hex')}`;
+    const config = join(dir, 'airlock.json');
+    writeFileSync(config, JSON.stringify({ audit: { postgres: { url: 'env:AUDIT_DATABASE_URL', table, replica: 'e2e-1' } } }));
+    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl'), AUDIT_DATABASE_URL: inject('adminUrl') };
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', join(dir, 'unused'), '--config', config, '--dev-identity', 'ana@example.com,analysts'],
+      env,
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'e2e-pg-audit', version: '1.0.0' });
+    await client.connect(transport);
+    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) FROM customers' } });
+    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE customers' } });
+    await client.callTool({ name: 'whoami', arguments: {} });
+    await client.close();
+    const r = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--config', config], { encoding: 'utf8', env });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^ok: 3 record\(s\)/);
+    expect(readdirSync(dir)).not.toContain('unused');
+  }, 60_000);
+});
