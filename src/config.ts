@@ -82,6 +82,15 @@ export const AuditConfigSchema = z.strictObject({
       replica: z.string().min(1).max(200).optional(),
     })
     .optional(),
+  /** Also copy every record to Cloud Logging (airlock's own credentials), for log sinks and BigQuery. */
+  cloudLogging: z
+    .strictObject({
+      projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'a Google Cloud project id'),
+      logName: z.string().regex(/^[A-Za-z0-9_./-]{1,100}$/).default('airlock-audit'),
+      /** A local Logging server, loopback only (tests, emulators): plaintext and no credentials. */
+      emulator: z.string().regex(/^(127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/, 'must be a loopback host:port').optional(),
+    })
+    .optional(),
   /** Remove sealed segments older than `days`, leaving a tombstone signed with `signingKey` (Ed25519 PEM). */
   retention: z.strictObject({ days: z.int().min(1).max(36_500), signingKey: SecretRef }).optional(),
 });

@@ -6,6 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
+import type { ChainedRecord } from './audit/chain.js';
+import { CloudLoggingCopy } from './audit/cloud-logging.js';
 import { PgAuditStore } from './audit/pg-store.js';
 import type { AuditSink } from './audit/record.js';
 import { JsonAuditStore } from './audit/store.js';
@@ -193,6 +195,17 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     cleanups.push(() => Promise.resolve(policies.close()));
     const policy = (): Policy => policies.current();
     log('info', `policy ${config.policyPath} loaded (${policy().file.rules.length} rules, version ${policy().version.slice(0, 19)}…); watching it for changes`);
+    const cloudLogging = runtime.audit?.cloudLogging;
+    const auditCopy =
+      cloudLogging === undefined
+        ? undefined
+        : new CloudLoggingCopy({
+            projectId: cloudLogging.projectId,
+            logName: cloudLogging.logName,
+            ...(cloudLogging.emulator === undefined ? {} : { emulator: cloudLogging.emulator }),
+            onError: (error) => log('warn', `audit copy to Cloud Logging: ${error instanceof Error ? error.message : String(error)} (records are safe in the audit store; retrying)`),
+          });
+    const onRecord = auditCopy === undefined ? undefined : (record: ChainedRecord): void => auditCopy.copy(record);
     const pgAudit = runtime.audit?.postgres;
     let audit: AuditSink & { close(): Promise<void> };
     let jsonAudit: JsonAuditStore | undefined;
@@ -200,7 +213,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       const url = env[pgAudit.url.slice('env:'.length)];
       if (url === undefined || url === '') throw new ConfigError(`audit.postgres.url: ${pgAudit.url} is not set`);
       if (runtime.audit?.retention !== undefined) throw new ConfigError('audit.retention applies to the JSON store; with audit.postgres, expire rows with the database\'s own tools');
-      const store = await PgAuditStore.open({ url, table: pgAudit.table, ...(pgAudit.replica === undefined ? {} : { replica: pgAudit.replica }) });
+      const store = await PgAuditStore.open({ url, table: pgAudit.table, ...(pgAudit.replica === undefined ? {} : { replica: pgAudit.replica }), ...(onRecord === undefined ? {} : { onRecord }) });
       audit = store;
       log('info', `audit log: ${store.description}`);
     } else {
@@ -208,11 +221,17 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         segmentBytes: config.auditSegmentBytes,
         fsync: config.auditFsync,
         onError: (error) => log('warn', `audit: moving journalled records to a segment failed (they stay in the journal; retrying): ${String(error)}`),
+        ...(onRecord === undefined ? {} : { onRecord }),
       });
       audit = jsonAudit;
       log('info', `audit log: ${jsonAudit.dir} (journal.jsonl, then hash-chained segments audit-YYYYMMDD-NNN.json${config.auditFsync ? '; fsync on every write' : ''})`);
     }
     cleanups.push(() => audit.close());
+    if (auditCopy !== undefined) {
+      // Runs after the store closes (cleanups run in reverse): the last records are copied too.
+      cleanups.splice(cleanups.length - 1, 0, () => auditCopy.close());
+      log('info', `audit: every record is also copied to Cloud Logging (project ${cloudLogging?.projectId ?? ''}, log ${cloudLogging?.logName ?? ''}${cloudLogging?.emulator === undefined ? '' : `, local server ${cloudLogging.emulator}`})`);
+    }
     const retention = runtime.audit?.retention;
     if (retention !== undefined && jsonAudit !== undefined) {
       const store = jsonAudit;

@@ -13,6 +13,8 @@ export interface PgAuditStoreOptions {
   readonly replica?: string;
   readonly poolSize?: number;
   readonly now?: () => Date;
+  /** Sees each record once it is committed (e.g. to copy it to Cloud Logging). Must not throw. */
+  readonly onRecord?: (record: ChainedRecord) => void;
 }
 
 interface Pending {
@@ -72,6 +74,7 @@ export class PgAuditStore implements AuditSink {
   private readonly t: string;
   private readonly replica: string;
   private readonly now: () => Date;
+  private readonly onRecord: ((record: ChainedRecord) => void) | undefined;
   private pending: Pending[] = [];
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
@@ -82,6 +85,7 @@ export class PgAuditStore implements AuditSink {
     if (!TABLE.test(this.t)) throw new TypeError(`PgAuditStore: table "${this.t}" must be a lower-case identifier`);
     this.replica = options.replica ?? `${hostname()}:${process.pid}`;
     this.now = options.now ?? (() => new Date());
+    this.onRecord = options.onRecord;
     this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 4 });
     this.pool.on('error', () => undefined);
   }
@@ -161,6 +165,7 @@ export class PgAuditStore implements AuditSink {
   private async write(batch: Pending[]): Promise<void> {
     const starts = batch.flatMap((p) => ('start' in p.entry ? [p.entry.start] : []));
     const ends = batch.flatMap((p) => ('end' in p.entry ? [p.entry.end] : []));
+    const committed: ChainedRecord[] = [];
     let client: pg.PoolClient | undefined;
     try {
       client = await this.pool.connect();
@@ -179,6 +184,7 @@ export class PgAuditStore implements AuditSink {
           const chained = link(record, seq + 1, prev);
           seq = chained.chain.seq;
           prev = chained.chain.hash;
+          committed.push(chained);
           return { seq, id: record.id, time: record.time, session_id: record.sessionId, principal: record.principal?.email ?? record.principal?.sub ?? null, tool: record.tool, outcome: record.outcome, prev: chained.chain.prev, hash: chained.chain.hash, record: chained };
         });
         await client.query(
@@ -193,6 +199,7 @@ export class PgAuditStore implements AuditSink {
       await client.query('COMMIT');
       client.release();
       for (const p of batch) p.resolve();
+      if (this.onRecord !== undefined) for (const record of committed) this.onRecord(record);
     } catch (error) {
       if (client !== undefined) {
         await client.query('ROLLBACK').catch(() => undefined);

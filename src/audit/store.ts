@@ -27,6 +27,8 @@ export interface JsonAuditStoreOptions {
   readonly io?: JournalIo;
   /** Background failures (moving records to segments, compaction); the records stay safe in the journal. */
   readonly onError?: (error: unknown) => void;
+  /** Sees each record once it is durable (e.g. to copy it to Cloud Logging). Must not throw. */
+  readonly onRecord?: (record: ChainedRecord) => void;
 }
 
 interface Pending {
@@ -61,6 +63,7 @@ export class JsonAuditStore implements AuditSink {
   private readonly fsync: boolean;
   private readonly now: () => Date;
   private readonly onError: (error: unknown) => void;
+  private readonly onRecord: ((record: ChainedRecord) => void) | undefined;
   private journal!: Journal;
   private releaseLock: () => void = () => undefined;
   private current: Current | undefined;
@@ -85,6 +88,7 @@ export class JsonAuditStore implements AuditSink {
     this.fsync = options.fsync ?? false;
     this.now = options.now ?? (() => new Date());
     this.onError = options.onError ?? (() => undefined);
+    this.onRecord = options.onRecord;
     if (!(this.segmentBytes >= 1024)) throw new TypeError('JsonAuditStore: segmentBytes must be at least 1024');
     if (!(this.flushIntervalMs >= 0)) throw new TypeError('JsonAuditStore: flushIntervalMs must be >= 0');
   }
@@ -221,6 +225,7 @@ export class JsonAuditStore implements AuditSink {
     for (const s of starts) this.open.set(s.id, s.line);
     for (const record of ends) this.commitEnd(record);
     for (const item of batch) item.resolve();
+    if (this.onRecord !== undefined) for (const record of ends) this.onRecord(record);
   }
 
   private scheduleFlush(): void {

@@ -1,0 +1,129 @@
+import { Logging, type Entry, type Log } from '@google-cloud/logging';
+import { PassThroughClient } from 'google-auth-library';
+import { grpc } from 'google-gax';
+import type { ChainedRecord } from './chain.js';
+
+export interface CloudLoggingCopyOptions {
+  readonly projectId: string;
+  /** Log name in the project (default `airlock-audit`). */
+  readonly logName?: string;
+  /**
+   * A local Logging server (`127.0.0.1:PORT`): plaintext gRPC, no credentials. Loopback only — for
+   * tests and emulators; production uses airlock's own Application Default Credentials over TLS.
+   */
+  readonly emulator?: string;
+  /** How long records wait to be written together (default 1 s). */
+  readonly batchMs?: number;
+  /** Records kept while Cloud Logging is unreachable; beyond it the oldest copies are dropped and counted. */
+  readonly maxQueue?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+const SEVERITY: Readonly<Record<string, string>> = {
+  ok: 'INFO',
+  cancelled: 'INFO',
+  denied: 'NOTICE',
+  approval_required: 'NOTICE',
+  invalid: 'WARNING',
+  unknown_tool: 'WARNING',
+  unauthenticated: 'WARNING',
+  error: 'ERROR',
+  timed_out: 'ERROR',
+  interrupted: 'ERROR',
+};
+
+/**
+ * Copies every audit record to Cloud Logging, so it reaches the organisation's log sinks and BigQuery.
+ * It is a copy: the audit store stays the record of truth and the call never waits for it. Records are
+ * batched, retried while Cloud Logging is down, and written with the record id as `insertId` (Cloud
+ * Logging drops duplicates of a retried write).
+ */
+export class CloudLoggingCopy {
+  private readonly log: Log;
+  private readonly batchMs: number;
+  private readonly maxQueue: number;
+  private readonly onError: (error: unknown) => void;
+  private queue: ChainedRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private dropped = 0;
+
+  constructor(options: CloudLoggingCopyOptions) {
+    this.batchMs = options.batchMs ?? 1000;
+    this.maxQueue = options.maxQueue ?? 10_000;
+    this.onError = options.onError ?? (() => undefined);
+    let logging: Logging;
+    if (options.emulator !== undefined) {
+      const [host = '', port = ''] = options.emulator.split(':');
+      if (!['127.0.0.1', 'localhost', '[::1]'].includes(host) || !/^\d+$/.test(port)) {
+        throw new TypeError(`audit.cloudLogging.emulator: "${options.emulator}" must be a loopback host:port`);
+      }
+      const local = { projectId: options.projectId, apiEndpoint: host, port: Number(port), sslCreds: grpc.credentials.createInsecure(), authClient: new PassThroughClient() };
+      logging = new Logging(local);
+    } else {
+      logging = new Logging({ projectId: options.projectId });
+    }
+    // The monitored resource is airlock's own, stated rather than detected (no metadata-server probe).
+    logging.detectedResource = { type: 'global', labels: { project_id: options.projectId } };
+    this.log = logging.log(options.logName ?? 'airlock-audit', { removeCircular: true });
+  }
+
+  /** Queues a durable record for the copy. Never throws, never waits. */
+  copy(record: ChainedRecord): void {
+    this.queue.push(record);
+    if (this.queue.length > this.maxQueue) {
+      const over = this.queue.length - this.maxQueue;
+      this.queue.splice(0, over);
+      this.dropped += over;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.batchMs);
+    this.timer.unref();
+  }
+
+  /** Writes what is queued; on failure the records stay queued for the next attempt. */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(async () => {
+      const batch = this.queue;
+      if (batch.length === 0) return;
+      this.queue = [];
+      const entries: Entry[] = batch.map((r) =>
+        this.log.entry(
+          {
+            severity: SEVERITY[r.outcome] ?? 'DEFAULT',
+            timestamp: new Date(r.time),
+            insertId: r.id,
+            labels: { tool: r.tool, outcome: r.outcome, session: r.sessionId, principal: r.principal?.email ?? r.principal?.sub ?? '', seq: String(r.chain.seq) },
+          },
+          r,
+        ),
+      );
+      try {
+        // One attempt per flush with a deadline: this copy retries on its own schedule, never for long.
+        await this.log.write(entries, { gaxOptions: { retry: null, timeout: 10_000 } });
+        if (this.dropped > 0) {
+          this.onError(new Error(`Cloud Logging copy: ${this.dropped} record(s) were dropped while it was unreachable (they are in the audit store)`));
+          this.dropped = 0;
+        }
+      } catch (error) {
+        this.queue = [...batch, ...this.queue].slice(-this.maxQueue);
+        this.onError(error);
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          void this.flush();
+        }, Math.max(this.batchMs, 1000) * 5);
+        this.timer.unref();
+      }
+    });
+    return this.writing;
+  }
+
+  /** Writes what is left (one attempt). */
+  async close(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}
