@@ -1,16 +1,20 @@
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
-import { detect, type DetectorName } from './detectors.js';
+import { detectWith, maskOf, type DetectorName } from './detectors.js';
 
 /** Per-response state: counts by detector, and numbered placeholders (same value → same placeholder). */
 export class MaskContext {
   readonly counts = new Map<string, number>();
-  private readonly placeholders = new Map<string, string>();
-  private readonly next = new Map<string, number>();
+  // Made on first use: most contexts (one per log line in a stream) never need a placeholder.
+  private placeholders: Map<string, string> | undefined;
+  private next: Map<string, number> | undefined;
+  private counted = 0;
 
   placeholder(type: string, value: string): string {
     const key = `${type}\u0000${value}`;
+    this.placeholders ??= new Map();
+    this.next ??= new Map();
     let p = this.placeholders.get(key);
     if (p === undefined) {
       const n = (this.next.get(type) ?? 0) + 1;
@@ -23,12 +27,12 @@ export class MaskContext {
 
   count(type: string): void {
     this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    this.counted++;
   }
 
+  /** Findings counted so far. */
   total(): number {
-    let t = 0;
-    for (const v of this.counts.values()) t += v;
-    return t;
+    return this.counted;
   }
 }
 
@@ -46,14 +50,16 @@ export interface Masked<T> {
 /** Masks values on their way to the agent. Built once per policy version. */
 export class Masker {
   private readonly settings: MaskingSettings;
+  private readonly detectors: number;
 
   constructor(settings: MaskingSettings) {
     this.settings = settings;
+    this.detectors = maskOf(settings.detectors);
   }
 
   /** Masks one string; returns it unchanged when nothing is found. */
   maskText(text: string, ctx: MaskContext): string {
-    const findings = detect(text, this.settings.detectors);
+    const findings = detectWith(text, this.detectors);
     if (findings.length === 0) return text;
     let out = '';
     let last = 0;
@@ -76,7 +82,8 @@ export class Masker {
   maskValue(value: unknown, ctx: MaskContext): unknown {
     if (typeof value === 'string') return this.maskText(value, ctx);
     if (typeof value === 'number') {
-      if (!Number.isSafeInteger(value)) return value;
+      // No detector matches six digits or fewer (the shortest, PHONE, needs seven).
+      if (!Number.isSafeInteger(value) || (value < 1_000_000 && value > -1_000_000)) return value;
       const text = String(value);
       const masked = this.maskText(text, ctx);
       return masked === text ? value : masked;
