@@ -72,6 +72,25 @@ export function ibanAt(text: string, i: number): Detection | undefined {
 const JWT_RE = /eyJ[A-Za-z0-9_-]{5,2000}\.eyJ[A-Za-z0-9_-]{2,8000}\.[A-Za-z0-9_-]{0,2000}/y;
 const isBase64Url = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95;
 
+/** Services sign with a handful of headers; bounded so hostile input cannot grow it. */
+const headers = new Map<string, boolean>();
+
+/** A JWT header is base64url JSON naming an `alg`. */
+function jwtHeaderValid(segment: string): boolean {
+  let valid = headers.get(segment);
+  if (valid === undefined) {
+    try {
+      const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as { alg?: unknown } | null;
+      valid = typeof header?.alg === 'string';
+    } catch {
+      valid = false;
+    }
+    if (headers.size >= 1024) headers.clear();
+    if (segment.length <= 256) headers.set(segment, valid);
+  }
+  return valid;
+}
+
 /**
  * The JWT at an 'eyJ'. On failure, `reach.end` says where the next 'eyJ' can start one: every 'eyJ' in
  * the same run of base64url characters shares what follows the run, so on a run of 'eyJeyJeyJ…' the
@@ -87,12 +106,7 @@ export function jwtAt(text: string, at: number, reach: { end: number }): Detecti
     reach.end = text.charCodeAt(run) === 46 && run - at - 3 > 2000 ? run - 2003 : run;
     return undefined;
   }
-  try {
-    const header = JSON.parse(Buffer.from(m[0].slice(0, m[0].indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown } | null;
-    if (typeof header?.alg !== 'string') return undefined;
-  } catch {
-    return undefined;
-  }
+  if (!jwtHeaderValid(m[0].slice(0, m[0].indexOf('.')))) return undefined;
   reach.end = at + m[0].length;
   return found(at, at + m[0].length, 'JWT');
 }
