@@ -23,7 +23,8 @@ interface Sink {
 
 const PASSWORD_KEY = /^(?:.*[_.-])?(?:password|passwd|pwd|pass|passphrase|db_pass)$/i;
 const AWS_SECRET_KEY = /^(?:aws_?)?secret_?access_?key$|^aws_?secret(?:_?key)?$/i;
-const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token|credentials?|signing_?key)$/i;
+// Compound names may be joined by '_' or '-' (x-api-key, client-secret) or written as one word.
+const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?token|credentials?|signing[_-]?key)$/i;
 /** Keys that look secret but are not: identifiers, counts, public parts. */
 const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?)$/i;
 const SSN_KEY = /(?:^|[_.-])(?:ssn|social_?security(?:_?number)?)$/i;
@@ -136,7 +137,9 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
   const m = KEY_VALUE.exec(text);
   if (m === null) return undefined;
   const value = m[2] ?? m[3] ?? m[4] ?? '';
-  if (value === '' || PLACEHOLDER.test(value.trim())) return undefined;
+  // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
+  const closed = m[4] !== undefined && value.startsWith('[') && text.charCodeAt(m.index + m[0].length) === 93 ? `${value}]` : value;
+  if (value === '' || PLACEHOLDER.test(closed.trim())) return undefined;
   const valueStart = m.index + m[0].length - value.length - (m[2] !== undefined || m[3] !== undefined ? 1 : 0);
   let type: ContextDetectorName | undefined;
   if ((kinds & K_AWS) !== 0 && AWS_SECRET_VALUE.test(value)) type = 'AWS_SECRET_KEY';
@@ -295,6 +298,18 @@ function dottedAt(text: string, from: number, to: number): boolean {
   return false;
 }
 
+/** `415.555.2671`: dotted like a version, but the 3-3-4 grouping of a phone number. */
+function dottedPhone(text: string, from: number, to: number): boolean {
+  if (to - from !== 12) return false;
+  for (let k = 0; k < 12; k++) if (k === 3 || k === 7 ? text.charCodeAt(from + k) !== 46 : !digitAt(text, from + k)) return false;
+  return true;
+}
+
+/** Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an identifier. */
+function insideId(text: string, start: number): boolean {
+  return is(text, start - 1, WORD) || (text.charCodeAt(start - 1) === 45 && is(text, start - 2, WORD));
+}
+
 interface PhonePlan {
   /** National number lengths of every country that shares the default country's calling code. */
   readonly lengths: ReadonlySet<number>;
@@ -381,7 +396,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     p = end;
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
-    if (digits < 7 || digits > 15 || dateAt(text, start) || dottedAt(text, start, end)) continue;
+    if (digits < 7 || digits > 15 || dateAt(text, start) || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start)) continue;
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
       const bare = candidate.replace(/\D/g, '');
