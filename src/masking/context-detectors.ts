@@ -305,8 +305,12 @@ function dottedPhone(text: string, from: number, to: number): boolean {
   return true;
 }
 
-/** Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an identifier. */
+/**
+ * Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an
+ * identifier. A leading '+' or '(' says phone whatever comes before.
+ */
 function insideId(text: string, start: number): boolean {
+  if (!digitAt(text, start)) return false;
   return is(text, start - 1, WORD) || (text.charCodeAt(start - 1) === 45 && is(text, start - 2, WORD));
 }
 
@@ -317,11 +321,17 @@ interface PhonePlan {
   readonly callingCode: string;
   /** National prefixes the parser may strip ('1', '0', …). */
   readonly prefixes: readonly string[];
+  /** Any national number of those countries matches this (their general patterns, anchored). */
+  readonly national: RegExp | undefined;
   /** The international call prefix ('011', '00'). */
   readonly idd: string;
 }
 
-type FullNumberingPlan = NumberingPlan & { nationalPrefixForParsing?: () => string | undefined; nationalPrefixTransformRule?: () => string | undefined };
+type FullNumberingPlan = NumberingPlan & {
+  nationalPrefixForParsing?: () => string | undefined;
+  nationalPrefixTransformRule?: () => string | undefined;
+  nationalNumberPattern?: () => string | undefined;
+};
 
 const plans = new Map<CountryCode, PhonePlan | null>();
 
@@ -346,24 +356,31 @@ function planFor(country: CountryCode): PhonePlan | null {
   if (own !== undefined && idd !== undefined && /^\d+$/.test(idd) && prefix !== undefined && /^(?:\d+(?:\|\d+)*)?$/.test(prefix) && !transforms) {
     const callingCode = getCountryCallingCode(country);
     const lengths = new Set<number>();
+    const patterns: (string | undefined)[] = [];
     for (const other of getCountries()) {
       if (getCountryCallingCode(other) !== callingCode) continue;
       metadata.selectNumberingPlan(other);
-      for (const length of metadata.numberingPlan?.possibleLengths() ?? []) lengths.add(length);
+      const numbering: FullNumberingPlan | undefined = metadata.numberingPlan;
+      for (const length of numbering?.possibleLengths() ?? []) lengths.add(length);
+      patterns.push(typeof numbering?.nationalNumberPattern === 'function' ? numbering.nationalNumberPattern() : undefined);
     }
-    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode, prefixes: prefix === '' ? [] : prefix.split('|'), idd };
+    const national = patterns.every((p) => typeof p === 'string' && p !== '') ? new RegExp(`^(?:${patterns.join('|')})$`) : undefined;
+    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode, prefixes: prefix === '' ? [] : prefix.split('|'), idd, national };
   }
   plans.set(country, plan);
   return plan;
 }
 
-/** Whether `digits` (a run's digits, no '+') may hold a valid number; `bare` when the run is digits only. */
+/**
+ * Whether `digits` (a run's digits, no '+') may hold a valid number; `bare` when the run is digits only.
+ * A bare run has one parse: its national number must have a valid length and match a country's pattern.
+ */
 function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): boolean {
   if (plan === null || digits.includes(plan.idd)) return true;
   if (digits.length < plan.minDigits) return false;
   // A run with separators may hold a shorter number inside it; only a bare run has one parse.
   if (!bare) return true;
-  const fits = (stripped: number): boolean => plan.lengths.has(digits.length - stripped);
+  const fits = (stripped: number): boolean => plan.lengths.has(digits.length - stripped) && (plan.national?.test(digits.slice(stripped)) ?? true);
   if (fits(0)) return true;
   for (const start of ['', plan.callingCode]) {
     if (!digits.startsWith(start)) continue;
