@@ -51,12 +51,13 @@ interface Seen {
 class Repeats {
   private readonly seen = new Map<string, Seen>();
 
+  // Short strings scan faster than they hash; long ones rarely repeat.
   get(text: string): Seen | undefined {
-    return this.seen.get(text);
+    return text.length < 8 || text.length > 256 ? undefined : this.seen.get(text);
   }
 
   set(text: string, masked: string, types: readonly DetectorName[]): void {
-    if (text.length <= 256 && this.seen.size < 20_000) this.seen.set(text, { masked, types });
+    if (text.length >= 8 && text.length <= 256 && this.seen.size < 20_000) this.seen.set(text, { masked, types });
   }
 }
 
