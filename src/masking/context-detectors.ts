@@ -1,10 +1,12 @@
 /**
  * Detectors that need context: values under password-like or secret-like keys (JSON, YAML, env files,
  * `key=value` text, connection strings), bearer/basic credentials, US social security numbers, IP
- * addresses and phone numbers. Keys give the context that patterns alone cannot.
+ * addresses and phone numbers. Keys give the context that patterns alone cannot. Each function is tried
+ * only where the scanner saw its anchor (a `=` or `:`, a credential scheme word, a run of digits).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { findNumbers, type CountryCode } from 'libphonenumber-js/max';
+import { findNumbers, getCountries, getCountryCallingCode, Metadata, type CountryCode, type NumberingPlan } from 'libphonenumber-js/max';
+import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 
 export type ContextDetectorName = 'PASSWORD' | 'AWS_SECRET_KEY' | 'GENERIC_API_KEY' | 'US_SSN' | 'IP_ADDRESS' | 'PHONE';
 
@@ -14,16 +16,50 @@ export interface ContextDetection {
   readonly type: ContextDetectorName;
 }
 
+/** Where findings go (the scanner's list of every detector's findings). */
+interface Sink {
+  push(detection: ContextDetection): unknown;
+}
+
 const PASSWORD_KEY = /^(?:.*[_.-])?(?:password|passwd|pwd|pass|passphrase|db_pass)$/i;
 const AWS_SECRET_KEY = /^(?:aws_?)?secret_?access_?key$|^aws_?secret(?:_?key)?$/i;
-const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api_?key|apikey|access_?token|auth_?token|client_?secret|private_?token|credentials?|signing_?key)$/i;
+// Compound names may be joined by '_' or '-' (x-api-key, client-secret) or written as one word.
+const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?token|credentials?|signing[_-]?key)$/i;
 /** Keys that look secret but are not: identifiers, counts, public parts. */
 const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?)$/i;
 const SSN_KEY = /(?:^|[_.-])(?:ssn|social_?security(?:_?number)?)$/i;
 const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|<[^>]*>|\$\{[^}]*\}?|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|redacted|null|none|true|false|undefined|secret|password|\[[A-Z_]+(?:_\d+)?\])$/i;
 
+const asciiCounts = new Uint32Array(128);
+const firstSeen = new Uint8Array(128);
+
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
+  // ASCII (nearly every key and token) is counted in a reused table; characters are summed in order of
+  // first appearance, as the Map below does, so both give the same bits.
+  let distinct = 0;
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) {
+      ascii = false;
+      break;
+    }
+    const seen = asciiCounts[c] ?? 0;
+    asciiCounts[c] = seen + 1;
+    if (seen === 0) firstSeen[distinct++] = c;
+  }
+  let h = 0;
+  for (let k = 0; k < distinct; k++) {
+    const c = firstSeen[k] ?? 0;
+    const p = (asciiCounts[c] ?? 0) / s.length;
+    asciiCounts[c] = 0;
+    h -= p * Math.log2(p);
+  }
+  return ascii ? h : entropyOfAny(s);
+}
+
+function entropyOfAny(s: string): number {
   const counts = new Map<string, number>();
   for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
   let h = 0;
@@ -42,148 +78,350 @@ export function ssnValid(digits: string): boolean {
   return area !== 0 && area !== 666 && area < 900 && group !== 0 && serial !== 0;
 }
 
+// ---------- values under keys (anchor '=' or ':') ----------
+
+const K_AWS = 1;
+const K_PASSWORD = 2;
+const K_SSN = 4;
+const K_SECRET = 8;
+
+/** What a key name can hold, as K_* flags; 0 for the ordinary keys that are most of them. */
+function classifyKey(key: string): number {
+  let kinds = 0;
+  if (AWS_SECRET_KEY.test(key)) kinds |= K_AWS;
+  if (PASSWORD_KEY.test(key)) kinds |= K_PASSWORD;
+  if (SSN_KEY.test(key)) kinds |= K_SSN;
+  if (SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key)) kinds |= K_SECRET;
+  return kinds;
+}
+
+/** Logs and result sets repeat the same few keys; bounded so hostile input cannot grow it. */
+const keyKinds = new Map<string, number>();
+function kindsOf(key: string): number {
+  let kinds = keyKinds.get(key);
+  if (kinds === undefined) {
+    kinds = classifyKey(key);
+    if (keyKinds.size >= 4096) keyKinds.clear();
+    keyKinds.set(key, kinds);
+  }
+  return kinds;
+}
+
 // key, then = or :, then a value: quoted, or up to whitespace / , ; & } ] (all bounded).
 const KEY_VALUE = /["']?([A-Za-z_][A-Za-z0-9_.-]{0,63})["']?[ \t]{0,8}[=:][ \t]{0,8}(?:"((?:[^"\\\n]|\\.){1,4096})"|'([^'\n]{1,4096})'|([^\s,;&}\]"']{1,4096}))/y;
+const AWS_SECRET_VALUE = /^[A-Za-z0-9/+=]{40}$/;
 
-function keyed(text: string): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch !== 61 && ch !== 58) continue; // '=' or ':'
-    // Walk back over spaces, an optional quote and the key (at most 64 characters).
-    let k = i - 1;
-    while (k >= 0 && i - k <= 8 && (text[k] === ' ' || text[k] === '\t')) k--;
-    if (text[k] === '"' || text[k] === "'") k--;
-    let start = k;
-    while (start >= 0 && k - start < 64 && /[A-Za-z0-9_.-]/.test(text[start] ?? '')) start--;
-    start++;
-    if (start > k) continue;
-    if (start > 0 && (text[start - 1] === '"' || text[start - 1] === "'")) start--;
-    KEY_VALUE.lastIndex = start;
-    const m = KEY_VALUE.exec(text);
-    if (m === null) continue;
-    const key = m[1] ?? '';
-    const value = m[2] ?? m[3] ?? m[4] ?? '';
-    if (value === '' || PLACEHOLDER.test(value.trim())) continue;
-    const valueStart = m.index + m[0].length - value.length - (m[2] !== undefined || m[3] !== undefined ? 1 : 0);
-    let type: ContextDetectorName | undefined;
-    if (AWS_SECRET_KEY.test(key) && /^[A-Za-z0-9/+=]{40}$/.test(value)) type = 'AWS_SECRET_KEY';
-    else if (PASSWORD_KEY.test(key)) type = 'PASSWORD';
-    else if (SSN_KEY.test(key) && ssnValid(value.replace(/[- ]/g, ''))) type = 'US_SSN';
-    else if (SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key) && value.length >= 16 && entropy(value) >= 3.0) type = 'GENERIC_API_KEY';
-    if (type !== undefined) {
-      out.push({ start: valueStart, end: valueStart + value.length, type });
-      i = valueStart + value.length - 1;
-    }
-  }
-  return out;
+/**
+ * The secret value under the key that ends just before the `=` or `:` at `i`, if the key names a
+ * secret. Returns the value's span even when the type found is one the caller has off, so the caller
+ * can skip the value's own `=`/`:` as the whole-text scan did.
+ */
+export function keyedAt(text: string, i: number): ContextDetection | undefined {
+  // Walk back over spaces, an optional quote and the key (at most 64 characters).
+  let k = i - 1;
+  while (k >= 0 && i - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
+  const q = text.charCodeAt(k);
+  if (q === 34 || q === 39) k--;
+  let start = k;
+  while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
+  start++;
+  if (start > k) return undefined;
+  // The key must start with a letter or '_' (the regex below would fail otherwise).
+  const first = text.charCodeAt(start);
+  if (is(text, start, DIGIT) || first === 46 || first === 45) return undefined;
+  const kinds = kindsOf(text.slice(start, k + 1));
+  if (kinds === 0) return undefined;
+  const p = text.charCodeAt(start - 1);
+  if (start > 0 && (p === 34 || p === 39)) start--;
+  KEY_VALUE.lastIndex = start;
+  const m = KEY_VALUE.exec(text);
+  if (m === null) return undefined;
+  const value = m[2] ?? m[3] ?? m[4] ?? '';
+  // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
+  const closed = m[4] !== undefined && value.startsWith('[') && text.charCodeAt(m.index + m[0].length) === 93 ? `${value}]` : value;
+  if (value === '' || PLACEHOLDER.test(closed.trim())) return undefined;
+  const valueStart = m.index + m[0].length - value.length - (m[2] !== undefined || m[3] !== undefined ? 1 : 0);
+  let type: ContextDetectorName | undefined;
+  if ((kinds & K_AWS) !== 0 && AWS_SECRET_VALUE.test(value)) type = 'AWS_SECRET_KEY';
+  else if ((kinds & K_PASSWORD) !== 0) type = 'PASSWORD';
+  else if ((kinds & K_SSN) !== 0 && ssnValid(value.replace(/[- ]/g, ''))) type = 'US_SSN';
+  else if ((kinds & K_SECRET) !== 0 && value.length >= 16 && entropy(value) >= 3.0) type = 'GENERIC_API_KEY';
+  return type === undefined ? undefined : { start: valueStart, end: valueStart + value.length, type };
 }
 
+// ---------- credentials after a scheme word (anchor 'B' or 'T') ----------
 const AUTH_HEADER = /(?:Bearer|Basic|Token)[ \t]{1,4}([A-Za-z0-9\-._~+/]{16,4096}=*)/y;
-function authHeaders(text: string): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  for (const word of ['Bearer', 'Basic', 'Token']) {
-    let from = 0;
-    for (;;) {
-      const at = text.indexOf(word, from);
-      if (at < 0) break;
-      from = at + 1;
-      AUTH_HEADER.lastIndex = at;
-      const m = AUTH_HEADER.exec(text);
-      const cred = m?.[1];
-      if (m === null || cred === undefined || entropy(cred) < 3.0) continue;
-      const start = at + m[0].length - cred.length;
-      out.push({ start, end: start + cred.length, type: 'GENERIC_API_KEY' });
+
+export function authHeaderAt(text: string, at: number): ContextDetection | undefined {
+  if (!text.startsWith('Bearer', at) && !text.startsWith('Basic', at) && !text.startsWith('Token', at)) return undefined;
+  AUTH_HEADER.lastIndex = at;
+  const m = AUTH_HEADER.exec(text);
+  const cred = m?.[1];
+  if (m === null || cred === undefined || entropy(cred) < 3.0) return undefined;
+  const start = at + m[0].length - cred.length;
+  return { start, end: start + cred.length, type: 'GENERIC_API_KEY' };
+}
+
+// ---------- in one run of digits, spaces, dots, dashes, brackets and '+' ----------
+
+const isSsnNeighbour = (text: string, i: number): boolean => is(text, i, WORD) || text.charCodeAt(i) === 45;
+
+/** Dashed SSNs (`123-45-6789`) starting in `[from, to)`. */
+export function ssnsIn(text: string, from: number, to: number, out: Sink): void {
+  for (let i = from; i + 11 <= to; i++) {
+    if (text.charCodeAt(i + 3) !== 45 || text.charCodeAt(i + 6) !== 45 || isSsnNeighbour(text, i - 1) || isSsnNeighbour(text, i + 11)) continue;
+    let digits = '';
+    for (const j of [i, i + 1, i + 2, i + 4, i + 5, i + 7, i + 8, i + 9, i + 10]) {
+      if (!is(text, j, DIGIT)) break;
+      digits += text[j];
+    }
+    if (ssnValid(digits)) out.push({ start: i, end: i + 11, type: 'US_SSN' });
+  }
+}
+
+/** The end of `(?:\d{1,3}\.){3}\d{1,3}` at `i`, or -1. */
+function dottedQuadEnd(text: string, i: number): number {
+  let j = i;
+  for (let group = 0; group < 4; group++) {
+    const start = j;
+    while (j - start < 3 && is(text, j, DIGIT)) j++;
+    if (j === start) return -1;
+    if (group < 3) {
+      if (text.charCodeAt(j) !== 46) return -1;
+      j++;
     }
   }
-  return out;
+  return j;
 }
 
-const DASHED_SSN = /\d{3}-\d{2}-\d{4}/y;
-function dashedSsns(text: string): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  for (let i = 0; i + 11 <= text.length; i++) {
-    if (text[i + 3] !== '-' || /[\w-]/.test(text[i - 1] ?? ' ')) continue;
-    DASHED_SSN.lastIndex = i;
-    const m = DASHED_SSN.exec(text);
-    if (m === null || /[\w-]/.test(text[i + 11] ?? ' ')) continue;
-    if (ssnValid(m[0].replace(/-/g, ''))) out.push({ start: i, end: i + 11, type: 'US_SSN' });
-  }
-  return out;
+/** "version 1.2.3.4", "version=1.2.3.4": a version, not an address ("v1.2.3.4" is glued to a word). */
+function versionBefore(text: string, i: number): boolean {
+  let j = i;
+  const c = text.charCodeAt(j - 1);
+  if (c === 32 || c === 58 || c === 61) j--;
+  return j >= 7 && text.slice(j - 7, j).toLowerCase() === 'version';
 }
 
-const IPV4 = /(?:\d{1,3}\.){3}\d{1,3}/y;
-const IPV6 = /[0-9A-Fa-f:]{2,39}(?:%[A-Za-z0-9]{1,16})?/y;
-function ips(text: string): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  let reach = 0;
-  // IPv4: from each '.', step back to the start of the dotted run.
-  for (let dot = text.indexOf('.'); dot >= 0; dot = text.indexOf('.', dot + 1)) {
+/** IPv4 addresses in `[from, to)`: from each '.', step back to the start of the dotted run. */
+export function ipv4In(text: string, from: number, to: number, out: Sink): void {
+  let reach = from;
+  for (let dot = text.indexOf('.', from); dot >= 0 && dot < to; dot = text.indexOf('.', dot + 1)) {
     if (dot < reach) continue;
     let i = dot;
-    while (i > 0 && dot - i < 3 && isDigitAt(text, i - 1)) i--;
-    if (i === dot || (i > 0 && /[\w.]/.test(text[i - 1] ?? ''))) continue;
-    IPV4.lastIndex = i;
-    const m = IPV4.exec(text);
-    if (m === null) continue;
-    const end = i + m[0].length;
-    if (!isIPv4(m[0]) || /\w/.test(text[end] ?? ' ') || /^\.\d/.test(text.slice(end, end + 2))) {
-      reach = end;
-      continue;
-    }
-    // "v1.2.3.4" / "version 1.2.3.4" are versions, not addresses.
-    if (!/(?:v|version[ :=]?)$/i.test(text.slice(Math.max(0, i - 8), i))) out.push({ start: i, end, type: 'IP_ADDRESS' });
+    while (i > 0 && dot - i < 3 && is(text, i - 1, DIGIT)) i--;
+    if (i === dot || (i > 0 && (is(text, i - 1, WORD) || text.charCodeAt(i - 1) === 46))) continue;
+    const end = dottedQuadEnd(text, i);
+    if (end < 0) continue;
     reach = end;
+    if (is(text, end, WORD) || (text.charCodeAt(end) === 46 && is(text, end + 1, DIGIT)) || !isIPv4(text.slice(i, end))) continue;
+    if (!versionBefore(text, i)) out.push({ start: i, end, type: 'IP_ADDRESS' });
   }
-  // IPv6: only where '::' or at least 5 colons appear, starting at the run's first hex digit.
-  for (let colon = text.indexOf(':'); colon >= 0; colon = text.indexOf(':', colon + 1)) {
-    if (colon < reach) continue;
-    let i = colon;
-    while (i > 0 && colon - i < 40 && /[0-9A-Fa-f:]/.test(text[i - 1] ?? '')) i--;
-    if (i > 0 && /[\w]/.test(text[i - 1] ?? '')) continue;
-    IPV6.lastIndex = i;
-    const m = IPV6.exec(text);
-    if (m === null) continue;
-    const end = i + m[0].length;
-    reach = end;
-    if ((m[0].match(/:/g)?.length ?? 0) >= 2 && isIPv6(m[0].split('%')[0] ?? '') && !/\w/.test(text[end] ?? ' ')) {
-      out.push({ start: i, end, type: 'IP_ADDRESS' });
-    }
-  }
-  return out.sort((a, b) => a.start - b.start);
 }
 
-function isDigitAt(text: string, i: number): boolean {
+// ---------- IPv6 (anchor ':') ----------
+
+/**
+ * Cheap necessary conditions for `isIPv6` on hex digits and colons in `[from, to)`: at least one hex
+ * digit, groups of at most 4, and '::' or 7 colons.
+ */
+function ipv6Shaped(text: string, from: number, to: number): boolean {
+  let colons = 0;
+  let group = 0;
+  let hex = 0;
+  let compressed = false;
+  for (let i = from; i < to; i++) {
+    if (text.charCodeAt(i) === 58) {
+      colons++;
+      if (i > from && text.charCodeAt(i - 1) === 58) compressed = true;
+      group = 0;
+    } else if (++group > 4) return false;
+    else hex++;
+  }
+  return hex > 0 && colons >= 2 && (colons === 7 || compressed);
+}
+
+const isHexOrColon = (text: string, i: number): boolean => is(text, i, HEX) || text.charCodeAt(i) === 58;
+
+/**
+ * The IPv6 address around the ':' at `colon`, starting at the run's first hex digit (at most 39 hex
+ * digits and colons, then an optional `%zone`). Sets `reach.end` to the end of the run so the caller
+ * skips the run's other colons.
+ */
+export function ipv6At(text: string, colon: number, reach: { end: number }): ContextDetection | undefined {
+  let i = colon;
+  while (i > 0 && colon - i < 40 && isHexOrColon(text, i - 1)) i--;
+  if (i > 0 && is(text, i - 1, WORD)) return undefined;
+  let r = i;
+  while (r - i < 39 && isHexOrColon(text, r)) r++;
+  if (r - i < 2) return undefined;
+  let end = r;
+  if (text.charCodeAt(r) === 37 /* % */) {
+    let z = r + 1;
+    while (z - r - 1 < 16 && is(text, z, ALNUM)) z++;
+    if (z > r + 1) end = z;
+  }
+  reach.end = end;
+  if (!ipv6Shaped(text, i, r) || is(text, end, WORD) || !isIPv6(text.slice(i, r))) return undefined;
+  return { start: i, end, type: 'IP_ADDRESS' };
+}
+
+// ---------- PHONE ----------
+
+/**
+ * Phone-shaped candidates, as the regex `\+?\(?\d[\d ().-]{5,22}\d` would find them left to right: an
+ * optional '+', an optional '(', then 7–24 characters of digits, spaces, dots, dashes and brackets that
+ * start and end with a digit. Written out so that the usual runs (dates, ids) cost no regex or string.
+ */
+const isPhoneChar = (c: number): boolean => (c >= 48 && c <= 57) || c === 32 || c === 40 || c === 41 || c === 46 || c === 45;
+const digitAt = (text: string, i: number): boolean => {
   const c = text.charCodeAt(i);
   return c >= 48 && c <= 57;
+};
+
+/** `^\d{4}-\d{2}-\d{2}` at `p`: a date, not a phone. */
+function dateAt(text: string, p: number): boolean {
+  for (let k = 0; k < 10; k++) {
+    const dash = k === 4 || k === 7;
+    if (dash ? text.charCodeAt(p + k) !== 45 : !digitAt(text, p + k)) return false;
+  }
+  return true;
 }
 
-/** Phone-shaped runs: an optional +, then 7–15 digits with spaces, dots, dashes or brackets between. */
-const PHONE_CANDIDATE = /\+?\(?\d[\d ().-]{5,22}\d/g;
+/** `\d\.\d+\.\d` inside `[from, to)`: a dotted version or address, not a phone. */
+function dottedAt(text: string, from: number, to: number): boolean {
+  for (let i = from + 1; i + 3 < to; i++) {
+    if (text.charCodeAt(i) !== 46 || !digitAt(text, i - 1) || !digitAt(text, i + 1)) continue;
+    let j = i + 1;
+    while (j < to && digitAt(text, j)) j++;
+    if (j + 1 < to && text.charCodeAt(j) === 46 && digitAt(text, j + 1)) return true;
+  }
+  return false;
+}
 
-function phones(text: string, country: CountryCode): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  PHONE_CANDIDATE.lastIndex = 0;
-  // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
-  for (let m = PHONE_CANDIDATE.exec(text); m !== null; m = PHONE_CANDIDATE.exec(text)) {
-    const run = m[0];
-    const digits = run.replace(/\D/g, '').length;
-    if (digits < 7 || digits > 15 || /^\d{4}-\d{2}-\d{2}/.test(run) || /\d\.\d+\.\d/.test(run)) continue;
-    for (const n of findNumbers(run, { defaultCountry: country, v2: true })) {
-      out.push({ start: m.index + n.startsAt, end: m.index + n.endsAt, type: 'PHONE' });
+/** `415.555.2671`: dotted like a version, but the 3-3-4 grouping of a phone number. */
+function dottedPhone(text: string, from: number, to: number): boolean {
+  if (to - from !== 12) return false;
+  for (let k = 0; k < 12; k++) if (k === 3 || k === 7 ? text.charCodeAt(from + k) !== 46 : !digitAt(text, from + k)) return false;
+  return true;
+}
+
+/**
+ * Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an
+ * identifier. A leading '+' or '(' says phone whatever comes before.
+ */
+function insideId(text: string, start: number): boolean {
+  if (!digitAt(text, start)) return false;
+  return is(text, start - 1, WORD) || (text.charCodeAt(start - 1) === 45 && is(text, start - 2, WORD));
+}
+
+interface PhonePlan {
+  /** National number lengths of every country that shares the default country's calling code. */
+  readonly lengths: ReadonlySet<number>;
+  readonly minDigits: number;
+  readonly callingCode: string;
+  /** National prefixes the parser may strip ('1', '0', …). */
+  readonly prefixes: readonly string[];
+  /** Any national number of those countries matches this (their general patterns, anchored). */
+  readonly national: RegExp | undefined;
+  /** The international call prefix ('011', '00'). */
+  readonly idd: string;
+}
+
+type FullNumberingPlan = NumberingPlan & {
+  nationalPrefixForParsing?: () => string | undefined;
+  nationalPrefixTransformRule?: () => string | undefined;
+  nationalNumberPattern?: () => string | undefined;
+};
+
+const plans = new Map<CountryCode, PhonePlan | null>();
+
+/**
+ * For the default country, what lets a candidate be ruled out before the (slow) libphonenumber matcher.
+ * Without '+' or the call prefix, a number is national: its calling code is the default country's, so its
+ * national number has one of the lengths of that calling code's countries, after the parser strips at
+ * most the calling code and a national prefix from the front. Null (no shortcut) when the country's
+ * rules are patterns or can add digits while parsing.
+ */
+function planFor(country: CountryCode): PhonePlan | null {
+  let plan = plans.get(country);
+  if (plan !== undefined) return plan;
+  plan = null;
+  const metadata = new Metadata();
+  metadata.selectNumberingPlan(country);
+  // The parsing rules are in the metadata but not in the typings; without them, no shortcut.
+  const own: FullNumberingPlan | undefined = metadata.numberingPlan;
+  const idd = own?.IDDPrefix();
+  const prefix = typeof own?.nationalPrefixForParsing === 'function' ? (own.nationalPrefixForParsing() ?? '') : undefined;
+  const transforms = typeof own?.nationalPrefixTransformRule !== 'function' || Boolean(own.nationalPrefixTransformRule());
+  if (own !== undefined && idd !== undefined && /^\d+$/.test(idd) && prefix !== undefined && /^(?:\d+(?:\|\d+)*)?$/.test(prefix) && !transforms) {
+    const callingCode = getCountryCallingCode(country);
+    const lengths = new Set<number>();
+    const patterns: (string | undefined)[] = [];
+    for (const other of getCountries()) {
+      if (getCountryCallingCode(other) !== callingCode) continue;
+      metadata.selectNumberingPlan(other);
+      const numbering: FullNumberingPlan | undefined = metadata.numberingPlan;
+      for (const length of numbering?.possibleLengths() ?? []) lengths.add(length);
+      patterns.push(typeof numbering?.nationalNumberPattern === 'function' ? numbering.nationalNumberPattern() : undefined);
+    }
+    const national = patterns.every((p) => typeof p === 'string' && p !== '') ? new RegExp(`^(?:${patterns.join('|')})$`) : undefined;
+    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode, prefixes: prefix === '' ? [] : prefix.split('|'), idd, national };
+  }
+  plans.set(country, plan);
+  return plan;
+}
+
+/**
+ * Whether `digits` (a run's digits, no '+') may hold a valid number; `bare` when the run is digits only.
+ * A bare run has one parse: its national number must have a valid length and match a country's pattern.
+ */
+function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): boolean {
+  if (plan === null || digits.includes(plan.idd)) return true;
+  if (digits.length < plan.minDigits) return false;
+  // A run with separators may hold a shorter number inside it; only a bare run has one parse.
+  if (!bare) return true;
+  const fits = (stripped: number): boolean => plan.lengths.has(digits.length - stripped) && (plan.national?.test(digits.slice(stripped)) ?? true);
+  if (fits(0)) return true;
+  for (const start of ['', plan.callingCode]) {
+    if (!digits.startsWith(start)) continue;
+    if (start !== '' && fits(start.length)) return true;
+    for (const p of plan.prefixes) if (digits.startsWith(p, start.length) && fits(start.length + p.length)) return true;
+  }
+  return false;
+}
+
+/** Phone numbers in `[from, to)`, a run of digits and ` ().+-` that holds at least 7 digits. */
+export function phonesIn(text: string, from: number, to: number, country: CountryCode, out: Sink): void {
+  const plan = planFor(country);
+  let p = from;
+  while (p < to) {
+    let q = p;
+    if (text.charCodeAt(q) === 43) q++;
+    if (text.charCodeAt(q) === 40) q++;
+    if (!digitAt(text, q)) {
+      p++;
+      continue;
+    }
+    // Greedy: the last digit at most 23 characters on, over phone characters only.
+    let end = -1;
+    for (let k = q + 1; k <= q + 23 && k < to && isPhoneChar(text.charCodeAt(k)); k++) if (k >= q + 6 && digitAt(text, k)) end = k + 1;
+    if (end < 0) {
+      p++;
+      continue;
+    }
+    const start = p;
+    p = end;
+    let digits = 0;
+    for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
+    if (digits < 7 || digits > 15 || dateAt(text, start) || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start)) continue;
+    const candidate = text.slice(start, end);
+    if (candidate.charCodeAt(0) !== 43) {
+      const bare = candidate.replace(/\D/g, '');
+      if (!mayHoldNumber(bare, bare.length === candidate.length, plan)) continue;
+    }
+    // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
+    for (const n of findNumbers(candidate, { defaultCountry: country, v2: true })) {
+      out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
     }
   }
-  return out;
-}
-
-export function findContext(text: string, enabled: ReadonlySet<string>, phoneCountry: CountryCode = 'US'): ContextDetection[] {
-  const out: ContextDetection[] = [];
-  if (enabled.has('PASSWORD') || enabled.has('AWS_SECRET_KEY') || enabled.has('GENERIC_API_KEY') || enabled.has('US_SSN')) {
-    out.push(...keyed(text).filter((d) => enabled.has(d.type)));
-  }
-  if (enabled.has('GENERIC_API_KEY')) out.push(...authHeaders(text));
-  if (enabled.has('US_SSN')) out.push(...dashedSsns(text));
-  if (enabled.has('IP_ADDRESS')) out.push(...ips(text));
-  if (enabled.has('PHONE')) out.push(...phones(text, phoneCountry));
-  return out;
 }

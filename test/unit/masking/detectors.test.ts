@@ -101,3 +101,62 @@ describe('context detectors: keys, headers and formats give the context', () => 
     expect(found(text, type)).toEqual(expected);
   });
 });
+
+describe('detect: issue 6 (one-pass scanner) regressions', () => {
+  it.each<[DetectorName, string, string[]]>([
+    // IPv6 and IPv4 no longer share one skip position (the IPv6 address first was missed).
+    ['IP_ADDRESS', 'from 2001:db8::1 via 10.0.0.1', ['2001:db8::1', '10.0.0.1']],
+    // No longer depends on four digits elsewhere in the text; '::' alone is not an address.
+    ['IP_ADDRESS', 'bind ::1 and fe80::1%eth0', ['::1', 'fe80::1%eth0']],
+    ['IP_ADDRESS', 'a :: b, Foo::Bar, 12:30:45, 2026-11-29T10:00:00Z', []],
+    // Compound key names joined by '-'.
+    ['GENERIC_API_KEY', 'x-api-key: q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', ['q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F']],
+    // Masking already-masked text changes nothing.
+    ['GENERIC_API_KEY', 'api_key=[GENERIC_API_KEY_1] token=[GENERIC_API_KEY_12]', []],
+    // Digits glued to a word or an id prefix are an identifier; 3-3-4 dotted is a phone, not a version.
+    ['PHONE', 'order ORD-2026-177493, IBAN NL76KVDR9195084351, ref x4155552671', []],
+    ['PHONE', 'call 415.555.2671 or (415) 555-2671', ['415.555.2671', '(415) 555-2671']],
+    ['PHONE', 'id=123456789 at 2026-11-29 10:00:00', []],
+    // Candidates whose header does not decode are skipped until the real token.
+    ['JWT', `${'eyJ'.repeat(5)}${JWT}`, [JWT]],
+  ])('%s in %j', (type, text, expected) => {
+    expect(found(text, type)).toEqual(expected);
+  });
+
+  it('gives the same findings with one detector on as the full scan keeps for it', () => {
+    const text = `ana@example.com 4111 1111 1111 1111 ${JWT} 10.1.2.3 AKIAIOSFODNN7EXAMPLE password=hunter2x +1 415 555 2671`;
+    const everything = detect(text, [...DETECTOR_NAMES]);
+    for (const name of DETECTOR_NAMES) expect(detect(text, [name])).toEqual(everything.filter((d) => d.type === name));
+  });
+
+  it('rejects an unknown detector name (fail closed)', () => {
+    expect(() => detect('x', ['NOPE' as DetectorName])).toThrow(TypeError);
+  });
+
+  it('stays linear on more adversarial input (anchors every scanner path dispatches on)', () => {
+    const inputs = [
+      `${'eyJ'.repeat(70_000)}.eyJ.x`,
+      ':'.repeat(200_000),
+      'a:'.repeat(100_000),
+      '1:'.repeat(100_000),
+      '_'.repeat(200_000),
+      'ghp_'.repeat(50_000),
+      '-'.repeat(200_000),
+      'xoxb-'.repeat(40_000),
+      'password='.repeat(20_000),
+      `${'a'.repeat(60)}=`.repeat(3_000),
+      'GB82 '.repeat(40_000),
+      'Bearer '.repeat(30_000),
+      '1.'.repeat(100_000),
+      '123-45-'.repeat(30_000),
+      '(1) '.repeat(10_000),
+      '1 '.repeat(10_000),
+    ];
+    for (const text of inputs) {
+      const started = performance.now();
+      detect(text, [...DETECTOR_NAMES]);
+      // A generous bound only a super-linear scan would break (not a performance assertion).
+      expect(performance.now() - started).toBeLessThan(4000);
+    }
+  });
+});

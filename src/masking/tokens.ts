@@ -1,0 +1,241 @@
+/**
+ * Detectors for self-describing tokens: e-mail addresses, IBANs, JWTs, PEM private keys, cloud and SaaS
+ * keys, and passwords inside URLs. Each is tried only where the scanner saw its anchor character, then
+ * validated (check digits, checksums, decodable structure), so look-alikes stay readable. Every regex is
+ * sticky at a fixed offset from the anchor and every quantifier is bounded by the real maximum of the
+ * thing it matches, so no input makes them backtrack over long runs.
+ */
+import { crc32 } from 'node:zlib';
+import { ALNUM, DIGIT, is, LOCAL, UPPER, WORD } from './chars.js';
+import type { Detection, DetectorName } from './names.js';
+
+const found = (start: number, end: number, type: DetectorName): Detection => ({ start, end, type });
+
+// ---------- EMAIL (anchor '@') ----------
+const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff']);
+const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
+
+export function emailAt(text: string, at: number): Detection | undefined {
+  let s = at;
+  while (s > 0 && at - s < 64 && is(text, s - 1, LOCAL)) s--;
+  if (s === at || text.charCodeAt(s) === 46 || text.charCodeAt(at - 1) === 46) return undefined;
+  if (!is(text, at + 1, ALNUM)) return undefined;
+  DOMAIN.lastIndex = at + 1;
+  const m = DOMAIN.exec(text);
+  if (m === null) return undefined;
+  const end = at + 1 + m[0].length;
+  const tld = m[0].slice(m[0].lastIndexOf('.') + 1).toLowerCase();
+  const next = text.charCodeAt(end);
+  // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text
+  if (FILE_TLDS.has(tld) || next === 58 || next === 45 || is(text, end, WORD)) return undefined;
+  return found(s, end, 'EMAIL');
+}
+
+// ---------- IBAN (anchor: an upper-case letter starting a word) ----------
+const IBAN_LENGTHS: Readonly<Record<string, number>> = {
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BR: 29, CH: 21, CR: 22, CY: 28, CZ: 24,
+  DE: 22, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27,
+  GT: 28, HR: 21, HU: 28, IE: 22, IL: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LI: 21, LT: 20, LU: 20,
+  LV: 21, MC: 27, MD: 24, ME: 22, MK: 19, MR: 27, MT: 31, MU: 30, NL: 18, NO: 15, PK: 24, PL: 28, PS: 29, PT: 25,
+  QA: 29, RO: 24, RS: 22, SA: 24, SE: 24, SI: 19, SK: 24, SM: 27, TN: 24, TR: 26, UA: 29, VG: 24, XK: 20,
+};
+
+export function ibanValid(raw: string): boolean {
+  const iban = raw.replace(/ /g, '').toUpperCase();
+  if (IBAN_LENGTHS[iban.slice(0, 2)] !== iban.length) return false;
+  const moved = iban.slice(4) + iban.slice(0, 4);
+  let rem = 0;
+  for (let i = 0; i < moved.length; i++) {
+    const code = moved.charCodeAt(i);
+    const value = code >= 65 ? code - 55 : code - 48;
+    rem = value >= 10 ? (rem * 100 + value) % 97 : (rem * 10 + value) % 97;
+  }
+  return rem === 1;
+}
+
+const IBAN_RE = /[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}/y;
+export function ibanAt(text: string, i: number): Detection | undefined {
+  if (i >= text.length - 14 || is(text, i - 1, WORD) || !is(text, i + 1, UPPER) || !is(text, i + 2, DIGIT) || !is(text, i + 3, DIGIT)) return undefined;
+  IBAN_RE.lastIndex = i;
+  const m = IBAN_RE.exec(text);
+  if (m === null) return undefined;
+  // Try the longest prefix that validates (the match may run into the next word).
+  let candidate = m[0];
+  while (candidate.length >= 15) {
+    if (!is(text, i + candidate.length, WORD) && ibanValid(candidate)) return found(i, i + candidate.length, 'IBAN');
+    candidate = candidate.slice(0, -1).trimEnd();
+  }
+  return undefined;
+}
+
+// ---------- JWT (anchor 'eyJ') ----------
+const JWT_RE = /eyJ[A-Za-z0-9_-]{5,2000}\.eyJ[A-Za-z0-9_-]{2,8000}\.[A-Za-z0-9_-]{0,2000}/y;
+const isBase64Url = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 95;
+
+/** Services sign with a handful of headers; bounded so hostile input cannot grow it. */
+const headers = new Map<string, boolean>();
+
+/** A JWT header is base64url JSON naming an `alg`. */
+function jwtHeaderValid(segment: string): boolean {
+  let valid = headers.get(segment);
+  if (valid === undefined) {
+    try {
+      const header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8')) as { alg?: unknown } | null;
+      valid = typeof header?.alg === 'string';
+    } catch {
+      valid = false;
+    }
+    if (headers.size >= 1024) headers.clear();
+    if (segment.length <= 256) headers.set(segment, valid);
+  }
+  return valid;
+}
+
+/**
+ * The JWT at an 'eyJ'. On failure, `reach.end` says where the next 'eyJ' can start one: every 'eyJ' in
+ * the same run of base64url characters shares what follows the run, so on a run of 'eyJeyJeyJ…' the
+ * regex runs once, not once per 'eyJ'.
+ */
+export function jwtAt(text: string, at: number, reach: { end: number }): Detection | undefined {
+  JWT_RE.lastIndex = at;
+  const m = JWT_RE.exec(text);
+  if (m === null) {
+    let run = at + 3;
+    while (run < text.length && isBase64Url(text.charCodeAt(run))) run++;
+    // Only a first segment longer than 2,000 characters fails differently for a later 'eyJ'.
+    reach.end = text.charCodeAt(run) === 46 && run - at - 3 > 2000 ? run - 2003 : run;
+    return undefined;
+  }
+  if (!jwtHeaderValid(m[0].slice(0, m[0].indexOf('.')))) return undefined;
+  reach.end = at + m[0].length;
+  return found(at, at + m[0].length, 'JWT');
+}
+
+// ---------- PRIVATE_KEY (anchor '-----BEGIN ') ----------
+const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----/y;
+const PEM_BODY = /[A-Za-z0-9+/=\r\n\\ ]/;
+export function privateKeyAt(text: string, at: number): Detection | undefined {
+  PEM_BEGIN.lastIndex = at;
+  const head = PEM_BEGIN.exec(text);
+  if (head === null) return undefined; // certificates and public keys are not secrets
+  const endMarker = text.indexOf('-----END ', at + head[0].length);
+  let end: number;
+  if (endMarker >= 0 && endMarker - at <= 16_384) {
+    const close = text.indexOf('-----', endMarker + 9);
+    end = close >= 0 && close - endMarker < 64 ? close + 5 : endMarker + 9;
+  } else {
+    // Truncated block: everything up to the first character that cannot be in one.
+    end = at + head[0].length;
+    while (end < text.length && end - at < 16_384 && PEM_BODY.test(text[end] ?? '')) end++;
+  }
+  return found(at, end, 'PRIVATE_KEY');
+}
+
+// ---------- cloud and SaaS keys ----------
+const AWS_RE = /(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}/y;
+const GCP_RE = /AIza[0-9A-Za-z_-]{35}/y;
+
+/** AWS access key ids and Google API keys, at an 'A' that starts a word. */
+export function cloudKeyAt(text: string, at: number): Detection | undefined {
+  if (is(text, at - 1, WORD)) return undefined;
+  if (text.startsWith('AIza', at)) {
+    GCP_RE.lastIndex = at;
+    const c = text.charCodeAt(at + 39);
+    if (GCP_RE.test(text) && !is(text, at + 39, WORD) && c !== 45) return found(at, at + 39, 'GCP_API_KEY');
+    return undefined;
+  }
+  AWS_RE.lastIndex = at;
+  if (AWS_RE.test(text) && !is(text, at + 20, WORD)) return found(at, at + 20, 'AWS_ACCESS_KEY');
+  return undefined;
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+function base62(n: number, width: number): string {
+  let out = '';
+  let v = n >>> 0;
+  do {
+    out = BASE62[v % 62] + out;
+    v = Math.floor(v / 62);
+  } while (v > 0);
+  return out.padStart(width, '0');
+}
+
+/** GitHub classic tokens carry a CRC32 checksum of their random part in the last 6 characters. */
+export function githubChecksumValid(token: string): boolean {
+  const body = token.slice(4, 34);
+  return base62(crc32(body), 6) === token.slice(34, 40);
+}
+
+const GH_RE = /gh[pousr]_[A-Za-z0-9]{36}/y;
+const GH_FINE_RE = /github_pat_[A-Za-z0-9_]{82}/y;
+const STRIPE_RE = /(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}/y;
+const WHSEC_RE = /whsec_[A-Za-z0-9+/=]{24,128}/y;
+const GH_KINDS = new Set(['p', 'o', 'u', 's', 'r']);
+
+function sticky(re: RegExp, text: string, at: number): number {
+  re.lastIndex = at;
+  const m = re.exec(text);
+  return m === null ? -1 : at + m[0].length;
+}
+
+/** GitHub and Stripe keys, at an underscore: `gh?_`, `github_pat_`, `sk_live_`/`rk_test_`…, `whsec_`. */
+export function underscoreTokenAt(text: string, u: number): Detection | undefined {
+  const p1 = text[u - 1];
+  if (u >= 3 && text.startsWith('gh', u - 3) && p1 !== undefined && GH_KINDS.has(p1)) {
+    const at = u - 3;
+    const end = sticky(GH_RE, text, at);
+    if (end < 0 || is(text, at - 1, WORD) || is(text, end, WORD) || !githubChecksumValid(text.slice(at, end))) return undefined;
+    return found(at, end, 'GITHUB_TOKEN');
+  }
+  if (p1 === 'k' && (text[u - 2] === 's' || text[u - 2] === 'r') && (text.startsWith('live_', u + 1) || text.startsWith('test_', u + 1))) {
+    const at = u - 2;
+    const end = sticky(STRIPE_RE, text, at);
+    return end < 0 || is(text, at - 1, WORD) ? undefined : found(at, end, 'STRIPE_KEY');
+  }
+  if (p1 === 'c' && u >= 5 && text.startsWith('whsec', u - 5)) {
+    const at = u - 5;
+    const end = sticky(WHSEC_RE, text, at);
+    return end < 0 || is(text, at - 1, WORD) ? undefined : found(at, end, 'STRIPE_KEY');
+  }
+  if (p1 === 'b' && u >= 6 && text.startsWith('github_pat_', u - 6)) {
+    const at = u - 6;
+    const end = sticky(GH_FINE_RE, text, at);
+    return end < 0 || is(text, at - 1, WORD) ? undefined : found(at, end, 'GITHUB_TOKEN');
+  }
+  return undefined;
+}
+
+const SLACK_RE = /xox[baprse]-[A-Za-z0-9-]{10,250}/y;
+const SLACK_KINDS = new Set(['b', 'a', 'p', 'r', 's', 'e']);
+/** Slack tokens, at the dash of `xox?-`. */
+export function slackTokenAt(text: string, dash: number): Detection | undefined {
+  const kind = text[dash - 1];
+  if (dash < 4 || kind === undefined || !SLACK_KINDS.has(kind) || !text.startsWith('xox', dash - 4) || is(text, dash - 5, WORD)) return undefined;
+  const end = sticky(SLACK_RE, text, dash - 4);
+  return end < 0 ? undefined : found(dash - 4, end, 'SLACK_TOKEN');
+}
+
+// ---------- after '://': Slack webhooks and URL passwords ----------
+const SLACK_HOOK = 'https://hooks.slack.com/services/';
+const SLACK_HOOK_RE = /https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,40}/y;
+
+/** Slack incoming-webhook URLs, at the ':' of `https://`. */
+export function slackHookAt(text: string, colon: number): Detection | undefined {
+  if (colon < 5 || !text.startsWith(SLACK_HOOK, colon - 5)) return undefined;
+  const end = sticky(SLACK_HOOK_RE, text, colon - 5);
+  return end < 0 ? undefined : found(colon - 5, end, 'SLACK_TOKEN');
+}
+
+/** Only the password of `scheme://user:password@host`. */
+const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{1,128}:([^\s@/:]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+const URL_PLACEHOLDER = /^(\*+|x+|\$\{[^}]*\}|<[^>]*>|password)$/i;
+
+/** At the ':' of `://`. */
+export function urlPasswordAt(text: string, colon: number): Detection | undefined {
+  URL_CRED_RE.lastIndex = colon + 3;
+  const m = URL_CRED_RE.exec(text);
+  const password = m?.[1];
+  if (m === null || password === undefined || URL_PLACEHOLDER.test(password)) return undefined;
+  const start = colon + 3 + m[0].indexOf(':') + 1;
+  return found(start, start + password.length, 'PASSWORD_IN_URL');
+}
