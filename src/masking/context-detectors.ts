@@ -391,7 +391,7 @@ function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): b
 }
 
 /** Phone numbers in `[from, to)`, a run of digits and ` ().+-` that holds at least 7 digits. */
-export function phonesIn(text: string, from: number, to: number, country: CountryCode, out: Sink): void {
+export function phonesIn(text: string, from: number, to: number, country: CountryCode, out: Sink, checks: { left: number } = { left: Number.POSITIVE_INFINITY }): void {
   const plan = planFor(country);
   let p = from;
   while (p < to) {
@@ -419,6 +419,12 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
       const bare = candidate.replace(/\D/g, '');
       if (!mayHoldNumber(bare, bare.length === candidate.length, plan)) continue;
     }
+    if (checks.left <= 0) {
+      // Out of checks for this string: a phone-shaped candidate is masked unchecked (fail closed).
+      out.push({ start, end, type: 'PHONE' });
+      continue;
+    }
+    checks.left--;
     // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
     for (const n of findNumbers(candidate, { defaultCountry: country, v2: true })) {
       out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });

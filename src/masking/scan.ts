@@ -53,6 +53,13 @@ const on = (mask: number, d: Detection): boolean => (mask & BIT[d.type]) !== 0;
  * Every finding of the enabled detectors (`mask`, from `maskOf`), unordered and possibly overlapping.
  * Offsets are JS string indices.
  */
+/**
+ * libphonenumber costs up to ~0.3 ms per candidate here: a string made of thousands of phone-shaped runs
+ * (`1 1 1 …`) would hold the event loop for seconds. Past this many checks in one string, phone-shaped
+ * candidates are masked without the check (fail closed: more masking, never less).
+ */
+export const PHONE_CHECKS_PER_STRING = 256;
+
 export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US'): Detection[] {
   const table = tableFor(mask);
   const out: Detection[] = [];
@@ -67,13 +74,14 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let underscoreEnd = 0;
   const v6 = { end: 0 };
   const jwt = { end: 0 };
+  const phoneChecks = { left: PHONE_CHECKS_PER_STRING };
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     const anchor = c < 128 ? (table[c] ?? 0) : 0;
     if (anchor === 0) continue;
     switch (anchor) {
       case A_DIGIT:
-        if (i >= runEnd) runEnd = digitRun(text, i, mask, phoneCountry, out);
+        if (i >= runEnd) runEnd = digitRun(text, i, mask, phoneCountry, out, phoneChecks);
         break;
       case A_AT:
         if (i >= emailEnd) {
@@ -160,7 +168,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
  * digit-based detector looks inside it, and only when it holds enough digits for that detector.
  * Returns the end of the run.
  */
-function digitRun(text: string, first: number, mask: number, phoneCountry: CountryCode, out: Detection[]): number {
+function digitRun(text: string, first: number, mask: number, phoneCountry: CountryCode, out: Detection[], phoneChecks: { left: number }): number {
   const n = text.length;
   let end = first;
   let digits = 0;
@@ -182,7 +190,7 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
     let from = first;
     if (text.charCodeAt(from - 1) === 40) from--;
     if (text.charCodeAt(from - 1) === 43) from--;
-    phonesIn(text, from, end, phoneCountry, out);
+    phonesIn(text, from, end, phoneCountry, out, phoneChecks);
   }
   return end;
 }

@@ -160,3 +160,26 @@ describe('detect: issue 6 (one-pass scanner) regressions', () => {
     }
   });
 });
+
+describe('phonesIn check budget', () => {
+  it('masks phone-shaped candidates unchecked once a string has used its libphonenumber checks (fail closed)', async () => {
+    const { phonesIn } = await import('../../../src/masking/context-detectors.js');
+    const text = 'call 999 999 9999 now';
+    const checked: { start: number; end: number; type: string }[] = [];
+    phonesIn(text, 5, 17, 'US', checked, { left: 10 });
+    const unchecked: { start: number; end: number; type: string }[] = [];
+    phonesIn(text, 5, 17, 'US', unchecked, { left: 0 });
+    // 999 is not an assigned US area code: checked, it is not a phone; out of checks, it is masked anyway.
+    expect(checked).toEqual([]);
+    expect(unchecked).toEqual([{ start: 5, end: 17, type: 'PHONE' }]);
+  });
+
+  it('bounds the checks per string, so a long run of phone-shaped text cannot hold the event loop', async () => {
+    const { PHONE_CHECKS_PER_STRING } = await import('../../../src/masking/scan.js');
+    // Phone-shaped, but not numbers libphonenumber accepts: each one costs a check.
+    const text = Array.from({ length: 2 * PHONE_CHECKS_PER_STRING }, () => '999 999 9999').join(' x ');
+    const phones = detect(text, ['PHONE']);
+    expect(phones).toHaveLength(PHONE_CHECKS_PER_STRING);
+    expect(phones[0]?.start).toBe(PHONE_CHECKS_PER_STRING * 15);
+  });
+});
