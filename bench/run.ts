@@ -56,7 +56,11 @@ async function connect(server: Server): Promise<Client> {
   return client;
 }
 
-/** The baseline: what an ungoverned Postgres MCP server does for one query. */
+/**
+ * The baseline: what the MCP reference Postgres server does for one query — `BEGIN TRANSACTION READ ONLY`,
+ * the query, rows as pretty-printed JSON text, and a `ROLLBACK` it does not wait for (here the connection
+ * goes back to the pool once the ROLLBACK is done, as airlock's does). No identity, policy, masking or audit.
+ */
 function bareServer(pool: pg.Pool): Server {
   const server = new Server({ name: 'bare', version: '1.0.0' }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, () => ({
@@ -68,10 +72,12 @@ function bareServer(pool: pg.Pool): Server {
     try {
       await client.query('BEGIN TRANSACTION READ ONLY');
       const result = await client.query(args.sql, args.params);
-      return { content: [{ type: 'text', text: JSON.stringify(result.rows) }] };
+      return { content: [{ type: 'text', text: JSON.stringify(result.rows, null, 2) }] };
     } finally {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release();
+      client.query('ROLLBACK').then(
+        () => client.release(),
+        () => client.release(true),
+      );
     }
   });
   return server;
