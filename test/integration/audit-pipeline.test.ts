@@ -97,3 +97,77 @@ describe('audit through the pipeline (real JSON store)', () => {
     expect(records[1]?.error?.detail).toContain('started entry not written: ENOSPC');
   });
 });
+
+describe('every outcome, one complete record (real JSON store)', () => {
+  it('writes exactly one complete, chained record per call for each outcome type (audit:one-record-per-call)', async () => {
+    const { QueryFailedError, TimeoutError, CancelledError } = await import('../../src/errors.js');
+    const { JsonAuditStore: Store } = await import('../../src/audit/store.js');
+    const behave = defineTool({
+      name: 'behave',
+      description: 'Test tool: succeeds, fails, times out or is cancelled on request, to exercise every outcome.',
+      input: z.strictObject({ as: z.enum(['ok', 'error', 'timeout', 'cancel']) }),
+      annotations: { title: 'behave', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+      facts: () => ({}),
+      execute(input) {
+        if (input.as === 'error') return Promise.reject(new QueryFailedError('boom'));
+        if (input.as === 'timeout') return Promise.reject(new TimeoutError(50));
+        if (input.as === 'cancel') return Promise.reject(new CancelledError());
+        return Promise.resolve({ kind: 'rows', columns: [{ name: 'x', type: 'int4' }], rows: [[1]], rowCount: 1, truncated: false });
+      },
+    });
+    const tools = new ToolRegistry([behave, probe]);
+    const rules = {
+      version: 1,
+      rules: [
+        { id: 'behave', effect: 'allow', tools: ['behave'] },
+        { id: 'probe-needs-approval', effect: 'approve', tools: ['probe'], approval: { approverGroups: ['dba'] } },
+      ],
+    };
+    const pol = parsePolicy(JSON.stringify(rules), 'policies.json', tools.names());
+    const deny = parsePolicy(JSON.stringify({ version: 1, rules: [] }), 'policies.json', tools.names());
+    const dir = tempDir();
+    const store = await Store.open(dir);
+    const run = (policyOf: typeof pol, credentialKind: 'dev' | 'none', toolName: string, args: unknown): Promise<void> =>
+      buildPipeline({ audit: store, tools, policy: { current: () => policyOf }, deps, clock: { now: () => Date.now() }, onAuditFailure: () => undefined })({
+        id: `${toolName}-${JSON.stringify(args)}-${credentialKind}-${policyOf === deny ? 'deny' : 'p'}`,
+        startedAt: Date.now(),
+        sessionId: 'outcomes',
+        transport: 'in-memory',
+        toolName,
+        rawArguments: args,
+        credential: credentialKind === 'dev' ? { kind: 'dev', principal } : { kind: 'none' },
+        signal: new AbortController().signal,
+      });
+    await run(pol, 'dev', 'behave', { as: 'ok' });
+    await run(pol, 'none', 'behave', { as: 'ok' });
+    await run(pol, 'dev', 'nope', {});
+    await run(pol, 'dev', 'behave', { as: 'sideways' });
+    await run(deny, 'dev', 'behave', { as: 'ok' });
+    await run(pol, 'dev', 'probe', { n: 1 });
+    await run(pol, 'dev', 'behave', { as: 'error' });
+    await run(pol, 'dev', 'behave', { as: 'timeout' });
+    await run(pol, 'dev', 'behave', { as: 'cancel' });
+    await store.close();
+    const records = readRecords(dir);
+    expect(records.map((r) => [r.outcome, r.error?.code ?? null])).toEqual([
+      ['ok', null],
+      ['unauthenticated', 'UNAUTHENTICATED'],
+      ['unknown_tool', 'UNKNOWN_TOOL'],
+      ['invalid', 'INVALID_INPUT'],
+      ['denied', 'POLICY_DENIED'],
+      ['approval_required', 'APPROVAL_REQUIRED'],
+      ['error', 'QUERY_FAILED'],
+      ['timed_out', 'TIMEOUT'],
+      ['cancelled', 'CANCELLED'],
+    ]);
+    expect(new Set(records.map((r) => r.id)).size).toBe(9);
+    for (const r of records) {
+      expect(Object.keys(r).sort()).toEqual(['chain', 'decision', 'devIdentity', 'downstream', 'durationMs', 'error', 'facts', 'id', 'input', 'outcome', 'principal', 'response', 'result', 'sessionId', 'time', 'tool', 'transport']);
+      expect(r.response.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+    expect(records[0]?.result).toEqual({ rowCount: 1, truncated: false, maskedColumns: [], findings: {} });
+    expect(records[4]?.decision).toMatchObject({ effect: 'deny' });
+    expect(records[5]?.decision).toMatchObject({ effect: 'approve', ruleIds: ['probe-needs-approval'] });
+    expect(verifyStore(dir)).toMatchObject({ ok: true, records: 9, open: 0 });
+  });
+});
