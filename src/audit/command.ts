@@ -3,7 +3,7 @@ import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
 import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
-import { verifyPgStore } from './pg-store.js';
+import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
 import { verifyStore } from './verify.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
@@ -35,7 +35,8 @@ export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-
   airlock audit view    [--audit-dir DIR] [--port N] [--host H]   (read-only web viewer on loopback)
 
 Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
-         --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)`;
+         --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)
+With --config FILE whose "audit.postgres" is set, every command reads that table instead of --audit-dir.`;
 
 const OPTIONS = {
   'audit-dir': { type: 'string' },
@@ -108,6 +109,11 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
   if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"\n\n${AUDIT_USAGE}`);
   const dir = flags['audit-dir'] ?? dirDefault;
   const now = io.now();
+  // With --config naming audit.postgres, the readers read that table instead of a directory.
+  const pgSource = sub !== 'verify' && flags.config !== undefined ? await io.pgAudit(flags.config) : undefined;
+  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table));
+  const after = (seq: number, last?: number): Promise<ChainedRecord[]> =>
+    pgSource === undefined ? Promise.resolve(recordsAfter(dir, seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
   switch (sub) {
     case 'verify': {
       const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
@@ -139,13 +145,13 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
         if (fmt === 'json') for (const r of records) io.out(JSON.stringify(r));
         else io.out(header ? formatTable(records) : formatTable(records).split('\n').slice(1).join('\n'));
       };
-      let records = recordsAfter(dir, 0, n);
+      let records = await after(0, n);
       print(records, true);
       if (flags.follow !== true) return 0;
       let last = records.at(-1)?.chain.seq ?? 0;
       for (;;) {
         await new Promise((r) => setTimeout(r, 500));
-        records = recordsAfter(dir, last);
+        records = await after(last);
         print(records, last === 0);
         last = records.at(-1)?.chain.seq ?? last;
       }
@@ -155,7 +161,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER);
       const filter = filterOf(flags, now);
       const found: ChainedRecord[] = [];
-      for (const r of iterateRecords(dir)) {
+      for await (const r of all()) {
         if (!matches(r, filter)) continue;
         found.push(r);
         // Keep the newest `limit`.
@@ -169,7 +175,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined);
       const filter = filterOf(flags, now);
       if (fmt === 'csv') io.out(CSV_HEADER.join(','));
-      for (const r of iterateRecords(dir)) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
+      for await (const r of all()) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
       return 0;
     }
     case 'view': {
@@ -182,7 +188,8 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     case 'replay': {
       if (flags.session === undefined) throw new TypeError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)');
       const fmt = format(flags.format, ['text', 'json'] as const, 'text');
-      const calls = [...iterateRecords(dir)].filter((r) => r.sessionId === flags.session);
+      const calls: ChainedRecord[] = [];
+      for await (const r of all()) if (r.sessionId === flags.session) calls.push(r);
       io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
       return calls.length === 0 ? 1 : 0;
     }
@@ -197,7 +204,8 @@ async function reveal(flags: Flags, ids: readonly string[], dir: string, io: Com
   if (id === undefined || more.length > 0) throw new TypeError('usage: airlock audit reveal --config FILE ID (one record id)');
   if (flags.config === undefined) throw new TypeError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record');
   const ring = await io.keyring(flags.config);
-  for (const record of iterateRecords(dir)) {
+  const pgSource = await io.pgAudit(flags.config);
+  for await (const record of pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table)) {
     if (record.id !== id) continue;
     if (record.sealedResult === undefined) {
       io.err(`record ${id} has no compliance copy (no result, or compliance copies were off when it was written)\n`);

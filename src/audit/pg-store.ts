@@ -219,6 +219,22 @@ export class PgAuditStore implements AuditSink {
   }
 }
 
+/** The newest `last` records of a PostgreSQL audit table after `after`, oldest first (`audit tail`). */
+export async function pgRecordsAfter(url: string, table: string, after: number, last?: number): Promise<ChainedRecord[]> {
+  if (!TABLE.test(table)) throw new TypeError(`table "${table}" must be a lower-case identifier`);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res =
+      last === undefined
+        ? await client.query<{ record: ChainedRecord }>(`SELECT record FROM ${table} WHERE seq > $1 ORDER BY seq`, [after])
+        : await client.query<{ record: ChainedRecord }>(`SELECT record FROM (SELECT seq, record FROM ${table} WHERE seq > $1 ORDER BY seq DESC LIMIT $2) t ORDER BY seq`, [after, last]);
+    return res.rows.map((r) => r.record);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Reads a PostgreSQL audit table in chain order, a page at a time. */
 export async function* pgRecords(url: string, table = 'airlock_audit', pageSize = 5000): AsyncGenerator<ChainedRecord> {
   if (!TABLE.test(table)) throw new TypeError(`table "${table}" must be a lower-case identifier`);

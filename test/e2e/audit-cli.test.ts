@@ -198,5 +198,12 @@ describe('airlock serve with audit.postgres', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^ok: 3 record\(s\)/);
     expect(readdirSync(dir)).not.toContain('unused');
+    // The readers read the table too.
+    const search = spawnSync(process.execPath, [CLI, 'audit', 'search', '--config', config, '--outcome', 'denied', '--format', 'json'], { encoding: 'utf8', env });
+    expect((JSON.parse(search.stdout) as AuditRecord[]).map((x) => (x.input as { sql: string }).sql)).toEqual(['DROP TABLE customers']);
+    const tail = spawnSync(process.execPath, [CLI, 'audit', 'tail', '--config', config, '-n', '1', '--format', 'json'], { encoding: 'utf8', env });
+    expect((JSON.parse(tail.stdout) as AuditRecord).tool).toBe('whoami');
+    const csv = spawnSync(process.execPath, [CLI, 'audit', 'export', '--config', config, '--format', 'csv'], { encoding: 'utf8', env });
+    expect(csv.stdout.trim().split('\n')).toHaveLength(4);
   }, 60_000);
 });
