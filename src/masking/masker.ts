@@ -120,6 +120,8 @@ export class Masker {
   private readonly detectors: number;
   private readonly custom: readonly CustomDetector[];
   private readonly customRank: ReadonlyMap<string, number>;
+  /** Built-in secret types and the custom detectors that are secrets. */
+  private readonly secrets: ReadonlySet<string>;
   private readonly hmac: HmacTokens | undefined;
   private readonly nameRules: ColumnNameRules;
 
@@ -128,6 +130,7 @@ export class Masker {
     this.detectors = maskOf(settings.detectors);
     this.custom = (settings.custom ?? []).map((spec) => new CustomDetector(spec));
     this.customRank = new Map(this.custom.map((c, i) => [c.name, 1000 + i]));
+    this.secrets = new Set([...SECRET_TYPES, ...this.custom.filter((c) => c.secret).map((c) => c.name)]);
     this.nameRules = new ColumnNameRules(settings.columns);
     if (settings.style === 'hmac') {
       // Fail closed: without the key there is no token to show, and no other style was chosen.
@@ -199,7 +202,7 @@ export class Masker {
   }
 
   private render(type: string, value: string, ctx: MaskContext): string {
-    if (SECRET_TYPES.has(type) || this.custom.some((c) => c.secret && c.name === type)) return ctx.placeholder(type, value);
+    if (this.secrets.has(type)) return ctx.placeholder(type, value);
     if (this.hmac !== undefined) return this.hmac.token(type, value);
     // Card numbers keep their last four digits in style last4; everything else is a numbered placeholder.
     if (type === 'CREDIT_CARD' && this.settings.style === 'last4') return keepLast4(value);
