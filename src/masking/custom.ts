@@ -34,6 +34,8 @@ export const CUSTOM_FLAGS = /^(?:m|s|ms|sm)?$/;
 /** Per string, for all custom detectors together. */
 export const CUSTOM_BUDGET_MS = 250;
 export const CUSTOM_MATCHES_PER_STRING = 10_000;
+/** Per result (every value of one tool result together), so many slow values cannot add up. */
+export const CUSTOM_RESULT_BUDGET_MS = 2_000;
 
 /** V8's flag for its linear-time engine (not a standard flag, so linters do not know it). */
 const LINEAR_FLAG = 'l';
@@ -99,7 +101,7 @@ export class CustomDetector {
       const end = start + m[0].length;
       if (end === start) re.lastIndex = start + 1;
       if (--budget.matches < 0 || performance.now() > budget.deadline) {
-        throw new Error(`custom detector ${this.name} exceeded its budget (${CUSTOM_MATCHES_PER_STRING} matches or ${CUSTOM_BUDGET_MS} ms per value); nothing was returned`);
+        throw new Error(`custom detector ${this.name} exceeded its budget (${CUSTOM_MATCHES_PER_STRING} matches or ${CUSTOM_BUDGET_MS} ms per value, ${CUSTOM_RESULT_BUDGET_MS} ms per result); nothing was returned`);
       }
       if (end > start && this.valid(text, start, end)) out.push({ start, end, type: this.name });
     }

@@ -5,7 +5,7 @@ import { isDigitCode } from './chars.js';
 import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, type ColumnContext } from './csv.js';
-import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CustomDetector, type CustomDetectorSpec } from './custom.js';
+import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, type DetectorName } from './detectors.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, RANK } from './names.js';
@@ -124,6 +124,8 @@ export class Masker {
   private readonly secrets: ReadonlySet<string>;
   private readonly hmac: HmacTokens | undefined;
   private readonly nameRules: ColumnNameRules;
+  /** When the result being masked runs out of custom-detector time (masking a result is synchronous). */
+  private resultDeadline = Number.POSITIVE_INFINITY;
 
   constructor(settings: MaskerSettings, options: MaskerOptions = {}) {
     this.settings = settings;
@@ -156,7 +158,7 @@ export class Masker {
       extra.push(...csvFindings(text, (name) => this.columnContext(name, false)));
     }
     if (this.custom.length > 0) {
-      const budget = { deadline: performance.now() + CUSTOM_BUDGET_MS, matches: CUSTOM_MATCHES_PER_STRING };
+      const budget = { deadline: Math.min(performance.now() + CUSTOM_BUDGET_MS, this.resultDeadline), matches: CUSTOM_MATCHES_PER_STRING };
       for (const c of this.custom) c.findIn(text, extra, budget);
     }
     if (extra.length === 0) return builtIn;
@@ -304,10 +306,13 @@ export class Masker {
    * rules apply by name). Any failure is fatal for the call: no unmasked data leaves (fail closed).
    */
   maskResult(result: ToolResult, wholeColumns: readonly number[] = [], options: { readonly lineageKnown?: boolean } = {}): Masked<ToolResult> {
+    if (this.custom.length > 0) this.resultDeadline = performance.now() + CUSTOM_RESULT_BUDGET_MS;
     try {
       return result.kind === 'rows' ? this.maskRows(result, new Set(wholeColumns), options.lineageKnown ?? false) : this.maskJson(result);
     } catch (error) {
       throw new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
+    } finally {
+      this.resultDeadline = Number.POSITIVE_INFINITY;
     }
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { MaskingFailedError } from '../../../src/errors.js';
 import { compileCustomPattern, linearEngineAvailable } from '../../../src/masking/custom.js';
 import { MaskContext, Masker, type MaskerSettings } from '../../../src/masking/masker.js';
 
@@ -47,5 +48,20 @@ describe('custom detectors', () => {
     const started = performance.now();
     expect(masker.maskText(`${'a'.repeat(100_000)}!`, new MaskContext())).toBe(`${'a'.repeat(100_000)}!`);
     expect(performance.now() - started).toBeLessThan(4000);
+  });
+});
+
+describe('custom detectors on a whole result', () => {
+  it('share one time budget across every value of a result, so slow values cannot add up', () => {
+    const masker = withCustom([{ name: 'BUSY', pattern: '[^z]*z|a' }]);
+    // Each value alone stays under the per-value budget; together they exceed the per-result one.
+    const value = 'a'.repeat(800);
+    const started = performance.now();
+    let perValue = performance.now();
+    masker.maskText(value, new MaskContext());
+    perValue = performance.now() - perValue;
+    const rows = Array.from({ length: Math.ceil(4000 / Math.max(perValue, 1)) + 10 }, (_, i) => [`${i}${value}`]);
+    expect(() => masker.maskResult({ kind: 'rows', columns: [{ name: 'v', type: 'text' }], rows, rowCount: rows.length, truncated: false })).toThrow(MaskingFailedError);
+    expect(performance.now() - started).toBeLessThan(8000);
   });
 });
