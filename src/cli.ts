@@ -2,9 +2,10 @@
 /**
  * The `airlock` command: serve (stdio or HTTP), start (the embedded demo), policy check.
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { ALL_TOOLS } from '../tools/index.js';
 import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
@@ -12,11 +13,12 @@ import { createLogger } from './log.js';
 import { auditCommand } from './audit/command.js';
 import { serveAuditViewer } from './console/audit-viewer.js';
 import { readRecords } from './audit/read.js';
-import { detect, DETECTOR_NAMES } from './masking/detectors.js';
+import { DETECTOR_NAMES } from './masking/detectors.js';
 import { MaskContext, Masker } from './masking/masker.js';
+import { maskingTransform } from './masking/stream.js';
 import type { MaskingSettings } from './policy/schema.js';
 import { ToolRegistry } from './mcp/registry.js';
-import { complianceKeyring, pgAuditOf, retentionPublicKey, offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
+import { complianceKeyring, maskingSecretFrom, pgAuditOf, retentionPublicKey, offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
 import { explainCall } from './policy/explain.js';
 import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from './policy/replay.js';
 import { loadPolicy, PolicyLoadError } from './policy/load.js';
@@ -40,6 +42,7 @@ Usage:
   airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
   airlock mask --jsonl [--policy FILE] [--detectors A,B] < lines.jsonl    ({"id","text"} → {"id","masked","findings"})
   airlock mask FILE [--policy FILE] [--detectors A,B]
+  airlock mask --stream [FILE] [--policy FILE] [--detectors A,B]          (masks in chunks: FILE or stdin → stdout)
   airlock audit verify|tail|search|export|replay [--audit-dir DIR] …   (airlock audit --help)
 
 Serve options:
@@ -281,7 +284,7 @@ async function readStdin(): Promise<string> {
 async function mask(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { jsonl: { type: 'boolean' }, policy: { type: 'string' }, detectors: { type: 'string' } },
+    options: { jsonl: { type: 'boolean' }, stream: { type: 'boolean' }, policy: { type: 'string' }, detectors: { type: 'string' } },
     strict: true,
     allowPositionals: true,
   });
@@ -293,7 +296,8 @@ async function mask(argv: string[]): Promise<void> {
     if (unknown.length > 0) throw new ConfigError(`--detectors: unknown ${unknown.join(', ')} (known: ${DETECTOR_NAMES.join(', ')})`);
     settings = { ...settings, detectors: names as MaskingSettings['detectors'] };
   }
-  const masker = new Masker(settings);
+  // Style hmac needs its key from the environment, as the server would (fails here without it).
+  const masker = new Masker(settings, { hmacKey: settings.hmacKey === undefined ? undefined : maskingSecretFrom()(settings.hmacKey) });
   if (values.jsonl === true) {
     const text = await readStdin();
     for (const [i, raw] of text.split('\n').entries()) {
@@ -311,13 +315,32 @@ async function mask(argv: string[]): Promise<void> {
         process.exitCode = 1;
         continue;
       }
-      const findings = detect(line.text, settings.detectors);
-      out(JSON.stringify({ id: line.id ?? null, masked: masker.maskText(line.text, new MaskContext()), findings }));
+      try {
+        // The findings the masked text was made from: built-in and custom detectors, CSV header context.
+        const findings = masker.find(line.text);
+        out(JSON.stringify({ id: line.id ?? null, masked: masker.apply(line.text, findings, new MaskContext()), findings }));
+      } catch (error) {
+        // Fail closed: a line that cannot be masked is not echoed.
+        out(JSON.stringify({ id: line.id ?? null, error: `masking failed: ${error instanceof Error ? error.message : String(error)}` }));
+        process.exitCode = 1;
+      }
     }
     return;
   }
   const [file, ...extra] = positionals;
-  if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock mask FILE | airlock mask --jsonl < lines.jsonl  [--policy FILE] [--detectors A,B]');
+  if (values.stream === true && extra.length === 0) {
+    const input = file === undefined ? process.stdin : createReadStream(file);
+    try {
+      await pipeline(input, maskingTransform(masker), process.stdout);
+    } catch (error) {
+      // Fail closed: the output stops at the last fully masked chunk, and says so.
+      const cause = (error as { cause?: unknown }).cause;
+      err(`airlock: masking failed, output stopped: ${cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error)}`);
+      process.exitCode = 1;
+    }
+    return;
+  }
+  if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock mask FILE | airlock mask --jsonl < lines.jsonl | airlock mask --stream [FILE]  [--policy FILE] [--detectors A,B]');
   process.stdout.write(masker.maskText(await readFile(file, 'utf8'), new MaskContext()));
 }
 

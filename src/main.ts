@@ -42,6 +42,7 @@ import { classifySql, loadSqlParser } from './policy/sql/classify.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ToolDeps } from './tool.js';
+import { setMaskingSecretResolver } from './masking/keys.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -171,8 +172,14 @@ export async function complianceKeyring(configPath: string): Promise<Keyring> {
 }
 
 /** Starts airlock with validated settings. */
+/** Resolves a masking secret reference ("env:NAME") from the environment; for `airlock mask` too. */
+export function maskingSecretFrom(env: Record<string, string | undefined> = { ...process.env }): (ref: string) => string | undefined {
+  return (ref) => (ref.startsWith('env:') ? env[ref.slice('env:'.length)] : undefined);
+}
+
 export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
   const env: Record<string, string | undefined> = { ...process.env };
+  setMaskingSecretResolver(maskingSecretFrom(env));
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => log('warn', `shutdown: ${String(e)}`));

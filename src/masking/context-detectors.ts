@@ -141,12 +141,39 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
   const closed = m[4] !== undefined && value.startsWith('[') && text.charCodeAt(m.index + m[0].length) === 93 ? `${value}]` : value;
   if (value === '' || PLACEHOLDER.test(closed.trim())) return undefined;
   const valueStart = m.index + m[0].length - value.length - (m[2] !== undefined || m[3] !== undefined ? 1 : 0);
-  let type: ContextDetectorName | undefined;
-  if ((kinds & K_AWS) !== 0 && AWS_SECRET_VALUE.test(value)) type = 'AWS_SECRET_KEY';
-  else if ((kinds & K_PASSWORD) !== 0) type = 'PASSWORD';
-  else if ((kinds & K_SSN) !== 0 && ssnValid(value.replace(/[- ]/g, ''))) type = 'US_SSN';
-  else if ((kinds & K_SECRET) !== 0 && value.length >= 16 && entropy(value) >= 3.0) type = 'GENERIC_API_KEY';
+  const type = typeUnder(kinds, value);
   return type === undefined ? undefined : { start: valueStart, end: valueStart + value.length, type };
+}
+
+/** What a (non-placeholder) value under a key of these kinds is, if anything. */
+function typeUnder(kinds: number, value: string): ContextDetectorName | undefined {
+  if ((kinds & K_AWS) !== 0 && AWS_SECRET_VALUE.test(value)) return 'AWS_SECRET_KEY';
+  if ((kinds & K_PASSWORD) !== 0) return 'PASSWORD';
+  if ((kinds & K_SSN) !== 0 && ssnValid(value.replace(/[- ]/g, ''))) return 'US_SSN';
+  if ((kinds & K_SECRET) !== 0 && value.length >= 16 && entropy(value) >= 3.0) return 'GENERIC_API_KEY';
+  return undefined;
+}
+
+/**
+ * Key names from structure rather than text (a parsed object's keys, a CSV header, a result column):
+ * spaces become '_' so "DB Password" reads as `DB_Password`; names longer than 64 characters name
+ * nothing. Returns the K_* kinds, 0 for an ordinary name.
+ */
+export function nameKinds(name: string): number {
+  const key = name.trim();
+  if (key === '' || key.length > 64) return 0;
+  return kindsOf(key.includes(' ') || key.includes('\t') ? key.replace(/[ \t]+/g, '_') : key);
+}
+
+/**
+ * The type of a whole value under a key of `kinds` (from `nameKinds`): the same rules as for
+ * `key=value` text (placeholders like `****` or `${VAR}` are not secrets).
+ */
+export function keyedValue(kinds: number, value: string): ContextDetectorName | undefined {
+  if (kinds === 0 || value === '' || value.length > 4096) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '' || PLACEHOLDER.test(trimmed)) return undefined;
+  return typeUnder(kinds, value);
 }
 
 // ---------- credentials after a scheme word (anchor 'B' or 'T') ----------

@@ -24,6 +24,7 @@ export const FINDERS: Readonly<Record<PatternName, Find>> = {
   EMAIL: only('EMAIL'),
   IBAN: only('IBAN'),
   JWT: only('JWT'),
+  GCP_SA_KEY: only('GCP_SA_KEY'),
   PRIVATE_KEY: only('PRIVATE_KEY'),
   AWS_ACCESS_KEY: only('AWS_ACCESS_KEY'),
   GCP_API_KEY: only('GCP_API_KEY'),

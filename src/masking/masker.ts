@@ -2,7 +2,14 @@ import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
 import { isDigitCode } from './chars.js';
+import { ColumnNameRules } from './columns.js';
+import { keyedValue, nameKinds } from './context-detectors.js';
+import { csvFindings, type ColumnContext } from './csv.js';
+import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, type DetectorName } from './detectors.js';
+import { HmacTokens } from './hmac.js';
+import { BIT, RANK } from './names.js';
+import { pemPrivateKeyValue } from './tokens.js';
 
 /** Per-response state: counts by detector, and numbered placeholders (same value → same placeholder). */
 export class MaskContext {
@@ -40,7 +47,7 @@ export class MaskContext {
 /** A string already masked in this response: its masked form and the findings to count again. */
 interface Seen {
   readonly masked: string;
-  readonly types: readonly DetectorName[];
+  readonly types: readonly string[];
 }
 
 /**
@@ -56,7 +63,7 @@ class Repeats {
     return text.length < 8 || text.length > 256 ? undefined : this.seen.get(text);
   }
 
-  set(text: string, masked: string, types: readonly DetectorName[]): void {
+  set(text: string, masked: string, types: readonly string[]): void {
     if (text.length >= 8 && text.length <= 256 && this.seen.size < 20_000) this.seen.set(text, { masked, types });
   }
 }
@@ -72,19 +79,112 @@ export interface Masked<T> {
   readonly report: MaskReport;
 }
 
-/** Masks values on their way to the agent. Built once per policy version. */
-export class Masker {
-  private readonly settings: MaskingSettings;
-  private readonly detectors: number;
+/** A finding of a built-in or custom detector, or of a column rule. Offsets are JS string indices. */
+export interface Finding {
+  readonly start: number;
+  readonly end: number;
+  readonly type: string;
+}
 
-  constructor(settings: MaskingSettings) {
+/** What a whole value under a column rule is counted and shown as. */
+export const SENSITIVE_COLUMN = 'SENSITIVE_COLUMN';
+
+/**
+ * Types that are secrets: always a numbered placeholder, whatever the style (a last-4 or a keyed token
+ * of a credential still helps an attacker; nothing needs to join on one).
+ */
+export const SECRET_TYPES: ReadonlySet<string> = new Set<DetectorName>([
+  'JWT', 'GCP_SA_KEY', 'PRIVATE_KEY', 'AWS_ACCESS_KEY', 'GCP_API_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN', 'STRIPE_KEY',
+  'PASSWORD_IN_URL', 'PASSWORD', 'AWS_SECRET_KEY', 'GENERIC_API_KEY',
+]);
+
+/** The settings a Masker needs (policy `masking`, or a subset for tools and tests). */
+export type MaskerSettings = Pick<MaskingSettings, 'detectors' | 'style' | 'columns'> & {
+  readonly custom?: readonly CustomDetectorSpec[] | undefined;
+};
+
+export interface MaskerOptions {
+  /** The resolved `masking.hmacKey` (the key itself, never written in policy). Required for style "hmac". */
+  readonly hmacKey?: string | undefined;
+}
+
+/** Detectors whose findings depend on a key name: a parsed object's key or a column name gives it. */
+const KEYED_BITS = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN | BIT.GCP_SA_KEY;
+
+/** The value of a service-account key file's `private_key`. */
+const SA_KEY_NAME = 'private_key';
+
+/** Masks values on their way to the agent. Built once per policy version; any wiring error throws here. */
+export class Masker {
+  private readonly settings: MaskerSettings;
+  private readonly detectors: number;
+  private readonly custom: readonly CustomDetector[];
+  private readonly customRank: ReadonlyMap<string, number>;
+  /** Built-in secret types and the custom detectors that are secrets. */
+  private readonly secrets: ReadonlySet<string>;
+  private readonly hmac: HmacTokens | undefined;
+  private readonly nameRules: ColumnNameRules;
+  /** When the result being masked runs out of custom-detector time (masking a result is synchronous). */
+  private resultDeadline = Number.POSITIVE_INFINITY;
+
+  constructor(settings: MaskerSettings, options: MaskerOptions = {}) {
     this.settings = settings;
     this.detectors = maskOf(settings.detectors);
+    this.custom = (settings.custom ?? []).map((spec) => new CustomDetector(spec));
+    this.customRank = new Map(this.custom.map((c, i) => [c.name, 1000 + i]));
+    this.secrets = new Set([...SECRET_TYPES, ...this.custom.filter((c) => c.secret).map((c) => c.name)]);
+    this.nameRules = new ColumnNameRules(settings.columns);
+    if (settings.style === 'hmac') {
+      // Fail closed: without the key there is no token to show, and no other style was chosen.
+      if (options.hmacKey === undefined || options.hmacKey === '') throw new TypeError('masking.style "hmac" needs its key: set masking.hmacKey to a reference like "env:AIRLOCK_MASKING_KEY" and give that variable a value');
+      this.hmac = new HmacTokens(options.hmacKey);
+    }
   }
 
   /** Masks one string; returns it unchanged when nothing is found. */
   maskText(text: string, ctx: MaskContext): string {
     return this.maskString(text, ctx, undefined);
+  }
+
+  /**
+   * Every finding in `text`, non-overlapping and in order: built-in detectors, the context a CSV header
+   * gives its column, and custom detectors. On overlap the earlier, then the longer, wins; equal spans
+   * go to built-in types (in `DETECTOR_NAMES` order), then custom ones in policy order.
+   */
+  find(text: string): Finding[] {
+    const builtIn = detectWith(text, this.detectors);
+    const extra: Finding[] = [];
+    if (text.length > 8 && text.includes('\n') && ((this.detectors & KEYED_BITS) !== 0 || !this.nameRules.empty)) {
+      extra.push(...csvFindings(text, (name) => this.columnContext(name, false)));
+    }
+    if (this.custom.length > 0) {
+      const budget = { deadline: Math.min(performance.now() + CUSTOM_BUDGET_MS, this.resultDeadline), matches: CUSTOM_MATCHES_PER_STRING };
+      for (const c of this.custom) c.findIn(text, extra, budget);
+    }
+    if (extra.length === 0) return builtIn;
+    const all: Finding[] = [...builtIn, ...extra];
+    const rank = (f: Finding): number => (RANK as Readonly<Record<string, number | undefined>>)[f.type] ?? this.customRank.get(f.type) ?? 999;
+    all.sort((a, b) => a.start - b.start || b.end - a.end || rank(a) - rank(b));
+    const out: Finding[] = [];
+    let reach = -1;
+    for (const f of all) {
+      if (f.start < reach) continue;
+      out.push(f);
+      reach = f.end;
+    }
+    return out;
+  }
+
+  /** `text` with `findings` (from `find`, in order) replaced as the style says, each counted in `ctx`. */
+  apply(text: string, findings: readonly Finding[], ctx: MaskContext): string {
+    let out = '';
+    let last = 0;
+    for (const f of findings) {
+      out += text.slice(last, f.start) + this.render(f.type, text.slice(f.start, f.end), ctx);
+      last = f.end;
+      ctx.count(f.type);
+    }
+    return out + text.slice(last);
   }
 
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
@@ -93,28 +193,41 @@ export class Masker {
       for (const type of seen.types) ctx.count(type);
       return seen.masked;
     }
-    const findings = detectWith(text, this.detectors);
+    const findings = this.find(text);
     if (findings.length === 0) {
       repeats?.set(text, text, []);
       return text;
     }
-    let out = '';
-    let last = 0;
-    for (const f of findings) {
-      out += text.slice(last, f.start) + this.render(f.type, text.slice(f.start, f.end), ctx);
-      last = f.end;
-      ctx.count(f.type);
-    }
-    out += text.slice(last);
+    const out = this.apply(text, findings, ctx);
     repeats?.set(text, out, findings.map((f) => f.type));
     return out;
   }
 
-  private render(type: DetectorName, value: string, ctx: MaskContext): string {
-    // Only card numbers keep their last four digits (last4 style); everything else, secrets included,
-    // becomes a numbered placeholder.
+  private render(type: string, value: string, ctx: MaskContext): string {
+    if (this.secrets.has(type)) return ctx.placeholder(type, value);
+    if (this.hmac !== undefined) return this.hmac.token(type, value);
+    // Card numbers keep their last four digits in style last4; everything else is a numbered placeholder.
     if (type === 'CREDIT_CARD' && this.settings.style === 'last4') return keepLast4(value);
     return ctx.placeholder(type, value);
+  }
+
+  /** A value hidden whole by a column rule: `[MASKED]`, or a keyed token in style hmac. */
+  private wholeValue(cell: unknown, ctx: MaskContext): unknown {
+    if (cell === null || cell === undefined) return cell;
+    ctx.count(SENSITIVE_COLUMN);
+    if (this.hmac === undefined) return '[MASKED]';
+    return this.hmac.token('MASKED', typeof cell === 'string' ? cell : JSON.stringify(cell));
+  }
+
+  /**
+   * What a key or column name says about the values under it: masked whole (a column rule), or a type
+   * a single value can be (password-like, ssn-like, secret-like names; a service account's private_key).
+   */
+  private columnContext(name: string, lineageKnown: boolean): ColumnContext | undefined {
+    if (this.nameRules.matches(name, lineageKnown)) return { whole: SENSITIVE_COLUMN };
+    const kinds = (this.detectors & KEYED_BITS) === 0 ? 0 : nameKinds(name);
+    const saKey = (this.detectors & BIT.GCP_SA_KEY) !== 0 && name.trim().toLowerCase() === SA_KEY_NAME;
+    return kinds === 0 && !saKey ? undefined : this.valueContext(kinds, saKey);
   }
 
   /** Masks any JSON value, walking arrays and objects (jsonb cells, nested payloads). */
@@ -122,9 +235,24 @@ export class Masker {
     return this.maskAny(value, ctx, undefined);
   }
 
-  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined): unknown {
-    if (typeof value === 'string') return this.maskString(value, ctx, repeats);
+  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined, under?: ColumnContext): unknown {
+    if (typeof value === 'string') {
+      // A key that names what its value is (a password, a private_key): the whole value, found by name.
+      const type = under?.valueType?.(value);
+      if (type !== undefined) {
+        ctx.count(type);
+        return this.render(type, value, ctx);
+      }
+      return this.maskString(value, ctx, repeats);
+    }
     if (typeof value === 'number') {
+      if (under?.valueType !== undefined && Number.isSafeInteger(value) && value > 0) {
+        const type = under.valueType(String(value));
+        if (type !== undefined) {
+          ctx.count(type);
+          return this.render(type, String(value), ctx);
+        }
+      }
       // No detector matches six digits or fewer (the shortest, PHONE, needs seven).
       if (!Number.isSafeInteger(value) || (value < 1_000_000 && value > -1_000_000)) return value;
       const text = String(value);
@@ -133,23 +261,58 @@ export class Masker {
     }
     if (Array.isArray(value)) return value.map((v: unknown) => this.maskAny(v, ctx, repeats));
     if (value !== null && typeof value === 'object') {
+      const keyed = (this.detectors & KEYED_BITS) !== 0;
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
+        const context = keyed ? this.keyContext(k) : undefined;
+        const masked = this.maskAny(v, ctx, repeats, context);
         // Defined, not assigned: a "__proto__" key stays an own property, as with Object.fromEntries.
-        if (k === '__proto__') Object.defineProperty(out, k, { value: this.maskAny(v, ctx, repeats), enumerable: true, writable: true, configurable: true });
-        else out[k] = this.maskAny(v, ctx, repeats);
+        if (k === '__proto__') Object.defineProperty(out, k, { value: masked, enumerable: true, writable: true, configurable: true });
+        else out[k] = masked;
       }
       return out;
     }
     return value;
   }
 
-  /** Masks a tool result. Any failure is fatal for the call: no unmasked data leaves (fail closed). */
-  maskResult(result: ToolResult, wholeColumns: readonly number[] = []): Masked<ToolResult> {
+  /** Key-name context for a parsed object's key (column rules do not apply to object keys). */
+  private readonly keyContexts = new Map<string, ColumnContext | null>();
+  private keyContext(key: string): ColumnContext | undefined {
+    let context = this.keyContexts.get(key);
+    if (context === undefined) {
+      const kinds = nameKinds(key);
+      const saKey = (this.detectors & BIT.GCP_SA_KEY) !== 0 && key.toLowerCase() === SA_KEY_NAME;
+      context = kinds === 0 && !saKey ? null : this.valueContext(kinds, saKey);
+      if (this.keyContexts.size >= 4096) this.keyContexts.clear();
+      this.keyContexts.set(key, context);
+    }
+    return context ?? undefined;
+  }
+
+  /** The type one value under a key of `kinds` is, among the detectors that are on. */
+  private valueContext(kinds: number, saKey: boolean): ColumnContext {
+    return {
+      valueType: (value) => {
+        if (saKey && pemPrivateKeyValue(value)) return 'GCP_SA_KEY';
+        const type = keyedValue(kinds, value);
+        return type !== undefined && (this.detectors & BIT[type]) !== 0 ? type : undefined;
+      },
+    };
+  }
+
+  /**
+   * Masks a tool result. `wholeColumns` are output columns SQL lineage marks as derived from sensitive
+   * columns; `lineageKnown` says lineage was resolved for this result (then only table-less column
+   * rules apply by name). Any failure is fatal for the call: no unmasked data leaves (fail closed).
+   */
+  maskResult(result: ToolResult, wholeColumns: readonly number[] = [], options: { readonly lineageKnown?: boolean } = {}): Masked<ToolResult> {
+    if (this.custom.length > 0) this.resultDeadline = performance.now() + CUSTOM_RESULT_BUDGET_MS;
     try {
-      return result.kind === 'rows' ? this.maskRows(result, new Set(wholeColumns)) : this.maskJson(result);
+      return result.kind === 'rows' ? this.maskRows(result, new Set(wholeColumns), options.lineageKnown ?? false) : this.maskJson(result);
     } catch (error) {
       throw new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
+    } finally {
+      this.resultDeadline = Number.POSITIVE_INFINITY;
     }
   }
 
@@ -160,20 +323,22 @@ export class Masker {
     return { value: { ...result, value, text }, report: { findings: Object.fromEntries(ctx.counts), maskedColumns: [] } };
   }
 
-  private maskRows(result: RowsResult, whole: ReadonlySet<number>): Masked<RowsResult> {
+  private maskRows(result: RowsResult, lineage: ReadonlySet<number>, lineageKnown: boolean): Masked<RowsResult> {
     const ctx = new MaskContext();
     const repeats = new Repeats();
+    const whole = new Set(lineage);
+    const contexts: (ColumnContext | undefined)[] = result.columns.map((col, c) => {
+      const context = this.columnContext(col.name, lineageKnown);
+      if (context?.whole !== undefined) whole.add(c);
+      return context;
+    });
     const touched = new Set<number>(whole);
     const rows = result.rows.map((row) =>
       row.map((cell, c) => {
-        if (whole.has(c)) {
-          // Derived from a sensitive column (SQL lineage): hidden whole, whatever it looks like.
-          if (cell === null) return null;
-          ctx.count('SENSITIVE_COLUMN');
-          return '[MASKED]';
-        }
+        // Derived from a sensitive column (SQL lineage) or named by a column rule: hidden whole.
+        if (whole.has(c)) return this.wholeValue(cell, ctx);
         const before = ctx.total();
-        const masked = this.maskAny(cell, ctx, repeats);
+        const masked = this.maskAny(cell, ctx, repeats, contexts[c]);
         if (ctx.total() !== before) touched.add(c);
         return masked;
       }),

@@ -5,6 +5,8 @@ export const DETECTOR_NAMES = [
   'EMAIL',
   'IBAN',
   'JWT',
+  // Before PRIVATE_KEY: a service-account key's PEM is found by both, and the whole value wins.
+  'GCP_SA_KEY',
   'PRIVATE_KEY',
   'AWS_ACCESS_KEY',
   'GCP_API_KEY',

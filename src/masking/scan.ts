@@ -9,7 +9,7 @@ import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
 import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './context-detectors.js';
 import { BIT, type Detection } from './names.js';
-import { cloudKeyAt, emailAt, ibanAt, jwtAt, privateKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -35,8 +35,8 @@ function tableFor(mask: number): Uint8Array {
   };
   if ((mask & DIGIT_RUNS) !== 0) set('0123456789', A_DIGIT);
   if ((mask & BIT.EMAIL) !== 0) set('@', A_AT);
-  if ((mask & (KEYED | BIT.PASSWORD_IN_URL | BIT.SLACK_TOKEN | BIT.IP_ADDRESS)) !== 0) set(':', A_COLON);
-  if ((mask & KEYED) !== 0) set('=', A_EQUALS);
+  if ((mask & (KEYED | BIT.GCP_SA_KEY | BIT.PASSWORD_IN_URL | BIT.SLACK_TOKEN | BIT.IP_ADDRESS)) !== 0) set(':', A_COLON);
+  if ((mask & (KEYED | BIT.GCP_SA_KEY)) !== 0) set('=', A_EQUALS);
   if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN)) !== 0) set('-', A_DASH);
   if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) !== 0) set('_', A_UNDERSCORE);
   if ((mask & BIT.IBAN) !== 0) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', A_CAPITAL);
@@ -69,6 +69,8 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let keyedEnd = 0;
   let emailEnd = 0;
   let pemEnd = 0;
+  let saEnd = 0;
+  const pem = pemMemo();
   let ibanEnd = 0;
   let slackEnd = 0;
   let underscoreEnd = 0;
@@ -94,6 +96,13 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
         break;
       case A_COLON:
       case A_EQUALS:
+        if ((mask & BIT.GCP_SA_KEY) !== 0 && i >= saEnd) {
+          const d = serviceAccountKeyAt(text, i, pem);
+          if (d !== undefined) {
+            out.push(d);
+            saEnd = d.end;
+          }
+        }
         if ((mask & KEYED) !== 0 && i >= keyedEnd) {
           const d = keyedAt(text, i);
           if (d !== undefined) {
@@ -116,7 +125,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_DASH:
         if (text.charCodeAt(i + 1) === 45) {
           if ((mask & BIT.PRIVATE_KEY) !== 0 && i >= pemEnd && text.startsWith('-----BEGIN ', i)) {
-            const d = privateKeyAt(text, i);
+            const d = privateKeyAt(text, i, pem);
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;

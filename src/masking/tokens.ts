@@ -114,11 +114,32 @@ export function jwtAt(text: string, at: number, reach: { end: number }): Detecti
 // ---------- PRIVATE_KEY (anchor '-----BEGIN ') ----------
 const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----/y;
 const PEM_BODY = /[A-Za-z0-9+/=\r\n\\ ]/;
-export function privateKeyAt(text: string, at: number): Detection | undefined {
+/**
+ * Where the scan last looked for an `-----END ` marker: `end` is the first one at or after `from` (-1:
+ * none). Without it, many BEGIN markers and no END would search to the end of the text for each one.
+ */
+export interface PemMemo {
+  from: number;
+  end: number;
+}
+
+export const pemMemo = (): PemMemo => ({ from: Number.POSITIVE_INFINITY, end: -1 });
+
+function endMarkerFrom(text: string, from: number, memo: PemMemo | undefined): number {
+  if (memo !== undefined && memo.from <= from && (memo.end < 0 || memo.end >= from)) return memo.end;
+  const end = text.indexOf('-----END ', from);
+  if (memo !== undefined) {
+    memo.from = from;
+    memo.end = end;
+  }
+  return end;
+}
+
+export function privateKeyAt(text: string, at: number, memo?: PemMemo): Detection | undefined {
   PEM_BEGIN.lastIndex = at;
   const head = PEM_BEGIN.exec(text);
   if (head === null) return undefined; // certificates and public keys are not secrets
-  const endMarker = text.indexOf('-----END ', at + head[0].length);
+  const endMarker = endMarkerFrom(text, at + head[0].length, memo);
   let end: number;
   if (endMarker >= 0 && endMarker - at <= 16_384) {
     const close = text.indexOf('-----', endMarker + 9);
@@ -129,6 +150,54 @@ export function privateKeyAt(text: string, at: number): Detection | undefined {
     while (end < text.length && end - at < 16_384 && PEM_BODY.test(text[end] ?? '')) end++;
   }
   return found(at, end, 'PRIVATE_KEY');
+}
+
+// ---------- GCP_SA_KEY (anchor ':' or '=' after a "private_key" key) ----------
+const SA_KEY = 'private_key';
+
+/** Whether `value` (a whole value, e.g. under a parsed object's `private_key`) is a PEM private key. */
+export function pemPrivateKeyValue(value: string): boolean {
+  let v = 0;
+  while (v < value.length && v < 8 && (value.charCodeAt(v) === 32 || value.charCodeAt(v) === 10 || value.charCodeAt(v) === 13)) v++;
+  PEM_BEGIN.lastIndex = v;
+  return PEM_BEGIN.test(value);
+}
+
+/**
+ * The `private_key` of a Google service-account key file, at the ':' or '=' after the key: JSON text
+ * (`"private_key": "-----BEGIN PRIVATE KEY-----\n…"`, also JSON inside a JSON string), `key: value` or
+ * env-file text with real newlines. The span is the whole value (the PEM block and the newline escapes
+ * after it), never the quotes. Certificates and public keys under that key are not secrets.
+ */
+export function serviceAccountKeyAt(text: string, sep: number, memo?: PemMemo): Detection | undefined {
+  let k = sep - 1;
+  while (k >= 0 && sep - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
+  const q = text.charCodeAt(k);
+  if (q === 34 || q === 39) {
+    k--;
+    if (text.charCodeAt(k) === 92) k--; // \"private_key\" inside an escaped JSON string
+  }
+  const start = k - SA_KEY.length + 1;
+  if (start < 0 || text.slice(start, k + 1).toLowerCase() !== SA_KEY || is(text, start - 1, WORD)) return undefined;
+  let v = sep + 1;
+  while (v < text.length && v - sep <= 8 && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
+  if (text.charCodeAt(v) === 92) v++;
+  const open = text.charCodeAt(v);
+  if (open === 34 || open === 39) v++;
+  if (!text.startsWith('-----BEGIN ', v)) return undefined;
+  const pem = privateKeyAt(text, v, memo);
+  if (pem === undefined) return undefined;
+  // The newline a key file ends its key with belongs to the value: `\n`, `\\n`, `\r\n`, real or escaped.
+  let end = pem.end;
+  for (let n = 0; n < 2; n++) {
+    if (text.startsWith('\\\\n', end)) end += 3;
+    else if (text.startsWith('\\r\\n', end)) end += 4;
+    else if (text.startsWith('\\n', end)) end += 2;
+    else if (text.startsWith('\r\n', end)) end += 2;
+    else if (text.charCodeAt(end) === 10) end += 1;
+    else break;
+  }
+  return found(v, end, 'GCP_SA_KEY');
 }
 
 // ---------- cloud and SaaS keys ----------

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { compileCustomPattern } from '../masking/custom.js';
 import { DETECTOR_NAMES } from '../masking/detectors.js';
 import { SQL_CLASSES } from './sql/classify.js';
 
@@ -145,13 +146,63 @@ const Downstream = z.strictObject({
 /** Detectors on by default; the others are enabled per policy (`masking.detectors`). */
 export const DETECTORS = ['CREDIT_CARD'] as const;
 
+/**
+ * A sensitive column: "table.column" or "schema.table.column" (globs allowed), or a column name alone
+ * ("*ssn*"), which means that name in any table and in any result, and is kept as "*.name".
+ */
+const MaskColumnPattern = z
+  .string()
+  .regex(/^[^.\s]+(\.[^.\s]+){0,2}$/, {
+    message: 'must be "table.column", "schema.table.column" or a column name alone (globs allowed, e.g. "customers.card_number", "*ssn*")',
+  })
+  .transform((p) => (p.includes('.') ? p : `*.${p}`));
+
+/** An operator-defined detector: a regex run on V8's linear-time engine, with optional validation. */
+const CustomDetector = z
+  .strictObject({
+    name: z.string().regex(/^[A-Z][A-Z0-9_]{1,39}$/, { message: 'must be 2-40 upper-case letters, digits or "_", starting with a letter (it is shown in placeholders like [NAME_1])' }),
+    pattern: z.string().min(1).max(2000),
+    flags: z.string().max(4).optional(),
+    validate: z
+      .strictObject({
+        /** The digits of a match must pass the Luhn check. */
+        luhn: z.boolean().optional(),
+        /** Shannon entropy of a match, in bits per character, at least this. */
+        minEntropy: z.number().min(0).max(8).optional(),
+        /** The match must be the value of one of these keys (globs, any case): `name=`, `"name": "`. */
+        keyNames: z.array(z.string().min(1).max(64)).min(1).optional(),
+      })
+      .optional(),
+    /** Secrets are always fully redacted; false lets the style (last4 does not apply; hmac does). Default true. */
+    secret: z.boolean().optional(),
+  })
+  .superRefine((d, ctx) => {
+    try {
+      compileCustomPattern(d.pattern, d.flags);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      ctx.addIssue({ code: 'custom', path: reason.startsWith('flags ') ? ['flags'] : ['pattern'], message: reason.startsWith('flags ') ? reason : `pattern ${JSON.stringify(d.pattern)} ${reason}` });
+    }
+  });
+
 const Masking = z
   .strictObject({
     detectors: z.array(z.enum(DETECTOR_NAMES)).default([...DETECTORS]),
-    /** How a found card number is shown: `last4` keeps the last four digits, `redact` hides all of it. */
-    style: z.enum(['last4', 'redact']).default('last4'),
-    /** Sensitive columns: every output derived from them is masked whole (SQL lineage). */
-    columns: z.array(ColumnPattern).default([]),
+    /**
+     * How found values are shown. Secrets are always numbered placeholders. `last4`: card numbers keep
+     * their last four digits; `redact`: numbered placeholders; `hmac`: keyed tokens like
+     * `[EMAIL:hmac:3f9a1c2b4d5e]`, stable across calls (needs `hmacKey`).
+     */
+    style: z.enum(['last4', 'redact', 'hmac']).default('last4'),
+    /** The per-deployment key for style "hmac", by reference only ("env:NAME"). */
+    hmacKey: SecretRef.optional(),
+    /**
+     * Sensitive columns, masked whole whatever they hold: every SQL output derived from them (lineage),
+     * and result columns and CSV columns by name (a name alone always; "table.column" where no lineage).
+     */
+    columns: z.array(MaskColumnPattern).default([]),
+    /** Operator-defined detectors, always on when listed. */
+    custom: z.array(CustomDetector).max(64).optional(),
     /** Who approves a query that uses a sensitive column outside its output, or cannot be resolved. */
     sensitiveUse: z.strictObject({ approverGroups: z.array(z.string().min(1)).min(1) }).optional(),
   })
@@ -159,6 +210,21 @@ const Masking = z
     if (m.columns.length > 0 && m.sensitiveUse === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sensitiveUse'], message: 'with sensitive "columns", say who approves their use in WHERE/JOIN/ORDER BY: "sensitiveUse": { "approverGroups": [...] }' });
     }
+    if (m.style === 'hmac' && m.hmacKey === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['hmacKey'], message: 'style "hmac" needs "hmacKey": a reference like "env:AIRLOCK_MASKING_KEY" to the per-deployment key' });
+    }
+    if (m.style !== 'hmac' && m.hmacKey !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['hmacKey'], message: `"hmacKey" only applies to style "hmac" (this style is "${m.style}")` });
+    }
+    const seen = new Map<string, number>();
+    (m.custom ?? []).forEach((d, i) => {
+      if ((DETECTOR_NAMES as readonly string[]).includes(d.name) || d.name === 'SENSITIVE_COLUMN' || d.name === 'MASKED') {
+        ctx.addIssue({ code: 'custom', path: ['custom', i, 'name'], message: `"${d.name}" is a built-in name; give the custom detector its own` });
+      }
+      const first = seen.get(d.name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['custom', i, 'name'], message: `duplicate custom detector "${d.name}" (also custom[${first}])` });
+      else seen.set(d.name, i);
+    });
   });
 
 export const PolicyFileSchema = z.strictObject({

@@ -122,6 +122,14 @@ function pem(r: Rand): string {
   return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----`;
 }
 
+/** A service-account key file's `private_key`: always a PKCS#8 "PRIVATE KEY" block ending in a newline. */
+function saPrivateKey(r: Rand): string {
+  const body = Array.from({ length: 4 + int(r, 6) }, () => chars(r, `${ALNUM}+/`, 64)).join('\n');
+  return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
+}
+
+const saEmail = (r: Rand): string => `${pick(r, ['airlock-reader', 'etl', 'ci-deploy'])}@${pick(r, ['proj-alpha', 'shop-prod-42'])}.iam.gserviceaccount.com`;
+
 const BASE62 = DIGITS + UPPER + LOWER;
 function base62(n: number, width: number): string {
   let out = '';
@@ -214,6 +222,20 @@ const POSITIVES: Readonly<Record<DetectorName, (r: Rand) => Piece[]>> = {
   US_SSN: (r) => pick<() => Piece[]>(r, [() => ['ssn ', ['US_SSN', ssn(r)], ' on file'], () => ['{"ssn": "', ['US_SSN', ssn(r).replace(/-/g, '')], '"}'], () => ['SSN: ', ['US_SSN', ssn(r)], '']])(),
   IP_ADDRESS: (r) => [pick(r, ['from ', 'client=', 'peer ', 'host ']), ['IP_ADDRESS', r() < 0.6 ? ipv4(r) : ipv6(r)], pick(r, [' failed', '', ' closed', ', retrying'])],
   PHONE: (r) => [pick(r, ['call ', 'phone: ', '{"phone":"', 'mobile ']), ['PHONE', r() < 0.7 ? usPhone(r) : intlPhone(r)], pick(r, [' today', '"}', ''])],
+  GCP_SA_KEY: (r) => {
+    const key = saPrivateKey(r);
+    const escaped = JSON.stringify(key).slice(1, -1);
+    return pick<() => Piece[]>(r, [
+      // A key file as JSON text: the value with its escaped newlines, never the quotes.
+      () => [`{"type": "service_account", "project_id": "proj-alpha", "private_key_id": "${chars(r, HEX, 40)}", "private_key": "`, ['GCP_SA_KEY', escaped], '", "client_email": "', ['EMAIL', saEmail(r)], '"}'],
+      // Pretty-printed, with the key first.
+      () => ['{\n  "private_key" : "', ['GCP_SA_KEY', escaped], '",\n  "token_uri": "https://oauth2.googleapis.com/token"\n}'],
+      // A key file inside a JSON string (a secret manager payload, a log of a request body).
+      () => ['{"body": "{\\"private_key\\": \\"', ['GCP_SA_KEY', JSON.stringify(escaped).slice(1, -1)], '\\"}"}'],
+      // Real newlines (a decoded value printed as key: value).
+      () => ['private_key: ', ['GCP_SA_KEY', key], 'client_id: 10', chars(r, DIGITS, 18)],
+    ])();
+  },
 };
 
 // ---------- look-alikes that must stay readable ----------
@@ -253,14 +275,24 @@ const NEGATIVES: Readonly<Record<string, (r: Rand) => string>> = {
   '10-digit decimal id': (r) => `invoice ${String(2 + int(r, 8))}${chars(r, DIGITS, 9)} paid`,
   'dates and durations': (r) => pick(r, [`due ${String(1 + int(r, 28)).padStart(2, '0')}.11.2026`, `on 11/${String(1 + int(r, 28)).padStart(2, '0')}/2026`, `took ${int(r, 99)}h${int(r, 60)}m`, `build 1.2.3+${chars(r, DIGITS, 9)}`]),
   'non-secret keys': (r) => pick(r, [`{"token_type": "Bearer", "expires_in": ${int(r, 9999)}}`, `{"api_key_id": "key-${chars(r, HEX, 16)}"}`, `password_length=${8 + int(r, 20)}`, `{"max_tokens": ${int(r, 8192)}}`]),
+  'public keys and certificates under key names': (r) =>
+    pick(r, [
+      `{"private_key": "-----BEGIN CERTIFICATE-----\\n${chars(r, ALNUM, 64)}\\n-----END CERTIFICATE-----\\n"}`,
+      `{"public_key": "-----BEGIN PUBLIC KEY-----\\n${chars(r, ALNUM, 64)}\\n-----END PUBLIC KEY-----\\n"}`,
+      `private_key: -----BEGIN RSA PUBLIC KEY-----\n${chars(r, ALNUM, 64)}\n-----END RSA PUBLIC KEY-----`,
+      `{"private_key_id": "${chars(r, HEX, 40)}"}`,
+    ]),
 };
 
 /** Positives for every detector, then look-alikes; `perType` positives and `perNegative` of each look-alike kind. */
 export function labelledSet(seed = 20261129, perType = 120, perNegative = 60): Sample[] {
   const r = rng(seed);
+  // Kinds added later draw from their own stream, so the samples of the earlier kinds stay the same.
+  const later = rng(seed + 1);
+  const LATER = new Set(['GCP_SA_KEY', 'public keys and certificates under key names']);
   const out: Sample[] = [];
-  for (const [type, make] of Object.entries(POSITIVES)) for (let i = 0; i < perType; i++) out.push(sample(type, make(r)));
-  for (const [kind, make] of Object.entries(NEGATIVES)) for (let i = 0; i < perNegative; i++) out.push(sample(`negative:${kind}`, [make(r)]));
+  for (const [type, make] of Object.entries(POSITIVES)) for (let i = 0; i < perType; i++) out.push(sample(type, make(LATER.has(type) ? later : r)));
+  for (const [kind, make] of Object.entries(NEGATIVES)) for (let i = 0; i < perNegative; i++) out.push(sample(`negative:${kind}`, [make(LATER.has(kind) ? later : r)]));
   return out;
 }
 

@@ -15,6 +15,7 @@ const FLOORS: Readonly<Record<DetectorName, { precision: number; recall: number 
   EMAIL: { precision: 0.98, recall: 0.98 },
   IBAN: { precision: 0.98, recall: 0.98 },
   JWT: { precision: 0.98, recall: 0.98 },
+  GCP_SA_KEY: { precision: 0.98, recall: 0.98 },
   PRIVATE_KEY: { precision: 0.98, recall: 0.98 },
   AWS_ACCESS_KEY: { precision: 0.98, recall: 0.98 },
   GCP_API_KEY: { precision: 0.98, recall: 0.98 },

@@ -1,0 +1,149 @@
+/**
+ * CSV with a header row: the header gives context to every value in its column, as a JSON key or a
+ * `key=value` key does (a `password` column's values are passwords, bare nine digits under `ssn` are an
+ * SSN, a column a rule names is masked whole). One pass over the text, and none at all unless the first
+ * line is a header and some header names something.
+ */
+
+/** What a header says about the values under it (from the caller's rules). */
+export interface ColumnContext {
+  /** Values here are masked whole as this type, whatever they look like (column rules). */
+  readonly whole?: string;
+  /** The type of one value under this header, if it is one (key-name rules). */
+  readonly valueType?: (value: string) => string | undefined;
+}
+
+export interface CsvFinding {
+  readonly start: number;
+  readonly end: number;
+  readonly type: string;
+}
+
+const HEADER_NAME = /^[A-Za-z_][A-Za-z0-9_ .()-]{0,63}$/;
+const MAX_HEADER = 8192;
+
+interface Field {
+  readonly start: number;
+  readonly end: number;
+  readonly quoted: boolean;
+}
+
+/**
+ * Reads one field starting at `i`; returns it and where the next one starts (after the delimiter), or -1
+ * at the end of the record (`next` is then the start of the next record).
+ */
+function field(text: string, i: number, delim: number): { field: Field; next: number; last: boolean } {
+  const n = text.length;
+  if (text.charCodeAt(i) === 34) {
+    let j = i + 1;
+    for (;;) {
+      const q = text.indexOf('"', j);
+      if (q < 0) return { field: { start: i + 1, end: n, quoted: true }, next: n, last: true };
+      if (text.charCodeAt(q + 1) === 34) {
+        j = q + 2;
+        continue;
+      }
+      const after = text.charCodeAt(q + 1);
+      const f = { start: i + 1, end: q, quoted: true };
+      if (after === delim) return { field: f, next: q + 2, last: false };
+      const eol = after === 13 && text.charCodeAt(q + 2) === 10 ? q + 3 : q + 2;
+      return { field: f, next: Math.min(eol, n), last: true };
+    }
+  }
+  let j = i;
+  while (j < n) {
+    const c = text.charCodeAt(j);
+    if (c === delim) return { field: { start: i, end: j, quoted: false }, next: j + 1, last: false };
+    if (c === 10) return { field: { start: i, end: j > i && text.charCodeAt(j - 1) === 13 ? j - 1 : j, quoted: false }, next: j + 1, last: true };
+    j++;
+  }
+  return { field: { start: i, end: n, quoted: false }, next: n, last: true };
+}
+
+/** The fields of the record at `i` and the start of the next record. */
+function record(text: string, i: number, delim: number): { fields: Field[]; next: number } {
+  const fields: Field[] = [];
+  let at = i;
+  for (;;) {
+    const r = field(text, at, delim);
+    fields.push(r.field);
+    at = r.next;
+    if (r.last) return { fields, next: at };
+  }
+}
+
+const value = (text: string, f: Field): string => {
+  const raw = text.slice(f.start, f.end);
+  return f.quoted ? raw.replace(/""/g, '"') : raw.trim();
+};
+
+/** The delimiter of a header line: the most frequent of ',', tab and ';' (at least one). */
+function delimiterOf(header: string): number {
+  let best = -1;
+  let count = 0;
+  for (const d of [44, 9, 59]) {
+    let c = 0;
+    for (let i = 0; i < header.length; i++) if (header.charCodeAt(i) === d) c++;
+    if (c > count) {
+      best = d;
+      count = c;
+    }
+  }
+  return best;
+}
+
+/**
+ * Findings that only the header's context gives, for text that is CSV with a header row: at least two
+ * identifier-like header names and a first data row with as many fields. `contextOf` says what a header
+ * name means (undefined for an ordinary name). Offsets are JS string indices of the cells' contents.
+ */
+export function csvFindings(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvFinding[] {
+  const eol = text.indexOf('\n');
+  if (eol < 0 || eol > MAX_HEADER) return [];
+  const delim = delimiterOf(text.slice(0, eol));
+  if (delim < 0) return [];
+  const header = record(text, 0, delim);
+  if (header.fields.length < 2 || header.next !== eol + 1) return [];
+  const contexts: (ColumnContext | undefined)[] = [];
+  let any = false;
+  for (const f of header.fields) {
+    const name = value(text, f);
+    // Names of up to three words ("Social Security Number"); a sentence with commas is not a header.
+    if (!HEADER_NAME.test(name) || name.split(' ').length > 3) return [];
+    const ctx = contextOf(name);
+    contexts.push(ctx);
+    if (ctx !== undefined) any = true;
+  }
+  if (!any) return [];
+  const out: CsvFinding[] = [];
+  let at = header.next;
+  let first = true;
+  while (at < text.length) {
+    const row = record(text, at, delim);
+    if (row.next <= at) break;
+    at = row.next;
+    if (row.fields.length === 1 && row.fields[0]?.start === row.fields[0]?.end) continue; // blank line
+    if (first && row.fields.length !== header.fields.length) return [];
+    first = false;
+    row.fields.forEach((f, c) => {
+      const ctx = contexts[c];
+      if (ctx === undefined || f.start >= f.end) return;
+      if (ctx.whole !== undefined) {
+        out.push({ start: f.start, end: f.end, type: ctx.whole });
+        return;
+      }
+      const type = ctx.valueType?.(value(text, f));
+      if (type !== undefined) {
+        // The cell's content without the spaces around an unquoted value.
+        let s = f.start;
+        let e = f.end;
+        if (!f.quoted) {
+          while (s < e && text.charCodeAt(s) === 32) s++;
+          while (e > s && text.charCodeAt(e - 1) === 32) e--;
+        }
+        out.push({ start: s, end: e, type });
+      }
+    });
+  }
+  return out;
+}

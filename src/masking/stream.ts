@@ -1,0 +1,159 @@
+/**
+ * Masking for text that arrives in chunks (a log tail, an object read in pieces). A token split across
+ * chunks must still be found, so the stream holds back the last `window` characters (longer than any
+ * token but a PEM block) and, while a `-----BEGIN` block is open, everything from its BEGIN up to
+ * `pemHold` characters (a private key or a service-account key file can be kilobytes). Emitted text
+ * never ends inside a finding. Each rescan also sees the 256 characters before it, so a key name
+ * already emitted still gives its value context. Any error ends the stream: nothing more is emitted.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { MaskingFailedError } from '../errors.js';
+import { MaskContext, type Finding, type Masker } from './masker.js';
+
+export interface MaskingStreamOptions {
+  /** Characters held back for tokens split across chunks (default 16 KiB; JWTs reach ~12 KB). */
+  readonly window?: number;
+  /** How far an open `-----BEGIN` block is held back before it is masked as truncated (default 64 KiB). */
+  readonly pemHold?: number;
+  /** Shared placeholders and counts (default: one context for the whole stream). */
+  readonly context?: MaskContext;
+}
+
+export interface MaskedChunk {
+  /** Masked text to emit now (may be empty while text is held back). */
+  readonly masked: string;
+  /** Findings in this text, with offsets into the whole original stream (JS string indices). */
+  readonly findings: readonly Finding[];
+}
+
+/** Key names and similar left context a detector looks back at. */
+const LEFT_CONTEXT = 256;
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+
+export class MaskingStream {
+  readonly context: MaskContext;
+  private readonly masker: Masker;
+  private readonly window: number;
+  private readonly pemHold: number;
+  /** Original text not yet emitted; it starts at `base` in the stream. */
+  private pending = '';
+  private base = 0;
+  /** Up to LEFT_CONTEXT original characters just before `pending` (already emitted). */
+  private left = '';
+  /** Do not rescan before `pending` is this long (after a rescan that could emit nothing). */
+  private retryAt = 0;
+  /** Why the stream stopped (an error or the end), once it has. */
+  private failed: string | undefined;
+
+  constructor(masker: Masker, options: MaskingStreamOptions = {}) {
+    const window = options.window ?? 16 * 1024;
+    const pemHold = options.pemHold ?? 64 * 1024;
+    if (!Number.isInteger(window) || window < 64) throw new TypeError('MaskingStream: window must be an integer of at least 64 characters');
+    if (!Number.isInteger(pemHold) || pemHold < window) throw new TypeError('MaskingStream: pemHold must be an integer of at least window');
+    this.masker = masker;
+    this.window = window;
+    this.pemHold = pemHold;
+    this.context = options.context ?? new MaskContext();
+  }
+
+  /** Adds a chunk; returns what can be emitted now. */
+  push(chunk: string): MaskedChunk {
+    this.check();
+    this.pending += chunk;
+    if (this.pending.length < 2 * this.window || this.pending.length < this.retryAt) return { masked: '', findings: [] };
+    return this.guard(false);
+  }
+
+  /** Ends the stream: masks and returns everything held back. */
+  end(): MaskedChunk {
+    this.check();
+    const out = this.guard(true);
+    this.failed = 'the stream has ended';
+    return out;
+  }
+
+  private check(): void {
+    if (this.failed !== undefined) throw new MaskingFailedError({ detail: `masking stream already stopped: ${this.failed}` });
+  }
+
+  private guard(final: boolean): MaskedChunk {
+    try {
+      return this.flush(final);
+    } catch (error) {
+      // Fail closed: drop what is held back and refuse further chunks.
+      this.failed = error instanceof Error ? error.message : String(error);
+      this.pending = '';
+      this.left = '';
+      throw error instanceof MaskingFailedError ? error : new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
+    }
+  }
+
+  private flush(final: boolean): MaskedChunk {
+    const text = this.left + this.pending;
+    const off = this.left.length;
+    const findings = this.masker.find(text);
+    let cut = text.length;
+    if (!final) {
+      cut = text.length - this.window;
+      const open = text.lastIndexOf(BEGIN);
+      if (open >= off && text.indexOf(END, open) < 0 && text.length - open <= this.pemHold) cut = Math.min(cut, open);
+      // Never cut inside a finding (they are in order and do not overlap).
+      for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
+    }
+    if (cut <= off) {
+      this.retryAt = this.pending.length + this.window;
+      return { masked: '', findings: [] };
+    }
+    const segment: Finding[] = [];
+    const reported: Finding[] = [];
+    for (const f of findings) {
+      if (f.end <= off || f.start >= cut) continue;
+      // A finding that starts in text already emitted (seen differently now): mask the rest of it.
+      const start = Math.max(f.start, off);
+      segment.push({ start: start - off, end: Math.min(f.end, cut) - off, type: f.type });
+      reported.push({ start: this.base + start - off, end: this.base + Math.min(f.end, cut) - off, type: f.type });
+    }
+    const masked = this.masker.apply(text.slice(off, cut), segment, this.context);
+    this.base += cut - off;
+    this.left = text.slice(Math.max(0, cut - LEFT_CONTEXT), cut);
+    this.pending = text.slice(cut);
+    this.retryAt = 0;
+    return { masked, findings: reported };
+  }
+}
+
+/**
+ * A Transform from text (or UTF-8 bytes, split anywhere) to masked text. On a masking error the stream
+ * is destroyed with a MaskingFailedError and emits nothing more (fail closed).
+ */
+export function maskingTransform(masker: Masker, options: MaskingStreamOptions & { readonly onFindings?: (findings: readonly Finding[]) => void } = {}): Transform {
+  const stream = new MaskingStream(masker, options);
+  const decoder = new StringDecoder('utf8');
+  const emit = (t: Transform, out: MaskedChunk): void => {
+    if (out.findings.length > 0) options.onFindings?.(out.findings);
+    if (out.masked !== '') t.push(out.masked);
+  };
+  return new Transform({
+    decodeStrings: false,
+    transform(chunk: Buffer | string, _encoding: BufferEncoding, callback: TransformCallback) {
+      try {
+        emit(this, stream.push(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    flush(callback: TransformCallback) {
+      try {
+        const tail = decoder.end();
+        if (tail !== '') emit(this, stream.push(tail));
+        emit(this, stream.end());
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { MaskingFailedError } from '../../../src/errors.js';
+import { setMaskingSecretResolver } from '../../../src/masking/keys.js';
+import { parsePolicy } from '../../../src/policy/load.js';
+import type { CallContext } from '../../../src/pipeline/context.js';
+import { maskStage } from '../../../src/pipeline/stages/mask.js';
+import type { RowsResult } from '../../../src/tool.js';
+
+const policyWith = (masking: unknown): { current: () => ReturnType<typeof parsePolicy> } => {
+  const policy = parsePolicy(JSON.stringify({ version: 1, rules: [], masking }), 'policies.json', []);
+  return { current: () => policy };
+};
+
+const result: RowsResult = { kind: 'rows', columns: [{ name: 'email', type: 'text' }, { name: 'card', type: 'text' }], rows: [['ana@example.com', '4111111111111111']], rowCount: 1, truncated: false };
+
+function call(facts?: unknown): CallContext {
+  return { id: 'c1', startedAt: 0, sessionId: 's', transport: 'stdio', toolName: 't', rawArguments: {}, credential: { kind: 'none' }, signal: new AbortController().signal, result, ...(facts === undefined ? {} : { facts }) } as unknown as CallContext;
+}
+
+describe('maskStage', () => {
+  it('fails closed with MASKING_FAILED when style hmac has no key, and returns no data', async () => {
+    const stage = maskStage({ policy: policyWith({ detectors: ['EMAIL'], style: 'hmac', hmacKey: 'env:AIRLOCK_TEST_UNSET_KEY' }), secrets: () => undefined });
+    const ctx = call();
+    await expect(stage(ctx, () => Promise.resolve())).rejects.toBeInstanceOf(MaskingFailedError);
+    expect(ctx.maskReport).toBeUndefined();
+  });
+
+  it('resolves the key reference through the resolver main.ts installs', async () => {
+    setMaskingSecretResolver((ref) => (ref === 'env:AIRLOCK_MASKING_KEY' ? 'deployment-key-0123456789abcdef' : undefined));
+    try {
+      const stage = maskStage({ policy: policyWith({ detectors: ['EMAIL'], style: 'hmac', hmacKey: 'env:AIRLOCK_MASKING_KEY' }) });
+      const ctx = call();
+      await stage(ctx, () => Promise.resolve());
+      expect((ctx.result as RowsResult).rows[0]?.[0]).toMatch(/^\[EMAIL:hmac:[0-9a-f]{12}\]$/);
+    } finally {
+      setMaskingSecretResolver(() => undefined);
+    }
+  });
+
+  it('applies "table.column" rules by name only when SQL lineage is missing or unresolved', async () => {
+    const policy = policyWith({ detectors: ['CREDIT_CARD'], style: 'last4', columns: ['customers.card'], sensitiveUse: { approverGroups: ['security'] } });
+    const lineage = (unresolved: string[]): unknown => ({ sql: { lineage: { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved, columnsReferenced: [] } } });
+    const cells = async (facts?: unknown): Promise<unknown> => {
+      const ctx = call(facts);
+      await maskStage({ policy })(ctx, () => Promise.resolve());
+      return (ctx.result as RowsResult).rows[0]?.[1];
+    };
+    expect(await cells()).toBe('[MASKED]');
+    expect(await cells(lineage(['no catalog snapshot of this connection']))).toBe('[MASKED]');
+    expect(await cells(lineage([]))).toBe('************1111');
+  });
+});
