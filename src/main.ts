@@ -42,7 +42,6 @@ import { classifySql, loadSqlParser } from './policy/sql/classify.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ToolDeps } from './tool.js';
-import { setMaskingSecretResolver } from './masking/keys.js';
 
 export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -171,15 +170,14 @@ export async function complianceKeyring(configPath: string): Promise<Keyring> {
   return resolveKeyring(compliance, { ...process.env });
 }
 
-/** Starts airlock with validated settings. */
 /** Resolves a masking secret reference ("env:NAME") from the environment; for `airlock mask` too. */
 export function maskingSecretFrom(env: Record<string, string | undefined> = { ...process.env }): (ref: string) => string | undefined {
   return (ref) => (ref.startsWith('env:') ? env[ref.slice('env:'.length)] : undefined);
 }
 
+/** Starts airlock with validated settings. */
 export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
   const env: Record<string, string | undefined> = { ...process.env };
-  setMaskingSecretResolver(maskingSecretFrom(env));
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) await fn().catch((e: unknown) => log('warn', `shutdown: ${String(e)}`));
@@ -303,6 +301,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       clock,
       onAuditFailure: (error, id) => log('error', `audit write failed for call ${id}: ${String(error)}`),
       ...(compliance === undefined ? {} : { compliance }),
+      maskingSecrets: maskingSecretFrom(env),
       ...(verifier === undefined ? {} : { verifier }),
       ...(impersonation === undefined ? {} : { impersonation }),
     });

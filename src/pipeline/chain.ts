@@ -1,5 +1,6 @@
 import type { AuditSink } from '../audit/record.js';
 import type { Keyring } from '../audit/sealed.js';
+import type { SecretResolver } from '../masking/keys.js';
 import type { ImpersonationProvider } from '../connectors/gcp-credentials.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { ToolDeps } from '../tool.js';
@@ -20,6 +21,8 @@ export interface PipelineOptions {
   readonly deps: ToolDeps;
   readonly clock: Clock;
   readonly onAuditFailure: (error: unknown, callId: string) => void;
+  /** Resolves the policy's masking secret references (`masking.hmacKey`). */
+  readonly maskingSecrets?: SecretResolver;
   /** Encrypted compliance copies of unmasked results in the audit. */
   readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
   readonly verifier?: TokenVerifier;
@@ -35,6 +38,6 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),
     executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
-    maskStage({ policy: options.policy }),
+    maskStage({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) }),
   ]);
 }

@@ -10,7 +10,9 @@ import type { CallContext, Next, Stage } from '../context.js';
  */
 export function maskStage(options: { readonly policy: PolicySource; readonly secrets?: SecretResolver }): Stage {
   const { policy } = options;
-  const secret = options.secrets ?? maskingSecret;
+  // Without a resolver no reference resolves, so style "hmac" fails closed.
+  const resolve = options.secrets ?? ((): undefined => undefined);
+  const secret = (ref: string): string | undefined => maskingSecret(ref, resolve);
   let cached: { version: string; masker: Masker } | undefined;
   const maskerFor = (): Masker => {
     const current = policy.current();

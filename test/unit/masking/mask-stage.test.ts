@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { MaskingFailedError } from '../../../src/errors.js';
-import { setMaskingSecretResolver } from '../../../src/masking/keys.js';
 import { parsePolicy } from '../../../src/policy/load.js';
 import type { CallContext } from '../../../src/pipeline/context.js';
 import { maskStage } from '../../../src/pipeline/stages/mask.js';
@@ -25,16 +24,17 @@ describe('maskStage', () => {
     expect(ctx.maskReport).toBeUndefined();
   });
 
-  it('resolves the key reference through the resolver main.ts installs', async () => {
-    setMaskingSecretResolver((ref) => (ref === 'env:AIRLOCK_MASKING_KEY' ? 'deployment-key-0123456789abcdef' : undefined));
-    try {
-      const stage = maskStage({ policy: policyWith({ detectors: ['EMAIL'], style: 'hmac', hmacKey: 'env:AIRLOCK_MASKING_KEY' }) });
-      const ctx = call();
-      await stage(ctx, () => Promise.resolve());
-      expect((ctx.result as RowsResult).rows[0]?.[0]).toMatch(/^\[EMAIL:hmac:[0-9a-f]{12}\]$/);
-    } finally {
-      setMaskingSecretResolver(() => undefined);
-    }
+  it('resolves the key reference through the resolver the composition root passes in', async () => {
+    const secrets = (ref: string): string | undefined => (ref === 'env:AIRLOCK_MASKING_KEY' ? 'deployment-key-0123456789abcdef' : undefined);
+    const stage = maskStage({ policy: policyWith({ detectors: ['EMAIL'], style: 'hmac', hmacKey: 'env:AIRLOCK_MASKING_KEY' }), secrets });
+    const ctx = call();
+    await stage(ctx, () => Promise.resolve());
+    expect((ctx.result as RowsResult).rows[0]?.[0]).toMatch(/^\[EMAIL:hmac:[0-9a-f]{12}\]$/);
+  });
+
+  it('fails closed when no resolver is given at all', async () => {
+    const stage = maskStage({ policy: policyWith({ detectors: ['EMAIL'], style: 'hmac', hmacKey: 'env:AIRLOCK_MASKING_KEY' }) });
+    await expect(stage(call(), () => Promise.resolve())).rejects.toBeInstanceOf(MaskingFailedError);
   });
 
   it('applies "table.column" rules by name only when SQL lineage is missing or unresolved', async () => {
