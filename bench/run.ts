@@ -20,6 +20,7 @@ import { maskingBench } from './masking.js';
 import { policyBench } from './policy.js';
 import { JsonAuditStore } from '../src/audit/store.js';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
+import { toolDeps } from '../src/main.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/connectors/embedded.js';
 import { PostgresConnector } from '../src/connectors/postgres.js';
 import { parseDevIdentity } from '../src/identity/dev.js';
@@ -27,7 +28,7 @@ import { ToolRegistry } from '../src/mcp/registry.js';
 import { createGovernedServer } from '../src/mcp/server.js';
 import { buildPipeline } from '../src/pipeline/chain.js';
 import { loadPolicy } from '../src/policy/load.js';
-import { classifySql, loadSqlParser } from '../src/policy/sql/classify.js';
+import { loadSqlParser } from '../src/policy/sql/classify.js';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 1000);
 const WARMUP = 100;
@@ -144,7 +145,8 @@ async function main(): Promise<void> {
       audit,
       tools: registry,
       policy: { current: () => policy },
-      deps: { sql, classifySql: async (text, c) => classifySql(text, await sql.catalog(c)), hasConnection: (n) => n === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } },
+      // The server's own tool dependencies (catalog-judged classification, its cache, policy views).
+      deps: toolDeps(() => policy, sql, sql, registry),
       clock: { now: () => Date.now() },
       onAuditFailure: () => undefined,
     });

@@ -38,7 +38,7 @@ import { sensitiveColumns } from './policy/sensitive.js';
 import type { SensitivePredicate } from './policy/sql/lineage.js';
 import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
-import { classifySql, loadSqlParser } from './policy/sql/classify.js';
+import { classifySql, loadSqlParser, type SqlFacts } from './policy/sql/classify.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ToolDeps } from './tool.js';
@@ -111,17 +111,43 @@ function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: L
     }
     return lineageFor.get(p);
   };
+  // Agents repeat statements: the facts of a statement depend only on its text, the catalog snapshot and
+  // the policy's sensitive columns, so they are kept (frozen) per snapshot and policy, most recent 512.
+  const NONE = {};
+  const cache = new WeakMap<object, WeakMap<object, Map<string, SqlFacts>>>();
   return async (text, connection) => {
     const catalog = await sql.catalog(connection).catch((error: unknown) => {
       log?.('debug', `catalog for "${connection}" unavailable: ${String(error)}`);
       return undefined;
     });
-    return classifySql(text, catalog, predicate(policy()));
+    const sensitive = predicate(policy());
+    let byPredicate = cache.get(catalog ?? NONE);
+    if (byPredicate === undefined) cache.set(catalog ?? NONE, (byPredicate = new WeakMap()));
+    let entries = byPredicate.get(sensitive ?? NONE);
+    if (entries === undefined) byPredicate.set(sensitive ?? NONE, (entries = new Map<string, SqlFacts>()));
+    const hit = entries.get(text);
+    if (hit !== undefined) {
+      entries.delete(text);
+      entries.set(text, hit);
+      return hit;
+    }
+    const facts = deepFreeze(classifySql(text, catalog, sensitive));
+    entries.set(text, facts);
+    if (entries.size > 512) entries.delete(entries.keys().next().value as string);
+    return facts;
   };
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 /** What tools may use: the SQL connector, the classifier with this connection's catalog, policy views. */
-function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger): ToolDeps {
+export function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger): ToolDeps {
   const deps: ToolDeps = {
     sql,
     classifySql: catalogClassifier(catalogs, policy, log),

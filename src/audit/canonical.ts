@@ -33,6 +33,21 @@ function canonicalWith(value: unknown, overrideKey: string | undefined, override
     default:
       return 'null';
   }
+  // Frozen values cannot change: their text is kept (the SQL facts of a repeated statement are shared).
+  const frozen = overrideKey === undefined && Object.isFrozen(value);
+  if (frozen) {
+    const known = frozenText.get(value);
+    if (known !== undefined) return known;
+    const text = canonicalOf(value, undefined, undefined);
+    frozenText.set(value, text);
+    return text;
+  }
+  return canonicalOf(value, overrideKey, override);
+}
+
+const frozenText = new WeakMap<object, string>();
+
+function canonicalOf(value: object, overrideKey: string | undefined, override: unknown): string {
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
