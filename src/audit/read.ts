@@ -44,45 +44,9 @@ export function readJournal(dir: string): JournalContents {
   return { entries, wholeBytes: end, totalBytes: buffer.length };
 }
 
-export interface StoreContents {
-  readonly segments: readonly { readonly name: string; readonly file: SegmentFile; readonly bytes: Buffer }[];
-  /** Finished calls recorded in the journal and not yet in a segment, in chain order. */
-  readonly journalRecords: readonly ChainedRecord[];
-  /** Calls that started and have no outcome yet (running now, or interrupted by a crash). */
-  readonly open: readonly StartedEntry[];
-}
-
-/** Everything in a store directory, read without taking its lock (readers never block the writer). */
-export function readStore(dir: string): StoreContents {
-  const segments = listSegmentsSync(dir).map((name) => {
-    const bytes = readFileSync(join(dir, name));
-    return { name, file: parseSegment(name, bytes.toString('utf8')), bytes };
-  });
-  const lastSeq = lastSeqOf(segments.map((s) => s.file));
-  const journal = readJournal(dir);
-  const journalRecords: ChainedRecord[] = [];
-  const open = new Map<string, StartedEntry>();
-  for (const entry of journal.entries) {
-    if ('start' in entry) open.set(entry.start.id, entry.start);
-    else {
-      open.delete(entry.end.id);
-      if (entry.end.chain.seq > lastSeq) journalRecords.push(entry.end);
-    }
-  }
-  return { segments, journalRecords, open: [...open.values()] };
-}
-
-/** The last `chain.seq` held by these segments (0 when empty). */
-export function lastSeqOf(files: readonly SegmentFile[]): number {
-  const file = files.at(-1);
-  if (file === undefined) return 0;
-  return file.records.at(-1)?.chain.seq ?? file.head.firstSeq - 1;
-}
-
 /** Every finished call's record, oldest first (segments, then the journal's tail). */
 export function readRecords(dir: string): ChainedRecord[] {
-  const store = readStore(dir);
-  return [...store.segments.flatMap((s) => s.file.records), ...store.journalRecords];
+  return [...iterateRecords(dir)];
 }
 
 /**

@@ -54,11 +54,6 @@ export function listSegmentsSync(dir: string): string[] {
   return names.filter((n) => SEGMENT_NAME.test(n)).sort(order);
 }
 
-/** Segment files of a store, oldest first. */
-export function listSegments(dir: string): Promise<string[]> {
-  return Promise.resolve(listSegmentsSync(dir));
-}
-
 /** Records never change once appended, so each is serialised once and reused on every rewrite. */
 const serialized = new WeakMap<object, string>();
 

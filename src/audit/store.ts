@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, accessSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { constants, accessSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
@@ -7,11 +7,10 @@ import { GENESIS, link, type ChainedRecord } from './chain.js';
 import { Journal, nodeJournalIo, type JournalIo } from './journal.js';
 import { interruptedRecord } from './interrupted.js';
 import { acquireLock } from './lock.js';
-import { readJournal, readStore, type JournalEntry } from './read.js';
+import { readJournal, readRecords } from './read.js';
 import type { AuditRecord, AuditSink, StartedEntry } from './record.js';
-import { dayOf, JOURNAL_NAME, LOCK_NAME, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
+import { dayOf, JOURNAL_NAME, listSegmentsSync, LOCK_NAME, parseSegment, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
 
-export { listSegments } from './segments.js';
 
 export interface JsonAuditStoreOptions {
   /** Seal a segment and start the next once it would exceed this many bytes (default 256 KiB: each move rewrites the current segment). */
@@ -117,9 +116,11 @@ export class JsonAuditStore implements AuditSink {
   }
 
   private async recover(io: JournalIo): Promise<void> {
-    const { segments } = readStore(this.dir);
-    const last = segments.at(-1);
-    if (last !== undefined) {
+    // Only the newest segment matters here: the chain continues from its last record.
+    const lastName = listSegmentsSync(this.dir).at(-1);
+    if (lastName !== undefined) {
+      const bytes = readFileSync(join(this.dir, lastName));
+      const last = { name: lastName, bytes, file: parseSegment(lastName, bytes.toString('utf8')) };
       const [, day = '', n = '1'] = SEGMENT_NAME.exec(last.name) ?? [];
       const db = this.segmentDb(last.name, last.file);
       this.current = { name: last.name, day, seq: Number(n), db, bytes: last.bytes.length };
@@ -356,8 +357,7 @@ export class JsonAuditStore implements AuditSink {
   /** Every finished call's record, oldest first, once what is queued now is journalled. */
   async records(): Promise<ChainedRecord[]> {
     await new Promise<void>((r) => setImmediate(r));
-    const { segments, journalRecords } = readStore(this.dir);
-    return [...segments.flatMap((s) => s.file.records), ...journalRecords];
+    return readRecords(this.dir);
   }
 }
 
@@ -369,5 +369,3 @@ export class AuditRecoveryError extends Error {
   }
 }
 
-export { interruptedRecord };
-export type { JournalEntry };

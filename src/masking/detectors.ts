@@ -48,13 +48,21 @@ export function detectWith(text: string, mask: number): Detection[] {
   if (mask === 0 || text.length < 3) return []; // the shortest finding is "::1"
   const all = scan(text, mask);
   if (all.length <= 1) return all;
-  all.sort((a, b) => a.start - b.start || b.end - a.end || RANK[a.type] - RANK[b.type]);
-  const out: Detection[] = [];
+  return withoutOverlaps(all, (d) => RANK[d.type]);
+}
+
+/**
+ * Findings in text order with overlaps resolved: at one start the longest wins, at equal spans the lower
+ * rank (the more specific detector); a finding that starts inside an earlier one is dropped. Sorts `all`.
+ */
+export function withoutOverlaps<T extends { readonly start: number; readonly end: number }>(all: T[], rank: (f: T) => number): T[] {
+  all.sort((a, b) => a.start - b.start || b.end - a.end || rank(a) - rank(b));
+  const out: T[] = [];
   let reach = -1;
-  for (const d of all) {
-    if (d.start < reach) continue;
-    out.push(d);
-    reach = d.end;
+  for (const f of all) {
+    if (f.start < reach) continue;
+    out.push(f);
+    reach = f.end;
   }
   return out;
 }

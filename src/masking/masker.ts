@@ -6,7 +6,7 @@ import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, type ColumnContext } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
-import { detectWith, maskOf, type DetectorName } from './detectors.js';
+import { detectWith, maskOf, withoutOverlaps, type DetectorName } from './detectors.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, RANK } from './names.js';
 import { pemPrivateKeyValue } from './tokens.js';
@@ -164,15 +164,7 @@ export class Masker {
     if (extra.length === 0) return builtIn;
     const all: Finding[] = [...builtIn, ...extra];
     const rank = (f: Finding): number => (RANK as Readonly<Record<string, number | undefined>>)[f.type] ?? this.customRank.get(f.type) ?? 999;
-    all.sort((a, b) => a.start - b.start || b.end - a.end || rank(a) - rank(b));
-    const out: Finding[] = [];
-    let reach = -1;
-    for (const f of all) {
-      if (f.start < reach) continue;
-      out.push(f);
-      reach = f.end;
-    }
-    return out;
+    return withoutOverlaps(all, rank);
   }
 
   /** `text` with `findings` (from `find`, in order) replaced as the style says, each counted in `ctx`. */

@@ -76,28 +76,10 @@ export function startedEntry(ctx: CallContext): StartedEntry {
 }
 
 function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
-  const p = ctx.principal;
   const result = ctx.error === undefined ? ctx.result : undefined;
   return {
-    id: ctx.id,
-    time: new Date(ctx.startedAt).toISOString(),
+    ...startedEntry(ctx),
     durationMs: Math.max(0, now - ctx.startedAt),
-    sessionId: ctx.sessionId,
-    transport: ctx.transport,
-    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
-    devIdentity: ctx.credential.kind === 'dev',
-    tool: ctx.toolName,
-    input: ctx.rawArguments ?? null,
-    facts: ctx.facts === undefined ? null : { ...ctx.facts },
-    decision:
-      ctx.decision === undefined
-        ? null
-        : {
-            effect: ctx.decision.effect,
-            ruleIds: [...ctx.decision.ruleIds],
-            reason: ctx.decision.reason,
-            policyVersion: ctx.decision.policyVersion,
-          },
     downstream: [...(ctx.downstream ?? [])],
     outcome: ctx.error === undefined ? 'ok' : ctx.error.outcome,
     error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactAll(ctx.error.message) },
