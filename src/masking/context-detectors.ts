@@ -334,9 +334,15 @@ function dottedPhone(text: string, from: number, to: number): boolean {
 
 /**
  * Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an
- * identifier. A leading '+' or '(' says phone whatever comes before.
+ * identifier. A leading '+' or '(' says phone whatever comes before. A letter right after the digits
+ * (`5737034557ef5b8c…`, an MD5) also makes them part of a word, as libphonenumber's own text matcher
+ * rules when it sees the surrounding text (it is only handed the candidate here); an extension
+ * (`x12`, `ext. 12`) is not such a letter.
  */
-function insideId(text: string, start: number): boolean {
+function insideId(text: string, start: number, end: number): boolean {
+  const after = text.charCodeAt(end);
+  const extension = ((after === 120 || after === 88) && digitAt(text, end + 1)) || text.slice(end, end + 3).toLowerCase() === 'ext';
+  if (!extension && ((after >= 65 && after <= 90) || (after >= 97 && after <= 122) || after === 95)) return true;
   if (!digitAt(text, start)) return false;
   return is(text, start - 1, WORD) || (text.charCodeAt(start - 1) === 45 && is(text, start - 2, WORD));
 }
@@ -403,7 +409,10 @@ function planFor(country: CountryCode): PhonePlan | null {
  * A bare run has one parse: its national number must have a valid length and match a country's pattern.
  */
 function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): boolean {
-  if (plan === null || digits.includes(plan.idd)) return true;
+  if (plan === null) return true;
+  // A number dialled with the call prefix ('011 44 …') starts with it; a run with separators may hold one
+  // after other digits.
+  if (bare ? digits.startsWith(plan.idd) : digits.includes(plan.idd)) return true;
   if (digits.length < plan.minDigits) return false;
   // A run with separators may hold a shorter number inside it; only a bare run has one parse.
   if (!bare) return true;
@@ -440,7 +449,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     p = end;
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
-    if (digits < 7 || digits > 15 || dateAt(text, start) || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start)) continue;
+    if (digits < 7 || digits > 15 || dateAt(text, start) || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start, end)) continue;
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
       const bare = candidate.replace(/\D/g, '');

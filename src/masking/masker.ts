@@ -7,6 +7,7 @@ import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, type ColumnContext } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, withoutOverlaps, type DetectorName } from './detectors.js';
+import { prefilterFor } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, RANK } from './names.js';
 import { pemPrivateKeyValue } from './tokens.js';
@@ -124,6 +125,10 @@ export class Masker {
   private readonly secrets: ReadonlySet<string>;
   private readonly hmac: HmacTokens | undefined;
   private readonly nameRules: ColumnNameRules;
+  /** A CSV header can give its columns context (a keyed detector or a column rule is on). */
+  private readonly csvContext: boolean;
+  /** Where the built-in detectors could find something (see prefilter.ts); null when none is on. */
+  private readonly prefilter: RegExp | null;
   /** When the result being masked runs out of custom-detector time (masking a result is synchronous). */
   private resultDeadline = Number.POSITIVE_INFINITY;
 
@@ -134,6 +139,8 @@ export class Masker {
     this.customRank = new Map(this.custom.map((c, i) => [c.name, 1000 + i]));
     this.secrets = new Set([...SECRET_TYPES, ...this.custom.filter((c) => c.secret).map((c) => c.name)]);
     this.nameRules = new ColumnNameRules(settings.columns);
+    this.csvContext = (this.detectors & KEYED_BITS) !== 0 || !this.nameRules.empty;
+    this.prefilter = prefilterFor(this.detectors);
     if (settings.style === 'hmac') {
       // Fail closed: without the key there is no token to show, and no other style was chosen.
       if (options.hmacKey === undefined || options.hmacKey === '') throw new TypeError('masking.style "hmac" needs its key: set masking.hmacKey to a reference like "env:AIRLOCK_MASKING_KEY" and give that variable a value');
@@ -154,7 +161,7 @@ export class Masker {
   find(text: string): Finding[] {
     const builtIn = detectWith(text, this.detectors);
     const extra: Finding[] = [];
-    if (text.length > 8 && text.includes('\n') && ((this.detectors & KEYED_BITS) !== 0 || !this.nameRules.empty)) {
+    if (text.length > 8 && this.csvContext && text.includes('\n')) {
       extra.push(...csvFindings(text, (name) => this.columnContext(name, false)));
     }
     if (this.custom.length > 0) {
@@ -179,7 +186,18 @@ export class Masker {
     return out + text.slice(last);
   }
 
+  /** Whether `find` would find nothing without running it: no candidate for a built-in detector, no
+   * custom detector, and no CSV header to give context. Most values of a result are like this. */
+  private clean(text: string): boolean {
+    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return false;
+    const pre = this.prefilter;
+    if (pre === null || text.length < 3) return true;
+    pre.lastIndex = 0;
+    return !pre.test(text);
+  }
+
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
+    if (this.clean(text)) return text;
     const seen = repeats?.get(text);
     if (seen !== undefined) {
       for (const type of seen.types) ctx.count(type);

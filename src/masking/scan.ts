@@ -1,14 +1,17 @@
 /**
  * One pass over a string for every enabled detector. A table maps each ASCII character to the detectors
- * it can anchor (a digit, '@', ':', '=', '-', '_', some capitals); most characters anchor nothing and
- * cost one table read. Validators run only at anchors, and each keeps its own reach so no span is
- * examined twice by the same detector: the whole scan stays linear in the length of the text.
+ * it can anchor (a digit, '@', ':', '=', '-', '_', some capitals). The prefilter (prefilter.ts) picks the
+ * anchors worth a look in native code; with `every`, every anchor character is visited instead (the
+ * reference the prefilter is tested against). Validators run only at anchors, and each keeps its own
+ * reach so no span is examined twice by the same detector: the whole scan stays linear in the length of
+ * the text.
  */
 import type { CountryCode } from 'libphonenumber-js/max';
 import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
 import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './context-detectors.js';
 import { BIT, type Detection } from './names.js';
+import { prefilterFor } from './prefilter.js';
 import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
@@ -60,10 +63,18 @@ const on = (mask: number, d: Detection): boolean => (mask & BIT[d.type]) !== 0;
  */
 export const PHONE_CHECKS_PER_STRING = 256;
 
-export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US'): Detection[] {
+export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US', every = false): Detection[] {
   const table = tableFor(mask);
   const out: Detection[] = [];
   const n = text.length;
+  // Candidate anchors: the prefilter's matches, or (`every`, the reference the prefilter is tested
+  // against) every anchor character.
+  const pre = every ? null : prefilterFor(mask);
+  if (!every) {
+    if (pre === null) return out;
+    pre.lastIndex = 0;
+    if (!pre.test(text)) return out; // most strings: nothing to look at, nothing allocated
+  }
   // How far each detector has already looked: anchors before these are inside an earlier candidate.
   let runEnd = 0;
   let keyedEnd = 0;
@@ -77,7 +88,13 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   const v6 = { end: 0 };
   const jwt = { end: 0 };
   const phoneChecks = { left: PHONE_CHECKS_PER_STRING };
-  for (let i = 0; i < n; i++) {
+  // The next candidate after `i` (the detectors below never move the prefilter: it is set here).
+  const next = (i: number): number => {
+    if (pre === null) return i + 1;
+    pre.lastIndex = i + 1;
+    return pre.test(text) ? pre.lastIndex - 1 : n;
+  };
+  for (let i = pre === null ? 0 : pre.lastIndex - 1; i < n; i = next(i)) {
     const c = text.charCodeAt(i);
     const anchor = c < 128 ? (table[c] ?? 0) : 0;
     if (anchor === 0) continue;

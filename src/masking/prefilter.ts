@@ -1,0 +1,83 @@
+/**
+ * Where the scanner needs to look. Visiting every anchor character (every digit, capital, '=' and ':')
+ * costs more than the detectors themselves on ordinary logs, where half the characters are anchors and
+ * almost none start a finding. One regular expression per detector set matches, one character at a
+ * time, only the anchors that satisfy each detector's cheapest necessary condition (a digit run with
+ * enough digits, a key name that can name a secret before '=', a token prefix before '_'), and V8's
+ * native regex engine skips everything else.
+ *
+ * Each alternative is a superset of where its detector can find something: the scanner runs exactly
+ * the code it would run at that anchor anyway, so the findings are the same as visiting every anchor
+ * (a property test compares both on random and adversarial text). Every quantifier is bounded or runs
+ * over a class disjoint from what follows it, so each position is examined a bounded number of times.
+ */
+import { BIT } from './names.js';
+
+const KEYED = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN;
+
+/** `pass` → `[pP][aA][sS][sS]`: case-insensitive words in an otherwise case-sensitive expression. */
+const anyCase = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+
+/**
+ * The last word of every key name that can name a secret (the key patterns in context-detectors.ts all
+ * end in one of these): password-like, secret-like, token-like, AWS secret keys, SSNs, and the
+ * `private_key` of a service-account key file.
+ */
+const KEY_ENDINGS = ['passphrase', 'password', 'passwd', 'pass', 'pwd', 'secret', 'key', 'token', 'credentials', 'credential', 'ssn', 'security', 'number'];
+
+/** The last letters of KEY_ENDINGS: a one-character test that rejects most keys before the words. */
+const lastLetters = (): string => {
+  const letters = new Set(KEY_ENDINGS.map((w) => w.at(-1) ?? ''));
+  return [...letters].map((c) => `${c}${c.toUpperCase()}`).join('');
+};
+
+function source(mask: number): string {
+  const alts: string[] = [];
+  const on = (bits: number): boolean => (mask & bits) !== 0;
+  if (on(BIT.CREDIT_CARD | BIT.US_SSN | BIT.PHONE | BIT.IP_ADDRESS)) {
+    // A digit that starts a run (or follows a separator inside one) with enough digits for the most
+    // permissive digit detector on, or an IPv4-shaped start. Runs are digits and ` .()+-`.
+    const least = on(BIT.PHONE) ? 7 : on(BIT.US_SSN) ? 9 : on(BIT.CREDIT_CARD) ? 13 : 0;
+    const conditions: string[] = [];
+    if (least > 0) conditions.push(`(?:[ .()+\\-]*\\d){${least - 1}}`);
+    if (on(BIT.IP_ADDRESS)) conditions.push('\\d{0,2}\\.\\d{1,3}\\.\\d{1,3}\\.\\d');
+    alts.push(`\\d(?<!\\d\\d)(?=${conditions.join('|')})`);
+  }
+  if (on(BIT.EMAIL)) alts.push('@');
+  if (on(KEYED | BIT.GCP_SA_KEY)) {
+    // keyedAt and serviceAccountKeyAt: a key, an optional (escaped) quote, up to 8 spaces or tabs.
+    const words = on(KEYED) ? KEY_ENDINGS : ['key'];
+    const tail = '(?:\\\\?["\'])?[ \\t]{0,8}[=:]';
+    alts.push(`[=:](?<=[${lastLetters()}]${tail})(?<=(?:${words.map(anyCase).join('|')})${tail})`);
+  }
+  const colon: string[] = [];
+  if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/');
+  // IPv6: '::', or the first of seven colons between groups of hex digits.
+  if (on(BIT.IP_ADDRESS)) colon.push(':', '(?:[0-9A-Fa-f]{1,4}:){6}[0-9A-Fa-f]');
+  if (colon.length > 0) alts.push(`:(?=${colon.join('|')})`);
+  if (on(BIT.PRIVATE_KEY)) alts.push('-(?=----BEGIN )');
+  if (on(BIT.SLACK_TOKEN)) alts.push('-(?<=xox[baprse]-)');
+  if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) alts.push('_(?<=(?:gh[pousr]|[sr]k|whsec|github)_)');
+  const word = '[A-Za-z0-9_]';
+  if (on(BIT.IBAN)) alts.push(`[A-Z](?<!${word}[A-Z])(?=[A-Z]\\d\\d)`);
+  if (on(BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY)) alts.push(`A(?<!${word}A)(?=KIA|SIA|BIA|CCA|Iza)`);
+  if (on(BIT.GENERIC_API_KEY)) alts.push('B(?=earer[ \\t]|asic[ \\t])', 'T(?=oken[ \\t])');
+  if (on(BIT.JWT)) alts.push('J(?<=eyJ)');
+  return alts.join('|');
+}
+
+const cache = new Map<number, RegExp | null>();
+
+/**
+ * The prefilter for a detector set (`maskOf`), built once per set; null when no detector is on. Global:
+ * the caller sets `lastIndex`, calls `test`, and reads the anchor at `lastIndex - 1`.
+ */
+export function prefilterFor(mask: number): RegExp | null {
+  let re = cache.get(mask);
+  if (re === undefined) {
+    const src = source(mask);
+    re = src === '' ? null : new RegExp(src, 'g');
+    cache.set(mask, re);
+  }
+  return re;
+}
