@@ -92,39 +92,69 @@ function delimiterOf(header: string): number {
   return best;
 }
 
+/** A CSV header row and what it says about each column (see `csvHeader`). */
+export interface CsvHeader {
+  readonly delim: number;
+  readonly contexts: readonly (ColumnContext | undefined)[];
+  /** Where the first data record starts in the text the header was read from. */
+  readonly next: number;
+}
+
 /**
- * Findings that only the header's context gives, for text that is CSV with a header row: at least two
- * identifier-like header names and a first data row with as many fields. `contextOf` says what a header
- * name means (undefined for an ordinary name). Offsets are JS string indices of the cells' contents.
+ * The header of text that is CSV with a header row: at least two identifier-like names on the first
+ * line, at least one of which `contextOf` gives a context (undefined for an ordinary name), and a first
+ * data record (if the text holds one) with as many fields. Undefined when the text is not such CSV or no
+ * header name means anything.
  */
-export function csvFindings(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvFinding[] {
+export function csvHeader(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvHeader | undefined {
   const eol = text.indexOf('\n');
-  if (eol < 0 || eol > MAX_HEADER) return [];
+  if (eol < 0 || eol > MAX_HEADER) return undefined;
   const delim = delimiterOf(text.slice(0, eol));
-  if (delim < 0) return [];
+  if (delim < 0) return undefined;
   const header = record(text, 0, delim);
-  if (header.fields.length < 2 || header.next !== eol + 1) return [];
+  if (header.fields.length < 2 || header.next !== eol + 1) return undefined;
   const contexts: (ColumnContext | undefined)[] = [];
   let any = false;
   for (const f of header.fields) {
     const name = value(text, f);
     // Names of up to three words ("Social Security Number"); a sentence with commas is not a header.
-    if (!HEADER_NAME.test(name) || name.split(' ').length > 3) return [];
+    if (!HEADER_NAME.test(name) || name.split(' ').length > 3) return undefined;
     const ctx = contextOf(name);
     contexts.push(ctx);
     if (ctx !== undefined) any = true;
   }
-  if (!any) return [];
+  if (!any) return undefined;
+  // The first data record (when the text holds one) has as many fields as the header.
+  for (let at = header.next; at < text.length; ) {
+    const row = record(text, at, delim);
+    if (row.next <= at) break;
+    at = row.next;
+    if (row.fields.length === 1 && row.fields[0]?.start === row.fields[0]?.end) continue; // blank line
+    if (row.fields.length !== contexts.length) return undefined;
+    break;
+  }
+  return { delim, contexts, next: header.next };
+}
+
+/**
+ * Findings that only the header's context gives, for text that is CSV with a header row (`csvHeader`).
+ * Offsets are JS string indices of the cells' contents.
+ */
+export function csvFindings(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvFinding[] {
+  const header = csvHeader(text, contextOf);
+  return header === undefined ? [] : csvRecordFindings(text, header, header.next);
+}
+
+/** Findings in the records of `text` from `from` (a record's start) on, under a header read earlier. */
+export function csvRecordFindings(text: string, header: CsvHeader, from: number): CsvFinding[] {
+  const { delim, contexts } = header;
   const out: CsvFinding[] = [];
-  let at = header.next;
-  let first = true;
+  let at = from;
   while (at < text.length) {
     const row = record(text, at, delim);
     if (row.next <= at) break;
     at = row.next;
     if (row.fields.length === 1 && row.fields[0]?.start === row.fields[0]?.end) continue; // blank line
-    if (first && row.fields.length !== header.fields.length) return [];
-    first = false;
     row.fields.forEach((f, c) => {
       const ctx = contexts[c];
       if (ctx === undefined || f.start >= f.end) return;
@@ -146,4 +176,19 @@ export function csvFindings(text: string, contextOf: (name: string) => ColumnCon
     });
   }
   return out;
+}
+
+/**
+ * The start of the last record that starts at or before `cut`, reading records from `from` (a record's
+ * start) as `csvRecordFindings` does; `from` when no record ends by `cut`.
+ */
+export function lastRecordStart(text: string, header: CsvHeader, from: number, cut: number): number {
+  let start = from;
+  for (let at = from; at < cut; ) {
+    const row = record(text, at, header.delim);
+    if (row.next <= at || row.next > cut) break;
+    at = row.next;
+    start = at;
+  }
+  return start;
 }

@@ -4,7 +4,7 @@ import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
 import { isDigitCode } from './chars.js';
 import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
-import { csvFindings, type ColumnContext } from './csv.js';
+import { csvFindings, csvHeader, csvRecordFindings, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, withoutOverlaps, type DetectorName } from './detectors.js';
 import { prefilterFor } from './prefilter.js';
@@ -156,12 +156,14 @@ export class Masker {
   /**
    * Every finding in `text`, non-overlapping and in order: built-in detectors, the context a CSV header
    * gives its column, and custom detectors. On overlap the earlier, then the longer, wins; equal spans
-   * go to built-in types (in `DETECTOR_NAMES` order), then custom ones in policy order.
+   * go to built-in types (in `DETECTOR_NAMES` order), then custom ones in policy order. `csv`: the text
+   * continues a CSV stream whose header was read earlier (`csvHeader`), with records from `from` on.
    */
-  find(text: string): Finding[] {
+  find(text: string, csv?: { readonly header: CsvHeader; readonly from: number }): Finding[] {
     const builtIn = detectWith(text, this.detectors);
     const extra: Finding[] = [];
-    if (text.length > 8 && this.csvContext && text.includes('\n')) {
+    if (csv !== undefined) extra.push(...csvRecordFindings(text, csv.header, csv.from));
+    else if (text.length > 8 && this.csvContext && text.includes('\n')) {
       extra.push(...csvFindings(text, (name) => this.columnContext(name, false)));
     }
     if (this.custom.length > 0) {
@@ -172,6 +174,11 @@ export class Masker {
     const all: Finding[] = [...builtIn, ...extra];
     const rank = (f: Finding): number => (RANK as Readonly<Record<string, number | undefined>>)[f.type] ?? this.customRank.get(f.type) ?? 999;
     return withoutOverlaps(all, rank);
+  }
+
+  /** The header of CSV text (its first line), if its names give any column context; see `find`. */
+  csvHeader(text: string): CsvHeader | undefined {
+    return this.csvContext ? csvHeader(text, (name) => this.columnContext(name, false)) : undefined;
   }
 
   /** `text` with `findings` (from `find`, in order) replaced as the style says, each counted in `ctx`. */
@@ -216,8 +223,9 @@ export class Masker {
   private render(type: string, value: string, ctx: MaskContext): string {
     if (this.secrets.has(type)) return ctx.placeholder(type, value);
     if (this.hmac !== undefined) return this.hmac.token(type, value);
-    // Card numbers keep their last four digits in style last4; everything else is a numbered placeholder.
-    if (type === 'CREDIT_CARD' && this.settings.style === 'last4') return keepLast4(value);
+    // Card and phone numbers keep their last four digits in style last4; everything else is a numbered
+    // placeholder.
+    if ((type === 'CREDIT_CARD' || type === 'PHONE') && this.settings.style === 'last4') return keepLast4(value);
     return ctx.placeholder(type, value);
   }
 
@@ -361,7 +369,7 @@ export class Masker {
   }
 }
 
-/** `4111 1111 1111 1111` → `**** **** **** 1111` (separators kept). */
+/** `4111 1111 1111 1111` → `**** **** **** 1111`, `+1 (415) 555-2671` → `+* (***) ***-2671` (separators kept). */
 function keepLast4(card: string): string {
   let digits = 0;
   for (let i = 0; i < card.length; i++) if (isDigitCode(card.charCodeAt(i))) digits++;

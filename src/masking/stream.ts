@@ -4,11 +4,14 @@
  * token but a PEM block) and, while a `-----BEGIN` block is open, everything from its BEGIN up to
  * `pemHold` characters (a private key or a service-account key file can be kilobytes). Emitted text
  * never ends inside a finding. Each rescan also sees the 256 characters before it, so a key name
- * already emitted still gives its value context. Any error ends the stream: nothing more is emitted.
+ * already emitted still gives its value context. A stream that starts with a CSV header keeps the
+ * header's column context for every later record (cuts then fall between records). Any error ends the
+ * stream: nothing more is emitted.
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { MaskingFailedError } from '../errors.js';
+import { lastRecordStart, type CsvHeader } from './csv.js';
 import { MaskContext, type Finding, type Masker } from './masker.js';
 
 export interface MaskingStreamOptions {
@@ -46,6 +49,8 @@ export class MaskingStream {
   private retryAt = 0;
   /** Why the stream stopped (an error or the end), once it has. */
   private failed: string | undefined;
+  /** The stream's CSV header, null when it is not CSV (or a record outgrew pemHold); undecided at first. */
+  private csv: CsvHeader | null | undefined;
 
   constructor(masker: Masker, options: MaskingStreamOptions = {}) {
     const window = options.window ?? 16 * 1024;
@@ -93,14 +98,28 @@ export class MaskingStream {
   private flush(final: boolean): MaskedChunk {
     const text = this.left + this.pending;
     const off = this.left.length;
-    const findings = this.masker.find(text);
+    // CSV with a header is decided on the stream's first text, which starts with the header line.
+    if (this.csv === undefined) this.csv = this.base === 0 ? (this.masker.csvHeader(text) ?? null) : null;
+    const header = this.csv;
+    // Past the first chunk the header is no longer in the text: its context is carried over, and every
+    // cut falls between records so the next text starts with one.
+    const findings = header !== null && this.base > 0 ? this.masker.find(text, { header, from: off }) : this.masker.find(text);
     let cut = text.length;
     if (!final) {
       cut = text.length - this.window;
       const open = text.lastIndexOf(BEGIN);
       if (open >= off && text.indexOf(END, open) < 0 && text.length - open <= this.pemHold) cut = Math.min(cut, open);
-      // Never cut inside a finding (they are in order and do not overlap).
-      for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
+      for (let previous = -1; previous !== cut; ) {
+        previous = cut;
+        // Never cut inside a finding (they are in order and do not overlap).
+        for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
+        if (header !== null) cut = lastRecordStart(text, header, off, cut);
+      }
+      if (header !== null && cut <= off && text.length - off > this.pemHold) {
+        // No record ends within pemHold: holding more would grow without bound, and going on without the
+        // header's context would let a sensitive column through (fail closed).
+        throw new MaskingFailedError({ detail: `a CSV record longer than ${this.pemHold} characters: its columns' context cannot be kept` });
+      }
     }
     if (cut <= off) {
       this.retryAt = this.pending.length + this.window;

@@ -189,8 +189,8 @@ const Masking = z
   .strictObject({
     detectors: z.array(z.enum(DETECTOR_NAMES)).default([...DETECTORS]),
     /**
-     * How found values are shown. Secrets are always numbered placeholders. `last4`: card numbers keep
-     * their last four digits; `redact`: numbered placeholders; `hmac`: keyed tokens like
+     * How found values are shown. Secrets are always numbered placeholders. `last4`: card and phone
+     * numbers keep their last four digits; `redact`: numbered placeholders; `hmac`: keyed tokens like
      * `[EMAIL:hmac:3f9a1c2b4d5e]`, stable across calls (needs `hmacKey`).
      */
     style: z.enum(['last4', 'redact', 'hmac']).default('last4'),

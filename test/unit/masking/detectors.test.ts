@@ -77,6 +77,12 @@ describe('Masker with several detectors', () => {
     );
     expect(Object.fromEntries(ctx.counts)).toEqual({ EMAIL: 3, CREDIT_CARD: 1, AWS_ACCESS_KEY: 1 });
   });
+
+  it('keeps the last four digits of phone numbers in style last4, and placeholders them in style redact', () => {
+    const text = 'call +1 (415) 555-2671 or 415.555.2672';
+    expect(new Masker({ detectors: ['PHONE'], style: 'last4', columns: [] }).maskText(text, new MaskContext())).toBe('call +* (***) ***-2671 or ***.***.2672');
+    expect(new Masker({ detectors: ['PHONE'], style: 'redact', columns: [] }).maskText(text, new MaskContext())).toBe('call [PHONE_1] or [PHONE_2]');
+  });
 });
 
 describe('context detectors: keys, headers and formats give the context', () => {

@@ -33,6 +33,33 @@ const KEY_FILE = JSON.stringify({
 });
 
 describe('MaskingStream', () => {
+  it("keeps a CSV header's column context for every later record, cut between records (quoted line breaks too)", () => {
+    const r = rng(5);
+    const rows = Array.from({ length: 600 }, (_, i) => {
+      const password = `pw-${Math.floor(r() * 1e9).toString(36)}`;
+      // Every seventh note is quoted and holds a line break and a quote, so a record spans lines.
+      const note = i % 7 === 0 ? `"line one\nline ""two"" of ${i}"` : `note ${i}`;
+      return `${i},user${i},${password},${note}`;
+    });
+    const text = `id,login,password,note\n${rows.join('\n')}\n`;
+    expect(text.length).toBeGreaterThan(10 * 1024);
+    const r2 = rng(6);
+    const sizes = Array.from({ length: 40 }, () => 1 + Math.floor(r2() * 700));
+    const out = streamed(text, sizes, { window: 256 });
+    // Masked exactly as the whole text is, where the header is in view of every record.
+    expect(out).toEqual(whole(text));
+    expect(out.findings.filter((f) => f.type === 'PASSWORD')).toHaveLength(600);
+    expect(out.masked).not.toMatch(/pw-/);
+    expect(out.masked.split('\n').at(-2)).toBe('599,user599,[PASSWORD_600],note 599');
+  });
+
+  it('fails closed on a CSV record that outgrows the hold-back (its column context could not be kept)', () => {
+    const stream = new MaskingStream(masker, { window: 256, pemHold: 1024 });
+    expect(stream.push(`id,password\n1,"${'x'.repeat(600)}`).masked).toBe('id,password\n');
+    expect(() => stream.push('y'.repeat(2000))).toThrow(MaskingFailedError);
+    expect(() => stream.push('more')).toThrow(MaskingFailedError);
+  });
+
   it('gives the same masked text and findings (offsets into the whole stream) as masking it whole', () => {
     const text = labelledSet(7, 6, 3).map((s) => s.text).join('\n');
     const r = rng(11);
