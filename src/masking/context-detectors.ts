@@ -447,9 +447,14 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     }
     const start = p;
     p = end;
+    if (dateAt(text, start)) {
+      // A date is not a phone, but a number may follow it in the same run ("2026-11-29 415 555 2671").
+      p = start + 10;
+      continue;
+    }
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
-    if (digits < 7 || digits > 15 || dateAt(text, start) || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start, end)) continue;
+    if (digits < 7 || digits > 15 || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start, end)) continue;
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
       const bare = candidate.replace(/\D/g, '');

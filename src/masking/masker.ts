@@ -204,7 +204,9 @@ export class Masker {
   }
 
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
-    if (this.clean(text)) return text;
+    // Values of a result: most are clean and many repeat. Free text goes straight to the scan (which
+    // runs the same prefilter first).
+    if (repeats !== undefined && this.clean(text)) return text;
     const seen = repeats?.get(text);
     if (seen !== undefined) {
       for (const type of seen.types) ctx.count(type);

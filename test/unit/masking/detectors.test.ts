@@ -124,6 +124,7 @@ describe('detect: issue 6 (one-pass scanner) regressions', () => {
     ['PHONE', 'call 415.555.2671 or (415) 555-2671', ['415.555.2671', '(415) 555-2671']],
     ['PHONE', 'id=123456789 at 2026-11-29 10:00:00', []],
     ['PHONE', 'md5 5737034557ef5b8c02c0e46513b98f90, id 920112011', []],
+    ['PHONE', 'on 2026-11-29 415 555 2671 called', ['415 555 2671']],
     ['PHONE', 'call 415-555-2671x12 or 4155552671 ext. 3', ['415-555-2671', '4155552671']],
     // Candidates whose header does not decode are skipped until the real token.
     ['JWT', `${'eyJ'.repeat(5)}${JWT}`, [JWT]],

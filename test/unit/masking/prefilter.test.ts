@@ -20,7 +20,7 @@ const FRAGMENTS = [
   'aws_secret_access_key', 'private_key', 'credentials', 'ssn', 'social_security_number', 'id', 'name', 'key', 'monkey',
   'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
   'https://', 'postgres://', 'user', 'hooks.slack.com/services/', '-----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY-----',
-  'example.com', 'ana', 'fe80', 'ffff', 'abcd', '1:2', 'dead:beef', 'MII', 'q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  '2026-11-29', 'T10', ' 10', ':00', '1999-01-01 ', '(2026-11-29', '+2026-11-29', 'example.com', 'ana', 'fe80', 'ffff', 'abcd', '1:2', 'dead:beef', 'MII', 'q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 ];
 
 function randomText(next: () => number, parts: number): string {
@@ -61,6 +61,7 @@ describe('scanner prefilter', () => {
       'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl and Token abcdefghijklmnop1234',
       'postgres://app:s3cr3t-Pa55@db.internal:5432/shop https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX',
       'AKIAIOSFODNN7EXAMPLE AIzaSyA1234567890abcdefghijklmnopqrstuv GB82 WEST 1234 5698 7654 32 DE89370400440532013000',
+      'paid 2026-11-29 4111 1111 1111 1111, born 1999-01-01 123-45-6789, called 2026-11-29 415 555 2671, at 2026-11-29T10:00:00Z',
       'xoxb-123456789012-abcdefghijkl sk_live_abcdefghij1234567890 whsec_abcdefghijklmnopqrstuvwxyz ana@example.com',
       `token github_pat_${'A1b2C3d4E5'.repeat(8)}Zz in a fine-grained GitHub token`,
     ];
