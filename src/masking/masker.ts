@@ -279,20 +279,42 @@ export class Masker {
       const masked = this.maskString(text, ctx, repeats);
       return masked === text ? value : masked;
     }
-    if (Array.isArray(value)) return value.map((v: unknown) => this.maskAny(v, ctx, repeats));
+    // Arrays and objects are copied only when something in them is masked (most are not).
+    if (Array.isArray(value)) return this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats));
     if (value !== null && typeof value === 'object') {
       const keyed = (this.detectors & KEYED_BITS) !== 0;
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) {
-        const context = keyed ? this.keyContext(k) : undefined;
-        const masked = this.maskAny(v, ctx, repeats, context);
-        // Defined, not assigned: a "__proto__" key stays an own property, as with Object.fromEntries.
-        if (k === '__proto__') Object.defineProperty(out, k, { value: masked, enumerable: true, writable: true, configurable: true });
-        else out[k] = masked;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record);
+      let out: Record<string, unknown> | undefined;
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        const v = record[k];
+        const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined);
+        if (out === undefined) {
+          if (masked === v) continue;
+          out = {};
+          for (let j = 0; j < i; j++) setOwn(out, keys[j] as string, record[keys[j] as string]);
+        }
+        setOwn(out, k, masked);
       }
-      return out;
+      return out ?? value;
     }
     return value;
+  }
+
+  /** `values` with `mask` applied to each: the same array when nothing changed. */
+  private maskEach(values: readonly unknown[], mask: (value: unknown, index: number) => unknown): readonly unknown[] {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      const masked = mask(v, i);
+      if (out === undefined) {
+        if (masked === v) continue;
+        out = values.slice(0, i);
+      }
+      out.push(masked);
+    }
+    return out ?? values;
   }
 
   /** Key-name context for a parsed object's key (column rules do not apply to object keys). */
@@ -354,7 +376,7 @@ export class Masker {
     });
     const touched = new Set<number>(whole);
     const rows = result.rows.map((row) =>
-      row.map((cell, c) => {
+      this.maskEach(row, (cell, c) => {
         // Derived from a sensitive column (SQL lineage) or named by a column rule: hidden whole.
         if (whole.has(c)) return this.wholeValue(cell, ctx);
         const before = ctx.total();
@@ -369,6 +391,12 @@ export class Masker {
       report: { findings: Object.fromEntries(ctx.counts), maskedColumns },
     };
   }
+}
+
+/** Defined, not assigned: a "__proto__" key stays an own property, as with Object.fromEntries. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 /** `4111 1111 1111 1111` → `**** **** **** 1111`, `+1 (415) 555-2671` → `+* (***) ***-2671` (separators kept). */

@@ -41,10 +41,9 @@ function source(mask: number): string {
     const conditions: string[] = [];
     if (least > 0) conditions.push(`(?:[ .()+\\-]*\\d){${least - 1}}`);
     if (on(BIT.IP_ADDRESS)) conditions.push('\\d{0,2}\\.\\d{1,3}\\.\\d{1,3}\\.\\d');
-    // An ISO date that ends its run ("2026-11-29T10:…", in nearly every log line) holds nothing: too few
-    // digits for a card or an SSN, and the phone check skips dates (unless '(' or '+' opens the run).
-    const date = '(?!(?<![(+]\\d)\\d{3}-\\d\\d-\\d\\d(?:[T ]\\d\\d)?(?![\\d .()+\\-]))';
-    alts.push(`\\d(?<!\\d\\d)${on(BIT.PHONE) ? date : ''}(?=${conditions.join('|')})`);
+    // (Leaving out ISO dates that end their run, as in nearly every log line, made logs ~10% faster but
+    // every result cell ~50 ns slower: V8 then compiles the whole expression without its fast start.)
+    alts.push(`\\d(?<!\\d\\d)(?=${conditions.join('|')})`);
   }
   if (on(BIT.EMAIL)) alts.push('@');
   if (on(KEYED | BIT.GCP_SA_KEY)) {
