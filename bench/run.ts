@@ -205,6 +205,12 @@ async function main(): Promise<void> {
         `| ${scenario.name} | ${ms(percentile(b, 50))} | ${ms(percentile(b, 99))} | ${ms(percentile(g, 50))} | ${ms(percentile(g, 99))} | ${(percentile(g, 50) / percentile(b, 50)).toFixed(2)}× | ${ms(percentile(g, 50) - percentile(b, 50))} |`,
       );
     }
+    if (process.env.BENCH_ONLY === 'query_sql') {
+      // The governed-vs-bare table alone (for quick iterations); `npm run bench` runs everything.
+      process.stdout.write(`${lines.join('\n')}\n`);
+      await Promise.all([governed.close(), bare.close(), pool.end(), sql.close(), audit.close()]);
+      return;
+    }
     // 1M-row SELECT through a separate airlock process (`airlock serve --stdio`, what an agent spawns), so
     // its peak RSS is airlock's alone: the cursor stops at the cap; the rest never leaves the server.
     const bigSql = "SELECT g, md5(g::text) AS h, repeat('x', 64) AS pad FROM generate_series(1, 1000000) AS g";

@@ -7,7 +7,7 @@ import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, csvHeader, csvRecordFindings, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, withoutOverlaps, type DetectorName } from './detectors.js';
-import { prefilterFor } from './prefilter.js';
+import { mayMatch, prefilterFor } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, RANK } from './names.js';
 import { pemPrivateKeyValue } from './tokens.js';
@@ -199,6 +199,8 @@ export class Masker {
     if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return false;
     const pre = this.prefilter;
     if (pre === null || text.length < 3) return true;
+    // Short values: a plain loop costs less than entering the regex engine.
+    if (text.length < 256) return !mayMatch(text, this.detectors);
     pre.lastIndex = 0;
     return !pre.test(text);
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DETECTOR_NAMES, maskOf } from '../../../src/masking/detectors.js';
 import { BIT } from '../../../src/masking/names.js';
-import { prefilterFor } from '../../../src/masking/prefilter.js';
+import { mayMatch, prefilterFor } from '../../../src/masking/prefilter.js';
 import { scan } from '../../../src/masking/scan.js';
 import { labelledSet, rng } from '../../support/masking-labelled.js';
 
@@ -67,6 +67,27 @@ describe('scanner prefilter', () => {
     ];
     for (const mask of MASKS) for (const text of texts) same(text, mask);
     expect(scan(texts[0] ?? '', ALL).length).toBeGreaterThan(4);
+  });
+
+  it('mayMatch (the loop for short values) is true wherever the prefilter matches, and false on plain values', () => {
+    const next = rng(8);
+    const texts = [...Array.from({ length: 3000 }, () => randomText(next, 2 + Math.floor(next() * 20))), ...labelledSet().map((s) => s.text)];
+    let agreed = 0;
+    for (const mask of MASKS) {
+      const re = prefilterFor(mask);
+      for (const text of texts) {
+        if (re === null) continue;
+        re.lastIndex = 0;
+        if (re.test(text)) {
+          if (!mayMatch(text, mask)) expect({ text, mask, mayMatch: false }).toEqual({ text, mask, mayMatch: true });
+          agreed++;
+        }
+      }
+    }
+    expect(agreed).toBeGreaterThan(10_000);
+    expect(mayMatch('Customer 42, paid, note 7', ALL)).toBe(false);
+    expect(mayMatch('c4ca4238a0b923820dcc509a6f75849b', BIT.CREDIT_CARD)).toBe(false);
+    expect(mayMatch('4111 1111 1111 1111', BIT.CREDIT_CARD)).toBe(true);
   });
 
   it('examines each position a bounded number of times on adversarial runs', () => {
