@@ -16,6 +16,17 @@ describe('canonicalJson', () => {
     expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
   });
 
+  it('gives the same text whether the keys came in order (written by the engine) or not (assembled)', () => {
+    const ordered = { a: [1, 'x', { b: null, c: [true, -0] }], b: { c: 'é\u2028', d: 1e21 }, z: undefined };
+    const shuffled = { z: undefined, b: { d: 1e21, c: 'é\u2028' }, a: [1, 'x', { c: [true, -0], b: null }] };
+    expect(canonicalJson(ordered)).toBe('{"a":[1,"x",{"b":null,"c":[true,0]}],"b":{"c":"é\u2028","d":1e+21}}');
+    expect(canonicalJson(shuffled)).toBe(canonicalJson(ordered));
+    // Integer-like keys are listed first by the engine, "10" before "9" by code units.
+    expect(canonicalJson({ 9: 'a', 10: 'b', x: 1 })).toBe('{"10":"b","9":"a","x":1}');
+    expect(canonicalJson({ when: new Date(0) })).toBe('{"when":"1970-01-01T00:00:00.000Z"}');
+    expect(() => canonicalJson({ n: 1n })).toThrow(TypeError);
+  });
+
   it('replaces or adds one top-level key without copying the object', () => {
     expect(canonicalJsonWith({ b: 1, chain: { hash: 'x' } }, 'chain', { seq: 1 })).toBe('{"b":1,"chain":{"seq":1}}');
     expect(canonicalJsonWith({ b: 1 }, 'a', 2)).toBe('{"a":2,"b":1}');
