@@ -23,6 +23,7 @@ export const explainPolicy = defineTool({
     limits: z.unknown(),
     approval: z.unknown(),
     maskedColumns: z.array(z.string()),
+    masking: z.object({ detectors: z.array(z.string()), overrides: z.array(z.string()) }),
     error: z.unknown(),
     auditId: z.string(),
   }),
@@ -35,6 +36,7 @@ export const explainPolicy = defineTool({
       `${e.tool}: ${e.effect}${e.ruleIds.length > 0 ? ` (rules: ${e.ruleIds.join(', ')})` : ''}`,
       `why: ${e.reason}`,
       ...(sql === undefined ? [] : [`SQL: ${sql.class}; tables: ${sql.tables.join(', ') || 'none'}`]),
+      `masking: ${e.masking.detectors.join(', ') || 'no detectors'}${e.masking.overrides.length > 0 ? ` (overrides: ${e.masking.overrides.join(', ')})` : ''}`,
       `policy version: ${e.policyVersion}`,
     ];
     return { kind: 'json', value: { ...e }, text: lines.join('\n') };

@@ -44,6 +44,8 @@ export interface AuditRecord {
     readonly rowsAffected?: number;
     readonly maskedColumns: readonly string[];
     readonly findings: Readonly<Record<string, number>>;
+    /** Masking overrides of the policy that changed which detectors ran (ids; absent when none did). */
+    readonly maskingOverrides?: readonly string[];
   } | null;
   /** What the agent received (already masked), kept whole up to the store's cap. */
   readonly response: AuditedResponse;

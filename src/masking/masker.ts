@@ -6,10 +6,11 @@ import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, csvHeader, csvRecordFindings, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
-import { detectWith, maskOf, withoutOverlaps, type DetectorName } from './detectors.js';
+import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
 import { mayMatch, prefilterFor } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, RANK } from './names.js';
+import { SECRET_TYPES } from './secrets.js';
 import { pemPrivateKeyValue } from './tokens.js';
 
 /** Per-response state: counts by detector, and numbered placeholders (same value → same placeholder). */
@@ -73,6 +74,8 @@ class Repeats {
 export interface MaskReport {
   readonly findings: Readonly<Record<string, number>>;
   readonly maskedColumns: readonly string[];
+  /** The policy's masking overrides that changed the detectors for this call (ids). */
+  readonly overrides?: readonly string[];
 }
 
 export interface Masked<T> {
@@ -89,15 +92,6 @@ export interface Finding {
 
 /** What a whole value under a column rule is counted and shown as. */
 export const SENSITIVE_COLUMN = 'SENSITIVE_COLUMN';
-
-/**
- * Types that are secrets: always a numbered placeholder, whatever the style (a last-4 or a keyed token
- * of a credential still helps an attacker; nothing needs to join on one).
- */
-export const SECRET_TYPES: ReadonlySet<string> = new Set<DetectorName>([
-  'JWT', 'GCP_SA_KEY', 'PRIVATE_KEY', 'AWS_ACCESS_KEY', 'GCP_API_KEY', 'GITHUB_TOKEN', 'SLACK_TOKEN', 'STRIPE_KEY',
-  'PASSWORD_IN_URL', 'PASSWORD', 'AWS_SECRET_KEY', 'GENERIC_API_KEY',
-]);
 
 /** The settings a Masker needs (policy `masking`, or a subset for tools and tests). */
 export type MaskerSettings = Pick<MaskingSettings, 'detectors' | 'style' | 'columns'> & {

@@ -40,7 +40,11 @@ function columnMatcher(patterns: readonly string[]): ReturnType<typeof sensitive
 export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, maxBytes: 1024 * 1024, timeoutMs: 15_000 });
 
 function matchesPrincipal(rule: PolicyRule, principal: Principal): boolean {
-  const p = rule.principals;
+  return principalMatches(rule.principals, principal);
+}
+
+/** Whether a principal matches a `principals` block of the policy (absent: everyone). */
+export function principalMatches(p: PolicyRule['principals'], principal: Principal): boolean {
   if (p === undefined) return true;
   if (p.groups !== undefined && !p.groups.some((g) => principal.groups.includes(g))) return false;
   if (p.emails !== undefined) {

@@ -5,6 +5,7 @@ import type { AnyTool, CallFacts, ToolDeps } from '../tool.js';
 import { evaluate, type Decision } from './evaluate.js';
 import type { Policy } from './load.js';
 import { formatPath } from './load.js';
+import { maskingFor, type CallMasking } from './masking.js';
 
 /** What the server would do with one call, and why: the same code path as a real call, minus execution. */
 export interface Explanation {
@@ -18,6 +19,8 @@ export interface Explanation {
   readonly approval: Decision['approval'] | null;
   /** Output columns policy would mask whole (from SQL lineage). */
   readonly maskedColumns: readonly string[];
+  /** The detectors that would mask the result, and the masking overrides that chose them (ids). */
+  readonly masking: CallMasking;
   /** Set when the call would stop before policy (unknown tool, invalid input, rejected SQL). */
   readonly error: { readonly code: string; readonly message: string } | null;
 }
@@ -44,6 +47,7 @@ export async function explainCall(request: ExplainRequest): Promise<Explanation>
     limits: null,
     approval: null,
     maskedColumns: [],
+    masking: maskingFor(policy.file.masking, { principal: request.principal, tool: request.tool, resource: facts?.resource?.name }),
     error: { code: error.code, message: error.publicMessage },
   });
   const tool = request.tools.get(request.tool);
@@ -69,6 +73,7 @@ export async function explainCall(request: ExplainRequest): Promise<Explanation>
     limits: decision.limits,
     approval: decision.approval ?? null,
     maskedColumns: facts.sql?.lineage?.maskedColumns ?? [],
+    masking: maskingFor(policy.file.masking, { principal: request.principal, tool: tool.name, resource: facts.resource?.name }),
     error: null,
   };
 }

@@ -55,7 +55,11 @@ export function parsePolicy(text: string, source: string, knownTools: readonly s
   const parsed = PolicyFileSchema.safeParse(json);
   // Cross-reference checks also run on a file that fails the schema, so one pass reports everything.
   const rawRules = (json as { rules?: unknown } | null)?.rules;
-  const problems = crossReference(label, Array.isArray(rawRules) ? rawRules : [], knownTools);
+  const rawOverrides = (json as { masking?: { overrides?: unknown } } | null)?.masking?.overrides;
+  const problems = [
+    ...crossReference(label, Array.isArray(rawRules) ? rawRules : [], knownTools),
+    ...overrideTools(label, Array.isArray(rawOverrides) ? rawOverrides : [], knownTools),
+  ];
   if (!parsed.success) throw new PolicyLoadError(source, [...parsed.error.issues.map((i) => issueLine(label, i)), ...problems]);
   if (problems.length > 0) throw new PolicyLoadError(source, problems);
   const file = parsed.data;
@@ -82,6 +86,21 @@ function crossReference(label: string, rules: readonly unknown[], knownTools: re
     if (rule.sql !== undefined && !tools.every((t) => t === 'query_sql')) {
       problems.push(`${label}: rules[${index}].sql: "sql" conditions only apply to query_sql; list only that tool in this rule`);
     }
+  });
+  return problems;
+}
+
+/** Masking overrides may only name tools that exist. */
+function overrideTools(label: string, overrides: readonly unknown[], knownTools: readonly string[]): string[] {
+  const problems: string[] = [];
+  overrides.forEach((raw, index) => {
+    const tools = (raw as { tools?: unknown } | null)?.tools;
+    if (!Array.isArray(tools)) return;
+    (tools as unknown[]).forEach((tool, t) => {
+      if (typeof tool === 'string' && !knownTools.includes(tool)) {
+        problems.push(`${label}: masking.overrides[${index}].tools[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`);
+      }
+    });
   });
   return problems;
 }

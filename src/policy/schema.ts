@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { compileCustomPattern } from '../masking/custom.js';
 import { DETECTOR_NAMES } from '../masking/detectors.js';
+import { SECRET_TYPES } from '../masking/secrets.js';
 import { SQL_CLASSES } from './sql/classify.js';
 
 /**
@@ -185,6 +186,33 @@ const CustomDetector = z
     }
   });
 
+/**
+ * Detectors for some calls only: by caller, tool and resource (connection, bucket or log scope name).
+ * Every matching override applies; a detector one adds stays on even if another removes it (more
+ * masking wins). Secrets cannot be removed.
+ */
+const MaskingOverride = z
+  .strictObject({
+    id: Name,
+    description: z.string().max(1000).optional(),
+    principals: Principals.optional(),
+    tools: z.array(z.string()).min(1).optional(),
+    resources: z.array(Glob).min(1).optional(),
+    add: z.array(z.enum(DETECTOR_NAMES)).min(1).optional(),
+    remove: z.array(z.enum(DETECTOR_NAMES)).min(1).optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.principals === undefined && o.tools === undefined && o.resources === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['resources'], message: 'say which calls it is for: "principals", "tools" and/or "resources" (for every call, change "masking.detectors")' });
+    }
+    if (o.add === undefined && o.remove === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['add'], message: 'give "add" and/or "remove": the detectors to turn on or off for these calls' });
+    }
+    (o.remove ?? []).forEach((name, i) => {
+      if (SECRET_TYPES.has(name)) ctx.addIssue({ code: 'custom', path: ['remove', i], message: `"${name}" is a secret and is always masked; it cannot be removed` });
+    });
+  });
+
 const Masking = z
   .strictObject({
     detectors: z.array(z.enum(DETECTOR_NAMES)).default([...DETECTORS]),
@@ -205,6 +233,8 @@ const Masking = z
     custom: z.array(CustomDetector).max(64).optional(),
     /** Who approves a query that uses a sensitive column outside its output, or cannot be resolved. */
     sensitiveUse: z.strictObject({ approverGroups: z.array(z.string().min(1)).min(1) }).optional(),
+    /** Detectors added or removed for some callers, tools or resources (see MaskingOverride). */
+    overrides: z.array(MaskingOverride).max(64).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.columns.length > 0 && m.sensitiveUse === undefined) {
@@ -216,6 +246,12 @@ const Masking = z
     if (m.style !== 'hmac' && m.hmacKey !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['hmacKey'], message: `"hmacKey" only applies to style "hmac" (this style is "${m.style}")` });
     }
+    const ids = new Map<string, number>();
+    (m.overrides ?? []).forEach((o, i) => {
+      const first = ids.get(o.id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['overrides', i, 'id'], message: `duplicate override id "${o.id}" (also overrides[${first}])` });
+      else ids.set(o.id, i);
+    });
     const seen = new Map<string, number>();
     (m.custom ?? []).forEach((d, i) => {
       if ((DETECTOR_NAMES as readonly string[]).includes(d.name) || d.name === 'SENSITIVE_COLUMN' || d.name === 'MASKED') {

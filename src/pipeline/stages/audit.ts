@@ -92,6 +92,7 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
             ...(result.kind === 'rows' && result.rowsAffected !== undefined ? { rowsAffected: result.rowsAffected } : {}),
             maskedColumns: [...(ctx.maskReport?.maskedColumns ?? [])],
             findings: { ...(ctx.maskReport?.findings ?? {}) },
+            ...(ctx.maskReport?.overrides === undefined ? {} : { maskingOverrides: [...ctx.maskReport.overrides] }),
           },
     response: auditedResponse(ctx.response ?? null, cap),
   };

@@ -1,6 +1,7 @@
 import { MaskingFailedError } from '../../errors.js';
 import { maskingSecret, type SecretResolver } from '../../masking/keys.js';
 import { Masker } from '../../masking/masker.js';
+import { maskingFor } from '../../policy/masking.js';
 import type { PolicySource } from './policy.js';
 import type { CallContext, Next, Stage } from '../context.js';
 
@@ -13,30 +14,36 @@ export function maskStage(options: { readonly policy: PolicySource; readonly sec
   // Without a resolver no reference resolves, so style "hmac" fails closed.
   const resolve = options.secrets ?? ((): undefined => undefined);
   const secret = (ref: string): string | undefined => maskingSecret(ref, resolve);
-  let cached: { version: string; masker: Masker } | undefined;
-  const maskerFor = (): Masker => {
+  // One masker per detector set of the current policy version (the policy's own set, and each set its
+  // overrides produce for some calls).
+  let cached: { version: string; maskers: Map<string, Masker> } | undefined;
+  const maskerFor = (ctx: CallContext): { masker: Masker; overrides: readonly string[] } => {
     const current = policy.current();
-    if (cached?.version !== current.version) {
-      const settings = current.file.masking;
-      let masker: Masker;
+    if (cached?.version !== current.version) cached = { version: current.version, maskers: new Map() };
+    const settings = current.file.masking;
+    const call = maskingFor(settings, { principal: ctx.principal, tool: ctx.toolName, resource: ctx.facts?.resource?.name });
+    const key = call.detectors.join(',');
+    let masker = cached.maskers.get(key);
+    if (masker === undefined) {
       try {
-        masker = new Masker(settings, { hmacKey: settings.hmacKey === undefined ? undefined : secret(settings.hmacKey) });
+        masker = new Masker({ ...settings, detectors: [...call.detectors] }, { hmacKey: settings.hmacKey === undefined ? undefined : secret(settings.hmacKey) });
       } catch (error) {
         throw new MaskingFailedError({ detail: error instanceof Error ? error.message : String(error), cause: error });
       }
-      cached = { version: current.version, masker };
+      cached.maskers.set(key, masker);
     }
-    return cached.masker;
+    return { masker, overrides: call.overrides };
   };
   return async function mask(ctx: CallContext, next: Next): Promise<void> {
     if (ctx.result === undefined) throw new TypeError('mask stage needs a result');
     ctx.unmaskedResult = ctx.result;
     const lineage = ctx.facts?.sql?.lineage;
+    const { masker, overrides } = maskerFor(ctx);
     // Lineage with unresolved parts does not say where every output came from: column rules then also
     // apply by name (more masking, never less).
-    const masked = maskerFor().maskResult(ctx.result, lineage?.maskedOutputs ?? [], { lineageKnown: lineage !== undefined && lineage.unresolved.length === 0 });
+    const masked = masker.maskResult(ctx.result, lineage?.maskedOutputs ?? [], { lineageKnown: lineage !== undefined && lineage.unresolved.length === 0 });
     ctx.result = masked.value;
-    ctx.maskReport = masked.report;
+    ctx.maskReport = overrides.length === 0 ? masked.report : { ...masked.report, overrides };
     await next();
   };
 }
