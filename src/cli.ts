@@ -22,6 +22,7 @@ import { complianceKeyring, maskingSecretFrom, pgAuditOf, retentionPublicKey, of
 import { explainCall } from './policy/explain.js';
 import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from './policy/replay.js';
 import { loadPolicy, PolicyLoadError } from './policy/load.js';
+import { maskingFor } from './policy/masking.js';
 
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
@@ -41,6 +42,7 @@ Usage:
   airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]
   airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
   airlock mask --jsonl [--policy FILE] [--detectors A,B] < lines.jsonl    ({"id","text"} → {"id","masked","findings"})
+               [--principal JSON] [--tool NAME] [--resource NAME]        (with --policy: the detectors its overrides give that call)
   airlock mask FILE [--policy FILE] [--detectors A,B]
   airlock mask --stream [FILE] [--policy FILE] [--detectors A,B]          (masks in chunks: FILE or stdin → stdout)
   airlock audit verify|tail|search|export|replay [--audit-dir DIR] …   (airlock audit --help)
@@ -284,12 +286,28 @@ async function readStdin(): Promise<string> {
 async function mask(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { jsonl: { type: 'boolean' }, stream: { type: 'boolean' }, policy: { type: 'string' }, detectors: { type: 'string' } },
+    options: {
+      jsonl: { type: 'boolean' },
+      stream: { type: 'boolean' },
+      policy: { type: 'string' },
+      detectors: { type: 'string' },
+      principal: { type: 'string' },
+      tool: { type: 'string' },
+      resource: { type: 'string' },
+    },
     strict: true,
     allowPositionals: true,
   });
   let settings: MaskingSettings = { detectors: [...DETECTOR_NAMES], style: 'redact', columns: [] };
   if (values.policy !== undefined) settings = (await loadPolicy(values.policy, ALL_TOOLS.map((t) => t.name))).file.masking;
+  if (values.principal !== undefined || values.tool !== undefined || values.resource !== undefined) {
+    // The detectors the policy's masking overrides give one kind of call, as the server would.
+    if (values.policy === undefined) throw new ConfigError('--principal, --tool and --resource choose among the masking overrides of a policy: give --policy FILE');
+    const principal = values.principal === undefined ? undefined : toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
+    const call = maskingFor(settings, { principal, tool: values.tool ?? 'query_sql', resource: values.resource });
+    err(`airlock: detectors for this call: ${call.detectors.join(', ') || 'none'}${call.overrides.length > 0 ? ` (overrides: ${call.overrides.join(', ')})` : ''}`);
+    settings = { ...settings, detectors: [...call.detectors] };
+  }
   if (values.detectors !== undefined) {
     const names = values.detectors.split(',').map((d) => d.trim());
     const unknown = names.filter((n) => !(DETECTOR_NAMES as readonly string[]).includes(n));

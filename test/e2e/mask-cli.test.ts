@@ -89,6 +89,19 @@ describe('airlock mask (CLI)', () => {
     expect(refused.stderr).toContain('bad.json: masking.custom[0].pattern: pattern "(a+)+\\\\1" cannot run in linear time');
   });
 
+  it("--principal/--tool/--resource: the detectors a policy's masking overrides give that call", async () => {
+    const policy = policyFile('overrides.json', { detectors: ['EMAIL', 'CREDIT_CARD'], overrides: [{ id: 'support-sees-email', principals: { groups: ['support'] }, resources: ['shop'], remove: ['EMAIL'] }] });
+    const text = JSON.stringify({ id: 1, text: 'ana@example.com paid 4111 1111 1111 1111' });
+    const support = await airlock(['mask', '--jsonl', '--policy', policy, '--principal', '{"email":"sam@example.com","groups":["support"]}', '--resource', 'shop'], text);
+    expect(JSON.parse(support.stdout)).toMatchObject({ masked: 'ana@example.com paid **** **** **** 1111' });
+    expect(support.stderr).toContain('detectors for this call: CREDIT_CARD (overrides: support-sees-email)');
+    const analyst = await airlock(['mask', '--jsonl', '--policy', policy, '--principal', '{"email":"ana@example.com","groups":["analysts"]}', '--resource', 'shop'], text);
+    expect(JSON.parse(analyst.stdout)).toMatchObject({ masked: '[EMAIL_1] paid **** **** **** 1111' });
+    const noPolicy = await airlock(['mask', '--jsonl', '--resource', 'shop'], text);
+    expect(noPolicy.code).toBe(2);
+    expect(noPolicy.stderr).toContain('give --policy FILE');
+  });
+
   it('--stream: masks stdin in chunks and finds a key split across pipe chunks', async () => {
     const filler = 'x'.repeat(65_000);
     const text = `${filler}\n${KEY_FILE}\n${'log line ana@example.com\n'.repeat(5000)}`;
