@@ -19,6 +19,8 @@ export function emailAt(text: string, at: number): Detection | undefined {
   let s = at;
   while (s > 0 && at - s < 64 && is(text, s - 1, LOCAL)) s--;
   if (s === at || text.charCodeAt(s) === 46 || text.charCodeAt(at - 1) === 46) return undefined;
+  // `scheme://user:password@host`: the '@' ends a URL's credentials (PASSWORD_IN_URL), not an address.
+  if (text.charCodeAt(s - 1) === 58 && urlUserBefore(text, s - 1)) return undefined;
   if (!is(text, at + 1, ALNUM)) return undefined;
   DOMAIN.lastIndex = at + 1;
   const m = DOMAIN.exec(text);
@@ -29,6 +31,18 @@ export function emailAt(text: string, at: number): Detection | undefined {
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text
   if (FILE_TLDS.has(tld) || next === 58 || next === 45 || is(text, end, WORD)) return undefined;
   return found(s, end, 'EMAIL');
+}
+
+/** Whether the ':' at `colon` follows the user name of a URL (`//user:`), within one token. */
+function urlUserBefore(text: string, colon: number): boolean {
+  let k = colon - 1;
+  while (k >= 0 && colon - k <= 128) {
+    const c = text.charCodeAt(k);
+    if (c === 47) return k >= 1 && text.charCodeAt(k - 1) === 47;
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 64) return false;
+    k--;
+  }
+  return false;
 }
 
 // ---------- IBAN (anchor: an upper-case letter starting a word) ----------

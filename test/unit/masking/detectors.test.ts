@@ -25,6 +25,8 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
     ['EMAIL', 'icon@2x.png and logo@3x.webp', []],
     ['EMAIL', 'git clone git@github.com:org/repo.git', []],
     ['EMAIL', 'user@localhost is not an address with a TLD', []],
+    // The '@' of a URL's credentials: the password is PASSWORD_IN_URL's, the host stays readable.
+    ['EMAIL', 'https://app:s3cr3t-Pa55@api.example.com/v1 and ftp://ana:pw@files.example.org', []],
     ['IBAN', 'pay to GB82 WEST 1234 5698 7654 32 please', ['GB82 WEST 1234 5698 7654 32']],
     ['IBAN', 'DE89370400440532013000', ['DE89370400440532013000']],
     ['IBAN', 'GB82WEST12345698765433 (bad check digits)', []],
