@@ -64,6 +64,7 @@ describe('scanner prefilter', () => {
       'paid 2026-11-29 4111 1111 1111 1111, born 1999-01-01 123-45-6789, called 2026-11-29 415 555 2671, at 2026-11-29T10:00:00Z',
       'xoxb-123456789012-abcdefghijkl sk_live_abcdefghij1234567890 whsec_abcdefghijklmnopqrstuvwxyz ana@example.com',
       `token github_pat_${'A1b2C3d4E5'.repeat(8)}Zz in a fine-grained GitHub token`,
+      'after signs: pay -4111111111111111 now, call -415-555-2671, ip -10.1.2.3, x=(212) 555-0100, +44 20 7946 0958',
     ];
     for (const mask of MASKS) for (const text of texts) same(text, mask);
     expect(scan(texts[0] ?? '', ALL).length).toBeGreaterThan(4);
