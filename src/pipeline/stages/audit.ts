@@ -100,8 +100,10 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
 
 function auditedResponse(response: unknown, cap: number): AuditedResponse {
   const text = JSON.stringify(response);
-  const bytes = Buffer.byteLength(text);
-  const sha256 = createHash('sha256').update(text).digest('hex');
+  // Encoded once: its length is the size and its bytes are what is hashed.
+  const utf8 = Buffer.from(text, 'utf8');
+  const bytes = utf8.length;
+  const sha256 = createHash('sha256').update(utf8).digest('hex');
   if (bytes <= cap) return { sha256, bytes, truncated: false, body: response };
   return { sha256, bytes, truncated: true, preview: text.slice(0, cap) };
 }
