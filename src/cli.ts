@@ -303,9 +303,13 @@ async function mask(argv: string[]): Promise<void> {
   if (values.principal !== undefined || values.tool !== undefined || values.resource !== undefined) {
     // The detectors the policy's masking overrides give one kind of call, as the server would.
     if (values.policy === undefined) throw new ConfigError('--principal, --tool and --resource choose among the masking overrides of a policy: give --policy FILE');
+    if (values.detectors !== undefined) throw new ConfigError('--detectors sets the detectors itself: use it without --principal, --tool and --resource');
+    const tool = values.tool ?? 'query_sql';
+    const tools = ALL_TOOLS.map((t) => t.name);
+    if (!tools.includes(tool)) throw new ConfigError(`--tool: unknown tool "${tool}" (known: ${tools.join(', ')})`);
     const principal = values.principal === undefined ? undefined : toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
-    const call = maskingFor(settings, { principal, tool: values.tool ?? 'query_sql', resource: values.resource });
-    err(`airlock: detectors for this call: ${call.detectors.join(', ') || 'none'}${call.overrides.length > 0 ? ` (overrides: ${call.overrides.join(', ')})` : ''}`);
+    const call = maskingFor(settings, { principal, tool, resource: values.resource });
+    err(`airlock: detectors for ${tool}${values.resource === undefined ? '' : ` on ${values.resource}`}: ${call.detectors.join(', ') || 'none'}${call.overrides.length > 0 ? ` (overrides: ${call.overrides.join(', ')})` : ''}`);
     settings = { ...settings, detectors: [...call.detectors] };
   }
   if (values.detectors !== undefined) {

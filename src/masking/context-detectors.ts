@@ -334,17 +334,47 @@ function dottedPhone(text: string, from: number, to: number): boolean {
 
 /**
  * Digits glued to a word (`KVDR9195084351`) or to an id's prefix (`ORD-2026-177493`) are part of an
- * identifier. A leading '+' or '(' says phone whatever comes before. A letter right after the digits
- * (`5737034557ef5b8c…`, an MD5) also makes them part of a word, as libphonenumber's own text matcher
- * rules when it sees the surrounding text (it is only handed the candidate here); an extension
- * (`x12`, `ext. 12`) is not such a letter.
+ * identifier. A leading '+' or '(' says phone whatever comes before.
  */
-function insideId(text: string, start: number, end: number): boolean {
-  const after = text.charCodeAt(end);
-  const extension = ((after === 120 || after === 88) && digitAt(text, end + 1)) || text.slice(end, end + 3).toLowerCase() === 'ext';
-  if (!extension && ((after >= 65 && after <= 90) || (after >= 97 && after <= 122) || after === 95)) return true;
+function insideId(text: string, start: number): boolean {
   if (!digitAt(text, start)) return false;
   return is(text, start - 1, WORD) || (text.charCodeAt(start - 1) === 45 && is(text, start - 2, WORD));
+}
+
+/**
+ * A letter right after a number's last digit (`5737034557ef5b8c…`, an MD5) makes the digits part of a
+ * word, as libphonenumber's own text matcher rules when it sees the surrounding text (it is only handed
+ * the candidate here); an extension (`x12`, `ext. 12`) is not such a letter.
+ */
+function gluedAfter(text: string, end: number): boolean {
+  const after = text.charCodeAt(end);
+  if (!((after >= 65 && after <= 90) || (after >= 97 && after <= 122) || after === 95)) return false;
+  return !(((after === 120 || after === 88) && digitAt(text, end + 1)) || text.slice(end, end + 3).toLowerCase() === 'ext');
+}
+
+/**
+ * Where a number may end in the candidate `[q, end)` that holds more digits than any number: before a
+ * date in it ("4155552671 2026-11-29"), else the longest prefix that ends a group of digits and holds 7 to
+ * 15 digits; -1 when neither holds 7 digits.
+ */
+function shortenedEnd(text: string, q: number, end: number): number {
+  for (let k = q + 1; k < end; k++) {
+    if (!digitAt(text, k) || digitAt(text, k - 1) || !dateAt(text, k)) continue;
+    let e = k;
+    while (e > q && !digitAt(text, e - 1)) e--;
+    let before = 0;
+    for (let j = q; j < e; j++) if (digitAt(text, j)) before++;
+    if (before >= 7) return e;
+    break;
+  }
+  let digits = 0;
+  let best = -1;
+  for (let k = q; k < end && digits <= 15; k++) {
+    if (!digitAt(text, k)) continue;
+    digits++;
+    if (digits >= 7 && digits <= 15 && !digitAt(text, k + 1)) best = k + 1;
+  }
+  return best;
 }
 
 interface PhonePlan {
@@ -454,10 +484,20 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     }
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
-    if (digits < 7 || digits > 15 || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start, end)) continue;
+    if (digits > 15) {
+      // More digits than any number: a number may still open the run ("4155552671 2026-11-29").
+      end = shortenedEnd(text, q, end);
+      if (end < 0) continue;
+      p = end;
+      digits = 0;
+      for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
+    }
+    if (digits < 7 || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start)) continue;
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
       const bare = candidate.replace(/\D/g, '');
+      // A bare run is one number to libphonenumber: glued to a letter, it is part of a word.
+      if (bare.length === candidate.length && gluedAfter(text, end)) continue;
       if (!mayHoldNumber(bare, bare.length === candidate.length, plan)) continue;
     }
     if (checks.left <= 0) {
@@ -468,7 +508,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     checks.left--;
     // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
     for (const n of findNumbers(candidate, { defaultCountry: country, v2: true })) {
-      out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
+      if (!gluedAfter(text, start + n.endsAt)) out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
     }
   }
 }

@@ -103,10 +103,10 @@ export interface CsvHeader {
 /**
  * The header of text that is CSV with a header row: at least two identifier-like names on the first
  * line, at least one of which `contextOf` gives a context (undefined for an ordinary name), and a first
- * data record (if the text holds one) with as many fields. Undefined when the text is not such CSV or no
- * header name means anything.
+ * data record (if the text holds one, whole unless `partial`) with as many fields. Undefined when the text
+ * is not such CSV or no header name means anything.
  */
-export function csvHeader(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvHeader | undefined {
+export function csvHeader(text: string, contextOf: (name: string) => ColumnContext | undefined, partial = false): CsvHeader | undefined {
   const eol = text.indexOf('\n');
   if (eol < 0 || eol > MAX_HEADER) return undefined;
   const delim = delimiterOf(text.slice(0, eol));
@@ -130,6 +130,8 @@ export function csvHeader(text: string, contextOf: (name: string) => ColumnConte
     if (row.next <= at) break;
     at = row.next;
     if (row.fields.length === 1 && row.fields[0]?.start === row.fields[0]?.end) continue; // blank line
+    // `partial`: more text follows (a stream), so a record that runs to the end may not be whole yet.
+    if (partial && row.next >= text.length && text.charCodeAt(text.length - 1) !== 10) break;
     if (row.fields.length !== contexts.length) return undefined;
     break;
   }

@@ -170,9 +170,12 @@ export class Masker {
     return withoutOverlaps(all, rank);
   }
 
-  /** The header of CSV text (its first line), if its names give any column context; see `find`. */
-  csvHeader(text: string): CsvHeader | undefined {
-    return this.csvContext ? csvHeader(text, (name) => this.columnContext(name, false)) : undefined;
+  /**
+   * The header of CSV text (its first line), if its names give any column context; see `find`.
+   * `partial`: the text is the start of a stream (its last record may be cut).
+   */
+  csvHeader(text: string, partial = false): CsvHeader | undefined {
+    return this.csvContext ? csvHeader(text, (name) => this.columnContext(name, false), partial) : undefined;
   }
 
   /** `text` with `findings` (from `find`, in order) replaced as the style says, each counted in `ctx`. */
@@ -278,10 +281,18 @@ export class Masker {
     // Arrays and objects are copied only when something in them is masked (most are not).
     if (Array.isArray(value)) return this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats));
     if (value !== null && typeof value === 'object') {
+      // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns.
+      if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under);
+      const toJson = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJson === 'function') return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under);
       const keyed = (this.detectors & KEYED_BITS) !== 0;
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
-      let out: Record<string, unknown> | undefined;
+      // Only a plain object can go out as it came: a class instance is rebuilt from its own properties,
+      // so what is sent is what was masked.
+      const proto: unknown = Object.getPrototypeOf(record);
+      const plain = proto === Object.prototype || proto === null;
+      let out: Record<string, unknown> | undefined = plain ? undefined : {};
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
         const v = record[k];

@@ -104,7 +104,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
         break;
       case A_AT:
         if (i >= emailEnd) {
-          const d = emailAt(text, i);
+          const d = emailAt(text, i, (mask & BIT.PASSWORD_IN_URL) !== 0);
           if (d !== undefined) {
             out.push(d);
             emailEnd = d.end;

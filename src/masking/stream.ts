@@ -99,7 +99,7 @@ export class MaskingStream {
     const text = this.left + this.pending;
     const off = this.left.length;
     // CSV with a header is decided on the stream's first text, which starts with the header line.
-    if (this.csv === undefined) this.csv = this.base === 0 ? (this.masker.csvHeader(text) ?? null) : null;
+    if (this.csv === undefined) this.csv = this.base === 0 ? (this.masker.csvHeader(text, !final) ?? null) : null;
     const header = this.csv;
     // Past the first chunk the header is no longer in the text: its context is carried over, and every
     // cut falls between records so the next text starts with one.

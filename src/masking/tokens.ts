@@ -15,12 +15,20 @@ const found = (start: number, end: number, type: DetectorName): Detection => ({ 
 const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff']);
 const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
 
-export function emailAt(text: string, at: number): Detection | undefined {
+/**
+ * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that is exactly the password it finds in
+ * `scheme://user:password@host` is that password, not an address (the host stays readable); anything
+ * else it does not find (no user, a ':' in the password, no scheme) stays an EMAIL, masked.
+ */
+export function emailAt(text: string, at: number, urlPasswords = false): Detection | undefined {
   let s = at;
   while (s > 0 && at - s < 64 && is(text, s - 1, LOCAL)) s--;
   if (s === at || text.charCodeAt(s) === 46 || text.charCodeAt(at - 1) === 46) return undefined;
-  // `scheme://user:password@host`: the '@' ends a URL's credentials (PASSWORD_IN_URL), not an address.
-  if (text.charCodeAt(s - 1) === 58 && urlUserBefore(text, s - 1)) return undefined;
+  if (urlPasswords && text.charCodeAt(s - 1) === 58) {
+    const scheme = urlSchemeColon(text, s - 1);
+    const password = scheme < 0 ? undefined : urlPasswordAt(text, scheme);
+    if (password !== undefined && password.start === s && password.end === at) return undefined;
+  }
   if (!is(text, at + 1, ALNUM)) return undefined;
   DOMAIN.lastIndex = at + 1;
   const m = DOMAIN.exec(text);
@@ -33,16 +41,16 @@ export function emailAt(text: string, at: number): Detection | undefined {
   return found(s, end, 'EMAIL');
 }
 
-/** Whether the ':' at `colon` follows the user name of a URL (`//user:`), within one token. */
-function urlUserBefore(text: string, colon: number): boolean {
+/** The ':' of `scheme://` before the user name that ends at the ':' at `colon` (one token), or -1. */
+function urlSchemeColon(text: string, colon: number): number {
   let k = colon - 1;
-  while (k >= 0 && colon - k <= 128) {
+  while (k >= 0 && colon - k <= 130) {
     const c = text.charCodeAt(k);
-    if (c === 47) return k >= 1 && text.charCodeAt(k - 1) === 47;
-    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 64) return false;
+    if (c === 47) return k >= 2 && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58 ? k - 2 : -1;
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 64) return -1;
     k--;
   }
-  return false;
+  return -1;
 }
 
 // ---------- IBAN (anchor: an upper-case letter starting a word) ----------

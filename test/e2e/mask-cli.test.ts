@@ -94,12 +94,17 @@ describe('airlock mask (CLI)', () => {
     const text = JSON.stringify({ id: 1, text: 'ana@example.com paid 4111 1111 1111 1111' });
     const support = await airlock(['mask', '--jsonl', '--policy', policy, '--principal', '{"email":"sam@example.com","groups":["support"]}', '--resource', 'shop'], text);
     expect(JSON.parse(support.stdout)).toMatchObject({ masked: 'ana@example.com paid **** **** **** 1111' });
-    expect(support.stderr).toContain('detectors for this call: CREDIT_CARD (overrides: support-sees-email)');
+    expect(support.stderr).toContain('detectors for query_sql on shop: CREDIT_CARD (overrides: support-sees-email)');
     const analyst = await airlock(['mask', '--jsonl', '--policy', policy, '--principal', '{"email":"ana@example.com","groups":["analysts"]}', '--resource', 'shop'], text);
     expect(JSON.parse(analyst.stdout)).toMatchObject({ masked: '[EMAIL_1] paid **** **** **** 1111' });
     const noPolicy = await airlock(['mask', '--jsonl', '--resource', 'shop'], text);
     expect(noPolicy.code).toBe(2);
     expect(noPolicy.stderr).toContain('give --policy FILE');
+    const unknownTool = await airlock(['mask', '--jsonl', '--policy', policy, '--tool', 'read_buckets'], text);
+    expect(unknownTool.code).toBe(2);
+    expect(unknownTool.stderr).toContain('--tool: unknown tool "read_buckets"');
+    const both = await airlock(['mask', '--jsonl', '--policy', policy, '--resource', 'shop', '--detectors', 'EMAIL'], text);
+    expect(both.code).toBe(2);
   });
 
   it('--stream: masks stdin in chunks and finds a key split across pipe chunks', async () => {

@@ -22,7 +22,7 @@ export function maskStage(options: { readonly policy: PolicySource; readonly sec
     if (cached?.version !== current.version) cached = { version: current.version, maskers: new Map() };
     const settings = current.file.masking;
     const call = maskingFor(settings, { principal: ctx.principal, tool: ctx.toolName, resource: ctx.facts?.resource?.name });
-    const key = call.detectors.join(',');
+    const key = [...call.detectors].sort().join(',');
     let masker = cached.maskers.get(key);
     if (masker === undefined) {
       try {

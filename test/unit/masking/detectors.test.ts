@@ -26,7 +26,7 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
     ['EMAIL', 'git clone git@github.com:org/repo.git', []],
     ['EMAIL', 'user@localhost is not an address with a TLD', []],
     // The '@' of a URL's credentials: the password is PASSWORD_IN_URL's, the host stays readable.
-    ['EMAIL', 'https://app:s3cr3t-Pa55@api.example.com/v1 and ftp://ana:pw@files.example.org', []],
+    ['EMAIL', 'https://app:s3cr3t-Pa55@api.example.com/v1 and ftp://ana:pw@files.example.org', ['s3cr3t-Pa55@api.example.com', 'pw@files.example.org']],
     ['IBAN', 'pay to GB82 WEST 1234 5698 7654 32 please', ['GB82 WEST 1234 5698 7654 32']],
     ['IBAN', 'DE89370400440532013000', ['DE89370400440532013000']],
     ['IBAN', 'GB82WEST12345698765433 (bad check digits)', []],
@@ -80,6 +80,39 @@ describe('Masker with several detectors', () => {
     expect(Object.fromEntries(ctx.counts)).toEqual({ EMAIL: 3, CREDIT_CARD: 1, AWS_ACCESS_KEY: 1 });
   });
 
+  it('returns unchanged plain values as they came, and rebuilds anything else from what it masked', () => {
+    const masker = new Masker({ detectors: ['EMAIL', 'CREDIT_CARD'], style: 'redact', columns: [] });
+    const clean = { a: ['x', 1, { b: null }], c: 'plain' };
+    expect(masker.maskValue(clean, new MaskContext())).toBe(clean);
+    const withKey = JSON.parse('{"__proto__": {"x": "ana@example.com"}, "n": 1}') as Record<string, unknown>;
+    const masked = masker.maskValue(withKey, new MaskContext()) as Record<string, unknown>;
+    expect(Object.hasOwn(masked, '__proto__')).toBe(true);
+    expect(JSON.stringify(masked)).toBe('{"__proto__":{"x":"[EMAIL_1]"},"n":1}');
+    // A class instance whose toJSON would reveal a value, and boxed strings, are not sent as they came.
+    class Contact {
+      toJSON(): string {
+        return 'ana@example.com';
+      }
+    }
+    class Account {
+      constructor(readonly owner: string) {}
+    }
+    const out = JSON.stringify(masker.maskValue({ contact: new Contact(), boxed: new String('4111 1111 1111 1111'), account: new Account('ben@example.com') }, new MaskContext()));
+    expect(out).toBe('{"contact":"[EMAIL_1]","boxed":"[CREDIT_CARD_1]","account":{"owner":"[EMAIL_2]"}}');
+  });
+
+  it("masks only the password of a URL's credentials, and masks whatever looks like one when that detector cannot say", () => {
+    const all = new Masker({ detectors: [...DETECTOR_NAMES], style: 'redact', columns: [] });
+    const mask = (t: string): string => all.maskText(t, new MaskContext());
+    expect(mask('https://app:s3cr3t-Pa55@api.example.com/v1')).toBe('https://app:[PASSWORD_IN_URL_1]@api.example.com/v1');
+    // No user, a ':' in the password, no scheme: PASSWORD_IN_URL finds nothing, the e-mail-shaped part stays masked.
+    for (const t of ['redis://:s3cret@cache.example.com', 'https://user:pa:ss@db.example.com', '//user:s3cret@db.example.com', 'url=//admin:hunter2@db.corp.com']) {
+      expect(mask(t)).not.toMatch(/s3cret|pa:ss@|hunter2/);
+    }
+    // Without PASSWORD_IN_URL the e-mail detector still covers it.
+    expect(new Masker({ detectors: ['EMAIL'], style: 'redact', columns: [] }).maskText('https://user:alice@example.com', new MaskContext())).toBe('https://user:[EMAIL_1]');
+  });
+
   it('keeps the last four digits of phone numbers in style last4, and placeholders them in style redact', () => {
     const text = 'call +1 (415) 555-2671 or 415.555.2672';
     expect(new Masker({ detectors: ['PHONE'], style: 'last4', columns: [] }).maskText(text, new MaskContext())).toBe('call +* (***) ***-2671 or ***.***.2672');
@@ -126,6 +159,8 @@ describe('detect: issue 6 (one-pass scanner) regressions', () => {
     ['PHONE', 'call 415.555.2671 or (415) 555-2671', ['415.555.2671', '(415) 555-2671']],
     ['PHONE', 'id=123456789 at 2026-11-29 10:00:00', []],
     ['PHONE', 'md5 5737034557ef5b8c02c0e46513b98f90, id 920112011', []],
+    ['PHONE', '415-555-2671 3rd line, tel 415-555-2672 12h, order 4155552673 1x', ['415-555-2671', '415-555-2672', '4155552673']],
+    ['PHONE', 'caller 4155552671 2026-11-29T10:00:00Z and 415 555 2672 2026-11-29', ['4155552671', '415 555 2672']],
     ['PHONE', 'on 2026-11-29 415 555 2671 called', ['415 555 2671']],
     ['PHONE', 'call 415-555-2671x12 or 4155552671 ext. 3', ['415-555-2671', '4155552671']],
     // Candidates whose header does not decode are skipped until the real token.

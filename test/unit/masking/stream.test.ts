@@ -53,6 +53,13 @@ describe('MaskingStream', () => {
     expect(out.masked.split('\n').at(-2)).toBe('599,user599,[PASSWORD_600],note 599');
   });
 
+  it("keeps the header's context when the first record is still being read at the first cut", () => {
+    const text = `notes,password\n${'x'.repeat(40_000)},hunter2\nn,s3cr3tpw\nn,letmein9\n`;
+    const out = streamed(text, [4096], { window: 16 * 1024 });
+    expect(out).toEqual(whole(text));
+    expect(out.masked).not.toMatch(/hunter2|s3cr3tpw|letmein9/);
+  });
+
   it('fails closed on a CSV record that outgrows the hold-back (its column context could not be kept)', () => {
     const stream = new MaskingStream(masker, { window: 256, pemHold: 1024 });
     expect(stream.push(`id,password\n1,"${'x'.repeat(600)}`).masked).toBe('id,password\n');
