@@ -353,28 +353,20 @@ function gluedAfter(text: string, end: number): boolean {
 }
 
 /**
- * Where a number may end in the candidate `[q, end)` that holds more digits than any number: before a
- * date in it ("4155552671 2026-11-29"), else the longest prefix that ends a group of digits and holds 7 to
- * 15 digits; -1 when neither holds 7 digits.
+ * Where a number may end in the candidate `[q, end)` that holds more digits than any number: just before a
+ * date in it ("4155552671 2026-11-29"), if at least 7 digits come first; else -1 (a longer run of digits,
+ * such as a card number, is not handed to libphonenumber).
  */
-function shortenedEnd(text: string, q: number, end: number): number {
+function endBeforeDate(text: string, q: number, end: number): number {
   for (let k = q + 1; k < end; k++) {
     if (!digitAt(text, k) || digitAt(text, k - 1) || !dateAt(text, k)) continue;
     let e = k;
     while (e > q && !digitAt(text, e - 1)) e--;
     let before = 0;
     for (let j = q; j < e; j++) if (digitAt(text, j)) before++;
-    if (before >= 7) return e;
-    break;
+    return before >= 7 && before <= 15 ? e : -1;
   }
-  let digits = 0;
-  let best = -1;
-  for (let k = q; k < end && digits <= 15; k++) {
-    if (!digitAt(text, k)) continue;
-    digits++;
-    if (digits >= 7 && digits <= 15 && !digitAt(text, k + 1)) best = k + 1;
-  }
-  return best;
+  return -1;
 }
 
 interface PhonePlan {
@@ -485,8 +477,8 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
     if (digits > 15) {
-      // More digits than any number: a number may still open the run ("4155552671 2026-11-29").
-      end = shortenedEnd(text, q, end);
+      // More digits than any number: a number may still open the run before a date.
+      end = endBeforeDate(text, q, end);
       if (end < 0) continue;
       p = end;
       digits = 0;
