@@ -254,7 +254,7 @@ export class Masker {
     return this.maskAny(value, ctx, undefined);
   }
 
-  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined, under?: ColumnContext): unknown {
+  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined, under?: ColumnContext, jsonDone = false): unknown {
     if (typeof value === 'string') {
       // A key that names what its value is (a password, a private_key): the whole value, found by name.
       const type = under?.valueType?.(value);
@@ -283,8 +283,9 @@ export class Masker {
     if (value !== null && typeof value === 'object') {
       // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns.
       if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under);
+      // As JSON.stringify does, toJSON is called once: what it returns is not asked again.
       const toJson = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJson === 'function') return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under);
+      if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true);
       const keyed = (this.detectors & KEYED_BITS) !== 0;
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record);
