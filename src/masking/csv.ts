@@ -130,8 +130,11 @@ export function csvHeader(text: string, contextOf: (name: string) => ColumnConte
     if (row.next <= at) break;
     at = row.next;
     if (row.fields.length === 1 && row.fields[0]?.start === row.fields[0]?.end) continue; // blank line
-    // `partial`: more text follows (a stream), so a record that runs to the end may not be whole yet.
-    if (partial && row.next >= text.length && text.charCodeAt(text.length - 1) !== 10) break;
+    // `partial`: more text follows (a stream), so a record that runs to the end (unterminated, or inside
+    // an open quote) may not be whole yet: only too many fields already rule the header out.
+    const last = row.fields[row.fields.length - 1];
+    const cut = row.next >= text.length && (text.charCodeAt(text.length - 1) !== 10 || (last?.quoted === true && last.end === text.length));
+    if (partial && cut) return row.fields.length > contexts.length ? undefined : { delim, contexts, next: header.next };
     if (row.fields.length !== contexts.length) return undefined;
     break;
   }

@@ -278,36 +278,45 @@ export class Masker {
       const masked = this.maskString(text, ctx, repeats);
       return masked === text ? value : masked;
     }
-    // Arrays and objects are copied only when something in them is masked (most are not).
-    if (Array.isArray(value)) return this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats));
-    if (value !== null && typeof value === 'object') {
-      // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns.
-      if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under);
-      // As JSON.stringify does, toJSON is called once: what it returns is not asked again.
-      const toJson = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true);
-      const keyed = (this.detectors & KEYED_BITS) !== 0;
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record);
-      // Only a plain object can go out as it came: a class instance is rebuilt from its own properties,
-      // so what is sent is what was masked.
-      const proto: unknown = Object.getPrototypeOf(record);
-      const plain = proto === Object.prototype || proto === null;
-      let out: Record<string, unknown> | undefined = plain ? undefined : {};
-      for (let i = 0; i < keys.length; i++) {
-        const k = keys[i] as string;
-        const v = record[k];
-        const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined);
+    if (value === null || typeof value !== 'object') return value;
+    // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns (called
+    // once, as JSON.stringify does; what it returns is sent without asking it again, so it is rebuilt
+    // below without any toJSON of its own).
+    if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under);
+    const toJson = (value as { toJSON?: unknown }).toJSON;
+    if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true);
+    // Arrays and plain objects are copied only when something in them is masked (most are not).
+    if (Array.isArray(value)) {
+      const items = this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats));
+      return jsonDone && items === value ? [...items] : items;
+    }
+    const keyed = (this.detectors & KEYED_BITS) !== 0;
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record);
+    // Only a plain object can go out as it came: a class instance (or what a toJSON returned) is rebuilt
+    // from its own properties, without functions (JSON drops them), so what is sent is what was masked.
+    const proto: unknown = Object.getPrototypeOf(record);
+    const plain = !jsonDone && (proto === Object.prototype || proto === null);
+    let out: Record<string, unknown> | undefined = plain ? undefined : {};
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const v = record[k];
+      if (typeof v === 'function') {
         if (out === undefined) {
-          if (masked === v) continue;
           out = {};
           for (let j = 0; j < i; j++) setOwn(out, keys[j] as string, record[keys[j] as string]);
         }
-        setOwn(out, k, masked);
+        continue;
       }
-      return out ?? value;
+      const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined);
+      if (out === undefined) {
+        if (masked === v) continue;
+        out = {};
+        for (let j = 0; j < i; j++) setOwn(out, keys[j] as string, record[keys[j] as string]);
+      }
+      setOwn(out, k, masked);
     }
-    return value;
+    return out ?? value;
   }
 
   /** `values` with `mask` applied to each: the same array when nothing changed. */

@@ -60,6 +60,21 @@ describe('MaskingStream', () => {
     expect(out.masked).not.toMatch(/hunter2|s3cr3tpw|letmein9/);
   });
 
+  it('keeps the context when the first record is an open quoted field at the first cut, pushed line by line', () => {
+    const text = `id,note,password\n1,"${'some note line xxxx\n'.repeat(1700)}",hunter2\n2,plain,Tr0ub4dor2\n3,plain,Tr0ub4dor3\n`;
+    const stream = new MaskingStream(masker);
+    let masked = '';
+    for (const line of text.split(/(?<=\n)/)) masked += stream.push(line).masked;
+    masked += stream.end().masked;
+    expect(masked).toBe(whole(text).masked);
+    expect(masked).not.toMatch(/hunter2|Tr0ub4dor/);
+  });
+
+  it('is not CSV when the first line looks like a header but the first record already has more fields', () => {
+    const text = `time,level,token\n${'value,'.repeat(12_000)}end\nnext,line,q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F\n`;
+    expect(streamed(text, [4096], { window: 16 * 1024 })).toEqual(whole(text));
+  });
+
   it('fails closed on a CSV record that outgrows the hold-back (its column context could not be kept)', () => {
     const stream = new MaskingStream(masker, { window: 256, pemHold: 1024 });
     expect(stream.push(`id,password\n1,"${'x'.repeat(600)}`).masked).toBe('id,password\n');
