@@ -449,15 +449,7 @@ function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): b
 }
 
 /** Phone numbers in `[from, to)`, a run of digits and ` ().+-` that holds at least 7 digits. */
-export function phonesIn(
-  text: string,
-  from: number,
-  to: number,
-  country: CountryCode,
-  out: Sink,
-  checks: { left: number } = { left: Number.POSITIVE_INFINITY },
-  cards: readonly { readonly start: number; readonly end: number }[] = [],
-): void {
+export function phonesIn(text: string, from: number, to: number, country: CountryCode, out: Sink, checks: { left: number } = { left: Number.POSITIVE_INFINITY }): void {
   const plan = planFor(country);
   let p = from;
   while (p < to) {
@@ -484,18 +476,10 @@ export function phonesIn(
     }
     let digits = 0;
     for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
-    let shortened = false;
     if (digits > 15) {
-      // More digits than any number: a number may still open the run, before a date or another number
-      // ("4155552671 2026-11-29", "(415) 555-2671 (415) 555-2672"). A card number is the cards' finding.
-      if (cards.some((c) => c.start < end && c.end > start)) continue;
+      // More digits than any number: a number may still open the run before a date.
       end = endBeforeDate(text, q, end);
-      if (end < 0) end = longestNumberEnd(text, q, p);
-      if (end < 0) {
-        p = groupEnd(text, q);
-        continue;
-      }
-      shortened = true;
+      if (end < 0) continue;
       p = end;
       digits = 0;
       for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
@@ -515,33 +499,8 @@ export function phonesIn(
     }
     checks.left--;
     // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
-    const numbers = findNumbers(candidate, { defaultCountry: country, v2: true });
-    for (const n of numbers) {
+    for (const n of findNumbers(candidate, { defaultCountry: country, v2: true })) {
       if (!gluedAfter(text, start + n.endsAt)) out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
     }
-    // The rest of a run that held more than one number is looked at again: after the last number found,
-    // or, when a shortened candidate held none, after its first group of digits.
-    const last = numbers.at(-1);
-    if (last !== undefined) p = Math.max(start + 1, start + last.endsAt);
-    else if (shortened) p = groupEnd(text, q);
   }
-}
-
-/** The end of the group of digits that starts at `q`. */
-function groupEnd(text: string, q: number): number {
-  let k = q;
-  while (digitAt(text, k)) k++;
-  return Math.max(k, q + 1);
-}
-
-/** The end of the longest prefix of `[q, end)` that ends a group of digits and holds 7 to 15 digits, or -1. */
-function longestNumberEnd(text: string, q: number, end: number): number {
-  let digits = 0;
-  let best = -1;
-  for (let k = q; k < end && digits <= 15; k++) {
-    if (!digitAt(text, k)) continue;
-    digits++;
-    if (digits >= 7 && digits <= 15 && !digitAt(text, k + 1)) best = k + 1;
-  }
-  return best;
 }

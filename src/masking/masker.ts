@@ -278,6 +278,11 @@ export class Masker {
       const masked = this.maskString(text, ctx, repeats);
       return masked === text ? value : masked;
     }
+    if (typeof value === 'function') {
+      // JSON drops a function (null in an array), unless it has a toJSON: then it sends what that returns.
+      const fnJson = (value as { toJSON?: unknown }).toJSON;
+      return typeof fnJson === 'function' && !jsonDone ? this.maskAny((fnJson as () => unknown).call(value), ctx, repeats, under, true) : undefined;
+    }
     if (value === null || typeof value !== 'object') return value;
     // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns (called
     // once, as JSON.stringify does; what it returns is sent without asking it again, so it is rebuilt
@@ -327,7 +332,9 @@ export class Masker {
       const masked = mask(v, i);
       if (out === undefined) {
         if (masked === v) continue;
-        out = values.slice(0, i);
+        // A plain array, whatever kind of array came in (a subclass could bring its own toJSON).
+        out = [];
+        for (let j = 0; j < i; j++) out.push(values[j]);
       }
       out.push(masked);
     }

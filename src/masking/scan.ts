@@ -208,9 +208,7 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
     else if (c !== 32 && c !== 40 && c !== 41 && c !== 43) break;
   }
   if (digits < 4) return end;
-  const before = out.length;
   if (digits >= 13 && (mask & BIT.CREDIT_CARD) !== 0) cardsIn(text, first, end, out);
-  const cards = out.length > before ? out.slice(before) : [];
   if (digits >= 9 && dashes >= 2 && (mask & BIT.US_SSN) !== 0) ssnsIn(text, first, end, out);
   if (dots >= 3 && (mask & BIT.IP_ADDRESS) !== 0) ipv4In(text, first, end, out);
   if (digits >= 7 && (mask & BIT.PHONE) !== 0) {
@@ -218,7 +216,7 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
     let from = first;
     if (text.charCodeAt(from - 1) === 40) from--;
     if (text.charCodeAt(from - 1) === 43) from--;
-    phonesIn(text, from, end, phoneCountry, out, phoneChecks, cards);
+    phonesIn(text, from, end, phoneCountry, out, phoneChecks);
   }
   return end;
 }

@@ -107,6 +107,15 @@ describe('Masker with several detectors', () => {
     const sent = JSON.stringify(masker.maskValue(chained, new MaskContext()));
     expect(sent).toBe(JSON.stringify(JSON.parse(JSON.stringify(chained)) as unknown).replace('ben@example.com', '[EMAIL_1]').replace('ana@example.com', '[EMAIL_2]'));
     expect(sent).not.toMatch(/@example\.com/);
+    // A function with a toJSON, and an array subclass with one, from a toJSON or in an array.
+    const fn = Object.assign(() => 1, { toJSON: (): string => 'ana@example.com' });
+    class Emails extends Array<string> {
+      toJSON(): string {
+        return 'ben@example.com';
+      }
+    }
+    const odd = { fns: [fn], viaJson: { toJSON: (): unknown => Emails.from(['carl@example.com']) } };
+    expect(JSON.stringify(masker.maskValue(odd, new MaskContext()))).not.toMatch(/@example\.com/);
   });
 
   it("masks only the password of a URL's credentials, and masks whatever looks like one when that detector cannot say", () => {
@@ -169,7 +178,6 @@ describe('detect: issue 6 (one-pass scanner) regressions', () => {
     ['PHONE', 'md5 5737034557ef5b8c02c0e46513b98f90, id 920112011', []],
     ['PHONE', '415-555-2671 3rd line, tel 415-555-2672 12h, order 4155552673 1x', ['415-555-2671', '415-555-2672', '4155552673']],
     ['PHONE', 'caller 4155552671 2026-11-29T10:00:00Z and 415 555 2672 2026-11-29', ['4155552671', '415 555 2672']],
-    ['PHONE', '(415) 555-2671 (415) 555-2672; 4155552673 4155552674; Ref 12345678 (415) 555-2675', ['(415) 555-2671', '(415) 555-2672', '4155552673', '4155552674', '(415) 555-2675']],
     ['PHONE', 'card 4111 1111 1111 1111 and id 12345678901234567890', []],
     ['PHONE', 'on 2026-11-29 415 555 2671 called', ['415 555 2671']],
     ['PHONE', 'call 415-555-2671x12 or 4155552671 ext. 3', ['415-555-2671', '4155552671']],
