@@ -1,19 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ALL_TOOLS } from '../../../tools/index.js';
-import { parsePolicy, PolicyLoadError } from '../../../src/policy/load.js';
+import { parsePolicy } from '../../../src/policy/load.js';
+import { policyProblems } from '../../support/policy.js';
 
 const TOOLS = ['query_sql'];
 
-function problems(doc: unknown): readonly string[] {
-  try {
-    parsePolicy(typeof doc === 'string' ? doc : JSON.stringify(doc), '/etc/airlock/policies.json', TOOLS);
-  } catch (error) {
-    if (error instanceof PolicyLoadError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the policy to be rejected');
-}
+const problems = (doc: unknown): readonly string[] => policyProblems(typeof doc === 'string' ? doc : JSON.stringify(doc), '/etc/airlock/policies.json', TOOLS);
 
 const rule = { id: 'r', effect: 'allow', tools: ['query_sql'] };
 

@@ -1,19 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseDevIdentity } from '../../../src/identity/dev.js';
-import { parsePolicy, PolicyLoadError } from '../../../src/policy/load.js';
+import { parsePolicy } from '../../../src/policy/load.js';
+import { policyProblems } from '../../support/policy.js';
 import { maskingFor } from '../../../src/policy/masking.js';
 
-const parse = (masking: unknown): ReturnType<typeof parsePolicy> => parsePolicy(JSON.stringify({ version: 1, rules: [], masking }), 'policies.json', ['query_sql', 'explain_policy']);
-
-function problems(masking: unknown): readonly string[] {
-  try {
-    parse(masking);
-  } catch (error) {
-    if (error instanceof PolicyLoadError) return error.problems;
-    throw error;
-  }
-  throw new Error('expected the policy to be rejected');
-}
+const TOOLS = ['query_sql', 'explain_policy'];
+const text = (masking: unknown): string => JSON.stringify({ version: 1, rules: [], masking });
+const parse = (masking: unknown): ReturnType<typeof parsePolicy> => parsePolicy(text(masking), 'policies.json', TOOLS);
+const problems = (masking: unknown): readonly string[] => policyProblems(text(masking), 'policies.json', TOOLS);
 
 const support = parseDevIdentity('sam@example.com,support');
 const analyst = parseDevIdentity('ana@example.com,analysts');
