@@ -205,24 +205,21 @@ async function main(): Promise<void> {
         `| ${scenario.name} | ${ms(percentile(b, 50))} | ${ms(percentile(b, 99))} | ${ms(percentile(g, 50))} | ${ms(percentile(g, 99))} | ${(percentile(g, 50) / percentile(b, 50)).toFixed(2)}× | ${ms(percentile(g, 50) - percentile(b, 50))} |`,
       );
     }
-    if (process.env.BENCH_ONLY === 'query_sql') {
-      // The governed-vs-bare table alone (for quick iterations); `npm run bench` runs everything.
-      process.stdout.write(`${lines.join('\n')}\n`);
-      await Promise.all([governed.close(), bare.close(), pool.end(), sql.close(), audit.close()]);
-      return;
+    // BENCH_ONLY=query_sql: the governed-vs-bare table alone (for quick iterations).
+    if (process.env.BENCH_ONLY !== 'query_sql') {
+      // 1M-row SELECT through a separate airlock process (`airlock serve --stdio`, what an agent spawns), so
+      // its peak RSS is airlock's alone: the cursor stops at the cap; the rest never leaves the server.
+      const bigSql = "SELECT g, md5(g::text) AS h, repeat('x', 64) AS pad FROM generate_series(1, 1000000) AS g";
+      const big = await bigSelect(policyPath, join(work, 'audit-1m'), demo.url, bigSql);
+      lines.push(
+        '',
+        `1,000,000-row SELECT through airlock serve --stdio (capped at the policy's 5,000 rows), 20 calls: time to result p50 ${big.p50.toFixed(1)} ms, p99 ${big.p99.toFixed(1)} ms; peak RSS of the airlock process ${big.peakRssMb.toFixed(0)} MB (VmHWM; its idle RSS after start-up ${big.idleRssMb.toFixed(0)} MB)`,
+      );
+      lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
+      lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
+      lines.push('', ...maskingBench());
+      lines.push('', ...(await auditBench()));
     }
-    // 1M-row SELECT through a separate airlock process (`airlock serve --stdio`, what an agent spawns), so
-    // its peak RSS is airlock's alone: the cursor stops at the cap; the rest never leaves the server.
-    const bigSql = "SELECT g, md5(g::text) AS h, repeat('x', 64) AS pad FROM generate_series(1, 1000000) AS g";
-    const big = await bigSelect(policyPath, join(work, 'audit-1m'), demo.url, bigSql);
-    lines.push(
-      '',
-      `1,000,000-row SELECT through airlock serve --stdio (capped at the policy's 5,000 rows), 20 calls: time to result p50 ${big.p50.toFixed(1)} ms, p99 ${big.p99.toFixed(1)} ms; peak RSS of the airlock process ${big.peakRssMb.toFixed(0)} MB (VmHWM; its idle RSS after start-up ${big.idleRssMb.toFixed(0)} MB)`,
-    );
-    lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
-    lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
-    lines.push('', ...maskingBench());
-    lines.push('', ...(await auditBench()));
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
     await bare.close();

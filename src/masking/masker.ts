@@ -9,7 +9,7 @@ import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, C
 import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
 import { mayMatch, prefilterFor } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
-import { BIT, RANK } from './names.js';
+import { BIT, KEYED_BITS as KEYED, RANK } from './names.js';
 import { SECRET_TYPES } from './secrets.js';
 import { pemPrivateKeyValue } from './tokens.js';
 
@@ -104,7 +104,7 @@ export interface MaskerOptions {
 }
 
 /** Detectors whose findings depend on a key name: a parsed object's key or a column name gives it. */
-const KEYED_BITS = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN | BIT.GCP_SA_KEY;
+const KEYED_BITS = KEYED | BIT.GCP_SA_KEY;
 
 /** The value of a service-account key file's `private_key`. */
 const SA_KEY_NAME = 'private_key';
@@ -306,13 +306,7 @@ export class Masker {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as string;
       const v = record[k];
-      if (typeof v === 'function') {
-        if (out === undefined) {
-          out = {};
-          for (let j = 0; j < i; j++) setOwn(out, keys[j] as string, record[keys[j] as string]);
-        }
-        continue;
-      }
+      // A function comes back undefined (JSON drops it) or as what its toJSON returns, so it is replaced.
       const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined);
       if (out === undefined) {
         if (masked === v) continue;

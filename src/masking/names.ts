@@ -45,3 +45,12 @@ export function maskOf(names: Iterable<string>): number {
   }
   return mask;
 }
+
+/** Detectors that find values by the key or column name they stand under. */
+export const KEYED_BITS = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN;
+
+/** Digits one run must hold before any enabled digit detector can find something in it (0: none is on). */
+export function leastDigits(mask: number): number {
+  return (mask & BIT.PHONE) !== 0 ? 7 : (mask & BIT.US_SSN) !== 0 ? 9 : (mask & BIT.CREDIT_CARD) !== 0 ? 13 : 0;
+}
+

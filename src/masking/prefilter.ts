@@ -11,9 +11,8 @@
  * (a property test compares both on random and adversarial text). Every quantifier is bounded or runs
  * over a class disjoint from what follows it, so each position is examined a bounded number of times.
  */
-import { BIT } from './names.js';
+import { BIT, KEYED_BITS as KEYED, leastDigits } from './names.js';
 
-const KEYED = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN;
 
 /** `pass` → `[pP][aA][sS][sS]`: case-insensitive words in an otherwise case-sensitive expression. */
 const anyCase = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
@@ -37,7 +36,7 @@ function source(mask: number): string {
   if (on(BIT.CREDIT_CARD | BIT.US_SSN | BIT.PHONE | BIT.IP_ADDRESS)) {
     // A digit that starts a run (or follows a separator inside one) with enough digits for the most
     // permissive digit detector on, or an IPv4-shaped start. Runs are digits and ` .()+-`.
-    const least = on(BIT.PHONE) ? 7 : on(BIT.US_SSN) ? 9 : on(BIT.CREDIT_CARD) ? 13 : 0;
+    const least = leastDigits(mask);
     const conditions: string[] = [];
     if (least > 0) conditions.push(`(?:[ .()+\\-]*\\d){${least - 1}}`);
     if (on(BIT.IP_ADDRESS)) conditions.push('\\d{0,2}\\.\\d{1,3}\\.\\d{1,3}\\.\\d');
@@ -121,7 +120,7 @@ function quickFor(mask: number): Quick {
   if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN)) set('-', Q_ANCHOR);
   if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) set('_', Q_ANCHOR);
   if (on(BIT.IBAN | BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY | BIT.GENERIC_API_KEY | BIT.JWT)) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', Q_CAPITAL);
-  const least = on(BIT.PHONE) ? 7 : on(BIT.US_SSN) ? 9 : on(BIT.CREDIT_CARD) ? 13 : 0;
+  const least = leastDigits(mask);
   q = { table, least, dots: on(BIT.IP_ADDRESS), mask };
   quick.set(mask, q);
   return q;

@@ -10,7 +10,7 @@ import type { CountryCode } from 'libphonenumber-js/max';
 import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
 import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './context-detectors.js';
-import { BIT, type Detection } from './names.js';
+import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { prefilterFor } from './prefilter.js';
 import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
@@ -23,7 +23,6 @@ const A_DASH = 5;
 const A_UNDERSCORE = 6;
 const A_CAPITAL = 7; // IBAN, and by letter: A (AWS, Google), B/T (Bearer, Basic, Token), J (eyJ)
 
-const KEYED = BIT.PASSWORD | BIT.AWS_SECRET_KEY | BIT.GENERIC_API_KEY | BIT.US_SSN;
 const DIGIT_RUNS = BIT.CREDIT_CARD | BIT.US_SSN | BIT.IP_ADDRESS | BIT.PHONE;
 
 const tables = new Map<number, Uint8Array>();

@@ -78,11 +78,7 @@ function crossReference(label: string, rules: readonly unknown[], knownTools: re
       else seen.set(rule.id, index);
     }
     const tools = Array.isArray(rule.tools) ? (rule.tools as unknown[]) : [];
-    tools.forEach((tool, t) => {
-      if (typeof tool === 'string' && !knownTools.includes(tool)) {
-        problems.push(`${label}: rules[${index}].tools[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`);
-      }
-    });
+    problems.push(...unknownTools(`${label}: rules[${index}].tools`, tools, knownTools));
     if (rule.sql !== undefined && !tools.every((t) => t === 'query_sql')) {
       problems.push(`${label}: rules[${index}].sql: "sql" conditions only apply to query_sql; list only that tool in this rule`);
     }
@@ -92,17 +88,15 @@ function crossReference(label: string, rules: readonly unknown[], knownTools: re
 
 /** Masking overrides may only name tools that exist. */
 function overrideTools(label: string, overrides: readonly unknown[], knownTools: readonly string[]): string[] {
-  const problems: string[] = [];
-  overrides.forEach((raw, index) => {
+  return overrides.flatMap((raw, index) => {
     const tools = (raw as { tools?: unknown } | null)?.tools;
-    if (!Array.isArray(tools)) return;
-    (tools as unknown[]).forEach((tool, t) => {
-      if (typeof tool === 'string' && !knownTools.includes(tool)) {
-        problems.push(`${label}: masking.overrides[${index}].tools[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`);
-      }
-    });
+    return Array.isArray(tools) ? unknownTools(`${label}: masking.overrides[${index}].tools`, tools as unknown[], knownTools) : [];
   });
-  return problems;
+}
+
+/** A problem for each tool name in `tools` (at `path`) that is not one of `knownTools`. */
+function unknownTools(path: string, tools: readonly unknown[], knownTools: readonly string[]): string[] {
+  return tools.flatMap((tool, t) => (typeof tool === 'string' && !knownTools.includes(tool) ? [`${path}[${t}]: unknown tool "${tool}" (known: ${knownTools.join(', ')})`] : []));
 }
 
 /** Reads and validates a policy file. */
