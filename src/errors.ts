@@ -12,6 +12,7 @@ export type AirlockErrorCode =
   | 'UNKNOWN_RESOURCE'
   | 'POLICY_DENIED'
   | 'APPROVAL_REQUIRED'
+  | 'INVALID_SQL'
   | 'SQL_REJECTED'
   | 'QUERY_FAILED'
   | 'TIMEOUT'
@@ -116,6 +117,29 @@ export class ApprovalRequiredError extends AirlockError {
       `Approval required: ${reason} A human approver (${approverGroups.join(', ') || 'any approver'}) must approve this exact call; it was not run.`,
       { data: { ruleIds: [...ruleIds], approverGroups: [...approverGroups] } },
     );
+  }
+}
+
+/** Where a SQL syntax error is: 1-based character position in the statement, and its line and column. */
+export interface SqlPosition {
+  readonly position: number;
+  readonly line: number;
+  readonly column: number;
+}
+
+/**
+ * The statement does not parse: the caller's own mistake, not a policy decision. Carries the parser's
+ * message, which quotes only the caller's statement, and where the error is. Nothing ran.
+ */
+export class InvalidSqlError extends AirlockError {
+  readonly code = 'INVALID_SQL';
+  readonly outcome = 'invalid';
+  constructor(parserMessage: string, at: SqlPosition | undefined, options?: AirlockErrorOptions) {
+    const where = at === undefined ? '' : ` at line ${at.line}, column ${at.column} (character ${at.position})`;
+    super(`SQL syntax error${where}: ${truncate(parserMessage, 300)}. The statement was not run; fix it and call again.`, {
+      ...options,
+      data: { ...(at === undefined ? {} : { position: at.position, line: at.line, column: at.column }) },
+    });
   }
 }
 

@@ -306,6 +306,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       resolve: resolveConnection,
       cloudSqlConnector: () => createCloudSqlConnector(),
       onPoolError: (name, error) => log('warn', `connection "${name}": idle client error: ${error.message}`),
+      onUnavailable: (name, host, error) => log('warn', `connection "${name}" (${host}) is unreachable: ${error.message}; calls to it fail with UPSTREAM_UNAVAILABLE`),
     });
     cleanups.push(() => sql.close());
 

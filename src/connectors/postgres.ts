@@ -1,6 +1,7 @@
 import pg from 'pg';
 import {
   CancelledError,
+  InvalidInputError,
   QueryFailedError,
   TimeoutError,
   UpstreamUnavailableError,
@@ -40,6 +41,12 @@ export interface PostgresConnectorOptions {
   readonly poolSize?: number;
   readonly connectTimeoutMs?: number;
   readonly onPoolError?: (connection: string, error: Error) => void;
+  /**
+   * A call could not reach the database (refused, unknown host, timeout, server gone): for the operator's
+   * log. `host` is where the connection points (host:port, socket directory or Cloud SQL instance), never
+   * its credentials. The caller still gets UPSTREAM_UNAVAILABLE.
+   */
+  readonly onUnavailable?: (connection: string, host: string, error: Error) => void;
   /** How long a function catalog snapshot is used before it is read again (default 5 minutes). */
   readonly catalogTtlMs?: number;
   /** Creates the Cloud SQL connector on first use (airlock's own credentials; IAM database authentication). */
@@ -70,6 +77,8 @@ interface PoolEntry {
   readonly clientConfig: pg.ClientConfig;
   /** The database role airlock connects as (recorded in the audit as the downstream identity). */
   readonly role: string;
+  /** Where the connection points, for operator logs (no credentials). */
+  readonly host: string;
   readonly pool: pg.Pool;
   readonly typeNames: Map<number, string>;
 }
@@ -104,11 +113,13 @@ export class PostgresConnector implements SqlConnector {
     };
     let pool: pg.Pool;
     let role: string;
+    let host: string;
     let clientConfig: pg.ClientConfig;
     if (target.kind === 'url') {
       clientConfig = { connectionString: target.url };
       pool = new pg.Pool({ ...common, ...clientConfig });
       role = safeRole(target.url);
+      host = safeHost(target.url);
     } else {
       if (this.options.cloudSqlConnector === undefined) throw new TypeError('PostgresConnector: a Cloud SQL connection needs cloudSqlConnector');
       this.cloudSql ??= this.options.cloudSqlConnector();
@@ -122,9 +133,10 @@ export class PostgresConnector implements SqlConnector {
       clientConfig = { ...(clientOptions as object), user: target.iamUser, database: target.database };
       pool = new pg.Pool({ ...common, ...clientConfig });
       role = target.iamUser;
+      host = `Cloud SQL ${target.instanceConnectionName} (${target.ipType})`;
     }
     pool.on('error', (error) => this.options.onPoolError?.(connection, error));
-    const entry = { url: key, clientConfig, role, pool, typeNames: new Map<number, string>() };
+    const entry = { url: key, clientConfig, role, host, pool, typeNames: new Map<number, string>() };
     this.pools.set(connection, entry);
     return entry;
   }
@@ -204,6 +216,7 @@ export class PostgresConnector implements SqlConnector {
       client = await entry.pool.connect();
     } catch (error) {
       const busy = entry.pool.totalCount >= (this.options.poolSize ?? 10) && /timeout/i.test(String(error));
+      if (!busy) this.options.onUnavailable?.(connection, entry.host, reportable(error));
       throw new UpstreamUnavailableError(busy ? `Database connection "${connection}" (all its connections are busy)` : `Database connection "${connection}"`, {
         detail: error instanceof Error ? error.message : String(error),
         cause: error,
@@ -251,7 +264,9 @@ export class PostgresConnector implements SqlConnector {
       return result;
     } catch (error) {
       broken = await rollback(client);
-      throw mapError(error, connection, options);
+      const mapped = mapError(error, connection, options);
+      if (mapped instanceof UpstreamUnavailableError) this.options.onUnavailable?.(connection, entry.host, reportable(error));
+      throw mapped;
     } finally {
       if (!released) {
         stopCancel();
@@ -374,6 +389,27 @@ function safeRole(url: string): string {
   }
 }
 
+/** An error with a message an operator can read (Node's AggregateError from dual-stack connects has none). */
+function reportable(error: unknown): Error {
+  if (error instanceof AggregateError && error.message === '') {
+    const parts = error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e)));
+    return new Error(parts.join('; ') || 'connection failed', { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** host:port of a connection string (or its socket directory), without user or password. */
+function safeHost(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const socket = parsed.searchParams.get('host');
+    if (parsed.hostname === '' && socket !== null) return socket;
+    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}`;
+  } catch {
+    return '(unparsed)';
+  }
+}
+
 /** Approximate size of a row as the agent will receive it (cheap: no serialisation). */
 function rowBytes(row: readonly unknown[]): number {
   let n = 2;
@@ -396,6 +432,27 @@ function toJsonValue(value: unknown): unknown {
   return value;
 }
 
+/** A bind error's text names counts only, never values; anything else of class 08P01 gets a fixed text. */
+const BIND_COUNT = /^bind message supplies \d+ parameters?, but prepared statement "[^"]{0,64}" requires \d+$/;
+
+/**
+ * Errors that are the caller's own and echo no stored values: the statement's parameters do not fit it.
+ * Named for the caller as INVALID_INPUT instead of a query or connection failure.
+ */
+function callerError(pgError: Partial<pg.DatabaseError>, tool: string): InvalidInputError | undefined {
+  const code = pgError.code;
+  const message = typeof pgError.message === 'string' && pgError.message.length <= 300 ? pgError.message : undefined;
+  if (code === '08P01') {
+    const text = message !== undefined && BIND_COUNT.test(message) ? `${message} (SQLSTATE 08P01)` : 'the server rejected the parameters sent with the statement (SQLSTATE 08P01, protocol violation)';
+    return new InvalidInputError(tool, [{ path: 'params', message: text }]);
+  }
+  if (code === '42P02' || code === '42P18') {
+    const hint = code === '42P18' ? '; give the placeholder a type with a cast, e.g. $1::text or $1::int' : '';
+    return new InvalidInputError(tool, [{ path: 'sql', message: `${pgErrorText(pgError)}${hint}` }]);
+  }
+  return undefined;
+}
+
 function mapError(error: unknown, connection: string, options: SqlRunOptions): Error {
   if (error instanceof CancelledError) return error;
   const pgError = error as Partial<pg.DatabaseError> & { code?: string };
@@ -405,6 +462,8 @@ function mapError(error: unknown, connection: string, options: SqlRunOptions): E
     return new TimeoutError(options.timeoutMs, { detail, cause: error });
   }
   if (typeof pgError.code === 'string' && /^[0-9A-Z]{5}$/.test(pgError.code)) {
+    const own = callerError(pgError, options.tool ?? 'query_sql');
+    if (own !== undefined) return own;
     if (pgError.code.startsWith('08') || pgError.code === '57P01' || pgError.code === '57P03') {
       return new UpstreamUnavailableError(`Database connection "${connection}"`, { detail, cause: error });
     }

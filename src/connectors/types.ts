@@ -10,6 +10,8 @@ export interface SqlRunOptions {
   readonly maxBytes: number;
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
+  /** The tool the statement came from, named in INVALID_INPUT errors (default "query_sql"). */
+  readonly tool?: string;
 }
 
 /** The SQL connector as tools see it. */

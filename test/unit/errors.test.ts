@@ -4,6 +4,7 @@ import {
   AuditUnavailableError,
   InternalError,
   InvalidInputError,
+  InvalidSqlError,
   PolicyDeniedError,
   QueryFailedError,
   toAirlockError,
@@ -16,6 +17,7 @@ describe('AirlockError subclasses', () => {
     const cases = [
       [new UnknownToolError('nope', ['query_sql']), 'UNKNOWN_TOOL', 'unknown_tool', 'Unknown tool "nope". Available tools: query_sql.'],
       [new InvalidInputError('query_sql', [{ path: 'sql', message: 'Required' }]), 'INVALID_INPUT', 'invalid', 'Invalid arguments for query_sql: sql: Required'],
+      [new InvalidSqlError('syntax error at or near "SELEC"', { position: 1, line: 1, column: 1 }), 'INVALID_SQL', 'invalid', 'SQL syntax error at line 1, column 1 (character 1): syntax error at or near "SELEC". The statement was not run; fix it and call again.'],
       [new PolicyDeniedError('no rule allows this call (default deny).', []), 'POLICY_DENIED', 'denied', 'Denied by policy: no rule allows this call (default deny).'],
       [new AuditUnavailableError(), 'AUDIT_UNAVAILABLE', 'error', 'The audit log is unavailable, so the call was not run.'],
     ] as const;

@@ -1,5 +1,5 @@
 import { loadModule, parseSync } from 'libpg-query';
-import { SqlRejectedError } from '../../errors.js';
+import { InvalidSqlError, SqlRejectedError, type SqlPosition } from '../../errors.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
 import { lineageOf, type Lineage, type RelationCatalog, type SensitivePredicate } from './lineage.js';
 
@@ -8,7 +8,8 @@ export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalo
 
 /**
  * SQL statement classes, from least to most severe. A statement's class is the worst effect found
- * anywhere in its parse tree.
+ * anywhere in its parse tree. `unparseable` is kept so that policies naming it stay valid; the classifier
+ * no longer produces it (text that does not parse is an INVALID_SQL error before policy).
  */
 export const SQL_CLASSES = ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
 export type SqlClass = (typeof SQL_CLASSES)[number];
@@ -18,13 +19,15 @@ export interface SqlFacts {
   readonly class: SqlClass;
   /** Every class seen while walking the tree, for audit and explanation. */
   readonly classesSeen: readonly SqlClass[];
-  /** Top-level statement node, e.g. `SelectStmt`; `null` when unparseable. */
+  /** Top-level statement node, e.g. `SelectStmt`. */
   readonly statementType: string | null;
   /** Every table or view the statement names (schema-qualified when the SQL qualifies it). */
   readonly tables: readonly string[];
   /** Tables the statement writes, creates, alters or drops (DML targets, SELECT INTO, DDL targets). */
   readonly tablesWritten: readonly string[];
   readonly functions: readonly string[];
+  /** The placeholders the statement uses (`$1` → 1), sorted and unique; `$0` appears as 0. */
+  readonly placeholders: readonly number[];
   /** Why the class is what it is, in one line (shown by explain and in audit). */
   readonly reason: string;
   /** Present when the policy names sensitive columns: which outputs derive from them, and other uses. */
@@ -114,8 +117,8 @@ const STATEMENT_CLASS: Readonly<Record<string, SqlClass>> = {
 
 /**
  * Classifies one SQL statement with Postgres's own parser. Hostile input that cannot be judged at all
- * (NUL bytes, over-long text, zero or several statements) is rejected; text that does not parse is
- * classified `unparseable`, which no policy can treat as a read.
+ * (NUL bytes, over-long text, zero or several statements) is rejected; text that does not parse is the
+ * caller's mistake and fails with INVALID_SQL (the parser's message and where), before policy: nothing runs.
  */
 export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: SensitivePredicate): SqlFacts {
   if (sql.includes('\u0000')) throw new SqlRejectedError('the statement contains a NUL byte.');
@@ -127,15 +130,7 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   try {
     tree = parseSync(sql);
   } catch (error) {
-    return {
-      class: 'unparseable',
-      classesSeen: ['unparseable'],
-      statementType: null,
-      tables: [],
-      tablesWritten: [],
-      functions: [],
-      reason: `the statement does not parse (${error instanceof Error ? error.message : 'parse error'})`,
-    };
+    throw parseError(sql, error);
   }
   const stmts = (tree.stmts ?? []).filter((s) => s.stmt !== undefined);
   if (stmts.length === 0) throw new SqlRejectedError('no statement was given.');
@@ -164,6 +159,7 @@ class TreeWalk {
   private readonly functionReasons: string[] = [];
   private readonly functions = new Set<string>();
   private readonly reasons: string[] = [];
+  private readonly params = new Set<number>();
 
   private raise(c: SqlClass, why: string): void {
     this.classes.add(c);
@@ -198,6 +194,7 @@ class TreeWalk {
         this.raise('privilege', 'SET ROLE / SESSION AUTHORIZATION');
       } else this.raise(known, type);
     }
+    if (type === 'ParamRef') this.params.add(typeof body.number === 'number' ? body.number : 0);
     if (type === 'RangeVar') {
       const name = relationName(body);
       if (name !== undefined) this.tables.add(name);
@@ -238,6 +235,7 @@ class TreeWalk {
       tables: [...this.tables].sort(),
       tablesWritten: [...this.written].sort(),
       functions: [...this.functions].sort(),
+      placeholders: [...this.params].sort((a, b) => a - b),
       reason,
     };
   }
@@ -260,6 +258,28 @@ class TreeWalk {
       }
     }
   }
+}
+
+/** The parser's error as the caller's own: its message, and where it is (line and column for a person). */
+function parseError(sql: string, error: unknown): InvalidSqlError {
+  const details = (error as { sqlDetails?: { message?: unknown; cursorPosition?: unknown } } | null)?.sqlDetails;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (typeof details?.message !== 'string') return new InvalidSqlError('the statement could not be parsed', undefined, { detail, cause: error });
+  return new InvalidSqlError(details.message, typeof details.cursorPosition === 'number' ? positionOf(sql, details.cursorPosition) : undefined, { detail, cause: error });
+}
+
+/** libpg-query reports a 0-based offset in characters (code points), as Postgres counts them. */
+function positionOf(sql: string, offset: number): SqlPosition {
+  const before = Array.from(sql).slice(0, Math.max(0, offset));
+  let line = 1;
+  let column = 1;
+  for (const ch of before) {
+    if (ch === '\n') {
+      line += 1;
+      column = 1;
+    } else column += 1;
+  }
+  return { position: before.length + 1, line, column };
 }
 
 function relationName(body: Record<string, unknown>): string | undefined {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SqlRejectedError } from '../../../../src/errors.js';
+import { InvalidSqlError, SqlRejectedError } from '../../../../src/errors.js';
 import { classifySql, loadSqlParser, type SqlClass } from '../../../../src/policy/sql/classify.js';
 
 beforeAll(async () => {
@@ -50,7 +50,6 @@ describe('classifySql', () => {
     ['SELECT table_to_xml(\'customers\', true, false, \'\')', 'admin'],
     ['SELECT txid_current()', 'admin'],
     ['SELECT nextval(\'orders_id_seq\')', 'admin'],
-    ['SELEC 1', 'unparseable'],
   ])('classifies %s as %s', (sql, expected) => {
     expect(classifySql(sql).class).toBe(expected);
   });
@@ -92,5 +91,33 @@ describe('classifySql', () => {
     }
     expect(caught).toBeInstanceOf(SqlRejectedError);
     expect((caught as SqlRejectedError).publicMessage).toBe(message);
+  });
+
+  it.each([
+    ['SELEC 1', 'SQL syntax error at line 1, column 1 (character 1): syntax error at or near "SELEC". The statement was not run; fix it and call again.', { position: 1, line: 1, column: 1 }],
+    ["SELECT 'é€😀' FRM t", 'SQL syntax error at line 1, column 18 (character 18): syntax error at or near "t". The statement was not run; fix it and call again.', { position: 18, line: 1, column: 18 }],
+    ["SELECT 'abc", 'SQL syntax error at line 1, column 8 (character 8): unterminated quoted string at or near "\'abc". The statement was not run; fix it and call again.', { position: 8, line: 1, column: 8 }],
+  ])('fails text that does not parse with INVALID_SQL, the parser message and where (issue 14): %s', (sql, message, data) => {
+    let caught: unknown;
+    try {
+      classifySql(sql);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(InvalidSqlError);
+    expect((caught as InvalidSqlError).code).toBe('INVALID_SQL');
+    expect((caught as InvalidSqlError).outcome).toBe('invalid');
+    expect((caught as InvalidSqlError).publicMessage).toBe(message);
+    expect((caught as InvalidSqlError).data).toEqual(data);
+  });
+
+  it.each([
+    ['SELECT 1', []],
+    ['SELECT $2, $1, $2', [1, 2]],
+    ["SELECT '$1', $$ $2 $$, $3", [3]],
+    ['EXPLAIN SELECT * FROM orders WHERE id = $1', [1]],
+    ['SELECT $0', [0]],
+  ])('lists the placeholders of %s', (sql, placeholders) => {
+    expect(classifySql(sql).placeholders).toEqual(placeholders);
   });
 });
