@@ -42,7 +42,7 @@ export async function policyBench(sql: PostgresConnector, root: string): Promise
   const withCatalog = rate((q) => classifySql(q, catalog));
   const withLineage = rate((q) => classifySql(q, catalog, sensitive));
 
-  const policy = parsePolicy(readFileSync(join(root, 'policies.json'), 'utf8'), 'policies.json', ['query_sql', 'explain_policy', 'whoami']);
+  const policy = parsePolicy(readFileSync(join(root, 'policies.json'), 'utf8'), 'policies.json', ['query_sql', 'list_resources', 'explain_policy', 'whoami']);
   const principal: Principal = { issuer: 'i', sub: 'ana', email: 'ana@example.com', groups: ['analysts'], clientId: undefined, dev: false };
   const facts = { resource: { kind: 'connection' as const, name: 'shop' }, sql: classifySql(CORPUS[1] ?? '', catalog, sensitive) };
   const evalTimes: number[] = [];

@@ -79,6 +79,24 @@ export interface CallerView {
   readonly verified: boolean;
 }
 
+/**
+ * One way a caller may use a resource: a tool, and whether it runs (`allow`) or needs a human approval
+ * (`approve`). For query_sql, the statement classes it covers.
+ */
+export interface ToolGrant {
+  readonly tool: string;
+  readonly effect: 'allow' | 'approve';
+  /** query_sql: the statement classes (read, write, ddl, …) this grant covers. */
+  readonly sqlClasses?: readonly string[];
+  /** effect approve: the groups whose members may approve. */
+  readonly approverGroups?: readonly string[];
+  /**
+   * Some rules for this tool and resource look at tables, functions, columns, objects or log names: the
+   * effect is for a call they do not single out, and explain_policy answers for one exact call.
+   */
+  readonly conditional: boolean;
+}
+
 /** One resource and what policy would do with each kind of call on it, for this caller. */
 export interface ResourceAccess {
   readonly kind: ResourceKind;
@@ -86,6 +104,8 @@ export interface ResourceAccess {
   readonly description?: string;
   /** tool → effect, or for query_sql: SQL class → effect. */
   readonly effects: Readonly<Record<string, 'allow' | 'approve' | 'deny'>>;
+  /** What runs or needs approval, tool by tool; empty when the caller cannot use the resource at all. */
+  readonly grants: readonly ToolGrant[];
 }
 
 /** Services a tool may use; injected so tools stay free of clients and configuration. */

@@ -1,6 +1,7 @@
 import * as z from 'zod';
-import { UnknownResourceError } from '../src/errors.js';
+import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
 import { defineTool } from '../src/tool.js';
+import { jsonValue } from './json.js';
 
 const input = z.strictObject({
   connection: z.string().min(1).max(64).describe('Name of a database connection from list_resources, e.g. "shop".'),
@@ -15,7 +16,7 @@ const input = z.strictObject({
 
 const output = z.object({
   columns: z.array(z.object({ name: z.string(), type: z.string() })),
-  rows: z.array(z.array(z.unknown())),
+  rows: z.array(z.array(jsonValue)),
   rowCount: z.int(),
   truncated: z.boolean(),
   masked: z.array(z.string()),
@@ -46,7 +47,10 @@ export const querySql = defineTool({
   },
   async facts(args, deps) {
     if (!deps.hasConnection(args.connection)) throw new UnknownResourceError('connection', args.connection);
-    return { resource: { kind: 'connection', name: args.connection }, sql: await deps.classifySql(args.sql, args.connection) };
+    const sql = await deps.classifySql(args.sql, args.connection);
+    const mismatch = placeholderMismatch(sql.placeholders ?? [], args.params?.length ?? 0);
+    if (mismatch !== undefined) throw new InvalidInputError('query_sql', [mismatch]);
+    return { resource: { kind: 'connection', name: args.connection }, sql };
   },
   async execute(args, ctx) {
     const sqlClass = ctx.facts.sql?.class;
@@ -63,3 +67,21 @@ export const querySql = defineTool({
     return { ...result, note: `Only ${cut} are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
   },
 });
+
+const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The caller's params against the statement's placeholders, checked before anything runs: Postgres needs
+ * one value for each of $1 … $n (the highest used), and a type for each, which an unused one cannot get.
+ */
+function placeholderMismatch(used: readonly number[], given: number): { path: string; message: string } | undefined {
+  if (used.includes(0)) return { path: 'sql', message: 'placeholders start at $1 ($0 is not one)' };
+  const highest = used.at(-1) ?? 0;
+  const missing = Array.from({ length: highest }, (_, i) => i + 1).filter((n) => !used.includes(n));
+  if (missing.length > 0) {
+    return { path: 'sql', message: `placeholders must be numbered $1, $2, … without gaps: the statement uses ${used.map((n) => `$${n}`).join(', ')} but not ${missing.map((n) => `$${n}`).join(', ')}` };
+  }
+  if (highest === given) return undefined;
+  const list = highest === 0 ? 'no placeholders' : `${plural(highest, 'placeholder', 'placeholders')} (${used.map((n) => `$${n}`).join(', ')})`;
+  return { path: 'params', message: `the statement has ${list} but ${plural(given, 'value was', 'values were')} given` };
+}

@@ -6,7 +6,7 @@ export const whoami = defineTool({
   name: 'whoami',
   description: [
     'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
-    'and, for every database connection, what policy does with each kind of SQL statement',
+    'and, for every database connection you may use, what policy does with each kind of SQL statement',
     '(allow = runs, approve = needs a human approval, deny = refused). Call this first to plan queries.',
   ].join(' '),
   input: z.strictObject({}),
@@ -26,7 +26,8 @@ export const whoami = defineTool({
   facts: () => ({}),
   execute(_input, ctx) {
     const c = ctx.caller;
-    const resources = ctx.deps.accessFor(c);
+    // A resource the caller cannot use at all is not shown (not even its name).
+    const resources = ctx.deps.accessFor(c).filter((r) => r.grants.length > 0);
     const identity = { issuer: c.issuer, sub: c.sub, email: c.email ?? null, groups: [...c.groups], clientId: c.clientId ?? null, verified: c.verified };
     const lines = [
       `You are ${c.email ?? c.sub} (issuer ${c.issuer}; groups: ${c.groups.join(', ') || 'none'})${c.verified ? '' : ' [UNVERIFIED dev identity]'}.`,
@@ -38,6 +39,7 @@ export const whoami = defineTool({
             .join(', '),
       ),
     ];
-    return Promise.resolve({ kind: 'json', value: { identity, resources: resources.map((r) => ({ ...r, effects: { ...r.effects } })) }, text: lines.join('\n') });
+    const value = { identity, resources: resources.map((r) => ({ kind: r.kind, name: r.name, ...(r.description === undefined ? {} : { description: r.description }), effects: { ...r.effects } })) };
+    return Promise.resolve({ kind: 'json', value, text: lines.join('\n') });
   },
 });

@@ -29,7 +29,7 @@ afterAll(async () => {
 describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('lists the governed tools with annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'explain_policy', 'whoami']);
+    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami']);
     expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
   });
 
@@ -102,7 +102,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
     const result = await client.callTool({ name: 'drop_database', arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, explain_policy, whoami.');
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, list_resources, explain_policy, whoami.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
   });
 
@@ -110,6 +110,44 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1; DROP TABLE customers' } });
     expect(textOf(result)).toContain('SQL rejected: exactly one statement per call is allowed; got 2.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'denied', error: { code: 'SQL_REJECTED' } });
+  });
+
+  it('answers SQL that does not parse as INVALID_SQL with where, not as a policy denial, and audits it (issue 14)', async () => {
+    const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT name FROM customers WHERE' } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(
+      /^SQL syntax error at line 1, column 33 \(character 33\): syntax error at end of input\. The statement was not run; fix it and call again\.\n\[code: INVALID_SQL; audit id: [0-9a-f-]{36}\]$/,
+    );
+    expect(result._meta).toMatchObject({ 'airlock/error': { code: 'INVALID_SQL', position: 33, line: 1, column: 33 } });
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_SQL' }, decision: null, result: null });
+  });
+
+  it('names params that do not fit the placeholders as the caller’s INVALID_INPUT, not "unavailable" (issue 14)', async () => {
+    const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT name FROM customers WHERE id = $1 AND name = $2', params: [1] } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/^Invalid arguments for query_sql: params: the statement has 2 placeholders \(\$1, \$2\) but 1 value was given\n\[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_INPUT' }, decision: null });
+  });
+
+  it('lists the resources the caller may use and what runs on each (list_resources, issue 14)', async () => {
+    const result = await client.callTool({ name: 'list_resources', arguments: {} });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({
+      resources: [
+        {
+          kind: 'connection',
+          name: 'shop',
+          description: 'Demo shop database (embedded PostgreSQL in `npm start`, or DATABASE_URL)',
+          access: [
+            { tool: 'query_sql', effect: 'allow', sqlClasses: ['read'], conditional: false },
+            { tool: 'query_sql', effect: 'approve', sqlClasses: ['write'], approverGroups: ['dba'], conditional: false },
+          ],
+        },
+      ],
+      auditId: auditIdOf(result),
+    });
+    expect(textOf(result)).toContain('  query_sql: read runs; write needs approval (approvers: dba)');
+    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'list_resources', outcome: 'ok', decision: { effect: 'allow', ruleIds: ['everyone-introspection'] } });
   });
 
   it('tells the caller who it is and what policy lets it do (whoami)', async () => {
@@ -138,6 +176,6 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   });
 
   it('writes exactly one audit record per call', () => {
-    expect(readAudit(auditDir)).toHaveLength(8);
+    expect(readAudit(auditDir)).toHaveLength(11);
   });
 });

@@ -106,7 +106,7 @@ describe('query_sql: SQL that does not parse (INVALID_SQL)', () => {
     expect(text(ctx)).toBe(
       `SQL syntax error at line 1, column 1 (character 1): syntax error at or near "SELEC". The statement was not run; fix it and call again.\n[code: INVALID_SQL; audit id: ${ctx.id}]`,
     );
-    expect(ctx.response?._meta).toEqual({ 'airlock/error': { code: 'INVALID_SQL', auditId: ctx.id, position: 1, line: 1, column: 1 } });
+    expect((ctx.response as { _meta?: unknown } | undefined)?._meta).toEqual({ 'airlock/error': { code: 'INVALID_SQL', auditId: ctx.id, position: 1, line: 1, column: 1 } });
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({
       tool: 'query_sql',
       outcome: 'invalid',
@@ -159,7 +159,7 @@ describe('query_sql: params that do not fit the statement (INVALID_INPUT)', () =
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_INPUT' }, decision: { effect: 'allow' } });
   });
 
-  it('still keeps stored values out of errors that may echo them (QUERY_FAILED)', async () => {
+  it('still keeps stored values out of errors that may echo them: QUERY_FAILED (query:no-value-in-errors)', async () => {
     const ctx = await call('query_sql', { connection: 'shop', sql: 'SELECT card_number::bigint FROM customers WHERE id = $1', params: [1] });
     expect(ctx.error?.code).toBe('QUERY_FAILED');
     expect(ctx.error?.publicMessage).toBe('Query failed: invalid text representation (SQLSTATE 22P02)');

@@ -26,8 +26,8 @@ export interface SqlFacts {
   /** Tables the statement writes, creates, alters or drops (DML targets, SELECT INTO, DDL targets). */
   readonly tablesWritten: readonly string[];
   readonly functions: readonly string[];
-  /** The placeholders the statement uses (`$1` → 1), sorted and unique; `$0` appears as 0. */
-  readonly placeholders: readonly number[];
+  /** The placeholders the statement uses (`$1` → 1), sorted and unique; `$0` appears as 0 (absent in facts recorded before it was kept). */
+  readonly placeholders?: readonly number[];
   /** Why the class is what it is, in one line (shown by explain and in audit). */
   readonly reason: string;
   /** Present when the policy names sensitive columns: which outputs derive from them, and other uses. */
