@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { defineTool } from '../src/tool.js';
+import { jsonObject } from './json.js';
 
 /** explain_policy: a dry run of a call for the caller: the decision, the deciding rules and the facts. */
 export const explainPolicy = defineTool({
@@ -11,7 +12,7 @@ export const explainPolicy = defineTool({
   ].join(' '),
   input: z.strictObject({
     tool: z.string().min(1).max(64).describe('The tool to explain, e.g. "query_sql".'),
-    arguments: z.record(z.string(), z.unknown()).describe('The arguments you would pass to that tool.'),
+    arguments: jsonObject.describe('The arguments you would pass to that tool.'),
   }),
   output: z.object({
     tool: z.string(),
@@ -19,12 +20,12 @@ export const explainPolicy = defineTool({
     ruleIds: z.array(z.string()),
     reason: z.string(),
     policyVersion: z.string(),
-    facts: z.unknown(),
-    limits: z.unknown(),
-    approval: z.unknown(),
+    facts: z.union([jsonObject, z.null()]).describe('What the call would touch (resource; for SQL: class, tables, functions); null when it stops before policy.'),
+    limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int() }), z.null()]),
+    approval: z.union([z.object({ approverGroups: z.array(z.string()), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()]),
     maskedColumns: z.array(z.string()),
     masking: z.object({ detectors: z.array(z.string()), overrides: z.array(z.string()) }),
-    error: z.unknown(),
+    error: z.union([z.object({ code: z.string(), message: z.string() }), z.null()]).describe('Set when the call would stop before policy (unknown tool, invalid input, invalid or rejected SQL).'),
     auditId: z.string(),
   }),
   annotations: { title: 'Explain policy (dry run)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

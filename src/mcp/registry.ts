@@ -11,8 +11,40 @@ export interface ListedTool {
   readonly annotations: Record<string, unknown>;
 }
 
+/** Keywords whose values are data, not schemas: never rewritten. */
+const DATA_KEYWORDS = new Set(['enum', 'const', 'default', 'examples', 'required']);
+/** Keywords whose values map names to schemas. */
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
+
+/**
+ * Spells `type: ["string", "null"]` (what zod writes for unions of primitives and `.nullable()`) as
+ * `anyOf` of single types: function-calling dialects with one `type` per schema (Gemini's OpenAPI subset)
+ * reject or drop type arrays. Also drops keys whose value is undefined (zod `.meta({ items: undefined })`).
+ */
+function portable(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(portable);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (value === undefined) continue;
+    if (DATA_KEYWORDS.has(key)) out[key] = value;
+    else if (SCHEMA_MAPS.has(key) && value !== null && typeof value === 'object') {
+      // Names in these maps are property names, not keywords: "required" or "enum" may be a property.
+      out[key] = Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, sub]) => [name, portable(sub)]));
+    } else out[key] = portable(value);
+  }
+  const type = out.type;
+  if (Array.isArray(type)) {
+    if (out.anyOf !== undefined) throw new TypeError('tool schemas: a type array next to anyOf cannot be made portable');
+    delete out.type;
+    if (type.length === 1) out.type = type[0];
+    else out.anyOf = type.map((t: unknown) => ({ type: t }));
+  }
+  return out;
+}
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): { type: 'object'; [key: string]: unknown } {
-  const out = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const out = portable(z.toJSONSchema(schema, { io, unrepresentable: 'any' })) as Record<string, unknown>;
   delete out.$schema;
   if (out.type !== 'object') throw new TypeError('tool schemas must describe an object');
   return out as { type: 'object'; [key: string]: unknown };

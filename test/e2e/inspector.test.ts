@@ -29,8 +29,30 @@ describe('MCP Inspector CLI against airlock serve --stdio', () => {
   it('lists query_sql with its annotations', async () => {
     const dir = tempDir();
     const result = (await inspector(dir, ['--method', 'tools/list'])) as { tools: { name: string; annotations: unknown }[] };
-    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'explain_policy', 'whoami']);
+    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami']);
     expect(result.tools[0]?.annotations).toMatchObject({ title: 'Query SQL (governed)', destructiveHint: true });
+  });
+
+  it('finds no schema-portability problem in any tool (the Inspector\'s own --strict check; issue 14)', async () => {
+    const dir = tempDir();
+    const { stdout, stderr } = await run(
+      INSPECTOR,
+      [
+        '--cli',
+        '-e', `DATABASE_URL=${inject('databaseUrl')}`,
+        process.execPath, CLI, 'serve', '--stdio',
+        '--policy', writePolicy(dir),
+        '--audit-dir', join(dir, 'audit'),
+        '--dev-identity', 'ana@example.com,analysts',
+        '--method', 'tools/list', '--strict', '--format', 'json',
+      ],
+      { cwd: dir, timeout: 60_000, env: { ...process.env, HOME: dir } },
+    );
+    const envelope = JSON.parse(stdout) as { result: { tools: { name: string }[] }; schemaFindings?: unknown };
+    expect(envelope.result.tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami']);
+    expect(envelope.schemaFindings).toBeUndefined();
+    expect(stderr).not.toContain('Schema portability');
+    expect(stderr).not.toMatch(/^(Warning|Error): tool /m);
   });
 
   it('calls query_sql and gets masked rows', async () => {

@@ -1,0 +1,14 @@
+/**
+ * JSON values spelled as concrete JSON Schema types. `z.unknown()` lists as the empty schema `{}`, which
+ * function-calling dialects (Gemini's OpenAPI subset, OpenAI strict mode) reject or treat as nothing.
+ */
+import * as z from 'zod';
+
+/** A JSON object with any members: `{"type": "object", "additionalProperties": true}`. */
+export const jsonObject = z.record(z.string(), z.unknown()).meta({ additionalProperties: true });
+
+/** A JSON array with any items: `{"type": "array"}`. */
+export const jsonArray = z.array(z.unknown()).meta({ items: undefined });
+
+/** Any JSON value, as an `anyOf` of the six JSON types. */
+export const jsonValue = z.union([z.string(), z.number(), z.boolean(), z.null(), jsonArray, jsonObject]);
