@@ -28,13 +28,14 @@ const output = z.object({
 export const querySql = defineTool({
   name: 'query_sql',
   description: [
-    'Run one PostgreSQL statement on a governed database connection and get the rows back.',
+    'Run one PostgreSQL statement on a governed database connection (list_resources lists them) and get the rows back.',
     'Reads run in a read-only transaction that is rolled back, with a statement timeout and a row cap;',
     'if the result is cut at the cap, `truncated` is true: narrow the query (WHERE, LIMIT, fewer columns).',
     'Pass values as `params` ($1, $2, …) rather than inside the SQL text. One statement per call.',
     'Sensitive values such as card numbers come back masked; `masked` lists the affected columns.',
     'Policy decides every call: some statements (writes, schema changes) need a human approval or are denied,',
-    'and the error says which. Every call is audited.',
+    'and the error says which. SQL that does not parse comes back as INVALID_SQL with its line and column;',
+    'params that do not match the placeholders as INVALID_INPUT. Nothing runs in either case. Every call is audited.',
   ].join(' '),
   input,
   output,
