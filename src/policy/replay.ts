@@ -38,7 +38,8 @@ export interface DecisionLine {
   readonly ruleIds: readonly string[];
   readonly reason: string;
   readonly facts: Explanation['facts'];
-  readonly masked_columns: readonly string[];
+  /** The same name as `explain_policy` and `airlock policy explain` use. */
+  readonly maskedColumns: readonly string[];
   readonly error?: Explanation['error'];
   /** Replay of recorded traffic: the audit id and what the recorded policy decided. */
   readonly auditId?: string;
@@ -58,7 +59,7 @@ function line(e: Explanation, extra: Partial<DecisionLine> = {}): DecisionLine {
     ruleIds: e.ruleIds,
     reason: e.reason,
     facts: e.facts,
-    masked_columns: e.maskedColumns,
+    maskedColumns: e.maskedColumns,
     ...(e.error === null ? {} : { error: e.error }),
     ...extra,
   };
