@@ -140,6 +140,26 @@ async function driveStdio(command: string, args: string[], extraEnv: Record<stri
   }
 }
 
+/** Runs a shell command to its end without blocking this process (a child is killed after 60 s). */
+function runShell(command: string, options: { cwd: string; env: Record<string, string> }): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', command], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
 /** Runs one documented command line; throws (fails the test) when it does not do what the docs say. */
 async function runCommand(original: string): Promise<void> {
   const command = substitute(original);
@@ -164,7 +184,8 @@ async function runCommand(original: string): Promise<void> {
   }
   // A stdio server the Inspector spawns gets its own state dir, as in driveStdio.
   const env = command.includes(' serve --stdio') ? { ...isolatedEnv(), AIRLOCK_TOKEN: ctx.env.AIRLOCK_TOKEN ?? '' } : ctx.env;
-  const result = spawnSync('bash', ['-c', command], { cwd: command.includes(' serve --stdio') ? tempDir('airlock-docs-cwd-') : ctx.dir, env, encoding: 'utf8', timeout: 60_000 });
+  // Asynchronously: the local issuer lives in this process and must answer the JWKS requests the command makes.
+  const result = await runShell(command, { cwd: command.includes(' serve --stdio') ? tempDir('airlock-docs-cwd-') : ctx.dir, env });
   const output = `${result.stdout}${result.stderr}`;
   const expected = EXPECTED.find((e) => e.pattern.test(original));
   if (expected === undefined) expect(result.status, `${command}\n${output}`).toBe(0);
