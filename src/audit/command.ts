@@ -5,6 +5,7 @@ import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
 import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
 import { verifyStore } from './verify.js';
+import { UsageError } from '../cli/usage-error.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
 export interface CommandIo {
@@ -21,22 +22,6 @@ export interface CommandIo {
   /** The PostgreSQL audit of a runtime config file, if it has one (`verify --config`). */
   readonly pgAudit: (configPath: string) => Promise<{ url: string; table: string } | undefined>;
 }
-
-export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
-
-  airlock audit verify  [--audit-dir DIR] [--json] [--progress] [--config FILE] [--head HASH]
-                        (--config: check tombstones against the retention key, or verify audit.postgres;
-                         --head: a head hash noted earlier must still be in the chain)
-  airlock audit tail    [--audit-dir DIR] [-n N] [--follow] [--format table|json]
-  airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
-  airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
-  airlock audit replay  [--audit-dir DIR] --session ID [--format text|json]
-  airlock audit reveal  [--audit-dir DIR] --config FILE ID   (the unmasked result, for a holder of the key)
-  airlock audit view    [--audit-dir DIR] [--port N] [--host H]   (read-only web viewer on loopback)
-
-Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
-         --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)
-With --config FILE whose "audit.postgres" is set, every command reads that table instead of --audit-dir.`;
 
 const OPTIONS = {
   'audit-dir': { type: 'string' },
@@ -56,21 +41,20 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   head: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: true }>>['values'];
 
-function count(flag: string, text: string | undefined, fallback: number): number {
+function count(flag: string, text: string | undefined, fallback: number, command: string): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new TypeError(`--${flag}: "${text}" is not a positive whole number`);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${flag}: "${text}" is not a positive whole number`, command);
   return Number(text);
 }
 
-function format<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T | undefined): T {
+function format<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T | undefined, command: string): T {
   const value = text ?? fallback;
-  if (value === undefined) throw new TypeError(`--format is required (${allowed.join(' or ')})`);
-  if (!(allowed as readonly string[]).includes(value)) throw new TypeError(`--format: "${value}" is not one of ${allowed.join(', ')}`);
+  if (value === undefined) throw new UsageError(`--format is required (${allowed.join(' or ')})`, command);
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--format: "${value}" is not one of ${allowed.join(', ')}`, command);
   return value as T;
 }
 
@@ -101,12 +85,9 @@ function progressBar(io: CommandIo): (files: number, total: number, records: num
 export async function auditCommand(argv: readonly string[], dirDefault: string, io: CommandIo): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
   const [sub, ...extra] = positionals;
-  if (flags.help === true || sub === undefined) {
-    io.out(AUDIT_USAGE);
-    return 0;
-  }
+  if (sub === undefined) throw new UsageError('"airlock audit" needs a command: verify, tail, search, export, replay, reveal, view', 'audit');
   if (sub === 'reveal') return reveal(flags, extra, flags['audit-dir'] ?? dirDefault, io);
-  if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"\n\n${AUDIT_USAGE}`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, `audit ${sub}`);
   const dir = flags['audit-dir'] ?? dirDefault;
   const now = io.now();
   // With --config naming audit.postgres, the readers read that table instead of a directory.
@@ -138,8 +119,8 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       return report.ok ? 0 : 1;
     }
     case 'tail': {
-      const n = count('n', flags.n, 20);
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
+      const n = count('n', flags.n, 20, `audit ${sub}`);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
       const print = (records: readonly ChainedRecord[], header: boolean): void => {
         if (records.length === 0) return;
         if (fmt === 'json') for (const r of records) io.out(JSON.stringify(r));
@@ -157,8 +138,8 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       }
     }
     case 'search': {
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
-      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
+      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER, `audit ${sub}`);
       const filter = filterOf(flags, now);
       const found: ChainedRecord[] = [];
       for await (const r of all()) {
@@ -172,7 +153,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       return 0;
     }
     case 'export': {
-      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined);
+      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined, `audit ${sub}`);
       const filter = filterOf(flags, now);
       if (fmt === 'csv') io.out(CSV_HEADER.join(','));
       for await (const r of all()) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
@@ -180,29 +161,29 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     }
     case 'view': {
       const port = flags.port ?? '7301';
-      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new TypeError(`--port: "${port}" is not a port (0 picks a free one)`);
+      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new UsageError(`--port: "${port}" is not a port (0 picks a free one)`, 'audit view');
       const viewer = await io.view(dir, flags.host ?? '127.0.0.1', Number(port));
       io.out(`audit viewer (read-only; Ctrl-C to stop): ${viewer.url}`);
       return 0;
     }
     case 'replay': {
-      if (flags.session === undefined) throw new TypeError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)');
-      const fmt = format(flags.format, ['text', 'json'] as const, 'text');
+      if (flags.session === undefined) throw new UsageError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)', 'audit replay');
+      const fmt = format(flags.format, ['text', 'json'] as const, 'text', `audit ${sub}`);
       const calls: ChainedRecord[] = [];
       for await (const r of all()) if (r.sessionId === flags.session) calls.push(r);
       io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
       return calls.length === 0 ? 1 : 0;
     }
     default:
-      throw new TypeError(`unknown audit command "${sub}"\n\n${AUDIT_USAGE}`);
+      throw new UsageError(`unknown command "audit ${sub}"`, 'audit');
   }
 }
 
 /** `audit reveal ID`: decrypts one record's compliance copy to stdout. Nothing is written anywhere else. */
 async function reveal(flags: Flags, ids: readonly string[], dir: string, io: CommandIo): Promise<number> {
   const [id, ...more] = ids;
-  if (id === undefined || more.length > 0) throw new TypeError('usage: airlock audit reveal --config FILE ID (one record id)');
-  if (flags.config === undefined) throw new TypeError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record');
+  if (id === undefined || more.length > 0) throw new UsageError('give one record id: airlock audit reveal --config FILE ID', 'audit reveal');
+  if (flags.config === undefined) throw new UsageError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record', 'audit reveal');
   const ring = await io.keyring(flags.config);
   const pgSource = await io.pgAudit(flags.config);
   for await (const record of pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table)) {
