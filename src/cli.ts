@@ -104,8 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
       import('./main.js'),
       import('./console/audit-viewer.js'),
     ]);
-    const auditDir = str(parsed, 'audit-dir') ?? defaultAuditDir(ctx.env);
-    return auditCommand([spec.name.slice(AUDIT.name.length + 1), ...args], auditDir, {
+    return auditCommand([spec.name.slice(AUDIT.name.length + 1), ...args], () => defaultAuditDir(ctx.env), {
       out: ctx.out,
       err: (t) => void process.stderr.write(t),
       progress: process.stderr.isTTY || parsed.values.progress === true,
@@ -128,9 +127,9 @@ const serving = args[0] === 'serve' || args[0] === 'start' || args[0] === 'demo'
 if (!serving) {
   // A reader that goes away (`airlock mask FILE | head -1`) has all it wanted: stop quietly. (A server's
   // stdout belongs to its transport, which handles its own end.)
+  // Other errors reach stdout from a pipeline that ends with it, which reports them itself.
   process.stdout.on('error', (error) => {
     if (isClosedPipe(error)) process.exit(0);
-    throw error;
   });
 }
 

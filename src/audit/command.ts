@@ -4,7 +4,7 @@ import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type
 import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
 import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
-import { verifyStore } from './verify.js';
+import { headPrefix, verifyStore } from './verify.js';
 import { UsageError } from '../cli/usage-error.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
@@ -82,28 +82,32 @@ function progressBar(io: CommandIo): (files: number, total: number, records: num
  * `airlock audit …`. Returns the exit code: 0, or 1 when `verify` finds the store was tampered with.
  * Usage errors throw `TypeError` with a message that names the flag.
  */
-export async function auditCommand(argv: readonly string[], dirDefault: string, io: CommandIo): Promise<number> {
+export async function auditCommand(argv: readonly string[], dirDefault: () => string, io: CommandIo): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
   const [sub, ...extra] = positionals;
   if (sub === undefined) throw new UsageError('"airlock audit" needs a command: verify, tail, search, export, replay, reveal, view', 'audit');
-  if (sub === 'reveal') return reveal(flags, extra, flags['audit-dir'] ?? dirDefault, io);
+  if (sub === 'reveal') return reveal(flags, extra, () => flags['audit-dir'] ?? dirDefault(), io);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, `audit ${sub}`);
-  const dir = flags['audit-dir'] ?? dirDefault;
+  // Resolved only when read: with --config naming audit.postgres no directory is needed.
+  const dir = (): string => flags['audit-dir'] ?? dirDefault();
   const now = io.now();
   // With --config naming audit.postgres, the readers read that table instead of a directory.
   const pgSource = sub !== 'verify' && flags.config !== undefined ? await io.pgAudit(flags.config) : undefined;
-  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table));
+  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table));
   const after = (seq: number, last?: number): Promise<ChainedRecord[]> =>
-    pgSource === undefined ? Promise.resolve(recordsAfter(dir, seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
+    pgSource === undefined ? Promise.resolve(recordsAfter(dir(), seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
   switch (sub) {
     case 'verify': {
+      if (flags.head !== undefined && headPrefix(flags.head) === undefined) {
+        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")`, 'audit verify');
+      }
       const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
       const trusted = flags.config === undefined || pgAudit !== undefined ? undefined : await io.tombstoneKey(flags.config);
       const report =
         pgAudit !== undefined
           ? await verifyPgStore(pgAudit.url, pgAudit.table)
-          : verifyStore(dir, { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }), ...(flags.head === undefined ? {} : { anchor: flags.head }) });
-      if (pgAudit !== undefined && flags.head !== undefined && report.ok && report.head !== flags.head) {
+          : verifyStore(dir(), { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }), ...(flags.head === undefined ? {} : { anchor: flags.head }) });
+      if (pgAudit !== undefined && flags.head !== undefined && report.ok && !report.head.startsWith(headPrefix(flags.head) ?? flags.head)) {
         io.err('note: --head is checked against JSON stores only; compare it with the head printed below\n');
       }
       if (flags.json === true) io.out(JSON.stringify(report, null, 2));
@@ -113,7 +117,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
           io.out(`   ${report.removed} older record(s) removed by retention, vouched for by tombstones signed by ${report.tombstoneKeys.join(', ')}${trusted === undefined ? ' (give --config to check that this is your retention key)' : ' (the configured retention key)'}`);
         }
       } else {
-        io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir}`);
+        io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir()}`);
         for (const p of report.problems) io.out(`  ${p.kind}: ${p.message}`);
       }
       return report.ok ? 0 : 1;
@@ -162,7 +166,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     case 'view': {
       const port = flags.port ?? '7301';
       if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new UsageError(`--port: "${port}" is not a port (0 picks a free one)`, 'audit view');
-      const viewer = await io.view(dir, flags.host ?? '127.0.0.1', Number(port));
+      const viewer = await io.view(dir(), flags.host ?? '127.0.0.1', Number(port));
       io.out(`audit viewer (read-only; Ctrl-C to stop): ${viewer.url}`);
       return 0;
     }
@@ -180,13 +184,13 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
 }
 
 /** `audit reveal ID`: decrypts one record's compliance copy to stdout. Nothing is written anywhere else. */
-async function reveal(flags: Flags, ids: readonly string[], dir: string, io: CommandIo): Promise<number> {
+async function reveal(flags: Flags, ids: readonly string[], dir: () => string, io: CommandIo): Promise<number> {
   const [id, ...more] = ids;
   if (id === undefined || more.length > 0) throw new UsageError('give one record id: airlock audit reveal --config FILE ID', 'audit reveal');
   if (flags.config === undefined) throw new UsageError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record', 'audit reveal');
   const ring = await io.keyring(flags.config);
   const pgSource = await io.pgAudit(flags.config);
-  for await (const record of pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table)) {
+  for await (const record of pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table)) {
     if (record.id !== id) continue;
     if (record.sealedResult === undefined) {
       io.err(`record ${id} has no compliance copy (no result, or compliance copies were off when it was written)\n`);
@@ -202,6 +206,6 @@ async function reveal(flags: Flags, ids: readonly string[], dir: string, io: Com
     if (record.sealedResult.truncated) io.err(`note: the result was longer than the configured maxBytes; only its first part was sealed\n`);
     return 0;
   }
-  io.err(`no record ${id} in ${dir}\n`);
+  io.err(`no record ${id} in ${pgSource === undefined ? dir() : pgSource.table}\n`);
   return 1;
 }

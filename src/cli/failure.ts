@@ -9,8 +9,11 @@ export interface Failure {
   readonly code: number;
 }
 
-/** Errors whose message is written for the user (matched by name: this module must not load their modules). */
-const USER_ERRORS = new Set(['ConfigError', 'PolicyLoadError', 'AuditLockedError', 'RevealError']);
+/**
+ * Errors whose message is written for the user (matched by name: this module must not load their
+ * modules). TypeError is how settings are refused where they are built (`--dev-identity`, keys, times).
+ */
+const USER_ERRORS = new Set(['ConfigError', 'PolicyLoadError', 'AuditLockedError', 'RevealError', 'TypeError']);
 
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
