@@ -3,7 +3,6 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ALL_TOOLS } from '../../tools/index.js';
-import { maskingSecretFrom } from '../main.js';
 import { DETECTOR_NAMES } from '../masking/detectors.js';
 import { MaskContext, Masker } from '../masking/masker.js';
 import { maskingTransform } from '../masking/stream.js';
@@ -53,7 +52,8 @@ export async function runMask(flags: MaskFlags, file: string | undefined, ctx: C
     settings = { ...settings, detectors: names as MaskingSettings['detectors'] };
   }
   // Style hmac needs its key from the environment, as the server would (fails here without it).
-  const masker = new Masker(settings, { hmacKey: settings.hmacKey === undefined ? undefined : maskingSecretFrom({ ...ctx.env })(settings.hmacKey) });
+  const hmacKey = settings.hmacKey === undefined ? undefined : (await import('../main.js')).maskingSecretFrom({ ...ctx.env })(settings.hmacKey);
+  const masker = new Masker(settings, { hmacKey });
   if (flags.jsonl === true) return maskLines(masker, await readStdin(), ctx);
   if (flags.stream === true) {
     const input = file === undefined ? process.stdin : createReadStream(file);

@@ -2,13 +2,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { ALL_TOOLS } from '../../tools/index.js';
 import { readRecords } from '../audit/read.js';
-import { offlineToolDeps } from '../main.js';
 import { ToolRegistry } from '../mcp/registry.js';
 import { explainCall } from '../policy/explain.js';
-import { loadPolicy } from '../policy/load.js';
+import { loadPolicy, type Policy } from '../policy/load.js';
 import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from '../policy/replay.js';
 import type { Principal } from '../identity/principal.js';
 import type { CliContext } from './context.js';
+import type { offlineToolDeps } from '../main.js';
 import { UsageError } from './usage-error.js';
 
 const toolNames = (): string[] => ALL_TOOLS.map((t) => t.name);
@@ -33,6 +33,11 @@ export function principalFlag(text: string, command: string): Principal {
   return toPrincipal(parsed.data);
 }
 
+/** The server's tool dependencies, offline; loaded on use so `policy check` stays light. */
+async function offlineDeps(policy: Policy): ReturnType<typeof offlineToolDeps> {
+  return (await import('../main.js')).offlineToolDeps(policy);
+}
+
 /** `airlock policy check FILE`. */
 export async function runPolicyCheck(file: string, ctx: CliContext): Promise<void> {
   const loaded = await loadPolicy(file, toolNames());
@@ -47,7 +52,7 @@ export async function runPolicyExplain(flags: { policy?: string; principal?: str
   const principal = principalFlag(flags.principal, command);
   const input = flags.input === undefined ? {} : parseJsonFlag('--input', flags.input, command);
   const loaded = await loadPolicy(flags.policy ?? './policies.json', toolNames());
-  const offline = await offlineToolDeps(loaded);
+  const offline = await offlineDeps(loaded);
   try {
     ctx.out(JSON.stringify(await explainCall({ policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: offline.deps, principal, tool: flags.tool, input }), null, 2));
   } finally {
@@ -59,7 +64,7 @@ export async function runPolicyExplain(flags: { policy?: string; principal?: str
 export async function runPolicyTest(flags: { policy?: string; input?: string }, ctx: CliContext): Promise<number> {
   if (flags.input === undefined) throw new UsageError('--input is required (calls.jsonl, an audit directory or segment, or - for stdin)', 'policy test');
   const loaded = await loadPolicy(flags.policy ?? './policies.json', toolNames());
-  const offline = await offlineToolDeps(loaded);
+  const offline = await offlineDeps(loaded);
   const lines: DecisionLine[] = [];
   let bad = 0;
   try {
