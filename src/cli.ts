@@ -1,404 +1,146 @@
 #!/usr/bin/env node
 /**
- * The `airlock` command: serve (stdio or HTTP), start (the embedded demo), policy check.
+ * The `airlock` command. This entry point checks arguments and answers `--help` and `--version` from
+ * the command table alone; a command's implementation (the server, the cloud clients, the SQL parser)
+ * is imported only when that command runs.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { parseArgs } from 'node:util';
-import { ALL_TOOLS } from '../tools/index.js';
-import { ConfigError, DEFAULTS, parseServeConfig, type ServeConfig } from './config.js';
-import { createLogger } from './log.js';
-import { auditCommand } from './audit/command.js';
-import { serveAuditViewer } from './console/audit-viewer.js';
-import { readRecords } from './audit/read.js';
-import { DETECTOR_NAMES } from './masking/detectors.js';
-import { MaskContext, Masker } from './masking/masker.js';
-import { maskingTransform } from './masking/stream.js';
-import type { MaskingSettings } from './policy/schema.js';
-import { ToolRegistry } from './mcp/registry.js';
-import { complianceKeyring, maskingSecretFrom, pgAuditOf, retentionPublicKey, offlineToolDeps, packageRoot, startAirlock, VERSION, type RunningAirlock } from './main.js';
-import { explainCall } from './policy/explain.js';
-import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } from './policy/replay.js';
-import { loadPolicy, PolicyLoadError } from './policy/load.js';
-import { maskingFor } from './policy/masking.js';
+import { AUDIT, MASK, SERVE, START, TOP, USAGE, type CommandSpec, type GroupSpec } from './cli/commands.js';
+import { nearest, parseCommand, wantsHelp, type Parsed } from './cli/args.js';
+import type { CliContext } from './cli/context.js';
+import { describeFailure } from './cli/failure.js';
+import { isClosedPipe } from './cli/pipe.js';
+import { UsageError } from './cli/usage-error.js';
+import { defaultAuditDir } from './paths.js';
+import { VERSION } from './version.js';
 
-const out = (text: string): void => {
-  process.stdout.write(`${text}\n`);
-};
-const err = (text: string): void => {
-  process.stderr.write(`${text}\n`);
+const ctx: CliContext = {
+  env: { ...process.env },
+  cwd: process.cwd(),
+  script: process.argv[1] ?? '',
+  out: (text) => void process.stdout.write(`${text}\n`),
+  err: (text) => void process.stderr.write(`${text}\n`),
 };
 
-const USAGE = `airlock ${VERSION}: governed MCP access to production data
-
-Usage:
-  airlock start [--port N] [--policy FILE] [--audit-dir DIR]
-      The demo: embedded PostgreSQL with sample data, HTTP on 127.0.0.1:${DEFAULTS.port},
-      dev identity ana@example.com (group analysts).
-  airlock serve --stdio | --http [options]
-  airlock policy check FILE
-  airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]
-  airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
-  airlock mask --jsonl [--policy FILE] [--detectors A,B] < lines.jsonl    ({"id","text"} → {"id","masked","findings"})
-               [--principal JSON] [--tool NAME] [--resource NAME]        (with --policy: the detectors its overrides give that call)
-  airlock mask FILE [--policy FILE] [--detectors A,B]
-  airlock mask --stream [FILE] [--policy FILE] [--detectors A,B]          (masks in chunks: FILE or stdin → stdout)
-  airlock audit verify|tail|search|export|replay [--audit-dir DIR] …   (airlock audit --help)
-
-Serve options:
-  --stdio                      MCP over stdin/stdout (the client spawns airlock)
-  --http                       Streamable HTTP at /mcp and legacy SSE at /sse + /messages
-  --port N                     HTTP port (default ${DEFAULTS.port}; 0 picks a free port)
-  --host H                     HTTP bind address (default ${DEFAULTS.host})
-  --policy FILE                policy file (default ${DEFAULTS.policyPath})
-  --audit-dir DIR              audit directory (default ${DEFAULTS.auditDir})
-  --audit-segment-bytes N      seal audit segments at N bytes (default ${DEFAULTS.auditSegmentBytes})
-  --audit-fsync                fsync every audit journal write (survives power loss; slower)
-  --config FILE                runtime config: trusted OIDC issuers, audiences, group claim (JSON)
-  --token-file PATH            stdio: the caller's token, re-read when it rotates (or set AIRLOCK_TOKEN)
-  --dev-identity EMAIL[,G...]  UNVERIFIED identity for demos and tests; marked in every audit record
-  --demo                       start an embedded PostgreSQL with demo data if DATABASE_URL is not set
-  --allowed-host H             extra Host header value to accept (repeatable)
-  --allowed-origin O           extra Origin to accept (repeatable)
-  --max-body-bytes N           largest HTTP request body (default ${DEFAULTS.maxBodyBytes})
-  --session-idle-seconds N     close HTTP sessions idle this long (default ${DEFAULTS.sessionIdleMs / 1000})
-  --log-level L                debug | info | warn | error (default info; logs go to stderr)
-`;
-
-const SERVE_OPTIONS = {
-  stdio: { type: 'boolean' },
-  http: { type: 'boolean' },
-  port: { type: 'string' },
-  host: { type: 'string' },
-  policy: { type: 'string' },
-  'audit-dir': { type: 'string' },
-  'audit-segment-bytes': { type: 'string' },
-  'audit-fsync': { type: 'boolean' },
-  'dev-identity': { type: 'string' },
-  config: { type: 'string' },
-  'token-file': { type: 'string' },
-  demo: { type: 'boolean' },
-  'allowed-host': { type: 'string', multiple: true },
-  'allowed-origin': { type: 'string', multiple: true },
-  'max-body-bytes': { type: 'string' },
-  'session-idle-seconds': { type: 'string' },
-  'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type ServeFlags = ReturnType<typeof parseArgs<{ options: typeof SERVE_OPTIONS; strict: true; allowPositionals: false }>>['values'];
-
-function toInt(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  return /^\d+$/.test(value) ? Number(value) : Number.NaN;
+/** The group's subcommand named by `word`, or a usage error that suggests the nearest one. */
+function subcommand(group: GroupSpec, word: string | undefined): CommandSpec {
+  const names = group.commands.map((c) => c.name.slice(group.name.length + 1));
+  const found = group.commands.find((c) => c.name === `${group.name} ${word ?? ''}`);
+  if (found !== undefined) return found;
+  if (word === undefined) throw new UsageError(`"airlock ${group.name}" needs a command: ${names.join(', ')}`, group.name);
+  const suggestion = nearest(word, names);
+  throw new UsageError(`unknown command "${group.name} ${word}"${suggestion === undefined ? ` (commands: ${names.join(', ')})` : ` (did you mean "${group.name} ${suggestion}"?)`}`, group.name);
 }
 
-function serveConfig(flags: ServeFlags, overrides: Partial<ServeConfig> = {}): ServeConfig {
-  if (flags.stdio === true && flags.http === true) throw new ConfigError('choose one transport: --stdio or --http');
-  const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
-  if (transport === undefined) throw new ConfigError('choose a transport: --stdio or --http');
-  return parseServeConfig({
-    transport,
-    policyPath: flags.policy ?? overrides.policyPath ?? DEFAULTS.policyPath,
-    auditDir: flags['audit-dir'] ?? DEFAULTS.auditDir,
-    auditSegmentBytes: toInt(flags['audit-segment-bytes'], DEFAULTS.auditSegmentBytes),
-    auditFsync: flags['audit-fsync'] ?? false,
-    ...(flags['dev-identity'] === undefined
-      ? overrides.devIdentity === undefined
-        ? {}
-        : { devIdentity: overrides.devIdentity }
-      : { devIdentity: flags['dev-identity'] }),
-    ...(flags.config === undefined ? {} : { configPath: flags.config }),
-    ...(flags['token-file'] === undefined ? {} : { tokenFile: flags['token-file'] }),
-    demo: flags.demo ?? overrides.demo ?? false,
-    host: flags.host ?? DEFAULTS.host,
-    port: toInt(flags.port, overrides.port ?? DEFAULTS.port),
-    maxBodyBytes: toInt(flags['max-body-bytes'], DEFAULTS.maxBodyBytes),
-    sessionIdleMs: toInt(flags['session-idle-seconds'], DEFAULTS.sessionIdleMs / 1000) * 1000,
-    allowedHosts: flags['allowed-host'] ?? [],
-    allowedOrigins: flags['allowed-origin'] ?? [],
-    logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
-  });
+/** The command (or group) a word names, `demo` being `start`; or a usage error that suggests the nearest one. */
+function topCommand(word: string): CommandSpec | GroupSpec {
+  const found = TOP.find((c) => c.name === word) ?? (word === 'demo' ? START : undefined);
+  if (found !== undefined) return found;
+  if (word.startsWith('-')) throw new UsageError(`unknown option ${word}${suggest(word, ['--help', '--version', '--debug'])}`);
+  throw new UsageError(`unknown command "${word}"${suggest(word, [...TOP.map((c) => c.name), 'help'])}`);
 }
 
-async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    void airlock.close().finally(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  process.on('SIGHUP', () => void airlock.reloadPolicy());
-  await airlock.closed;
-  stop();
+function suggest(word: string, candidates: readonly string[]): string {
+  const near = nearest(word, candidates);
+  return near === undefined ? '' : ` (did you mean "${near}"?)`;
 }
 
-async function serve(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
-  if (values.help === true) return out(USAGE);
-  const config = serveConfig(values);
-  await runUntilStopped(await startAirlock(config));
+/** `airlock help [COMMAND [SUB]]`: the usage of what the words name. */
+function help(words: readonly string[]): string {
+  const [first, second] = words;
+  if (first === undefined) return USAGE;
+  const top = topCommand(first);
+  if (!('commands' in top)) return top.usage;
+  return second === undefined ? top.usage : subcommand(top, second).usage;
 }
 
-async function start(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: SERVE_OPTIONS, strict: true, allowPositionals: false });
-  if (values.help === true) return out(USAGE);
-  const policyPath = existsSync(DEFAULTS.policyPath) ? DEFAULTS.policyPath : join(packageRoot(), 'policies.json');
-  const devIdentity = 'ana@example.com,analysts';
-  const config = serveConfig(values, { transport: 'http', demo: true, devIdentity, policyPath });
-  const log = createLogger(config.logLevel);
-  let airlock: RunningAirlock;
-  try {
-    airlock = await startAirlock(config, log);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || values.port !== undefined) throw error;
-    log('warn', `port ${config.port} is in use; picking a free port`);
-    airlock = await startAirlock({ ...config, port: 0 }, log);
-  }
-  const url = airlock.http?.url ?? '';
-  const identity = config.devIdentity ?? devIdentity;
-  err(`
-airlock demo is running.
+const str = (parsed: Parsed, name: string): string | undefined => {
+  const value = parsed.values[name];
+  return typeof value === 'string' ? value : undefined;
+};
 
-  Streamable HTTP:  ${url}/mcp
-  Legacy SSE:       ${url}/sse
-  Health:           ${url}/healthz
-  Audit log:        ${airlock.auditDir}/
-  Policy:           ${config.policyPath}
-  Calls run as:     ${identity} (dev identity, unverified)
-
-Try it with the MCP Inspector (another terminal):
-  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/list
-  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/call \\
-    --tool-name query_sql --tool-arg 'connection="shop"' \\
-    --tool-arg 'sql="SELECT name, email, card_number FROM customers LIMIT 3"'
-
-Or serve the same demo over stdio (the client spawns airlock):
-  npx airlock serve --stdio --demo --dev-identity ${identity}
-
-Press Ctrl-C to stop (the embedded PostgreSQL is stopped and its data removed).
-`);
-  await runUntilStopped(airlock);
-}
-
-async function policy(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  const toolNames = ALL_TOOLS.map((t) => t.name);
-  if (sub === 'check') {
-    const [file, ...extra] = rest;
-    if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock policy check FILE');
-    const loaded = await loadPolicy(file, toolNames);
-    return out(`${file}: OK (${loaded.file.rules.length} rules, version ${loaded.version})`);
-  }
-  if (sub === 'explain') {
-    const { values } = parseArgs({
-      args: rest,
-      options: { policy: { type: 'string' }, principal: { type: 'string' }, tool: { type: 'string' }, input: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.principal === undefined || values.tool === undefined) {
-      throw new ConfigError('usage: airlock policy explain [--policy FILE] --principal JSON --tool NAME [--input JSON]');
+/** Runs one command line; resolves to the exit code. */
+async function main(argv: readonly string[]): Promise<number> {
+  const [word, ...rest] = argv;
+  if (word === undefined || word === '--help' || word === '-h') return ctx.out(USAGE), 0;
+  if (word === '--version' || word === '-v') return ctx.out(VERSION), 0;
+  if (word === 'help') return ctx.out(help(rest)), 0;
+  const top = topCommand(word);
+  let spec: CommandSpec;
+  let args: readonly string[];
+  if ('commands' in top) {
+    const [sub, ...subArgs] = rest;
+    if (sub === undefined || sub === '--help' || sub === '-h') {
+      if (sub === undefined) throw new UsageError(`"airlock ${top.name}" needs a command: ${top.commands.map((c) => c.name.slice(top.name.length + 1)).join(', ')}`, top.name);
+      return ctx.out(top.usage), 0;
     }
-    const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
-    const principal = toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
-    const input = values.input === undefined ? {} : parseJsonFlag('--input', values.input);
-    const offline = await offlineToolDeps(loaded);
-    try {
-      return out(JSON.stringify(await explainCall({ policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: offline.deps, principal, tool: values.tool, input }), null, 2));
-    } finally {
-      await offline.close();
+    spec = subcommand(top, sub);
+    args = subArgs;
+  } else {
+    spec = top;
+    args = rest;
+  }
+  if (wantsHelp(args)) return ctx.out(spec.usage), 0;
+  const parsed = parseCommand(spec, args);
+  switch (spec) {
+    case SERVE:
+    case START: {
+      const { runServe, runStart } = await import('./cli/serve.js');
+      await (spec === SERVE ? runServe : runStart)(parsed.values, ctx);
+      return 0;
     }
-  }
-  if (sub === 'test') {
-    const { values } = parseArgs({ args: rest, options: { policy: { type: 'string' }, input: { type: 'string' } }, strict: true, allowPositionals: false });
-    if (values.input === undefined) throw new ConfigError('usage: airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-');
-    const loaded = await loadPolicy(values.policy ?? DEFAULTS.policyPath, toolNames);
-    const offline = await offlineToolDeps(loaded);
-    const ctx = { policy: loaded, tools: new ToolRegistry(ALL_TOOLS), deps: offline.deps };
-    const lines: DecisionLine[] = [];
-    let bad = 0;
-    for await (const value of readInputs(values.input)) {
-      const decided = await decide(ctx, value);
-      if (decided === undefined) continue;
-      out(JSON.stringify(decided));
-      if ('effect' in decided) lines.push(decided);
-      else bad++;
+    case MASK: {
+      const { runMask } = await import('./cli/mask.js');
+      return runMask(parsed.values, parsed.positionals[0], ctx);
     }
-    await offline.close();
-    const summary = summarize(lines);
-    if (summary.total > 0) {
-      const changes = Object.entries(summary.changed).map(([k, v]) => `${k}: ${v}`);
-      err(`replayed ${summary.total} recorded calls against ${loaded.version.slice(0, 19)}…: ${summary.unchanged} unchanged, ${summary.total - summary.unchanged} changed${changes.length > 0 ? ` (${changes.join(', ')})` : ''}`);
-    }
-    if (bad > 0) {
-      err(`${bad} input line(s) were not calls or audit records`);
-      process.exitCode = 1;
-    }
-    return;
-  }
-  throw new ConfigError('usage: airlock policy check FILE | explain … | test …');
-}
-
-function parseJsonFlag(flag: string, text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    throw new ConfigError(`${flag}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
-}
-
-/** Calls from a JSONL file (or - for stdin), an audit segment, or an audit directory (every segment, in order). */
-async function* readInputs(source: string): AsyncGenerator<unknown> {
-  if (source !== '-' && (await stat(source)).isDirectory()) {
-    // Every finished call, segments then the journal's tail, in chain order.
-    yield* readRecords(source);
-    return;
-  }
-  const text = source === '-' ? await readStdin() : await readFile(source, 'utf8');
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith('{"format":"airlock-audit"') || trimmed.startsWith('{\n  "format"')) {
-    const file = JSON.parse(text) as { records?: unknown[] };
-    yield* file.records ?? [];
-    return;
-  }
-  for (const [i, raw] of text.split('\n').entries()) {
-    if (raw.trim() === '') continue;
-    try {
-      yield JSON.parse(raw) as unknown;
-    } catch {
-      yield { invalidLine: i + 1 };
-    }
-  }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-/** `airlock mask`: try detectors and rules on your own samples before rollout. */
-async function mask(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      jsonl: { type: 'boolean' },
-      stream: { type: 'boolean' },
-      policy: { type: 'string' },
-      detectors: { type: 'string' },
-      principal: { type: 'string' },
-      tool: { type: 'string' },
-      resource: { type: 'string' },
-    },
-    strict: true,
-    allowPositionals: true,
-  });
-  let settings: MaskingSettings = { detectors: [...DETECTOR_NAMES], style: 'redact', columns: [] };
-  if (values.policy !== undefined) settings = (await loadPolicy(values.policy, ALL_TOOLS.map((t) => t.name))).file.masking;
-  if (values.principal !== undefined || values.tool !== undefined || values.resource !== undefined) {
-    // The detectors the policy's masking overrides give one kind of call, as the server would.
-    if (values.policy === undefined) throw new ConfigError('--principal, --tool and --resource choose among the masking overrides of a policy: give --policy FILE');
-    if (values.detectors !== undefined) throw new ConfigError('--detectors sets the detectors itself: use it without --principal, --tool and --resource');
-    const tool = values.tool ?? 'query_sql';
-    const tools = ALL_TOOLS.map((t) => t.name);
-    if (!tools.includes(tool)) throw new ConfigError(`--tool: unknown tool "${tool}" (known: ${tools.join(', ')})`);
-    const principal = values.principal === undefined ? undefined : toPrincipal(PrincipalInput.parse(parseJsonFlag('--principal', values.principal)));
-    const call = maskingFor(settings, { principal, tool, resource: values.resource });
-    err(`airlock: detectors for ${tool}${values.resource === undefined ? '' : ` on ${values.resource}`}: ${call.detectors.join(', ') || 'none'}${call.overrides.length > 0 ? ` (overrides: ${call.overrides.join(', ')})` : ''}`);
-    settings = { ...settings, detectors: [...call.detectors] };
-  }
-  if (values.detectors !== undefined) {
-    const names = values.detectors.split(',').map((d) => d.trim());
-    const unknown = names.filter((n) => !(DETECTOR_NAMES as readonly string[]).includes(n));
-    if (unknown.length > 0) throw new ConfigError(`--detectors: unknown ${unknown.join(', ')} (known: ${DETECTOR_NAMES.join(', ')})`);
-    settings = { ...settings, detectors: names as MaskingSettings['detectors'] };
-  }
-  // Style hmac needs its key from the environment, as the server would (fails here without it).
-  const masker = new Masker(settings, { hmacKey: settings.hmacKey === undefined ? undefined : maskingSecretFrom()(settings.hmacKey) });
-  if (values.jsonl === true) {
-    const text = await readStdin();
-    for (const [i, raw] of text.split('\n').entries()) {
-      if (raw.trim() === '') continue;
-      let line: { id?: unknown; text?: unknown };
-      try {
-        line = JSON.parse(raw) as { id?: unknown; text?: unknown };
-      } catch {
-        out(JSON.stringify({ line: i + 1, error: 'not valid JSON' }));
-        process.exitCode = 1;
-        continue;
-      }
-      if (typeof line.text !== 'string') {
-        out(JSON.stringify({ id: line.id ?? null, error: '"text" must be a string' }));
-        process.exitCode = 1;
-        continue;
-      }
-      try {
-        // The findings the masked text was made from: built-in and custom detectors, CSV header context.
-        const findings = masker.find(line.text);
-        out(JSON.stringify({ id: line.id ?? null, masked: masker.apply(line.text, findings, new MaskContext()), findings }));
-      } catch (error) {
-        // Fail closed: a line that cannot be masked is not echoed.
-        out(JSON.stringify({ id: line.id ?? null, error: `masking failed: ${error instanceof Error ? error.message : String(error)}` }));
-        process.exitCode = 1;
-      }
-    }
-    return;
-  }
-  const [file, ...extra] = positionals;
-  if (values.stream === true && extra.length === 0) {
-    const input = file === undefined ? process.stdin : createReadStream(file);
-    try {
-      await pipeline(input, maskingTransform(masker), process.stdout);
-    } catch (error) {
-      // Fail closed: the output stops at the last fully masked chunk, and says so.
-      const cause = (error as { cause?: unknown }).cause;
-      err(`airlock: masking failed, output stopped: ${cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    }
-    return;
-  }
-  if (file === undefined || extra.length > 0) throw new ConfigError('usage: airlock mask FILE | airlock mask --jsonl < lines.jsonl | airlock mask --stream [FILE]  [--policy FILE] [--detectors A,B]');
-  process.stdout.write(masker.maskText(await readFile(file, 'utf8'), new MaskContext()));
-}
-
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case 'serve':
-      return serve(rest);
-    case 'start':
-    case 'demo':
-      return start(rest);
-    case 'policy':
-      return policy(rest);
-    case 'mask':
-      return mask(rest);
-    case 'audit':
-      process.exitCode = await auditCommand(rest, DEFAULTS.auditDir, { out, err: (t) => process.stderr.write(t), progress: process.stderr.isTTY || rest.includes('--progress'), now: () => new Date(), keyring: complianceKeyring, tombstoneKey: retentionPublicKey, view: (dir, host, port) => serveAuditViewer({ dir, host, port }), pgAudit: pgAuditOf });
-      return;
-    case '--version':
-    case '-v':
-      return out(VERSION);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return out(USAGE);
     default:
-      throw new ConfigError(`unknown command "${command}"\n\n${USAGE}`);
+      break;
   }
+  if (spec.name === 'policy check') return (await import('./cli/policy.js')).runPolicyCheck(parsed.positionals[0] ?? '', ctx).then(() => 0);
+  if (spec.name === 'policy explain') return (await import('./cli/policy.js')).runPolicyExplain({ policy: str(parsed, 'policy'), principal: str(parsed, 'principal'), tool: str(parsed, 'tool'), input: str(parsed, 'input') }, ctx).then(() => 0);
+  if (spec.name === 'policy test') return (await import('./cli/policy.js')).runPolicyTest({ policy: str(parsed, 'policy'), input: str(parsed, 'input') }, ctx);
+  if (spec.name.startsWith(`${AUDIT.name} `)) {
+    const [{ auditCommand }, { complianceKeyring, pgAuditOf, retentionPublicKey }, { serveAuditViewer }] = await Promise.all([
+      import('./audit/command.js'),
+      import('./main.js'),
+      import('./console/audit-viewer.js'),
+    ]);
+    return auditCommand([spec.name.slice(AUDIT.name.length + 1), ...args], () => defaultAuditDir(ctx.env), {
+      out: ctx.out,
+      err: (t) => void process.stderr.write(t),
+      progress: process.stderr.isTTY || parsed.values.progress === true,
+      now: () => new Date(),
+      keyring: complianceKeyring,
+      tombstoneKey: retentionPublicKey,
+      view: (dir, host, port) => serveAuditViewer({ dir, host, port }),
+      pgAudit: pgAuditOf,
+    });
+  }
+  throw new Error(`no implementation for "${spec.name}"`);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof PolicyLoadError) err(`airlock: ${error.message}`);
-  else if (error instanceof ConfigError || error instanceof TypeError) err(`airlock: ${error.message}`);
-  else if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || (error as { code?: string }).code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-    err(`airlock: ${(error as Error).message}\n\n${USAGE}`);
-  } else err(`airlock: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(2);
-});
+const argv = process.argv.slice(2);
+const end = argv.indexOf('--');
+const before = end === -1 ? argv : argv.slice(0, end);
+const debug = before.includes('--debug');
+const args = debug ? [...before.filter((a) => a !== '--debug'), ...(end === -1 ? [] : argv.slice(end))] : argv;
+const serving = args[0] === 'serve' || args[0] === 'start' || args[0] === 'demo';
+if (!serving) {
+  // A reader that goes away (`airlock mask FILE | head -1`) has all it wanted: stop quietly. (A server's
+  // stdout belongs to its transport, which handles its own end.)
+  // Other errors reach stdout from a pipeline that ends with it, which reports them itself.
+  process.stdout.on('error', (error) => {
+    if (isClosedPipe(error)) process.exit(0);
+  });
+}
+
+main(args).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (isClosedPipe(error)) process.exit(0);
+    const failure = describeFailure(error, debug);
+    process.stderr.write(`${failure.message}\n`);
+    process.exit(failure.code);
+  },
+);

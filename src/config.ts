@@ -31,17 +31,6 @@ export const ServeConfigSchema = z.strictObject({
 
 export type ServeConfig = z.output<typeof ServeConfigSchema>;
 
-export const DEFAULTS = {
-  policyPath: './policies.json',
-  auditDir: './.airlock/audit',
-  auditSegmentBytes: 256 * 1024,
-  host: '127.0.0.1',
-  port: 7300,
-  maxBodyBytes: 4 * 1024 * 1024,
-  sessionIdleMs: 30 * 60 * 1000,
-  logLevel: 'info',
-} as const;
-
 /** Validates settings; every problem is reported with the flag it came from. */
 export function parseServeConfig(input: unknown): ServeConfig {
   const parsed = ServeConfigSchema.safeParse(input);

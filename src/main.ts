@@ -2,9 +2,6 @@
  * Composition root: settings, policy, audit store, connectors, tools, pipeline and transport are wired
  * here and nowhere else. This is the only module that reads `process.env`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import type { ChainedRecord } from './audit/chain.js';
 import { CloudLoggingCopy } from './audit/cloud-logging.js';
@@ -42,21 +39,7 @@ import { classifySql, loadSqlParser, type SqlFacts } from './policy/sql/classify
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ToolDeps } from './tool.js';
-
-export const VERSION = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
-
-/** The installed package's root (where package.json and the example policies.json live). */
-export function packageRoot(): string {
-  // Compiled (dist/src/main.js) or run from source (src/main.ts): walk up to our package.json.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && (JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string }).name === 'airlock') return dir;
-    const parent = resolve(dir, '..');
-    if (parent === dir) throw new Error('cannot find the airlock package root');
-    dir = parent;
-  }
-}
+import { VERSION } from './version.js';
 
 export interface RunningAirlock {
   readonly http?: HttpHandle;

@@ -4,7 +4,8 @@ import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type
 import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
 import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
-import { verifyStore } from './verify.js';
+import { headPrefix, verifyStore } from './verify.js';
+import { UsageError } from '../cli/usage-error.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
 export interface CommandIo {
@@ -21,22 +22,6 @@ export interface CommandIo {
   /** The PostgreSQL audit of a runtime config file, if it has one (`verify --config`). */
   readonly pgAudit: (configPath: string) => Promise<{ url: string; table: string } | undefined>;
 }
-
-export const AUDIT_USAGE = `airlock audit: read and check the audit store (read-only; safe while airlock runs)
-
-  airlock audit verify  [--audit-dir DIR] [--json] [--progress] [--config FILE] [--head HASH]
-                        (--config: check tombstones against the retention key, or verify audit.postgres;
-                         --head: a head hash noted earlier must still be in the chain)
-  airlock audit tail    [--audit-dir DIR] [-n N] [--follow] [--format table|json]
-  airlock audit search  [--audit-dir DIR] [filters] [--format table|json] [--limit N]
-  airlock audit export  [--audit-dir DIR] [filters] --format jsonl|csv
-  airlock audit replay  [--audit-dir DIR] --session ID [--format text|json]
-  airlock audit reveal  [--audit-dir DIR] --config FILE ID   (the unmasked result, for a holder of the key)
-  airlock audit view    [--audit-dir DIR] [--port N] [--host H]   (read-only web viewer on loopback)
-
-Filters: --principal EMAIL|SUB (wildcards *), --tool NAME, --session ID, --outcome ok,denied,…,
-         --since TIME, --until TIME (ISO time, date, or a duration back from now: 15m, 2h, 7d)
-With --config FILE whose "audit.postgres" is set, every command reads that table instead of --audit-dir.`;
 
 const OPTIONS = {
   'audit-dir': { type: 'string' },
@@ -56,21 +41,20 @@ const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
   head: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const;
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: true }>>['values'];
 
-function count(flag: string, text: string | undefined, fallback: number): number {
+function count(flag: string, text: string | undefined, fallback: number, command: string): number {
   if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw new TypeError(`--${flag}: "${text}" is not a positive whole number`);
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${flag}: "${text}" is not a positive whole number`, command);
   return Number(text);
 }
 
-function format<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T | undefined): T {
+function format<T extends string>(text: string | undefined, allowed: readonly T[], fallback: T | undefined, command: string): T {
   const value = text ?? fallback;
-  if (value === undefined) throw new TypeError(`--format is required (${allowed.join(' or ')})`);
-  if (!(allowed as readonly string[]).includes(value)) throw new TypeError(`--format: "${value}" is not one of ${allowed.join(', ')}`);
+  if (value === undefined) throw new UsageError(`--format is required (${allowed.join(' or ')})`, command);
+  if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`--format: "${value}" is not one of ${allowed.join(', ')}`, command);
   return value as T;
 }
 
@@ -98,31 +82,32 @@ function progressBar(io: CommandIo): (files: number, total: number, records: num
  * `airlock audit …`. Returns the exit code: 0, or 1 when `verify` finds the store was tampered with.
  * Usage errors throw `TypeError` with a message that names the flag.
  */
-export async function auditCommand(argv: readonly string[], dirDefault: string, io: CommandIo): Promise<number> {
+export async function auditCommand(argv: readonly string[], dirDefault: () => string, io: CommandIo): Promise<number> {
   const { values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
   const [sub, ...extra] = positionals;
-  if (flags.help === true || sub === undefined) {
-    io.out(AUDIT_USAGE);
-    return 0;
-  }
-  if (sub === 'reveal') return reveal(flags, extra, flags['audit-dir'] ?? dirDefault, io);
-  if (extra.length > 0) throw new TypeError(`unexpected argument "${extra[0]}"\n\n${AUDIT_USAGE}`);
-  const dir = flags['audit-dir'] ?? dirDefault;
+  if (sub === undefined) throw new UsageError('"airlock audit" needs a command: verify, tail, search, export, replay, reveal, view', 'audit');
+  if (sub === 'reveal') return reveal(flags, extra, () => flags['audit-dir'] ?? dirDefault(), io);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, `audit ${sub}`);
+  // Resolved only when read: with --config naming audit.postgres no directory is needed.
+  const dir = (): string => flags['audit-dir'] ?? dirDefault();
   const now = io.now();
   // With --config naming audit.postgres, the readers read that table instead of a directory.
   const pgSource = sub !== 'verify' && flags.config !== undefined ? await io.pgAudit(flags.config) : undefined;
-  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table));
+  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table));
   const after = (seq: number, last?: number): Promise<ChainedRecord[]> =>
-    pgSource === undefined ? Promise.resolve(recordsAfter(dir, seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
+    pgSource === undefined ? Promise.resolve(recordsAfter(dir(), seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
   switch (sub) {
     case 'verify': {
+      if (flags.head !== undefined && headPrefix(flags.head) === undefined) {
+        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")`, 'audit verify');
+      }
       const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
       const trusted = flags.config === undefined || pgAudit !== undefined ? undefined : await io.tombstoneKey(flags.config);
       const report =
         pgAudit !== undefined
           ? await verifyPgStore(pgAudit.url, pgAudit.table)
-          : verifyStore(dir, { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }), ...(flags.head === undefined ? {} : { anchor: flags.head }) });
-      if (pgAudit !== undefined && flags.head !== undefined && report.ok && report.head !== flags.head) {
+          : verifyStore(dir(), { onProgress: progressBar(io), ...(trusted === undefined ? {} : { trustedTombstoneKey: trusted }), ...(flags.head === undefined ? {} : { anchor: flags.head }) });
+      if (pgAudit !== undefined && flags.head !== undefined && report.ok && !report.head.startsWith(headPrefix(flags.head) ?? flags.head)) {
         io.err('note: --head is checked against JSON stores only; compare it with the head printed below\n');
       }
       if (flags.json === true) io.out(JSON.stringify(report, null, 2));
@@ -132,14 +117,14 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
           io.out(`   ${report.removed} older record(s) removed by retention, vouched for by tombstones signed by ${report.tombstoneKeys.join(', ')}${trusted === undefined ? ' (give --config to check that this is your retention key)' : ' (the configured retention key)'}`);
         }
       } else {
-        io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir}`);
+        io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir()}`);
         for (const p of report.problems) io.out(`  ${p.kind}: ${p.message}`);
       }
       return report.ok ? 0 : 1;
     }
     case 'tail': {
-      const n = count('n', flags.n, 20);
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
+      const n = count('n', flags.n, 20, `audit ${sub}`);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
       const print = (records: readonly ChainedRecord[], header: boolean): void => {
         if (records.length === 0) return;
         if (fmt === 'json') for (const r of records) io.out(JSON.stringify(r));
@@ -157,8 +142,8 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       }
     }
     case 'search': {
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table');
-      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
+      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER, `audit ${sub}`);
       const filter = filterOf(flags, now);
       const found: ChainedRecord[] = [];
       for await (const r of all()) {
@@ -172,7 +157,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
       return 0;
     }
     case 'export': {
-      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined);
+      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined, `audit ${sub}`);
       const filter = filterOf(flags, now);
       if (fmt === 'csv') io.out(CSV_HEADER.join(','));
       for await (const r of all()) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
@@ -180,32 +165,32 @@ export async function auditCommand(argv: readonly string[], dirDefault: string, 
     }
     case 'view': {
       const port = flags.port ?? '7301';
-      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new TypeError(`--port: "${port}" is not a port (0 picks a free one)`);
-      const viewer = await io.view(dir, flags.host ?? '127.0.0.1', Number(port));
+      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new UsageError(`--port: "${port}" is not a port (0 picks a free one)`, 'audit view');
+      const viewer = await io.view(dir(), flags.host ?? '127.0.0.1', Number(port));
       io.out(`audit viewer (read-only; Ctrl-C to stop): ${viewer.url}`);
       return 0;
     }
     case 'replay': {
-      if (flags.session === undefined) throw new TypeError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)');
-      const fmt = format(flags.format, ['text', 'json'] as const, 'text');
+      if (flags.session === undefined) throw new UsageError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)', 'audit replay');
+      const fmt = format(flags.format, ['text', 'json'] as const, 'text', `audit ${sub}`);
       const calls: ChainedRecord[] = [];
       for await (const r of all()) if (r.sessionId === flags.session) calls.push(r);
       io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
       return calls.length === 0 ? 1 : 0;
     }
     default:
-      throw new TypeError(`unknown audit command "${sub}"\n\n${AUDIT_USAGE}`);
+      throw new UsageError(`unknown command "audit ${sub}"`, 'audit');
   }
 }
 
 /** `audit reveal ID`: decrypts one record's compliance copy to stdout. Nothing is written anywhere else. */
-async function reveal(flags: Flags, ids: readonly string[], dir: string, io: CommandIo): Promise<number> {
+async function reveal(flags: Flags, ids: readonly string[], dir: () => string, io: CommandIo): Promise<number> {
   const [id, ...more] = ids;
-  if (id === undefined || more.length > 0) throw new TypeError('usage: airlock audit reveal --config FILE ID (one record id)');
-  if (flags.config === undefined) throw new TypeError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record');
+  if (id === undefined || more.length > 0) throw new UsageError('give one record id: airlock audit reveal --config FILE ID', 'audit reveal');
+  if (flags.config === undefined) throw new UsageError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record', 'audit reveal');
   const ring = await io.keyring(flags.config);
   const pgSource = await io.pgAudit(flags.config);
-  for await (const record of pgSource === undefined ? iterateRecords(dir) : pgRecords(pgSource.url, pgSource.table)) {
+  for await (const record of pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table)) {
     if (record.id !== id) continue;
     if (record.sealedResult === undefined) {
       io.err(`record ${id} has no compliance copy (no result, or compliance copies were off when it was written)\n`);
@@ -221,6 +206,6 @@ async function reveal(flags: Flags, ids: readonly string[], dir: string, io: Com
     if (record.sealedResult.truncated) io.err(`note: the result was longer than the configured maxBytes; only its first part was sealed\n`);
     return 0;
   }
-  io.err(`no record ${id} in ${dir}\n`);
+  io.err(`no record ${id} in ${pgSource === undefined ? dir() : pgSource.table}\n`);
   return 1;
 }

@@ -1,5 +1,6 @@
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname } from 'node:path';
 
 interface LockFile {
   readonly pid: number;
@@ -56,7 +57,7 @@ export function acquireLock(path: string, now: Date = new Date()): () => void {
     }
     if (held.host !== mine.host || alive(held.pid)) {
       throw new AuditLockedError(
-        `audit store is in use by process ${held.pid} on ${held.host} since ${held.since} (${path}); one airlock process writes one audit directory — give each process its own --audit-dir`,
+        `audit directory ${dirname(path)} is in use by process ${held.pid} on ${held.host} since ${held.since} (lock ${basename(path)}); one airlock process writes one audit directory: give this one its own --audit-dir DIR`,
       );
     }
     // The holder died on this host: take the lock over.

@@ -38,8 +38,17 @@ export interface VerifyOptions {
   readonly maxProblems?: number;
   /** The retention key's public half (base64): tombstones signed by any other key are reported. */
   readonly trustedTombstoneKey?: string;
-  /** A head hash noted earlier (from a previous verify): it must still be in the chain. */
+  /**
+   * A head hash noted earlier (from a previous verify): it must still be in the chain. The whole hash or
+   * a unique prefix of at least 12 hex digits, with or without `sha256:` (see `headPrefix`).
+   */
   readonly anchor?: string;
+}
+
+/** A head as a user may give it, as the lower-case hex prefix to look for; undefined when it is not one. */
+export function headPrefix(text: string): string | undefined {
+  const hex = text.trim().toLowerCase().replace(/^sha256:/, '');
+  return /^[0-9a-f]{12,64}$/.test(hex) ? hex : undefined;
 }
 
 interface Gap {
@@ -87,7 +96,12 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   }
   let records = 0;
   const seen = new Set<number>();
-  let anchorFound = options.anchor === undefined;
+  const anchor = options.anchor === undefined ? undefined : headPrefix(options.anchor);
+  if (options.anchor !== undefined && anchor === undefined) {
+    throw new TypeError(`--head: "${options.anchor}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")`);
+  }
+  // Every hash the given head could mean: one is found, none is a removal, several need more digits.
+  const anchorMatches = new Set<string>();
   const gaps: Gap[] = [];
   let before: { name: string; bytes: Buffer; data: SegmentFile } | undefined;
   let currentFile = JOURNAL_NAME;
@@ -153,13 +167,17 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
     } else if (chain.prev !== prevHash) {
       add({ ...where, seq: chain.seq, kind: 'inserted', message: `${label}: it does not link to the record before it` });
     }
-    if (chain.hash === options.anchor) anchorFound = true;
+    if (anchor !== undefined && chain.hash.startsWith(anchor)) anchorMatches.add(chain.hash);
     seen.add(chain.seq);
     expectedSeq = Math.max(expectedSeq, chain.seq + 1);
     prevHash = chain.hash;
   }
   options.onProgress?.(totalFiles, totalFiles, records);
-  if (!anchorFound && !tombstones.some((t) => t.lastHash === options.anchor)) {
+  if (anchor !== undefined) for (const t of tombstones) if (t.lastHash.startsWith(anchor)) anchorMatches.add(t.lastHash);
+  if (anchorMatches.size > 1) {
+    throw new TypeError(`--head: "${String(options.anchor)}" is the start of ${anchorMatches.size} different hashes in this store: give more of its hex digits`);
+  }
+  if (anchor !== undefined && anchorMatches.size === 0) {
     add({ file: '(chain)', kind: 'deleted', message: `the anchored head ${String(options.anchor)} is not in the chain: records noted earlier were removed or rewritten` });
   }
   // A "gap" whose records all turned up later was a move, not a deletion.

@@ -1,0 +1,148 @@
+/**
+ * `airlock serve` and `airlock start`: settings from flags and the user's environment, then the server
+ * until a signal (or the stdio client) ends it.
+ */
+import { existsSync, realpathSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { parseArgs } from 'node:util';
+import { parseServeConfig, type ServeConfig } from '../config.js';
+import { DEFAULTS } from '../defaults.js';
+import { createLogger } from '../log.js';
+import { startAirlock, type RunningAirlock } from '../main.js';
+import { defaultAuditDir, policyCandidates, stateDir } from '../paths.js';
+import { packageRoot } from '../version.js';
+import type { ServeOptions } from './commands.js';
+import type { CliContext } from './context.js';
+import { UsageError } from './usage-error.js';
+
+type ServeFlags = ReturnType<typeof parseArgs<{ options: ServeOptions; strict: true; allowPositionals: true }>>['values'];
+
+function toInt(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  return /^\d+$/.test(value) ? Number(value) : Number.NaN;
+}
+
+function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string }, overrides: Partial<ServeConfig> = {}): ServeConfig {
+  if (flags.stdio === true && flags.http === true) throw new UsageError('choose one transport: --stdio or --http', 'serve');
+  const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
+  if (transport === undefined) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');
+  return parseServeConfig({
+    transport,
+    policyPath: flags.policy ?? defaults.policyPath,
+    auditDir: flags['audit-dir'] ?? defaults.auditDir,
+    auditSegmentBytes: toInt(flags['audit-segment-bytes'], DEFAULTS.auditSegmentBytes),
+    auditFsync: flags['audit-fsync'] ?? false,
+    ...(flags['dev-identity'] === undefined
+      ? overrides.devIdentity === undefined
+        ? {}
+        : { devIdentity: overrides.devIdentity }
+      : { devIdentity: flags['dev-identity'] }),
+    ...(flags.config === undefined ? {} : { configPath: flags.config }),
+    ...(flags['token-file'] === undefined ? {} : { tokenFile: flags['token-file'] }),
+    demo: flags.demo ?? overrides.demo ?? false,
+    host: flags.host ?? DEFAULTS.host,
+    port: toInt(flags.port, overrides.port ?? DEFAULTS.port),
+    maxBodyBytes: toInt(flags['max-body-bytes'], DEFAULTS.maxBodyBytes),
+    sessionIdleMs: toInt(flags['session-idle-seconds'], DEFAULTS.sessionIdleMs / 1000) * 1000,
+    allowedHosts: flags['allowed-host'] ?? [],
+    allowedOrigins: flags['allowed-origin'] ?? [],
+    logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
+  });
+}
+
+async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    void airlock.close().finally(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGHUP', () => void airlock.reloadPolicy());
+  await airlock.closed;
+  stop();
+}
+
+/** The policy `serve` uses without `--policy`: the first candidate that exists, or a usage error naming them all. */
+function findPolicy(ctx: CliContext): { path: string; note: string } {
+  const candidates = policyCandidates(ctx.env);
+  for (const candidate of candidates) {
+    const path = resolve(ctx.cwd, candidate);
+    if (existsSync(path)) return { path, note: `no --policy given: using ${path} (looked for ${candidates.join(', then ')})` };
+  }
+  const [local = './policies.json', user = ''] = candidates;
+  throw new UsageError(`no policy file: looked for ${local} (in ${ctx.cwd}) and ${user}; give one with --policy FILE`, 'serve');
+}
+
+/** `airlock serve`. */
+export async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
+  // A missing transport is the first thing to say, before looking for files.
+  if (flags.stdio !== true && flags.http !== true) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');
+  const found = flags.policy === undefined ? findPolicy(ctx) : undefined;
+  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath: found?.path ?? '' });
+  const log = createLogger(config.logLevel);
+  if (found !== undefined) log('info', found.note);
+  await runUntilStopped(await startAirlock(config, log));
+}
+
+/** How to run this installation's `airlock`: the command on PATH when that is this one, else node and the script. */
+function commandName(ctx: CliContext): string {
+  for (const dir of (ctx.env.PATH ?? '').split(':')) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'airlock');
+    try {
+      if (existsSync(candidate) && realpathSync(candidate) === realpathSync(ctx.script)) return 'airlock';
+    } catch {
+      // Not readable: not ours.
+    }
+  }
+  return `node ${ctx.script}`;
+}
+
+/** `airlock start` (and `airlock demo`): the embedded demo over HTTP. */
+export async function runStart(flags: ServeFlags, ctx: CliContext): Promise<void> {
+  const local = resolve(ctx.cwd, 'policies.json');
+  const policyPath = existsSync(local) ? local : join(packageRoot(), 'policies.json');
+  const devIdentity = 'ana@example.com,analysts';
+  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath }, { transport: 'http', demo: true, devIdentity });
+  const log = createLogger(config.logLevel);
+  let airlock: RunningAirlock;
+  try {
+    airlock = await startAirlock(config, log);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || flags.port !== undefined) throw error;
+    log('warn', `port ${config.port} is in use; picking a free port`);
+    airlock = await startAirlock({ ...config, port: 0 }, log);
+  }
+  const url = airlock.http?.url ?? '';
+  const identity = config.devIdentity ?? devIdentity;
+  const embedded = airlock.databaseUrl !== undefined;
+  const stdioAudit = join(stateDir(ctx.env), 'demo-stdio-audit');
+  const command = commandName(ctx);
+  ctx.err(`
+airlock demo is running.
+
+  Streamable HTTP:  ${url}/mcp
+  Legacy SSE:       ${url}/sse
+  Health:           ${url}/healthz
+  Audit log:        ${airlock.auditDir}/
+  Policy:           ${config.policyPath}
+  Database:         ${embedded ? 'embedded PostgreSQL with the demo data (removed when the demo stops)' : 'DATABASE_URL (given; airlock only connects to it)'}
+  Calls run as:     ${identity} (dev identity, unverified)
+
+Try it with the MCP Inspector (another terminal):
+  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/list
+  npx @modelcontextprotocol/inspector --cli ${url}/mcp --transport http --method tools/call \\
+    --tool-name query_sql --tool-arg 'connection="shop"' \\
+    --tool-arg 'sql="SELECT name, email, card_number FROM customers LIMIT 3"'
+
+Or let an MCP client spawn its own demo over stdio (${embedded ? 'its own embedded PostgreSQL and ' : ''}its own audit directory: one
+airlock process writes one audit directory):
+  ${command} serve --stdio --demo --policy ${config.policyPath} \\
+    --dev-identity ${identity} --audit-dir ${stdioAudit}
+
+Press Ctrl-C to stop${embedded ? ' (the embedded PostgreSQL is stopped and its data removed)' : ''}.
+`);
+  await runUntilStopped(airlock);
+}
