@@ -111,7 +111,9 @@ function lastSession(): string {
 function isolatedEnv(): Record<string, string> {
   const state = tempDir('airlock-docs-state-');
   // A server gets a token only where the docs give it one (AIRLOCK_TOKEN and --token-file exclude each other).
-  const env = { ...ctx.env, XDG_STATE_HOME: state };
+  // HOME too: the Inspector passes its servers HOME and PATH but not XDG_STATE_HOME, and the demo holds
+  // the audit directory under this run's HOME (as it would on a user's machine while `npm start` runs).
+  const env: Record<string, string> = { ...ctx.env, XDG_STATE_HOME: state, HOME: state };
   delete env.AIRLOCK_TOKEN;
   return env;
 }
