@@ -200,9 +200,11 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     if (verifier !== undefined && config.devIdentity !== undefined) {
       throw new ConfigError('--dev-identity cannot be combined with identity issuers in --config: a verified deployment never falls back to an unverified identity');
     }
-    const envToken = env.AIRLOCK_TOKEN;
-    if (config.tokenFile !== undefined && envToken !== undefined && envToken !== '') {
-      throw new ConfigError('give the stdio token once: either AIRLOCK_TOKEN or --token-file, not both');
+    // The flag is the more specific choice: a client's config names --token-file while the user's shell may
+    // still export an old AIRLOCK_TOKEN that the client passes on. The file wins, and the log says so.
+    const envToken = config.tokenFile === undefined ? env.AIRLOCK_TOKEN : undefined;
+    if (config.tokenFile !== undefined && (env.AIRLOCK_TOKEN ?? '') !== '' && config.transport === 'stdio') {
+      log('warn', `AIRLOCK_TOKEN is set too: ignored, the token comes from --token-file ${config.tokenFile}`);
     }
     const registry = new ToolRegistry(ALL_TOOLS);
     const policies = await PolicyWatcher.start(config.policyPath, { knownTools: registry.names(), log });

@@ -270,6 +270,19 @@ describe('stdio with a verified token', () => {
     }
   });
 
+  it('uses --token-file when AIRLOCK_TOKEN is inherited from the shell too (issue 14)', async () => {
+    const d = tempDir();
+    const file = join(d, 'token');
+    writeFileSync(file, await idp.sign({ sub: 'from-file', aud: resource, groups: ['analysts'] }));
+    const client = await stdioClient({ AIRLOCK_TOKEN: await idp.sign({ sub: 'x', aud: 'wrong' }) }, ['--token-file', file]);
+    try {
+      const result = (await client.callTool({ name: 'whoami', arguments: {} })) as { structuredContent?: { identity?: { sub?: string; verified?: boolean } } };
+      expect(result.structuredContent?.identity).toMatchObject({ sub: 'from-file', verified: true });
+    } finally {
+      await client.close();
+    }
+  });
+
   it('re-reads --token-file when the token rotates', async () => {
     const d = tempDir();
     const file = join(d, 'token');
