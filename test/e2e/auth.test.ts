@@ -77,8 +77,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await airlock.close();
-  await idp.close();
+  // Also when beforeAll failed half-way: stop what did start.
+  try {
+    await airlock?.close();
+  } finally {
+    await idp?.close();
+  }
 });
 
 const analyst = () => idp.sign({ sub: 'ana', aud: resource, email: 'ana@example.com', email_verified: true, groups: ['analysts'] });
@@ -243,6 +247,7 @@ describe('stdio with a verified token', () => {
       command: process.execPath,
       args: [CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(d), '--audit-dir', join(d, 'audit'), ...args],
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl'), ...env },
+      cwd: d,
       stderr: 'ignore',
     });
     const client = new Client({ name: 'stdio-auth', version: '1.0.0' });

@@ -36,13 +36,15 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
 
 /**
  * Waits until `pattern` matches what the child has written to `stream` so far and returns the match.
- * If the child exits first or `timeoutMs` passes, the child is stopped (SIGKILL, awaited) and the promise
- * rejects with everything it printed, so a child that never got ready is not left running.
+ * If the child exits first or `timeoutMs` passes, the child is stopped (`stopSignal`, then SIGKILL;
+ * awaited) and the promise rejects with everything it printed, so a child that never got ready is not
+ * left running. Give a child that owns children of its own (the demo's PostgreSQL) the signal it shuts
+ * them down on.
  */
 export async function waitForOutput(
   child: ChildProcess,
   pattern: RegExp,
-  { stream = 'stdout', timeoutMs = 30_000 }: { stream?: 'stdout' | 'stderr'; timeoutMs?: number } = {},
+  { stream = 'stdout', timeoutMs = 30_000, stopSignal = 'SIGTERM' }: { stream?: 'stdout' | 'stderr'; timeoutMs?: number; stopSignal?: NodeJS.Signals } = {},
 ): Promise<RegExpExecArray> {
   const source = child[stream];
   if (source === null) throw new TypeError(`waitForOutput: the child's ${stream} is not piped`);
@@ -69,7 +71,7 @@ export async function waitForOutput(
       if (child.exitCode !== null || child.signalCode !== null) onExit();
     });
   } catch (error) {
-    await stopChild(child, 'SIGKILL');
+    await stopChild(child, stopSignal);
     throw error;
   } finally {
     clearTimeout(timer);
