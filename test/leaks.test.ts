@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT, tempDir } from './support/airlock.js';
-import { exited, stopChild } from './support/child.js';
+import { exited, stopChild, waitForOutput } from './support/child.js';
 import { findLeftovers, listProcesses, RUN_MARKER, stopProcesses, type ProcessInfo } from './support/leaks.mjs';
 
 /** A `sleep` with a duration no other process uses, so its command line names it. */
@@ -99,5 +99,39 @@ describe.runIf(listProcesses() !== undefined)('the per-file check (test/support/
     expect(output).toContain('this test file left 1 process(es) running (now stopped); stop every process you start in a finally:');
     expect(output).toMatch(new RegExp(`pid \\d+: sleep ${seconds.replace('.', '\\.')}`));
     expect(byCommand(`sleep ${seconds}`)).toEqual([]);
+  });
+});
+
+describe('waitForOutput', () => {
+  it('returns the match once the child prints it, and leaves the child running', async () => {
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, ['-e', 'console.log("listening on http://127.0.0.1:1234/"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      expect((await waitForOutput(child, /http:\/\/127\.0\.0\.1:(\d+)\//))[1]).toBe('1234');
+      expect(child.exitCode).toBeNull();
+    } finally {
+      if (child !== undefined) expect(await stopChild(child)).toEqual({ code: null, signal: 'SIGTERM' });
+    }
+  });
+
+  it('stops a child that never prints what is awaited, and rejects with what it did print', async () => {
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, ['-e', 'console.error("still starting"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await expect(waitForOutput(child, /ready/, { timeoutMs: 1_000 })).rejects.toThrow(/did not print \/ready\/ within 1000 ms\nstdout: \nstderr: still starting/);
+      expect(child.signalCode).toBe('SIGTERM');
+    } finally {
+      if (child !== undefined) await stopChild(child, 'SIGKILL');
+    }
+  });
+
+  it('rejects when the child exits before printing what is awaited', async () => {
+    let child: ChildProcess | undefined;
+    try {
+      child = spawn(process.execPath, ['-e', 'console.error("port in use"); process.exit(3)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await expect(waitForOutput(child, /ready/)).rejects.toThrow(/exited \(code 3, signal null\) before printing \/ready\//);
+    } finally {
+      if (child !== undefined) await stopChild(child, 'SIGKILL');
+    }
   });
 });
