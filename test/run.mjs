@@ -30,8 +30,10 @@ const args = ['run', '--config', 'test/vitest.config.ts', '--reporter=default', 
 // Everything vitest starts inherits the marker, so a process orphaned by a crashed worker is still found.
 const marker = randomBytes(8).toString('hex');
 const before = listProcesses() ?? [];
+const filesBefore = checkoutFiles();
 const status = run(bin('vitest'), args, { ...process.env, [RUN_MARKER]: marker });
 const leftovers = await leftoverCheck();
+const written = writtenCheck();
 let passed = 0;
 let failed = 0;
 try {
@@ -48,7 +50,7 @@ try {
 }
 rmSync(dir, { recursive: true, force: true });
 if (status !== 0 && failed === 0) failed = 1;
-failed += extraFailures + leftovers;
+failed += extraFailures + leftovers + written;
 process.stdout.write(`${passed} passed, ${failed} failed\n`);
 process.exit(failed > 0 ? 1 : 0);
 
@@ -65,5 +67,36 @@ async function leftoverCheck() {
   process.stdout.write(`the tests left ${left.length} process(es) running (now stopped):\n${describeProcesses(left)}\n`);
   const stubborn = await stopProcesses(left);
   if (stubborn.length > 0) process.stdout.write(`still alive after SIGKILL:\n${describeProcesses(stubborn)}\n`);
+  return 1;
+}
+
+/**
+ * Untracked and ignored paths in the checkout (git's view; build output and dependencies aside), or
+ * undefined outside a git checkout.
+ */
+function checkoutFiles() {
+  const r = spawnSync('git', ['status', '--porcelain=v1', '-z', '--ignored', '--untracked-files=all', '--', '.', ':(exclude)node_modules', ':(exclude)dist'], {
+    cwd: root,
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (r.status !== 0) {
+    process.stdout.write(`checkout write check skipped: git status: ${r.error?.message ?? r.stderr.trim()}\n`);
+    return undefined;
+  }
+  return new Set(
+    r.stdout
+      .split('\0')
+      .filter((e) => e.startsWith('?? ') || e.startsWith('!! '))
+      .map((e) => e.slice(3)),
+  );
+}
+
+/** Tests write to temp dirs only: 1 (and the paths) when the run left new files in the checkout. */
+function writtenCheck() {
+  if (filesBefore === undefined) return 0;
+  const added = [...(checkoutFiles() ?? [])].filter((path) => !filesBefore.has(path));
+  if (added.length === 0) return 0;
+  process.stdout.write(`the tests wrote into the checkout (use a temp dir):\n${added.map((p) => `  ${p}`).join('\n')}\n`);
   return 1;
 }
