@@ -230,11 +230,12 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     expect(anonymous.status).toBe(401);
   });
 
-  it('works with the MCP Inspector CLI and an Authorization header', async () => {
+  it('works with the MCP Inspector CLI and an Authorization header', async ({ signal }) => {
     const { stdout } = await run(
       join(ROOT, 'node_modules', '.bin', 'mcp-inspector'),
       ['--cli', `${base}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${await analyst()}`, '--method', 'tools/call', '--tool-name', 'query_sql', '--tool-arg', 'connection="shop"', '--tool-arg', 'sql="SELECT card_number FROM customers WHERE id = 2"'],
-      { timeout: 60_000, env: { ...process.env, HOME: dir } },
+      // Stopped with the test if it times out.
+      { cwd: dir, signal, env: { ...process.env, HOME: dir } },
     );
     expect((JSON.parse(stdout) as { structuredContent: { rows: unknown[] } }).structuredContent.rows).toEqual([['****-****-****-4444']]);
   });

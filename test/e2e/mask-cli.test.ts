@@ -6,8 +6,8 @@ import { CLI, EXAMPLE_POLICY, tempDir } from '../support/airlock.js';
 
 function airlock(args: string[], input: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    // Not from the checkout: every path the CLI needs is given.
-    const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, timeout: 30_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    // Not from the checkout: every path the CLI needs is given. Killed before the test's own 30 s timeout.
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, timeout: 25_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1 });
     });
     // The CLI may exit before reading stdin (a policy it refuses): that is not a test failure.

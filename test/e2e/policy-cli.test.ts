@@ -9,8 +9,8 @@ const run = promisify(execFile);
 
 async function airlock(args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    // Not from the checkout: every path the CLI needs is given.
-    const child = execFile(process.execPath, [CLI, ...args], { cwd: inject('tmpRoot'), timeout: 60_000 }, (error, stdout, stderr) => {
+    // Not from the checkout: every path the CLI needs is given. Killed before the test's own 30 s timeout.
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: inject('tmpRoot'), timeout: 25_000 }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1 });
     });
     child.stdin?.end(input ?? '');
