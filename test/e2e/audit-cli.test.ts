@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { CLI, tempDir } from '../support/airlock.js';
+import { stopChild } from '../support/child.js';
 
 function record(id: string, over: Partial<AuditRecord> = {}): AuditRecord {
   return {
@@ -58,7 +59,8 @@ async function store(): Promise<string> {
 }
 
 function airlock(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [CLI, 'audit', ...args], { encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: tempDir('airlock-state-') } });
+  // Not from the checkout, and never the real ~/.local/state: every path the CLI needs is given.
+  const r = spawnSync(process.execPath, [CLI, 'audit', ...args], { cwd: inject('tmpRoot'), encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: tempDir('airlock-state-') } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -128,17 +130,21 @@ describe('airlock audit', () => {
     const dir = await store();
     const last = JSON.parse(`[${airlock('tail', '--audit-dir', dir, '-n', '2', '--format', 'json').stdout.trim().split('\n').join(',')}]`) as AuditRecord[];
     expect(last.map((r) => r.id)).toEqual(['c11', 'c12']);
-    const child = spawn(process.execPath, [CLI, 'audit', 'tail', '--audit-dir', dir, '-n', '1', '--follow', '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ChildProcess | undefined;
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     try {
+      child = spawn(process.execPath, [CLI, 'audit', 'tail', '--audit-dir', dir, '-n', '1', '--follow', '--format', 'json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       await until(() => out.includes('"c12"'));
       const s = await JsonAuditStore.open(dir);
-      await s.append(record('live-1'));
-      await until(() => out.includes('"live-1"'));
-      await s.close();
+      try {
+        await s.append(record('live-1'));
+        await until(() => out.includes('"live-1"'));
+      } finally {
+        await s.close();
+      }
     } finally {
-      child.kill();
+      if (child !== undefined) await stopChild(child);
     }
     expect(out.trim().split('\n').map((l) => (JSON.parse(l) as AuditRecord).id)).toEqual(['c12', 'live-1']);
   });
@@ -208,24 +214,29 @@ describe('airlock serve with audit.postgres', () => {
       command: process.execPath,
       args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', join(dir, 'unused'), '--config', config, '--dev-identity', 'ana@example.com,analysts'],
       env,
+      cwd: dir,
       stderr: 'pipe',
     });
     const client = new Client({ name: 'e2e-pg-audit', version: '1.0.0' });
-    await client.connect(transport);
-    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) FROM customers' } });
-    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE customers' } });
-    await client.callTool({ name: 'whoami', arguments: {} });
-    await client.close();
-    const r = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--config', config], { encoding: 'utf8', env });
+    try {
+      await client.connect(transport);
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) FROM customers' } });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE customers' } });
+      await client.callTool({ name: 'whoami', arguments: {} });
+    } finally {
+      // Closing the transport ends the server (stdin closed, then SIGTERM, then SIGKILL) and waits for it.
+      await client.close();
+    }
+    const r = spawnSync(process.execPath, [CLI, 'audit', 'verify', '--config', config], { cwd: dir, encoding: 'utf8', env });
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^ok: 3 record\(s\)/);
     expect(readdirSync(dir)).not.toContain('unused');
     // The readers read the table too.
-    const search = spawnSync(process.execPath, [CLI, 'audit', 'search', '--config', config, '--outcome', 'denied', '--format', 'json'], { encoding: 'utf8', env });
+    const search = spawnSync(process.execPath, [CLI, 'audit', 'search', '--config', config, '--outcome', 'denied', '--format', 'json'], { cwd: dir, encoding: 'utf8', env });
     expect((JSON.parse(search.stdout) as AuditRecord[]).map((x) => (x.input as { sql: string }).sql)).toEqual(['DROP TABLE customers']);
-    const tail = spawnSync(process.execPath, [CLI, 'audit', 'tail', '--config', config, '-n', '1', '--format', 'json'], { encoding: 'utf8', env });
+    const tail = spawnSync(process.execPath, [CLI, 'audit', 'tail', '--config', config, '-n', '1', '--format', 'json'], { cwd: dir, encoding: 'utf8', env });
     expect((JSON.parse(tail.stdout) as AuditRecord).tool).toBe('whoami');
-    const csv = spawnSync(process.execPath, [CLI, 'audit', 'export', '--config', config, '--format', 'csv'], { encoding: 'utf8', env });
+    const csv = spawnSync(process.execPath, [CLI, 'audit', 'export', '--config', config, '--format', 'csv'], { cwd: dir, encoding: 'utf8', env });
     expect(csv.stdout.trim().split('\n')).toHaveLength(4);
   }, 60_000);
 });

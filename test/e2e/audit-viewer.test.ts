@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { CLI, tempDir } from '../support/airlock.js';
+import { launchBrowser } from '../support/browser.js';
+import { stopChild, waitForOutput } from '../support/child.js';
 
 const XSS = `<img src=x onerror="window.__pwned = true">`;
 
@@ -31,18 +33,15 @@ function record(id: string, session: string, over: Partial<AuditRecord> = {}): A
   };
 }
 
-async function startViewer(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'audit', 'view', '--audit-dir', dir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/.exec(out);
-      if (m !== null) resolve(m[1] as string);
-    });
-    child.once('exit', (code) => reject(new Error(`viewer exited ${String(code)}: ${out}`)));
-  });
-  return { child, url };
+/** Starts `airlock audit view` on a free port, from the audit dir rather than the checkout. */
+function spawnViewer(dir: string): ChildProcess {
+  return spawn(process.execPath, [CLI, 'audit', 'view', '--audit-dir', dir, '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** The URL (with its token) the viewer prints once it listens; a viewer that never does is stopped. */
+async function viewerUrl(child: ChildProcess): Promise<string> {
+  const match = await waitForOutput(child, /(http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+)/);
+  return match[1]!;
 }
 
 describe('airlock audit view (headless Chromium)', () => {
@@ -53,9 +52,12 @@ describe('airlock audit view (headless Chromium)', () => {
     await store.append(record('a2', 'sess-ana', { input: { connection: 'shop', sql: `SELECT '${XSS}'` }, decision: { effect: 'deny', ruleIds: ['no-admin'], reason: 'admin statements are denied', policyVersion: 'sha256:p' }, outcome: 'denied', error: { code: 'POLICY_DENIED', message: 'Denied by policy.', detail: 'x' }, result: null }));
     await store.append(record('b3', 'sess-bob', { tool: 'whoami', input: {}, result: null }));
     await store.close();
-    const { child, url } = await startViewer(dir);
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    let viewer: ChildProcess | undefined;
+    let browser: Browser | undefined;
     try {
+      viewer = spawnViewer(dir);
+      const url = await viewerUrl(viewer);
+      browser = await launchBrowser();
       const page = await browser.newPage();
       const dialogs: string[] = [];
       page.on('dialog', (d) => {
@@ -83,8 +85,11 @@ describe('airlock audit view (headless Chromium)', () => {
       expect((await fetch(`${base}/api/sessions`)).status).toBe(401);
       expect((await fetch(`${base}/api/sessions`, { method: 'DELETE' })).status).toBe(405);
     } finally {
-      await browser.close();
-      child.kill();
+      try {
+        await browser?.close();
+      } finally {
+        if (viewer !== undefined) await stopChild(viewer);
+      }
     }
   }, 60_000);
 
@@ -95,16 +100,22 @@ describe('airlock audit view (headless Chromium)', () => {
     await store.close();
     const seg = join(dir, readdirSync(dir).find((n) => n.startsWith('audit-2')) as string);
     writeFileSync(seg, readFileSync(seg, 'utf8').replace('"rowCount":3', '"rowCount":0'));
-    const { child, url } = await startViewer(dir);
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    let viewer: ChildProcess | undefined;
+    let browser: Browser | undefined;
     try {
+      viewer = spawnViewer(dir);
+      const url = await viewerUrl(viewer);
+      browser = await launchBrowser();
       const page = await browser.newPage();
       await page.goto(url);
       await page.waitForSelector('#chain.bad');
       expect(await page.textContent('#chain')).toBe('TAMPERED: 1 problem(s)');
     } finally {
-      await browser.close();
-      child.kill();
+      try {
+        await browser?.close();
+      } finally {
+        if (viewer !== undefined) await stopChild(viewer);
+      }
     }
   }, 60_000);
 });

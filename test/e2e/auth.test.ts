@@ -77,8 +77,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await airlock.close();
-  await idp.close();
+  // Also when beforeAll failed half-way: stop what did start.
+  try {
+    await airlock?.close();
+  } finally {
+    await idp?.close();
+  }
 });
 
 const analyst = () => idp.sign({ sub: 'ana', aud: resource, email: 'ana@example.com', email_verified: true, groups: ['analysts'] });
@@ -226,11 +230,12 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     expect(anonymous.status).toBe(401);
   });
 
-  it('works with the MCP Inspector CLI and an Authorization header', async () => {
+  it('works with the MCP Inspector CLI and an Authorization header', async ({ signal }) => {
     const { stdout } = await run(
       join(ROOT, 'node_modules', '.bin', 'mcp-inspector'),
       ['--cli', `${base}/mcp`, '--transport', 'http', '--header', `Authorization: Bearer ${await analyst()}`, '--method', 'tools/call', '--tool-name', 'query_sql', '--tool-arg', 'connection="shop"', '--tool-arg', 'sql="SELECT card_number FROM customers WHERE id = 2"'],
-      { timeout: 60_000, env: { ...process.env, HOME: dir } },
+      // Stopped with the test if it times out.
+      { cwd: dir, signal, env: { ...process.env, HOME: dir } },
     );
     expect((JSON.parse(stdout) as { structuredContent: { rows: unknown[] } }).structuredContent.rows).toEqual([['****-****-****-4444']]);
   });
@@ -243,6 +248,7 @@ describe('stdio with a verified token', () => {
       command: process.execPath,
       args: [CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(d), '--audit-dir', join(d, 'audit'), ...args],
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl'), ...env },
+      cwd: d,
       stderr: 'ignore',
     });
     const client = new Client({ name: 'stdio-auth', version: '1.0.0' });

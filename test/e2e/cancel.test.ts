@@ -4,26 +4,28 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { parseServeConfig } from '../../src/config.js';
-import { startAirlock } from '../../src/main.js';
+import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { readAudit, tempDir, writePolicy } from '../support/airlock.js';
 
 describe('cancelling a governed call from the MCP client', () => {
   it('cancels the statement on the server and audits the call as cancelled (query:cancel)', async () => {
     process.env.DATABASE_URL = inject('databaseUrl');
     const dir = tempDir();
-    const airlock = await startAirlock(
-      parseServeConfig({
-        transport: 'http', policyPath: writePolicy(dir), auditDir: join(dir, 'audit'), devIdentity: 'ana@example.com,analysts', demo: false,
-        host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, sessionIdleMs: 60_000, allowedHosts: [], allowedOrigins: [], logLevel: 'error',
-      }),
-      () => undefined,
-    );
-    const transport = new StreamableHTTPClientTransport(new URL(`${airlock.http?.url ?? ''}/mcp`));
+    let airlock: RunningAirlock | undefined;
+    let transport: StreamableHTTPClientTransport | undefined;
     const client = new Client({ name: 'cancel', version: '1.0.0' });
-    await client.connect(transport);
     const admin = new pg.Client({ connectionString: inject('adminUrl') });
-    await admin.connect();
     try {
+      airlock = await startAirlock(
+        parseServeConfig({
+          transport: 'http', policyPath: writePolicy(dir), auditDir: join(dir, 'audit'), devIdentity: 'ana@example.com,analysts', demo: false,
+          host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, sessionIdleMs: 60_000, allowedHosts: [], allowedOrigins: [], logLevel: 'error',
+        }),
+        () => undefined,
+      );
+      transport = new StreamableHTTPClientTransport(new URL(`${airlock.http?.url ?? ''}/mcp`));
+      await client.connect(transport);
+      await admin.connect();
       const controller = new AbortController();
       const call = client.callTool(
         { name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) AS cancel_e2e_5521 FROM generate_series(1, 3000000000)' } },
@@ -45,9 +47,9 @@ describe('cancelling a governed call from the MCP client', () => {
       expect(await active()).toBe(0);
     } finally {
       await admin.end();
-      await transport.terminateSession().catch(() => undefined);
+      await transport?.terminateSession().catch(() => undefined);
       await client.close();
-      await airlock.close();
+      await airlock?.close();
     }
   });
 });

@@ -1,11 +1,13 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, inject, it } from 'vitest';
 import { CLI, readAudit, tempDir, textOf } from '../support/airlock.js';
+import { stopChild, waitForOutput } from '../support/child.js';
 
 /** The environment of a user with their own state directory (never the real ~/.local/state). */
 function demoEnv(): NodeJS.ProcessEnv {
@@ -15,37 +17,30 @@ function demoEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/** Resolves with the whole banner once the demo printed it. */
-function banner(child: ChildProcessWithoutNullStreams, output: { stderr: string }): Promise<string> {
-  return new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not start:\n${output.stderr}`)), 60_000);
-    child.stderr.on('data', () => {
-      const match = /\nairlock demo is running\.\n[\s\S]*\nPress Ctrl-C to stop[^\n]*\n/.exec(output.stderr);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[0]);
-      }
-    });
-    child.on('exit', () => reject(new Error(`demo exited:\n${output.stderr}`)));
-  });
+const BANNER = /\nairlock demo is running\.\n[\s\S]*\nPress Ctrl-C to stop[^\n]*\n/;
+
+/** Starts the demo and resolves with the whole banner once it is printed (the demo is stopped if it never is). */
+async function startDemo(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; banner: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'start', '--port', '0'], { cwd: tempDir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const banner = (await waitForOutput(child, BANNER, { stream: 'stderr', timeoutMs: 60_000, stopSignal: 'SIGINT' }))[0];
+  return { child, banner, stderr: () => stderr };
 }
 
 describe('airlock start (the embedded demo)', () => {
   it('starts embedded PostgreSQL, seeds the shop, serves HTTP, and stops cleanly on Ctrl-C', { timeout: 90_000 }, async () => {
-    const cwd = tempDir();
     const env = demoEnv();
-    const child = spawn(process.execPath, [CLI, 'start', '--port', '0'], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const output = { stderr: '' };
-    child.stderr.on('data', (c: Buffer) => (output.stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
     try {
-      const text = await banner(child, output);
+      demo = await startDemo(env);
+      const text = demo.banner;
       const url = /Streamable HTTP:\s+(http:\/\/\S+\/mcp)/.exec(text)?.[1] ?? '';
-      expect(output.stderr).toContain('DEV IDENTITY IN USE: every call runs as ana@example.com (groups: analysts)');
+      expect(demo.stderr()).toContain('DEV IDENTITY IN USE: every call runs as ana@example.com (groups: analysts)');
       expect(text).toContain(`  Audit log:        ${join(env.XDG_STATE_HOME ?? '', 'airlock', 'audit')}/\n`);
       expect(text).toContain('  Database:         embedded PostgreSQL with the demo data (removed when the demo stops)\n');
       expect(text).toContain('\nPress Ctrl-C to stop (the embedded PostgreSQL is stopped and its data removed).\n');
-      const dataDir = /airlock-pg-data-[\w-]+/.exec(output.stderr);
+      const dataDir = /airlock-pg-data-[\w-]+/.exec(demo.stderr());
       const transport = new StreamableHTTPClientTransport(new URL(url));
       const client = new Client({ name: 'demo', version: '1.0.0' });
       await client.connect(transport);
@@ -56,26 +51,24 @@ describe('airlock start (the embedded demo)', () => {
       expect(textOf(result)).toBe('1 row\ncustomers\n12');
       await transport.terminateSession();
       await client.close();
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
-      if (dataDir !== null) expect(existsSync(`/tmp/${dataDir[0]}`)).toBe(false);
+      expect(await stopChild(demo.child, 'SIGINT', 30_000)).toEqual({ code: 0, signal: null });
+      if (dataDir !== null) expect(existsSync(join(tmpdir(), dataDir[0]))).toBe(false);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // Ctrl-C, not SIGKILL, first: the demo's PostgreSQL is its child and goes down with it.
+      if (demo !== undefined) await stopChild(demo.child, 'SIGINT', 30_000);
     }
   });
 
   it('suggests a stdio command that runs beside the demo with its own audit directory (issue 14)', { timeout: 90_000 }, async () => {
     const databaseUrl: string = inject('databaseUrl');
     const env: NodeJS.ProcessEnv = { ...demoEnv(), DATABASE_URL: databaseUrl };
-    const child = spawn(process.execPath, [CLI, 'start', '--port', '0'], { cwd: tempDir(), env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const output = { stderr: '' };
-    child.stderr.on('data', (c: Buffer) => (output.stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
     let client: Client | undefined;
     try {
-      const text = await banner(child, output);
+      demo = await startDemo(env);
+      const text = demo.banner;
       // With DATABASE_URL the demo starts no database, so it promises to remove none.
-      expect(output.stderr).not.toContain('embedded PostgreSQL');
+      expect(demo.stderr()).not.toContain('embedded PostgreSQL');
       expect(text).toContain('  Database:         DATABASE_URL (given; airlock only connects to it)\n');
       expect(text).toMatch(/\nPress Ctrl-C to stop\.\n$/);
       expect(text).not.toContain('npx airlock');
@@ -104,11 +97,10 @@ describe('airlock start (the embedded demo)', () => {
       await client.close();
       client = undefined;
       expect(readAudit(auditDir).map((r) => r.tool)).toEqual(['query_sql']);
-      child.kill('SIGINT');
-      expect(await exited).toBe(0);
+      expect(await stopChild(demo.child, 'SIGINT', 30_000)).toEqual({ code: 0, signal: null });
     } finally {
       await client?.close();
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (demo !== undefined) await stopChild(demo.child, 'SIGINT', 30_000);
     }
   });
 });

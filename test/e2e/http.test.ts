@@ -54,7 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await airlock.close();
+  await airlock?.close();
 });
 
 describe('airlock serve --http: Streamable HTTP', () => {

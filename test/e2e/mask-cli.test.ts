@@ -1,13 +1,13 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, EXAMPLE_POLICY } from '../support/airlock.js';
+import { CLI, EXAMPLE_POLICY, tempDir } from '../support/airlock.js';
 
 function airlock(args: string[], input: string, env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    // Not from the checkout: every path the CLI needs is given. Killed before the test's own 30 s timeout.
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: dir, timeout: 25_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1 });
     });
     // The CLI may exit before reading stdin (a policy it refuses): that is not a test failure.
@@ -16,7 +16,7 @@ function airlock(args: string[], input: string, env: Record<string, string> = {}
   });
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'airlock-mask-cli-'));
+const dir = tempDir('airlock-mask-cli-');
 function policyFile(name: string, masking: unknown): string {
   const path = join(dir, name);
   writeFileSync(path, JSON.stringify({ version: 1, rules: [], masking }));

@@ -9,7 +9,8 @@ const run = promisify(execFile);
 
 async function airlock(args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+    // Not from the checkout: every path the CLI needs is given. Killed before the test's own 30 s timeout.
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: inject('tmpRoot'), timeout: 25_000 }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1 });
     });
     child.stdin?.end(input ?? '');
@@ -34,7 +35,7 @@ describe('airlock policy (CLI)', () => {
       CLI, 'policy', 'explain', '--policy', EXAMPLE_POLICY,
       '--principal', '{"email":"ana@example.com","groups":["analysts"]}',
       '--tool', 'query_sql', '--input', '{"connection":"shop","sql":"SELECT name FROM customers"}',
-    ]);
+    ], { cwd: inject('tmpRoot') });
     expect(JSON.parse(stdout)).toMatchObject({ effect: 'allow', ruleIds: ['analysts-read-shop'], facts: { sql: { class: 'read', tables: ['customers'] } } });
   });
 
@@ -64,14 +65,18 @@ describe('airlock policy (CLI)', () => {
       command: process.execPath,
       args: [CLI, 'serve', '--stdio', '--policy', EXAMPLE_POLICY, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+      cwd: dir,
       stderr: 'ignore',
     });
     const client = new Client({ name: 'record', version: '1.0.0' });
-    await client.connect(transport);
-    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) FROM orders' } });
-    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT name FROM customers LIMIT 1' } });
-    await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE orders' } });
-    await client.close();
+    try {
+      await client.connect(transport);
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT count(*) FROM orders' } });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT name FROM customers LIMIT 1' } });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'DROP TABLE orders' } });
+    } finally {
+      await client.close();
+    }
 
     // Candidate: customers becomes off limits.
     const candidate = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: unknown[] };

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, inject, it } from 'vitest';
 import { parseServeConfig } from '../../src/config.js';
-import { startAirlock } from '../../src/main.js';
+import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, auditRecord, EXAMPLE_POLICY, tempDir, textOf } from '../support/airlock.js';
 
 describe('a running airlock and an edited policies.json', () => {
@@ -14,17 +14,19 @@ describe('a running airlock and an edited policies.json', () => {
     const policyPath = join(dir, 'policies.json');
     const original = readFileSync(EXAMPLE_POLICY, 'utf8');
     writeFileSync(policyPath, original);
-    const airlock = await startAirlock(
-      parseServeConfig({
-        transport: 'http', policyPath, auditDir: join(dir, 'audit'), devIdentity: 'ana@example.com,analysts', demo: false,
-        host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, sessionIdleMs: 60_000, allowedHosts: [], allowedOrigins: [], logLevel: 'error',
-      }),
-      () => undefined,
-    );
-    const transport = new StreamableHTTPClientTransport(new URL(`${airlock.http?.url ?? ''}/mcp`));
+    let airlock: RunningAirlock | undefined;
+    let transport: StreamableHTTPClientTransport | undefined;
     const client = new Client({ name: 'reload', version: '1.0.0' });
-    await client.connect(transport);
     try {
+      airlock = await startAirlock(
+        parseServeConfig({
+          transport: 'http', policyPath, auditDir: join(dir, 'audit'), devIdentity: 'ana@example.com,analysts', demo: false,
+          host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, sessionIdleMs: 60_000, allowedHosts: [], allowedOrigins: [], logLevel: 'error',
+        }),
+        () => undefined,
+      );
+      transport = new StreamableHTTPClientTransport(new URL(`${airlock.http?.url ?? ''}/mcp`));
+      await client.connect(transport);
       const args = { connection: 'shop', sql: 'SELECT 1 AS one' };
       const before = await client.callTool({ name: 'query_sql', arguments: args });
       expect(before.isError).toBeFalsy();
@@ -42,9 +44,9 @@ describe('a running airlock and an edited policies.json', () => {
       expect(v2).not.toBe(v1);
       expect(airlock.policy().version).toBe(v2);
     } finally {
-      await transport.terminateSession();
+      await transport?.terminateSession().catch(() => undefined);
       await client.close();
-      await airlock.close();
+      await airlock?.close();
     }
   });
 });

@@ -13,6 +13,7 @@ beforeAll(async () => {
     command: process.execPath,
     args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
     env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+    cwd: dir,
     stderr: 'pipe',
   });
   transport.stderr?.on('data', (chunk: Buffer) => {
@@ -23,7 +24,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client.close();
+  // Closes stdin, then SIGTERM, then SIGKILL, and waits for the server to exit.
+  await client?.close();
 });
 
 describe('airlock serve --stdio (spawned process, SDK client)', () => {

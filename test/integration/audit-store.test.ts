@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import type { AuditRecord, StartedEntry } from '../../src/audit/record.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { ROOT, tempDir } from '../support/airlock.js';
+import { stopChild } from '../support/child.js';
 
 function started(id: string, padding = 0): StartedEntry {
   return {
@@ -192,18 +193,20 @@ describe('JsonAuditStore (journal + lowdb segments)', () => {
 
   it('leaves every segment valid JSON and keeps every acknowledged record when killed with SIGKILL mid-write (audit:crash-safe)', async () => {
     const dir = tempDir();
-    const child = spawn(process.execPath, [join(ROOT, 'test', 'support', 'audit-writer.mjs'), dir, '8192'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let child: ChildProcess | undefined;
     let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (out.split('\n').length > 3000) resolve();
-        else setTimeout(check, 5);
-      };
-      check();
-    });
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    try {
+      child = spawn(process.execPath, [join(ROOT, 'test', 'support', 'audit-writer.mjs'), dir, '8192'], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const end = Date.now() + 20_000;
+      while (out.split('\n').length <= 3000) {
+        if (child.exitCode !== null || Date.now() > end) throw new Error(`the writer stopped or stalled after ${out.split('\n').length} lines`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    } finally {
+      // The crash under test: no chance to finish the write in flight.
+      if (child !== undefined) await stopChild(child, 'SIGKILL');
+    }
     const acknowledged = out.split('\n').filter((l) => /^k\d+$/.test(l));
     for (const name of segmentsOf(dir)) expect(() => JSON.parse(readFileSync(join(dir, name), 'utf8')) as unknown, name).not.toThrow();
     expect(segmentsOf(dir).length).toBeGreaterThan(1);
