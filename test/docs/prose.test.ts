@@ -7,7 +7,7 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TOP, type CommandSpec, type GroupSpec } from '../../src/cli/commands.js';
 import { ROOT } from '../support/airlock.js';
-import { docFiles } from './blocks.js';
+import { blocksOf, docFiles } from './blocks.js';
 
 /** The text of a document without its fenced blocks (those are run by commands.test.ts). */
 function prose(file: string): string {
@@ -32,11 +32,20 @@ function commandsNamed(words: readonly string[]): CommandSpec[] | string {
   return found;
 }
 
-/** Inline spans that start with the command, e.g. `airlock audit verify --head HASH`. */
+/**
+ * Inline spans that start with the command (`airlock audit verify --head HASH`), and the usage lines of
+ * text blocks (`airlock audit tail [--audit-dir DIR] [-n N]`), which are not run but must not drift.
+ */
 function inlineCommands(): { where: string; text: string }[] {
   const found: { where: string; text: string }[] = [];
   for (const file of docFiles()) {
     for (const match of prose(file).matchAll(/`airlock ([^`]+)`/g)) found.push({ where: file, text: match[1] ?? '' });
+    for (const block of blocksOf(file).filter((b) => b.lang === 'text')) {
+      for (const line of block.text.split('\n')) {
+        const usage = /^airlock ([a-z][^(]*)/.exec(line.trim());
+        if (usage !== null) found.push({ where: `${file}:${block.line}`, text: (usage[1] ?? '').trim() });
+      }
+    }
   }
   return found;
 }
