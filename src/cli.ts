@@ -9,7 +9,7 @@ import { nearest, parseCommand, wantsHelp, type Parsed } from './cli/args.js';
 import type { CliContext } from './cli/context.js';
 import { describeFailure } from './cli/failure.js';
 import { isClosedPipe } from './cli/pipe.js';
-import { UsageError } from './cli/usage-error.js';
+import { UsageError } from './usage-error.js';
 import { defaultAuditDir } from './paths.js';
 import { VERSION } from './version.js';
 
@@ -99,20 +99,19 @@ async function main(argv: readonly string[]): Promise<number> {
   if (spec.name === 'policy explain') return (await import('./cli/policy.js')).runPolicyExplain({ policy: str(parsed, 'policy'), principal: str(parsed, 'principal'), tool: str(parsed, 'tool'), input: str(parsed, 'input') }, ctx).then(() => 0);
   if (spec.name === 'policy test') return (await import('./cli/policy.js')).runPolicyTest({ policy: str(parsed, 'policy'), input: str(parsed, 'input') }, ctx);
   if (spec.name.startsWith(`${AUDIT.name} `)) {
-    const [{ auditCommand }, { complianceKeyring, pgAuditOf, retentionPublicKey }, { serveAuditViewer }] = await Promise.all([
-      import('./audit/command.js'),
-      import('./main.js'),
-      import('./console/audit-viewer.js'),
-    ]);
+    const { auditCommand } = await import('./audit/command.js');
+    // The server's wiring (and the Google clients with it) loads only for the commands that read a runtime
+    // config; reading a directory needs none of it.
+    const main = async () => import('./main.js');
     return auditCommand([spec.name.slice(AUDIT.name.length + 1), ...args], () => defaultAuditDir(ctx.env), {
       out: ctx.out,
       err: (t) => void process.stderr.write(t),
       progress: process.stderr.isTTY || parsed.values.progress === true,
       now: () => new Date(),
-      keyring: complianceKeyring,
-      tombstoneKey: retentionPublicKey,
-      view: (dir, host, port) => serveAuditViewer({ dir, host, port }),
-      pgAudit: pgAuditOf,
+      keyring: async (path) => (await main()).complianceKeyring(path),
+      tombstoneKey: async (path) => (await main()).retentionPublicKey(path),
+      view: async (dir, host, port) => (await import('./console/audit-viewer.js')).serveAuditViewer({ dir, host, port }),
+      pgAudit: async (path) => (await main()).pgAuditOf(path),
     });
   }
   throw new Error(`no implementation for "${spec.name}"`);

@@ -2,6 +2,7 @@
  * Composition root: settings, policy, audit store, connectors, tools, pipeline and transport are wired
  * here and nowhere else. This is the only module that reads `process.env`.
  */
+import { existsSync } from 'node:fs';
 import { ALL_TOOLS } from '../tools/index.js';
 import type { ChainedRecord } from './audit/chain.js';
 import { CloudLoggingCopy } from './audit/cloud-logging.js';
@@ -341,6 +342,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       if (verifier === undefined) throw new ConfigError('a stdio token was given, but no identity issuers are configured (--config FILE with "identity")');
       tokenSource = config.tokenFile !== undefined ? fileTokenSource(config.tokenFile) : staticTokenSource(envToken ?? '');
       log('info', `stdio identity: bearer token from ${config.tokenFile !== undefined ? `--token-file ${config.tokenFile}` : 'AIRLOCK_TOKEN'}, verified on every call`);
+      // Read on every call (it may appear later), but a path that is wrong now is worth saying at once.
+      if (config.tokenFile !== undefined && !existsSync(config.tokenFile)) log('warn', `--token-file ${config.tokenFile} does not exist (yet): calls are refused as UNAUTHENTICATED until it does`);
     } else if (verifier !== undefined && config.transport === 'http') {
       log('info', `HTTP identity: bearer tokens from ${verifier.issuers().join(', ')}, verified on every request`);
     } else {

@@ -4,7 +4,7 @@
  * policy file `./policies.json`, which is looked for first on purpose.
  */
 import { isAbsolute, join } from 'node:path';
-import { UsageError } from './cli/usage-error.js';
+import { UsageError } from './usage-error.js';
 
 /** The environment variables these defaults read (the entry point passes `process.env`). */
 export interface PathEnv {

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
@@ -5,7 +6,7 @@ import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
 import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
 import { headPrefix, verifyStore } from './verify.js';
-import { UsageError } from '../cli/usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** Where the audit commands write; the CLI passes the process streams, tests may pass buffers. */
 export interface CommandIo {
@@ -88,8 +89,13 @@ export async function auditCommand(argv: readonly string[], dirDefault: () => st
   if (sub === undefined) throw new UsageError('"airlock audit" needs a command: verify, tail, search, export, replay, reveal, view', 'audit');
   if (sub === 'reveal') return reveal(flags, extra, () => flags['audit-dir'] ?? dirDefault(), io);
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, `audit ${sub}`);
-  // Resolved only when read: with --config naming audit.postgres no directory is needed.
-  const dir = (): string => flags['audit-dir'] ?? dirDefault();
+  // Resolved only when read: with --config naming audit.postgres no directory is needed. A directory that
+  // does not exist is a mistyped path, never an empty store that verifies "ok".
+  const dir = (): string => {
+    const path = flags['audit-dir'] ?? dirDefault();
+    if (!existsSync(path)) throw new UsageError(`no audit store at ${path}: the directory does not exist (give the store's directory with --audit-dir DIR)`, `audit ${sub}`);
+    return path;
+  };
   const now = io.now();
   // With --config naming audit.postgres, the readers read that table instead of a directory.
   const pgSource = sub !== 'verify' && flags.config !== undefined ? await io.pgAudit(flags.config) : undefined;
@@ -99,7 +105,7 @@ export async function auditCommand(argv: readonly string[], dirDefault: () => st
   switch (sub) {
     case 'verify': {
       if (flags.head !== undefined && headPrefix(flags.head) === undefined) {
-        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")`, 'audit verify');
+        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")`, 'audit verify');
       }
       const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
       const trusted = flags.config === undefined || pgAudit !== undefined ? undefined : await io.tombstoneKey(flags.config);

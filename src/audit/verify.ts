@@ -40,7 +40,7 @@ export interface VerifyOptions {
   readonly trustedTombstoneKey?: string;
   /**
    * A head hash noted earlier (from a previous verify): it must still be in the chain. The whole hash or
-   * a unique prefix of at least 12 hex digits, with or without `sha256:` (see `headPrefix`).
+   * a unique prefix of at least 16 hex digits, with or without `sha256:` (see `headPrefix`).
    */
   readonly anchor?: string;
 }
@@ -48,7 +48,7 @@ export interface VerifyOptions {
 /** A head as a user may give it, as the lower-case hex prefix to look for; undefined when it is not one. */
 export function headPrefix(text: string): string | undefined {
   const hex = text.trim().toLowerCase().replace(/^sha256:/, '');
-  return /^[0-9a-f]{12,64}$/.test(hex) ? hex : undefined;
+  return /^[0-9a-f]{16,64}$/.test(hex) ? hex : undefined;
 }
 
 interface Gap {
@@ -98,7 +98,7 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   const seen = new Set<number>();
   const anchor = options.anchor === undefined ? undefined : headPrefix(options.anchor);
   if (options.anchor !== undefined && anchor === undefined) {
-    throw new TypeError(`--head: "${options.anchor}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")`);
+    throw new TypeError(`--head: "${options.anchor}" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")`);
   }
   // Every hash the given head could mean: one is found, none is a removal, several need more digits.
   const anchorMatches = new Set<string>();

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { CommandSpec } from './commands.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** Levenshtein distance (small strings only: option and command names). */
 function distance(a: string, b: string): number {

@@ -234,7 +234,7 @@ ${AUDIT_DIR}
   --progress        show progress on stderr (also when stderr is a terminal)
   --config FILE     check tombstones against the configured retention key, or verify "audit.postgres"
   --head HASH       a head noted earlier must still be in the chain: the whole hash, or a unique
-                    prefix of at least 12 hex digits (with or without "sha256:")`,
+                    prefix of at least 16 hex digits (with or without "sha256:")`,
     options: { ...dirOption, json: { type: 'boolean' }, progress: { type: 'boolean' }, config: { type: 'string' }, head: { type: 'string' } },
     positionals: none,
   },

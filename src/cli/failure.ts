@@ -15,6 +15,13 @@ export interface Failure {
  */
 const USER_ERRORS = new Set(['ConfigError', 'PolicyLoadError', 'AuditLockedError', 'RevealError', 'TypeError']);
 
+/**
+ * TypeErrors the JavaScript engine raises are bugs, not settings refused by our code: they keep the
+ * "unexpected" treatment (exit 1, pointer to --debug).
+ */
+const ENGINE_TYPE_ERROR =
+  /^(Cannot (read|set) properties of|Cannot destructure|Cannot convert|Cannot access|Cannot create property|Cannot mix BigInt|Assignment to constant|Converting circular structure|Do not know how to serialize|Class constructor|Reduce of empty array|.+ is not (a function|iterable|a constructor|defined))/;
+
 const FILE_PROBLEMS: Record<string, string> = {
   ENOENT: 'no such file or directory',
   EACCES: 'permission denied',
@@ -23,6 +30,7 @@ const FILE_PROBLEMS: Record<string, string> = {
   ENOTDIR: 'a part of the path is not a directory',
   EROFS: 'read-only file system',
   ENOSPC: 'no space left on device',
+  EEXIST: 'a file is in the way',
 };
 
 function userMessage(error: unknown): string | undefined {
@@ -32,7 +40,7 @@ function userMessage(error: unknown): string | undefined {
     const command = typeof e.command === 'string' && e.command !== '' ? `airlock ${e.command}` : 'airlock';
     return `airlock: ${e.message}\nRun "${command} --help" for usage.`;
   }
-  if (USER_ERRORS.has(e.name)) return `airlock: ${e.message}`;
+  if (USER_ERRORS.has(e.name) && !(e.name === 'TypeError' && ENGINE_TYPE_ERROR.test(e.message))) return `airlock: ${e.message}`;
   if (e.syscall === 'listen' && e.code === 'EADDRINUSE') {
     return `airlock: port ${String(e.port)} on ${String(e.address)} is already in use (another airlock, or another program): choose another with --port N (0 picks a free port)`;
   }

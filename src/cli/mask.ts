@@ -12,7 +12,8 @@ import type { MaskingSettings } from '../policy/schema.js';
 import type { CliContext } from './context.js';
 import { isClosedPipe } from './pipe.js';
 import { principalFlag, readStdin } from './policy.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
+import { checkInputFile } from './input-file.js';
 
 export interface MaskFlags {
   readonly jsonl?: boolean;
@@ -55,6 +56,7 @@ export async function runMask(flags: MaskFlags, file: string | undefined, ctx: C
   const hmacKey = settings.hmacKey === undefined ? undefined : (await import('../main.js')).maskingSecretFrom({ ...ctx.env })(settings.hmacKey);
   const masker = new Masker(settings, { hmacKey });
   if (flags.jsonl === true) return maskLines(masker, await readStdin(), ctx);
+  if (file !== undefined) await checkInputFile(file);
   if (flags.stream === true) {
     const input = file === undefined ? process.stdin : createReadStream(file);
     try {

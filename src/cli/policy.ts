@@ -9,7 +9,7 @@ import { decide, PrincipalInput, summarize, toPrincipal, type DecisionLine } fro
 import type { Principal } from '../identity/principal.js';
 import type { CliContext } from './context.js';
 import type { offlineToolDeps } from '../main.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 const toolNames = (): string[] => ALL_TOOLS.map((t) => t.name);
 
@@ -83,6 +83,11 @@ export async function runPolicyTest(flags: { policy?: string; input?: string }, 
   if (summary.total > 0) {
     const changes = Object.entries(summary.changed).map(([k, v]) => `${k}: ${v}`);
     ctx.err(`replayed ${summary.total} recorded calls against ${loaded.version.slice(0, 19)}…: ${summary.unchanged} unchanged, ${summary.total - summary.unchanged} changed${changes.length > 0 ? ` (${changes.join(', ')})` : ''}`);
+  }
+  if (lines.length === 0 && bad === 0) {
+    // Nothing replayed is not a pass: an empty file or a store with no calls proves nothing about the policy.
+    ctx.err(`airlock: no calls or audit records found in ${flags.input}`);
+    return 1;
   }
   if (bad > 0) {
     ctx.err(`${bad} input line(s) were not calls or audit records`);

@@ -13,7 +13,7 @@ import { defaultAuditDir, policyCandidates, stateDir } from '../paths.js';
 import { packageRoot } from '../version.js';
 import type { ServeOptions } from './commands.js';
 import type { CliContext } from './context.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 type ServeFlags = ReturnType<typeof parseArgs<{ options: ServeOptions; strict: true; allowPositionals: true }>>['values'];
 
@@ -64,12 +64,20 @@ async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
   stop();
 }
 
-/** The policy `serve` uses without `--policy`: the first candidate that exists, or a usage error naming them all. */
-function findPolicy(ctx: CliContext): { path: string; note: string } {
+/**
+ * The policy `serve` uses without `--policy`: the first candidate that exists; with `--demo`, the demo
+ * policy shipped with airlock (as `start` does, so a client can spawn the demo from any folder); else a
+ * usage error naming every place looked at.
+ */
+function findPolicy(ctx: CliContext, demo: boolean): { path: string; note: string } {
   const candidates = policyCandidates(ctx.env);
   for (const candidate of candidates) {
     const path = resolve(ctx.cwd, candidate);
     if (existsSync(path)) return { path, note: `no --policy given: using ${path} (looked for ${candidates.join(', then ')})` };
+  }
+  if (demo) {
+    const path = join(packageRoot(), 'policies.json');
+    return { path, note: `no --policy given: using the demo policy ${path} (looked for ${candidates.join(', then ')} first)` };
   }
   const [local = './policies.json', user = ''] = candidates;
   throw new UsageError(`no policy file: looked for ${local} (in ${ctx.cwd}) and ${user}; give one with --policy FILE`, 'serve');
@@ -79,7 +87,7 @@ function findPolicy(ctx: CliContext): { path: string; note: string } {
 export async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void> {
   // A missing transport is the first thing to say, before looking for files.
   if (flags.stdio !== true && flags.http !== true) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');
-  const found = flags.policy === undefined ? findPolicy(ctx) : undefined;
+  const found = flags.policy === undefined ? findPolicy(ctx, flags.demo === true) : undefined;
   const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath: found?.path ?? '' });
   const log = createLogger(config.logLevel);
   if (found !== undefined) log('info', found.note);

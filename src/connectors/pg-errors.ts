@@ -11,6 +11,7 @@ const CONDITIONS: Readonly<Record<string, string>> = {
   '42803': 'grouping error',
   '42702': 'ambiguous column',
   '42725': 'ambiguous function',
+  '42846': 'cannot coerce',
   '42501': 'insufficient privilege',
   '42P18': 'indeterminate datatype',
   '25006': 'read-only SQL transaction',

@@ -439,6 +439,9 @@ const BIND_COUNT = /^bind message supplies \d+ parameters?, but prepared stateme
  * Errors that are the caller's own and echo no stored values: the statement's parameters do not fit it.
  * Named for the caller as INVALID_INPUT instead of a query or connection failure.
  */
+/** datatype mismatch, undefined function or operator, ambiguous function, cannot coerce. */
+const TYPE_ERRORS: ReadonlySet<string> = new Set(['42804', '42883', '42725', '42846']);
+
 function callerError(pgError: Partial<pg.DatabaseError>, tool: string): InvalidInputError | undefined {
   const code = pgError.code;
   const message = typeof pgError.message === 'string' && pgError.message.length <= 300 ? pgError.message : undefined;
@@ -450,6 +453,8 @@ function callerError(pgError: Partial<pg.DatabaseError>, tool: string): InvalidI
     const hint = code === '42P18' ? '; give the placeholder a type with a cast, e.g. $1::text or $1::int' : '';
     return new InvalidInputError(tool, [{ path: 'sql', message: `${pgErrorText(pgError)}${hint}` }]);
   }
+  // Type errors of the statement itself: their messages name types, operators and functions, never values.
+  if (code !== undefined && TYPE_ERRORS.has(code)) return new InvalidInputError(tool, [{ path: 'sql', message: pgErrorText(pgError) }]);
   return undefined;
 }
 

@@ -175,25 +175,26 @@ describe('airlock audit verify --head (anchoring)', () => {
     expect(anchored.stdout).toContain(`deleted: the anchored head ${head} is not in the chain`);
   });
 
-  it('takes the head it printed whole or shortened to a prefix of 12+ hex digits, with or without sha256: (issue 14)', async () => {
+  it('takes the head it printed whole or shortened to a prefix of 16+ hex digits (as the viewer shows it), with or without sha256: (issue 14)', async () => {
     const dir = await store();
     const printed = airlock('verify', '--audit-dir', dir).stdout;
     const head = /; head ([0-9a-f]{64})\n$/.exec(printed)?.[1] as string;
-    for (const given of [head, head.slice(0, 12), `sha256:${head.slice(0, 16)}`, head.slice(0, 20).toUpperCase()]) {
+    for (const given of [head, head.slice(0, 16), `sha256:${head.slice(0, 16)}`, head.slice(0, 20).toUpperCase()]) {
       expect(airlock('verify', '--audit-dir', dir, '--head', given), given).toEqual({ status: 0, stdout: printed, stderr: '' });
     }
     const last = readdirSync(dir).filter((n) => n.startsWith('audit-2')).sort().at(-1) as string;
     const file = JSON.parse(readFileSync(join(dir, last), 'utf8')) as { records: unknown[] };
     file.records.pop();
     writeFileSync(join(dir, last), JSON.stringify(file));
-    const short = `sha256:${head.slice(0, 12)}`;
+    const short = `sha256:${head.slice(0, 16)}`;
     const cut = airlock('verify', '--audit-dir', dir, '--head', short);
     expect(cut.status).toBe(1);
     expect(cut.stdout).toContain(`deleted: the anchored head ${short} is not in the chain`);
-    expect(airlock('verify', '--audit-dir', dir, '--head', head.slice(0, 11))).toEqual({
+    // 12 digits (48 bits) are few enough to grind a forged record for: refused.
+    expect(airlock('verify', '--audit-dir', dir, '--head', head.slice(0, 12))).toEqual({
       status: 2,
       stdout: '',
-      stderr: `airlock: --head: "${head.slice(0, 11)}" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")\nRun "airlock audit verify --help" for usage.\n`,
+      stderr: `airlock: --head: "${head.slice(0, 12)}" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")\nRun "airlock audit verify --help" for usage.\n`,
     });
   });
 });

@@ -124,7 +124,7 @@ describe('usage errors (issue 14: exit 2, the nearest option, a pointer to --hel
     [['policy'], '"airlock policy" needs a command: check, explain, test', 'airlock policy'],
     [['audit', 'veryfy'], 'unknown command "audit veryfy" (did you mean "audit verify"?)', 'airlock audit'],
     [['audit', 'verify', '--haed', 'x'], 'unknown option --haed for "airlock audit verify" (did you mean --head?)', 'airlock audit verify'],
-    [['audit', 'verify', '--head', 'abc'], '--head: "abc" is not a head: give the whole hash or at least its first 12 hex digits (with or without "sha256:")', 'airlock audit verify'],
+    [['audit', 'verify', '--head', 'abc'], '--head: "abc" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")', 'airlock audit verify'],
     [['audit', 'tail', '-n', 'x'], '--n: "x" is not a positive whole number', 'airlock audit tail'],
     [['srve', '--stdio'], 'unknown command "srve" (did you mean "serve"?)', 'airlock'],
     [['--verison'], 'unknown option --verison (did you mean "--version"?)', 'airlock'],
@@ -164,6 +164,47 @@ describe("the user's mistakes (issue 14: a clear message, no stack trace; --debu
     expect(await airlock(['policy', 'test', '--policy', EXAMPLE_POLICY, '--input', missing])).toEqual(expected);
     const debug = await airlock(['mask', missing, '--debug']);
     expect(debug.stderr).toMatch(STACK);
+  });
+
+  it('names a folder given where a file is read, and a file where a folder is made (issue 14 review)', async () => {
+    const dir = tempDir();
+    const expected = { code: 2, stdout: '', stderr: `airlock: cannot read ${dir}: is a directory (EISDIR)\n` };
+    expect(await airlock(['mask', dir])).toEqual(expected);
+    // A read error is the caller's mistake, never "masking failed".
+    expect(await airlock(['mask', '--stream', dir])).toEqual(expected);
+    const file = join(dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const blocked = await airlock(['serve', '--stdio', '--policy', EXAMPLE_POLICY, '--audit-dir', file, '--dev-identity', 'ana@example.com,analysts']);
+    expect(blocked.code).toBe(2);
+    expect(blocked.stderr).toContain(`airlock: cannot create the directory ${file}: a file is in the way (EEXIST)\n`);
+    expect(blocked.stderr).not.toMatch(STACK);
+  });
+
+  it('refuses to verify or read an audit directory that does not exist (never "ok" for a mistyped path)', async () => {
+    const missing = join(tempDir(), 'no-audit-here');
+    for (const sub of ['verify', 'tail', 'search', 'export --format jsonl', 'replay --session s']) {
+      const [command = '', ...rest] = sub.split(' ');
+      expect(await airlock(['audit', command, '--audit-dir', missing, ...rest]), sub).toEqual({
+        code: 2,
+        stdout: '',
+        stderr: `airlock: no audit store at ${missing}: the directory does not exist (give the store's directory with --audit-dir DIR)\nRun "airlock audit ${command} --help" for usage.\n`,
+      });
+    }
+  });
+
+  it('does not call an empty replay a pass', async () => {
+    const empty = tempDir();
+    expect(await airlock(['policy', 'test', '--policy', EXAMPLE_POLICY, '--input', empty])).toEqual({ code: 1, stdout: '', stderr: `airlock: no calls or audit records found in ${empty}\n` });
+  });
+
+  it('warns at start when --token-file names a file that does not exist', async () => {
+    const dir = tempDir();
+    const config = join(dir, 'airlock.json');
+    writeFileSync(config, JSON.stringify({ identity: { issuers: [{ issuer: 'https://issuer.example.com', audiences: ['airlock'] }] } }));
+    const token = join(dir, 'missing-token');
+    const result = await airlock(['serve', '--stdio', '--config', config, '--policy', EXAMPLE_POLICY, '--audit-dir', join(dir, 'audit'), '--token-file', token]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`airlock WARN --token-file ${token} does not exist (yet): calls are refused as UNAUTHENTICATED until it does\n`);
   });
 
   it('names an audit directory that another live process holds and suggests --audit-dir', async () => {

@@ -76,8 +76,8 @@ describe('installing airlock (issue 14: an airlock command that runs from any di
     const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], ROOT)) as { filename: string; files: { path: string }[] }[];
     expect(packed?.filename).toBe(`${pkg.name}-${pkg.version}.tgz`);
     const files = (packed?.files ?? []).map((f) => f.path);
-    for (const needed of ['package.json', 'policies.json', pkg.bin.airlock ?? '', 'dist/src/version.js', 'dist/src/main.js', 'dist/tools/index.js']) expect(files).toContain(needed);
-    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.endsWith('.ts'))).toEqual([]);
+    for (const needed of ['package.json', 'policies.json', 'airlock.example.json', pkg.bin.airlock ?? '', 'dist/src/version.js', 'dist/src/main.js', 'dist/tools/index.js']) expect(files).toContain(needed);
+    expect(files.filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('dist/bench/') || f.endsWith('.ts'))).toEqual([]);
 
     // Laid out as npm installs it: the package under lib/node_modules with its dependencies, the command in bin.
     const prefix = join(dir, 'prefix');

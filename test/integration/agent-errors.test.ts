@@ -159,6 +159,16 @@ describe('query_sql: params that do not fit the statement (INVALID_INPUT)', () =
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_INPUT' }, decision: { effect: 'allow' } });
   });
 
+  it.each([
+    ['SELECT name FROM customers WHERE name = 1', 'operator does not exist: text = integer'],
+    ['SELECT lower(id) FROM customers', 'function lower(integer) does not exist'],
+  ])('names a type error of the statement itself as INVALID_INPUT, with the reason: %s', async (statement, reason) => {
+    const ctx = await call('query_sql', { connection: 'shop', sql: statement });
+    expect(ctx.error?.code).toBe('INVALID_INPUT');
+    expect(ctx.error?.publicMessage).toMatch(new RegExp(`^Invalid arguments for query_sql: sql: ${reason.replace(/[()]/g, '\\$&')} \\(SQLSTATE 42883, undefined function\\)$`));
+    expect(auditRecord(auditDir, ctx.id)).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_INPUT' } });
+  });
+
   it('still keeps stored values out of errors that may echo them: QUERY_FAILED (query:no-value-in-errors)', async () => {
     const ctx = await call('query_sql', { connection: 'shop', sql: 'SELECT card_number::bigint FROM customers WHERE id = $1', params: [1] });
     expect(ctx.error?.code).toBe('QUERY_FAILED');
