@@ -132,7 +132,7 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
     tree = parseSync(sql);
   } catch (error) {
     // The parser's own recursion gives out on deeply nested statements: that is the depth bound, not a syntax error.
-    if (error instanceof RangeError) throw tooDeep();
+    if (error instanceof RangeError || /^memory exhausted/.test(String((error as { sqlDetails?: { message?: unknown } } | null)?.sqlDetails?.message))) throw tooDeep();
     throw parseError(sql, error);
   }
   assertParseDepth(tree);

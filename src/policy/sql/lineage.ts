@@ -152,6 +152,8 @@ function bareName(node: unknown): string | undefined {
   return fields?.length === 1 ? str(fields[0]) : undefined;
 }
 
+const isConstant = (node: unknown): boolean => (node as { A_Const?: unknown } | undefined)?.A_Const !== undefined;
+
 /**
  * Whether evaluating an expression can raise an error. Only what certainly cannot counts as safe: constants,
  * column and parameter references, and null/boolean tests and conditionals built of them.
@@ -177,6 +179,8 @@ function mayRaise(node: unknown): boolean {
     case 'CaseWhen':
       return mayRaise(b.expr) || mayRaise(b.result);
     case 'A_Expr':
+      // A pattern that is a constant was checked when parsed; matching it does not fail.
+      if (['AEXPR_LIKE', 'AEXPR_ILIKE'].includes(String(b.kind)) && isConstant(b.rexpr)) return mayRaise(b.lexpr);
       // Comparisons of values of one type do not fail; other operators may (division, overflow, patterns).
       return !(COMPARISONS.has(names(b.name).at(-1) ?? '') && ['AEXPR_OP', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT'].includes(String(b.kind))) || mayRaise(b.lexpr) || mayRaise(b.rexpr);
     default:
