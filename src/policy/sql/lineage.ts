@@ -103,6 +103,12 @@ const PARSES_INPUT = new Set([
   'unistr', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'pg_lsn', 'txid_snapshot', 'pg_snapshot',
 ]);
 
+/** Built-in functions that return a value for any input of their types: they raise no error of their own. */
+const NEVER_RAISE = new Set([
+  'lower', 'upper', 'initcap', 'length', 'char_length', 'character_length', 'octet_length', 'md5', 'btrim', 'ltrim', 'rtrim',
+  'reverse', 'concat', 'concat_ws', 'replace', 'strpos', 'starts_with', 'ascii', 'left', 'right',
+]);
+
 const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
 
 /** Casts to these types cannot fail whatever the value (they copy or cut text): no error can carry it. */
@@ -178,6 +184,11 @@ function mayRaise(node: unknown): boolean {
       return mayRaise(b.arg) || mayRaise(b.args) || mayRaise(b.defresult);
     case 'CaseWhen':
       return mayRaise(b.expr) || mayRaise(b.result);
+    case 'FuncCall': {
+      const fname = names(b.funcname);
+      const builtin = fname.length === 1 || (fname.length === 2 && fname[0] === 'pg_catalog');
+      return !(builtin && NEVER_RAISE.has(fname.at(-1) ?? '') && b.over === undefined) || mayRaise(b.args);
+    }
     case 'A_Expr':
       // A pattern that is a constant was checked when parsed; matching it does not fail.
       if (['AEXPR_LIKE', 'AEXPR_ILIKE'].includes(String(b.kind)) && isConstant(b.rexpr)) return mayRaise(b.lexpr);
@@ -637,8 +648,9 @@ class Resolver {
       const whens = ((c.args as Node[] | undefined) ?? []).map((w) => (w.CaseWhen ?? {}) as Node);
       const tests = union(this.expr(c.arg, scope, outer, ctes), ...whens.map((w) => this.expr(w.expr, scope, outer, ctes)));
       const results = union(...whens.map((w) => this.expr(w.result, scope, outer, ctes)), this.expr(c.defresult, scope, outer, ctes));
-      // Which branch runs depends on the tests: a branch that can fail makes the error an oracle on them.
-      if (whens.some((w) => mayRaise(w.result) || mayRaise(w.expr)) || mayRaise(c.defresult)) this.useOutside(tests);
+      // Which branch runs (and which later test is evaluated) depends on the tests: one that can fail makes the
+      // error an oracle on them.
+      if (whens.some((w, i) => mayRaise(w.result) || (i > 0 && mayRaise(w.expr))) || mayRaise(c.defresult)) this.useOutside(tests);
       return union(tests, results);
     }
     if (n.CoalesceExpr !== undefined || n.BoolExpr !== undefined) {

@@ -132,6 +132,8 @@ describe('lineageOf: oracles without an output column (issue 15)', () => {
     "SELECT CASE substr(card_number, 1, 1) WHEN '4' THEN 'x'::int ELSE 0 END FROM customers",
     "SELECT coalesce(nullif(card_number LIKE '4%', true)::text, (SELECT 'a' UNION ALL SELECT 'b')) FROM customers",
     "SELECT (card_number LIKE '4%') OR (1/0 = 1) FROM customers",
+    "SELECT CASE WHEN card_number LIKE '4%' THEN 0 WHEN substr(name, 1, -1) = '' THEN 1 END FROM customers",
+    "SELECT CASE WHEN card_number LIKE '4%' THEN lower(name)::int END FROM customers",
     'SELECT 1 / length(replace(card_number, $$4$$, $$$$)) FROM customers',
   ])('flags the card number in %s', (sql) => {
     expect(lineage(sql.replaceAll('$$', "'")).sensitiveUsedOutside).toEqual([CARD]);
@@ -146,6 +148,8 @@ describe('lineageOf: oracles without an output column (issue 15)', () => {
     'SELECT card_number AS x, count(*) OVER () FROM customers',
     'SELECT * FROM generate_series(1, 3) AS g',
     'SELECT coalesce(card_number, name) FROM customers',
+    "SELECT CASE WHEN substr(card_number, 1, 1) = '4' THEN 'visa' WHEN card_number LIKE '5%' THEN lower(name) END FROM customers",
+    "SELECT (card_number LIKE '4%') AND length(name) > 3 FROM customers",
   ])('leaves %s to masking alone', (sql) => {
     const l = lineage(sql);
     expect(l.sensitiveUsedOutside).toEqual([]);
