@@ -345,7 +345,7 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     expect(showsNoCard(ctx)).toBe(true);
     const records = await recordsOf(ctx);
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ outcome: 'approval_required', decision: { effect: 'approve', ruleIds: ['analysts-read'] } });
+    expect(records[0]).toMatchObject({ outcome: 'approval_required', principal: { email: 'ana@example.com' }, decision: { effect: 'approve', ruleIds: ['analysts-read'] } });
     expect(records[0]?.decision?.reason).toContain('public.customers.card_number');
   });
 
@@ -422,7 +422,7 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
       expect(JSON.stringify(ctx.response)).toContain(`nests more than ${MAX_PARSE_DEPTH} levels deep`);
       const records = await recordsOf(ctx);
       expect(records).toHaveLength(1);
-      expect(records[0]).toMatchObject({ outcome: 'denied', error: { code: 'SQL_REJECTED' } });
+      expect(records[0]).toMatchObject({ outcome: 'denied', principal: { email: 'ana@example.com' }, error: { code: 'SQL_REJECTED' } });
     }
     let costly = 'SELECT card_number AS x FROM customers';
     for (let k = 0; k < 14; k += 1) costly = `WITH RECURSIVE r${k} AS (${costly}) SELECT x FROM r${k}`;
