@@ -170,8 +170,8 @@ export class PostgresConnector implements SqlConnector {
     client.on('error', onClientError);
     let failed = false;
     try {
-      const procs = await client.query<{ name: string; schema: string; volatility: 'i' | 's' | 'v' }>(
-        `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility
+      const procs = await client.query<{ name: string; schema: string; volatility: 'i' | 's' | 'v'; retset: boolean }>(
+        `SELECT lower(p.proname) AS name, n.nspname AS schema, p.provolatile AS volatility, p.proretset AS retset
            FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace`,
       );
       const path = await client.query<{ schemas: string[] }>('SELECT current_schemas(true)::text[] AS schemas');
@@ -193,10 +193,10 @@ export class PostgresConnector implements SqlConnector {
           ...(row.definition === null ? {} : { definition: row.definition }),
         });
       }
-      const functions = new Map<string, { schema: string; volatility: 'i' | 's' | 'v' }[]>();
+      const functions = new Map<string, { schema: string; volatility: 'i' | 's' | 'v'; retset: boolean }[]>();
       for (const row of procs.rows) {
         const list = functions.get(row.name) ?? [];
-        list.push({ schema: row.schema, volatility: row.volatility });
+        list.push({ schema: row.schema, volatility: row.volatility, retset: row.retset });
         functions.set(row.name, list);
       }
       return { functions, relations, searchPath: path.rows[0]?.schemas ?? ['pg_catalog'] };

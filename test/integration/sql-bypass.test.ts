@@ -2,11 +2,24 @@
  * The public bypass suite (issue 4): statements that try to talk past the classifier, judged with the
  * connection's real function catalog and checked against what PostgreSQL really does.
  */
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ALL_TOOLS } from '../../tools/index.js';
+import { JsonAuditStore } from '../../src/audit/store.js';
+import { DEMO_CARDS } from '../../src/connectors/demo-seed.js';
 import { PostgresConnector } from '../../src/connectors/postgres.js';
+import { parseDevIdentity } from '../../src/identity/dev.js';
+import { ToolRegistry } from '../../src/mcp/registry.js';
+import { buildPipeline } from '../../src/pipeline/chain.js';
+import type { CallContext } from '../../src/pipeline/context.js';
+import { parsePolicy } from '../../src/policy/load.js';
+import { sensitiveColumns } from '../../src/policy/sensitive.js';
 import { classifySql, loadSqlParser, type SqlClass } from '../../src/policy/sql/classify.js';
 import type { FunctionCatalog } from '../../src/policy/sql/functions.js';
+import { MAX_LINEAGE_STEPS, MAX_PARSE_DEPTH } from '../../src/policy/sql/limits.js';
+import type { ToolDeps } from '../../src/tool.js';
+import { tempDir } from '../support/airlock.js';
 
 const url = inject('databaseUrl');
 const adminUrl = inject('adminUrl');
@@ -220,5 +233,201 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
       await admin.query('DROP FUNCTION public.initcap(int)');
       await admin.end();
     }
+  });
+});
+
+/**
+ * Lineage bypasses (issue 15): statements that learn card numbers without an output column that carries
+ * them — through join syntax, CTE scope, row counts, order, de-duplication and errors. Each goes through the
+ * real pipeline (real catalog, policy, audit store) with `customers.card_number` declared sensitive and no
+ * content detector, so only lineage stands between the card numbers and the agent.
+ */
+describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+  const registry = new ToolRegistry(ALL_TOOLS);
+  const policy = parsePolicy(
+    JSON.stringify({
+      version: 1,
+      resources: { connections: { shop: { url: 'env:DATABASE_URL' } } },
+      rules: [{ id: 'analysts-read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } }],
+      masking: { detectors: [], columns: ['customers.card_number'], sensitiveUse: { approverGroups: ['security'] } },
+    }),
+    'policies.json',
+    registry.names(),
+  );
+  const predicate = sensitiveColumns(policy.file.masking.columns);
+  const analyst = parseDevIdentity('ana@example.com,analysts');
+  let sql: PostgresConnector;
+  let store: JsonAuditStore;
+  let n = 0;
+
+  beforeAll(async () => {
+    sql = new PostgresConnector({ resolve: () => url, poolSize: 2 });
+    store = await JsonAuditStore.open(join(tempDir(), 'audit'));
+  });
+  afterAll(async () => {
+    await store?.close();
+    await sql?.close();
+  });
+
+  async function call(text: string): Promise<CallContext> {
+    const deps: ToolDeps = { sql, classifySql: async (t, c) => classifySql(t, await sql.catalog(c), predicate), hasConnection: (c) => c === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } };
+    const ctx: CallContext = {
+      id: `lineage-${++n}`,
+      startedAt: Date.now(),
+      sessionId: 'session-lineage',
+      transport: 'in-memory',
+      toolName: 'query_sql',
+      rawArguments: { connection: 'shop', sql: text },
+      credential: { kind: 'dev', principal: analyst },
+      signal: new AbortController().signal,
+    };
+    await buildPipeline({ audit: store, tools: registry, policy: { current: () => policy }, deps, clock: { now: () => Date.now() }, onAuditFailure: () => undefined })(ctx);
+    return ctx;
+  }
+  const recordsOf = async (ctx: CallContext) => (await store.records()).filter((r) => r.id === ctx.id);
+  const digitsOnly = (s: string): string => s.replace(/\D/g, '');
+  /** No demo card number, in any spelling, anywhere in what the agent got. */
+  const showsNoCard = (ctx: CallContext): boolean => {
+    const text = digitsOnly(JSON.stringify(ctx.response ?? null));
+    return DEMO_CARDS.every((card) => !text.includes(digitsOnly(card)));
+  };
+
+  // Splits every card into characters and joins them against '0'–'9': the digits come out of the other side.
+  const DIGITS = 'SELECT c.id, s.pos, d.digit FROM customers c CROSS JOIN LATERAL (SELECT i AS pos, substr(c.card_number, i, 1) AS ch FROM generate_series(1, 19) AS i) s JOIN (SELECT i::text AS ch, i AS digit FROM generate_series(0, 9) AS i) d USING (ch)';
+  const ROWS = "SELECT c.id FROM customers c, LATERAL generate_series(1, (c.card_number LIKE '4111%')::int) g";
+  const INTERSECT = "SELECT card_number FROM customers INTERSECT SELECT '4111 1111 1111 1111'";
+  const DIVIDE = "SELECT CASE WHEN card_number LIKE '4111%' THEN 1/0 ELSE 0 END FROM customers";
+  const REGCLASS = `SELECT ('"' || card_number || '"')::regclass FROM customers`;
+  const ORDERS_IS_A_CTE = 'WITH RECURSIVE a AS (SELECT status AS v FROM orders), orders AS (SELECT card_number AS status FROM customers) SELECT v FROM a';
+
+  /** Each needs approval: a sensitive column decides comparisons, rows, their order, or an error. */
+  const ORACLES: [string, string][] = [
+    // 5: join syntax compares without a column reference
+    ['USING', DIGITS],
+    ['USING', "SELECT c.id FROM customers c JOIN (VALUES ('4111 1111 1111 1111')) AS v(card_number) USING (card_number)"],
+    ['USING', 'SELECT count(*) FROM customers a JOIN customers b USING (card_number)'],
+    ['NATURAL', "SELECT id FROM customers NATURAL JOIN (SELECT '4111 1111 1111 1111' AS card_number) v"],
+    ['NATURAL', "SELECT x.id FROM (customers NATURAL LEFT JOIN (SELECT '4111 1111 1111 1111'::text AS card_number, true AS hit) v) x WHERE hit"],
+    // 7: row counts, order, de-duplication, errors
+    ['rows', ROWS],
+    ['rows', "SELECT id, generate_series(1, ascii(substr(card_number, 1, 1)) - 47) FROM customers"],
+    ['rows', "SELECT id, part FROM customers, unnest(string_to_array(card_number, ' ')) AS part WHERE false"],
+    ['rows', "SELECT id FROM customers, jsonb_array_elements(to_jsonb(string_to_array(card_number, '4')))"],
+    ['order', 'SELECT card_number, id FROM customers ORDER BY 1'],
+    ['order', 'SELECT card_number AS name, id FROM customers ORDER BY name'],
+    ['group', 'SELECT card_number, count(*) FROM customers GROUP BY 1'],
+    ['group', 'SELECT substr(card_number, 1, 4) AS iin, count(*) FROM customers GROUP BY iin'],
+    ['distinct', 'SELECT DISTINCT ON (1) card_number, id FROM customers'],
+    ['distinct', 'SELECT DISTINCT substr(card_number, 1, 1) FROM customers'],
+    ['set operation', INTERSECT],
+    ['set operation', "SELECT '4111 1111 1111 1111' EXCEPT SELECT card_number FROM customers"],
+    ['set operation', "SELECT count(*) FROM (SELECT substr(card_number, 1, 1) FROM customers UNION SELECT '4') s"],
+    ['error', DIVIDE],
+    ['error', "SELECT CASE substr(card_number, 1, 1) WHEN '4' THEN 'x'::int ELSE 0 END FROM customers"],
+    ['error', 'SELECT 1 / (ascii(substr(card_number, 1, 1)) - 52) FROM customers'],
+    ['EXPLAIN ANALYZE', "EXPLAIN ANALYZE SELECT id FROM customers WHERE card_number LIKE '4111%'"],
+    ['EXPLAIN ANALYZE', "EXPLAIN (ANALYZE, COSTS off, TIMING off) SELECT c.id FROM customers c, LATERAL generate_series(1, (c.card_number LIKE '4%')::int) g"],
+    // 4: errors that quote the value
+    ['cast', REGCLASS],
+    ['cast', 'SELECT card_number::int FROM customers'],
+    ['cast', 'SELECT card_number::date FROM customers'],
+    ['cast', 'SELECT card_number::json FROM customers'],
+    ['cast', "SELECT to_date(card_number, 'YYYY-MM-DD') FROM customers"],
+    ['cast', "SELECT pg_catalog.int8(replace(card_number, ' ', 'x')) FROM customers"],
+    ['cast', 'EXPLAIN ANALYZE SELECT card_number::regtype FROM customers'],
+  ];
+
+  it.each(ORACLES)('sends a %s oracle to approval, audited once: %s', async (_family, text) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, text).toBe(true);
+    expect(ctx.error?.code, text).toBe('APPROVAL_REQUIRED');
+    expect(ctx.response?.content[0]?.text).toContain('outside its output');
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'approval_required', principal: { email: 'ana@example.com' }, decision: { effect: 'approve', ruleIds: ['analysts-read'] } });
+    expect(records[0]?.decision?.reason).toContain('public.customers.card_number');
+  });
+
+  it('confirms with PostgreSQL that the oracles are real: without lineage they reveal card numbers', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // USING rebuilds every digit of every card without any output column derived from it.
+      const digits = await client.query<{ id: number; pos: number; digit: number }>(DIGITS);
+      const first = digits.rows.filter((r) => r.id === 1).sort((a, b) => a.pos - b.pos).map((r) => String(r.digit)).join('');
+      expect(first).toBe(digitsOnly(DEMO_CARDS[0] ?? ''));
+      // Under WITH RECURSIVE "orders" is the CTE, whatever its position.
+      const scoped = await client.query<{ v: string }>(ORDERS_IS_A_CTE);
+      expect(scoped.rows.map((r) => r.v)).toContain(DEMO_CARDS[0]);
+      // Row counts and set operations answer "does a card start with / equal …?".
+      const rows = await client.query(ROWS);
+      const visa = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM customers WHERE card_number LIKE '4111%'");
+      expect(rows.rowCount).toBe(visa.rows[0]?.n);
+      expect(rows.rowCount).toBeGreaterThan(0);
+      expect((await client.query(INTERSECT)).rowCount).toBe(1);
+      // Errors: their occurrence, and their text.
+      await expect(client.query(DIVIDE)).rejects.toThrow('division by zero');
+      await expect(client.query(REGCLASS)).rejects.toThrow(`relation "${DEMO_CARDS[0] ?? ''}" does not exist`);
+      await expect(client.query('SELECT card_number::int FROM customers')).rejects.toThrow(DEMO_CARDS[0] ?? '');
+    } finally {
+      await client.end();
+    }
+  });
+
+  /** Readable reads (11): they run, and what derives from the card number is masked. */
+  const READABLE: [string, number][] = [
+    // 6: the CTE's rows are the cards: masked, whatever the order of the CTEs
+    [ORDERS_IS_A_CTE, 12],
+    ['WITH RECURSIVE a AS (SELECT v FROM b), b AS (SELECT card_number AS v FROM customers) SELECT v FROM a', 12],
+    ["WITH RECURSIVE t(x, y, n) AS (SELECT '', (SELECT card_number FROM customers ORDER BY id LIMIT 1), 0 UNION ALL SELECT y, y, n + 1 FROM t WHERE n < 2) SELECT x FROM t", 3],
+    // 11
+    ['WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n + 1 FROM t WHERE n < 5) SELECT n FROM t', 5],
+    ['WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT n, n * 2 AS twice FROM t', 3],
+    ['WITH RECURSIVE chain(id, depth) AS (SELECT id, 0 FROM customers WHERE id = 1 UNION ALL SELECT c.id, depth + 1 FROM chain JOIN customers c ON c.id = chain.id + 1 WHERE depth < 3) SELECT c.id, c.card_number FROM chain JOIN customers c USING (id)', 4],
+    ['SELECT id, card_number FROM customers TABLESAMPLE SYSTEM (100) REPEATABLE (1) WHERE id <= 3', 3],
+    ['SELECT count(*) FROM orders TABLESAMPLE BERNOULLI (100)', 1],
+    ['SELECT id, card_number(c) FROM customers c WHERE id <= 2', 2],
+    ['SELECT name(c), card_number(customers) AS pan FROM customers c JOIN customers USING (id) WHERE c.id = 1', 1],
+    ['SELECT id, country(c) FROM customers c WHERE id = 1', 1],
+    ['SELECT o.id, c.card_number FROM orders o JOIN customers c ON c.id = o.customer_id JOIN products p ON p.id = o.product_id WHERE o.id <= 2', 2],
+    ['SELECT * FROM customers JOIN orders ON orders.customer_id = customers.id WHERE orders.id = 1', 1],
+    ['SELECT * FROM orders JOIN customers USING (id) WHERE id <= 2', 2],
+  ];
+
+  it.each(READABLE)('runs %s and masks what derives from the card number', async (text, rows) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, JSON.stringify(ctx.response)).toBeFalsy();
+    const content = ctx.response?.structuredContent as { columns: { name: string }[]; rows: unknown[][] };
+    expect(content.rows).toHaveLength(rows);
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'ok', decision: { effect: 'allow' } });
+    expect(records[0]?.facts?.sql?.class).toBe('read');
+    expect(records[0]?.facts?.sql?.lineage?.unresolved).toEqual([]);
+    // The card column, where there is one, is masked whole by lineage (no content detector is on).
+    const cardColumns = records[0]?.facts?.sql?.lineage?.maskedColumns ?? [];
+    expect(records[0]?.result?.maskedColumns).toEqual(cardColumns);
+    if (/card_number/.test(text)) expect(cardColumns.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a statement nested past the bound (SQL_REJECTED naming it), audited once', async () => {
+    for (const text of [
+      `SELECT ${'(SELECT '.repeat(1000)}1${')'.repeat(1000)}`,
+      `SELECT * FROM ${'(SELECT * FROM '.repeat(1000)}customers${') s'.repeat(1000)}`,
+    ]) {
+      const ctx = await call(text);
+      expect(ctx.error?.code).toBe('SQL_REJECTED');
+      expect(JSON.stringify(ctx.response)).toContain(`nests more than ${MAX_PARSE_DEPTH} levels deep`);
+      const records = await recordsOf(ctx);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ outcome: 'denied', principal: { email: 'ana@example.com' }, error: { code: 'SQL_REJECTED' } });
+    }
+    let costly = 'SELECT card_number AS x FROM customers';
+    for (let k = 0; k < 14; k += 1) costly = `WITH RECURSIVE r${k} AS (${costly}) SELECT x FROM r${k}`;
+    const ctx = await call(costly);
+    expect(JSON.stringify(ctx.response)).toContain(`more than ${MAX_LINEAGE_STEPS} steps of column-lineage analysis`);
+    expect(await recordsOf(ctx)).toHaveLength(1);
   });
 });

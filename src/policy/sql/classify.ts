@@ -1,7 +1,8 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { InvalidSqlError, SqlRejectedError, type SqlPosition } from '../../errors.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
-import { lineageOf, type Lineage, type RelationCatalog, type SensitivePredicate } from './lineage.js';
+import { assertParseDepth, tooDeep } from './limits.js';
+import { analyseLineage, type Lineage, type LineageAnalysis, type RelationCatalog, type SensitivePredicate } from './lineage.js';
 
 /** A catalog snapshot of a connection: functions (volatility) and, for lineage, relations. */
 export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalog['relations'] };
@@ -130,8 +131,11 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   try {
     tree = parseSync(sql);
   } catch (error) {
+    // The parser's own recursion gives out on deeply nested statements: that is the depth bound, not a syntax error.
+    if (error instanceof RangeError || /^memory exhausted/.test(String((error as { sqlDetails?: { message?: unknown } } | null)?.sqlDetails?.message))) throw tooDeep();
     throw parseError(sql, error);
   }
+  assertParseDepth(tree);
   const stmts = (tree.stmts ?? []).filter((s) => s.stmt !== undefined);
   if (stmts.length === 0) throw new SqlRejectedError('no statement was given.');
   if (stmts.length > 1) throw new SqlRejectedError(`exactly one statement per call is allowed; got ${stmts.length}.`);
@@ -139,14 +143,39 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   const statementType = Object.keys(stmt)[0] ?? 'unknown';
   const walk = new TreeWalk(catalog);
   walk.visit(stmt);
+  // Lineage is asked for (a predicate given) when the policy has sensitive columns or column rules; it also
+  // tells whether an unknown `name(row)` is the column `row.name` (PostgreSQL's functional notation).
+  let analysis: LineageAnalysis | undefined;
+  if (catalog?.relations !== undefined && (sensitive !== undefined || walk.mayHaveProjections())) {
+    analysis = analyseLineage(stmt, lineageCatalog(catalog, catalog.relations), sensitive ?? (() => false));
+  }
+  walk.settleProjections(analysis?.projections ?? new Set());
   const facts = walk.result(statementType, stmt[statementType]);
-  // Lineage is asked for (a predicate given) when the policy has sensitive columns or column rules.
   if (sensitive === undefined) return facts;
-  if (catalog?.relations === undefined) {
+  if (analysis === undefined) {
     const unknown: Lineage = { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'], columnsReferenced: [] };
     return { ...facts, lineage: unknown };
   }
-  return { ...facts, lineage: lineageOf(stmt, { relations: catalog.relations, searchPath: catalog.searchPath }, sensitive) };
+  return { ...facts, lineage: analysis.lineage };
+}
+
+function lineageCatalog(catalog: FunctionCatalog, relations: RelationCatalog['relations']): RelationCatalog {
+  return {
+    relations,
+    searchPath: catalog.searchPath,
+    hasFunction: (name) => catalog.functions.has(name),
+    returnsSet: (name) => catalog.functions.get(name)?.some((o) => o.retset === true) ?? false,
+  };
+}
+
+/** `name(x)`: one bare argument, no decoration, and no function of that name anywhere: maybe the column `x.name`. */
+function projectionShaped(body: Record<string, unknown>, catalog: FunctionCatalog | undefined): boolean {
+  const name = body.funcname as unknown[] | undefined;
+  const args = body.args as { ColumnRef?: { fields?: unknown[] } }[] | undefined;
+  if (catalog === undefined || name?.length !== 1 || args?.length !== 1) return false;
+  if (body.agg_star === true || body.agg_distinct === true || body.func_variadic === true || body.over !== undefined || body.agg_order !== undefined || body.agg_filter !== undefined) return false;
+  const fields = args[0]?.ColumnRef?.fields;
+  return fields?.length === 1 && (fields[0] as { String?: unknown }).String !== undefined && !catalog.functions.has(funcName(name));
 }
 
 class TreeWalk {
@@ -160,6 +189,8 @@ class TreeWalk {
   private readonly functions = new Set<string>();
   private readonly reasons: string[] = [];
   private readonly params = new Set<number>();
+  /** Unknown `name(x)` calls that lineage may resolve as columns: judged once it has. */
+  private readonly maybeColumns = new Map<object, { name: string; why: string }>();
 
   private raise(c: SqlClass, why: string): void {
     this.classes.add(c);
@@ -201,13 +232,28 @@ class TreeWalk {
     }
     if (type === 'FuncCall') {
       const name = funcName(body.funcname);
-      this.functions.add(name);
       const verdict = judgeFunction(name, this.catalog);
-      if (!verdict.safe) {
-        this.raise('admin', verdict.why);
-        this.functionReasons.push(`admin: ${verdict.why}`);
-      }
+      if (!verdict.safe && projectionShaped(body, this.catalog)) this.maybeColumns.set(body, { name, why: verdict.why });
+      else this.called(name, verdict.safe ? undefined : verdict.why);
     }
+  }
+
+  private called(name: string, unsafe: string | undefined): void {
+    this.functions.add(name);
+    if (unsafe !== undefined) {
+      this.raise('admin', unsafe);
+      this.functionReasons.push(`admin: ${unsafe}`);
+    }
+  }
+
+  mayHaveProjections(): boolean {
+    return this.maybeColumns.size > 0;
+  }
+
+  /** Calls lineage resolved as column projections read a column; the rest are unknown functions after all. */
+  settleProjections(projections: ReadonlySet<object>): void {
+    for (const [node, { name, why }] of this.maybeColumns) if (!projections.has(node)) this.called(name, why);
+    this.maybeColumns.clear();
   }
 
   private target(body: Record<string, unknown>): void {

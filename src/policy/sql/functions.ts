@@ -7,8 +7,11 @@
 
 /** A snapshot of the functions a connection can call. */
 export interface FunctionCatalog {
-  /** Lower-case function name → overloads (schema and volatility: i immutable, s stable, v volatile). */
-  readonly functions: ReadonlyMap<string, readonly { readonly schema: string; readonly volatility: 'i' | 's' | 'v' }[]>;
+  /**
+   * Lower-case function name → overloads (schema; volatility: i immutable, s stable, v volatile; whether it
+   * returns a set).
+   */
+  readonly functions: ReadonlyMap<string, readonly { readonly schema: string; readonly volatility: 'i' | 's' | 'v'; readonly retset?: boolean }[]>;
   /** Schemas searched for unqualified names, in order (pg_catalog first). */
   readonly searchPath: readonly string[];
 }

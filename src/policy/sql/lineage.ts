@@ -1,11 +1,14 @@
 /**
  * Column lineage for masking: which output columns of a statement derive from sensitive columns, and
- * whether a sensitive column is used outside the output (WHERE, JOIN, ORDER BY, GROUP BY, windows, …),
- * where it can reveal values without appearing in them. Resolved against a catalog snapshot of the
- * connection (tables, views and their definitions, columns). Anything that cannot be resolved is
- * reported, never silently allowed.
+ * whether a sensitive column is used outside the output, where it can reveal values without appearing in
+ * them: filters, joins (ON, USING, NATURAL), ordering, grouping, de-duplication (DISTINCT, UNION,
+ * INTERSECT, EXCEPT), windows, the number of rows a set-returning function makes, and errors whose text or
+ * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail).
+ * Resolved against a catalog snapshot of the connection (tables, views and their definitions, columns).
+ * Anything that cannot be resolved is reported, never silently allowed.
  */
 import { parseSync } from 'libpg-query';
+import { AnalysisBudget } from './limits.js';
 
 export interface RelationInfo {
   readonly kind: string;
@@ -18,6 +21,13 @@ export interface RelationCatalog {
   /** "schema.table" → relation. */
   readonly relations: ReadonlyMap<string, RelationInfo>;
   readonly searchPath: readonly string[];
+  /**
+   * Whether a function of this (lower-case, unqualified) name exists on the connection. `name(row)` is the
+   * column `row.name` only when no function of that name exists; without this, it is always a function.
+   */
+  readonly hasFunction?: (name: string) => boolean;
+  /** Whether some function of this (lower-case, unqualified) name returns a set; built-in ones are known anyway. */
+  readonly returnsSet?: (name: string) => boolean;
 }
 
 /** Decides whether a base column ("schema.table.column") is sensitive. */
@@ -36,6 +46,12 @@ export interface Lineage {
   readonly columnsReferenced: readonly string[];
 }
 
+/** Lineage, and the call nodes (`name(row)`) it resolved as column projections rather than function calls. */
+export interface LineageAnalysis {
+  readonly lineage: Lineage;
+  readonly projections: ReadonlySet<object>;
+}
+
 type Node = Record<string, unknown>;
 type Sources = Set<string>;
 
@@ -43,6 +59,9 @@ interface Column {
   readonly name: string;
   readonly sources: Sources;
 }
+
+/** CTEs in scope: name → columns, or `null` while a recursive CTE's columns are still being found. */
+type Ctes = ReadonlyMap<string, readonly Column[] | null>;
 
 interface Source {
   readonly alias: string;
@@ -52,9 +71,48 @@ interface Source {
   readonly wildcard: Sources;
   /** Base relation this source is, when it is one ("schema.table"), for whole-row references. */
   readonly relation?: string;
+  /** Reachable by its alias, but not part of an unqualified `*` (the sides of a USING join, a join's alias). */
+  readonly hiddenFromStar?: boolean;
 }
 
 const MAX_VIEW_DEPTH = 8;
+
+/** Passes over a WITH RECURSIVE list before giving up on it settling (each pass must add a source or fix a shape). */
+const MAX_CTE_PASSES = 64;
+
+/** Built-in set-returning functions: with a sensitive argument, the number of rows they make is an oracle. */
+const SET_RETURNING = new Set([
+  'generate_series', 'generate_subscripts', 'unnest', 'regexp_matches', 'regexp_split_to_table', 'string_to_table',
+  'json_array_elements', 'json_array_elements_text', 'jsonb_array_elements', 'jsonb_array_elements_text', 'json_each',
+  'json_each_text', 'jsonb_each', 'jsonb_each_text', 'json_object_keys', 'jsonb_object_keys', 'json_populate_recordset',
+  'jsonb_populate_recordset', 'json_to_recordset', 'jsonb_to_recordset', 'jsonb_path_query', 'jsonb_path_query_tz',
+  'ts_stat', 'ts_parse', 'ts_token_type', 'unnest', 'pg_options_to_table', 'aclexplode',
+]);
+
+/**
+ * Functions that parse their argument as a value of some type, or call a type's input function: their
+ * errors quote the input (`invalid input syntax for type integer: "4111 …"`, `relation "…" does not exist`).
+ */
+const PARSES_INPUT = new Set([
+  'to_number', 'to_date', 'to_timestamp', 'int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'date', 'time', 'timetz',
+  'timestamp', 'timestamptz', 'interval', 'bool', 'regclass', 'regtype', 'regproc', 'regprocedure', 'regoper', 'regoperator',
+  'regnamespace', 'regrole', 'regconfig', 'regdictionary', 'regcollation', 'inet', 'cidr', 'macaddr', 'macaddr8', 'uuid',
+  'money', 'bit', 'varbit', 'xml', 'xmlparse', 'to_tsquery', 'plainto_tsquery', 'phraseto_tsquery', 'websearch_to_tsquery',
+  'tsquery', 'tsvector', 'json_populate_record', 'jsonb_populate_record', 'json_to_record', 'jsonb_to_record',
+  'json_populate_recordset', 'jsonb_populate_recordset', 'json_to_recordset', 'jsonb_to_recordset', 'decode', 'convert_from',
+  'unistr', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'pg_lsn', 'txid_snapshot', 'pg_snapshot',
+]);
+
+/** Built-in functions that return a value for any input of their types: they raise no error of their own. */
+const NEVER_RAISE = new Set([
+  'lower', 'upper', 'initcap', 'length', 'char_length', 'character_length', 'octet_length', 'md5', 'btrim', 'ltrim', 'rtrim',
+  'reverse', 'concat', 'concat_ws', 'replace', 'strpos', 'starts_with', 'ascii', 'left', 'right',
+]);
+
+const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
+
+/** Casts to these types cannot fail whatever the value (they copy or cut text): no error can carry it. */
+const TEXT_TYPES = new Set(['text', 'varchar', 'bpchar', 'char', 'name']);
 
 /** Parsed view definitions, per catalog entry: a view is parsed once per catalog snapshot, not per call. */
 const parsedViews = new WeakMap<RelationInfo, Node | Error>();
@@ -85,14 +143,103 @@ const str = (node: unknown): string | undefined => {
   return typeof s === 'string' ? s : undefined;
 };
 
+const names = (list: unknown): string[] => ((list as unknown[] | undefined) ?? []).map(str).filter((s): s is string => s !== undefined);
+
+/** `1` in `ORDER BY 1`: a top-level integer constant names an output column by position. */
+function position(node: unknown): number | undefined {
+  const konst = (node as { A_Const?: { ival?: { ival?: unknown } } } | undefined)?.A_Const;
+  if (konst?.ival === undefined) return undefined;
+  return typeof konst.ival.ival === 'number' ? konst.ival.ival : 0;
+}
+
+/** A bare one-part column name (`x`, not `t.x`). */
+function bareName(node: unknown): string | undefined {
+  const fields = (node as { ColumnRef?: { fields?: unknown[] } } | undefined)?.ColumnRef?.fields;
+  return fields?.length === 1 ? str(fields[0]) : undefined;
+}
+
+const isConstant = (node: unknown): boolean => (node as { A_Const?: unknown } | undefined)?.A_Const !== undefined;
+
+/**
+ * Whether evaluating an expression can raise an error. Only what certainly cannot counts as safe: constants,
+ * column and parameter references, and null/boolean tests and conditionals built of them.
+ */
+function mayRaise(node: unknown): boolean {
+  if (node === null || node === undefined || typeof node !== 'object') return false;
+  if (Array.isArray(node)) return node.some(mayRaise);
+  const [type, body] = Object.entries(node as Node)[0] ?? ['', undefined];
+  const b = (body ?? {}) as Node;
+  switch (type) {
+    case 'A_Const':
+    case 'ColumnRef':
+    case 'ParamRef':
+      return false;
+    case 'NullTest':
+    case 'BooleanTest':
+      return mayRaise(b.arg);
+    case 'BoolExpr':
+    case 'CoalesceExpr':
+      return mayRaise(b.args);
+    case 'CaseExpr':
+      return mayRaise(b.arg) || mayRaise(b.args) || mayRaise(b.defresult);
+    case 'CaseWhen':
+      return mayRaise(b.expr) || mayRaise(b.result);
+    case 'FuncCall': {
+      const fname = names(b.funcname);
+      const builtin = fname.length === 1 || (fname.length === 2 && fname[0] === 'pg_catalog');
+      return !(builtin && NEVER_RAISE.has(fname.at(-1) ?? '') && b.over === undefined) || mayRaise(b.args);
+    }
+    case 'A_Expr':
+      // A pattern that is a constant was checked when parsed; matching it does not fail.
+      if (['AEXPR_LIKE', 'AEXPR_ILIKE'].includes(String(b.kind)) && isConstant(b.rexpr)) return mayRaise(b.lexpr);
+      // Comparisons of values of one type do not fail; other operators may (division, overflow, patterns).
+      return !(COMPARISONS.has(names(b.name).at(-1) ?? '') && ['AEXPR_OP', 'AEXPR_DISTINCT', 'AEXPR_NOT_DISTINCT'].includes(String(b.kind))) || mayRaise(b.lexpr) || mayRaise(b.rexpr);
+    default:
+      return true;
+  }
+}
+
+/** A cast that cannot fail, whatever the value: to a text type, not an array, not a user type. */
+function harmlessCast(typeName: unknown): boolean {
+  const t = (typeName ?? {}) as Node;
+  const parts = names(t.names);
+  if (t.arrayBounds !== undefined || parts.length === 0 || parts.length > 2) return false;
+  if (parts.length === 2 && parts[0] !== 'pg_catalog') return false;
+  return TEXT_TYPES.has(parts.at(-1) ?? '');
+}
+
+/** Columns of a list of sources as an unqualified `*` sees them; `undefined` when some are unknown. */
+function visibleColumns(sources: readonly Source[]): Column[] | undefined {
+  const out: Column[] = [];
+  for (const s of sources) {
+    if (s.hiddenFromStar === true) continue;
+    if (s.columns === undefined) return undefined;
+    out.push(...s.columns);
+  }
+  return out;
+}
+
+/** The columns of a recursive CTE after one more pass: sources only grow while the shape stays. */
+function widen(before: readonly Column[] | null, after: readonly Column[]): readonly Column[] {
+  if (before === null || before.length !== after.length || before.some((c, i) => c.name !== after[i]?.name)) return after;
+  return after.map((c, i) => ({ name: c.name, sources: union(before[i]?.sources ?? new Set(), c.sources) }));
+}
+
+function sameColumns(a: readonly Column[] | null, b: readonly Column[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((c, i) => c.name === b[i]?.name && c.sources.size === b[i]?.sources.size);
+}
+
 class Resolver {
   readonly outside = new Set<string>();
   readonly unresolved: string[] = [];
   readonly referenced = new Set<string>();
+  readonly projections = new Set<object>();
 
   constructor(
     private readonly catalog: RelationCatalog,
     private readonly sensitive: SensitivePredicate,
+    private readonly budget: AnalysisBudget,
     private readonly depth = 0,
   ) {}
 
@@ -110,7 +257,7 @@ class Resolver {
   }
 
   /** Marks sensitive base columns found in `sources` as used outside the output. */
-  private useOutside(sources: Sources): void {
+  private useOutside(sources: Iterable<string>): void {
     for (const s of sources) if (this.isSensitive(s)) this.outside.add(s);
   }
 
@@ -120,45 +267,29 @@ class Resolver {
   }
 
   /** The output columns of a SELECT (or VALUES / set operation), resolving everything inside it. */
-  select(stmt: Node, outer: Source[][], ctes: Map<string, Column[]>): Column[] {
-    const localCtes = new Map(ctes);
-    const withClause = stmt.withClause as { ctes?: Node[]; recursive?: boolean } | undefined;
-    for (const item of withClause?.ctes ?? []) {
-      const cte = item.CommonTableExpr as Node | undefined;
-      if (cte === undefined) continue;
-      const name = String(cte.ctename);
-      const query = cte.ctequery as Node;
-      const inner = (query.SelectStmt as Node | undefined) ?? undefined;
-      if (inner === undefined) {
-        // A data-modifying CTE (… RETURNING): its rows come from the modified table.
-        localCtes.set(name, this.returning(query, outer, localCtes));
-        continue;
-      }
-      if (withClause?.recursive === true) localCtes.set(name, []);
-      let cols = this.select(inner, outer, localCtes);
-      if (withClause?.recursive === true) {
-        localCtes.set(name, cols);
-        const again = this.select(inner, outer, localCtes);
-        cols = cols.map((c, i) => ({ name: c.name, sources: union(c.sources, again[i]?.sources ?? new Set()) }));
-      }
-      const names = ((cte.aliascolnames as unknown[] | undefined) ?? []).map(str);
-      localCtes.set(name, cols.map((c, i) => ({ name: names[i] ?? c.name, sources: c.sources })));
-    }
+  select(stmt: Node, outer: Source[][], ctes: Ctes): Column[] {
+    this.budget.charge();
+    const localCtes = this.withClause(stmt.withClause as Node | undefined, outer, ctes);
 
     if (stmt.op !== undefined && stmt.op !== 'SETOP_NONE') {
       const left = this.select(stmt.larg as Node, outer, localCtes);
       const right = this.select(stmt.rarg as Node, outer, localCtes);
-      this.clauses(stmt, [], outer, localCtes);
-      return left.map((c, i) => ({ name: c.name, sources: union(c.sources, right[i]?.sources ?? new Set()) }));
+      // UNION (without ALL), INTERSECT and EXCEPT compare rows: whether a row comes out depends on its values.
+      if (stmt.op !== 'SETOP_UNION' || stmt.all !== true) this.useOutside(union(...left.map((c) => c.sources), ...right.map((c) => c.sources)));
+      const out = left.map((c, i) => ({ name: c.name, sources: union(c.sources, right[i]?.sources ?? new Set()) }));
+      this.clauses(stmt, [], outer, localCtes, out);
+      return out;
     }
 
     if (Array.isArray(stmt.valuesLists)) {
       const rows = (stmt.valuesLists as Node[]).map((row) => ((row.List as { items?: unknown[] } | undefined)?.items ?? []));
       const width = Math.max(0, ...rows.map((r) => r.length));
-      return Array.from({ length: width }, (_, i) => ({
+      const out = Array.from({ length: width }, (_, i) => ({
         name: `column${i + 1}`,
         sources: union(...rows.map((r) => this.expr(r[i], [], outer, localCtes))),
       }));
+      this.clauses(stmt, [], outer, localCtes, out);
+      return out;
     }
 
     const scope: Source[] = [];
@@ -179,20 +310,117 @@ class Resolver {
       const sources = this.expr(val, scope, outer, localCtes);
       out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources });
     }
-    this.clauses(stmt, scope, outer, localCtes);
+    this.clauses(stmt, scope, outer, localCtes, out);
     return out;
   }
 
-  /** WHERE, GROUP BY, HAVING, ORDER BY, windows, DISTINCT ON, LIMIT: uses outside the output. */
-  private clauses(stmt: Node, scope: Source[], outer: Source[][], ctes: Map<string, Column[]>): void {
-    for (const key of ['whereClause', 'groupClause', 'havingClause', 'sortClause', 'windowClause', 'distinctClause', 'limitCount', 'limitOffset']) {
+  /**
+   * WITH: without RECURSIVE a CTE sees only the CTEs before it (its own name is the outer relation); with
+   * RECURSIVE every CTE of the list sees every other, in any order, and itself. Those are resolved to a
+   * fixpoint: passes (on a scratch resolver, so that half-known passes record nothing) until no column gains a
+   * source, then one recording pass over the settled columns.
+   */
+  private withClause(clause: Node | undefined, outer: Source[][], ctes: Ctes): Ctes {
+    const items = ((clause?.ctes as Node[] | undefined) ?? []).map((i) => i.CommonTableExpr as Node | undefined).filter((c): c is Node => c !== undefined);
+    if (items.length === 0) return ctes;
+    const local = new Map(ctes);
+    if (clause?.recursive !== true) {
+      for (const cte of items) local.set(String(cte.ctename), this.cte(cte, outer, local));
+      return local;
+    }
+    for (const cte of items) local.set(String(cte.ctename), null);
+    let settled = false;
+    for (let pass = 0; pass < MAX_CTE_PASSES && !settled; pass += 1) {
+      const scratch = new Resolver(this.catalog, this.sensitive, this.budget, this.depth);
+      settled = true;
+      for (const cte of items) {
+        const name = String(cte.ctename);
+        const before = local.get(name) ?? null;
+        const after = widen(before, scratch.cte(cte, outer, local));
+        if (!sameColumns(before, after)) {
+          settled = false;
+          local.set(name, after);
+        }
+      }
+    }
+    if (!settled) this.fail(`WITH RECURSIVE ${items.map((c) => String(c.ctename)).join(', ')} does not settle`);
+    const fixed = new Map(local);
+    for (const cte of items) {
+      const name = String(cte.ctename);
+      local.set(name, widen(fixed.get(name) ?? null, this.cte(cte, outer, fixed)));
+    }
+    return local;
+  }
+
+  /** One CTE's columns (renamed by its column list), plus the columns SEARCH and CYCLE add. */
+  private cte(cte: Node, outer: Source[][], ctes: Ctes): Column[] {
+    const query = cte.ctequery as Node;
+    const inner = query.SelectStmt as Node | undefined;
+    // A data-modifying CTE (… RETURNING): its rows come from the modified table.
+    const cols = inner === undefined ? this.returning(query, outer, ctes) : this.select(inner, outer, ctes);
+    const rename = ((cte.aliascolnames as unknown[] | undefined) ?? []).map(str);
+    const out = cols.map((c, i) => ({ name: rename[i] ?? c.name, sources: c.sources }));
+    const of = (list: unknown): Sources => union(...names(list).map((n) => out.find((c) => c.name === n)?.sources ?? new Set<string>()));
+    const search = cte.search_clause as Node | undefined;
+    if (search !== undefined) {
+      // The search column orders rows by the named columns: it carries (and reveals the order of) their values.
+      const by = of(search.search_col_list);
+      this.useOutside(by);
+      if (typeof search.search_seq_column === 'string') out.push({ name: search.search_seq_column, sources: by });
+    }
+    const cycle = cte.cycle_clause as Node | undefined;
+    if (cycle !== undefined) {
+      // Cycle detection compares the named columns across rows.
+      const by = of(cycle.cycle_col_list);
+      this.useOutside(by);
+      if (typeof cycle.cycle_mark_column === 'string') out.push({ name: cycle.cycle_mark_column, sources: new Set() });
+      if (typeof cycle.cycle_path_column === 'string') out.push({ name: cycle.cycle_path_column, sources: by });
+    }
+    return out;
+  }
+
+  /**
+   * WHERE, GROUP BY, HAVING, ORDER BY, windows, DISTINCT (ON), LIMIT: uses outside the output. ORDER BY,
+   * GROUP BY and DISTINCT ON may name an output column by position (`ORDER BY 1`) or by its output name.
+   */
+  private clauses(stmt: Node, scope: Source[], outer: Source[][], ctes: Ctes, outputs: readonly Column[]): void {
+    for (const key of ['whereClause', 'havingClause', 'windowClause', 'limitCount', 'limitOffset']) {
       if (stmt[key] !== undefined) this.useOutside(this.expr(stmt[key], scope, outer, ctes));
     }
+    for (const item of (stmt.groupClause as unknown[] | undefined) ?? []) this.useOutside(this.grouping(item, scope, outer, ctes, outputs));
+    for (const item of (stmt.sortClause as Node[] | undefined) ?? []) {
+      this.useOutside(this.byOutput((item.SortBy as Node | undefined)?.node ?? item, scope, outer, ctes, outputs, false));
+    }
+    const distinct = (stmt.distinctClause as unknown[] | undefined) ?? [];
+    for (const item of distinct) {
+      // Plain DISTINCT is an empty item: it compares every output column.
+      if (item !== null && typeof item === 'object' && Object.keys(item).length === 0) this.useOutside(union(...outputs.map((c) => c.sources)));
+      else this.useOutside(this.byOutput(item, scope, outer, ctes, outputs, false));
+    }
+  }
+
+  private grouping(item: unknown, scope: Source[], outer: Source[][], ctes: Ctes, outputs: readonly Column[]): Sources {
+    const set = (item as { GroupingSet?: { content?: unknown[] } } | undefined)?.GroupingSet;
+    if (set !== undefined) return union(...(set.content ?? []).map((i) => this.grouping(i, scope, outer, ctes, outputs)));
+    return this.byOutput(item, scope, outer, ctes, outputs, true);
+  }
+
+  /** An ORDER BY / GROUP BY / DISTINCT ON item: a position, an output name (GROUP BY: input columns first), or an expression. */
+  private byOutput(node: unknown, scope: Source[], outer: Source[][], ctes: Ctes, outputs: readonly Column[], inputFirst: boolean): Sources {
+    const at = position(node);
+    if (at !== undefined) return outputs[at - 1]?.sources ?? new Set();
+    const name = bareName(node);
+    if (name !== undefined) {
+      const named = outputs.filter((c) => c.name === name);
+      const isInput = scope.some((s) => s.columns === undefined || s.columns.some((c) => c.name === name));
+      if (named.length > 0 && !(inputFirst && isInput)) return union(...named.map((c) => c.sources));
+    }
+    return this.expr(node, scope, outer, ctes);
   }
 
   private star(fields: unknown[], scope: Source[]): Column[] {
     const qualifier = fields.length > 1 ? str(fields[fields.length - 2]) : undefined;
-    const sources = qualifier === undefined ? scope : scope.filter((s) => s.alias === qualifier);
+    const sources = qualifier === undefined ? scope.filter((s) => s.hiddenFromStar !== true) : scope.filter((s) => s.alias === qualifier);
     if (sources.length === 0) {
       this.fail(`${qualifier ?? ''}.* has no source`);
       return [];
@@ -207,11 +435,16 @@ class Resolver {
     return out;
   }
 
-  private relationSource(schema: string | undefined, name: string, alias: Node | undefined, ctes: Map<string, Column[]>): Source {
+  private relationSource(schema: string | undefined, name: string, alias: Node | undefined, ctes: Ctes): Source {
     const aliasName = typeof alias?.aliasname === 'string' ? alias.aliasname : name;
     const rename = ((alias?.colnames as unknown[] | undefined) ?? []).map(str);
     const renamed = (cols: readonly Column[]): Column[] => cols.map((c, i) => ({ name: rename[i] ?? c.name, sources: c.sources }));
-    if (schema === undefined && ctes.has(name)) return { alias: aliasName, columns: renamed(ctes.get(name) ?? []), wildcard: new Set() };
+    if (schema === undefined && ctes.has(name)) {
+      const cols = ctes.get(name);
+      // A recursive CTE whose columns are not known yet (first pass): nothing flows from it so far.
+      if (cols === null || cols === undefined) return { alias: aliasName, columns: undefined, wildcard: new Set() };
+      return { alias: aliasName, columns: renamed(cols), wildcard: new Set() };
+    }
     const found = this.lookupRelation(schema, name);
     if (found === undefined) {
       this.fail(`relation ${schema === undefined ? '' : `${schema}.`}${name} is not in the catalog`);
@@ -233,25 +466,33 @@ class Resolver {
       this.fail(`view ${key} nests too deeply`);
       return info.columns.map((c) => ({ name: c, sources: new Set([`?.${key}.${c}`]) }));
     }
+    let select: Node;
     try {
-      const select = parseView(info);
-      const inner = new Resolver(this.catalog, this.sensitive, this.depth + 1);
-      const cols = inner.select(select, [], new Map());
-      for (const u of inner.unresolved) this.fail(`in view ${key}: ${u}`);
-      for (const r of inner.referenced) this.referenced.add(r);
-      // A sensitive column filtered on inside a view still shapes what the view returns.
-      for (const o of inner.outside) this.outside.add(o);
-      return info.columns.map((c, i) => ({ name: c, sources: cols[i]?.sources ?? new Set() }));
+      select = parseView(info);
     } catch (error) {
       this.fail(`view ${key} definition: ${String(error)}`);
       return info.columns.map((c) => ({ name: c, sources: new Set([`?.${key}.${c}`]) }));
     }
+    const inner = new Resolver(this.catalog, this.sensitive, this.budget, this.depth + 1);
+    const cols = inner.select(select, [], new Map());
+    for (const u of inner.unresolved) this.fail(`in view ${key}: ${u}`);
+    for (const r of inner.referenced) this.referenced.add(r);
+    // A sensitive column filtered on inside a view still shapes what the view returns.
+    for (const o of inner.outside) this.outside.add(o);
+    return info.columns.map((c, i) => ({ name: c, sources: cols[i]?.sources ?? new Set() }));
   }
 
-  private fromItem(item: Node, scope: Source[], outer: Source[][], ctes: Map<string, Column[]>): Source[] {
+  private fromItem(item: Node, scope: Source[], outer: Source[][], ctes: Ctes): Source[] {
+    this.budget.charge();
     if (item.RangeVar !== undefined) {
       const rv = item.RangeVar as Node;
       return [this.relationSource(typeof rv.schemaname === 'string' ? rv.schemaname : undefined, String(rv.relname), rv.alias as Node | undefined, ctes)];
+    }
+    if (item.RangeTableSample !== undefined) {
+      // TABLESAMPLE picks rows of the table by chance (and its arguments), not by their values.
+      const sample = item.RangeTableSample as Node;
+      this.useOutside(union(this.expr(sample.args, scope, outer, ctes), this.expr(sample.repeatable, scope, outer, ctes)));
+      return this.fromItem(sample.relation as Node, scope, outer, ctes);
     }
     if (item.RangeSubselect !== undefined) {
       const sub = item.RangeSubselect as Node;
@@ -262,60 +503,114 @@ class Resolver {
       const rename = ((alias?.colnames as unknown[] | undefined) ?? []).map(str);
       return [{ alias: typeof alias?.aliasname === 'string' ? alias.aliasname : '?subquery', columns: cols.map((c, i) => ({ name: rename[i] ?? c.name, sources: c.sources })), wildcard: new Set() }];
     }
-    if (item.JoinExpr !== undefined) {
-      const join = item.JoinExpr as Node;
-      const left = this.fromItem(join.larg as Node, scope, outer, ctes);
-      const right = this.fromItem(join.rarg as Node, [...scope, ...left], outer, ctes);
-      const both = [...left, ...right];
-      if (join.quals !== undefined) this.useOutside(this.expr(join.quals, [...scope, ...both], outer, ctes));
-      const alias = join.alias as Node | undefined;
-      if (typeof alias?.aliasname === 'string') {
-        const cols = both.flatMap((s) => s.columns ?? []);
-        return [...both, { alias: alias.aliasname, columns: cols, wildcard: union(...both.map((s) => s.wildcard)) }];
-      }
-      return both;
-    }
+    if (item.JoinExpr !== undefined) return this.join(item.JoinExpr as Node, scope, outer, ctes);
     if (item.RangeFunction !== undefined) {
       const fn = item.RangeFunction as Node;
       const args = this.expr(fn.functions, [...scope], outer, ctes);
+      // A function in FROM decides how many rows come out (a set-returning one, or one row): its arguments are an oracle.
+      this.useOutside(args);
       const alias = fn.alias as Node | undefined;
       const name = typeof alias?.aliasname === 'string' ? alias.aliasname : '?function';
-      const colnames = ((alias?.colnames as unknown[] | undefined) ?? []).map(str).filter((c): c is string => c !== undefined);
+      let colnames = names(alias?.colnames);
+      if (colnames.length === 0) {
+        colnames = ((fn.coldeflist as Node[] | undefined) ?? []).map((d) => (d.ColumnDef as Node | undefined)?.colname).filter((c): c is string => typeof c === 'string');
+      }
       const columns = colnames.length > 0 ? colnames.map((c) => ({ name: c, sources: args })) : [{ name, sources: args }];
+      if (fn.ordinality === true && colnames.length === 0) columns.push({ name: 'ordinality', sources: new Set() });
       return [{ alias: name, columns, wildcard: args }];
     }
     this.fail(`FROM item ${Object.keys(item)[0] ?? '?'} is not supported by lineage`);
     return [{ alias: '?', columns: undefined, wildcard: new Set(['?.?.*']) }];
   }
 
-  /** DELETE/UPDATE/INSERT … RETURNING: the rows of the target table (and USING/FROM tables). */
-  returning(stmt: Node, outer: Source[][], ctes: Map<string, Column[]>): Column[] {
+  /**
+   * A join. ON compares what it names; USING and NATURAL compare the named (or all common) columns without
+   * naming them in an expression, and merge each pair into one output column that comes first under `*`.
+   */
+  private join(join: Node, scope: Source[], outer: Source[][], ctes: Ctes): Source[] {
+    const left = this.fromItem(join.larg as Node, scope, outer, ctes);
+    const right = this.fromItem(join.rarg as Node, [...scope, ...left], outer, ctes);
+    const both = [...left, ...right];
+    if (join.quals !== undefined) this.useOutside(this.expr(join.quals, [...scope, ...both], outer, ctes));
+    const alias = join.alias as Node | undefined;
+    const aliased = (columns: readonly Column[] | undefined): Source[] =>
+      typeof alias?.aliasname === 'string'
+        ? [{ alias: alias.aliasname, columns: columns === undefined ? undefined : columns.map((c, i) => ({ name: names(alias.colnames)[i] ?? c.name, sources: c.sources })), wildcard: union(...both.map((s) => s.wildcard)), hiddenFromStar: true }]
+        : [];
+    const leftCols = visibleColumns(left);
+    const rightCols = visibleColumns(right);
+    let using = names(join.usingClause);
+    if (join.isNatural === true) {
+      if (leftCols === undefined || rightCols === undefined) {
+        // The common columns are unknown: any column of either side may be compared.
+        this.fail('NATURAL JOIN over a source whose columns are unknown');
+        this.useOutside(union(...both.flatMap((s) => [s.wildcard, ...(s.columns ?? []).map((c) => c.sources)])));
+        return [...both, ...aliased(undefined)];
+      }
+      using = [...new Set(leftCols.map((c) => c.name).filter((n) => rightCols.some((r) => r.name === n)))];
+    }
+    if (using.length === 0) return [...both, ...aliased(visibleColumns(both))];
+    const side = (cols: Column[] | undefined, sources: Source[], name: string): Sources => {
+      const col = cols?.find((c) => c.name === name);
+      if (col !== undefined) return col.sources;
+      if (cols === undefined) return union(...sources.map((s) => s.wildcard));
+      this.fail(`join column ${name} not found`);
+      return new Set([`?.?.${name}`]);
+    };
+    const merged = using.map((name) => ({ name, sources: union(side(leftCols, left, name), side(rightCols, right, name)) }));
+    for (const m of merged) {
+      for (const f of m.sources) if (!f.startsWith('?')) this.referenced.add(f);
+      this.useOutside(m.sources);
+    }
+    if (leftCols === undefined || rightCols === undefined) return [...both, ...aliased(undefined)];
+    const rest = [...leftCols, ...rightCols].filter((c) => !using.includes(c.name));
+    const joined: Column[] = [...merged, ...rest];
+    const usingAlias = join.join_using_alias as Node | undefined;
+    return [
+      ...both.map((s) => ({ ...s, hiddenFromStar: true })),
+      { alias: '', columns: joined, wildcard: new Set() },
+      ...(typeof usingAlias?.aliasname === 'string' ? [{ alias: usingAlias.aliasname, columns: merged, wildcard: new Set<string>(), hiddenFromStar: true }] : []),
+      ...aliased(joined),
+    ];
+  }
+
+  /** DELETE/UPDATE/INSERT/MERGE … RETURNING: the rows of the target table (and USING/FROM/source tables). */
+  returning(stmt: Node, outer: Source[][], ctes: Ctes): Column[] {
+    this.budget.charge();
     const body = (stmt.DeleteStmt ?? stmt.UpdateStmt ?? stmt.InsertStmt ?? stmt.MergeStmt) as Node | undefined;
     if (body === undefined) {
       this.fail(`statement ${Object.keys(stmt)[0] ?? '?'} has no lineage`);
       return [];
     }
+    const local = this.withClause(body.withClause as Node | undefined, outer, ctes);
     const rel = body.relation as Node;
-    const scope = [this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, ctes)];
-    for (const item of [...((body.usingClause as Node[] | undefined) ?? []), ...((body.fromClause as Node[] | undefined) ?? [])]) {
-      scope.push(...this.fromItem(item, scope, outer, ctes));
+    const scope = [this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, local)];
+    const from = [...((body.usingClause as Node[] | undefined) ?? []), ...((body.fromClause as Node[] | undefined) ?? [])];
+    if (body.sourceRelation !== undefined) from.push(body.sourceRelation as Node);
+    for (const item of from) scope.push(...this.fromItem(item, scope, outer, local));
+    for (const key of ['whereClause', 'joinCondition']) {
+      if (body[key] !== undefined) this.useOutside(this.expr(body[key], scope, outer, local));
     }
-    if (body.whereClause !== undefined) this.useOutside(this.expr(body.whereClause, scope, outer, ctes));
+    for (const when of (body.mergeWhenClauses as Node[] | undefined) ?? []) {
+      const clause = (when.MergeWhenClause ?? {}) as Node;
+      if (clause.condition !== undefined) this.useOutside(this.expr(clause.condition, scope, outer, local));
+    }
     const out: Column[] = [];
     for (const target of ((body.returningClause as Node | undefined)?.exprs as Node[] | undefined) ?? ((body.returningList as Node[] | undefined) ?? [])) {
       const res = target.ResTarget as Node;
       const val = res.val as Node;
       const fields = (val.ColumnRef as { fields?: unknown[] } | undefined)?.fields ?? [];
       if (fields.some((f) => (f as Node).A_Star !== undefined)) out.push(...this.star(fields, scope));
-      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, scope, outer, ctes) });
+      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, scope, outer, local) });
     }
     return out;
   }
 
   /** Lineage of an expression: every base column it reads, through functions, casts and subqueries. */
-  expr(node: unknown, scope: Source[], outer: Source[][], ctes: Map<string, Column[]>): Sources {
+  expr(node: unknown, scope: Source[], outer: Source[][], ctes: Ctes): Sources {
     if (Array.isArray(node)) return union(...node.map((n) => this.expr(n, scope, outer, ctes)));
     if (node === null || typeof node !== 'object') return new Set();
+    this.budget.charge();
     const n = node as Node;
     if (n.ColumnRef !== undefined) {
       const found = this.columnRef((n.ColumnRef as { fields?: unknown[] }).fields ?? [], scope, outer);
@@ -334,23 +629,102 @@ class Resolver {
       }
       return union(tested, ...cols.map((c) => c.sources));
     }
-    if (n.FuncCall !== undefined) {
-      const fn = n.FuncCall as Node;
-      for (const key of ['over', 'agg_filter', 'agg_order']) {
-        if (fn[key] !== undefined) this.useOutside(this.expr(fn[key], scope, outer, ctes));
-      }
-      return this.expr(fn.args, scope, outer, ctes);
+    if (n.FuncCall !== undefined) return this.call(n.FuncCall as Node, scope, outer, ctes);
+    if (n.TypeCast !== undefined) {
+      const cast = n.TypeCast as Node;
+      const sources = this.expr(cast.arg, scope, outer, ctes);
+      // A cast runs the target type's input function: its error quotes the value (`…::regclass`, `…::int`).
+      if (!harmlessCast(cast.typeName)) this.useOutside(sources);
+      return sources;
+    }
+    if (n.XmlExpr !== undefined) {
+      const xml = n.XmlExpr as Node;
+      const sources = union(this.expr(xml.named_args, scope, outer, ctes), this.expr(xml.args, scope, outer, ctes));
+      if (xml.op === 'IS_XMLPARSE') this.useOutside(sources);
+      return sources;
+    }
+    if (n.CaseExpr !== undefined) {
+      const c = n.CaseExpr as Node;
+      const whens = ((c.args as Node[] | undefined) ?? []).map((w) => (w.CaseWhen ?? {}) as Node);
+      const tests = union(this.expr(c.arg, scope, outer, ctes), ...whens.map((w) => this.expr(w.expr, scope, outer, ctes)));
+      const results = union(...whens.map((w) => this.expr(w.result, scope, outer, ctes)), this.expr(c.defresult, scope, outer, ctes));
+      // Which branch runs (and which later test is evaluated) depends on the tests: one that can fail makes the
+      // error an oracle on them.
+      if (whens.some((w, i) => mayRaise(w.result) || (i > 0 && mayRaise(w.expr))) || mayRaise(c.defresult)) this.useOutside(tests);
+      return union(tests, results);
+    }
+    if (n.CoalesceExpr !== undefined || n.BoolExpr !== undefined) {
+      // COALESCE evaluates an argument only when the ones before it are null; AND/OR stop early, in any order.
+      const args = (((n.CoalesceExpr ?? n.BoolExpr) as Node).args as unknown[] | undefined) ?? [];
+      const sources = args.map((a) => this.expr(a, scope, outer, ctes));
+      args.forEach((a, i) => {
+        if (!mayRaise(a)) return;
+        const others = n.CoalesceExpr !== undefined ? sources.slice(0, i) : sources.filter((_, j) => j !== i);
+        this.useOutside(union(...others));
+      });
+      return union(...sources);
+    }
+    if (n.A_Expr !== undefined) {
+      const e = n.A_Expr as Node;
+      const left = this.expr(e.lexpr, scope, outer, ctes);
+      const right = this.expr(e.rexpr, scope, outer, ctes);
+      // Division by zero raises an error: whether it does is an oracle on the divisor.
+      const op = names(e.name).at(-1);
+      if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.useOutside(right);
+      return union(left, right);
     }
     let out = new Set<string>();
     for (const value of Object.values(n)) out = union(out, this.expr(value, scope, outer, ctes));
     return out;
   }
 
+  private call(fn: Node, scope: Source[], outer: Source[][], ctes: Ctes): Sources {
+    const fname = names(fn.funcname);
+    const projected = this.projection(fn, fname, scope, outer);
+    if (projected !== undefined) {
+      this.projections.add(fn);
+      return projected;
+    }
+    for (const key of ['over', 'agg_filter', 'agg_order']) {
+      if (fn[key] !== undefined) this.useOutside(this.expr(fn[key], scope, outer, ctes));
+    }
+    const args = this.expr(fn.args, scope, outer, ctes);
+    const bare = (fname.at(-1) ?? '').toLowerCase();
+    const schema = fname.length > 1 ? fname.at(-2) : undefined;
+    const builtin = schema === undefined || schema === 'pg_catalog';
+    // A set-returning function decides how many rows come out; an input function's error quotes its argument.
+    if ((builtin && (SET_RETURNING.has(bare) || PARSES_INPUT.has(bare))) || this.catalog.returnsSet?.(bare) === true) this.useOutside(args);
+    return args;
+  }
+
+  /**
+   * `name(row)` is PostgreSQL's functional notation for `row.name` when no function `name` exists: one
+   * undecorated argument naming a row source (not a column) that has a column of that name.
+   */
+  private projection(fn: Node, fname: string[], scope: Source[], outer: Source[][]): Sources | undefined {
+    const args = (fn.args as unknown[] | undefined) ?? [];
+    if (fname.length !== 1 || args.length !== 1 || this.catalog.hasFunction === undefined) return undefined;
+    if (['agg_star', 'agg_distinct', 'func_variadic'].some((k) => fn[k] === true) || ['over', 'agg_order', 'agg_filter'].some((k) => fn[k] !== undefined)) return undefined;
+    const column = fname[0] ?? '';
+    const row = bareName(args[0]);
+    if (row === undefined || this.catalog.hasFunction(column.toLowerCase())) return undefined;
+    for (const level of [scope, ...outer]) {
+      if (level.some((s) => s.columns === undefined || s.columns.some((c) => c.name === row))) return undefined;
+      const source = level.find((s) => s.alias === row);
+      if (source === undefined) continue;
+      const col = source.columns?.find((c) => c.name === column);
+      if (col === undefined) return undefined;
+      for (const f of col.sources) if (!f.startsWith('?')) this.referenced.add(f);
+      return col.sources;
+    }
+    return undefined;
+  }
+
   private columnRef(fields: unknown[], scope: Source[], outer: Source[][]): Sources {
-    const names = fields.map((f) => str(f) ?? ((f as Node).A_Star !== undefined ? '*' : '?'));
+    const parts = fields.map((f) => str(f) ?? ((f as Node).A_Star !== undefined ? '*' : '?'));
     const scopes = [scope, ...outer];
-    const column = names.at(-1) ?? '?';
-    const qualifier = names.length >= 2 ? names[names.length - 2] : undefined;
+    const column = parts.at(-1) ?? '?';
+    const qualifier = parts.length >= 2 ? parts[parts.length - 2] : undefined;
     for (const level of scopes) {
       if (qualifier !== undefined) {
         const source = level.find((s) => s.alias === qualifier);
@@ -370,7 +744,7 @@ class Resolver {
       const whole = level.find((s) => s.alias === column);
       if (whole !== undefined) return union(whole.wildcard, ...(whole.columns ?? []).map((c) => c.sources));
     }
-    this.fail(`column ${names.join('.')} could not be resolved`);
+    this.fail(`column ${parts.join('.')} could not be resolved`);
     return new Set([`?.?.${column}`]);
   }
 }
@@ -384,23 +758,45 @@ function defaultName(val: Node): string {
   return '?column?';
 }
 
-/** Lineage of one parsed statement (the `stmt` node of libpg-query's output). */
-export function lineageOf(stmt: Node, catalog: RelationCatalog, sensitive: SensitivePredicate): Lineage {
-  const resolver = new Resolver(catalog, sensitive);
+/** EXPLAIN with ANALYZE runs the statement: its row counts and errors are the statement's own. */
+function explainAnalyzes(explain: Node): boolean {
+  return /"defname":"analyze"/i.test(JSON.stringify(explain.options ?? []));
+}
+
+/**
+ * Lineage of one parsed statement (the `stmt` node of libpg-query's output), and which `name(row)` calls
+ * are column projections. Throws `SqlRejectedError` when the analysis would take more than its budget.
+ */
+export function analyseLineage(stmt: Node, catalog: RelationCatalog, sensitive: SensitivePredicate): LineageAnalysis {
+  const resolver = new Resolver(catalog, sensitive, new AnalysisBudget());
   let outputs: Column[] = [];
-  if (stmt.SelectStmt !== undefined) outputs = resolver.select(stmt.SelectStmt as Node, [], new Map());
-  else if (stmt.DeleteStmt !== undefined || stmt.UpdateStmt !== undefined || stmt.InsertStmt !== undefined || stmt.MergeStmt !== undefined) {
-    outputs = resolver.returning(stmt, [], new Map());
+  let target = stmt;
+  const explain = stmt.ExplainStmt as Node | undefined;
+  // EXPLAIN ANALYZE shows no values but executes the statement: what it uses is used; what it outputs is not shown.
+  const analyzed = explain !== undefined && explainAnalyzes(explain);
+  if (analyzed) target = (explain.query ?? {}) as Node;
+  if (target.SelectStmt !== undefined) outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  else if (target.DeleteStmt !== undefined || target.UpdateStmt !== undefined || target.InsertStmt !== undefined || target.MergeStmt !== undefined) {
+    outputs = resolver.returning(target, [], new Map());
   }
+  if (analyzed) outputs = [];
   const maskedOutputs: number[] = [];
   outputs.forEach((c, i) => {
     if ([...c.sources].some((s) => s.startsWith('?') || resolver.isSensitive(s))) maskedOutputs.push(i);
   });
   return {
-    maskedOutputs,
-    maskedColumns: maskedOutputs.map((i) => outputs[i]?.name ?? `#${i}`),
-    sensitiveUsedOutside: [...resolver.outside].sort(),
-    unresolved: resolver.unresolved,
-    columnsReferenced: [...resolver.referenced].sort(),
+    lineage: {
+      maskedOutputs,
+      maskedColumns: maskedOutputs.map((i) => outputs[i]?.name ?? `#${i}`),
+      sensitiveUsedOutside: [...resolver.outside].sort(),
+      unresolved: resolver.unresolved,
+      columnsReferenced: [...resolver.referenced].sort(),
+    },
+    projections: resolver.projections,
   };
+}
+
+/** Lineage of one parsed statement (the `stmt` node of libpg-query's output). */
+export function lineageOf(stmt: Node, catalog: RelationCatalog, sensitive: SensitivePredicate): Lineage {
+  return analyseLineage(stmt, catalog, sensitive).lineage;
 }
