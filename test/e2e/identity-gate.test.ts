@@ -147,7 +147,7 @@ afterAll(async () => {
 describe('emails and static groups over HTTP (issue 15)', () => {
   const kate = (issuer: LocalIssuer, claims: Record<string, unknown> = {}) => issuer.sign({ sub: 'kate', aud: resource, email: 'kate@corp.example', email_verified: true, ...claims });
 
-  it('allows kate by her email rule only with a verified, comparable email from her own issuer', async () => {
+  it('allows kate by her email rule only with a verified, comparable email from her own issuer (identity:verified-email)', async () => {
     const own = await session(await kate(corp));
     try {
       const result = await own.client.callTool({ name: 'query_sql', arguments: query });
@@ -224,7 +224,7 @@ describe('HTTP gate records (issue 15)', () => {
   const ana = () => corp.sign({ sub: 'ana', aud: resource, groups: ['analysts'] });
   const mallory = () => corp.sign({ sub: 'mallory', aud: resource, groups: ['analysts'] });
 
-  it('records a verified caller using another principal\'s Streamable HTTP session under the caller, outside that session', async () => {
+  it('records a verified caller using another principal\'s Streamable HTTP session under the caller, outside that session (audit:gate-refusals)', async () => {
     const victim = await session(await ana());
     try {
       const victimId = victim.transport.sessionId ?? '';
@@ -301,7 +301,7 @@ describe('HTTP gate records (issue 15)', () => {
     }
   });
 
-  it('keeps an oversized anonymous input as its digest, size and a bounded prefix', async () => {
+  it('keeps an oversized anonymous input as its digest, size and a bounded prefix (audit:gate-refusals)', async () => {
     const inputs: unknown[] = [
       { connection: 'shop', sql: `SELECT '${'x'.repeat(3 << 20)}'` },
       { connection: 'shop', sql: 'SELECT 1', params: Array.from({ length: 300_000 }, (_, i) => i) },

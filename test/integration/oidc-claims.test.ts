@@ -36,7 +36,7 @@ afterAll(async () => {
 describe('OidcVerifier: email_verified must be the boolean true (issue 15)', () => {
   const groups = { dba: ['kate@corp.example'] };
 
-  it('uses the email and its static groups only when email_verified is true', async () => {
+  it('uses the email and its static groups only when email_verified is true (identity:verified-email)', async () => {
     const verifier = new OidcVerifier(config({ groups }));
     const ok = await verifier.verify(await idp.sign({ sub: 'k', aud: AUD, email: 'kate@corp.example', email_verified: true }));
     expect(ok.principal).toMatchObject({ email: 'kate@corp.example', groups: ['dba'] });
@@ -147,7 +147,7 @@ describe('OidcVerifier: emails and static groups are keyed by issuer (issue 15)'
 });
 
 describe('OidcVerifier: claim types (issue 16)', () => {
-  it('refuses a sub that is not a bounded string without control characters', async () => {
+  it('refuses a sub that is not a bounded string without control characters (identity:claim-types)', async () => {
     const verifier = new OidcVerifier(config());
     const subs: unknown[] = [null, '', 123, 0, true, { a: 1 }, ['x'], 'x'.repeat(256), 'a\u0000b', 'kate\nINFO forged', 'a\u001b[2Jb', '\u202Eevil', 'zero\u200Bwidth', 'line\u2028sep'];
     for (const sub of subs) {
@@ -232,7 +232,7 @@ describe('OidcVerifier: the trust bootstrap (issue 17)', () => {
     expect(message).toMatch(reason);
   }
 
-  it('applies the https-or-loopback rule to the discovered jwks_uri', async () => {
+  it('applies the https-or-loopback rule to the discovered jwks_uri (identity:trust-bootstrap)', async () => {
     try {
       for (const uri of ['http://example.invalid/jwks', 'http://10.0.0.1/jwks', 'data:application/json,{"keys":[]}', 'file:///etc/passwd', 'ftp://127.0.0.1/jwks', 'https://user:pw@example.invalid/jwks']) {
         idp.setDiscovery({ jwks_uri: uri });
@@ -264,7 +264,7 @@ describe('OidcVerifier: the trust bootstrap (issue 17)', () => {
     }
   });
 
-  it('rate-limits fetches during an outage: refused tokens do not each make an outbound request', async () => {
+  it('rate-limits fetches during an outage: refused tokens do not each make an outbound request (identity:trust-bootstrap)', async () => {
     const verifier = new OidcVerifier(config());
     const token = await idp.sign({ sub: 's', aud: AUD });
     const discovery = idp.discoveryRequests();
