@@ -277,6 +277,23 @@ describe('stdio with a verified token', () => {
     }
   });
 
+  it('refuses a token whose sub is not a string, and uses no look-alike email, on stdio too (issue 15)', async () => {
+    const numeric = await stdioClient({ AIRLOCK_TOKEN: await idp.signRaw(JSON.stringify({ iss: idp.issuer, aud: resource, sub: 123, exp: Math.floor(Date.now() / 1000) + 300 })) });
+    try {
+      const result = await numeric.callTool({ name: 'whoami', arguments: {} });
+      expect(textOf(result)).toContain('No verified identity: this call carries no valid credential.\n[code: UNAUTHENTICATED;');
+    } finally {
+      await numeric.close();
+    }
+    const kelvin = await stdioClient({ AIRLOCK_TOKEN: await idp.sign({ sub: 'm', aud: resource, email: '\u212Aate@corp.example', email_verified: true }) });
+    try {
+      const result = (await kelvin.callTool({ name: 'whoami', arguments: {} })) as { structuredContent?: { identity?: unknown } };
+      expect(result.structuredContent?.identity).toMatchObject({ sub: 'm', email: null, verified: true });
+    } finally {
+      await kelvin.close();
+    }
+  });
+
   it('uses --token-file when AIRLOCK_TOKEN is inherited from the shell too (issue 14)', async () => {
     const d = tempDir();
     const file = join(d, 'token');
