@@ -10,6 +10,11 @@ export interface AuditRecord {
   readonly time: string;
   readonly durationMs: number;
   readonly sessionId: string;
+  /**
+   * A session id a refused request named but could not be verified to own (HTTP gate refusals only).
+   * Kept apart from `sessionId` so that the refusal never appears among that session's calls.
+   */
+  readonly claimedSessionId?: string;
   readonly transport: TransportKind;
   /** The verified caller; `null` when no identity could be established. Never the token. */
   readonly principal: {

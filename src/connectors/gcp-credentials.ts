@@ -56,7 +56,7 @@ export class ImpersonationProvider {
 
   /** A token acting as `serviceAccount` on behalf of `principal` (cached until near expiry). */
   async tokenFor(principal: Principal, serviceAccount: string): Promise<DownstreamToken> {
-    const key = `${principal.issuer}\u0000${principal.sub}\u0000${serviceAccount}`;
+    const key = JSON.stringify([principal.issuer, principal.sub, serviceAccount]);
     let entry = this.clients.get(key);
     if (entry === undefined) {
       entry = {

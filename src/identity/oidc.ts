@@ -1,7 +1,9 @@
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import * as z from 'zod';
 import { UnauthenticatedError } from '../errors.js';
-import type { IdentityConfig, IssuerConfig } from './config.js';
+import { authorizationEmail, checkNumericDates, ClaimError, claimAt, domainMatches, identifierClaim, isSafeText, MAX_EMAIL_LENGTH, MAX_SUB_LENGTH } from './claims.js';
+import { isHttpsOrLoopback, type IdentityConfig, type IssuerConfig } from './config.js';
+import { trustFetch } from './fetch.js';
 import type { Principal } from './principal.js';
 
 /** A verified principal and when its token stops being valid (ms since epoch). */
@@ -53,24 +55,43 @@ function peekIssuer(token: string): string | undefined {
   }
 }
 
-function claimAt(payload: JWTPayload, path: string): unknown {
-  if (Object.hasOwn(payload, path)) return payload[path];
-  let value: unknown = payload;
-  for (const key of path.split('.')) {
-    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return value;
+/** `typ` as RFC 8725 compares it: case-insensitive, "application/" optional. */
+function normaliseTyp(typ: string): string {
+  const lower = typ.toLowerCase();
+  return lower.startsWith('application/') ? lower.slice('application/'.length) : lower;
 }
 
 class IssuerVerifier {
   private jwks: Promise<JWTVerifyGetKey> | undefined;
+  /** One guarded fetch per issuer: discovery and JWKS share its size cap and outage backoff. */
+  private readonly fetch: typeof fetch;
+  private readonly groupsPath: readonly string[];
+  /** Static groups by canonical email, for this issuer only. */
+  private readonly staticGroups: ReadonlyMap<string, readonly string[]>;
+  /** Email domains this issuer speaks for; undefined: all (a single trusted issuer). */
+  private readonly emailDomains: readonly string[] | undefined;
 
   constructor(
     readonly config: IssuerConfig,
     private readonly identity: IdentityConfig,
     private readonly options: OidcVerifierOptions,
-  ) {}
+  ) {
+    this.fetch = trustFetch({ ...(options.fetch === undefined ? {} : { fetch: options.fetch }), ...(options.now === undefined ? {} : { now: () => options.now?.().getTime() ?? Date.now() }) });
+    this.groupsPath = typeof config.groupsClaim === 'string' ? config.groupsClaim.split('.') : config.groupsClaim;
+    this.emailDomains = config.emailDomains;
+    // A single issuer may keep the top-level map (the schema refuses it when several issuers are trusted).
+    const members = new Map<string, string[]>();
+    for (const map of [identity.issuers.length === 1 ? identity.groups : {}, config.groups]) {
+      for (const [group, emails] of Object.entries(map)) {
+        for (const email of emails) {
+          const key = authorizationEmail(email);
+          if (key === undefined) throw new TypeError(`identity: static group "${group}" lists "${email}", which is not a comparable email address`);
+          members.set(key, [...(members.get(key) ?? []), group]);
+        }
+      }
+    }
+    this.staticGroups = members;
+  }
 
   private keys(): Promise<JWTVerifyGetKey> {
     this.jwks ??= this.discover().catch((error: unknown) => {
@@ -82,21 +103,22 @@ class IssuerVerifier {
   }
 
   private async discover(): Promise<JWTVerifyGetKey> {
-    const fetchImpl = this.options.fetch ?? fetch;
     let jwksUri = this.config.jwksUri;
     if (jwksUri === undefined) {
       const url = `${this.config.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-      const res = await fetchImpl(url, { signal: AbortSignal.timeout(this.identity.httpTimeoutMs), redirect: 'error' });
-      if (!res.ok) throw new Error(`discovery ${url} answered ${res.status}`);
-      const doc = Discovery.parse(await res.json());
-      if (doc.issuer !== this.config.issuer) throw new Error(`discovery issuer "${doc.issuer}" does not match "${this.config.issuer}"`);
-      jwksUri = doc.jwks_uri;
+      const res = await this.fetch(url, { signal: AbortSignal.timeout(this.identity.httpTimeoutMs) });
+      const doc = Discovery.safeParse(await res.json());
+      if (!doc.success) throw new Error(`discovery ${url}: not an OpenID configuration with issuer and jwks_uri`);
+      if (doc.data.issuer !== this.config.issuer) throw new Error(`discovery issuer "${doc.data.issuer.slice(0, 200)}" does not match "${this.config.issuer}"`);
+      // A discovered URL gets the same rule as a configured one: the discovery answer is not trusted more.
+      if (!isHttpsOrLoopback(doc.data.jwks_uri)) throw new Error(`discovered jwks_uri "${doc.data.jwks_uri.slice(0, 200)}" is not an https URL (http only on loopback)`);
+      jwksUri = doc.data.jwks_uri;
     }
     return createRemoteJWKSet(new URL(jwksUri), {
       timeoutDuration: this.identity.httpTimeoutMs,
       cacheMaxAge: this.identity.jwksCacheSeconds * 1000,
       cooldownDuration: this.identity.jwksCooldownSeconds * 1000,
-      ...(this.options.fetch === undefined ? {} : { [customFetch]: this.options.fetch }),
+      [customFetch]: this.fetch,
     });
   }
 
@@ -108,8 +130,10 @@ class IssuerVerifier {
       throw reject('jwks_unavailable', `cannot load signing keys for ${this.config.issuer}: ${String(error)}`, error);
     }
     let payload: JWTPayload;
+    let typ: unknown;
     try {
-      ({ payload } = await jwtVerify(token, keys, {
+      let protectedHeader: { typ?: unknown };
+      ({ payload, protectedHeader } = await jwtVerify(token, keys, {
         issuer: this.config.issuer,
         audience: this.config.audiences,
         algorithms: [...this.config.algorithms],
@@ -118,27 +142,52 @@ class IssuerVerifier {
         ...(this.config.maxTokenAgeSeconds === undefined ? {} : { maxTokenAge: this.config.maxTokenAgeSeconds }),
         ...(this.options.now === undefined ? {} : { currentDate: this.options.now() }),
       }));
+      typ = protectedHeader.typ;
     } catch (error) {
       throw mapJoseError(error);
     }
-    return { principal: this.principal(payload), expiresAt: (payload.exp ?? 0) * 1000 };
+    if (this.config.typ !== undefined) {
+      const allowed = this.config.typ.map(normaliseTyp);
+      if (typeof typ !== 'string' || !allowed.includes(normaliseTyp(typ))) {
+        throw reject('claim_invalid', `typ: header typ ${typeof typ === 'string' ? `"${typ.slice(0, 50)}"` : 'absent'} is not one of ${this.config.typ.join(', ')}`);
+      }
+    }
+    let principal: Principal;
+    try {
+      checkNumericDates(payload);
+      principal = this.principal(payload);
+    } catch (error) {
+      if (error instanceof ClaimError) throw reject('claim_invalid', error.message, error);
+      throw error;
+    }
+    const expiresAt = (payload.exp ?? 0) * 1000;
+    // Clock tolerance is for nbf and iat; past exp a token is expired here exactly as everywhere else.
+    if (expiresAt <= (this.options.now?.().getTime() ?? Date.now())) throw reject('expired', '"exp" claim timestamp check failed');
+    return { principal, expiresAt };
+  }
+
+  /** The email usable for authorization: verified, in a domain this issuer speaks for, comparable. */
+  private authorizationEmail(payload: JWTPayload): string | undefined {
+    if (!Object.hasOwn(payload, 'email')) return undefined;
+    const raw = identifierClaim('email', payload.email, MAX_EMAIL_LENGTH);
+    const verified = payload.email_verified === true || (this.config.trustEmailWithoutVerifiedClaim && !Object.hasOwn(payload, 'email_verified'));
+    if (!verified) return undefined;
+    const email = authorizationEmail(raw);
+    if (email === undefined) return undefined;
+    if (this.emailDomains !== undefined && !domainMatches(email.slice(email.lastIndexOf('@') + 1), this.emailDomains)) return undefined;
+    return email;
   }
 
   private principal(payload: JWTPayload): Principal {
-    const sub = payload.sub ?? '';
-    const rawEmail = typeof payload.email === 'string' ? payload.email.toLowerCase() : undefined;
-    // An email the IdP says is unverified is not an identity.
-    const email = rawEmail !== undefined && payload.email_verified !== false && payload.email_verified !== 'false' ? rawEmail : undefined;
-    const claimed = claimAt(payload, this.config.groupsClaim);
+    const sub = identifierClaim('sub', payload.sub, MAX_SUB_LENGTH);
+    const email = this.authorizationEmail(payload);
+    const claimed = claimAt(payload, this.groupsPath);
     const groups = new Set<string>();
-    if (Array.isArray(claimed)) for (const g of claimed) if (typeof g === 'string' && g !== '') groups.add(g);
-    if (typeof claimed === 'string' && claimed !== '') for (const g of claimed.split(/[ ,]+/)) if (g !== '') groups.add(g);
-    if (email !== undefined) {
-      for (const [group, members] of Object.entries(this.identity.groups)) {
-        if (members.some((m) => m.toLowerCase() === email)) groups.add(group);
-      }
-    }
-    const clientId = typeof payload.azp === 'string' ? payload.azp : typeof payload.client_id === 'string' ? payload.client_id : undefined;
+    // Group names that could not be written in a policy (control characters, absurd lengths) match nothing anyway.
+    const names = Array.isArray(claimed) ? (claimed as unknown[]) : typeof claimed === 'string' ? claimed.split(/[ ,]+/) : [];
+    for (const g of names) if (isSafeText(g, 256)) groups.add(g);
+    if (email !== undefined) for (const group of this.staticGroups.get(email) ?? []) groups.add(group);
+    const clientId = isSafeText(payload.azp, 256) ? payload.azp : isSafeText(payload.client_id, 256) ? payload.client_id : undefined;
     return Object.freeze({ issuer: this.config.issuer, sub, email, groups: Object.freeze([...groups].sort()), clientId, dev: false });
   }
 }

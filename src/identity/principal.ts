@@ -26,3 +26,11 @@ export type Credential =
 
 /** Issuer recorded for principals created by `--dev-identity`. */
 export const DEV_ISSUER = 'airlock:dev-identity';
+
+/**
+ * The key that says "the same principal" (session owners, credential caches): issuer and sub as a JSON
+ * array, so no choice of characters in either can make two different pairs produce the same key.
+ */
+export function principalKey(principal: Pick<Principal, 'issuer' | 'sub'>): string {
+  return JSON.stringify([principal.issuer, principal.sub]);
+}

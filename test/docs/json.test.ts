@@ -128,7 +128,9 @@ describe('airlock.example.json', () => {
     const config = await loadRuntimeFile(join(ROOT, 'airlock.example.json'));
     expect(config.identity?.issuers.map((i) => i.issuer)).toEqual(['https://accounts.google.com', 'https://corp.okta.com/oauth2/default']);
     expect(config.identity?.issuers[0]?.audiences).toEqual([config.identity?.resource]);
-    expect(config.identity?.groups.analysts).toEqual(['devin-agent@my-project.iam.gserviceaccount.com']);
+    // Static groups and email domains belong to the issuer that verifies those emails (issue 15).
+    expect(config.identity?.issuers[0]?.groups.analysts).toEqual(['devin-agent@my-project.iam.gserviceaccount.com']);
+    expect(config.identity?.issuers.map((i) => i.emailDomains)).toEqual([['my-project.iam.gserviceaccount.com'], ['corp.example']]);
   });
 
   it('is the sample shown in docs/operators.md, byte for byte', () => {

@@ -165,7 +165,8 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
     const id = /audit id: ([0-9a-f-]{36})/.exec(res.body)?.[1] ?? '';
-    expect(auditRecord(join(dir, 'audit'), id)).toMatchObject({ outcome: 'unauthenticated', sessionId: transport.sessionId, error: { detail: expect.stringContaining('(expired)') as unknown } });
+    // Recorded under no identity and outside the session it named (issue 15): the id is kept as claimed only.
+    expect(auditRecord(join(dir, 'audit'), id)).toMatchObject({ outcome: 'unauthenticated', sessionId: '', claimedSessionId: transport.sessionId, error: { detail: expect.stringContaining('(expired)') as unknown } });
     await transport.terminateSession();
     await client.close();
   });
@@ -273,6 +274,23 @@ describe('stdio with a verified token', () => {
       expect(textOf(result)).toContain('No verified identity: this call carries no valid credential.\n[code: UNAUTHENTICATED;');
     } finally {
       await client.close();
+    }
+  });
+
+  it('refuses a token whose sub is not a string, and uses no look-alike email, on stdio too (issue 15)', async () => {
+    const numeric = await stdioClient({ AIRLOCK_TOKEN: await idp.signRaw(JSON.stringify({ iss: idp.issuer, aud: resource, sub: 123, exp: Math.floor(Date.now() / 1000) + 300 })) });
+    try {
+      const result = await numeric.callTool({ name: 'whoami', arguments: {} });
+      expect(textOf(result)).toContain('No verified identity: this call carries no valid credential.\n[code: UNAUTHENTICATED;');
+    } finally {
+      await numeric.close();
+    }
+    const kelvin = await stdioClient({ AIRLOCK_TOKEN: await idp.sign({ sub: 'm', aud: resource, email: '\u212Aate@corp.example', email_verified: true }) });
+    try {
+      const result = (await kelvin.callTool({ name: 'whoami', arguments: {} })) as { structuredContent?: { identity?: unknown } };
+      expect(result.structuredContent?.identity).toMatchObject({ sub: 'm', email: null, verified: true });
+    } finally {
+      await kelvin.close();
     }
   });
 

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import { CompactSign, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 interface SigningKey {
   readonly kid: string;
@@ -22,8 +22,19 @@ export interface LocalIssuer {
   sign(claims: JWTPayload, options?: { kid?: string; alg?: 'RS256' | 'ES256'; header?: Record<string, unknown>; key?: 'current' | 'previous' }): Promise<string>;
   /** Adds a new signing key and drops the old one from the JWKS. */
   rotate(): Promise<void>;
+  /**
+   * Signs a payload given as raw JSON text (values jose's SignJWT refuses, such as `1e400`), with the
+   * current RS256 key and `typ: JWT` unless the header says otherwise.
+   */
+  signRaw(payloadJson: string, header?: Record<string, unknown>): Promise<string>;
   /** Makes the discovery and JWKS endpoints answer 503 (true) or work again (false). */
   setDown(down: boolean): void;
+  /** Replaces fields of the discovery document (e.g. a hostile `jwks_uri`); `{}` restores it. */
+  setDiscovery(overrides: Record<string, unknown>): void;
+  /** Serves this text as the JWKS body instead of the keys (undefined restores the keys). */
+  setJwksBody(body: string | undefined): void;
+  /** Requests to the discovery document so far. */
+  discoveryRequests(): number;
   /** Registered clients for the token endpoint: id → { secret, claims }. */
   readonly clients: Map<string, { secret: string; claims: JWTPayload }>;
   jwksRequests(): number;
@@ -42,6 +53,9 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
   const ec = await newKey('ES256');
   let down = false;
   let jwksHits = 0;
+  let discoveryHits = 0;
+  let discoveryOverrides: Record<string, unknown> = {};
+  let jwksBody: string | undefined;
   const clients = new Map<string, { secret: string; claims: JWTPayload }>();
   let base = '';
 
@@ -59,13 +73,22 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (url.pathname === '/.well-known/openid-configuration') discoveryHits++;
+    if (url.pathname === '/jwks') jwksHits++;
     if (down && req.method === 'GET') return json(503, { error: 'unavailable' });
     if (url.pathname === '/.well-known/openid-configuration') {
-      return json(200, { issuer: base, jwks_uri: `${base}/jwks`, token_endpoint: `${base}/token`, id_token_signing_alg_values_supported: ['RS256', 'ES256'] });
+      return json(200, { issuer: base, jwks_uri: `${base}/jwks`, token_endpoint: `${base}/token`, id_token_signing_alg_values_supported: ['RS256', 'ES256'], ...discoveryOverrides });
     }
     if (url.pathname === '/jwks') {
-      jwksHits++;
+      if (jwksBody !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end(jwksBody);
+      }
       return json(200, { keys: [current.jwk, ec.jwk] });
+    }
+    if (url.pathname === '/redirect-jwks') {
+      res.writeHead(302, { location: `${base}/jwks` });
+      return res.end();
     }
     if (url.pathname === '/token' && req.method === 'POST') {
       let body = '';
@@ -96,9 +119,18 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
       previous = current;
       current = await newKey('RS256');
     },
+    signRaw: (payloadJson, header = {}) =>
+      new CompactSign(new TextEncoder().encode(payloadJson)).setProtectedHeader({ alg: 'RS256', kid: current.kid, typ: 'JWT', ...header }).sign(current.privateKey),
     setDown(value) {
       down = value;
     },
+    setDiscovery(overrides) {
+      discoveryOverrides = overrides;
+    },
+    setJwksBody(body) {
+      jwksBody = body;
+    },
+    discoveryRequests: () => discoveryHits,
     clients,
     jwksRequests: () => jwksHits,
     close: () =>

@@ -7,7 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
-import type { Credential } from '../../identity/principal.js';
+import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
 import { createGovernedServer, type GovernedServerOptions } from '../server.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -37,11 +37,19 @@ export interface HttpAuth {
   readonly onRejected: (rejection: HttpRejection) => Promise<void>;
 }
 
-/** A request refused by the bearer gate. */
+/** A request refused by the bearer gate, or a verified caller refused a session id that is not theirs. */
 export interface HttpRejection {
   readonly id: string;
   readonly transport: 'http' | 'sse';
-  readonly sessionId: string;
+  /**
+   * 401: no verified identity; 403: the session belongs to another principal; 404: no such session.
+   * The record is kept under `principal` (null for 401), never inside the session the request named.
+   */
+  readonly status: 401 | 403 | 404;
+  /** The verified caller of a 403/404; absent for a 401. */
+  readonly principal?: Principal;
+  /** The session id the request named, unverified: recorded apart from the record's own `sessionId`. */
+  readonly claimedSessionId?: string;
   /** The JSON-RPC method (or `GET /sse`), and for tools/call the tool and its arguments. */
   readonly method: string;
   readonly tool?: string;
@@ -59,7 +67,7 @@ export interface HttpHandle {
 
 interface Session {
   readonly kind: 'http' | 'sse';
-  /** `issuer sub` of the principal that opened the session; other principals may not use it. */
+  /** `principalKey` of the principal that opened the session; other principals may not use it. */
   readonly owner: string | undefined;
   readonly server: Server;
   readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
@@ -149,7 +157,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   const ownerOf = (credential: Credential): string | undefined =>
-    credential.kind === 'verified' || credential.kind === 'dev' ? `${credential.principal.issuer} ${credential.principal.sub}` : undefined;
+    credential.kind === 'verified' || credential.kind === 'dev' ? principalKey(credential.principal) : undefined;
 
   /** Describes a JSON-RPC body for the audit record of a refused request. */
   const describe = (body: unknown): Pick<HttpRejection, 'method' | 'tool' | 'arguments'> => {
@@ -170,7 +178,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     res: ServerResponse,
     url: URL,
     transport: 'http' | 'sse',
-    sessionId: string,
+    claimedSessionId: string | undefined,
     what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>,
   ): Promise<Credential | undefined> => {
     const auth = options.auth;
@@ -195,12 +203,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     } else {
       detail = 'no Authorization header';
     }
-    const id = randomUUID();
-    try {
-      await auth.onRejected({ id, transport, sessionId, ...what, detail });
-    } catch (e) {
-      options.log('error', `audit write failed for refused request ${id}: ${String(e)}`);
-    }
+    const id = await recordRejection({ transport, status: 401, ...claimed(claimedSessionId), ...what, detail });
     const message = error === undefined ? 'Unauthorized: a bearer token is required' : `Unauthorized: ${error.description}`;
     const text = JSON.stringify({ jsonrpc: '2.0', error: { code: -32001, message: `${message} [code: UNAUTHENTICATED; audit id: ${id}]` }, id: null });
     res.writeHead(401, {
@@ -210,6 +213,43 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     });
     res.end(text);
     return undefined;
+  };
+
+  const claimed = (sessionId: string | undefined): Pick<HttpRejection, 'claimedSessionId'> =>
+    sessionId === undefined || sessionId === '' ? {} : { claimedSessionId: sessionId.slice(0, 200) };
+
+  /** Writes the one audit record of a refused request; a failed write is logged, the refusal stands. */
+  const recordRejection = async (rejection: Omit<HttpRejection, 'id'>): Promise<string> => {
+    const id = randomUUID();
+    try {
+      await options.auth?.onRejected({ id, ...rejection });
+    } catch (e) {
+      options.log('error', `audit write failed for refused request ${id}: ${String(e)}`);
+    }
+    return id;
+  };
+
+  /**
+   * A verified caller named a session that is not theirs (403) or does not exist (404): refused and
+   * recorded under the caller's own identity, outside the named session.
+   */
+  const refuseSession = async (
+    res: ServerResponse,
+    transport: 'http' | 'sse',
+    credential: Credential,
+    status: 403 | 404,
+    sessionId: string,
+    what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>,
+    message: string,
+  ): Promise<void> => {
+    let suffix = '';
+    if (options.auth !== undefined) {
+      const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+      const detail = status === 403 ? 'the session belongs to another principal' : 'no such session';
+      const id = await recordRejection({ transport, status, ...(principal === undefined ? {} : { principal }), ...claimed(sessionId), ...what, detail });
+      suffix = ` [audit id: ${id}]`;
+    }
+    rpcError(res, status, status === 403 ? -32000 : -32001, `${message}${suffix}`);
   };
 
   const checkOrigin = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -260,17 +300,18 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       rpcError(res, 405, -32000, 'Method not allowed');
       return;
     }
-    const credential = await authenticate(req, res, url, 'http', sessionId ?? '', req.method === 'POST' ? describe(body) : { method: `${req.method ?? 'GET'} /mcp` });
+    const what = req.method === 'POST' ? describe(body) : { method: `${req.method ?? 'GET'} /mcp` };
+    const credential = await authenticate(req, res, url, 'http', sessionId, what);
     if (credential === undefined) return;
     attachCredential(req, credential);
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (session === undefined || session.kind !== 'http') {
-        rpcError(res, 404, -32001, 'Session not found: start a new session with an initialize request');
+        await refuseSession(res, 'http', credential, 404, sessionId, what, 'Session not found: start a new session with an initialize request');
         return;
       }
       if (session.owner !== ownerOf(credential)) {
-        rpcError(res, 403, -32000, 'Forbidden: this session belongs to another principal');
+        await refuseSession(res, 'http', credential, 403, sessionId, what, 'Forbidden: this session belongs to another principal');
         return;
       }
       session.lastSeen = Date.now();
@@ -298,7 +339,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   const handleSse = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
-    const credential = await authenticate(req, res, url, 'sse', '', { method: 'GET /sse' });
+    const credential = await authenticate(req, res, url, 'sse', undefined, { method: 'GET /sse' });
     if (credential === undefined) return;
     const transport = new SSEServerTransport('/messages', res);
     const server = serverFor('sse', () => transport.sessionId);
@@ -312,17 +353,19 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
 
   const handleMessages = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const sessionId = url.searchParams.get('sessionId') ?? '';
-    const session = sessions.get(sessionId);
-    if (session === undefined || session.kind !== 'sse') {
-      rpcError(res, 404, -32001, 'Session not found: open GET /sse first');
-      return;
-    }
     const parsed = await parseJsonBody(req, res);
     if (!parsed.ok) return;
-    const credential = await authenticate(req, res, url, 'sse', sessionId, describe(parsed.body));
+    // Authenticate before looking the session up: an anonymous request learns nothing about which ids exist.
+    const what = describe(parsed.body);
+    const credential = await authenticate(req, res, url, 'sse', sessionId, what);
     if (credential === undefined) return;
+    const session = sessions.get(sessionId);
+    if (session === undefined || session.kind !== 'sse') {
+      await refuseSession(res, 'sse', credential, 404, sessionId, what, 'Session not found: open GET /sse first');
+      return;
+    }
     if (session.owner !== ownerOf(credential)) {
-      rpcError(res, 403, -32000, 'Forbidden: this session belongs to another principal');
+      await refuseSession(res, 'sse', credential, 403, sessionId, what, 'Forbidden: this session belongs to another principal');
       return;
     }
     session.lastSeen = Date.now();
