@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { cutDeep } from '../bounds.js';
 import {
   CancelledError,
   InvalidInputError,
@@ -58,6 +59,8 @@ const RAW_TEXT_TYPES = new Set([17, 1082, 1083, 1114, 1184, 1186, 1266]);
 const typeParsers = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
     if (RAW_TEXT_TYPES.has(oid)) return (value: string) => value;
+    // A json value nests as deep as the query makes it; deeper than airlock walks, the subtree is cut.
+    if (oid === 114 || oid === 3802) return (value: string) => cutDeep(JSON.parse(value));
     return pg.types.getTypeParser(oid, (format ?? 'text') as 'text') as (value: string) => unknown;
   },
 };
