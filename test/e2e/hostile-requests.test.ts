@@ -64,8 +64,9 @@ function expectDeepRecord(auditDir: string, id: string, transport: string): void
 /** Raw JSON-RPC over a spawned `airlock serve --stdio`: one line per message, answers by id. */
 class StdioPeer {
   private buffer = '';
-  private readonly waiting = new Map<number | string, (message: Record<string, unknown>) => void>();
+  private readonly waiting = new Map<number | string | null, (message: Record<string, unknown>) => void>();
   readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[] = [];
   stderr = '';
 
   constructor(args: string[], env: NodeJS.ProcessEnv) {
@@ -78,7 +79,8 @@ class StdioPeer {
         const line = this.buffer.slice(0, nl);
         this.buffer = this.buffer.slice(nl + 1);
         const message = JSON.parse(line) as Record<string, unknown>;
-        this.waiting.get(message.id as number)?.(message);
+        this.lines.push(line);
+        this.waiting.get(message.id as number | null)?.(message);
       }
     });
   }
@@ -87,7 +89,7 @@ class StdioPeer {
     this.child.stdin.write(`${text}\n`);
   }
 
-  request(id: number, method: string, params: unknown, text?: string): Promise<Record<string, unknown>> {
+  request(id: number | null, method: string, params: unknown, text?: string): Promise<Record<string, unknown>> {
     const answer = new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer to ${id} (${method}); exit ${String(this.child.exitCode)}\n${this.stderr}`)), 20_000);
       this.waiting.set(id, (m) => {
@@ -212,6 +214,52 @@ describe('tools/call requests that nest deep or that the SDK would refuse, over 
   it('is still alive and answering after all of the above', async () => {
     const { result } = await call({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 40 + 2 AS answer' } });
     expect(result.structuredContent).toMatchObject({ rows: [[42]] });
+    expect(peer.child.exitCode).toBeNull();
+  });
+});
+
+describe('stdio message lines over --max-body-bytes (issue 15)', () => {
+  const dir = tempDir();
+  let peer: StdioPeer;
+
+  beforeAll(async () => {
+    peer = new StdioPeer(['serve', '--stdio', '--max-body-bytes', '65536', '--policy', writePolicy(dir), '--audit-dir', join(dir, 'audit'), '--dev-identity', 'ana@example.com,analysts'], databaseEnv());
+    await peer.request(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+    peer.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  });
+
+  afterAll(async () => {
+    if (peer !== undefined) await stopChild(peer.child);
+  });
+
+  const tooLarge = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Request too large: a message is limited to 65536 bytes (--max-body-bytes); it was not read' } };
+  const bigCall = (id: number, bytes: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql: `SELECT '${'x'.repeat(bytes)}'` } } });
+
+  it('refuses a line over the limit with a JSON-RPC error, then answers the next request', async () => {
+    for (const bytes of [70_000, 5_000_000]) {
+      const refused = await peer.request(null, 'tools/call', undefined, bigCall(100, bytes));
+      expect(refused).toEqual(tooLarge);
+      const list = await peer.request(101 + bytes, 'tools/list', {});
+      expect((list.result as { tools: unknown[] }).tools).toHaveLength(4);
+    }
+  });
+
+  it('skips a long line that arrives in many pieces, and keeps the requests around it', async () => {
+    const refused = peer.request(null, 'tools/call', undefined, '');
+    const before = peer.request(200, 'tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1 AS before' } });
+    const line = bigCall(201, 300_000);
+    for (let i = 0; i < line.length; i += 8192) peer.child.stdin.write(line.slice(i, i + 8192));
+    peer.write('');
+    const after = peer.request(202, 'tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 2 AS after' } });
+    expect(await refused).toEqual(tooLarge);
+    expect(((await before).result as { structuredContent: unknown }).structuredContent).toMatchObject({ rows: [[1]] });
+    expect(((await after).result as { structuredContent: unknown }).structuredContent).toMatchObject({ rows: [[2]] });
+    expect(peer.lines.some((l) => l.includes('"id":201'))).toBe(false);
+  });
+
+  it('serves a line just under the limit', async () => {
+    const result = await peer.request(300, 'tools/call', undefined, bigCall(300, 60_000));
+    expect((result.result as { structuredContent: { rows: string[][] } }).structuredContent.rows[0]?.[0]).toHaveLength(60_000);
     expect(peer.child.exitCode).toBeNull();
   });
 });
