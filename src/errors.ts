@@ -88,7 +88,7 @@ export class InvalidInputError extends AirlockError {
   readonly issues: readonly InputIssue[];
   constructor(toolName: string, issues: readonly InputIssue[]) {
     const list = issues.map((i) => `${i.path || '(arguments)'}: ${i.message}`).join('; ');
-    super(`Invalid arguments for ${toolName}: ${list}`, { data: { issues: issues.map((i) => ({ ...i })) } });
+    super(`Invalid arguments for ${truncate(toolName, 64)}: ${list}`, { data: { issues: issues.map((i) => ({ ...i })) } });
     this.issues = issues;
   }
 }

@@ -53,6 +53,8 @@ export interface RowsResult {
   readonly rows: readonly (readonly unknown[])[];
   readonly rowCount: number;
   readonly truncated: boolean;
+  /** Values cut short at the byte cap (each counts; `truncated` is then true too). */
+  readonly cutValues?: number;
   /** Rows changed by a write, when the statement reports it. */
   readonly rowsAffected?: number;
   /** Short hint for the model, e.g. how to narrow a truncated query. */

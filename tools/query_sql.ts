@@ -64,6 +64,11 @@ export const querySql = defineTool({
       signal: ctx.signal,
     });
     if (!result.truncated) return result;
+    const cutValues = result.cutValues ?? 0;
+    if (cutValues > 0) {
+      const values = cutValues === 1 ? '1 value was' : `${cutValues} values were`;
+      return { ...result, note: `${values} cut short at the ${ctx.limits.maxBytes}-byte result cap. Select less of them (e.g. left(column, 1000)) or fewer rows.` };
+    }
     const cut = result.rowCount >= maxRows ? `the first ${maxRows} rows` : `the first ${result.rowCount} rows (the ${ctx.limits.maxBytes}-byte result cap)`;
     return { ...result, note: `Only ${cut} are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
   },

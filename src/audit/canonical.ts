@@ -4,19 +4,25 @@
  * JSON round trip, and after any tool re-serialises it with its keys in another order.
  */
 export function canonicalJson(value: unknown): string {
-  return canonicalWith(value, undefined, undefined);
+  return canonicalWith(value, undefined, undefined, 0);
 }
 
 /** Canonical JSON of `value` with its top-level `key` replaced by `replacement` (added if absent). */
 export function canonicalJsonWith(value: object, key: string, replacement: unknown): string {
-  return canonicalWith(value, key, replacement);
+  return canonicalWith(value, key, replacement, 0);
 }
+
+/**
+ * Deeper than this, canonical JSON refuses with a TypeError instead of overflowing the stack. Inputs are
+ * cut far above it (MAX_JSON_DEPTH), so only a value that escaped those bounds gets here.
+ */
+const MAX_CANONICAL_DEPTH = 512;
 
 function skipped(item: unknown): boolean {
   return item === undefined || typeof item === 'function' || typeof item === 'symbol';
 }
 
-function canonicalWith(value: unknown, overrideKey: string | undefined, override: unknown): string {
+function canonicalWith(value: unknown, overrideKey: string | undefined, override: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -33,32 +39,33 @@ function canonicalWith(value: unknown, overrideKey: string | undefined, override
     default:
       return 'null';
   }
+  if (depth >= MAX_CANONICAL_DEPTH) throw new TypeError(`canonicalJson: nested deeper than ${MAX_CANONICAL_DEPTH} levels`);
   // Frozen values cannot change: their text is kept (the SQL facts of a repeated statement are shared).
   const frozen = overrideKey === undefined && Object.isFrozen(value);
   if (frozen) {
     const known = frozenText.get(value);
     if (known !== undefined) return known;
-    const text = canonicalOf(value, undefined, undefined);
+    const text = canonicalOf(value, undefined, undefined, depth);
     frozenText.set(value, text);
     return text;
   }
-  return canonicalOf(value, overrideKey, override);
+  return canonicalOf(value, overrideKey, override, depth);
 }
 
 const frozenText = new WeakMap<object, string>();
 
-function canonicalOf(value: object, overrideKey: string | undefined, override: unknown): string {
+function canonicalOf(value: object, overrideKey: string | undefined, override: unknown, depth: number): string {
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
       if (i > 0) out += ',';
       const item: unknown = value[i];
-      out += skipped(item) ? 'null' : canonicalWith(item, undefined, undefined);
+      out += skipped(item) ? 'null' : canonicalWith(item, undefined, undefined, depth + 1);
     }
     return `${out}]`;
   }
   const toJson = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJson === 'function') return canonicalWith((toJson as () => unknown).call(value), undefined, undefined);
+  if (typeof toJson === 'function') return canonicalWith((toJson as () => unknown).call(value), undefined, undefined, depth + 1);
   const record = value as Record<string, unknown>;
   const keys = Object.keys(record);
   if (overrideKey !== undefined && !Object.hasOwn(record, overrideKey)) keys.push(overrideKey);
@@ -70,7 +77,7 @@ function canonicalOf(value: object, overrideKey: string | undefined, override: u
     if (skipped(item)) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(key)}:${canonicalWith(item, undefined, undefined)}`;
+    out += `${JSON.stringify(key)}:${canonicalWith(item, undefined, undefined, depth + 1)}`;
   }
   return `${out}}`;
 }

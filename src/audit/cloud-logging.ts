@@ -89,7 +89,10 @@ export class CloudLoggingCopy {
       const batch = this.queue;
       if (batch.length === 0) return;
       this.queue = [];
-      const entries: Entry[] = batch.map((r) =>
+      // Nothing awaits a timer's flush: a record the client cannot turn into an entry must not reject it.
+      let entries: Entry[];
+      try {
+        entries = batch.map((r) =>
         this.log.entry(
           {
             severity: SEVERITY[r.outcome] ?? 'DEFAULT',
@@ -99,7 +102,11 @@ export class CloudLoggingCopy {
           },
           r,
         ),
-      );
+        );
+      } catch (error) {
+        this.onError(error);
+        return;
+      }
       try {
         // One attempt per flush with a deadline: this copy retries on its own schedule, never for long.
         await this.log.write(entries, { gaxOptions: { retry: null, timeout: 10_000 } });

@@ -183,9 +183,10 @@ export class JsonAuditStore implements AuditSink {
 
   private chainLine(record: AuditRecord): { record: ChainedRecord; line: string } {
     const chained = link(record, this.seq + 1, this.lastHash);
+    const line = `{"end":${recordJson(chained)}}\n`;
     this.seq = chained.chain.seq;
     this.lastHash = chained.chain.hash;
-    return { record: chained, line: `{"end":${recordJson(chained)}}\n` };
+    return { record: chained, line };
   }
 
   private commitEnd(record: ChainedRecord): void {
@@ -203,30 +204,43 @@ export class JsonAuditStore implements AuditSink {
     const lines: string[] = [];
     const ends: ChainedRecord[] = [];
     const starts: { id: string; line: string }[] = [];
+    const written: Pending[] = [];
     for (const item of batch) {
-      if ('start' in item.entry) {
-        const line = `${JSON.stringify(item.entry)}\n`;
-        starts.push({ id: item.entry.start.id, line });
-        lines.push(line);
-      } else {
-        const { record, line } = this.chainLine(item.entry.end);
-        ends.push(record);
-        lines.push(line);
+      // This runs in a microtask where nothing would catch: an entry that cannot be serialised (a
+      // cycle, a value nested too deep) fails its own call only, before it touches the chain.
+      try {
+        if ('start' in item.entry) {
+          const line = `${JSON.stringify(item.entry)}\n`;
+          starts.push({ id: item.entry.start.id, line });
+          lines.push(line);
+        } else {
+          const { record, line } = this.chainLine(item.entry.end);
+          ends.push(record);
+          lines.push(line);
+        }
+        written.push(item);
+      } catch (error) {
+        item.reject(error);
       }
     }
+    if (written.length === 0) return;
     try {
       this.journal.write(lines.join(''));
     } catch (error) {
       // Nothing of this batch is acknowledged, and the chain continues as if it never happened.
       this.seq = chainBefore.seq;
       this.lastHash = chainBefore.lastHash;
-      for (const item of batch) item.reject(error);
+      for (const item of written) item.reject(error);
       return;
     }
     for (const s of starts) this.open.set(s.id, s.line);
     for (const record of ends) this.commitEnd(record);
-    for (const item of batch) item.resolve();
-    if (this.onRecord !== undefined) for (const record of ends) this.onRecord(record);
+    for (const item of written) item.resolve();
+    try {
+      if (this.onRecord !== undefined) for (const record of ends) this.onRecord(record);
+    } catch (error) {
+      this.onError(error);
+    }
   }
 
   private scheduleFlush(): void {

@@ -73,7 +73,7 @@ const SERVE_FLAGS = `  --stdio                      MCP over stdin/stdout (the c
   --demo                       start an embedded PostgreSQL with demo data if DATABASE_URL is not set
   --allowed-host H             extra Host header value to accept (repeatable)
   --allowed-origin O           extra Origin to accept (repeatable)
-  --max-body-bytes N           largest HTTP request body (default ${DEFAULTS.maxBodyBytes})
+  --max-body-bytes N           largest request: HTTP body or stdio line (default ${DEFAULTS.maxBodyBytes})
   --session-idle-seconds N     close HTTP sessions idle this long (default ${DEFAULTS.sessionIdleMs / 1000})
   --log-level L                debug | info | warn | error (default ${DEFAULTS.logLevel}; logs go to stderr)`;
 

@@ -22,6 +22,8 @@ export interface PortalBatchResult {
   readonly suspended: boolean;
   /** Rows affected, from CommandComplete (`UPDATE 3` → 3); null when the server gave none. */
   readonly rowCount: number | null;
+  /** Values the row guard cut short (kept as the server's text, unparsed). */
+  readonly cutValues: number;
 }
 
 /** Row metadata shared by the batches of one portal (only the first batch describes it). */
@@ -57,6 +59,7 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
   private readonly rows: unknown[][] = [];
   private suspended = false;
   private rowCount: number | null = null;
+  private cutValues = 0;
   private parseError: unknown;
   private done = false;
   /** CommandComplete messages still expected from the preamble before the statement's own. */
@@ -106,8 +109,19 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
   handleDataRow(msg: { fields: (string | null)[] }): void {
     if (this.parseError !== undefined) return;
     const parsers = this.request.shape.parsers;
+    const width = this.request.shape.fields.length;
+    let values = msg.fields;
+    let cut: Set<number> | undefined;
     try {
-      this.rows.push(msg.fields.map((value, i) => (value === null ? null : (parsers[i] as (v: string) => unknown)(value))));
+      if (values.length > width) {
+        // One field more than described: the row guard's list of the values it cut ([column, bytes]).
+        const cuts = JSON.parse(values[width] ?? '[]') as [number, number][];
+        cut = new Set(cuts.map((c) => c[0]));
+        this.cutValues += cuts.length;
+        values = values.slice(0, width);
+      }
+      // A cut value would not parse as its type (half a JSON document): it stays the server's text.
+      this.rows.push(values.map((value, i) => (value === null ? null : cut?.has(i) === true ? value : (parsers[i] as (v: string) => unknown)(value))));
     } catch (error) {
       this.parseError = error;
     }
@@ -145,7 +159,7 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
 
   handleReadyForQuery(): void {
     if (this.parseError !== undefined) this.finish(this.parseError instanceof Error ? this.parseError : new Error('a value could not be read'));
-    else this.finish(undefined, { rows: this.rows, suspended: this.suspended, rowCount: this.rowCount });
+    else this.finish(undefined, { rows: this.rows, suspended: this.suspended, rowCount: this.rowCount, cutValues: this.cutValues });
   }
 
   private finish(error: Error | undefined, result?: PortalBatchResult): void {

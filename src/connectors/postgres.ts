@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { cutDeep } from '../bounds.js';
 import {
   CancelledError,
   InvalidInputError,
@@ -11,6 +12,7 @@ import type { RelationInfo } from '../policy/sql/lineage.js';
 import type { ColumnInfo, RowsResult } from '../tool.js';
 import { pgErrorText } from './pg-errors.js';
 import { PortalBatch, PortalShape, type PortalBatchResult, type PortalField } from './portal.js';
+import { RowGuard } from './row-guard.js';
 import type { SqlConnector, SqlRunOptions } from './types.js';
 
 /** Where a connection goes: a connection string (secrets resolved), or Cloud SQL with IAM database auth. */
@@ -49,6 +51,11 @@ export interface PostgresConnectorOptions {
   readonly onUnavailable?: (connection: string, host: string, error: Error) => void;
   /** How long a function catalog snapshot is used before it is read again (default 5 minutes). */
   readonly catalogTtlMs?: number;
+  /**
+   * Largest message read from the server whole (default 64 MiB): a bigger error text or catalog row
+   * fails its call. Rows of governed reads are cut to the call's byte cap long before this.
+   */
+  readonly maxMessageBytes?: number;
   /** Creates the Cloud SQL connector on first use (airlock's own credentials; IAM database authentication). */
   readonly cloudSqlConnector?: () => CloudSqlConnectorLike;
 }
@@ -58,6 +65,8 @@ const RAW_TEXT_TYPES = new Set([17, 1082, 1083, 1114, 1184, 1186, 1266]);
 const typeParsers = {
   getTypeParser(oid: number, format?: string): (value: string) => unknown {
     if (RAW_TEXT_TYPES.has(oid)) return (value: string) => value;
+    // A json value nests as deep as the query makes it; deeper than airlock walks, the subtree is cut.
+    if (oid === 114 || oid === 3802) return (value: string) => cutDeep(JSON.parse(value));
     return pg.types.getTypeParser(oid, (format ?? 'text') as 'text') as (value: string) => unknown;
   },
 };
@@ -235,6 +244,7 @@ export class PostgresConnector implements SqlConnector {
       client.release(destroy);
     };
     const stopCancel = this.cancelOnAbort(client, entry, options.signal);
+    const guard = guardOf(client, this.options.maxMessageBytes);
     try {
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
       // airlock's own statements, with integers it computed, sent in the same write as the query. The
@@ -245,7 +255,7 @@ export class PostgresConnector implements SqlConnector {
         `SET LOCAL lock_timeout = ${Math.min(timeout, 5000)}`,
         `SET LOCAL idle_in_transaction_session_timeout = ${timeout + 5000}`,
       ];
-      const result = await this.readRows(client, entry, sql, params, options, preamble);
+      const result = await this.readRows(client, guard, entry, sql, params, options, preamble);
       if (options.mode === 'read') {
         // The answer does not wait for ROLLBACK: the connection goes back to the pool only once it is
         // done (or is discarded if it fails), so no later call can see this transaction.
@@ -277,6 +287,7 @@ export class PostgresConnector implements SqlConnector {
 
   private async readRows(
     client: pg.PoolClient,
+    guard: RowGuard,
     entry: PoolEntry,
     sql: string,
     params: readonly unknown[],
@@ -300,24 +311,33 @@ export class PostgresConnector implements SqlConnector {
     let truncated = false;
     let rowCount: number | null;
     let batchSize = Math.min(options.maxRows + 1, 1000);
-    for (let first = true; ; first = false) {
-      const chunk = await batchOf(batchSize, first);
-      rowCount = chunk.rowCount;
-      for (const row of chunk.rows) {
-        if (kept.length >= options.maxRows) {
-          truncated = true;
-          break;
+    let cutValues = 0;
+    // Every row, the first included, comes off the wire cut to the byte cap (values marked as cut).
+    guard.limit = options.maxBytes;
+    try {
+      for (let first = true; ; first = false) {
+        const chunk = await batchOf(batchSize, first);
+        rowCount = chunk.rowCount;
+        cutValues += chunk.cutValues;
+        for (const row of chunk.rows) {
+          if (kept.length >= options.maxRows) {
+            truncated = true;
+            break;
+          }
+          const size = rowBytes(row);
+          // The first row always fits (the guard cut it); the rest stop at the cap.
+          if (bytes + size > options.maxBytes && kept.length > 0) {
+            truncated = true;
+            break;
+          }
+          bytes += size;
+          kept.push(row.map(toJsonValue));
         }
-        const size = rowBytes(row);
-        if (bytes + size > options.maxBytes && kept.length > 0) {
-          truncated = true;
-          break;
-        }
-        bytes += size;
-        kept.push(row.map(toJsonValue));
+        if (truncated || !chunk.suspended) break;
+        batchSize = Math.min(options.maxRows + 1 - kept.length, 1000);
       }
-      if (truncated || !chunk.suspended) break;
-      batchSize = Math.min(options.maxRows + 1 - kept.length, 1000);
+    } finally {
+      guard.limit = guard.hardLimit;
     }
     const fields = shape.fields;
     const columns = await this.columnTypes(client, entry, fields);
@@ -327,7 +347,8 @@ export class PostgresConnector implements SqlConnector {
       columns,
       rows: kept,
       rowCount: kept.length,
-      truncated,
+      truncated: truncated || cutValues > 0,
+      ...(cutValues > 0 ? { cutValues } : {}),
       downstream: { kind: 'postgres_role', principal: entry.role },
       ...(isRowStatement || rowCount === null ? {} : { rowsAffected: rowCount }),
     };
@@ -369,6 +390,41 @@ export class PostgresConnector implements SqlConnector {
     this.cloudSql?.close();
     this.cloudSql = undefined;
   }
+}
+
+/** The driver could not read what the server sent: the connection is closed and the call fails. */
+class DriverReadError extends Error {
+  constructor(cause: unknown) {
+    super(`reading the server's answer failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'DriverReadError';
+  }
+}
+
+const guards = new WeakMap<pg.PoolClient, RowGuard>();
+
+/**
+ * The client's row guard, put in front of the driver's protocol parser on first use. The parser reads in
+ * the socket's data handler: anything it throws (a value over V8's string limit, a malformed message)
+ * would be uncaught there, so it ends this connection instead, and the query in flight fails.
+ */
+function guardOf(client: pg.PoolClient, maxMessageBytes: number | undefined): RowGuard {
+  const known = guards.get(client);
+  if (known !== undefined) return known;
+  const guard = new RowGuard(maxMessageBytes);
+  guards.set(client, guard);
+  // Taken between queries (the client is idle here), so the stream sits at a message boundary.
+  const stream = (client as unknown as { connection: { stream: NodeJS.ReadableStream & { destroy(error?: Error): void } } }).connection.stream;
+  const parsers = stream.listeners('data') as ((chunk: Buffer) => void)[];
+  for (const listener of parsers) stream.removeListener('data', listener);
+  stream.on('data', (chunk: Buffer) => {
+    try {
+      for (const part of guard.push(chunk)) for (const parse of parsers) parse.call(stream, part);
+    } catch (error) {
+      stream.removeAllListeners('data');
+      stream.destroy(new DriverReadError(error));
+    }
+  });
+  return guard;
 }
 
 /** Rolls back after a failure; returns true when the connection must be discarded. */
@@ -460,6 +516,9 @@ function callerError(pgError: Partial<pg.DatabaseError>, tool: string): InvalidI
 
 function mapError(error: unknown, connection: string, options: SqlRunOptions): Error {
   if (error instanceof CancelledError) return error;
+  if (error instanceof DriverReadError) {
+    return new QueryFailedError('the result could not be read (a message from the server is too large or malformed); select less, e.g. left(column, 1000)', { detail: error.message, cause: error });
+  }
   const pgError = error as Partial<pg.DatabaseError> & { code?: string };
   const detail = error instanceof Error ? error.message : String(error);
   if (pgError.code === '57014') {

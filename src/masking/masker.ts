@@ -1,3 +1,4 @@
+import { DEPTH_MARKER, MAX_JSON_DEPTH } from '../bounds.js';
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
@@ -254,7 +255,7 @@ export class Masker {
     return this.maskAny(value, ctx, undefined);
   }
 
-  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined, under?: ColumnContext, jsonDone = false): unknown {
+  private maskAny(value: unknown, ctx: MaskContext, repeats: Repeats | undefined, under?: ColumnContext, jsonDone = false, depth = 0): unknown {
     if (typeof value === 'string') {
       // A key that names what its value is (a password, a private_key): the whole value, found by name.
       const type = under?.valueType?.(value);
@@ -281,18 +282,20 @@ export class Masker {
     if (typeof value === 'function') {
       // JSON drops a function (null in an array), unless it has a toJSON: then it sends what that returns.
       const fnJson = (value as { toJSON?: unknown }).toJSON;
-      return typeof fnJson === 'function' && !jsonDone ? this.maskAny((fnJson as () => unknown).call(value), ctx, repeats, under, true) : undefined;
+      return typeof fnJson === 'function' && !jsonDone ? this.maskAny((fnJson as () => unknown).call(value), ctx, repeats, under, true, depth) : undefined;
     }
     if (value === null || typeof value !== 'object') return value;
+    // A walk this deep would overflow the stack here or when the result is serialised: the subtree is cut.
+    if (depth >= MAX_JSON_DEPTH) return DEPTH_MARKER;
     // What JSON would send is what is masked: a boxed primitive's value, whatever toJSON returns (called
     // once, as JSON.stringify does; what it returns is sent without asking it again, so it is rebuilt
     // below without any toJSON of its own).
-    if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under);
+    if (value instanceof String || value instanceof Number || value instanceof Boolean) return this.maskAny(value.valueOf(), ctx, repeats, under, false, depth);
     const toJson = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true);
+    if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true, depth);
     // Arrays and plain objects are copied only when something in them is masked (most are not).
     if (Array.isArray(value)) {
-      const items = this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats));
+      const items = this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats, undefined, false, depth + 1));
       return jsonDone && items === value ? [...items] : items;
     }
     const keyed = (this.detectors & KEYED_BITS) !== 0;
@@ -307,7 +310,7 @@ export class Masker {
       const k = keys[i] as string;
       const v = record[k];
       // A function comes back undefined (JSON drops it) or as what its toJSON returns, so it is replaced.
-      const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined);
+      const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined, false, depth + 1);
       if (out === undefined) {
         if (masked === v) continue;
         out = {};

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { CallToolRequestSchema, ListToolsRequestSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
+import { readToolCall, type ToolCallIntake } from './intake.js';
 import type { ToolRegistry } from './registry.js';
 
 export interface GovernedServerOptions {
@@ -25,24 +27,66 @@ const INSTRUCTIONS = [
   'Errors carry a stable code (e.g. POLICY_DENIED, APPROVAL_REQUIRED, INVALID_INPUT) and an audit id.',
 ].join(' ');
 
+/** The `_meta` key that carries a tools/call's intake ticket past the SDK's schema. */
+const TICKET = 'airlock/intake';
+
+/**
+ * A Server that takes every tools/call's params as received, before the SDK validates them: the SDK's
+ * schema would refuse some calls unaudited (with its validator's text) and drop `__proto__` keys from the
+ * rest. The params are kept under a ticket and the SDK sees a minimal valid request carrying it.
+ */
+class GovernedServer extends Server {
+  readonly intakes = new Map<string, ToolCallIntake>();
+
+  override async connect(transport: Transport): Promise<void> {
+    // The SDK composes with a handler already set: this one sees (and rewrites) each message first.
+    const before = transport.onmessage;
+    transport.onmessage = (message, extra) => {
+      this.intake(message);
+      before?.(message, extra);
+    };
+    await super.connect(transport);
+  }
+
+  private intake(message: JSONRPCMessage): void {
+    const request = message as { method?: unknown; id?: unknown; params?: unknown };
+    if (request.method !== 'tools/call' || request.id === undefined) return;
+    const ticket = randomUUID();
+    this.intakes.set(ticket, readToolCall(request.params));
+    request.params = { name: 'airlock', arguments: {}, _meta: { [TICKET]: ticket } };
+  }
+
+  /** The call behind a ticket, once. */
+  take(meta: unknown): ToolCallIntake {
+    const ticket = (meta as Record<string, unknown> | undefined)?.[TICKET];
+    const intake = typeof ticket === 'string' ? this.intakes.get(ticket) : undefined;
+    if (intake === undefined) return { toolName: '(unknown)', rawArguments: null, issues: [{ path: 'params', message: 'the request could not be read' }] };
+    this.intakes.delete(ticket as string);
+    return intake;
+  }
+}
+
 /**
  * One low-level MCP Server per connection. tools/call never throws for governed outcomes: every call,
- * unknown tools and bad arguments included, runs the pipeline and is audited.
+ * unknown tools, bad arguments and requests the SDK's schema would refuse included, runs the pipeline and
+ * is audited.
  */
 export function createGovernedServer(options: GovernedServerOptions): Server {
-  const server = new Server(
+  const server = new GovernedServer(
     { name: options.name, version: options.version, title: 'airlock' },
     { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
   );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...options.registry.list()] }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+    const call = server.take(request.params._meta);
     const ctx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
       sessionId: extra.sessionId ?? options.sessionId(),
       transport: options.transport,
-      toolName: request.params.name,
-      rawArguments: request.params.arguments ?? {},
+      toolName: call.toolName,
+      rawArguments: call.rawArguments,
+      ...(call.issues.length > 0 ? { requestIssues: call.issues } : {}),
       credential: await options.credential(extra.authInfo),
       signal: extra.signal,
     };

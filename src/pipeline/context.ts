@@ -1,5 +1,5 @@
 import type { TransportKind } from '../audit/record.js';
-import type { AirlockError } from '../errors.js';
+import type { AirlockError, InputIssue } from '../errors.js';
 import type { Credential, Principal } from '../identity/principal.js';
 import type { MaskReport } from '../masking/masker.js';
 import type { Decision } from '../policy/evaluate.js';
@@ -20,6 +20,8 @@ export interface CallContext {
   readonly transport: TransportKind;
   readonly toolName: string;
   readonly rawArguments: unknown;
+  /** What was wrong with the tools/call request itself (read before any schema); refused as INVALID_INPUT. */
+  readonly requestIssues?: readonly InputIssue[];
   readonly credential: Credential;
   readonly signal: AbortSignal;
   principal?: Principal;

@@ -8,6 +8,7 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
+import { readToolCall } from '../intake.js';
 import { createGovernedServer, type GovernedServerOptions } from '../server.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -161,10 +162,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
 
   /** Describes a JSON-RPC body for the audit record of a refused request. */
   const describe = (body: unknown): Pick<HttpRejection, 'method' | 'tool' | 'arguments'> => {
-    const msg = (Array.isArray(body) ? body[0] : body) as { method?: unknown; params?: { name?: unknown; arguments?: unknown } } | undefined;
+    const msg = (Array.isArray(body) ? body[0] : body) as { method?: unknown; params?: unknown } | undefined;
     const method = typeof msg?.method === 'string' ? msg.method.slice(0, 100) : 'unknown';
-    if (method === 'tools/call' && typeof msg?.params?.name === 'string') {
-      return { method, tool: msg.params.name.slice(0, 100), arguments: msg.params.arguments ?? {} };
+    if (method === 'tools/call') {
+      // Read as the governed server reads it: arguments cut at the depth bound, whatever their shape.
+      const call = readToolCall(msg?.params);
+      return { method, tool: call.toolName.slice(0, 100), arguments: call.rawArguments };
     }
     return { method };
   };

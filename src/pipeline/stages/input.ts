@@ -13,6 +13,7 @@ export function inputStage(options: { readonly tools: ToolLookup }): Stage {
   const { tools } = options;
   if (typeof tools?.get !== 'function') throw new TypeError('inputStage: a tool registry is required');
   return async function input(ctx: CallContext, next: Next): Promise<void> {
+    if (ctx.requestIssues !== undefined && ctx.requestIssues.length > 0) throw new InvalidInputError(ctx.toolName, ctx.requestIssues);
     const tool = tools.get(ctx.toolName);
     if (tool === undefined) throw new UnknownToolError(ctx.toolName, tools.names());
     ctx.tool = tool;
