@@ -20,6 +20,8 @@ export interface CallContext {
   readonly transport: TransportKind;
   readonly toolName: string;
   readonly rawArguments: unknown;
+  /** The arguments as the audit keeps them (long values as sha256 + prefix); set by the audit stage. */
+  auditedInput?: unknown;
   readonly credential: Credential;
   readonly signal: AbortSignal;
   principal?: Principal;
