@@ -80,11 +80,16 @@ function truncated(text: string, max: number): TruncatedValue {
 
 /** The longest prefix of `text` within `max` UTF-8 bytes that does not split a surrogate pair. */
 function utf8Prefix(text: string, max: number): string {
-  let end = Math.min(text.length, max);
-  while (end > 0 && Buffer.byteLength(text.slice(0, end), 'utf8') > max) end = Math.floor(end * 0.9);
-  const code = text.charCodeAt(end - 1);
-  if (end > 0 && code >= 0xd800 && code <= 0xdbff) end--;
-  return text.slice(0, end);
+  // At most `max` characters fit; find the longest slice of them that fits in bytes.
+  let lo = 0;
+  let hi = Math.min(text.length, max);
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (Buffer.byteLength(text.slice(0, mid), 'utf8') <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  const code = text.charCodeAt(lo - 1);
+  return text.slice(0, lo > 0 && code >= 0xd800 && code <= 0xdbff ? lo - 1 : lo);
 }
 
 function sha256(text: string): string {
