@@ -280,7 +280,7 @@ describe('unread SSE output (issue 15)', () => {
       const sessionId = new URL(endpoint, base).searchParams.get('sessionId') ?? '';
       const post = (id: number, body: unknown): Promise<{ status: number; body: string }> =>
         raw(`${base}${endpoint}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ jsonrpc: '2.0', id, ...(body as object) }) });
-      expect((await post(0, { method: 'initialize', params: JSON.parse(initializeBody).params })).status).toBe(202);
+      expect((await post(0, { method: 'initialize', params: (JSON.parse(initializeBody) as { params: unknown }).params })).status).toBe(202);
       // Each result is ~400 KB; the socket buffers take some, then airlock's own buffer grows past the bound.
       const big = { method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql: "SELECT repeat('x', 400000) AS big" } } };
       let calls = 0;
