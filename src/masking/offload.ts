@@ -34,8 +34,23 @@ const WORKER_AVAILABLE = existsSync(fileURLToPath(WORKER_URL));
  * Numbers and booleans count a few characters each, so a huge result of small values still counts.
  */
 export function textWeight(result: ToolResult, stopAt: number = OFFLOAD_MIN_CHARS): number {
-  let total = result.kind === 'json' ? result.text.length : 0;
-  const stack: unknown[] = [result.kind === 'rows' ? result.rows : result.value];
+  if (result.kind === 'json') return walk([result.value], result.text.length, stopAt);
+  // Rows: most cells are primitives, counted in place (this runs for every result).
+  let total = 0;
+  const nested: unknown[] = [];
+  for (const row of result.rows) {
+    for (const cell of row) {
+      if (typeof cell === 'string') total += cell.length;
+      else if (cell !== null && typeof cell === 'object') nested.push(cell);
+      else total += 4;
+    }
+    if (total >= stopAt) return total;
+  }
+  return nested.length === 0 ? total : walk(nested, total, stopAt);
+}
+
+function walk(stack: unknown[], start: number, stopAt: number): number {
+  let total = start;
   while (stack.length > 0 && total < stopAt) {
     const value = stack.pop();
     if (typeof value === 'string') total += value.length;
