@@ -27,6 +27,22 @@ export const ServeConfigSchema = z.strictObject({
   allowedHosts: z.array(z.string().min(1)),
   allowedOrigins: z.array(z.string().url()),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+  /** Calls one principal runs at once (the rest wait in its queue). */
+  maxConcurrentCalls: z.int().min(1).max(1000).default(4),
+  /** Calls of one principal that may wait for a slot; more are refused at once with TOO_MANY_CALLS. */
+  callQueue: z.int().min(0).max(10_000).default(8),
+  /** How long a queued call waits for a slot before TOO_MANY_CALLS. */
+  callQueueMs: z.int().min(0).max(600_000).default(5000),
+  /** Open HTTP sessions (Streamable HTTP and SSE), all principals together. */
+  maxSessions: z.int().min(1).max(1_000_000).default(1000),
+  /** Open HTTP sessions of one principal. */
+  maxSessionsPerPrincipal: z.int().min(1).max(1_000_000).default(32),
+  /** Output a stream (SSE, Streamable HTTP) may hold unread before its session is dropped. */
+  maxSessionBufferBytes: z.int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Argument strings longer than this are audited as sha256 + a prefix of this size. */
+  auditMaxValueBytes: z.int().min(256).max(16 * 1024 * 1024).default(8 * 1024),
+  /** Arguments larger than this (as JSON, after cutting long strings) are audited as sha256 + a prefix. */
+  auditMaxInputBytes: z.int().min(4096).max(64 * 1024 * 1024).default(256 * 1024),
 });
 
 export type ServeConfig = z.output<typeof ServeConfigSchema>;
@@ -130,6 +146,14 @@ function flagName(key: string): string {
     allowedHosts: 'allowed-host',
     allowedOrigins: 'allowed-origin',
     logLevel: 'log-level',
+    maxConcurrentCalls: 'max-concurrent-calls',
+    callQueue: 'call-queue',
+    callQueueMs: 'call-queue-ms',
+    maxSessions: 'max-sessions',
+    maxSessionsPerPrincipal: 'max-sessions-per-principal',
+    maxSessionBufferBytes: 'max-session-buffer-bytes',
+    auditMaxValueBytes: 'audit-max-value-bytes',
+    auditMaxInputBytes: 'audit-max-input-bytes',
   };
   return map[key] ?? key;
 }

@@ -20,6 +20,7 @@ export type AirlockErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'MASKING_FAILED'
   | 'AUDIT_UNAVAILABLE'
+  | 'TOO_MANY_CALLS'
   | 'INTERNAL';
 
 /** The audit outcome each code is recorded under. */
@@ -199,6 +200,18 @@ export class AuditUnavailableError extends AirlockError {
   readonly outcome = 'error';
   constructor(options?: AirlockErrorOptions) {
     super('The audit log is unavailable, so the call was not run.', options);
+  }
+}
+
+/** The caller already has as many calls running as airlock allows one principal, and none finished in time. */
+export class TooManyCallsError extends AirlockError {
+  readonly code = 'TOO_MANY_CALLS';
+  readonly outcome = 'error';
+  constructor(maxConcurrent: number, options?: AirlockErrorOptions) {
+    super(
+      `Too many calls in flight: at most ${maxConcurrent} of your calls run at once, and none finished in time. The call was not run; wait for your running calls to finish and try again.`,
+      { ...options, data: { maxConcurrent } },
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { PgAuditStore } from './audit/pg-store.js';
 import type { AuditSink } from './audit/record.js';
 import { JsonAuditStore } from './audit/store.js';
 import { rejectedRequestRecord } from './audit/rejected.js';
+import { limitRecord } from './audit/limited.js';
 import { basename } from 'node:path';
 import { resolveKeyring, resolveRetentionKey } from './audit/keys.js';
 import { applyRetention } from './audit/retention.js';
@@ -317,6 +318,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       maskingSecrets: maskingSecretFrom(env),
       ...(verifier === undefined ? {} : { verifier }),
       ...(impersonation === undefined ? {} : { impersonation }),
+      concurrency: { maxConcurrent: config.maxConcurrentCalls, maxQueued: config.callQueue, queueWaitMs: config.callQueueMs },
+      auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
     });
     // Calls in flight finish (and are audited) before shutdown closes pools and stores.
     const inflight = new Set<Promise<void>>();
@@ -376,6 +379,9 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       credential: () => credential,
       health: () => ({ version: VERSION, policyVersion: policy().version }),
       log,
+      sessionCaps: { maxTotal: config.maxSessions, maxPerPrincipal: config.maxSessionsPerPrincipal },
+      maxSessionBufferBytes: config.maxSessionBufferBytes,
+      onLimited: (event) => audit.append(limitRecord(event, new Date())),
       ...(verifier === undefined
         ? {}
         : {

@@ -51,6 +51,14 @@ const SERVE_OPTIONS = {
   'allowed-origin': { type: 'string', multiple: true },
   'max-body-bytes': { type: 'string' },
   'session-idle-seconds': { type: 'string' },
+  'max-concurrent-calls': { type: 'string' },
+  'call-queue': { type: 'string' },
+  'call-queue-ms': { type: 'string' },
+  'max-sessions': { type: 'string' },
+  'max-sessions-per-principal': { type: 'string' },
+  'max-session-buffer-bytes': { type: 'string' },
+  'audit-max-value-bytes': { type: 'string' },
+  'audit-max-input-bytes': { type: 'string' },
   'log-level': { type: 'string' },
 } as const satisfies Options;
 
@@ -75,6 +83,16 @@ const SERVE_FLAGS = `  --stdio                      MCP over stdin/stdout (the c
   --allowed-origin O           extra Origin to accept (repeatable)
   --max-body-bytes N           largest request: HTTP body or stdio line (default ${DEFAULTS.maxBodyBytes})
   --session-idle-seconds N     close HTTP sessions idle this long (default ${DEFAULTS.sessionIdleMs / 1000})
+  --max-concurrent-calls N     calls one principal runs at once (default 4)
+  --call-queue N               calls of one principal that may wait for a slot (default 8)
+  --call-queue-ms N            how long a waiting call waits before TOO_MANY_CALLS (default 5000)
+  --max-sessions N             open HTTP/SSE sessions in total (default 1000)
+  --max-sessions-per-principal N
+                               open HTTP/SSE sessions of one principal (default 32)
+  --max-session-buffer-bytes N unread output a stream may hold before its session is dropped
+                               (default 16777216)
+  --audit-max-value-bytes N    audit longer argument strings as sha256 + prefix (default 8192)
+  --audit-max-input-bytes N    audit larger arguments as sha256 + prefix (default 262144)
   --log-level L                debug | info | warn | error (default ${DEFAULTS.logLevel}; logs go to stderr)`;
 
 const none = { min: 0, max: 0, label: '' } as const;

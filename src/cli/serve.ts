@@ -22,6 +22,16 @@ function toInt(value: string | undefined, fallback: number): number {
   return /^\d+$/.test(value) ? Number(value) : Number.NaN;
 }
 
+/** Integer flags that were given (the config schema holds their defaults). */
+function optionalInts(flags: ServeFlags, names: Record<string, keyof ServeFlags>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, flag] of Object.entries(names)) {
+    const value = flags[flag];
+    if (typeof value === 'string') out[key] = toInt(value, Number.NaN);
+  }
+  return out;
+}
+
 function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string }, overrides: Partial<ServeConfig> = {}): ServeConfig {
   if (flags.stdio === true && flags.http === true) throw new UsageError('choose one transport: --stdio or --http', 'serve');
   const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
@@ -47,6 +57,16 @@ function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath
     allowedHosts: flags['allowed-host'] ?? [],
     allowedOrigins: flags['allowed-origin'] ?? [],
     logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
+    ...optionalInts(flags, {
+      maxConcurrentCalls: 'max-concurrent-calls',
+      callQueue: 'call-queue',
+      callQueueMs: 'call-queue-ms',
+      maxSessions: 'max-sessions',
+      maxSessionsPerPrincipal: 'max-sessions-per-principal',
+      maxSessionBufferBytes: 'max-session-buffer-bytes',
+      auditMaxValueBytes: 'audit-max-value-bytes',
+      auditMaxInputBytes: 'audit-max-input-bytes',
+    }),
   });
 }
 

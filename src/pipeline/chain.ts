@@ -1,3 +1,4 @@
+import type { AuditInputLimits } from '../audit/bounded-input.js';
 import type { AuditSink } from '../audit/record.js';
 import type { Keyring } from '../audit/sealed.js';
 import type { SecretResolver } from '../masking/keys.js';
@@ -11,6 +12,7 @@ import { auditStage, type Clock } from './stages/audit.js';
 import { executeStage } from './stages/execute.js';
 import { identityStage } from './stages/identity.js';
 import { inputStage, type ToolLookup } from './stages/input.js';
+import { concurrencyStage, DEFAULT_CONCURRENCY, type ConcurrencyLimits } from './stages/limit.js';
 import { maskStage } from './stages/mask.js';
 import { policyStage, type PolicySource } from './stages/policy.js';
 
@@ -27,16 +29,21 @@ export interface PipelineOptions {
   readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
   readonly verifier?: TokenVerifier;
   readonly impersonation?: ImpersonationProvider;
+  /** Calls one principal may run at once, and how long others wait for a slot (default DEFAULT_CONCURRENCY). */
+  readonly concurrency?: ConcurrencyLimits;
+  /** How much of a call's arguments its audit record keeps verbatim. */
+  readonly auditInput?: AuditInputLimits;
 }
 
 /** The governed call path, in order. Reading this array is reading the product. */
 export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
   return compose([
-    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
+    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),
+    concurrencyStage(options.concurrency ?? DEFAULT_CONCURRENCY),
     executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
     maskStage({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) }),
   ]);

@@ -22,6 +22,8 @@ export interface CallContext {
   readonly rawArguments: unknown;
   /** What was wrong with the tools/call request itself (read before any schema); refused as INVALID_INPUT. */
   readonly requestIssues?: readonly InputIssue[];
+  /** The arguments as the audit keeps them (long values as sha256 + prefix); set by the audit stage. */
+  auditedInput?: unknown;
   readonly credential: Credential;
   readonly signal: AbortSignal;
   principal?: Principal;

@@ -10,6 +10,7 @@ import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
 import { createGovernedServer, type GovernedServerOptions } from '../server.js';
+import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
   readonly host: string;
@@ -28,6 +29,25 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
   /** When set, every MCP request must carry a valid bearer token (MCP authorization). */
   readonly auth?: HttpAuth;
   readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Open sessions allowed per principal and in total (default 32 and 1000). */
+  readonly sessionCaps?: SessionCaps;
+  /** Unread output one stream may hold before its session is dropped (default 16 MiB). */
+  readonly maxSessionBufferBytes?: number;
+  /** Audits a session refused at a cap or dropped for unread output; resolves once recorded. */
+  readonly onLimited?: (event: HttpLimitEvent) => Promise<void>;
+}
+
+/** A session refused at a cap, or dropped because its client stopped reading. */
+export interface HttpLimitEvent {
+  readonly id: string;
+  readonly transport: 'http' | 'sse';
+  readonly sessionId: string;
+  readonly credential: Credential;
+  readonly kind: 'session_refused' | 'session_dropped';
+  /** `initialize`, `GET /sse`, or the stream that overflowed (`GET /mcp`, `POST /mcp`). */
+  readonly method: string;
+  readonly message: string;
+  readonly detail: string;
 }
 
 export interface HttpAuth {
@@ -75,6 +95,9 @@ interface Session {
   lastSeen: number;
 }
 
+const DEFAULT_SESSION_CAPS: SessionCaps = { maxTotal: 1000, maxPerPrincipal: 32 };
+const DEFAULT_SESSION_BUFFER_BYTES = 16 * 1024 * 1024;
+
 class BodyTooLargeError extends Error {}
 
 type AuthedRequest = IncomingMessage & { auth?: { token: string; clientId: string; scopes: string[]; extra: Record<string, unknown> } };
@@ -116,6 +139,34 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
  */
 export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const sessions = new Map<string, Session>();
+  const limiter = createSessionLimiter(options.sessionCaps ?? DEFAULT_SESSION_CAPS);
+  const maxBuffered = options.maxSessionBufferBytes ?? DEFAULT_SESSION_BUFFER_BYTES;
+  const recordLimit = (event: Omit<HttpLimitEvent, 'id'>): string => {
+    const id = randomUUID();
+    options.log('warn', `http: ${event.kind === 'session_refused' ? 'refused a new' : 'dropped'} ${event.transport} session${event.sessionId === '' ? '' : ` ${event.sessionId}`}: ${event.detail} [audit id: ${id}]`);
+    void options.onLimited?.({ id, ...event }).catch((e: unknown) => options.log('error', `audit write failed for ${event.kind} ${id}: ${String(e)}`));
+    return id;
+  };
+  /** Takes a session slot, or answers the refusal (audited) and returns undefined. */
+  const admitSession = async (res: ServerResponse, transport: 'http' | 'sse', credential: Credential, method: string): Promise<SessionLease | undefined> => {
+    const admission = limiter.admit(ownerOf(credential));
+    if (admission.ok) return admission.lease;
+    const id = randomUUID();
+    const event = { id, transport, sessionId: '', credential, kind: 'session_refused', method, message: admission.message, detail: admission.detail } as const;
+    options.log('warn', `http: refused a new ${transport} session: ${admission.detail} [audit id: ${id}]`);
+    try {
+      await options.onLimited?.(event);
+    } catch (e) {
+      options.log('error', `audit write failed for refused session ${id}: ${String(e)}`);
+    }
+    sendJson(
+      res,
+      admission.status,
+      { jsonrpc: '2.0', error: { code: -32000, message: `${admission.message} [code: TOO_MANY_SESSIONS; audit id: ${id}]` }, id: null },
+      admission.status === 503 ? { 'retry-after': '30' } : {},
+    );
+    return undefined;
+  };
   let port = options.port;
   /** Host header values we answer to: `name:port` for loopback names, the bound host and --allowed-host. */
   const allowedHostValues = (): Set<string> => {
@@ -318,13 +369,20 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         return;
       }
       session.lastSeen = Date.now();
-      await (session.transport as StreamableHTTPServerTransport).handleRequest(req, res, body);
+      const transport = session.transport as StreamableHTTPServerTransport;
+      boundOutput(res, maxBuffered, (buffered) => {
+        recordLimit({ transport: 'http', sessionId, credential, kind: 'session_dropped', method: `${req.method ?? 'GET'} /mcp`, message: 'Session dropped: its client stopped reading', detail: `${buffered} bytes of output unread (limit ${maxBuffered})` });
+        void transport.close().catch(() => undefined);
+      });
+      await transport.handleRequest(req, res, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
       rpcError(res, 400, -32000, 'Bad Request: no valid session id; the first request must be initialize');
       return;
     }
+    const lease = await admitSession(res, 'http', credential, 'initialize');
+    if (lease === undefined) return;
     let id = '';
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
@@ -335,19 +393,32 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     });
     const server = serverFor('http', () => id);
     transport.onclose = () => {
+      lease.release();
       if (id !== '') sessions.delete(id);
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    try {
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // An initialize that did not open a session holds no slot.
+      if (id === '') lease.release();
+    }
   };
 
   const handleSse = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const credential = await authenticate(req, res, url, 'sse', undefined, { method: 'GET /sse' });
     if (credential === undefined) return;
+    const lease = await admitSession(res, 'sse', credential, 'GET /sse');
+    if (lease === undefined) return;
+    // The frozen SSE transport writes every message with res.write and ignores backpressure.
+    boundOutput(res, maxBuffered, (buffered) => {
+      recordLimit({ transport: 'sse', sessionId: transport.sessionId, credential, kind: 'session_dropped', method: 'GET /sse', message: 'Session dropped: its client stopped reading', detail: `${buffered} bytes of output unread (limit ${maxBuffered})` });
+    });
     const transport = new SSEServerTransport('/messages', res);
     const server = serverFor('sse', () => transport.sessionId);
     sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, lastSeen: Date.now() });
     res.on('close', () => {
+      lease.release();
       sessions.delete(transport.sessionId);
       void server.close().catch(() => undefined);
     });

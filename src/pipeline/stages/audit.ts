@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
 import { AuditUnavailableError, toAirlockError } from '../../errors.js';
@@ -19,6 +20,8 @@ export interface AuditStageOptions {
   readonly onAuditFailure: (error: unknown, callId: string) => void;
   /** Seal each unmasked result into its record (AES-256-GCM); absent = no compliance copy. */
   readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
+  /** How much of the arguments records keep verbatim (default DEFAULT_AUDIT_INPUT_LIMITS). */
+  readonly inputLimits?: AuditInputLimits;
 }
 
 /**
@@ -31,8 +34,11 @@ export function auditStage(options: AuditStageOptions): Stage {
   const { sink, clock, onAuditFailure } = options;
   const cap = options.responseCapBytes ?? 16 * 1024;
   const { compliance } = options;
+  const inputLimits = options.inputLimits ?? DEFAULT_AUDIT_INPUT_LIMITS;
   return async function audit(ctx: CallContext, next: Next): Promise<void> {
     try {
+      // Computed once, for the started entry and the record: an agent's 4 MB argument must not cost 4 MB of audit.
+      ctx.auditedInput = boundedInput(ctx.rawArguments ?? null, inputLimits);
       await next();
       if (ctx.result === undefined) throw new TypeError('pipeline finished without a result');
     } catch (error) {
@@ -66,7 +72,7 @@ export function startedEntry(ctx: CallContext): StartedEntry {
     principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
     devIdentity: ctx.credential.kind === 'dev',
     tool: ctx.toolName,
-    input: ctx.rawArguments ?? null,
+    input: (ctx.auditedInput ??= boundedInput(ctx.rawArguments ?? null)),
     facts: ctx.facts === undefined ? null : { ...ctx.facts },
     decision:
       ctx.decision === undefined

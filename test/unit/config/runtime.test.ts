@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadRuntimeFile } from '../../../src/config.js';
+import { ConfigError, loadRuntimeFile, parseServeConfig } from '../../../src/config.js';
 import { tempDir } from '../../support/airlock.js';
 
 async function problem(doc: unknown): Promise<string> {
@@ -30,5 +30,28 @@ describe('loadRuntimeFile', () => {
     ['a current key that does not exist', { audit: { compliance: { keys: [{ id: 'k1', key: 'env:K' }], current: 'k2' } } }, 'airlock.json: audit.compliance.current: current must name one of keys[].id'],
   ])('reports %s with its path', async (_label, doc, expected) => {
     expect(await problem(doc)).toContain(expected);
+  });
+});
+
+describe('parseServeConfig: fairness bounds (issue 15)', () => {
+  const base = { transport: 'http', policyPath: 'p.json', auditDir: 'a', demo: false, host: '127.0.0.1', port: 0, maxBodyBytes: 4096, sessionIdleMs: 1000, allowedHosts: [], allowedOrigins: [], logLevel: 'info' };
+
+  it('applies the defaults when no flag is given', () => {
+    expect(parseServeConfig(base)).toMatchObject({
+      maxConcurrentCalls: 4,
+      callQueue: 8,
+      callQueueMs: 5000,
+      maxSessions: 1000,
+      maxSessionsPerPrincipal: 32,
+      maxSessionBufferBytes: 16 * 1024 * 1024,
+      auditMaxValueBytes: 8192,
+      auditMaxInputBytes: 262_144,
+    });
+  });
+
+  it('names the flag of every bad value', () => {
+    expect(() => parseServeConfig({ ...base, maxConcurrentCalls: 0, maxSessionBufferBytes: 10, auditMaxValueBytes: Number.NaN })).toThrow(
+      /--max-concurrent-calls: .*\n {2}--max-session-buffer-bytes: .*\n {2}--audit-max-value-bytes: /,
+    );
   });
 });

@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import type { HttpLimitEvent } from '../mcp/transports/http.js';
+import type { AuditRecord } from './record.js';
+
+/** The audit record for an HTTP session refused at a cap or dropped because its client stopped reading. */
+export function limitRecord(event: HttpLimitEvent, time: Date): AuditRecord {
+  const code = event.kind === 'session_refused' ? 'TOO_MANY_SESSIONS' : 'SESSION_DROPPED';
+  const response = { error: code };
+  const text = JSON.stringify(response);
+  const credential = event.credential;
+  const p = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+  return {
+    id: event.id,
+    time: time.toISOString(),
+    durationMs: 0,
+    sessionId: event.sessionId,
+    transport: event.transport,
+    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    devIdentity: credential.kind === 'dev',
+    tool: event.method,
+    input: null,
+    facts: null,
+    decision: null,
+    downstream: [],
+    outcome: 'error',
+    error: { code, message: event.message, detail: event.detail },
+    result: null,
+    response: { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text), truncated: false, body: response },
+  };
+}
