@@ -124,6 +124,17 @@ function strictest(
   };
 }
 
+function withDefaults(
+  builtin: CallLimits,
+  defaults: { maxRows?: number | undefined; maxBytes?: number | undefined; timeoutMs?: number | undefined } | undefined,
+): CallLimits {
+  return {
+    maxRows: defaults?.maxRows ?? builtin.maxRows,
+    maxBytes: defaults?.maxBytes ?? builtin.maxBytes,
+    timeoutMs: defaults?.timeoutMs ?? builtin.timeoutMs,
+  };
+}
+
 /**
  * Decides a call. Pure: no I/O, no clock. No matching rule → deny; any matching deny wins; approve beats
  * allow; limits merge to the strictest of the defaults, the resource and every matching rule.
@@ -132,7 +143,8 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
   const file = policy.file;
   const matching = file.rules.filter((rule) => matches(rule, request));
   const base = { ruleIds: [] as string[], policyVersion: policy.version };
-  let limits = strictest(BUILTIN_LIMITS, file.defaults.limits);
+  // The policy's defaults replace the built-in ones (the schema bounds them); resources and rules only tighten.
+  let limits = withDefaults(BUILTIN_LIMITS, file.defaults.limits);
   const resource = request.facts.resource;
   if (resource?.kind === 'connection') limits = strictest(limits, file.resources.connections[resource.name]?.limits);
   if (resource?.kind === 'bucket') limits = strictest(limits, file.resources.buckets[resource.name]?.limits);

@@ -36,7 +36,8 @@ describe('masking a large result (issue 15)', () => {
   it('masks a 20 MB value off the event loop: another session\'s call completes while it is being masked', async () => {
     const dir = tempDir();
     // The example policy, with a byte cap large enough for the value (the cap bounds masking work per call).
-    const policy = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: { id: string; limits?: Record<string, number> }[] };
+    const policy = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { defaults?: { limits?: Record<string, number> }; rules: { id: string; limits?: Record<string, number> }[] };
+    policy.defaults = { ...policy.defaults, limits: { ...policy.defaults?.limits, maxBytes: 64 * 1024 * 1024 } };
     for (const rule of policy.rules) if (rule.id === 'analysts-read-shop') rule.limits = { ...rule.limits, maxBytes: 64 * 1024 * 1024 };
     const auditDir = join(dir, 'audit');
     let child: ChildProcess | undefined;

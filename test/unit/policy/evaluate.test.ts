@@ -86,6 +86,20 @@ describe('evaluate', () => {
     expect(evaluate(policy([]), { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual(BUILTIN_LIMITS);
   });
 
+  it('lets defaults.limits replace the built-in limits, which resources and rules can only tighten (issue 15)', () => {
+    const p = parsePolicy(
+      JSON.stringify({
+        version: 1,
+        resources: { connections: { shop: { url: 'env:X' } } },
+        defaults: { limits: { maxBytes: 8 * 1024 * 1024, maxRows: 5000 } },
+        rules: [{ ...allowRead, limits: { maxBytes: 64 * 1024 * 1024 } }],
+      }),
+      'policies.json',
+      TOOLS,
+    );
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 5000, maxBytes: 8 * 1024 * 1024, timeoutMs: BUILTIN_LIMITS.timeoutMs });
+  });
+
   it('matches emails case-insensitively with globs', () => {
     const rule = { ...allowRead, principals: { emails: ['*@EXAMPLE.com'] } };
     expect(evaluate(policy([rule]), { principal: ana, tool: 'query_sql', facts: facts('read') }).effect).toBe('allow');
