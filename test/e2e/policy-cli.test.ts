@@ -30,6 +30,24 @@ describe('airlock policy (CLI)', () => {
     expect(ok.stdout).toMatch(/policies\.json: OK \(\d+ rules, version sha256:[0-9a-f]{64}\)/);
   });
 
+  it.each([
+    ['a second "effect" in the deny rule', (t: string) => t.replace('"effect": "deny",', '"effect": "deny", "effect": "allow",'), /^airlock: \S*policies\.json: invalid policy\n {2}policies\.json:\d+:\d+: duplicate key "effect" \(first at line \d+, column \d+\); JSON readers disagree on which one counts, so remove one\n$/],
+    ['"rules": [] at the end', (t: string) => t.replace(/\}\s*$/, ',\n  "rules": []\n}\n'), /policies\.json:\d+:3: duplicate key "rules" \(first at line \d+, column 3\)/],
+    ['a byte order mark', (t: string) => `\uFEFF${t}`, /policies\.json:1:1: the file starts with a byte order mark \(U\+FEFF\); save it as UTF-8 without BOM/],
+    ['a "__proto__" connection', (t: string) => t.replace('"connections": {', '"connections": { "__proto__": { "url": "env:X" },'), /policies\.json:\d+:\d+: the key "__proto__" is not allowed \(JavaScript gives it a special meaning\)/],
+    ['empty principals', (t: string) => t.replace(/"principals": \{[^}]*\}/, '"principals": {}'), /policies\.json: rules\[1\]\.principals: give at least one of "groups", "emails", "subs" or "issuers"/],
+  ])('check: refuses the shipped policy with %s and exits 2 (issue 15)', async (_label, edit, expected) => {
+    const original = readFileSync(EXAMPLE_POLICY, 'utf8');
+    const text = edit(original);
+    expect(text).not.toBe(original);
+    const file = join(tempDir(), 'policies.json');
+    writeFileSync(file, text);
+    const result = await airlock(['policy', 'check', file]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(expected);
+  });
+
   it('explain: the decision, deciding rules and SQL facts for one call', async () => {
     const { stdout } = await run(process.execPath, [
       CLI, 'policy', 'explain', '--policy', EXAMPLE_POLICY,
