@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as z from 'zod';
 import { IdentityConfigSchema } from './identity/config.js';
+import { parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** Runtime settings for `airlock serve` / `airlock start`, from flags (checked here, once, at start-up). */
 export const ServeConfigSchema = z.strictObject({
@@ -118,8 +119,9 @@ export async function loadRuntimeFile(path: string): Promise<RuntimeFile> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseStrictJson(text);
   } catch (error) {
+    if (error instanceof StrictJsonError) throw new ConfigError(`invalid config:\n${error.problems.map((p) => `  ${label}:${p.line}:${p.column}: ${p.message}`).join('\n')}`);
     throw new ConfigError(`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   const parsed = RuntimeFileSchema.safeParse(json);

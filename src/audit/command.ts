@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
+import { printable } from './printable.js';
 import { iterateRecords, recordsAfter } from './read.js';
 import { RevealError, unseal, type Keyring } from './sealed.js';
 import { pgRecords, pgRecordsAfter, verifyPgStore } from './pg-store.js';
@@ -124,7 +125,8 @@ export async function auditCommand(argv: readonly string[], dirDefault: () => st
         }
       } else {
         io.out(`TAMPERED: ${report.problems.length} problem(s) in ${dir()}`);
-        for (const p of report.problems) io.out(`  ${p.kind}: ${p.message}`);
+        // Problem messages quote what the store holds, which a tamperer (or an agent) chose.
+        for (const p of report.problems) io.out(`  ${p.kind}: ${printable(p.message, 500)}`);
       }
       return report.ok ? 0 : 1;
     }

@@ -1,4 +1,5 @@
 import type { ChainedRecord } from './chain.js';
+import { printable, printableValue, textOf } from './printable.js';
 
 /** What `airlock audit search|export|tail` can filter on. All given filters must match. */
 export interface AuditFilter {
@@ -48,25 +49,29 @@ export function matches(record: ChainedRecord, filter: AuditFilter): boolean {
   return true;
 }
 
-/** The statement, path or filter the call was about, on one line. */
+/** The statement, path or filter the call was about, on one line, escaped and cut to about `width`. */
 export function inputSummary(input: unknown, width = 60): string {
-  const i = (input ?? {}) as Record<string, unknown>;
-  const main = typeof i.sql === 'string' ? i.sql : typeof i.path === 'string' ? i.path : typeof i.filter === 'string' ? i.filter : JSON.stringify(input);
-  const text = (typeof i.connection === 'string' ? `${i.connection}: ` : '') + main.replace(/\s+/g, ' ').trim();
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+  const i = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
+  const main = typeof i.sql === 'string' ? i.sql : typeof i.path === 'string' ? i.path : typeof i.filter === 'string' ? i.filter : textOf(input);
+  const prefix = typeof i.connection === 'string' ? `${i.connection.slice(0, width)}: ` : '';
+  // Only the part that can be shown is looked at: a 1 MB statement costs what a short one does.
+  const head = (prefix + main.slice(0, width * 4)).replace(/[ \n\t]+/g, ' ').trim();
+  const shown = printable(head, width - 1, { short: true });
+  return main.length > width * 4 && !shown.endsWith('…') ? `${shown}…` : shown;
 }
 
 const TABLE_COLUMNS = ['time', 'outcome', 'principal', 'tool', 'input', 'rows', 'id'] as const;
 
+/** Every cell escaped and cut: records hold agent-controlled text (and a store may have been tampered with). */
 function tableRow(r: ChainedRecord): string[] {
   return [
-    r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
-    r.outcome === 'ok' ? 'ok' : `${r.outcome}${r.error === null ? '' : ` (${r.error.code})`}`,
-    r.principal?.email ?? r.principal?.sub ?? '-',
-    r.tool,
+    printableValue(r.time.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), 32),
+    printableValue(r.outcome === 'ok' ? 'ok' : `${r.outcome}${r.error === null ? '' : ` (${r.error.code})`}`, 48),
+    printableValue(r.principal?.email ?? r.principal?.sub ?? '-', 64),
+    printableValue(r.tool, 48),
     inputSummary(r.input),
-    r.result === null ? '-' : `${r.result.rowCount}${r.result.truncated ? '+' : ''}`,
-    r.id,
+    r.result === null ? '-' : printableValue(`${r.result.rowCount}${r.result.truncated ? '+' : ''}`, 16),
+    printableValue(r.id, 64),
   ];
 }
 
@@ -139,24 +144,30 @@ export function csvRow(r: ChainedRecord): string {
     .join(',');
 }
 
-/** A session's calls as a readable timeline: input, decision, outcome and result summary per call. */
+/** Longest input shown per call in `audit replay`; the whole record is in `--format json`. */
+const REPLAY_INPUT_WIDTH = 2000;
+
+/** A session's calls as a readable timeline: input, decision, outcome and result summary per call; every field escaped and cut. */
 export function formatReplay(records: readonly ChainedRecord[]): string {
   if (records.length === 0) return 'no calls in this session';
   const first = records[0] as ChainedRecord;
-  const who = first.principal === null ? 'no verified identity' : `${first.principal.email ?? first.principal.sub} (${first.principal.groups.join(', ') || 'no groups'})`;
-  const lines = [`session ${first.sessionId} over ${first.transport}: ${records.length} call(s) by ${who}`, ''];
+  const p = printableValue;
+  // Joined first and escaped once: an item's own escapes must not be escaped again.
+  const list = (items: readonly unknown[] | undefined, width = 200): string => p((Array.isArray(items) ? items : []).map(textOf).join(', '), width);
+  const who = first.principal === null ? 'no verified identity' : `${p(first.principal.email ?? first.principal.sub, 64)} (${list(first.principal.groups) || 'no groups'})`;
+  const lines = [`session ${p(first.sessionId, 80)} over ${p(first.transport, 16)}: ${records.length} call(s) by ${who}`, ''];
   records.forEach((r, i) => {
-    lines.push(`#${i + 1}  ${r.time}  ${r.tool}  → ${r.outcome}${r.error === null ? '' : ` ${r.error.code}`}  (${r.durationMs} ms, id ${r.id})`);
-    lines.push(`    input:    ${JSON.stringify(r.input)}`);
-    if (r.decision !== null) lines.push(`    decision: ${r.decision.effect} by ${r.decision.ruleIds.join(', ') || '(no rule)'}: ${r.decision.reason}`);
-    if (r.error !== null) lines.push(`    error:    ${r.error.message}`);
+    lines.push(`#${i + 1}  ${p(r.time, 32)}  ${p(r.tool, 64)}  → ${p(r.outcome, 32)}${r.error === null ? '' : ` ${p(r.error.code, 32)}`}  (${p(r.durationMs, 16)} ms, id ${p(r.id, 64)})`);
+    lines.push(`    input:    ${p(r.input, REPLAY_INPUT_WIDTH)}`);
+    if (r.decision !== null) lines.push(`    decision: ${p(r.decision.effect, 16)} by ${list(r.decision.ruleIds) || '(no rule)'}: ${p(r.decision.reason, 500)}`);
+    if (r.error !== null) lines.push(`    error:    ${p(r.error.message, 500)}`);
     if (r.result !== null) {
-      const findings = Object.entries(r.result.findings).map(([k, v]) => `${k}×${v}`).join(', ');
+      const findings = p(Object.entries(r.result.findings).map(([k, v]) => `${k}×${textOf(v)}`).join(', '), 300);
       lines.push(
-        `    result:   ${r.result.rowCount} row(s)${r.result.truncated ? ' (truncated)' : ''}${r.result.rowsAffected === undefined ? '' : `, ${r.result.rowsAffected} affected`}${r.result.maskedColumns.length > 0 ? `; masked columns: ${r.result.maskedColumns.join(', ')}` : ''}${findings === '' ? '' : `; findings: ${findings}`}`,
+        `    result:   ${p(r.result.rowCount, 16)} row(s)${r.result.truncated ? ' (truncated)' : ''}${r.result.rowsAffected === undefined ? '' : `, ${p(r.result.rowsAffected, 16)} affected`}${r.result.maskedColumns.length > 0 ? `; masked columns: ${list(r.result.maskedColumns, 500)}` : ''}${findings === '' ? '' : `; findings: ${findings}`}`,
       );
     }
-    lines.push(`    response: ${r.response.bytes} bytes, sha256 ${r.response.sha256.slice(0, 16)}…${r.response.truncated ? ' (kept in part)' : ''}`);
+    lines.push(`    response: ${p(r.response.bytes, 16)} bytes, sha256 ${p(r.response.sha256.slice(0, 16), 16)}…${r.response.truncated ? ' (kept in part)' : ''}`);
   });
   return lines.join('\n');
 }

@@ -162,8 +162,8 @@ const POLICY_TEST: CommandSpec = {
   usage: `Usage: airlock policy test [--policy FILE] --input calls.jsonl|AUDIT_DIR|AUDIT_SEGMENT|-
 
 Decides every call of the input with the policy and prints one JSON line per call; with audit records
-as input, also how each decision changed and a summary on stderr. Exit code 1 when an input line is
-neither a call nor an audit record.
+as input, also what each call came to then and now ("was", "now") and a summary on stderr. A line that
+is neither a call nor an audit record is reported as an "error" line and skipped; the exit code is then 1.
 
 Options:
   --policy FILE     policy file (default ./policies.json)

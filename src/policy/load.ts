@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type * as z from 'zod';
+import { parseStrictJson, StrictJsonError } from '../strict-json.js';
 import { PolicyFileSchema, type PolicyFile } from './schema.js';
 
 /** A validated policy and its version (the SHA-256 of the file's bytes). */
@@ -48,8 +49,9 @@ export function parsePolicy(text: string, source: string, knownTools: readonly s
   const label = basename(source);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseStrictJson(text);
   } catch (error) {
+    if (error instanceof StrictJsonError) throw new PolicyLoadError(source, error.problems.map((p) => `${label}:${p.line}:${p.column}: ${p.message}`));
     throw new PolicyLoadError(source, [`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
   }
   const parsed = PolicyFileSchema.safeParse(json);

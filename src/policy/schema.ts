@@ -68,12 +68,20 @@ const LogScope = z.strictObject({
   limits: Limits.optional(),
 });
 
-const Principals = z.strictObject({
-  groups: z.array(z.string().min(1)).min(1).optional(),
-  emails: z.array(Glob).min(1).optional(),
-  subs: z.array(z.string().min(1)).min(1).optional(),
-  issuers: z.array(z.string().min(1)).min(1).optional(),
-});
+/**
+ * Who a rule or override is for. Absent means everyone; when present it must narrow: an empty block
+ * would read as "these callers" and match every caller, as `"groups": []` would.
+ */
+const Principals = z
+  .strictObject({
+    groups: z.array(z.string().min(1)).min(1).optional(),
+    emails: z.array(Glob).min(1).optional(),
+    subs: z.array(z.string().min(1)).min(1).optional(),
+    issuers: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .refine((p) => Object.values(p).some((v) => v !== undefined), {
+    message: 'give at least one of "groups", "emails", "subs" or "issuers" (an empty "principals" would match every caller; leave it out to mean everyone)',
+  });
 
 const Approval = z.strictObject({
   approverGroups: z.array(z.string().min(1)).min(1),

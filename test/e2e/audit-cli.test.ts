@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
-import { CLI, tempDir } from '../support/airlock.js';
+import { CLI, ROOT, tempDir } from '../support/airlock.js';
 import { stopChild } from '../support/child.js';
 
 function record(id: string, over: Partial<AuditRecord> = {}): AuditRecord {
@@ -60,7 +60,7 @@ async function store(): Promise<string> {
 
 function airlock(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   // Not from the checkout, and never the real ~/.local/state: every path the CLI needs is given.
-  const r = spawnSync(process.execPath, [CLI, 'audit', ...args], { cwd: inject('tmpRoot'), encoding: 'utf8', env: { ...process.env, XDG_STATE_HOME: tempDir('airlock-state-') } });
+  const r = spawnSync(process.execPath, [CLI, 'audit', ...args], { cwd: inject('tmpRoot'), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, XDG_STATE_HOME: tempDir('airlock-state-') } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -240,4 +240,74 @@ describe('airlock serve with audit.postgres', () => {
     const csv = spawnSync(process.execPath, [CLI, 'audit', 'export', '--config', config, '--format', 'csv'], { cwd: dir, encoding: 'utf8', env });
     expect(csv.stdout.trim().split('\n')).toHaveLength(4);
   }, 60_000);
+});
+
+describe('airlock audit: agent-controlled text on the operator terminal (issue 15)', () => {
+  const FORGED = 'query_sql\r\u001b[2K2026-11-29 10:00:00Z  ok  admin@example.com  query_sql  shop: SELECT 1';
+  const HUGE_TOOL = `t${'x'.repeat(1_000_000)}`;
+  // Everything a terminal acts on or that reorders or hides text; \n separates lines of output and is allowed.
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]/;
+
+  /** Real records: real calls through `airlock serve --stdio` with a real MCP client. */
+  async function recordHostileCalls(): Promise<string> {
+    const auditDir = join(tempDir(), 'audit');
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--stdio', '--policy', join(ROOT, 'policies.json'), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+      cwd: tempDir(),
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'hostile', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      await client.callTool({ name: FORGED, arguments: {} });
+      await client.callTool({ name: HUGE_TOOL, arguments: {} });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1 AS "\u202Egnp.exe\u001b[0m" -- \u009b31m\u0007' } });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop\u001b]0;pwned\u0007', sql: 'SELECT 1' } });
+      await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: `SELECT 1 -- ${'y'.repeat(1_000_000)}` } });
+    } finally {
+      await client.close();
+    }
+    return auditDir;
+  }
+
+  // Eight runs of the CLI, each loading the whole command: generous on a busy machine.
+  it('tail, search and replay escape control characters and cut long fields; JSON stays exact', { timeout: 120_000 }, async () => {
+    const dir = await recordHostileCalls();
+    const records = JSON.parse(airlock('search', '--audit-dir', dir, '--format', 'json').stdout) as AuditRecord[];
+    expect(records.map((r) => r.tool)).toEqual([FORGED, HUGE_TOOL, 'query_sql', 'query_sql', 'query_sql']);
+    const session = records[0]?.sessionId ?? '';
+
+    const outputs = new Map<string, string>();
+    for (const args of [['tail', '-n', '50'], ['search'], ['search', '--tool', FORGED], ['replay', '--session', session]]) {
+      const label = (args[0] ?? '') + (args.includes('--tool') ? ' --tool' : '');
+      const r = airlock(...args, '--audit-dir', dir);
+      expect(r.status, label).toBe(0);
+      expect(r.stdout, label).not.toMatch(UNSAFE);
+      // Five calls, two of them carrying 1 MB fields: a screenful, not megabytes.
+      expect(r.stdout.length, label).toBeLessThan(args[0] === 'replay' ? 20_000 : 3_000);
+      expect(r.stdout, label).toContain('query_sql\\r\\u001b[2K2026-11-29 10:00:00Z');
+      if (!args.includes('--tool')) expect(r.stdout, label).toContain(`t${'x'.repeat(40)}`);
+      outputs.set(label, r.stdout);
+    }
+    const table = (outputs.get('tail') ?? '').trimEnd().split('\n');
+    expect(table).toHaveLength(6);
+    expect(table[2]).toMatch(/ tx{47}…\[\+999953 chars\] /);
+    expect(table[3]).toContain('shop: SELECT 1 AS "\\u202egnp.exe\\u001b[0m" -- \\u009b31m\\u0007');
+    expect(table[4]).toContain('shop\\u001b]0;pwned\\u0007: SELECT 1');
+    expect(table[5]).toMatch(/shop: SELECT 1 -- y+… /);
+    expect(outputs.get('search --tool')?.trimEnd().split('\n')).toHaveLength(2);
+
+    const replay = outputs.get('replay') ?? '';
+    expect(replay).toContain('error:    Unknown tool "query_sql\\r\\u001b[2K2026-11-29');
+    expect(replay).toMatch(/input: {4}\{"connection":"shop","sql":"SELECT 1 -- y+…\[\+\d+ chars\]\n/);
+
+    const tailJson = airlock('tail', '-n', '50', '--format', 'json', '--audit-dir', dir).stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    expect(tailJson.map((r) => r.tool)).toEqual([FORGED, HUGE_TOOL, 'query_sql', 'query_sql', 'query_sql']);
+    expect((tailJson[3]?.input as { connection: string }).connection).toBe('shop\u001b]0;pwned\u0007');
+  });
 });

@@ -231,7 +231,7 @@ describe("the user's mistakes (issue 14: a clear message, no stack trace; --debu
     writeFileSync(policy, '{"rules": [');
     const badPolicy = await airlock(['serve', '--stdio', '--policy', policy, '--audit-dir', join(dir, 'audit2')]);
     expect(badPolicy.code).toBe(2);
-    expect(badPolicy.stderr).toMatch(new RegExp(`^airlock: ${policy.replaceAll('.', '\\.')}: invalid policy\n {2}policies\\.json: not valid JSON: `));
+    expect(badPolicy.stderr).toMatch(new RegExp(`^airlock: ${policy.replaceAll('.', '\\.')}: invalid policy\n {2}policies\\.json:1:12: not valid JSON: unexpected end of the text: an array is not closed\n$`));
     expect(badPolicy.stderr).not.toMatch(STACK);
     const missingConfig = await airlock(['serve', '--stdio', '--config', join(dir, 'nope.json'), '--policy', EXAMPLE_POLICY, '--audit-dir', join(dir, 'audit3')]);
     expect(missingConfig).toEqual({ code: 2, stdout: '', stderr: `airlock: --config: cannot read ${join(dir, 'nope.json')} (ENOENT)\n` });

@@ -25,11 +25,21 @@ describe('loadRuntimeFile', () => {
     ['a plain-http issuer', { identity: { issuers: [{ issuer: 'http://idp.example', audiences: ['a'] }] } }, 'airlock.json: identity.issuers[0].issuer: must be an https URL (http only on loopback, for tests)'],
     ['no audience', { identity: { issuers: [{ issuer: 'https://idp.example', audiences: [] }] } }, 'airlock.json: identity.issuers[0].audiences: Too small'],
     ['a misspelled key', { identity: { issuers: [{ issuer: 'https://idp.example', audience: ['a'] }] } }, 'airlock.json: identity.issuers[0]: unknown key "audience"'],
-    ['bad JSON', '{', 'airlock.json: not valid JSON'],
+    ['bad JSON', '{', 'airlock.json:1:2: not valid JSON: unexpected end of the text: an object is not closed'],
     ['an inline compliance key', { audit: { compliance: { keys: [{ id: 'k1', key: '00'.repeat(32) }] } } }, 'airlock.json: audit.compliance.keys[0].key: must be a reference: "env:NAME" or "file:/path" (never the secret itself)'],
     ['a current key that does not exist', { audit: { compliance: { keys: [{ id: 'k1', key: 'env:K' }], current: 'k2' } } }, 'airlock.json: audit.compliance.current: current must name one of keys[].id'],
   ])('reports %s with its path', async (_label, doc, expected) => {
     expect(await problem(doc)).toContain(expected);
+  });
+
+  it.each([
+    ['a repeated issuer list', '{"identity":{"issuers":[{"issuer":"https://a.example","audiences":["x"]}],\n "issuers":[]}}', 'airlock.json:2:2: duplicate key "issuers" (first at line 1, column 14); JSON readers disagree on which one counts, so remove one'],
+    ['a repeated compliance key reference', '{"audit":{"compliance":{"keys":[{"id":"k1","key":"env:A","key":"file:/tmp/k"}]}}}', 'airlock.json:1:58: duplicate key "key" (first at line 1, column 44); JSON readers disagree on which one counts, so remove one'],
+    ['a repeated top-level section', '{"audit":{},"audit":{}}', 'airlock.json:1:13: duplicate key "audit" (first at line 1, column 2); JSON readers disagree on which one counts, so remove one'],
+    ['a __proto__ key', '{"identity":{"__proto__":{}}}', 'airlock.json:1:14: the key "__proto__" is not allowed (JavaScript gives it a special meaning)'],
+    ['a byte order mark', '\uFEFF{}', 'airlock.json:1:1: the file starts with a byte order mark (U+FEFF); save it as UTF-8 without BOM'],
+  ])('refuses %s with its line and column (issue 15)', async (_label, text, expected) => {
+    expect(await problem(text)).toBe(`invalid config:\n  ${expected}`);
   });
 });
 

@@ -17,7 +17,7 @@ describe('parsePolicy', () => {
   });
 
   it.each([
-    ['not JSON', '{', /^policies\.json: not valid JSON: /],
+    ['not JSON', '{', 'policies.json:1:2: not valid JSON: unexpected end of the text: an object is not closed'],
     ['an unknown tool', { version: 1, rules: [rule, { ...rule, id: 's', tools: ['query_sq1'] }] }, 'policies.json: rules[1].tools[0]: unknown tool "query_sq1" (known: query_sql)'],
     ['a misspelled key', { version: 1, rules: [{ ...rule, principal: {} }] }, 'policies.json: rules[0]: unknown key "principal" (misspelled keys are rejected so they cannot widen access)'],
     ['an inline secret', { version: 1, resources: { connections: { shop: { url: 'postgres://u:p@h/db' } } }, rules: [] }, 'policies.json: resources.connections.shop.url: must be a secret reference like "env:DATABASE_URL", never an inline value'],
