@@ -52,7 +52,13 @@ export function matches(record: ChainedRecord, filter: AuditFilter): boolean {
 /** The statement, path or filter the call was about, on one line, escaped and cut to about `width`. */
 export function inputSummary(input: unknown, width = 60): string {
   const i = (typeof input === 'object' && input !== null ? input : {}) as Record<string, unknown>;
-  const main = typeof i.sql === 'string' ? i.sql : typeof i.path === 'string' ? i.path : typeof i.filter === 'string' ? i.filter : textOf(input);
+  // A value the audit kept as digest + prefix (too long to store whole) reads as its prefix, cut.
+  const text = (value: unknown): string | undefined => {
+    if (typeof value === 'string') return value;
+    const kept = value as { $truncated?: unknown; prefix?: unknown } | null;
+    return typeof kept === 'object' && kept !== null && kept.$truncated === true && typeof kept.prefix === 'string' ? `${kept.prefix}…` : undefined;
+  };
+  const main = text(i.sql) ?? text(i.path) ?? text(i.filter) ?? textOf(input);
   const prefix = typeof i.connection === 'string' ? `${i.connection.slice(0, width)}: ` : '';
   // Only the part that can be shown is looked at: a 1 MB statement costs what a short one does.
   const head = (prefix + main.slice(0, width * 4)).replace(/[ \n\t]+/g, ' ').trim();

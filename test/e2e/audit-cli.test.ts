@@ -304,7 +304,8 @@ describe('airlock audit: agent-controlled text on the operator terminal (issue 1
 
     const replay = outputs.get('replay') ?? '';
     expect(replay).toContain('error:    Unknown tool "query_sql\\r\\u001b[2K2026-11-29');
-    expect(replay).toMatch(/input: {4}\{"connection":"shop","sql":"SELECT 1 -- y+…\[\+\d+ chars\]\n/);
+    // The audit keeps the 1 MB statement as its digest, size and a prefix; replay shows that record, cut.
+    expect(replay).toMatch(/input: {4}\{"connection":"shop","sql":\{"\$truncated":true,"sha256":"[0-9a-f]{64}","bytes":1000012,"prefix":"SELECT 1 -- y+…\[\+\d+ chars\]\n/);
 
     const tailJson = airlock('tail', '-n', '50', '--format', 'json', '--audit-dir', dir).stdout.trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
     expect(tailJson.map((r) => r.tool)).toEqual([FORGED, HUGE_TOOL, 'query_sql', 'query_sql', 'query_sql']);
