@@ -126,6 +126,57 @@ const READS = [
   'TABLE products',
 ];
 
+/**
+ * Issue 15: conditions that select every row are no condition. Each statement, run by PostgreSQL inside a
+ * transaction that is rolled back, touches every row of its target (the oracle), and is classed with the
+ * unconditioned DELETE/UPDATE: destructive.
+ */
+const WHOLE_TABLE: [sql: string, params: unknown[]][] = [
+  ['DELETE FROM orders WHERE true', []],
+  ['DELETE FROM orders WHERE 1 = 1', []],
+  ['DELETE FROM orders WHERE id = id', []],
+  ['DELETE FROM orders WHERE NOT false', []],
+  ["DELETE FROM orders WHERE 't'", []],
+  ["DELETE FROM orders WHERE 'yes'::boolean", []],
+  ['DELETE FROM orders WHERE 1::bool', []],
+  ['DELETE FROM orders WHERE 2 > 1 AND NOT (1 <> 1)', []],
+  ['DELETE FROM orders WHERE id = 5 OR true', []],
+  ['DELETE FROM orders WHERE (quantity = quantity) IS NOT FALSE', []],
+  ['DELETE FROM orders WHERE id IS NOT DISTINCT FROM id', []],
+  ['DELETE FROM orders WHERE NULL IS NULL', []],
+  ["DELETE FROM orders WHERE 'a' = 'a'", []],
+  ['DELETE FROM orders WHERE id IN (id, 3)', []],
+  ['DELETE FROM orders WHERE $1', [true]],
+  ['DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers)', []],
+  ['DELETE FROM orders o USING customers c WHERE c.id = 1', []],
+  ['DELETE FROM public.orders AS o WHERE o.id = o.id', []],
+  ['UPDATE orders SET quantity = quantity WHERE true', []],
+  ['UPDATE orders SET quantity = quantity WHERE 1 = 1', []],
+  ['UPDATE orders o SET quantity = quantity WHERE o.status = o.status', []],
+  ["UPDATE orders SET quantity = quantity FROM customers c WHERE c.name = 'Ana Silva'", []],
+  ['WITH d AS (DELETE FROM orders WHERE true RETURNING 1) SELECT count(*) FROM d', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON true WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT id FROM customers LIMIT 1) c ON c.id = 1 WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON 1 = 1 WHEN MATCHED THEN UPDATE SET quantity = o.quantity', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON o.id = o.id WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON s.one = 1 WHEN MATCHED AND true THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT -1 AS id) s ON s.id = o.id WHEN NOT MATCHED BY SOURCE THEN DELETE', []],
+];
+
+/** Conditions that do select rows: ordinary writes. */
+const CONDITIONED: string[] = [
+  'DELETE FROM orders WHERE id = 5',
+  'DELETE FROM orders WHERE id = 5 AND true',
+  'DELETE FROM orders WHERE false',
+  'DELETE FROM orders WHERE id = $1',
+  'DELETE FROM orders o USING customers c WHERE c.id = o.customer_id AND c.id = 1',
+  'DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = orders.customer_id AND c.id = 1)',
+  'UPDATE orders SET quantity = 1 WHERE id <> id',
+  'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN DELETE',
+  'MERGE INTO orders o USING customers c ON true WHEN MATCHED AND o.id = 3 THEN DELETE',
+  'MERGE INTO orders o USING customers c ON 1 = 1 WHEN NOT MATCHED THEN INSERT (customer_id, product_id, quantity, status) VALUES (c.id, 1, 1, $$new$$)',
+];
+
 describe('SQL bypass suite (real PostgreSQL catalog)', () => {
   const functionCases = HARMFUL_CALLS.flatMap((f) => WRAPPERS.map((wrap) => wrap(f)));
 
@@ -151,6 +202,41 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
             "SELECT pg_current_xact_id_if_assigned()::text AS xid, (SELECT count(*)::int FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory') AS advisory",
           );
           expect(check.rows[0], sql).toEqual({ xid: null, advisory: 0 });
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it.each(WHOLE_TABLE)('classes %s as destructive: its condition selects every row (issue 15)', (sql) => {
+    const facts = classifySql(sql, catalog);
+    expect(facts.class).toBe('destructive');
+    expect(facts.reason).toMatch(/every row|always true|does not depend on the row/);
+  });
+
+  it.each(CONDITIONED)('keeps %s an ordinary write (issue 15)', (sql) => {
+    expect(classifySql(sql, catalog).class).toBe('write');
+  });
+
+  it('confirms with PostgreSQL that every whole-table statement touches every row of orders (issue 15)', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+      const total = rows[0]?.n ?? 0;
+      expect(total).toBeGreaterThan(1);
+      for (const [sql, params] of WHOLE_TABLE) {
+        await client.query('BEGIN');
+        try {
+          const before = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+          const result = await client.query<{ count?: number }>(sql, params);
+          const after = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+          // DELETEs empty the table; UPDATEs and MERGE … UPDATE report every row changed.
+          const touched = sql.includes('WITH d') ? Number(result.rows[0]?.count) : result.rowCount;
+          expect({ sql, touched, gone: (before.rows[0]?.n ?? 0) - (after.rows[0]?.n ?? 0) }).toEqual({ sql, touched: total, gone: /^UPDATE|UPDATE SET/.test(sql) ? 0 : total });
         } finally {
           await client.query('ROLLBACK');
         }

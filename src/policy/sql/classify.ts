@@ -1,5 +1,6 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { InvalidSqlError, SqlRejectedError, type SqlPosition } from '../../errors.js';
+import { wholeTableCondition, wholeTableMerge, type Target } from './conditions.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
 import { lineageOf, type Lineage, type RelationCatalog, type SensitivePredicate } from './lineage.js';
 
@@ -186,8 +187,16 @@ class TreeWalk {
       if (known === undefined) this.raise('admin', `statement type ${type} is not on the allow-list`);
       else if (type === 'SelectStmt') this.select(body);
       else if (type === 'ExplainStmt') return;
-      else if ((type === 'UpdateStmt' || type === 'DeleteStmt') && body.whereClause === undefined) {
-        this.raise('destructive', `${type === 'UpdateStmt' ? 'UPDATE' : 'DELETE'} without a WHERE clause`);
+      else if (type === 'UpdateStmt' || type === 'DeleteStmt') {
+        // A condition that is always true, or that does not depend on the row, is no condition.
+        const whole = body.whereClause === undefined ? 'without a WHERE clause' : wholeTableCondition(body.whereClause, body.relation as Target | undefined);
+        const verb = type === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
+        if (whole === undefined) this.raise('write', type);
+        else this.raise('destructive', whole.startsWith('without') ? `${verb} ${whole}` : `${verb} whose WHERE selects every row: ${whole}`);
+      } else if (type === 'MergeStmt') {
+        const whole = wholeTableMerge(body);
+        if (whole === undefined) this.raise('write', type);
+        else this.raise('destructive', whole);
       } else if (type === 'AlterTableStmt' && JSON.stringify(body).includes('"AT_DropColumn"')) {
         this.raise('destructive', 'ALTER TABLE drops a column');
       } else if (type === 'VariableSetStmt' && ['role', 'session_authorization'].includes(String(body.name))) {
