@@ -2,6 +2,7 @@ import { loadModule, parseSync } from 'libpg-query';
 import { InvalidSqlError, SqlRejectedError, type SqlPosition } from '../../errors.js';
 import { wholeTableCondition, wholeTableMerge, type Target } from './conditions.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
+import { isServerStateFunction, serverStateRead } from './server-state.js';
 import { lineageOf, type Lineage, type RelationCatalog, type SensitivePredicate } from './lineage.js';
 
 /** A catalog snapshot of a connection: functions (volatility) and, for lineage, relations. */
@@ -9,10 +10,11 @@ export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalo
 
 /**
  * SQL statement classes, from least to most severe. A statement's class is the worst effect found
- * anywhere in its parse tree. `unparseable` is kept so that policies naming it stay valid; the classifier
+ * anywhere in its parse tree. `server_state`: reads the server's own state or statistics (other
+ * sessions' SQL, locks, planner statistics that copy stored values; see server-state.ts). `unparseable` is kept so that policies naming it stay valid; the classifier
  * no longer produces it (text that does not parse is an INVALID_SQL error before policy).
  */
-export const SQL_CLASSES = ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
+export const SQL_CLASSES = ['read', 'write', 'server_state', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
 export type SqlClass = (typeof SQL_CLASSES)[number];
 
 /** What policy learns about one SQL statement. */
@@ -151,7 +153,7 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
 }
 
 class TreeWalk {
-  constructor(private readonly catalog: FunctionCatalog | undefined) {}
+  constructor(private readonly catalog: SqlCatalog | undefined) {}
 
   private readonly classes = new Set<SqlClass>();
   private readonly tables = new Set<string>();
@@ -207,10 +209,15 @@ class TreeWalk {
     if (type === 'RangeVar') {
       const name = relationName(body);
       if (name !== undefined) this.tables.add(name);
+      if (typeof body.relname === 'string') {
+        const reach = serverStateRead(typeof body.schemaname === 'string' ? body.schemaname : undefined, body.relname, this.catalog);
+        if (reach !== undefined) this.raise('server_state', `reads server state or statistics: ${reach}`);
+      }
     }
     if (type === 'FuncCall') {
       const name = funcName(body.funcname);
       this.functions.add(name);
+      if (isServerStateFunction(name)) this.raise('server_state', `reads server state or statistics: ${name}()`);
       const verdict = judgeFunction(name, this.catalog);
       if (!verdict.safe) {
         this.raise('admin', verdict.why);
