@@ -223,6 +223,29 @@ export class InternalError extends AirlockError {
   }
 }
 
+/**
+ * The same error (same class, code and outcome) with every text it carries rewritten: the public
+ * message, the internal message and stack, and every string inside `data` and the other fields a
+ * subclass adds (`issues`). Error texts are output like results: a Postgres message can quote a stored
+ * value. `cause` is kept as it is (never shown or recorded). Returns `error` itself when nothing changed.
+ */
+export function rewriteErrorText(error: AirlockError, text: (s: string, key: string) => string, value: (v: unknown) => unknown): AirlockError {
+  const descriptors = Object.getOwnPropertyDescriptors(error) as Record<string, PropertyDescriptor>;
+  let changed = false;
+  for (const [key, d] of Object.entries(descriptors)) {
+    if (key === 'cause' || key === 'code' || key === 'outcome' || key === 'name') continue;
+    // Some engines give `stack` as an accessor bound to the original: the copy gets its text as a value.
+    const accessor = !('value' in d);
+    const before: unknown = accessor ? (key === 'stack' ? error.stack : undefined) : d.value;
+    const after = typeof before === 'string' ? text(before, key) : before !== null && typeof before === 'object' ? value(before) : before;
+    if (after === before && !accessor) continue;
+    descriptors[key] = { configurable: true, enumerable: d.enumerable ?? false, writable: true, value: after };
+    changed = true;
+  }
+  if (!changed) return error;
+  return Object.create(Object.getPrototypeOf(error) as object, descriptors) as AirlockError;
+}
+
 /** Wraps anything thrown into an AirlockError; unknown throwables become INTERNAL. */
 export function toAirlockError(error: unknown): AirlockError {
   if (error instanceof AirlockError) return error;

@@ -3,6 +3,7 @@ import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
 import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
 import { isDigitCode } from './chars.js';
+import { unicodeDigit } from './fold.js';
 import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
 import { csvFindings, csvHeader, csvRecordFindings, type ColumnContext, type CsvHeader } from './csv.js';
@@ -311,14 +312,22 @@ export class Masker {
       const v = record[k];
       // A function comes back undefined (JSON drops it) or as what its toJSON returns, so it is replaced.
       const masked = this.maskAny(v, ctx, repeats, keyed ? this.keyContext(k) : undefined, false, depth + 1);
+      // Keys are output too (`json_object_agg(card_number, 1)`): scanned like values.
+      const key = this.maskKey(k, ctx, repeats);
       if (out === undefined) {
-        if (masked === v) continue;
+        if (masked === v && key === k) continue;
         out = {};
         for (let j = 0; j < i; j++) setOwn(out, keys[j] as string, record[keys[j] as string]);
       }
-      setOwn(out, k, masked);
+      setOwn(out, key === k ? k : uniqueKey(out, key), masked);
     }
     return out ?? value;
+  }
+
+  /** An object key as it may go out: masked like a value; most keys are short names and clean. */
+  private maskKey(key: string, ctx: MaskContext, repeats: Repeats | undefined): string {
+    if (this.clean(key)) return key;
+    return this.maskString(key, ctx, repeats);
   }
 
   /** `values` with `mask` applied to each: the same array when nothing changed. */
@@ -414,22 +423,54 @@ export class Masker {
   }
 }
 
+/**
+ * A masked key that does not overwrite another key of the same object (two cards ending in 1111 both
+ * mask to `**** **** **** 1111`): later ones get ` (2)`, ` (3)`, ….
+ */
+function uniqueKey(out: Record<string, unknown>, key: string): string {
+  if (!Object.hasOwn(out, key)) return key;
+  for (let n = 2; ; n++) {
+    const candidate = `${key} (${n})`;
+    if (!Object.hasOwn(out, candidate)) return candidate;
+  }
+}
+
 /** Defined, not assigned: a "__proto__" key stays an own property, as with Object.fromEntries. */
 function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
 
-/** `4111 1111 1111 1111` → `**** **** **** 1111`, `+1 (415) 555-2671` → `+* (***) ***-2671` (separators kept). */
+/**
+ * `4111 1111 1111 1111` → `**** **** **** 1111`, `+1 (415) 555-2671` → `+* (***) ***-2671` (separators
+ * kept). Digits in other Unicode forms (full-width, other scripts) count as digits: each becomes one `*`.
+ */
 function keepLast4(card: string): string {
   let digits = 0;
-  for (let i = 0; i < card.length; i++) if (isDigitCode(card.charCodeAt(i))) digits++;
+  for (let i = 0; i < card.length; i++) {
+    const c = card.charCodeAt(i);
+    if (c >= 0x80) return keepLast4Unicode(card);
+    if (isDigitCode(c)) digits++;
+  }
   let seen = 0;
   let out = '';
   for (let i = 0; i < card.length; i++) {
-    const c = card.charCodeAt(i);
-    if (isDigitCode(c) && ++seen <= digits - 4) out += '*';
+    if (isDigitCode(card.charCodeAt(i)) && ++seen <= digits - 4) out += '*';
     else out += card[i];
+  }
+  return out;
+}
+
+/** `keepLast4` by code point, for numbers written with digits or separators beyond ASCII. */
+function keepLast4Unicode(card: string): string {
+  const isDigit = (cp: number): boolean => isDigitCode(cp) || unicodeDigit(cp) >= 0;
+  let digits = 0;
+  for (const ch of card) if (isDigit(ch.codePointAt(0) ?? 0)) digits++;
+  let seen = 0;
+  let out = '';
+  for (const ch of card) {
+    if (isDigit(ch.codePointAt(0) ?? 0) && ++seen <= digits - 4) out += '*';
+    else out += ch;
   }
   return out;
 }

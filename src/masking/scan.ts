@@ -11,6 +11,7 @@ import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
 import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './context-detectors.js';
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
+import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
 import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
@@ -95,7 +96,13 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   };
   for (let i = pre === null ? 0 : pre.lastIndex - 1; i < n; i = next(i)) {
     const c = text.charCodeAt(i);
-    const anchor = c < 128 ? (table[c] ?? 0) : 0;
+    if (c >= 128) {
+      // A digit, space or dash in another Unicode form (the prefilter stops at them): scan the whole
+      // text folded to ASCII instead (rare: most text has none).
+      if ((mask & DIGIT_RUNS) !== 0 && isFoldable(text.codePointAt(i) ?? c)) return scanFolded(text, mask, phoneCountry, every);
+      continue;
+    }
+    const anchor = table[c] ?? 0;
     if (anchor === 0) continue;
     switch (anchor) {
       case A_DIGIT:
@@ -186,6 +193,18 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
     }
   }
   return out;
+}
+
+/** `scan` over the text folded to ASCII digits, spaces and dashes, with findings mapped back to `text`. */
+function scanFolded(text: string, mask: number, phoneCountry: CountryCode, every: boolean): Detection[] {
+  const folded = fold(text);
+  if (folded === undefined) return scan(text, mask & ~DIGIT_RUNS, phoneCountry, every);
+  const { offsets } = folded;
+  return scan(folded.text, mask, phoneCountry, every).map((d) => {
+    const last = offsets[d.end - 1] ?? 0;
+    const width = (text.codePointAt(last) ?? 0) > 0xffff ? 2 : 1;
+    return { ...d, start: offsets[d.start] ?? 0, end: last + width };
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ import { executeStage } from './stages/execute.js';
 import { identityStage } from './stages/identity.js';
 import { inputStage, type ToolLookup } from './stages/input.js';
 import { concurrencyStage, DEFAULT_CONCURRENCY, type ConcurrencyLimits } from './stages/limit.js';
-import { maskStage } from './stages/mask.js';
+import { callMaskers, errorMasking, maskStage } from './stages/mask.js';
 import { policyStage, type PolicySource } from './stages/policy.js';
 
 export interface PipelineOptions {
@@ -37,14 +37,16 @@ export interface PipelineOptions {
 
 /** The governed call path, in order. Reading this array is reading the product. */
 export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
+  // One set of maskers for results and for error texts: both are output.
+  const maskers = callMaskers({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) });
   return compose([
-    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
+    auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, maskError: errorMasking(maskers), ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage(),
     concurrencyStage(options.concurrency ?? DEFAULT_CONCURRENCY),
     executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
-    maskStage({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) }),
+    maskStage({ policy: options.policy, maskers }),
   ]);
 }

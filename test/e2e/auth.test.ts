@@ -112,7 +112,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
     await client.connect(transport);
     try {
       const result = await client.callTool({ name: 'query_sql', arguments: query });
-      expect(result.structuredContent).toMatchObject({ rows: [[1, '**** **** **** 1111']] });
+      expect(result.structuredContent).toMatchObject({ rows: [[1, '[MASKED]']] });
       const record = auditRecord(join(dir, 'audit'), auditIdOf(result));
       expect(record).toMatchObject({ outcome: 'ok', devIdentity: false, principal: { issuer: idp.issuer, sub: 'ana', email: 'ana@example.com', groups: ['analysts'], dev: false } });
       expect(JSON.stringify(readAudit(join(dir, 'audit')))).not.toContain(token.split('.')[2]);
@@ -238,7 +238,7 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
       // Stopped with the test if it times out.
       { cwd: dir, signal, env: { ...process.env, HOME: dir } },
     );
-    expect((JSON.parse(stdout) as { structuredContent: { rows: unknown[] } }).structuredContent.rows).toEqual([['****-****-****-4444']]);
+    expect((JSON.parse(stdout) as { structuredContent: { rows: unknown[] } }).structuredContent.rows).toEqual([['[MASKED]']]);
   });
 });
 
@@ -261,7 +261,7 @@ describe('stdio with a verified token', () => {
     const client = await stdioClient({ AIRLOCK_TOKEN: await analyst() });
     try {
       const result = await client.callTool({ name: 'query_sql', arguments: query });
-      expect(result.structuredContent).toMatchObject({ rows: [[1, '**** **** **** 1111']] });
+      expect(result.structuredContent).toMatchObject({ rows: [[1, '[MASKED]']] });
     } finally {
       await client.close();
     }

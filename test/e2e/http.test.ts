@@ -66,7 +66,7 @@ describe('airlock serve --http: Streamable HTTP', () => {
       expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
       expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami']);
       const result = await client.callTool({ name: 'query_sql', arguments: callArgs });
-      expect(result.structuredContent).toMatchObject({ rows: [[1, '**** **** **** 1111'], [2, '****-****-****-4444']], masked: ['card_number'] });
+      expect(result.structuredContent).toMatchObject({ rows: [[1, '[MASKED]'], [2, '[MASKED]']], masked: ['card_number'] });
       expect(auditRecord(`${dir}/audit`, auditIdOf(result))).toMatchObject({
         transport: 'http',
         sessionId: transport.sessionId,
@@ -130,7 +130,7 @@ describe('airlock serve --http: legacy SSE', () => {
     await client.connect(transport);
     try {
       const result = await client.callTool({ name: 'query_sql', arguments: callArgs });
-      expect(textOf(result)).toContain('**** **** **** 1111');
+      expect(textOf(result)).toContain('[MASKED]');
       const denied = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'TRUNCATE orders' } });
       expect(denied.isError).toBe(true);
       expect(auditRecord(`${dir}/audit`, auditIdOf(result))).toMatchObject({ transport: 'sse', outcome: 'ok' });

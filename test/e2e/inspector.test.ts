@@ -67,8 +67,8 @@ describe('MCP Inspector CLI against airlock serve --stdio', () => {
       '--tool-arg', 'sql="SELECT name, card_number FROM customers ORDER BY id LIMIT 2"',
     ], signal)) as { structuredContent: { rows: unknown[][] } };
     expect(result.structuredContent.rows).toEqual([
-      ['Ana Silva', '**** **** **** 1111'],
-      ['Ben Okafor', '****-****-****-4444'],
+      ['Ana Silva', '[MASKED]'],
+      ['Ben Okafor', '[MASKED]'],
     ]);
     expect(readAudit(join(dir, 'audit'))).toHaveLength(1);
   });

@@ -54,7 +54,14 @@ describe('airlock policy (CLI)', () => {
       '--principal', '{"email":"ana@example.com","groups":["analysts"]}',
       '--tool', 'query_sql', '--input', '{"connection":"shop","sql":"SELECT name FROM customers"}',
     ], { cwd: inject('tmpRoot') });
-    expect(JSON.parse(stdout)).toMatchObject({ effect: 'allow', ruleIds: ['analysts-read-shop'], facts: { sql: { class: 'read', tables: ['customers'] } } });
+    // The example policy declares customers.card_number sensitive (issue 15): offline there is no catalog
+    // snapshot to resolve lineage against, so a read of customers goes to approval, and says why.
+    expect(JSON.parse(stdout)).toMatchObject({
+      effect: 'approve',
+      ruleIds: ['analysts-read-shop'],
+      reason: 'airlock cannot tell which outputs derive from sensitive columns (no catalog snapshot of this connection).',
+      facts: { sql: { class: 'read', tables: ['customers'], lineage: { unresolved: ['no catalog snapshot of this connection'] } } },
+    });
   });
 
   it('test: one decision line per call in a JSONL file', async () => {
@@ -67,21 +74,27 @@ describe('airlock policy (CLI)', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { effect: string; ruleIds: string[] });
     expect(lines.map((l) => [l.effect, l.ruleIds])).toEqual([
-      ['allow', ['analysts-read-shop']],
+      ['approve', ['analysts-read-shop']],
       ['deny', []],
       ['deny', ['no-schema-or-admin']],
     ]);
   });
 
   it('test: replays recorded audit traffic against a candidate policy and summarises what would change', async () => {
-    // Record real traffic with the example policy.
+    // Record real traffic with the example policy's rules. Its sensitive columns are left out: offline
+    // replay has no catalog snapshot to resolve their lineage against (every read would need approval).
     const dir = tempDir();
     const auditDir = join(dir, 'audit');
+    const recorded = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: unknown[]; masking: Record<string, unknown> };
+    delete recorded.masking.columns;
+    delete recorded.masking.sensitiveUse;
+    const recordedPath = join(dir, 'recorded.json');
+    writeFileSync(recordedPath, JSON.stringify(recorded));
     const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
     const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [CLI, 'serve', '--stdio', '--policy', EXAMPLE_POLICY, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+      args: [CLI, 'serve', '--stdio', '--policy', recordedPath, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
       env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
       cwd: dir,
       stderr: 'ignore',
@@ -97,7 +110,7 @@ describe('airlock policy (CLI)', () => {
     }
 
     // Candidate: customers becomes off limits.
-    const candidate = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: unknown[] };
+    const candidate = structuredClone(recorded);
     candidate.rules.push({ id: 'no-customers', effect: 'deny', tools: ['query_sql'], sql: { tables: ['customers', '*.customers'] }, reason: 'Customer data is off limits.' });
     const candidatePath = join(dir, 'candidate.json');
     writeFileSync(candidatePath, JSON.stringify(candidate));

@@ -47,12 +47,12 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     expect(result.isError).toBeFalsy();
     expect(result.structuredContent).toMatchObject({
       columns: [{ name: 'name', type: 'text' }, { name: 'card_number', type: 'text' }],
-      rows: [['Ana Silva', '**** **** **** 1111']],
+      rows: [['Ana Silva', '[MASKED]']],
       rowCount: 1,
       truncated: false,
       masked: ['card_number'],
     });
-    expect(textOf(result)).toBe('1 row (masked: card_number)\nname | card_number\nAna Silva | **** **** **** 1111');
+    expect(textOf(result)).toBe('1 row (masked: card_number)\nname | card_number\nAna Silva | [MASKED]');
     const record = auditRecord(auditDir, auditIdOf(result));
     expect(record).toMatchObject({
       transport: 'stdio',
@@ -61,7 +61,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
       devIdentity: true,
       principal: { email: 'ana@example.com', groups: ['analysts'], dev: true },
       decision: { effect: 'allow', ruleIds: ['analysts-read-shop'] },
-      result: { rowCount: 1, truncated: false, maskedColumns: ['card_number'], findings: { CREDIT_CARD: 1 } },
+      result: { rowCount: 1, truncated: false, maskedColumns: ['card_number'], findings: { SENSITIVE_COLUMN: 1 } },
     });
     expect(JSON.stringify(readAudit(auditDir))).not.toContain('4111 1111 1111 1111');
   });
@@ -142,13 +142,13 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
           description: 'Demo shop database (embedded PostgreSQL in `npm start`, or DATABASE_URL)',
           access: [
             { tool: 'query_sql', effect: 'allow', sqlClasses: ['read'], conditional: false },
-            { tool: 'query_sql', effect: 'approve', sqlClasses: ['write'], approverGroups: ['dba'], conditional: false },
+            { tool: 'query_sql', effect: 'approve', sqlClasses: ['write', 'server_state'], approverGroups: ['dba'], conditional: false },
           ],
         },
       ],
       auditId: auditIdOf(result),
     });
-    expect(textOf(result)).toContain('  query_sql: read runs; write needs approval (approvers: dba)');
+    expect(textOf(result)).toContain('  query_sql: read runs; write, server_state needs approval (approvers: dba)');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'list_resources', outcome: 'ok', decision: { effect: 'allow', ruleIds: ['everyone-introspection'] } });
   });
 
@@ -156,7 +156,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     const result = await client.callTool({ name: 'whoami', arguments: {} });
     expect(result.structuredContent).toMatchObject({
       identity: { issuer: 'airlock:dev-identity', sub: 'ana@example.com', groups: ['analysts'], verified: false },
-      resources: [{ kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve', ddl: 'deny', destructive: 'deny', admin: 'deny' } }],
+      resources: [{ kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve', server_state: 'approve', ddl: 'deny', destructive: 'deny', admin: 'deny' } }],
     });
     expect(textOf(result)).toContain('You are ana@example.com (issuer airlock:dev-identity; groups: analysts) [UNVERIFIED dev identity].');
   });

@@ -72,7 +72,7 @@ describe('list_resources with the example policy', () => {
           description: SHOP,
           access: [
             { tool: 'query_sql', effect: 'allow', sqlClasses: ['read'], conditional: false },
-            { tool: 'query_sql', effect: 'approve', sqlClasses: ['write'], approverGroups: ['dba'], conditional: false },
+            { tool: 'query_sql', effect: 'approve', sqlClasses: ['write', 'server_state'], approverGroups: ['dba'], conditional: false },
           ],
         },
       ],
@@ -82,7 +82,7 @@ describe('list_resources with the example policy', () => {
       [
         'You may use 1 resource (anything not listed is denied):',
         `connection "shop": ${SHOP}`,
-        '  query_sql: read runs; write needs approval (approvers: dba)',
+        '  query_sql: read runs; write, server_state needs approval (approvers: dba)',
       ].join('\n'),
     );
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({

@@ -79,10 +79,12 @@ describe('buildPipeline (real PostgreSQL, in-memory audit sink)', () => {
       durationMs: 5,
       facts: { sql: { class: 'read', tables: ['customers'] } },
       decision: { effect: 'allow', policyVersion: policy.version },
-      result: { rowCount: 1, maskedColumns: ['card_number'], findings: { CREDIT_CARD: 1 } },
+      result: { rowCount: 1, maskedColumns: ['card_number'], findings: { SENSITIVE_COLUMN: 1 } },
     });
-    expect(JSON.stringify(record)).toContain('****-****-****-4444');
+    // The example policy declares customers.card_number sensitive (issue 15): masked whole by lineage.
+    expect((record?.response as { body?: { structuredContent?: { rows?: unknown } } }).body?.structuredContent?.rows).toEqual([['[MASKED]']]);
     expect(JSON.stringify(record)).not.toContain('5555-5555-5555-4444');
+    expect(JSON.stringify(record)).not.toContain('4444');
   });
 
   it('fails closed when the audit store cannot write: no data is returned (audit:fail-closed)', async () => {

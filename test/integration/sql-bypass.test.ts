@@ -139,6 +139,92 @@ const READS = [
   'TABLE products',
 ];
 
+/**
+ * Issue 15: conditions that select every row are no condition. Each statement, run by PostgreSQL inside a
+ * transaction that is rolled back, touches every row of its target (the oracle), and is classed with the
+ * unconditioned DELETE/UPDATE: destructive.
+ */
+const WHOLE_TABLE: [sql: string, params: unknown[]][] = [
+  ['DELETE FROM orders WHERE true', []],
+  ['DELETE FROM orders WHERE 1 = 1', []],
+  ['DELETE FROM orders WHERE id = id', []],
+  ['DELETE FROM orders WHERE NOT false', []],
+  ["DELETE FROM orders WHERE 't'", []],
+  ["DELETE FROM orders WHERE 'yes'::boolean", []],
+  ['DELETE FROM orders WHERE 1::bool', []],
+  ['DELETE FROM orders WHERE 2 > 1 AND NOT (1 <> 1)', []],
+  ['DELETE FROM orders WHERE id = 5 OR true', []],
+  ['DELETE FROM orders WHERE (quantity = quantity) IS NOT FALSE', []],
+  ['DELETE FROM orders WHERE id IS NOT DISTINCT FROM id', []],
+  ['DELETE FROM orders WHERE NULL IS NULL', []],
+  ["DELETE FROM orders WHERE 'a' = 'a'", []],
+  ['DELETE FROM orders WHERE id IN (id, 3)', []],
+  ['DELETE FROM orders WHERE $1', [true]],
+  ['DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers)', []],
+  ['DELETE FROM orders o USING customers c WHERE c.id = 1', []],
+  ['DELETE FROM public.orders AS o WHERE o.id = o.id', []],
+  ['UPDATE orders SET quantity = quantity WHERE true', []],
+  ['UPDATE orders SET quantity = quantity WHERE 1 = 1', []],
+  ['UPDATE orders o SET quantity = quantity WHERE o.status = o.status', []],
+  ["UPDATE orders SET quantity = quantity FROM customers c WHERE c.name = 'Ana Silva'", []],
+  ['WITH d AS (DELETE FROM orders WHERE true RETURNING 1) SELECT count(*) FROM d', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON true WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT id FROM customers LIMIT 1) c ON c.id = 1 WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON 1 = 1 WHEN MATCHED THEN UPDATE SET quantity = o.quantity', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON o.id = o.id WHEN MATCHED THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT 1 AS one) s ON s.one = 1 WHEN MATCHED AND true THEN DELETE', []],
+  ['MERGE INTO orders o USING (SELECT -1 AS id) s ON s.id = o.id WHEN NOT MATCHED BY SOURCE THEN DELETE', []],
+];
+
+/** Conditions that do select rows: ordinary writes. */
+const CONDITIONED: string[] = [
+  'DELETE FROM orders WHERE id = 5',
+  'DELETE FROM orders WHERE id = 5 AND true',
+  'DELETE FROM orders WHERE false',
+  'DELETE FROM orders WHERE id = $1',
+  'DELETE FROM orders o USING customers c WHERE c.id = o.customer_id AND c.id = 1',
+  'DELETE FROM orders WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = orders.customer_id AND c.id = 1)',
+  'UPDATE orders SET quantity = 1 WHERE id <> id',
+  'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN DELETE',
+  'MERGE INTO orders o USING customers c ON true WHEN MATCHED AND o.id = 3 THEN DELETE',
+  'MERGE INTO orders o USING customers c ON 1 = 1 WHEN NOT MATCHED THEN INSERT (customer_id, product_id, quantity, status) VALUES (c.id, 1, 1, $$new$$)',
+];
+
+/**
+ * Issue 15: the server's own state and statistics (other sessions' SQL, locks, prepared statements, planner
+ * statistics that copy stored values) are their own class, whatever the spelling, nesting or function.
+ */
+const SERVER_STATE: string[] = [
+  "SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats WHERE tablename = 'customers'",
+  'SELECT * FROM pg_catalog.pg_stats',
+  'SELECT * FROM PG_STATS',
+  'SELECT * FROM "pg_stats"',
+  'SELECT * FROM pg_stats_ext',
+  'SELECT * FROM pg_stats_ext_exprs',
+  'SELECT * FROM pg_statistic',
+  'SELECT query FROM pg_stat_activity',
+  'SELECT query FROM pg_catalog.pg_stat_activity WHERE pid <> pg_backend_pid()',
+  'TABLE pg_stat_activity',
+  'SELECT * FROM pg_stat_user_tables',
+  'SELECT * FROM pg_statio_user_tables',
+  'SELECT * FROM pg_locks',
+  'SELECT * FROM pg_prepared_statements',
+  'SELECT * FROM pg_prepared_xacts',
+  'SELECT * FROM pg_cursors',
+  'SELECT * FROM public.pg_stat_statements',
+  'SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_stat_activity)',
+  'WITH s AS (SELECT * FROM pg_stats) SELECT count(*) FROM s',
+  'SELECT (SELECT query FROM pg_stat_activity LIMIT 1)',
+  'SELECT name FROM customers UNION ALL SELECT query FROM pg_stat_activity',
+  'SELECT * FROM customers c JOIN LATERAL (SELECT * FROM pg_locks LIMIT 1) l ON true',
+  'SELECT * FROM pg_stat_get_activity(NULL)',
+  'SELECT pg_stat_get_backend_activity(1)',
+  'SELECT * FROM pg_catalog.pg_lock_status()',
+  'SELECT * FROM pg_prepared_statement()',
+  'SELECT * FROM pg_cursor()',
+  'EXPLAIN ANALYZE SELECT * FROM pg_stats',
+];
+
 describe('SQL bypass suite (real PostgreSQL catalog)', () => {
   const functionCases = HARMFUL_CALLS.flatMap((f) => WRAPPERS.map((wrap) => wrap(f)));
 
@@ -170,6 +256,120 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
       }
     } finally {
       await client.end();
+    }
+  });
+
+  it.each(WHOLE_TABLE)('classes %s as destructive: its condition selects every row (issue 15)', (sql) => {
+    const facts = classifySql(sql, catalog);
+    expect(facts.class).toBe('destructive');
+    expect(facts.reason).toMatch(/every row|always true|does not depend on the row/);
+  });
+
+  it.each(CONDITIONED)('keeps %s an ordinary write (issue 15)', (sql) => {
+    expect(classifySql(sql, catalog).class).toBe('write');
+  });
+
+  it('confirms with PostgreSQL that every whole-table statement touches every row of orders (issue 15)', async () => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+      const total = rows[0]?.n ?? 0;
+      expect(total).toBeGreaterThan(1);
+      for (const [sql, params] of WHOLE_TABLE) {
+        await client.query('BEGIN');
+        try {
+          const before = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+          const result = await client.query<{ count?: number }>(sql, params);
+          const after = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM orders');
+          // DELETEs empty the table; UPDATEs and MERGE … UPDATE report every row changed.
+          const touched = sql.includes('WITH d') ? Number(result.rows[0]?.count) : result.rowCount;
+          expect({ sql, touched, gone: (before.rows[0]?.n ?? 0) - (after.rows[0]?.n ?? 0) }).toEqual({ sql, touched: total, gone: /^UPDATE|UPDATE SET/.test(sql) ? 0 : total });
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it.each(SERVER_STATE)('classes %s as server_state (issue 15)', (sql) => {
+    const facts = classifySql(sql, catalog);
+    expect(facts.class).toBe('server_state');
+    expect(facts.reason).toContain('server_state: reads server state or statistics: ');
+  });
+
+  it('keeps ordinary catalog reads and plain EXPLAIN of a statistics view read (issue 15)', () => {
+    for (const sql of ['SELECT relname FROM pg_class', 'SELECT * FROM information_schema.columns', 'SELECT * FROM pg_namespace', 'EXPLAIN SELECT * FROM pg_stats', 'SELECT pg_backend_pid()']) {
+      expect(classifySql(sql, catalog).class, sql).toBe('read');
+    }
+  });
+
+  it('confirms with PostgreSQL that pg_stats copies card numbers and pg_stat_activity shows another session\'s SQL to airlock\'s role (issue 15)', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    // Every principal's statements run as airlock's one role: another session of it is another principal.
+    const app = new pg.Client({ connectionString: url });
+    const other = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await app.connect();
+    await other.connect();
+    try {
+      await admin.query('ANALYZE customers');
+      const stats = await app.query<{ v: string }>("SELECT coalesce(most_common_vals::text, '') || coalesce(histogram_bounds::text, '') AS v FROM pg_stats WHERE tablename = 'customers' AND attname = 'card_number'");
+      expect(stats.rows[0]?.v).toMatch(/4111 1111 1111 1111|4242424242424242|378282246310005/);
+      // Another session's statement text, still visible while it waits.
+      const marker = `secret-${Date.now()}`;
+      const sleeper = other.query(`SELECT pg_sleep(0.5), '${marker}'`);
+      let seen = '';
+      for (let i = 0; i < 20 && seen === ''; i++) {
+        const { rows } = await app.query<{ query: string }>('SELECT query FROM pg_stat_activity WHERE query LIKE $1', [`%'${marker}'%`]);
+        seen = rows.find((r) => !r.query.includes('LIKE'))?.query ?? '';
+        if (seen === '') await new Promise((r) => setTimeout(r, 20));
+      }
+      await sleeper;
+      expect(seen).toContain(marker);
+    } finally {
+      await other.end();
+      await app.end();
+      await admin.end();
+    }
+  });
+
+  it('looks through views (and views of views) over server state, in any schema, with a fresh catalog (issue 15)', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    try {
+      await admin.query('CREATE SCHEMA IF NOT EXISTS ops');
+      await admin.query('CREATE OR REPLACE VIEW public.issue15_activity AS SELECT pid, query FROM pg_stat_activity');
+      await admin.query('CREATE OR REPLACE VIEW ops.issue15_recent AS SELECT query FROM public.issue15_activity');
+      await admin.query('CREATE OR REPLACE VIEW public.issue15_backends AS SELECT * FROM pg_stat_get_activity(NULL) AS a');
+      await admin.query('CREATE OR REPLACE VIEW public.issue15_plain AS SELECT id, name FROM customers');
+      await admin.query('GRANT USAGE ON SCHEMA ops TO airlock_app');
+      await admin.query('GRANT SELECT ON public.issue15_activity, ops.issue15_recent, public.issue15_backends, public.issue15_plain TO airlock_app');
+      const fresh = new PostgresConnector({ resolve: () => url, poolSize: 1 });
+      try {
+        const snapshot = await fresh.catalog('shop');
+        expect(classifySql('SELECT * FROM issue15_activity', snapshot)).toMatchObject({ class: 'server_state', reason: 'server_state: reads server state or statistics: view issue15_activity → pg_stat_activity' });
+        expect(classifySql('SELECT * FROM ops.issue15_recent', snapshot).reason).toBe('server_state: reads server state or statistics: view issue15_recent → view issue15_activity → pg_stat_activity');
+        expect(classifySql('SELECT * FROM issue15_backends', snapshot).class).toBe('server_state');
+        expect(classifySql('SELECT c.name FROM customers c WHERE c.id IN (SELECT pid FROM public.issue15_activity)', snapshot).class).toBe('server_state');
+        expect(classifySql('SELECT * FROM issue15_plain', snapshot).class).toBe('read');
+        // And PostgreSQL does hand airlock's role other sessions' SQL through the view.
+        const app = new pg.Client({ connectionString: url });
+        await app.connect();
+        try {
+          const { rows } = await app.query<{ n: number }>('SELECT count(*)::int AS n FROM ops.issue15_recent WHERE query IS NOT NULL');
+          expect(rows[0]?.n).toBeGreaterThan(0);
+        } finally {
+          await app.end();
+        }
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await admin.query('DROP VIEW IF EXISTS ops.issue15_recent, public.issue15_activity, public.issue15_backends, public.issue15_plain');
+      await admin.end();
     }
   });
 

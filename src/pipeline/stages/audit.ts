@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
-import { AuditUnavailableError, toAirlockError } from '../../errors.js';
+import { AuditUnavailableError, toAirlockError, type AirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
 import type { CallContext, Next, Stage } from '../context.js';
+import { redactError } from './mask.js';
 
 export interface Clock {
   now(): number;
@@ -18,6 +19,11 @@ export interface AuditStageOptions {
   readonly clock: Clock;
   /** Operator log for failures the agent must not see in detail. */
   readonly onAuditFailure: (error: unknown, callId: string) => void;
+  /**
+   * Masks the texts of a call's error before the agent and the record see them (see `errorMasking`);
+   * absent = every built-in detector redacts them.
+   */
+  readonly maskError?: (ctx: CallContext, error: AirlockError) => AirlockError;
   /** Seal each unmasked result into its record (AES-256-GCM); absent = no compliance copy. */
   readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
   /** How much of the arguments records keep verbatim (default DEFAULT_AUDIT_INPUT_LIMITS). */
@@ -35,6 +41,7 @@ export function auditStage(options: AuditStageOptions): Stage {
   const cap = options.responseCapBytes ?? 16 * 1024;
   const { compliance } = options;
   const inputLimits = options.inputLimits ?? DEFAULT_AUDIT_INPUT_LIMITS;
+  const maskError = options.maskError ?? ((_ctx: CallContext, error: AirlockError): AirlockError => redactError(error));
   return async function audit(ctx: CallContext, next: Next): Promise<void> {
     try {
       // Computed once, for the started entry and the record: an agent's 4 MB argument must not cost 4 MB of audit.
@@ -42,7 +49,8 @@ export function auditStage(options: AuditStageOptions): Stage {
       await next();
       if (ctx.result === undefined) throw new TypeError('pipeline finished without a result');
     } catch (error) {
-      ctx.error = toAirlockError(error);
+      // Error texts are output: masked before the response and the record are built from them.
+      ctx.error = maskError(ctx, toAirlockError(error));
     }
     ctx.response =
       ctx.error !== undefined

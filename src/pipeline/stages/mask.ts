@@ -1,10 +1,16 @@
-import { MaskingFailedError } from '../../errors.js';
+import { MaskingFailedError, rewriteErrorText, type AirlockError } from '../../errors.js';
+import { redactAll } from '../../masking/detectors.js';
 import { maskingSecret, type SecretResolver } from '../../masking/keys.js';
-import { Masker, type MaskerSettings } from '../../masking/masker.js';
+import { MaskContext, Masker, type MaskerSettings } from '../../masking/masker.js';
 import { maskOffThread, shouldOffload } from '../../masking/offload.js';
 import { maskingFor } from '../../policy/masking.js';
 import type { PolicySource } from './policy.js';
 import type { CallContext, Next, Stage } from '../context.js';
+
+export interface MaskingOptions {
+  readonly policy: PolicySource;
+  readonly secrets?: SecretResolver;
+}
 
 /** A masker and what it was built from (a worker thread builds the same one). */
 interface Built {
@@ -12,19 +18,21 @@ interface Built {
   readonly spec: { readonly settings: MaskerSettings; readonly hmacKey: string | undefined };
 }
 
+/** The masker for one call under the current policy, and the masking overrides that chose its detectors. */
+export type CallMaskers = (ctx: CallContext) => Built & { readonly overrides: readonly string[] };
+
 /**
- * Masks the result on its way out. A masking failure discards the result (fail closed), and so does a
- * masker that cannot be built for the current policy (style "hmac" with its key unset).
+ * One masker per detector set of the current policy version (the policy's own set, and each set its
+ * overrides produce for some calls). A masker that cannot be built for the current policy (style "hmac"
+ * with its key unset) throws MASKING_FAILED.
  */
-export function maskStage(options: { readonly policy: PolicySource; readonly secrets?: SecretResolver }): Stage {
+export function callMaskers(options: MaskingOptions): CallMaskers {
   const { policy } = options;
   // Without a resolver no reference resolves, so style "hmac" fails closed.
   const resolve = options.secrets ?? ((): undefined => undefined);
   const secret = (ref: string): string | undefined => maskingSecret(ref, resolve);
-  // One masker per detector set of the current policy version (the policy's own set, and each set its
-  // overrides produce for some calls).
   let cached: { version: string; maskers: Map<string, Built> } | undefined;
-  const maskerFor = (ctx: CallContext): Built & { overrides: readonly string[] } => {
+  return (ctx) => {
     const current = policy.current();
     if (cached?.version !== current.version) cached = { version: current.version, maskers: new Map() };
     const settings = current.file.masking;
@@ -43,6 +51,14 @@ export function maskStage(options: { readonly policy: PolicySource; readonly sec
     }
     return { ...built, overrides: call.overrides };
   };
+}
+
+/**
+ * Masks the result on its way out. A masking failure discards the result (fail closed), and so does a
+ * masker that cannot be built for the current policy (style "hmac" with its key unset).
+ */
+export function maskStage(options: MaskingOptions & { readonly maskers?: CallMaskers }): Stage {
+  const maskerFor = options.maskers ?? callMaskers(options);
   return async function mask(ctx: CallContext, next: Next): Promise<void> {
     if (ctx.result === undefined) throw new TypeError('mask stage needs a result');
     ctx.unmaskedResult = ctx.result;
@@ -60,4 +76,51 @@ export function maskStage(options: { readonly policy: PolicySource; readonly sec
     ctx.maskReport = overrides.length === 0 ? masked.report : { ...masked.report, overrides };
     await next();
   };
+}
+
+/** Rewrites an error's texts and data with every built-in detector (placeholders): the fallback. */
+export function redactError(error: AirlockError): AirlockError {
+  const value = (v: unknown): unknown => redactValue(v, 0);
+  return rewriteErrorText(error, (s) => redactAll(s), value);
+}
+
+/**
+ * Masks the texts of a call's error with the call's content detectors, as its result would be: error
+ * texts are output (a Postgres message can quote the value it failed on, `relation "4111 …" does not
+ * exist`). When the call's masker cannot be built or fails, every built-in detector redacts the texts
+ * instead (fail closed: more masking, never less, and the error keeps its code).
+ */
+export function errorMasking(maskerFor: CallMaskers): (ctx: CallContext, error: AirlockError) => AirlockError {
+  return (ctx, error) => {
+    try {
+      const { masker } = maskerFor(ctx);
+      const mctx = new MaskContext();
+      // The internal message (audit detail only) keeps its stricter redaction by every built-in detector.
+      const text = (s: string, key: string): string => masker.maskText(key === 'message' || key === 'stack' ? redactAll(s) : s, mctx);
+      return rewriteErrorText(error, text, (v) => masker.maskValue(v, mctx));
+    } catch {
+      return redactError(error);
+    }
+  };
+}
+
+/** Strings in a JSON-like value redacted; the same value when nothing changed. Bounded in depth. */
+function redactValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactAll(value);
+  if (value === null || typeof value !== 'object') return value;
+  // Error data is small and flat; anything deeper than this is dropped rather than walked.
+  if (depth > 16) return null;
+  if (Array.isArray(value)) {
+    const items = value.map((v: unknown) => redactValue(v, depth + 1));
+    return items.every((v, i) => v === value[i]) ? value : items;
+  }
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const key = redactAll(k);
+    const masked = redactValue(v, depth + 1);
+    if (key !== k || masked !== v) changed = true;
+    Object.defineProperty(out, key, { value: masked, enumerable: true, writable: true, configurable: true });
+  }
+  return changed ? out : value;
 }

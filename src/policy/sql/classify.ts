@@ -1,18 +1,21 @@
 import { loadModule, parseSync } from 'libpg-query';
 import { InvalidSqlError, SqlRejectedError, type SqlPosition } from '../../errors.js';
+import { wholeTableCondition, wholeTableMerge, type Target } from './conditions.js';
 import { judgeFunction, type FunctionCatalog } from './functions.js';
 import { assertParseDepth, tooDeep } from './limits.js';
 import { analyseLineage, type Lineage, type LineageAnalysis, type RelationCatalog, type SensitivePredicate } from './lineage.js';
+import { isServerStateFunction, serverStateRead } from './server-state.js';
 
 /** A catalog snapshot of a connection: functions (volatility) and, for lineage, relations. */
 export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalog['relations'] };
 
 /**
  * SQL statement classes, from least to most severe. A statement's class is the worst effect found
- * anywhere in its parse tree. `unparseable` is kept so that policies naming it stay valid; the classifier
+ * anywhere in its parse tree. `server_state`: reads the server's own state or statistics (other
+ * sessions' SQL, locks, planner statistics that copy stored values; see server-state.ts). `unparseable` is kept so that policies naming it stay valid; the classifier
  * no longer produces it (text that does not parse is an INVALID_SQL error before policy).
  */
-export const SQL_CLASSES = ['read', 'write', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
+export const SQL_CLASSES = ['read', 'write', 'server_state', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
 export type SqlClass = (typeof SQL_CLASSES)[number];
 
 /** What policy learns about one SQL statement. */
@@ -179,7 +182,7 @@ function projectionShaped(body: Record<string, unknown>, catalog: FunctionCatalo
 }
 
 class TreeWalk {
-  constructor(private readonly catalog: FunctionCatalog | undefined) {}
+  constructor(private readonly catalog: SqlCatalog | undefined) {}
 
   private readonly classes = new Set<SqlClass>();
   private readonly tables = new Set<string>();
@@ -217,8 +220,16 @@ class TreeWalk {
       if (known === undefined) this.raise('admin', `statement type ${type} is not on the allow-list`);
       else if (type === 'SelectStmt') this.select(body);
       else if (type === 'ExplainStmt') return;
-      else if ((type === 'UpdateStmt' || type === 'DeleteStmt') && body.whereClause === undefined) {
-        this.raise('destructive', `${type === 'UpdateStmt' ? 'UPDATE' : 'DELETE'} without a WHERE clause`);
+      else if (type === 'UpdateStmt' || type === 'DeleteStmt') {
+        // A condition that is always true, or that does not depend on the row, is no condition.
+        const whole = body.whereClause === undefined ? 'without a WHERE clause' : wholeTableCondition(body.whereClause, body.relation as Target | undefined);
+        const verb = type === 'UpdateStmt' ? 'UPDATE' : 'DELETE';
+        if (whole === undefined) this.raise('write', type);
+        else this.raise('destructive', whole.startsWith('without') ? `${verb} ${whole}` : `${verb} whose WHERE selects every row: ${whole}`);
+      } else if (type === 'MergeStmt') {
+        const whole = wholeTableMerge(body);
+        if (whole === undefined) this.raise('write', type);
+        else this.raise('destructive', whole);
       } else if (type === 'AlterTableStmt' && JSON.stringify(body).includes('"AT_DropColumn"')) {
         this.raise('destructive', 'ALTER TABLE drops a column');
       } else if (type === 'VariableSetStmt' && ['role', 'session_authorization'].includes(String(body.name))) {
@@ -229,6 +240,10 @@ class TreeWalk {
     if (type === 'RangeVar') {
       const name = relationName(body);
       if (name !== undefined) this.tables.add(name);
+      if (typeof body.relname === 'string') {
+        const reach = serverStateRead(typeof body.schemaname === 'string' ? body.schemaname : undefined, body.relname, this.catalog);
+        if (reach !== undefined) this.raise('server_state', `reads server state or statistics: ${reach}`);
+      }
     }
     if (type === 'FuncCall') {
       const name = funcName(body.funcname);
@@ -240,6 +255,7 @@ class TreeWalk {
 
   private called(name: string, unsafe: string | undefined): void {
     this.functions.add(name);
+    if (isServerStateFunction(name)) this.raise('server_state', `reads server state or statistics: ${name}()`);
     if (unsafe !== undefined) {
       this.raise('admin', unsafe);
       this.functionReasons.push(`admin: ${unsafe}`);

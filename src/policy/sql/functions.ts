@@ -4,6 +4,7 @@
  * built-in (pg_catalog) IMMUTABLE or STABLE function, minus known exceptions. Without a catalog, only a
  * small static allow-list counts. Everything else (volatile, user-defined, unknown) raises the class.
  */
+import { isServerStateFunction } from './server-state.js';
 
 /** A snapshot of the functions a connection can call. */
 export interface FunctionCatalog {
@@ -30,7 +31,7 @@ const EXCEPTIONS = new Set([
 const HARMLESS_VOLATILE = new Set(['random', 'random_normal', 'gen_random_uuid', 'uuidv4', 'uuidv7', 'clock_timestamp', 'timeofday']);
 
 /** Side effects by name prefix, whatever the catalog says. */
-const NEVER_READ_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'lo_', 'dblink', 'pg_terminate', 'pg_cancel', 'pg_reload', 'pg_rotate', 'pg_switch', 'pg_create_', 'pg_drop_', 'pg_replication_', 'pg_logical_', 'pg_promote', 'pg_file_'];
+const NEVER_READ_PREFIXES = ['pg_stat_reset', 'pg_stat_clear_snapshot', 'pg_stat_force_next_flush', 'pg_advisory_', 'pg_try_advisory_', 'lo_', 'dblink', 'pg_terminate', 'pg_cancel', 'pg_reload', 'pg_rotate', 'pg_switch', 'pg_create_', 'pg_drop_', 'pg_replication_', 'pg_logical_', 'pg_promote', 'pg_file_'];
 
 /** Without a catalog: common built-ins known to be IMMUTABLE or STABLE. */
 const STATIC_READ_SAFE = new Set([
@@ -66,6 +67,8 @@ export function judgeFunction(name: string, catalog: FunctionCatalog | undefined
   const reachable = schema === undefined ? overloads.filter((o) => catalog.searchPath.includes(o.schema)) : overloads.filter((o) => o.schema === schema);
   if (reachable.length === 0) return { safe: false, why: `function ${name} is unknown on this connection` };
   if (reachable.some((o) => o.schema !== 'pg_catalog')) return { safe: false, why: `function ${name} is user-defined (its effects cannot be judged)` };
-  if (reachable.some((o) => o.volatility === 'v')) return { safe: false, why: `function ${name} is VOLATILE` };
+  // Readers of server state are VOLATILE because what they read changes, not because they change
+  // anything: their class is server_state (see server-state.ts), not admin.
+  if (reachable.some((o) => o.volatility === 'v') && !isServerStateFunction(bare)) return { safe: false, why: `function ${name} is VOLATILE` };
   return { safe: true, why: '' };
 }
