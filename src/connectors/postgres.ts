@@ -495,8 +495,11 @@ const BIND_COUNT = /^bind message supplies \d+ parameters?, but prepared stateme
  * Errors that are the caller's own and echo no stored values: the statement's parameters do not fit it.
  * Named for the caller as INVALID_INPUT instead of a query or connection failure.
  */
-/** datatype mismatch, undefined function or operator, ambiguous function, cannot coerce. */
-const TYPE_ERRORS: ReadonlySet<string> = new Set(['42804', '42883', '42725', '42846']);
+/**
+ * datatype mismatch, ambiguous function, cannot coerce. Not 42883 (undefined function): an input function
+ * reports it with the text it was given (`'…'::regproc`), which can be a stored value.
+ */
+const TYPE_ERRORS: ReadonlySet<string> = new Set(['42804', '42725', '42846']);
 
 function callerError(pgError: Partial<pg.DatabaseError>, tool: string): InvalidInputError | undefined {
   const code = pgError.code;

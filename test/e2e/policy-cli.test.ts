@@ -10,7 +10,10 @@ const run = promisify(execFile);
 async function airlock(args: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
   return new Promise((resolve) => {
     // Not from the checkout: every path the CLI needs is given. Killed before the test's own 30 s timeout.
-    const child = execFile(process.execPath, [CLI, ...args], { cwd: inject('tmpRoot'), timeout: 25_000 }, (error, stdout, stderr) => {
+    // The connection's secret is set, as docs/policy.md tells: offline decisions read its catalog, so lineage
+    // judges replayed reads exactly as the server did.
+    const env = { ...process.env, DATABASE_URL: inject('databaseUrl') };
+    const child = execFile(process.execPath, [CLI, ...args], { cwd: inject('tmpRoot'), timeout: 25_000, env }, (error, stdout, stderr) => {
       resolve({ stdout, stderr, code: error === null ? 0 : typeof error.code === 'number' ? error.code : 1 });
     });
     child.stdin?.end(input ?? '');
@@ -74,15 +77,15 @@ describe('airlock policy (CLI)', () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { effect: string; ruleIds: string[] });
     expect(lines.map((l) => [l.effect, l.ruleIds])).toEqual([
-      ['approve', ['analysts-read-shop']],
+      ['allow', ['analysts-read-shop']],
       ['deny', []],
       ['deny', ['no-schema-or-admin']],
     ]);
   });
 
   it('test: replays recorded audit traffic against a candidate policy and summarises what would change', async () => {
-    // Record real traffic with the example policy's rules. Its sensitive columns are left out: offline
-    // replay has no catalog snapshot to resolve their lineage against (every read would need approval).
+    // Record real traffic with the example policy's rules, without its sensitive columns (the candidate
+    // then adds them back, among other changes).
     const dir = tempDir();
     const auditDir = join(dir, 'audit');
     const recorded = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: unknown[]; masking: Record<string, unknown> };

@@ -6,7 +6,16 @@ import { createServer } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
-import { auditIdOf, auditRecord, CLI, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { readFileSync } from 'node:fs';
+import { auditIdOf, auditRecord, CLI, EXAMPLE_POLICY, tempDir, textOf, writePolicy } from '../support/airlock.js';
+
+/** The example policy without its declared sensitive columns. */
+function withoutSensitiveColumns(): unknown {
+  const policy = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { masking: { columns?: unknown; sensitiveUse?: unknown } };
+  delete policy.masking.columns;
+  delete policy.masking.sensitiveUse;
+  return policy;
+}
 
 /** A loopback port with nothing listening (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -26,7 +35,9 @@ describe('airlock serve --stdio with a database that is down', () => {
     let stderr = '';
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+      // Without declared sensitive columns: with them, a connection that cannot be reached has no catalog for
+      // lineage and the call goes to approval before it could fail on the connection.
+      args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir, withoutSensitiveColumns()), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
       env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: `postgres://airlock:s3cret-pw@127.0.0.1:${port}/shop` },
       stderr: 'pipe',
     });

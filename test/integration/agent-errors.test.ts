@@ -160,12 +160,12 @@ describe('query_sql: params that do not fit the statement (INVALID_INPUT)', () =
   });
 
   it.each([
-    ['SELECT name FROM customers WHERE name = 1', 'operator does not exist: text = integer'],
-    ['SELECT lower(id) FROM customers', 'function lower(integer) does not exist'],
+    ['SELECT CASE WHEN id = 1 THEN id ELSE name END FROM customers', 'CASE types text and integer cannot be matched (SQLSTATE 42804, datatype mismatch)'],
+    ['SELECT id::point FROM customers', 'cannot cast type integer to point (SQLSTATE 42846, cannot coerce)'],
   ])('names a type error of the statement itself as INVALID_INPUT, with the reason: %s', async (statement, reason) => {
     const ctx = await call('query_sql', { connection: 'shop', sql: statement });
     expect(ctx.error?.code).toBe('INVALID_INPUT');
-    expect(ctx.error?.publicMessage).toMatch(new RegExp(`^Invalid arguments for query_sql: sql: ${reason.replace(/[()]/g, '\\$&')} \\(SQLSTATE 42883, undefined function\\)$`));
+    expect(ctx.error?.publicMessage).toBe(`Invalid arguments for query_sql: sql: ${reason}`);
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({ outcome: 'invalid', error: { code: 'INVALID_INPUT' } });
   });
 
