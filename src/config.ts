@@ -134,6 +134,18 @@ export async function loadRuntimeFile(path: string): Promise<RuntimeFile> {
   throw new ConfigError(`invalid config:\n${lines.join('\n')}`);
 }
 
+/** The optional resource bounds of `serve`: setting → the flag that sets it (a whole number each). */
+export const LIMIT_FLAGS = {
+  maxConcurrentCalls: 'max-concurrent-calls',
+  callQueue: 'call-queue',
+  callQueueMs: 'call-queue-ms',
+  maxSessions: 'max-sessions',
+  maxSessionsPerPrincipal: 'max-sessions-per-principal',
+  maxSessionBufferBytes: 'max-session-buffer-bytes',
+  auditMaxValueBytes: 'audit-max-value-bytes',
+  auditMaxInputBytes: 'audit-max-input-bytes',
+} as const;
+
 function flagName(key: string): string {
   const map: Record<string, string> = {
     configPath: 'config',
@@ -148,14 +160,7 @@ function flagName(key: string): string {
     allowedHosts: 'allowed-host',
     allowedOrigins: 'allowed-origin',
     logLevel: 'log-level',
-    maxConcurrentCalls: 'max-concurrent-calls',
-    callQueue: 'call-queue',
-    callQueueMs: 'call-queue-ms',
-    maxSessions: 'max-sessions',
-    maxSessionsPerPrincipal: 'max-sessions-per-principal',
-    maxSessionBufferBytes: 'max-session-buffer-bytes',
-    auditMaxValueBytes: 'audit-max-value-bytes',
-    auditMaxInputBytes: 'audit-max-input-bytes',
+    ...LIMIT_FLAGS,
   };
   return map[key] ?? key;
 }

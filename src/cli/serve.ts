@@ -5,7 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
-import { parseServeConfig, type ServeConfig } from '../config.js';
+import { LIMIT_FLAGS, parseServeConfig, type ServeConfig } from '../config.js';
 import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../log.js';
 import { startAirlock, type RunningAirlock } from '../main.js';
@@ -57,16 +57,7 @@ function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath
     allowedHosts: flags['allowed-host'] ?? [],
     allowedOrigins: flags['allowed-origin'] ?? [],
     logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
-    ...optionalInts(flags, {
-      maxConcurrentCalls: 'max-concurrent-calls',
-      callQueue: 'call-queue',
-      callQueueMs: 'call-queue-ms',
-      maxSessions: 'max-sessions',
-      maxSessionsPerPrincipal: 'max-sessions-per-principal',
-      maxSessionBufferBytes: 'max-session-buffer-bytes',
-      auditMaxValueBytes: 'audit-max-value-bytes',
-      auditMaxInputBytes: 'audit-max-input-bytes',
-    }),
+    ...optionalInts(flags, LIMIT_FLAGS),
   });
 }
 
