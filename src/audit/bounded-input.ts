@@ -6,6 +6,8 @@ export interface AuditInputLimits {
   readonly maxValueBytes: number;
   /** Arguments whose JSON (after cutting long strings) is larger than this are kept as sha256 and a prefix. */
   readonly maxInputBytes: number;
+  /** Bytes of JSON kept as the prefix when the whole arguments are summarised (default: maxInputBytes). */
+  readonly prefixBytes?: number;
 }
 
 export const DEFAULT_AUDIT_INPUT_LIMITS: AuditInputLimits = Object.freeze({ maxValueBytes: 8 * 1024, maxInputBytes: 256 * 1024 });
@@ -31,11 +33,12 @@ const MAX_DEPTH = 64;
  */
 export function boundedInput(value: unknown, limits: AuditInputLimits = DEFAULT_AUDIT_INPUT_LIMITS): unknown {
   const cut = cutStrings(value, limits.maxValueBytes, 0);
-  if (cut === TOO_DEEP) return truncated(safeJson(value), limits.maxInputBytes);
+  const prefix = limits.prefixBytes ?? limits.maxInputBytes;
+  if (cut === TOO_DEEP) return truncated(safeJson(value), prefix);
   // Most arguments are small: one stringify decides.
   const json = safeJson(cut);
   if (Buffer.byteLength(json, 'utf8') <= limits.maxInputBytes) return cut;
-  return truncated(safeJson(value), limits.maxInputBytes);
+  return truncated(safeJson(value), prefix);
 }
 
 const TOO_DEEP = Symbol('too deep');

@@ -1,38 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { HttpRejection } from '../mcp/transports/http.js';
+import { boundedInput, type AuditInputLimits } from './bounded-input.js';
 import type { AuditRecord } from './record.js';
 
 /**
- * Largest input of a refused request kept verbatim (JSON bytes). Refused requests cost the caller
- * nothing, so a larger one is kept as its digest, size and a prefix: an anonymous flood of large bodies
- * cannot fill the audit disk (after which every call fails closed).
+ * How much of a refused request's input the record keeps. Refused requests cost the caller nothing, so
+ * input over 4 KiB of JSON is kept only as its digest, size and a 1 KiB prefix: an anonymous flood of large
+ * bodies cannot fill the audit disk (after which every call fails closed).
  */
-export const MAX_REJECTED_INPUT_BYTES = 4096;
-/** Bytes of an oversized input's JSON text kept as its prefix. */
-export const REJECTED_INPUT_PREFIX_BYTES = 1024;
-
-/** What stands in the audit for an input too large to keep: digest and size describe the whole JSON text. */
-export interface TruncatedInput {
-  readonly $truncated: true;
-  readonly sha256: string;
-  readonly bytes: number;
-  readonly prefix: string;
-}
-
-function boundedInput(input: unknown): unknown {
-  let json: string;
-  try {
-    json = JSON.stringify(input) ?? 'null';
-  } catch (error) {
-    json = `(not serialisable: ${error instanceof Error ? error.message : String(error)})`;
-  }
-  const bytes = Buffer.byteLength(json, 'utf8');
-  if (bytes <= MAX_REJECTED_INPUT_BYTES && !json.startsWith('(not serialisable')) return input;
-  // Cut on a character boundary; the replacement character a split sequence would leave is dropped.
-  const prefix = Buffer.from(json, 'utf8').subarray(0, REJECTED_INPUT_PREFIX_BYTES).toString('utf8').replace(/\uFFFD$/, '');
-  const truncated: TruncatedInput = { $truncated: true, sha256: createHash('sha256').update(json, 'utf8').digest('hex'), bytes, prefix };
-  return truncated;
-}
+const REJECTED_INPUT_LIMITS: AuditInputLimits = Object.freeze({ maxValueBytes: Number.POSITIVE_INFINITY, maxInputBytes: 4096, prefixBytes: 1024 });
 
 const ERRORS = {
   401: { code: 'UNAUTHENTICATED', outcome: 'unauthenticated', message: 'No verified identity: this call carries no valid credential.' },
@@ -61,7 +37,7 @@ export function rejectedRequestRecord(rejection: HttpRejection, time: Date): Aud
     principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
     devIdentity: p?.dev ?? false,
     tool: rejection.tool ?? rejection.method,
-    input: rejection.arguments === undefined ? null : boundedInput(rejection.arguments),
+    input: rejection.arguments === undefined ? null : boundedInput(rejection.arguments, REJECTED_INPUT_LIMITS),
     facts: null,
     decision: null,
     downstream: [],
