@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -8,9 +7,9 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseServeConfig } from '../../src/config.js';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, auditRecord, CLI, readAudit, ROOT, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { httpConfig, raw } from '../support/http.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 import { tokenAttacks } from '../support/token-attacks.js';
 
@@ -25,17 +24,6 @@ let base: string;
 let resource: string;
 let configPath: string;
 
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}) {
-  return new Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const callBody = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query_sql', arguments: query } });
 const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -57,20 +45,7 @@ beforeAll(async () => {
     JSON.stringify({ identity: { issuers: [{ issuer: idp.issuer, audiences: [resource], groupsClaim: 'groups' }], resource, jwksCooldownSeconds: 0 } }),
   );
   airlock = await startAirlock(
-    parseServeConfig({
-      transport: 'http',
-      configPath,
-      policyPath: writePolicy(dir),
-      auditDir: join(dir, 'audit'),
-      demo: false,
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 1 << 20,
-      sessionIdleMs: 60_000,
-      allowedHosts: [],
-      allowedOrigins: [],
-      logLevel: 'error',
-    }),
+    httpConfig(dir, { configPath }),
     silent,
   );
   base = airlock.http?.url ?? '';

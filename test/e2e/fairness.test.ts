@@ -8,9 +8,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { parseServeConfig, type ServeConfig } from '../../src/config.js';
+import type { ServeConfig } from '../../src/config.js';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
-import { auditIdOf, auditRecord, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { auditIdOf, auditRecord, readAudit, tempDir, textOf } from '../support/airlock.js';
+import { httpConfig, raw } from '../support/http.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 
 const silent = (): void => undefined;
@@ -41,21 +42,7 @@ async function start(settings: Partial<ServeConfig>): Promise<Instance> {
   const configPath = join(dir, 'airlock.json');
   writeFileSync(configPath, JSON.stringify({ identity: { issuers: [{ issuer: idp.issuer, audiences: [resource], groupsClaim: 'groups' }], resource, jwksCooldownSeconds: 0 } }));
   const airlock = await startAirlock(
-    parseServeConfig({
-      transport: 'http',
-      configPath,
-      policyPath: writePolicy(dir),
-      auditDir: join(dir, 'audit'),
-      demo: false,
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 1 << 20,
-      sessionIdleMs: 60_000,
-      allowedHosts: [],
-      allowedOrigins: [],
-      logLevel: 'error',
-      ...settings,
-    }),
+    httpConfig(dir, { configPath, ...settings }),
     silent,
   );
   return { airlock, base: airlock.http?.url ?? '', auditDir: join(dir, 'audit') };
@@ -85,17 +72,6 @@ async function connectSse(base: string, token: string): Promise<{ client: Client
   return { client, close: () => client.close() };
 }
 
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const initializeBody = JSON.stringify({
   jsonrpc: '2.0',

@@ -1,44 +1,18 @@
-import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseServeConfig, type ServeConfig } from '../../src/config.js';
+import type { ServeConfig } from '../../src/config.js';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
-import { auditIdOf, auditRecord, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { auditIdOf, auditRecord, tempDir, textOf } from '../support/airlock.js';
+import { httpConfig, raw } from '../support/http.js';
 
 const silent = (): void => undefined;
 
 function config(dir: string, overrides: Partial<ServeConfig> = {}): ServeConfig {
-  return parseServeConfig({
-    transport: 'http',
-    policyPath: writePolicy(dir),
-    auditDir: `${dir}/audit`,
-    devIdentity: 'ana@example.com,analysts',
-    demo: false,
-    host: '127.0.0.1',
-    port: 0,
-    maxBodyBytes: 64 * 1024,
-    sessionIdleMs: 60_000,
-    allowedHosts: [],
-    allowedOrigins: [],
-    logLevel: 'error',
-    ...overrides,
-  });
+  return httpConfig(dir, { devIdentity: 'ana@example.com,analysts', maxBodyBytes: 64 * 1024, ...overrides });
 }
 
-/** A raw HTTP request, so tests can set Host and Origin headers freely. */
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 const callArgs = { connection: 'shop', sql: 'SELECT id, card_number FROM customers ORDER BY id LIMIT 2' };
 

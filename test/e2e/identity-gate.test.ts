@@ -8,9 +8,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { parseServeConfig } from '../../src/config.js';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, CLI, EXAMPLE_POLICY, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { httpConfig, raw, type RawResponse } from '../support/http.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 
 const run = promisify(execFile);
@@ -28,23 +28,7 @@ let dir: string;
 let auditDir: string;
 let base: string;
 
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
-function raw(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
 
 /** Opens a legacy SSE stream and resolves with its session id once the endpoint event arrives. */
 function openSse(token: string): Promise<{ sessionId: string; req: ClientRequest }> {
@@ -62,7 +46,7 @@ function openSse(token: string): Promise<{ sessionId: string; req: ClientRequest
   });
 }
 
-function auditIdIn(res: Raw): string {
+function auditIdIn(res: RawResponse): string {
   const id = /audit id: ([0-9a-f-]{36})/.exec(res.body)?.[1];
   if (id === undefined) throw new Error(`no audit id in ${res.status} ${res.body.slice(0, 300)}`);
   return id;
@@ -110,20 +94,7 @@ beforeAll(async () => {
   const policy = JSON.parse(readFileSync(EXAMPLE_POLICY, 'utf8')) as { rules: unknown[] };
   policy.rules.push({ id: 'kate-reads-shop', effect: 'allow', principals: { emails: ['kate@corp.example'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } });
   airlock = await startAirlock(
-    parseServeConfig({
-      transport: 'http',
-      configPath,
-      policyPath: writePolicy(dir, policy),
-      auditDir,
-      demo: false,
-      host: '127.0.0.1',
-      port: 0,
-      maxBodyBytes: 4 << 20,
-      sessionIdleMs: 60_000,
-      allowedHosts: [],
-      allowedOrigins: [],
-      logLevel: 'error',
-    }),
+    httpConfig(dir, { configPath, policyPath: writePolicy(dir, policy), auditDir, maxBodyBytes: 4 << 20 }),
     silent,
   );
   base = airlock.http?.url ?? '';
@@ -200,7 +171,7 @@ describe('claim types at the HTTP gate (issue 16)', () => {
   });
 
   it('gives a token expired within the clock tolerance the same 401 as any expired token', async () => {
-    const refusals: Raw[] = [];
+    const refusals: RawResponse[] = [];
     for (const exp of [now() - 2, now() - 50, now() - 3600]) {
       const token = await corp.sign({ sub: 'ana', aud: resource, iat: now() - 7200, exp });
       refusals.push(await raw(`${base}/mcp`, { method: 'POST', headers: { ...mcpHeaders, authorization: `Bearer ${token}` }, body: callBody() }));
