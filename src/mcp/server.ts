@@ -53,7 +53,11 @@ class GovernedServer extends Server {
     if (request.method !== 'tools/call' || request.id === undefined) return;
     const ticket = randomUUID();
     this.intakes.set(ticket, readToolCall(request.params));
-    request.params = { name: 'airlock', arguments: {}, _meta: { [TICKET]: ticket } };
+    // The client's progress token survives (progress is how a waiting call reports); nothing else of its
+    // _meta reaches the SDK, so nothing there can make the SDK refuse the call unaudited.
+    const token = ((request.params as { _meta?: { progressToken?: unknown } } | null | undefined)?._meta ?? {}).progressToken;
+    const progress = typeof token === 'string' || (typeof token === 'number' && Number.isFinite(token)) ? { progressToken: token } : {};
+    request.params = { name: 'airlock', arguments: {}, _meta: { ...progress, [TICKET]: ticket } };
   }
 
   /** The call behind a ticket, once. */
