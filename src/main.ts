@@ -382,13 +382,13 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       sessionCaps: { maxTotal: config.maxSessions, maxPerPrincipal: config.maxSessionsPerPrincipal },
       maxSessionBufferBytes: config.maxSessionBufferBytes,
       onLimited: (event) => audit.append(limitRecord(event, new Date())),
+      onRejected: (rejection) => audit.append(rejectedRequestRecord(rejection, new Date())),
       ...(verifier === undefined
         ? {}
         : {
             auth: {
               verifier,
               ...(runtime.identity?.resource === undefined ? {} : { resource: runtime.identity.resource }),
-              onRejected: (rejection) => audit.append(rejectedRequestRecord(rejection, new Date())),
             },
           }),
     });

@@ -11,6 +11,7 @@ import type { AuditRecord } from './record.js';
 const REJECTED_INPUT_LIMITS: AuditInputLimits = Object.freeze({ maxValueBytes: Number.POSITIVE_INFINITY, maxInputBytes: 4096, prefixBytes: 1024 });
 
 const ERRORS = {
+  400: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Bad request: no session; the first request must be initialize.' },
   401: { code: 'UNAUTHENTICATED', outcome: 'unauthenticated', message: 'No verified identity: this call carries no valid credential.' },
   403: { code: 'POLICY_DENIED', outcome: 'denied', message: 'Forbidden: this session belongs to another principal.' },
   404: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Session not found.' },
@@ -18,7 +19,8 @@ const ERRORS = {
 
 /**
  * The audit record for a request refused at the HTTP gate: without a verified identity (401), or a
- * verified caller naming a session that is not theirs (403) or does not exist (404). The record belongs
+ * verified caller naming a session that is not theirs (403) or does not exist (404), or sending something
+ * other than initialize without a session (400). The record belongs
  * to the caller's own identity (none for a 401) and to no session: the session id the request named is
  * unverified and is kept apart in `claimedSessionId`, so it never shows up as a call of that session.
  */

@@ -30,8 +30,9 @@ function label(value: unknown): string {
 /**
  * Reads the params of a tools/call without trusting their shape: every request that reaches airlock is
  * run through the pipeline and audited, so what the SDK's schema would reject (a name that is not a
- * string, `arguments: null`, the MCP task augmentation, arguments nested too deep to walk) is reported
- * here as an issue instead of an unaudited protocol error.
+ * string, `arguments: null`, arguments nested too deep to walk) is reported here as an issue instead of an
+ * unaudited protocol error. A `task` field (the MCP task augmentation) is ignored, as the MCP spec asks of
+ * a server that declares no tasks capability: the call runs normally.
  */
 export function readToolCall(params: unknown): ToolCallIntake {
   const issues: InputIssue[] = [];
@@ -52,9 +53,6 @@ export function readToolCall(params: unknown): ToolCallIntake {
   if (deeperThan(rawArguments, MAX_JSON_DEPTH)) {
     rawArguments = cutDeep(rawArguments, MAX_JSON_DEPTH);
     issues.push({ path: 'params.arguments', message: `nested deeper than ${MAX_JSON_DEPTH} levels` });
-  }
-  if (Object.hasOwn(p, 'task')) {
-    issues.push({ path: 'params.task', message: 'airlock does not run tools as MCP tasks; call again without "task" (a call that needs approval returns a pending_approval handle instead)' });
   }
   return { toolName, rawArguments, issues };
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { Server, type ServerOptions } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { CallToolRequestSchema, ListToolsRequestSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { Implementation, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
-import { readToolCall, type ToolCallIntake } from './intake.js';
+import { IntakeDesk, type Screened } from './screen.js';
 import type { ToolRegistry } from './registry.js';
 
 export interface GovernedServerOptions {
@@ -27,62 +28,88 @@ const INSTRUCTIONS = [
   'Errors carry a stable code (e.g. POLICY_DENIED, APPROVAL_REQUIRED, INVALID_INPUT) and an audit id.',
 ].join(' ');
 
-/** The `_meta` key that carries a tools/call's intake ticket past the SDK's schema. */
-const TICKET = 'airlock/intake';
+/** The JSON-RPC error that answers a message airlock refused before the SDK saw it. */
+export interface Refusal {
+  readonly jsonrpc: '2.0';
+  readonly id: string | number | null;
+  readonly error: { readonly code: number; readonly message: string };
+}
 
 /**
- * A Server that takes every tools/call's params as received, before the SDK validates them: the SDK's
- * schema would refuse some calls unaudited (with its validator's text) and drop `__proto__` keys from the
- * rest. The params are kept under a ticket and the SDK sees a minimal valid request carrying it.
+ * Runs a refused message through the pipeline, so that it is audited like any call (under the caller's
+ * verified identity, or as unauthenticated) and answered with the audit id.
  */
-class GovernedServer extends Server {
-  readonly intakes = new Map<string, ToolCallIntake>();
+export async function refuse(
+  options: Pick<GovernedServerOptions, 'pipeline' | 'clock'>,
+  refused: Screened & { kind: 'refuse' },
+  at: { readonly transport: TransportKind; readonly sessionId: string; readonly credential: Credential },
+): Promise<Refusal> {
+  const ctx: CallContext = {
+    id: randomUUID(),
+    startedAt: options.clock.now(),
+    sessionId: at.sessionId,
+    transport: at.transport,
+    toolName: refused.call.toolName,
+    rawArguments: refused.call.rawArguments,
+    requestIssues: refused.call.issues.length > 0 ? refused.call.issues : [{ path: 'message', message: 'refused' }],
+    credential: at.credential,
+    signal: new AbortController().signal,
+  };
+  await options.pipeline(ctx);
+  const list = refused.call.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  const text = ctx.error?.code === 'INVALID_INPUT' || ctx.error === undefined ? `${refused.code === -32700 ? 'Parse error' : 'Invalid request'}: ${list} [code: INVALID_INPUT; audit id: ${ctx.id}]` : (ctx.response?.content[0]?.text ?? `[audit id: ${ctx.id}]`);
+  return { jsonrpc: '2.0', id: refused.id, error: { code: refused.code, message: text } };
+}
+
+/**
+ * A Server whose connection screens every inbound message with its IntakeDesk. Transports that read raw
+ * input (stdio lines, HTTP bodies) screen it themselves before the SDK's message schema can drop it; for
+ * any other transport the screening happens here, as each message arrives.
+ */
+export class GovernedServer extends Server {
+  readonly desk = new IntakeDesk();
+
+  constructor(
+    private readonly governed: GovernedServerOptions,
+    info: Implementation,
+    serverOptions: ServerOptions,
+  ) {
+    super(info, serverOptions);
+  }
 
   override async connect(transport: Transport): Promise<void> {
     // The SDK composes with a handler already set: this one sees (and rewrites) each message first.
     const before = transport.onmessage;
     transport.onmessage = (message, extra) => {
-      this.intake(message);
-      before?.(message, extra);
+      const screened = this.desk.screen(message);
+      if (screened.kind === 'pass') {
+        before?.(screened.message as JSONRPCMessage, extra);
+        return;
+      }
+      const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
+      void credential
+        .then((c) => refuse(this.governed, screened, { transport: this.governed.transport, sessionId: this.governed.sessionId(), credential: c }))
+        .then((answer) => transport.send(answer as unknown as JSONRPCMessage))
+        .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
     };
     await super.connect(transport);
-  }
-
-  private intake(message: JSONRPCMessage): void {
-    const request = message as { method?: unknown; id?: unknown; params?: unknown };
-    if (request.method !== 'tools/call' || request.id === undefined) return;
-    const ticket = randomUUID();
-    this.intakes.set(ticket, readToolCall(request.params));
-    // The client's progress token survives (progress is how a waiting call reports); nothing else of its
-    // _meta reaches the SDK, so nothing there can make the SDK refuse the call unaudited.
-    const token = ((request.params as { _meta?: { progressToken?: unknown } } | null | undefined)?._meta ?? {}).progressToken;
-    const progress = typeof token === 'string' || (typeof token === 'number' && Number.isFinite(token)) ? { progressToken: token } : {};
-    request.params = { name: 'airlock', arguments: {}, _meta: { ...progress, [TICKET]: ticket } };
-  }
-
-  /** The call behind a ticket, once. */
-  take(meta: unknown): ToolCallIntake {
-    const ticket = (meta as Record<string, unknown> | undefined)?.[TICKET];
-    const intake = typeof ticket === 'string' ? this.intakes.get(ticket) : undefined;
-    if (intake === undefined) return { toolName: '(unknown)', rawArguments: null, issues: [{ path: 'params', message: 'the request could not be read' }] };
-    this.intakes.delete(ticket as string);
-    return intake;
   }
 }
 
 /**
  * One low-level MCP Server per connection. tools/call never throws for governed outcomes: every call,
  * unknown tools, bad arguments and requests the SDK's schema would refuse included, runs the pipeline and
- * is audited.
+ * is audited. The connection's transport screens each message with `desk` first (see IntakeDesk): the
+ * handler takes the tools/call as received from it.
  */
-export function createGovernedServer(options: GovernedServerOptions): Server {
-  const server = new GovernedServer(
+export function createGovernedServer(options: GovernedServerOptions): GovernedServer {
+  const server = new GovernedServer(options,
     { name: options.name, version: options.version, title: 'airlock' },
     { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
   );
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...options.registry.list()] }));
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const call = server.take(request.params._meta);
+    const call = server.desk.take(request.params._meta);
     const ctx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),

@@ -9,8 +9,10 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { DEPTH_MARKER } from '../../src/bounds.js';
+import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, CLI, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
 import { stopChild, waitForOutput } from '../support/child.js';
+import { httpConfig, raw } from '../support/http.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 
 /** `depth` nested containers: arrays, objects, or both in turn, with a leaf at the bottom. */
@@ -163,13 +165,12 @@ describe('tools/call requests that nest deep or that the SDK would refuse, over 
     ['a numeric tool name', { name: 123, arguments: {} }, '123', 'params.name: the tool name must be a string, got a number', {}],
     ['an object as tool name', { name: { tool: 'query_sql' }, arguments: { connection: 'shop' } }, '{"tool":"query_sql"}', 'params.name: the tool name must be a string, got an object', { connection: 'shop' }],
     ['no tool name', { arguments: {} }, '(no name)', 'params.name: the tool name is missing', {}],
-    [
-      'the MCP task augmentation',
-      { name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1' }, task: { ttl: 60000 } },
-      'query_sql',
-      'params.task: airlock does not run tools as MCP tasks; call again without "task" (a call that needs approval returns a pending_approval handle instead)',
-      { connection: 'shop', sql: 'SELECT 1' },
-    ],
+    ['a null _meta', { name: 'whoami', arguments: {}, _meta: null }, 'whoami', 'params._meta: must be an object, got null', {}],
+    ['a string _meta', { name: 'whoami', arguments: {}, _meta: 'x' }, 'whoami', 'params._meta: must be an object, got a string', {}],
+    ['a fractional progress token', { name: 'whoami', arguments: {}, _meta: { progressToken: 1.5 } }, 'whoami', 'params._meta.progressToken: must be a string or an integer, got a number', {}],
+    ['an object progress token', { name: 'whoami', arguments: {}, _meta: { progressToken: { a: 1 } } }, 'whoami', 'params._meta.progressToken: must be a string or an integer, got an object', {}],
+    ['params as an array', ['whoami'], '(no name)', 'params: must be an object, got an array; params.name: the tool name is missing', {}],
+    ['params as a string', 'whoami', '(no name)', 'params: must be an object, got a string; params.name: the tool name is missing', {}],
   ];
   for (const [label, params, tool, issue, input] of refused) {
     it(`audits ${label} and answers a clean INVALID_INPUT, not a validator dump`, async () => {
@@ -183,6 +184,21 @@ describe('tools/call requests that nest deep or that the SDK would refuse, over 
       expect(records[0]?.input).toEqual(input);
     });
   }
+
+  it('refuses a progress token of 1e400 (Infinity once parsed) as INVALID_INPUT, audited', async () => {
+    const { result, id } = await call(undefined, (n) => `{"jsonrpc":"2.0","id":${n},"method":"tools/call","params":{"name":"whoami","arguments":{},"_meta":{"progressToken":1e400}}}`);
+    expect(textOf(result)).toBe(`Invalid arguments for whoami: params._meta.progressToken: must be a string or an integer, got a number\n[code: INVALID_INPUT; audit id: ${id}]`);
+    expect(recordsWith(auditDir, id)).toMatchObject([{ tool: 'whoami', outcome: 'invalid' }]);
+  });
+
+  it('runs a call carrying the MCP task augmentation normally: a server that declares no tasks ignores it', async () => {
+    for (const extra of [{ task: { ttl: 60000 } }, { task: 'x' }, { _meta: { 'io.modelcontextprotocol/related-task': { taskId: 7 } } }]) {
+      const { result, id } = await call({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 1 AS one' }, ...extra });
+      expect(result.isError, JSON.stringify(extra)).toBeFalsy();
+      expect(result.structuredContent).toMatchObject({ rows: [[1]] });
+      expect(recordsWith(auditDir, id)).toMatchObject([{ tool: 'query_sql', outcome: 'ok', input: { connection: 'shop', sql: 'SELECT 1 AS one' } }]);
+    }
+  });
 
   it('keeps a __proto__ key in the recorded input and refuses it as an unknown argument', async () => {
     const { result, id } = await call(undefined, (n) => `{"jsonrpc":"2.0","id":${n},"method":"tools/call","params":{"name":"query_sql","arguments":{"connection":"shop","sql":"SELECT 1","__proto__":{"isAdmin":true}}}}`);
@@ -223,7 +239,7 @@ describe('stdio message lines over --max-body-bytes (issue 15)', () => {
   let peer: StdioPeer;
 
   beforeAll(async () => {
-    peer = new StdioPeer(['serve', '--stdio', '--max-body-bytes', '65536', '--policy', writePolicy(dir), '--audit-dir', join(dir, 'audit'), '--dev-identity', 'ana@example.com,analysts'], databaseEnv());
+    peer = new StdioPeer(['serve', '--stdio', '--max-body-bytes', '65536', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'], databaseEnv());
     await peer.request(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
     peer.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
   });
@@ -232,13 +248,22 @@ describe('stdio message lines over --max-body-bytes (issue 15)', () => {
     if (peer !== undefined) await stopChild(peer.child);
   });
 
-  const tooLarge = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Request too large: a message is limited to 65536 bytes (--max-body-bytes); it was not read' } };
+  const auditDir = join(dir, 'audit');
+  /** The refusal of a line over the limit: id null (its id was never read), one INVALID_INPUT record. */
+  const expectTooLarge = (answer: Record<string, unknown>): void => {
+    const error = answer.error as { code: number; message: string };
+    expect(answer.id).toBeNull();
+    expect(error.code).toBe(-32600);
+    const id = /^Invalid request: message: too large: a message is limited to 65536 bytes \(--max-body-bytes\); it was not read \[code: INVALID_INPUT; audit id: ([0-9a-f-]{36})\]$/.exec(error.message)?.[1];
+    expect(id, error.message).toBeDefined();
+    expect(recordsWith(auditDir, id as string)).toMatchObject([{ tool: '(unreadable message)', transport: 'stdio', outcome: 'invalid', input: null, devIdentity: true, principal: { email: 'ana@example.com' } }]);
+  };
   const bigCall = (id: number, bytes: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql: `SELECT '${'x'.repeat(bytes)}'` } } });
 
   it('refuses a line over the limit with a JSON-RPC error, then answers the next request', async () => {
     for (const bytes of [70_000, 5_000_000]) {
       const refused = await peer.request(null, 'tools/call', undefined, bigCall(100, bytes));
-      expect(refused).toEqual(tooLarge);
+      expectTooLarge(refused);
       const list = await peer.request(101 + bytes, 'tools/list', {});
       expect((list.result as { tools: unknown[] }).tools).toHaveLength(4);
     }
@@ -251,7 +276,7 @@ describe('stdio message lines over --max-body-bytes (issue 15)', () => {
     for (let i = 0; i < line.length; i += 8192) peer.child.stdin.write(line.slice(i, i + 8192));
     peer.write('');
     const after = peer.request(202, 'tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT 2 AS after' } });
-    expect(await refused).toEqual(tooLarge);
+    expectTooLarge(await refused);
     expect(((await before).result as { structuredContent: unknown }).structuredContent).toMatchObject({ rows: [[1]] });
     expect(((await after).result as { structuredContent: unknown }).structuredContent).toMatchObject({ rows: [[2]] });
     expect(peer.lines.some((l) => l.includes('"id":201'))).toBe(false);
@@ -329,12 +354,13 @@ describe('the same requests over Streamable HTTP and legacy SSE, with bearer tok
       });
     });
 
-    it(`audits arguments: null, a numeric name and a task field as INVALID_INPUT, over ${kind}`, async () => {
+    it(`audits arguments: null, a numeric name and a bad _meta as INVALID_INPUT and runs a task-augmented call, over ${kind}`, async () => {
       await withClient(kind, async (client) => {
         const cases: [unknown, string, string][] = [
           [{ name: 'whoami', arguments: null }, 'whoami', 'params.arguments: must be an object, got null'],
           [{ name: 7, arguments: {} }, '7', 'params.name: the tool name must be a string, got a number'],
-          [{ name: 'whoami', arguments: {}, task: {} }, 'whoami', 'params.task: airlock does not run tools as MCP tasks; call again without "task" (a call that needs approval returns a pending_approval handle instead)'],
+          [{ name: 'whoami', arguments: {}, _meta: null }, 'whoami', 'params._meta: must be an object, got null'],
+          [{ name: 'whoami', arguments: {}, _meta: { progressToken: true } }, 'whoami', 'params._meta.progressToken: must be a string or an integer, got a boolean'],
         ];
         for (const [params, tool, issue] of cases) {
           const result = await rawCall(client, params);
@@ -342,6 +368,10 @@ describe('the same requests over Streamable HTTP and legacy SSE, with bearer tok
           expect(textOf(result)).toBe(`Invalid arguments for ${tool}: ${issue}\n[code: INVALID_INPUT; audit id: ${id}]`);
           expect(recordsWith(auditDir, id)).toMatchObject([{ tool, transport: kind, outcome: 'invalid', principal: { sub: 'ana' } }]);
         }
+        // The task augmentation is ignored (the server declares no tasks): the call runs.
+        const result = await rawCall(client, { name: 'whoami', arguments: {}, task: { ttl: 1000 } });
+        expect(result.isError).toBeFalsy();
+        expect(recordsWith(auditDir, auditIdOf(result))).toMatchObject([{ tool: 'whoami', transport: kind, outcome: 'ok' }]);
       });
     });
   }
@@ -363,5 +393,188 @@ describe('the same requests over Streamable HTTP and legacy SSE, with bearer tok
     }
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect(child?.exitCode).toBeNull();
+  });
+});
+
+/** The audit id in a JSON-RPC error's message. */
+function auditIdInError(message: Record<string, unknown> | { error?: { message?: string } }): string {
+  const text = (message as { error?: { message?: string } }).error?.message ?? '';
+  const id = /audit id: ([0-9a-f-]{36})/.exec(text)?.[1];
+  if (id === undefined) throw new Error(`no audit id in ${JSON.stringify(message).slice(0, 300)}`);
+  return id;
+}
+
+describe('messages the SDK would drop unanswered, over stdio: answered with a JSON-RPC error and audited once (issue 15)', () => {
+  const dir = tempDir();
+  const auditDir = join(dir, 'audit');
+  let peer: StdioPeer;
+
+  beforeAll(async () => {
+    peer = new StdioPeer(['serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'], databaseEnv());
+    await peer.request(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+    peer.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+  });
+
+  afterAll(async () => {
+    if (peer !== undefined) await stopChild(peer.child);
+  });
+
+  const cases: [string, string, number | null, number, string, string, unknown][] = [
+    // [label, line, id answered, JSON-RPC code, message before the audit id, tool recorded, input recorded]
+    ['a line that is not JSON', '{"jsonrpc":"2.0","id":5,"method":', null, -32700, 'Parse error: message: not valid JSON', '(unreadable message)', null],
+    ['a batch', '[{"jsonrpc":"2.0","id":6,"method":"tools/list"}]', null, -32600, 'Invalid request: message: JSON-RPC batches are not accepted over stdio; send one message per line', '(unreadable message)', null],
+    ['a bare number', '42', null, -32600, 'Invalid request: message: must be a JSON-RPC object, got a number', '(not a JSON-RPC message)', null],
+    ['a tools/call with an object id', '{"jsonrpc":"2.0","id":{"x":1},"method":"tools/call","params":{"name":"whoami","arguments":{"a":1}}}', null, -32600, 'Invalid request: id: must be a string or an integer, got an object', 'whoami', { a: 1 }],
+    ['a tools/call with a fractional id', '{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"whoami","arguments":{}}}', null, -32600, 'Invalid request: id: must be a string or an integer, got a number', 'whoami', {}],
+    ['a tools/call with no id', '{"jsonrpc":"2.0","method":"tools/call","params":{"name":"query_sql","arguments":{"connection":"shop","sql":"SELECT 1"}}}', null, -32600, 'Invalid request: id: a tools/call must have an id', 'query_sql', { connection: 'shop', sql: 'SELECT 1' }],
+    ['a tools/call of JSON-RPC 1.0', '{"jsonrpc":"1.0","id":7,"method":"tools/call","params":{"name":"whoami","arguments":{}}}', 7, -32600, 'Invalid request: jsonrpc: must be "2.0"', 'whoami', {}],
+    ['a tools/call with an extra member', '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"whoami"},"auth":"x"}', 8, -32600, 'Invalid request: auth: is not a JSON-RPC request member', 'whoami', {}],
+    ['a tools/list with a null _meta', '{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"_meta":null}}', 9, -32600, 'Invalid request: params._meta: must be an object, got null', 'tools/list', null],
+    ['a tools/list with string params', '{"jsonrpc":"2.0","id":10,"method":"tools/list","params":"all"}', 10, -32600, 'Invalid request: params: must be an object, got a string', 'tools/list', null],
+    ['a request whose method is a number', '{"jsonrpc":"2.0","id":11,"method":3}', 11, -32600, 'Invalid request: method: must be a string, got a number', '(no method)', null],
+  ];
+  for (const [label, line, answerId, code, text, tool, input] of cases) {
+    it(`answers and audits ${label}`, async () => {
+      const answer = await peer.request(answerId, 'raw', undefined, line);
+      const error = answer.error as { code: number; message: string };
+      expect(answer.id).toBe(answerId);
+      expect(error.code).toBe(code);
+      const id = auditIdInError(answer);
+      expect(error.message).toBe(`${text} [code: INVALID_INPUT; audit id: ${id}]`);
+      const records = recordsWith(auditDir, id);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ tool, transport: 'stdio', outcome: 'invalid', error: { code: 'INVALID_INPUT' }, devIdentity: true, principal: { email: 'ana@example.com' } });
+      expect(records[0]?.input).toEqual(input);
+    });
+  }
+
+  it('is still serving, and wrote exactly one record per refusal', async () => {
+    const list = await peer.request(99, 'tools/list', {});
+    expect((list.result as { tools: unknown[] }).tools).toHaveLength(4);
+    expect(readAudit(auditDir).filter((r) => r.outcome === 'invalid')).toHaveLength(cases.length);
+  });
+});
+
+describe('a refused stdio message without an identity is recorded as unauthenticated (issue 15)', () => {
+  it('records the unreadable line under no principal and answers UNAUTHENTICATED', async () => {
+    const dir = tempDir();
+    const auditDir = join(dir, 'audit');
+    const peer = new StdioPeer(['serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir], databaseEnv());
+    try {
+      await peer.request(1, 'initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+      const answer = await peer.request(null, 'raw', undefined, 'not json');
+      const id = auditIdInError(answer);
+      expect((answer.error as { message: string }).message).toContain('[code: UNAUTHENTICATED');
+      expect(recordsWith(auditDir, id)).toMatchObject([{ outcome: 'unauthenticated', principal: null, tool: '(unreadable message)' }]);
+    } finally {
+      await stopChild(peer.child);
+    }
+  });
+});
+
+describe('HTTP bodies refused before the SDK: audited once under the caller, never inside a session (issue 15)', () => {
+  const resource = 'https://airlock.test/mcp';
+  const mcpHeaders = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' };
+  let idp: LocalIssuer;
+  let bearer: RunningAirlock | undefined;
+  let dev: RunningAirlock | undefined;
+  let bearerAudit = '';
+  let devAudit = '';
+
+  beforeAll(async () => {
+    process.env.DATABASE_URL = inject('databaseUrl');
+    idp = await startLocalIssuer();
+    const dir = tempDir();
+    const configPath = join(dir, 'airlock.json');
+    writeFileSync(configPath, JSON.stringify({ identity: { resource, issuers: [{ issuer: idp.issuer, audiences: [resource], groupsClaim: 'groups' }] } }));
+    bearerAudit = join(dir, 'audit');
+    bearer = await startAirlock(httpConfig(dir, { configPath, auditDir: bearerAudit, maxBodyBytes: 65536 }), () => undefined);
+    const devDir = tempDir();
+    devAudit = join(devDir, 'audit');
+    dev = await startAirlock(httpConfig(devDir, { auditDir: devAudit, maxBodyBytes: 65536, devIdentity: 'ana@example.com,analysts' }), () => undefined);
+  });
+
+  afterAll(async () => {
+    try {
+      await bearer?.close();
+      await dev?.close();
+    } finally {
+      await idp?.close();
+    }
+  });
+
+  const token = () => idp.sign({ sub: 'ana', aud: resource, email: 'ana@example.com', email_verified: true, groups: ['analysts'] });
+  const post = async (base: string, path: string, body: string, headers: Record<string, string> = {}) => raw(`${base}${path}`, { method: 'POST', headers: { ...mcpHeaders, ...headers }, body });
+  const idIn = (body: string): string => /audit id: ([0-9a-f-]{36})/.exec(body)?.[1] ?? '';
+  const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql: `SELECT '${'x'.repeat(70_000)}'` } } });
+
+  it('answers a body over --max-body-bytes with 413 and one record under the verified caller', async () => {
+    const res = await post(bearer?.http?.url ?? '', '/mcp', big, { authorization: `Bearer ${await token()}` });
+    expect(res.status).toBe(413);
+    const error = (JSON.parse(res.body) as { error: { code: number; message: string } }).error;
+    expect(error.code).toBe(-32600);
+    expect(error.message).toBe(`Invalid request: body: too large: the limit is 65536 bytes (--max-body-bytes); it was not read [code: INVALID_INPUT; audit id: ${idIn(res.body)}]`);
+    expect(recordsWith(bearerAudit, idIn(res.body))).toMatchObject([{ tool: '(unreadable message)', transport: 'http', outcome: 'invalid', sessionId: '', principal: { sub: 'ana', issuer: idp.issuer } }]);
+  });
+
+  it('answers the same body without a token with 401, recorded once under no principal', async () => {
+    const res = await post(bearer?.http?.url ?? '', '/mcp', big);
+    expect(res.status).toBe(401);
+    expect(recordsWith(bearerAudit, idIn(res.body))).toMatchObject([{ tool: 'POST /mcp', outcome: 'unauthenticated', principal: null }]);
+  });
+
+  it('answers a body that is not JSON with 400 -32700, recorded under the caller, on /mcp and /messages', async () => {
+    for (const path of ['/mcp', '/messages?sessionId=x']) {
+      const res = await post(bearer?.http?.url ?? '', path, '{"jsonrpc":', { authorization: `Bearer ${await token()}` });
+      expect(res.status, path).toBe(400);
+      expect((JSON.parse(res.body) as { error: { code: number } }).error.code).toBe(-32700);
+      expect(recordsWith(bearerAudit, idIn(res.body)), path).toMatchObject([{ tool: '(unreadable message)', transport: path === '/mcp' ? 'http' : 'sse', outcome: 'invalid', principal: { sub: 'ana' } }]);
+    }
+  });
+
+  it('audits a request without a session that is not initialize (400)', async () => {
+    const res = await post(bearer?.http?.url ?? '', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/list' }), { authorization: `Bearer ${await token()}` });
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('the first request must be initialize');
+    expect(recordsWith(bearerAudit, idIn(res.body))).toMatchObject([{ tool: 'tools/list', outcome: 'invalid', principal: { sub: 'ana' } }]);
+  });
+
+  it('refuses malformed messages inside a session with 400, audited in that session under its owner', async () => {
+    const base = bearer?.http?.url ?? '';
+    const auth = { authorization: `Bearer ${await token()}` };
+    const init = await post(base, '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }), auth);
+    const sessionId = String(init.headers['mcp-session-id']);
+    const inSession = { ...auth, 'mcp-session-id': sessionId };
+    await post(base, '/mcp', JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), inSession);
+    const bad: [string, number | null, string][] = [
+      [JSON.stringify({ jsonrpc: '2.0', id: { a: 1 }, method: 'tools/call', params: { name: 'whoami', arguments: {} } }), null, 'id: must be a string or an integer, got an object'],
+      [JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list', params: { _meta: { progressToken: null } } }), 4, 'params._meta.progressToken: must be a string or an integer, got null'],
+      [JSON.stringify([{ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { jsonrpc: '2.0', id: 6, method: 7 }]), 6, 'method: must be a string, got a number'],
+    ];
+    try {
+      for (const [body, id, issue] of bad) {
+        const res = await post(base, '/mcp', body, inSession);
+        expect(res.status, body).toBe(400);
+        const answer = JSON.parse(res.body) as { id: unknown; error: { message: string } } | { id: unknown; error: { message: string } }[];
+        const one = Array.isArray(answer) ? answer[0] : answer;
+        expect(one?.id, body).toBe(id);
+        expect(one?.error.message).toContain(issue);
+        expect(recordsWith(bearerAudit, idIn(res.body)), body).toMatchObject([{ transport: 'http', sessionId, outcome: 'invalid', principal: { sub: 'ana' } }]);
+      }
+    } finally {
+      await raw(`${base}/mcp`, { method: 'DELETE', headers: inSession });
+    }
+  });
+
+  it('audits 404 for an unknown session under the dev identity too', async () => {
+    const res = await post(dev?.http?.url ?? '', '/mcp', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), { 'mcp-session-id': 'no-such-session' });
+    expect(res.status).toBe(404);
+    expect(recordsWith(devAudit, idIn(res.body))).toMatchObject([{ outcome: 'invalid', sessionId: '', claimedSessionId: 'no-such-session', devIdentity: true, principal: { email: 'ana@example.com' } }]);
+  });
+
+  it('answers a 413 under the dev identity with one record', async () => {
+    const res = await post(dev?.http?.url ?? '', '/mcp', big);
+    expect(res.status).toBe(413);
+    expect(recordsWith(devAudit, idIn(res.body))).toMatchObject([{ outcome: 'invalid', devIdentity: true }]);
   });
 });

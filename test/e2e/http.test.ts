@@ -83,7 +83,9 @@ describe('airlock serve --http: Streamable HTTP', () => {
       body,
     });
     expect(res.status).toBe(413);
-    expect(JSON.parse(res.body)).toEqual({ jsonrpc: '2.0', error: { code: -32600, message: 'Request body too large: the limit is 65536 bytes' }, id: null });
+    const answer = JSON.parse(res.body) as { jsonrpc: string; id: unknown; error: { code: number; message: string } };
+    expect(answer).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
+    expect(answer.error.message).toMatch(/^Invalid request: body: too large: the limit is 65536 bytes \(--max-body-bytes\); it was not read \[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
   });
 
   it('refuses a request with an unknown session id', async () => {
@@ -93,7 +95,7 @@ describe('airlock serve --http: Streamable HTTP', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     });
     expect(res.status).toBe(404);
-    expect((JSON.parse(res.body) as { error: { message: string } }).error.message).toBe('Session not found: start a new session with an initialize request');
+    expect((JSON.parse(res.body) as { error: { message: string } }).error.message).toMatch(/^Session not found: start a new session with an initialize request \[audit id: [0-9a-f-]{36}\]$/);
   });
 });
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -9,7 +8,8 @@ import { challenge, extractBearer, metadataPath, protectedResourceMetadata } fro
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
-import { createGovernedServer, type GovernedServerOptions } from '../server.js';
+import { IntakeDesk, type Screened } from '../screen.js';
+import { createGovernedServer, refuse, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -35,6 +35,8 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
   readonly maxSessionBufferBytes?: number;
   /** Audits a session refused at a cap or dropped for unread output; resolves once recorded. */
   readonly onLimited?: (event: HttpLimitEvent) => Promise<void>;
+  /** Audits a request refused at the gate (401, 403, 404); resolves once the record is written. */
+  readonly onRejected: (rejection: HttpRejection) => Promise<void>;
 }
 
 /** A session refused at a cap, or dropped because its client stopped reading. */
@@ -54,8 +56,6 @@ export interface HttpAuth {
   readonly verifier: TokenVerifier & { issuers(): string[] };
   /** This server's resource identifier (RFC 8707); default `<base url>/mcp`. */
   readonly resource?: string;
-  /** Audits a request refused before the MCP layer; resolves once the record is written. */
-  readonly onRejected: (rejection: HttpRejection) => Promise<void>;
 }
 
 /** A request refused by the bearer gate, or a verified caller refused a session id that is not theirs. */
@@ -63,10 +63,11 @@ export interface HttpRejection {
   readonly id: string;
   readonly transport: 'http' | 'sse';
   /**
-   * 401: no verified identity; 403: the session belongs to another principal; 404: no such session.
-   * The record is kept under `principal` (null for 401), never inside the session the request named.
+   * 400: no session and not an initialize request; 401: no verified identity; 403: the session belongs
+   * to another principal; 404: no such session. The record is kept under `principal` (null for 401),
+   * never inside the session the request named.
    */
-  readonly status: 401 | 403 | 404;
+  readonly status: 400 | 401 | 403 | 404;
   /** The verified caller of a 403/404; absent for a 401. */
   readonly principal?: Principal;
   /** The session id the request named, unverified: recorded apart from the record's own `sessionId`. */
@@ -90,7 +91,7 @@ interface Session {
   readonly kind: 'http' | 'sse';
   /** `principalKey` of the principal that opened the session; other principals may not use it. */
   readonly owner: string | undefined;
-  readonly server: Server;
+  readonly server: GovernedServer;
   readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
   lastSeen: number;
 }
@@ -99,6 +100,12 @@ const DEFAULT_SESSION_CAPS: SessionCaps = { maxTotal: 1000, maxPerPrincipal: 32 
 const DEFAULT_SESSION_BUFFER_BYTES = 16 * 1024 * 1024;
 
 class BodyTooLargeError extends Error {}
+
+/** A body airlock could not read: refused once the caller is known, so the refusal is audited under them. */
+interface Unreadable {
+  readonly status: 400 | 413;
+  readonly refused: Screened & { kind: 'refuse' };
+}
 
 type AuthedRequest = IncomingMessage & { auth?: { token: string; clientId: string; scopes: string[]; extra: Record<string, unknown> } };
 
@@ -182,7 +189,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
   let hostValues = new Set<string>();
 
-  const serverFor = (kind: 'http' | 'sse', sessionId: () => string): Server =>
+  const serverFor = (kind: 'http' | 'sse', sessionId: () => string): GovernedServer =>
     createGovernedServer({
       ...options,
       transport: kind,
@@ -276,7 +283,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const recordRejection = async (rejection: Omit<HttpRejection, 'id'>): Promise<string> => {
     const id = randomUUID();
     try {
-      await options.auth?.onRejected({ id, ...rejection });
+      await options.onRejected({ id, ...rejection });
     } catch (e) {
       options.log('error', `audit write failed for refused request ${id}: ${String(e)}`);
     }
@@ -296,14 +303,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>,
     message: string,
   ): Promise<void> => {
-    let suffix = '';
-    if (options.auth !== undefined) {
-      const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
-      const detail = status === 403 ? 'the session belongs to another principal' : 'no such session';
-      const id = await recordRejection({ transport, status, ...(principal === undefined ? {} : { principal }), ...claimed(sessionId), ...what, detail });
-      suffix = ` [audit id: ${id}]`;
-    }
-    rpcError(res, status, status === 403 ? -32000 : -32001, `${message}${suffix}`);
+    const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+    const detail = status === 403 ? 'the session belongs to another principal' : 'no such session';
+    const id = await recordRejection({ transport, status, ...(principal === undefined ? {} : { principal }), ...claimed(sessionId), ...what, detail });
+    rpcError(res, status, status === 403 ? -32000 : -32001, `${message} [audit id: ${id}]`);
   };
 
   const checkOrigin = (req: IncomingMessage, res: ServerResponse): boolean => {
@@ -323,40 +326,71 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     return true;
   };
 
-  const parseJsonBody = async (req: IncomingMessage, res: ServerResponse): Promise<{ ok: true; body: unknown } | { ok: false }> => {
+  /** The body as JSON, or why it cannot be read (answered and audited once the caller is known). */
+  const parseJsonBody = async (req: IncomingMessage): Promise<{ ok: true; body: unknown } | ({ ok: false } & Unreadable)> => {
     let text: string;
     try {
       text = await readBody(req, options.maxBodyBytes);
     } catch (error) {
       if (error instanceof BodyTooLargeError) {
-        rpcError(res, 413, -32600, `Request body too large: the limit is ${options.maxBodyBytes} bytes`);
         req.resume();
-      } else rpcError(res, 400, -32600, 'Could not read the request body');
-      return { ok: false };
+        return { ok: false, status: 413, refused: IntakeDesk.unreadable('body', `too large: the limit is ${options.maxBodyBytes} bytes (--max-body-bytes); it was not read`, -32600) };
+      }
+      return { ok: false, status: 400, refused: IntakeDesk.unreadable('body', 'could not be read', -32600) };
     }
     try {
       return { ok: true, body: JSON.parse(text) as unknown };
     } catch {
-      rpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
-      return { ok: false };
+      return { ok: false, status: 400, refused: IntakeDesk.unreadable('body', 'not valid JSON', -32700) };
     }
+  };
+
+  /** Answers refused messages: each is run through the pipeline (audited under the caller) first. */
+  const answerRefused = async (res: ServerResponse, status: number, kind: 'http' | 'sse', credential: Credential, sessionId: string, refused: readonly (Screened & { kind: 'refuse' })[], batch: boolean): Promise<void> => {
+    const answers: Refusal[] = [];
+    for (const r of refused) answers.push(await refuse(options, r, { transport: kind, sessionId, credential }));
+    sendJson(res, status, batch ? answers : answers[0]);
+  };
+
+  /**
+   * Screens a parsed body with the session's desk. Returns the body for the SDK (tools/call params under a
+   * ticket), or answers the refusal (400, audited) and returns undefined. A batch with one refused
+   * message is refused whole.
+   */
+  const screenBody = async (res: ServerResponse, desk: IntakeDesk, body: unknown, kind: 'http' | 'sse', credential: Credential, sessionId: string): Promise<{ body: unknown } | undefined> => {
+    const batch = Array.isArray(body);
+    const screened = (batch ? body : [body]).map((m) => desk.screen(m));
+    const refused = screened.filter((x): x is Screened & { kind: 'refuse' } => x.kind === 'refuse');
+    if (batch && screened.length === 0) refused.push(IntakeDesk.unreadable('body', 'an empty batch', -32600));
+    if (refused.length > 0) {
+      await answerRefused(res, 400, kind, credential, sessionId, refused, batch && screened.length > 0);
+      return undefined;
+    }
+    const messages = screened.map((x) => (x as Screened & { kind: 'pass' }).message);
+    return { body: batch ? messages : messages[0] };
   };
 
   const handleMcp = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const header = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(header) ? header[0] : header;
     let body: unknown;
+    let unreadable: Unreadable | undefined;
     if (req.method === 'POST') {
-      const parsed = await parseJsonBody(req, res);
-      if (!parsed.ok) return;
-      body = parsed.body;
+      const parsed = await parseJsonBody(req);
+      if (parsed.ok) body = parsed.body;
+      else unreadable = parsed;
     } else if (req.method !== 'GET' && req.method !== 'DELETE') {
       rpcError(res, 405, -32000, 'Method not allowed');
       return;
     }
-    const what = req.method === 'POST' ? describe(body) : { method: `${req.method ?? 'GET'} /mcp` };
+    const what = unreadable !== undefined ? { method: 'POST /mcp' } : req.method === 'POST' ? describe(body) : { method: `${req.method ?? 'GET'} /mcp` };
     const credential = await authenticate(req, res, url, 'http', sessionId, what);
     if (credential === undefined) return;
+    if (unreadable !== undefined) {
+      // Recorded under the caller, outside any session the request named.
+      await answerRefused(res, unreadable.status, 'http', credential, '', [unreadable.refused], false);
+      return;
+    }
     attachCredential(req, credential);
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
@@ -369,6 +403,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         return;
       }
       session.lastSeen = Date.now();
+      if (req.method === 'POST') {
+        const screened = await screenBody(res, session.server.desk, body, 'http', credential, sessionId);
+        if (screened === undefined) return;
+        body = screened.body;
+      }
       const transport = session.transport as StreamableHTTPServerTransport;
       boundOutput(res, maxBuffered, (buffered) => {
         recordLimit({ transport: 'http', sessionId, credential, kind: 'session_dropped', method: `${req.method ?? 'GET'} /mcp`, message: 'Session dropped: its client stopped reading', detail: `${buffered} bytes of output unread (limit ${maxBuffered})` });
@@ -378,7 +417,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      rpcError(res, 400, -32000, 'Bad Request: no valid session id; the first request must be initialize');
+      const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+      const id = await recordRejection({ transport: 'http', status: 400, ...(principal === undefined ? {} : { principal }), ...what, detail: 'no session id, and the request is not initialize' });
+      rpcError(res, 400, -32000, `Bad Request: no valid session id; the first request must be initialize [audit id: ${id}]`);
       return;
     }
     const lease = await admitSession(res, 'http', credential, 'initialize');
@@ -392,6 +433,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       },
     });
     const server = serverFor('http', () => id);
+    const screened = await screenBody(res, server.desk, body, 'http', credential, '');
+    if (screened === undefined) {
+      lease.release();
+      return;
+    }
+    body = screened.body;
     transport.onclose = () => {
       lease.release();
       if (id !== '') sessions.delete(id);
@@ -427,12 +474,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
 
   const handleMessages = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const sessionId = url.searchParams.get('sessionId') ?? '';
-    const parsed = await parseJsonBody(req, res);
-    if (!parsed.ok) return;
+    const parsed = await parseJsonBody(req);
     // Authenticate before looking the session up: an anonymous request learns nothing about which ids exist.
-    const what = describe(parsed.body);
+    const what = parsed.ok ? describe(parsed.body) : { method: 'POST /messages' };
     const credential = await authenticate(req, res, url, 'sse', sessionId, what);
     if (credential === undefined) return;
+    if (!parsed.ok) {
+      await answerRefused(res, parsed.status, 'sse', credential, '', [parsed.refused], false);
+      return;
+    }
     const session = sessions.get(sessionId);
     if (session === undefined || session.kind !== 'sse') {
       await refuseSession(res, 'sse', credential, 404, sessionId, what, 'Session not found: open GET /sse first');
@@ -443,8 +493,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       return;
     }
     session.lastSeen = Date.now();
+    const screened = await screenBody(res, session.server.desk, parsed.body, 'sse', credential, sessionId);
+    if (screened === undefined) return;
     attachCredential(req, credential);
-    await (session.transport as SSEServerTransport).handlePostMessage(req, res, parsed.body);
+    await (session.transport as SSEServerTransport).handlePostMessage(req, res, screened.body);
   };
 
   const route = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {

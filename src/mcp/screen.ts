@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { deeperThan, MAX_JSON_DEPTH } from '../bounds.js';
+import type { InputIssue } from '../errors.js';
+import { readToolCall, type ToolCallIntake } from './intake.js';
+
+/** The `_meta` key that carries a tools/call's intake ticket past the SDK's schema. */
+export const TICKET = 'airlock/intake';
+
+/** The MCP task-augmentation key of `_meta`: airlock declares no tasks, so it is ignored (never validated). */
+const RELATED_TASK = 'io.modelcontextprotocol/related-task';
+
+const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+
+/** A message the SDK may see (tools/call params rewritten to a ticket), or one airlock refuses itself. */
+export type Screened =
+  | { readonly kind: 'pass'; readonly message: Record<string, unknown> }
+  | {
+      readonly kind: 'refuse';
+      /** The id to answer with: the request's own when it is a valid id, else null (JSON-RPC 2.0). */
+      readonly id: string | number | null;
+      /** -32700 for a message that is not JSON, -32600 for one that is not a valid request. */
+      readonly code: -32600 | -32700;
+      /** The refused message as the audit records it (a tools/call keeps its tool and arguments). */
+      readonly call: ToolCallIntake;
+    };
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** JSON-RPC ids the SDK answers: strings and integers. */
+function validId(value: unknown): value is string | number {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isSafeInteger(value));
+}
+
+/**
+ * A request's `_meta` as the SDK may see it: entries nested past the depth bound are left out (nothing walks
+ * them), task augmentation is ignored, a progress token must be a string or an integer.
+ */
+function readMeta(meta: unknown, issues: InputIssue[]): Json {
+  if (meta === undefined) return {};
+  if (!isObject(meta)) {
+    issues.push({ path: 'params._meta', message: `must be an object, got ${kindOf(meta)}` });
+    return {};
+  }
+  const kept: Json = {};
+  for (const [key, value] of Object.entries(meta)) {
+    if (key === RELATED_TASK || key === TICKET || deeperThan(value, MAX_JSON_DEPTH - 1)) continue;
+    if (key === 'progressToken' && !validId(value)) {
+      issues.push({ path: 'params._meta.progressToken', message: `must be a string or an integer, got ${kindOf(value)}` });
+      continue;
+    }
+    Object.defineProperty(kept, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return kept;
+}
+
+function label(value: unknown, fallback: string): string {
+  return typeof value === 'string' ? value.slice(0, 100) : fallback;
+}
+
+/**
+ * Reads every inbound JSON-RPC message before the SDK's transport schema does, so that no request airlock
+ * receives is dropped unanswered and unaudited:
+ * - a tools/call keeps its params as received under a ticket (`take`), and the SDK sees a minimal valid
+ *   request carrying the ticket and the client's `_meta` (progress token, protocol metadata);
+ * - a request the SDK's message schema would drop (bad envelope, id, params or `_meta`) is refused here,
+ *   for the transport to answer and audit;
+ * - responses and well-formed messages pass unchanged.
+ * One desk per MCP connection (the server that `take`s shares it with the transport that screens).
+ */
+export class IntakeDesk {
+  private readonly intakes = new Map<string, ToolCallIntake>();
+  /** Messages this desk has passed already: a transport that screens raw input hands them on as they are. */
+  private readonly passed = new WeakSet<object>();
+
+  /** A message that could not be read at all (not JSON, or over the size limit). */
+  static unreadable(path: string, message: string, code: -32600 | -32700): Screened & { kind: 'refuse' } {
+    return { kind: 'refuse', id: null, code, call: { toolName: '(unreadable message)', rawArguments: null, issues: [{ path, message }] } };
+  }
+
+  screen(message: unknown): Screened {
+    if (isObject(message) && this.passed.has(message)) return { kind: 'pass', message };
+    const screened = this.read(message);
+    if (screened.kind === 'pass') this.passed.add(screened.message);
+    return screened;
+  }
+
+  private read(message: unknown): Screened {
+    if (!isObject(message)) {
+      return { kind: 'refuse', id: null, code: -32600, call: { toolName: '(not a JSON-RPC message)', rawArguments: null, issues: [{ path: 'message', message: `must be a JSON-RPC object, got ${kindOf(message)}` }] } };
+    }
+    const hasMethod = Object.hasOwn(message, 'method');
+    if (!hasMethod && (Object.hasOwn(message, 'result') || Object.hasOwn(message, 'error'))) return { kind: 'pass', message };
+    const method = message.method;
+    const isCall = method === 'tools/call';
+    const issues: InputIssue[] = [];
+    if (!hasMethod) issues.push({ path: 'method', message: 'is missing (not a request, notification or response)' });
+    else if (typeof method !== 'string') issues.push({ path: 'method', message: `must be a string, got ${kindOf(method)}` });
+    if (message.jsonrpc !== '2.0') issues.push({ path: 'jsonrpc', message: 'must be "2.0"' });
+    const hasId = Object.hasOwn(message, 'id');
+    if (hasId && !validId(message.id)) issues.push({ path: 'id', message: `must be a string or an integer, got ${kindOf(message.id)}` });
+    if (isCall && !hasId) issues.push({ path: 'id', message: 'a tools/call must have an id' });
+    for (const key of Object.keys(message)) if (!REQUEST_KEYS.has(key)) issues.push({ path: key.slice(0, 64), message: 'is not a JSON-RPC request member' });
+    const params = message.params;
+    let meta: Json = {};
+    if (params !== undefined && !isObject(params)) {
+      if (!isCall) issues.push({ path: 'params', message: `must be an object, got ${kindOf(params)}` });
+    } else if (params !== undefined) meta = readMeta(params._meta, issues);
+    const id = hasId && validId(message.id) ? message.id : null;
+    if (!isCall) {
+      if (issues.length > 0) return { kind: 'refuse', id, code: -32600, call: { toolName: label(method, '(no method)'), rawArguments: null, issues } };
+      // Only the _meta entries that pass the bound reach the SDK.
+      return { kind: 'pass', message: isObject(params) && Object.hasOwn(params, '_meta') ? { ...message, params: { ...params, _meta: meta } } : message };
+    }
+    // A tools/call: its params are read as received; the request's own faults join the call's issues.
+    const intake = readToolCall(params);
+    const call: ToolCallIntake = { ...intake, issues: [...issues, ...intake.issues] };
+    if (id === null || issues.some((i) => i.path === 'jsonrpc' || !i.path.startsWith('params'))) return { kind: 'refuse', id, code: -32600, call };
+    const ticket = randomUUID();
+    this.intakes.set(ticket, call);
+    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name: 'airlock', arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
+    return { kind: 'pass', message: rewritten };
+  }
+
+  /** The call behind a ticket, once. */
+  take(meta: unknown): ToolCallIntake {
+    const ticket = isObject(meta) ? meta[TICKET] : undefined;
+    const intake = typeof ticket === 'string' ? this.intakes.get(ticket) : undefined;
+    if (intake === undefined) return { toolName: '(unknown)', rawArguments: null, issues: [{ path: 'params', message: 'the request could not be read' }] };
+    this.intakes.delete(ticket as string);
+    return intake;
+  }
+}
