@@ -4,7 +4,23 @@
  * the command table alone; a command's implementation (the server, the cloud clients, the SQL parser)
  * is imported only when that command runs.
  */
-import { AUDIT, MASK, SERVE, START, TOP, USAGE, type CommandSpec, type GroupSpec } from './cli/commands.js';
+import {
+  AUDIT_EXPORT,
+  AUDIT_REPLAY,
+  AUDIT_REVEAL,
+  AUDIT_SEARCH,
+  AUDIT_TAIL,
+  AUDIT_VERIFY,
+  AUDIT_VIEW,
+  MASK,
+  SERVE,
+  START,
+  TOP,
+  USAGE,
+  type CommandSpec,
+  type GroupSpec,
+} from './cli/commands.js';
+import type { AuditCommand } from './audit/command.js';
 import { nearest, parseCommand, wantsHelp, type Parsed } from './cli/args.js';
 import type { CliContext } from './cli/context.js';
 import { describeFailure } from './cli/failure.js';
@@ -80,41 +96,63 @@ async function main(argv: readonly string[]): Promise<number> {
     args = rest;
   }
   if (wantsHelp(args)) return ctx.out(spec.usage), 0;
-  const parsed = parseCommand(spec, args);
+  // Each command's arguments are parsed once, by its own table, before its implementation is loaded.
   switch (spec) {
     case SERVE:
     case START: {
+      const { values } = parseCommand(spec === SERVE ? SERVE : START, args);
       const { runServe, runStart } = await import('./cli/serve.js');
-      await (spec === SERVE ? runServe : runStart)(parsed.values, ctx);
+      await (spec === SERVE ? runServe : runStart)(values, ctx);
       return 0;
     }
     case MASK: {
+      const parsed = parseCommand(MASK, args);
       const { runMask } = await import('./cli/mask.js');
       return runMask(parsed.values, parsed.positionals[0], ctx);
     }
+    case AUDIT_VERIFY:
+      return audit({ name: 'verify', flags: parseCommand(AUDIT_VERIFY, args).values });
+    case AUDIT_TAIL:
+      return audit({ name: 'tail', flags: parseCommand(AUDIT_TAIL, args).values });
+    case AUDIT_SEARCH:
+      return audit({ name: 'search', flags: parseCommand(AUDIT_SEARCH, args).values });
+    case AUDIT_EXPORT:
+      return audit({ name: 'export', flags: parseCommand(AUDIT_EXPORT, args).values });
+    case AUDIT_REPLAY:
+      return audit({ name: 'replay', flags: parseCommand(AUDIT_REPLAY, args).values });
+    case AUDIT_REVEAL: {
+      const { values, positionals } = parseCommand(AUDIT_REVEAL, args);
+      // The table takes exactly one positional (ID), so it is there.
+      return audit({ name: 'reveal', flags: values, id: positionals[0] ?? '' });
+    }
+    case AUDIT_VIEW:
+      return audit({ name: 'view', flags: parseCommand(AUDIT_VIEW, args).values });
     default:
       break;
   }
+  const parsed = parseCommand(spec, args);
   if (spec.name === 'policy check') return (await import('./cli/policy.js')).runPolicyCheck(parsed.positionals[0] ?? '', ctx).then(() => 0);
   if (spec.name === 'policy explain') return (await import('./cli/policy.js')).runPolicyExplain({ policy: str(parsed, 'policy'), principal: str(parsed, 'principal'), tool: str(parsed, 'tool'), input: str(parsed, 'input') }, ctx).then(() => 0);
   if (spec.name === 'policy test') return (await import('./cli/policy.js')).runPolicyTest({ policy: str(parsed, 'policy'), input: str(parsed, 'input') }, ctx);
-  if (spec.name.startsWith(`${AUDIT.name} `)) {
-    const { auditCommand } = await import('./audit/command.js');
-    // The server's wiring (and the Google clients with it) loads only for the commands that read a runtime
-    // config; reading a directory needs none of it.
-    const main = async () => import('./main.js');
-    return auditCommand([spec.name.slice(AUDIT.name.length + 1), ...args], () => defaultAuditDir(ctx.env), {
-      out: ctx.out,
-      err: (t) => void process.stderr.write(t),
-      progress: process.stderr.isTTY || parsed.values.progress === true,
-      now: () => new Date(),
-      keyring: async (path) => (await main()).complianceKeyring(path),
-      tombstoneKey: async (path) => (await main()).retentionPublicKey(path),
-      view: async (dir, host, port) => (await import('./console/audit-viewer.js')).serveAuditViewer({ dir, host, port }),
-      pgAudit: async (path) => (await main()).pgAuditOf(path),
-    });
-  }
   throw new Error(`no implementation for "${spec.name}"`);
+}
+
+/** Runs one `airlock audit` subcommand with the options its table parsed. */
+async function audit(command: AuditCommand): Promise<number> {
+  const { auditCommand } = await import('./audit/command.js');
+  // The server's wiring (and the Google clients with it) loads only for the commands that read a runtime
+  // config; reading a directory needs none of it.
+  const main = async () => import('./main.js');
+  return auditCommand(command, () => defaultAuditDir(ctx.env), {
+    out: ctx.out,
+    err: (t) => void process.stderr.write(t),
+    progress: process.stderr.isTTY || (command.name === 'verify' && command.flags.progress === true),
+    now: () => new Date(),
+    keyring: async (path) => (await main()).complianceKeyring(path),
+    tombstoneKey: async (path) => (await main()).retentionPublicKey(path),
+    view: async (dir, host, port) => (await import('./console/audit-viewer.js')).serveAuditViewer({ dir, host, port }),
+    pgAudit: async (path) => (await main()).pgAuditOf(path),
+  });
 }
 
 const argv = process.argv.slice(2);

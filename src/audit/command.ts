@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import type { AuditOptions, OptionValues } from '../cli/commands.js';
 import type { ChainedRecord } from './chain.js';
 import { CSV_HEADER, csvRow, formatReplay, formatTable, matches, parseTime, type AuditFilter } from './query.js';
 import { printable } from './printable.js';
@@ -25,27 +25,31 @@ export interface CommandIo {
   readonly pgAudit: (configPath: string) => Promise<{ url: string; table: string } | undefined>;
 }
 
-const OPTIONS = {
-  'audit-dir': { type: 'string' },
-  json: { type: 'boolean' },
-  progress: { type: 'boolean' },
-  n: { type: 'string', short: 'n' },
-  follow: { type: 'boolean', short: 'f' },
-  format: { type: 'string' },
-  limit: { type: 'string' },
-  principal: { type: 'string' },
-  tool: { type: 'string' },
-  session: { type: 'string' },
-  outcome: { type: 'string' },
-  since: { type: 'string' },
-  until: { type: 'string' },
-  config: { type: 'string' },
-  port: { type: 'string' },
-  host: { type: 'string' },
-  head: { type: 'string' },
-} as const;
+/** The values of one audit subcommand's options, parsed by the CLI from that subcommand's own table. */
+export type AuditFlags<K extends keyof AuditOptions> = OptionValues<AuditOptions[K]>;
 
-type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true; allowPositionals: true }>>['values'];
+/**
+ * One `airlock audit` subcommand and what the CLI parsed for it. The option tables live with the usage texts in
+ * the command table (src/cli/commands.ts), so an option is declared once and `--help` names what is accepted.
+ */
+export type AuditCommand =
+  | { readonly name: 'verify'; readonly flags: AuditFlags<'verify'> }
+  | { readonly name: 'tail'; readonly flags: AuditFlags<'tail'> }
+  | { readonly name: 'search'; readonly flags: AuditFlags<'search'> }
+  | { readonly name: 'export'; readonly flags: AuditFlags<'export'> }
+  | { readonly name: 'replay'; readonly flags: AuditFlags<'replay'> }
+  | { readonly name: 'reveal'; readonly flags: AuditFlags<'reveal'>; readonly id: string }
+  | { readonly name: 'view'; readonly flags: AuditFlags<'view'> };
+
+type FilterFlags = Pick<AuditFlags<'search'>, 'principal' | 'tool' | 'session' | 'outcome' | 'since' | 'until'>;
+
+/** The records a reader reads: the audit directory's, or the `audit.postgres` table's of a runtime config. */
+interface Source {
+  readonly all: () => AsyncIterable<ChainedRecord> | Iterable<ChainedRecord>;
+  readonly after: (seq: number, last?: number) => Promise<ChainedRecord[]>;
+  /** The directory or table, for messages. */
+  readonly where: () => string;
+}
 
 function count(flag: string, text: string | undefined, fallback: number, command: string): number {
   if (text === undefined) return fallback;
@@ -60,7 +64,7 @@ function format<T extends string>(text: string | undefined, allowed: readonly T[
   return value as T;
 }
 
-function filterOf(flags: Flags, now: Date): AuditFilter {
+function filterOf(flags: FilterFlags, now: Date): AuditFilter {
   return {
     ...(flags.principal === undefined ? {} : { principal: flags.principal }),
     ...(flags.tool === undefined ? {} : { tool: flags.tool }),
@@ -80,33 +84,31 @@ function progressBar(io: CommandIo): (files: number, total: number, records: num
   };
 }
 
+/** With --config naming `audit.postgres`, that table; otherwise the directory (resolved only when read). */
+async function sourceOf(config: string | undefined, dir: () => string, io: CommandIo): Promise<Source> {
+  const pg = config === undefined ? undefined : await io.pgAudit(config);
+  if (pg === undefined) return { all: () => iterateRecords(dir()), after: (seq, last) => Promise.resolve(recordsAfter(dir(), seq, last)), where: dir };
+  return { all: () => pgRecords(pg.url, pg.table), after: (seq, last) => pgRecordsAfter(pg.url, pg.table, seq, last), where: () => pg.table };
+}
+
 /**
- * `airlock audit …`. Returns the exit code: 0, or 1 when `verify` finds the store was tampered with.
- * Usage errors throw `TypeError` with a message that names the flag.
+ * `airlock audit …`, with the options the CLI parsed. Returns the exit code: 0, or 1 when `verify` finds the
+ * store was tampered with, `replay` finds no calls or `reveal` cannot reveal. Usage errors throw `UsageError`.
  */
-export async function auditCommand(argv: readonly string[], dirDefault: () => string, io: CommandIo): Promise<number> {
-  const { values: flags, positionals } = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
-  const [sub, ...extra] = positionals;
-  if (sub === undefined) throw new UsageError('"airlock audit" needs a command: verify, tail, search, export, replay, reveal, view', 'audit');
-  if (sub === 'reveal') return reveal(flags, extra, () => flags['audit-dir'] ?? dirDefault(), io);
-  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`, `audit ${sub}`);
+export async function auditCommand(command: AuditCommand, dirDefault: () => string, io: CommandIo): Promise<number> {
+  const usage = `audit ${command.name}`;
   // Resolved only when read: with --config naming audit.postgres no directory is needed. A directory that
   // does not exist is a mistyped path, never an empty store that verifies "ok".
   const dir = (): string => {
-    const path = flags['audit-dir'] ?? dirDefault();
-    if (!existsSync(path)) throw new UsageError(`no audit store at ${path}: the directory does not exist (give the store's directory with --audit-dir DIR)`, `audit ${sub}`);
+    const path = command.flags['audit-dir'] ?? dirDefault();
+    if (!existsSync(path)) throw new UsageError(`no audit store at ${path}: the directory does not exist (give the store's directory with --audit-dir DIR)`, usage);
     return path;
   };
-  const now = io.now();
-  // With --config naming audit.postgres, the readers read that table instead of a directory.
-  const pgSource = sub !== 'verify' && flags.config !== undefined ? await io.pgAudit(flags.config) : undefined;
-  const all = (): AsyncIterable<ChainedRecord> | Iterable<ChainedRecord> => (pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table));
-  const after = (seq: number, last?: number): Promise<ChainedRecord[]> =>
-    pgSource === undefined ? Promise.resolve(recordsAfter(dir(), seq, last)) : pgRecordsAfter(pgSource.url, pgSource.table, seq, last);
-  switch (sub) {
+  switch (command.name) {
     case 'verify': {
+      const { flags } = command;
       if (flags.head !== undefined && headPrefix(flags.head) === undefined) {
-        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")`, 'audit verify');
+        throw new UsageError(`--head: "${flags.head}" is not a head: give the whole hash or at least its first 16 hex digits (with or without "sha256:")`, usage);
       }
       const pgAudit = flags.config === undefined ? undefined : await io.pgAudit(flags.config);
       const trusted = flags.config === undefined || pgAudit !== undefined ? undefined : await io.tombstoneKey(flags.config);
@@ -131,30 +133,34 @@ export async function auditCommand(argv: readonly string[], dirDefault: () => st
       return report.ok ? 0 : 1;
     }
     case 'tail': {
-      const n = count('n', flags.n, 20, `audit ${sub}`);
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
+      const { flags } = command;
+      const source = await sourceOf(flags.config, dir, io);
+      const n = count('n', flags.n, 20, usage);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', usage);
       const print = (records: readonly ChainedRecord[], header: boolean): void => {
         if (records.length === 0) return;
         if (fmt === 'json') for (const r of records) io.out(JSON.stringify(r));
         else io.out(header ? formatTable(records) : formatTable(records).split('\n').slice(1).join('\n'));
       };
-      let records = await after(0, n);
+      let records = await source.after(0, n);
       print(records, true);
       if (flags.follow !== true) return 0;
       let last = records.at(-1)?.chain.seq ?? 0;
       for (;;) {
         await new Promise((r) => setTimeout(r, 500));
-        records = await after(last);
+        records = await source.after(last);
         print(records, last === 0);
         last = records.at(-1)?.chain.seq ?? last;
       }
     }
     case 'search': {
-      const fmt = format(flags.format, ['table', 'json'] as const, 'table', `audit ${sub}`);
-      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER, `audit ${sub}`);
-      const filter = filterOf(flags, now);
+      const { flags } = command;
+      const source = await sourceOf(flags.config, dir, io);
+      const fmt = format(flags.format, ['table', 'json'] as const, 'table', usage);
+      const limit = count('limit', flags.limit, Number.MAX_SAFE_INTEGER, usage);
+      const filter = filterOf(flags, io.now());
       const found: ChainedRecord[] = [];
-      for await (const r of all()) {
+      for await (const r of source.all()) {
         if (!matches(r, filter)) continue;
         found.push(r);
         // Keep the newest `limit`.
@@ -165,40 +171,45 @@ export async function auditCommand(argv: readonly string[], dirDefault: () => st
       return 0;
     }
     case 'export': {
-      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined, `audit ${sub}`);
-      const filter = filterOf(flags, now);
+      const { flags } = command;
+      const source = await sourceOf(flags.config, dir, io);
+      const fmt = format(flags.format, ['jsonl', 'csv'] as const, undefined, usage);
+      const filter = filterOf(flags, io.now());
       if (fmt === 'csv') io.out(CSV_HEADER.join(','));
-      for await (const r of all()) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
+      for await (const r of source.all()) if (matches(r, filter)) io.out(fmt === 'csv' ? csvRow(r) : JSON.stringify(r));
       return 0;
     }
     case 'view': {
-      const port = flags.port ?? '7301';
-      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new UsageError(`--port: "${port}" is not a port (0 picks a free one)`, 'audit view');
-      const viewer = await io.view(dir(), flags.host ?? '127.0.0.1', Number(port));
+      const port = command.flags.port ?? '7301';
+      if (!/^\d+$/.test(port) || Number(port) > 65_535) throw new UsageError(`--port: "${port}" is not a port (0 picks a free one)`, usage);
+      const viewer = await io.view(dir(), command.flags.host ?? '127.0.0.1', Number(port));
       io.out(`audit viewer (read-only; Ctrl-C to stop): ${viewer.url}`);
       return 0;
     }
     case 'replay': {
-      if (flags.session === undefined) throw new UsageError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)', 'audit replay');
-      const fmt = format(flags.format, ['text', 'json'] as const, 'text', `audit ${sub}`);
+      const { flags } = command;
+      const source = await sourceOf(flags.config, dir, io);
+      if (flags.session === undefined) throw new UsageError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)', usage);
+      const fmt = format(flags.format, ['text', 'json'] as const, 'text', usage);
       const calls: ChainedRecord[] = [];
-      for await (const r of all()) if (r.sessionId === flags.session) calls.push(r);
+      for await (const r of source.all()) if (r.sessionId === flags.session) calls.push(r);
       io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
       return calls.length === 0 ? 1 : 0;
     }
-    default:
-      throw new UsageError(`unknown command "audit ${sub}"`, 'audit');
+    case 'reveal': {
+      const { flags } = command;
+      // reveal looks for one record and says "no record ID in DIR" when a directory has none, even a missing one.
+      return reveal(flags, command.id, () => flags['audit-dir'] ?? dirDefault(), io);
+    }
   }
 }
 
 /** `audit reveal ID`: decrypts one record's compliance copy to stdout. Nothing is written anywhere else. */
-async function reveal(flags: Flags, ids: readonly string[], dir: () => string, io: CommandIo): Promise<number> {
-  const [id, ...more] = ids;
-  if (id === undefined || more.length > 0) throw new UsageError('give one record id: airlock audit reveal --config FILE ID', 'audit reveal');
+async function reveal(flags: AuditFlags<'reveal'>, id: string, dir: () => string, io: CommandIo): Promise<number> {
   if (flags.config === undefined) throw new UsageError('--config FILE is required: the runtime config whose "audit.compliance" keys sealed the record', 'audit reveal');
   const ring = await io.keyring(flags.config);
-  const pgSource = await io.pgAudit(flags.config);
-  for await (const record of pgSource === undefined ? iterateRecords(dir()) : pgRecords(pgSource.url, pgSource.table)) {
+  const source = await sourceOf(flags.config, dir, io);
+  for await (const record of source.all()) {
     if (record.id !== id) continue;
     if (record.sealedResult === undefined) {
       io.err(`record ${id} has no compliance copy (no result, or compliance copies were off when it was written)\n`);
@@ -214,6 +225,6 @@ async function reveal(flags: Flags, ids: readonly string[], dir: () => string, i
     if (record.sealedResult.truncated) io.err(`note: the result was longer than the configured maxBytes; only its first part was sealed\n`);
     return 0;
   }
-  io.err(`no record ${id} in ${pgSource === undefined ? dir() : pgSource.table}\n`);
+  io.err(`no record ${id} in ${source.where()}\n`);
   return 1;
 }

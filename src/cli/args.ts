@@ -3,7 +3,7 @@
  * commands are refused with the nearest valid spelling and a pointer to `--help`.
  */
 import { parseArgs } from 'node:util';
-import type { CommandSpec } from './commands.js';
+import type { CommandSpec, Options, OptionValues } from './commands.js';
 import { UsageError } from '../usage-error.js';
 
 /** Levenshtein distance (small strings only: option and command names). */
@@ -43,18 +43,19 @@ export function wantsHelp(args: readonly string[]): boolean {
 }
 
 /** The spellings of a command's options, for suggestions: `--name` and `-s`. */
-function spellings(spec: CommandSpec): string[] {
+function spellings(spec: CommandSpec<Options>): string[] {
   return Object.entries(spec.options).flatMap(([name, o]) => [`--${name}`, ...(o.short === undefined ? [] : [`-${o.short}`])]);
 }
 
-export interface Parsed {
-  readonly values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+/** A command's arguments, parsed by its own option table. */
+export interface Parsed<O extends Options = Options> {
+  readonly values: OptionValues<O>;
   readonly positionals: string[];
 }
 
 /** Parses a command's arguments strictly, turning every mistake into a `UsageError` that says what was wrong. */
-export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed {
-  let parsed: Parsed;
+export function parseCommand<O extends Options>(spec: CommandSpec<O>, args: readonly string[]): Parsed<O> {
+  let parsed: Parsed<O>;
   try {
     parsed = parseArgs({ args: [...args], options: spec.options, strict: true, allowPositionals: true });
   } catch (error) {

@@ -3,20 +3,28 @@
  * `--version` and argument checking need, so it imports nothing heavier than Node itself; the
  * implementations are loaded only when a command runs.
  */
-import type { ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig, parseArgs } from 'node:util';
 import { DEFAULTS } from '../defaults.js';
 import { VERSION } from '../version.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/** An option table as `parseArgs` takes it. */
+export type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** One runnable command (`serve`, `policy check`, `audit verify`, …). */
-export interface CommandSpec {
+/** The values `parseArgs` gives for an option table: each option typed by its declaration. */
+export type OptionValues<O extends Options> = ReturnType<typeof parseArgs<{ options: O; strict: true; allowPositionals: true }>>['values'];
+
+/**
+ * One runnable command (`serve`, `policy check`, `audit verify`, …). `O` is its option table; commands whose
+ * implementation is typed from the table keep it exact, the others use the default.
+ */
+export interface CommandSpec<O extends Options = Options> {
   /** As typed after `airlock`: `'serve'`, `'policy check'`. */
   readonly name: string;
   /** One line for the overview. */
   readonly summary: string;
   readonly usage: string;
-  readonly options: Options;
+  /** The options it accepts: the only declaration of them; the usage must name each (a test holds them together). */
+  readonly options: O;
   /** How many positional arguments it takes, and what they are called in messages. */
   readonly positionals: { readonly min: number; readonly max: number; readonly label: string };
 }
@@ -97,7 +105,7 @@ const SERVE_FLAGS = `  --stdio                      MCP over stdin/stdout (the c
 
 const none = { min: 0, max: 0, label: '' } as const;
 
-export const SERVE: CommandSpec = {
+export const SERVE: CommandSpec<ServeOptions> = {
   name: 'serve',
   summary: 'serve MCP to agents over stdio (the client spawns airlock) or HTTP',
   usage: `Usage: airlock serve --stdio | --http [options]
@@ -112,7 +120,7 @@ ${FILES}`,
   positionals: none,
 };
 
-export const START: CommandSpec = {
+export const START: CommandSpec<ServeOptions> = {
   name: 'start',
   summary: `the demo: embedded PostgreSQL with sample data, HTTP on ${DEFAULTS.host}:${DEFAULTS.port}`,
   usage: `Usage: airlock start [--port N] [--policy FILE] [--audit-dir DIR] [options]
@@ -236,11 +244,23 @@ const filterOptions = {
 } as const satisfies Options;
 const dirOption = { 'audit-dir': { type: 'string' } } as const satisfies Options;
 
-const auditCommands: readonly CommandSpec[] = [
-  {
-    name: 'audit verify',
-    summary: 'check the hash chain of the whole store',
-    usage: `Usage: airlock audit verify [--audit-dir DIR] [--json] [--progress] [--config FILE] [--head HASH]
+const AUDIT_OPTIONS = {
+  verify: { ...dirOption, json: { type: 'boolean' }, progress: { type: 'boolean' }, config: { type: 'string' }, head: { type: 'string' } },
+  tail: { ...dirOption, n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, format: { type: 'string' }, config: { type: 'string' } },
+  search: { ...dirOption, ...filterOptions, format: { type: 'string' }, limit: { type: 'string' }, config: { type: 'string' } },
+  export: { ...dirOption, ...filterOptions, format: { type: 'string' }, config: { type: 'string' } },
+  replay: { ...dirOption, session: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' } },
+  reveal: { ...dirOption, config: { type: 'string' } },
+  view: { ...dirOption, port: { type: 'string' }, host: { type: 'string' } },
+} as const satisfies Record<string, Options>;
+
+/** The option table of each `airlock audit` subcommand; the audit commands take their values typed from it. */
+export type AuditOptions = typeof AUDIT_OPTIONS;
+
+export const AUDIT_VERIFY: CommandSpec<AuditOptions['verify']> = {
+  name: 'audit verify',
+  summary: 'check the hash chain of the whole store',
+  usage: `Usage: airlock audit verify [--audit-dir DIR] [--json] [--progress] [--config FILE] [--head HASH]
 
 Checks every record's hash and every link of the chain, across segments and the journal, and prints
 "ok: N record(s) in M segment(s) form an unbroken chain; head HASH" (exit code 0), or TAMPERED and each
@@ -253,13 +273,14 @@ ${AUDIT_DIR}
   --config FILE     check tombstones against the configured retention key, or verify "audit.postgres"
   --head HASH       a head noted earlier must still be in the chain: the whole hash, or a unique
                     prefix of at least 16 hex digits (with or without "sha256:")`,
-    options: { ...dirOption, json: { type: 'boolean' }, progress: { type: 'boolean' }, config: { type: 'string' }, head: { type: 'string' } },
-    positionals: none,
-  },
-  {
-    name: 'audit tail',
-    summary: 'the latest records',
-    usage: `Usage: airlock audit tail [--audit-dir DIR] [-n N] [--follow] [--format table|json] [--config FILE]
+  options: AUDIT_OPTIONS.verify,
+  positionals: none,
+};
+
+export const AUDIT_TAIL: CommandSpec<AuditOptions['tail']> = {
+  name: 'audit tail',
+  summary: 'the latest records',
+  usage: `Usage: airlock audit tail [--audit-dir DIR] [-n N] [--follow] [--format table|json] [--config FILE]
 
 Options:
 ${AUDIT_DIR}
@@ -267,13 +288,14 @@ ${AUDIT_DIR}
   --follow, -f      keep printing new records
   --format F        table (default) or json (one record per line)
 ${PG}`,
-    options: { ...dirOption, n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, format: { type: 'string' }, config: { type: 'string' } },
-    positionals: none,
-  },
-  {
-    name: 'audit search',
-    summary: 'records that match filters',
-    usage: `Usage: airlock audit search [--audit-dir DIR] [filters] [--format table|json] [--limit N] [--config FILE]
+  options: AUDIT_OPTIONS.tail,
+  positionals: none,
+};
+
+export const AUDIT_SEARCH: CommandSpec<AuditOptions['search']> = {
+  name: 'audit search',
+  summary: 'records that match filters',
+  usage: `Usage: airlock audit search [--audit-dir DIR] [filters] [--format table|json] [--limit N] [--config FILE]
 
 Options:
 ${AUDIT_DIR}
@@ -281,26 +303,28 @@ ${FILTERS}
   --format F        table (default) or json
   --limit N         only the newest N matches
 ${PG}`,
-    options: { ...dirOption, ...filterOptions, format: { type: 'string' }, limit: { type: 'string' }, config: { type: 'string' } },
-    positionals: none,
-  },
-  {
-    name: 'audit export',
-    summary: 'records as JSONL or CSV',
-    usage: `Usage: airlock audit export [--audit-dir DIR] [filters] --format jsonl|csv [--config FILE]
+  options: AUDIT_OPTIONS.search,
+  positionals: none,
+};
+
+export const AUDIT_EXPORT: CommandSpec<AuditOptions['export']> = {
+  name: 'audit export',
+  summary: 'records as JSONL or CSV',
+  usage: `Usage: airlock audit export [--audit-dir DIR] [filters] --format jsonl|csv [--config FILE]
 
 Options:
 ${AUDIT_DIR}
 ${FILTERS}
   --format F        jsonl or csv (required)
 ${PG}`,
-    options: { ...dirOption, ...filterOptions, format: { type: 'string' }, config: { type: 'string' } },
-    positionals: none,
-  },
-  {
-    name: 'audit replay',
-    summary: "one session's calls as a timeline",
-    usage: `Usage: airlock audit replay [--audit-dir DIR] --session ID [--format text|json] [--config FILE]
+  options: AUDIT_OPTIONS.export,
+  positionals: none,
+};
+
+export const AUDIT_REPLAY: CommandSpec<AuditOptions['replay']> = {
+  name: 'audit replay',
+  summary: "one session's calls as a timeline",
+  usage: `Usage: airlock audit replay [--audit-dir DIR] --session ID [--format text|json] [--config FILE]
 
 Exit code 1 when the session has no calls.
 
@@ -309,26 +333,28 @@ ${AUDIT_DIR}
   --session ID      the session (every record has one: airlock audit tail --format json)
   --format F        text (default) or json
 ${PG}`,
-    options: { ...dirOption, session: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' } },
-    positionals: none,
-  },
-  {
-    name: 'audit reveal',
-    summary: "a record's sealed unmasked result, for a holder of the key",
-    usage: `Usage: airlock audit reveal [--audit-dir DIR] --config FILE ID
+  options: AUDIT_OPTIONS.replay,
+  positionals: none,
+};
+
+export const AUDIT_REVEAL: CommandSpec<AuditOptions['reveal']> = {
+  name: 'audit reveal',
+  summary: "a record's sealed unmasked result, for a holder of the key",
+  usage: `Usage: airlock audit reveal [--audit-dir DIR] --config FILE ID
 
 Decrypts the compliance copy of record ID to stdout (nothing is written anywhere else).
 
 Options:
 ${AUDIT_DIR}
   --config FILE     the runtime config whose "audit.compliance" keys sealed the record`,
-    options: { ...dirOption, config: { type: 'string' } },
-    positionals: { min: 1, max: 1, label: 'ID' },
-  },
-  {
-    name: 'audit view',
-    summary: 'a read-only web viewer on loopback',
-    usage: `Usage: airlock audit view [--audit-dir DIR] [--port N] [--host H]
+  options: AUDIT_OPTIONS.reveal,
+  positionals: { min: 1, max: 1, label: 'ID' },
+};
+
+export const AUDIT_VIEW: CommandSpec<AuditOptions['view']> = {
+  name: 'audit view',
+  summary: 'a read-only web viewer on loopback',
+  usage: `Usage: airlock audit view [--audit-dir DIR] [--port N] [--host H]
 
 Serves a read-only audit viewer and prints its URL (an access token for this run is in the URL
 fragment); Ctrl-C stops it.
@@ -337,10 +363,11 @@ Options:
 ${AUDIT_DIR}
   --port N          port (default 7301; 0 picks a free port)
   --host H          bind address (default 127.0.0.1)`,
-    options: { ...dirOption, port: { type: 'string' }, host: { type: 'string' } },
-    positionals: none,
-  },
-];
+  options: AUDIT_OPTIONS.view,
+  positionals: none,
+};
+
+const auditCommands: readonly CommandSpec[] = [AUDIT_VERIFY, AUDIT_TAIL, AUDIT_SEARCH, AUDIT_EXPORT, AUDIT_REPLAY, AUDIT_REVEAL, AUDIT_VIEW];
 
 export const AUDIT: GroupSpec = {
   name: 'audit',

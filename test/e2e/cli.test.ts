@@ -134,6 +134,59 @@ describe('usage errors (issue 14: exit 2, the nearest option, a pointer to --hel
   });
 });
 
+describe('audit options: declared once, in the command table', () => {
+  const SUBCOMMANDS = ['verify', 'tail', 'search', 'export', 'replay', 'reveal', 'view'] as const;
+
+  /** The options an audit subcommand's --help lists, each with whether it takes a value (`--format F`, `-n N`). */
+  function optionList(help: string): { spelling: string; value: boolean }[] {
+    return help.split('\n').flatMap((line) => {
+      const m = /^ {2}((?:-{1,2}[a-zA-Z][a-z-]*)(?:, -{1,2}[a-zA-Z][a-z-]*)*)( [A-Z]+)?/.exec(line);
+      return m === null ? [] : (m[1] ?? '').split(', ').map((spelling) => ({ spelling, value: m[2] !== undefined }));
+    });
+  }
+
+  it('every audit subcommand runs with each option its --help lists, and refuses the options only other audit subcommands take', async () => {
+    const missing = join(tempDir(), 'no-audit-here');
+    const lists = new Map<string, { spelling: string; value: boolean }[]>();
+    for (const sub of SUBCOMMANDS) {
+      const help = await airlock(['audit', sub, '--help']);
+      expect(help.code).toBe(0);
+      lists.set(sub, optionList(help.stdout));
+    }
+    expect(lists.get('tail')?.map((o) => o.spelling)).toEqual(['--audit-dir', '-n', '--follow', '-f', '--format', '--config']);
+    const all = new Map([...lists.values()].flat().map((o) => [o.spelling, o]));
+    for (const sub of SUBCOMMANDS) {
+      const own = lists.get(sub) ?? [];
+      // Each run stops at the missing directory or the missing config file: a mistake of the call, never an unknown option.
+      const id = sub === 'reveal' ? ['rec-1'] : [];
+      for (const { spelling, value } of own) {
+        const run = await airlock(['audit', sub, spelling, ...(value ? ['x'] : []), '--audit-dir', missing, ...id]);
+        expect(run.stderr, `${sub} ${spelling}`).not.toContain('unknown option');
+        expect(run.code, `${sub} ${spelling}`).toBe(2);
+        expect(run.stderr, `${sub} ${spelling}`).toMatch(/^airlock: /);
+      }
+      for (const other of [...all.values()].filter((o) => !own.some((m) => m.spelling === o.spelling))) {
+        const run = await airlock(['audit', sub, other.spelling, ...(other.value ? ['x'] : []), ...id]);
+        expect(run.code, `${sub} ${other.spelling}`).toBe(2);
+        expect(run.stderr, `${sub} ${other.spelling}`).toMatch(new RegExp(`^airlock: unknown option ${other.spelling} for "airlock audit ${sub}"`));
+      }
+    }
+  }, 120_000);
+
+  it.each([[['audit', 'tail', '--help']], [['audit', 'reveal', '--help']], [['audit', 'view', '--limit', '3']], [['audit', 'tail', '-n']]])(
+    'airlock %j answers from the command table without loading the audit store',
+    async (args) => {
+      const log = join(tempDir(), 'modules.log');
+      writeFileSync(log, '');
+      const run = await airlock(args, { env: { ...userEnv(), AIRLOCK_MODULE_LOG: log }, nodeArgs: ['--import', join(ROOT, 'test', 'support', 'module-log.mjs')] });
+      expect(run.code).toBe(args.includes('--help') ? 0 : 2);
+      const modules = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+      expect(modules).toContain(`file://${CLI}`);
+      expect(modules.filter((m) => m.includes('/dist/src/audit/'))).toEqual([]);
+    },
+  );
+});
+
 describe("the user's mistakes (issue 14: a clear message, no stack trace; --debug shows it)", () => {
   const serveArgs = (dir: string): string[] => ['--policy', EXAMPLE_POLICY, '--audit-dir', join(dir, 'audit'), '--dev-identity', 'ana@example.com,analysts'];
 
