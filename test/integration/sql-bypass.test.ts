@@ -437,18 +437,17 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
 });
 
 /**
- * Lineage bypasses (issue 15): statements that learn card numbers without an output column that carries
- * them — through join syntax, CTE scope, row counts, order, de-duplication and errors. Each goes through the
- * real pipeline (real catalog, policy, audit store) with `customers.card_number` declared sensitive and no
- * content detector, so only lineage stands between the card numbers and the agent.
+ * The real pipeline (real catalog, policy, audit store) for analysts whose rule allows `classes`, with
+ * `customers.card_number` declared sensitive and no content detector: only lineage stands between the card
+ * numbers and the agent. Registers its own setup and teardown in the calling `describe`.
  */
-describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+function lineagePipeline(ruleId: string, classes: SqlClass[]) {
   const registry = new ToolRegistry(ALL_TOOLS);
   const policy = parsePolicy(
     JSON.stringify({
       version: 1,
       resources: { connections: { shop: { url: 'env:DATABASE_URL' } } },
-      rules: [{ id: 'analysts-read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } }],
+      rules: [{ id: ruleId, effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes } }],
       masking: { detectors: [], columns: ['customers.card_number'], sensitiveUse: { approverGroups: ['security'] } },
     }),
     'policies.json',
@@ -472,7 +471,7 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
   async function call(text: string): Promise<CallContext> {
     const deps: ToolDeps = { sql, classifySql: async (t, c) => classifySql(t, await sql.catalog(c), predicate), hasConnection: (c) => c === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } };
     const ctx: CallContext = {
-      id: `lineage-${++n}`,
+      id: `${ruleId}-${++n}`,
       startedAt: Date.now(),
       sessionId: 'session-lineage',
       transport: 'in-memory',
@@ -485,12 +484,24 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     return ctx;
   }
   const recordsOf = async (ctx: CallContext) => (await store.records()).filter((r) => r.id === ctx.id);
-  const digitsOnly = (s: string): string => s.replace(/\D/g, '');
-  /** No demo card number, in any spelling, anywhere in what the agent got. */
-  const showsNoCard = (ctx: CallContext): boolean => {
-    const text = digitsOnly(JSON.stringify(ctx.response ?? null));
-    return DEMO_CARDS.every((card) => !text.includes(digitsOnly(card)));
-  };
+  return { call, recordsOf };
+}
+
+const digitsOnly = (s: string): string => s.replace(/\D/g, '');
+/** No demo card number, in any spelling, anywhere in what the agent got. */
+const showsNoCard = (ctx: CallContext): boolean => {
+  const text = digitsOnly(JSON.stringify(ctx.response ?? null));
+  return DEMO_CARDS.every((card) => !text.includes(digitsOnly(card)));
+};
+
+/**
+ * Lineage bypasses (issue 15): statements that learn card numbers without an output column that carries
+ * them — through join syntax, CTE scope, row counts, order, de-duplication and errors. Each goes through the
+ * real pipeline (real catalog, policy, audit store) with `customers.card_number` declared sensitive and no
+ * content detector, so only lineage stands between the card numbers and the agent.
+ */
+describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+  const { call, recordsOf } = lineagePipeline('analysts-read', ['read']);
 
   // Splits every card into characters and joins them against '0'–'9': the digits come out of the other side.
   const DIGITS = 'SELECT c.id, s.pos, d.digit FROM customers c CROSS JOIN LATERAL (SELECT i AS pos, substr(c.card_number, i, 1) AS ch FROM generate_series(1, 19) AS i) s JOIN (SELECT i::text AS ch, i AS digit FROM generate_series(0, 9) AS i) d USING (ch)';
@@ -629,5 +640,116 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     const ctx = await call(costly);
     expect(JSON.stringify(ctx.response)).toContain(`more than ${MAX_LINEAGE_STEPS} steps of column-lineage analysis`);
     expect(await recordsOf(ctx)).toHaveLength(1);
+  });
+});
+
+/**
+ * Writes that copy sensitive values (issue 15). A card number written into a column that is not declared
+ * sensitive leaves lineage: later reads of that column are not masked. Each copy is a use outside the output
+ * and needs approval even where the rule allows the statement's class; RETURNING is output, masked like a
+ * SELECT's.
+ */
+describe('SQL write lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+  const { call, recordsOf } = lineagePipeline('analysts-write', ['read', 'write', 'ddl', 'admin']);
+  const ORDER_COLUMNS = 'orders (customer_id, product_id, quantity, status, ordered_at)';
+  const LAUNDER_UPDATE = 'UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id';
+  const LAUNDER_MERGE = 'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN UPDATE SET status = c.card_number';
+
+  const COPIES: [string, string][] = [
+    ['INSERT … SELECT', `INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers`],
+    ['INSERT … SELECT', "INSERT INTO products SELECT id + 1000, card_number, 'x', 1 FROM customers"],
+    ['INSERT … SELECT', `INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, length(card_number)::text, now() FROM customers`],
+    ['INSERT … VALUES', `INSERT INTO ${ORDER_COLUMNS} VALUES (1, 1, 1, (SELECT card_number FROM customers LIMIT 1), now())`],
+    ['UPDATE … FROM', LAUNDER_UPDATE],
+    ['UPDATE … FROM', 'UPDATE customers SET name = card_number WHERE id = 1'],
+    ['UPDATE subquery', 'UPDATE orders o SET status = (SELECT card_number FROM customers c WHERE c.id = o.customer_id) WHERE o.id = 1'],
+    ['UPDATE multi-assignment', 'UPDATE orders o SET (quantity, status) = (SELECT 1, reverse(card_number) FROM customers c WHERE c.id = o.customer_id) WHERE o.id = 1'],
+    ['UPDATE multi-assignment', 'UPDATE customers SET (card_number, name) = ROW(name, card_number) WHERE id = 1'],
+    ['MERGE UPDATE', LAUNDER_MERGE],
+    ['MERGE INSERT', "MERGE INTO products p USING customers c ON c.id + 1000 = p.id WHEN NOT MATCHED THEN INSERT (name, category, price) VALUES (c.card_number, 'x', 1)"],
+    ['ON CONFLICT', "INSERT INTO products (id, name, category, price) SELECT id, card_number, 'x', 1 FROM customers ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name"],
+    ['ON CONFLICT', "INSERT INTO products (id, name, category, price) VALUES (1, 'a', 'b', 1) ON CONFLICT (id) DO UPDATE SET category = (SELECT substr(card_number, 1, 6) FROM customers LIMIT 1)"],
+    ['ON CONFLICT', 'INSERT INTO customers (name, email, card_number, country) SELECT name, email, card_number, country FROM customers ON CONFLICT DO NOTHING'],
+    ['CREATE TABLE AS', 'CREATE TABLE issue15_leak AS SELECT card_number FROM customers'],
+    ['CREATE TABLE AS', 'CREATE TEMP TABLE issue15_leak (a, b) AS SELECT id, upper(card_number) FROM customers'],
+    ['SELECT INTO', 'SELECT card_number INTO TEMP issue15_leak FROM customers'],
+    ['data-modifying CTE', `WITH x AS (INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers RETURNING id) SELECT count(*) FROM x`],
+    ['data-modifying CTE', `WITH x AS (UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id RETURNING orders.status) SELECT status FROM x`],
+    ['COPY', 'COPY (SELECT card_number FROM customers) TO STDOUT'],
+    ['COPY', 'COPY customers TO STDOUT'],
+    ['COPY', "COPY (SELECT id FROM customers WHERE card_number LIKE '4%') TO STDOUT"],
+    ['EXPLAIN ANALYZE', `EXPLAIN ANALYZE INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers`],
+  ];
+
+  it.each(COPIES)('sends a %s that copies a card number out of lineage to approval, audited once: %s', async (_family, text) => {
+    const ctx = await call(text);
+    expect(ctx.error?.code, text).toBe('APPROVAL_REQUIRED');
+    expect(ctx.response?.content[0]?.text).toBe(
+      `Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering or grouping can reveal values). A human approver (security) must approve this exact call; it was not run.\n[code: APPROVAL_REQUIRED; audit id: ${ctx.id}]`,
+    );
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'approval_required', principal: { email: 'ana@example.com' }, decision: { effect: 'approve', ruleIds: ['analysts-write'] } });
+    expect(records[0]?.facts?.sql?.lineage?.sensitiveUsedOutside).toEqual(['public.customers.card_number']);
+  });
+
+  /** Writes that keep card numbers where they are declared sensitive, or copy none: they run as the rule allows. */
+  const KEPT: [string, number, string[]][] = [
+    ['UPDATE customers SET card_number = card_number WHERE id = 1 RETURNING id, card_number', 1, ['card_number']],
+    ['UPDATE customers SET card_number = card_number WHERE id = 2 RETURNING old.card_number AS was, new.name', 1, ['was']],
+    ['DELETE FROM customers WHERE id = -1 RETURNING card_number', 0, ['card_number']],
+    [`INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, name, now() FROM customers WHERE false RETURNING status`, 0, []],
+    ['UPDATE orders SET status = status WHERE id = -1 RETURNING id', 0, []],
+    ['MERGE INTO orders o USING (SELECT id, card_number FROM customers WHERE id = 1) s ON s.id = o.id WHEN MATCHED THEN UPDATE SET quantity = o.quantity RETURNING o.id, s.card_number', 1, ['card_number']],
+  ];
+
+  it.each(KEPT)('runs %s and masks RETURNING columns that carry card numbers', async (text, rows, masked) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, JSON.stringify(ctx.response)).toBeFalsy();
+    expect((ctx.response?.structuredContent as { rows: unknown[] }).rows).toHaveLength(rows);
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'ok', decision: { effect: 'allow', ruleIds: ['analysts-write'] } });
+    expect(records[0]?.facts?.sql?.lineage).toMatchObject({ sensitiveUsedOutside: [], unresolved: [], maskedColumns: masked });
+  });
+
+  it('keeps stores that copy no card number out of approval (CREATE TABLE AS, COPY of other columns, materialized views)', async () => {
+    const snapshot = await connector.catalog('shop');
+    const predicate = sensitiveColumns(['customers.card_number']);
+    for (const text of [
+      'CREATE TEMP TABLE issue15_names AS SELECT id, name FROM customers',
+      'SELECT id, name INTO TEMP issue15_names FROM customers',
+      'COPY customers (id, name) TO STDOUT',
+      'COPY orders FROM STDIN',
+      'CREATE MATERIALIZED VIEW issue15_cards AS SELECT card_number FROM customers',
+    ]) {
+      expect(classifySql(text, snapshot, predicate).lineage, text).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+    }
+  });
+
+  it('confirms with PostgreSQL that a copy launders the card number: the copied column reads back unmasked', async () => {
+    const snapshot = await connector.catalog('shop');
+    const predicate = sensitiveColumns(['customers.card_number']);
+    const readBack = 'SELECT o.status FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id = 1 LIMIT 1';
+    // What lineage alone would say of the read afterwards: nothing to mask.
+    expect(classifySql(readBack, snapshot, predicate).lineage).toMatchObject({ maskedColumns: [], sensitiveUsedOutside: [], unresolved: [] });
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    try {
+      for (const write of [LAUNDER_UPDATE, LAUNDER_MERGE]) {
+        await admin.query('BEGIN');
+        try {
+          await admin.query(write);
+          const { rows } = await admin.query<{ status: string }>(readBack);
+          expect(rows[0]?.status, write).toBe(DEMO_CARDS[0]);
+        } finally {
+          await admin.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await admin.end();
+    }
   });
 });

@@ -3,7 +3,9 @@
  * whether a sensitive column is used outside the output, where it can reveal values without appearing in
  * them: filters, joins (ON, USING, NATURAL), ordering, grouping, de-duplication (DISTINCT, UNION,
  * INTERSECT, EXCEPT), windows, the number of rows a set-returning function makes, and errors whose text or
- * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail).
+ * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail),
+ * and writes that copy it somewhere not declared sensitive (INSERT, UPDATE, MERGE, ON CONFLICT, CREATE TABLE
+ * AS, SELECT INTO, COPY … TO), where later reads would no longer mask it.
  * Resolved against a catalog snapshot of the connection (tables, views and their definitions, columns).
  * Anything that cannot be resolved is reported, never silently allowed.
  */
@@ -574,7 +576,12 @@ class Resolver {
     ];
   }
 
-  /** DELETE/UPDATE/INSERT/MERGE … RETURNING: the rows of the target table (and USING/FROM/source tables). */
+  /**
+   * DELETE/UPDATE/INSERT/MERGE: what they write, and their RETURNING rows. A value written into a column that
+   * is not itself sensitive leaves lineage (later reads of that column are not masked): copying a sensitive
+   * value there is a use outside the output. RETURNING sees the target's new values, so its columns carry
+   * the lineage of what was assigned to them, as well as their own.
+   */
   returning(stmt: Node, outer: Source[][], ctes: Ctes): Column[] {
     this.budget.charge();
     const body = (stmt.DeleteStmt ?? stmt.UpdateStmt ?? stmt.InsertStmt ?? stmt.MergeStmt) as Node | undefined;
@@ -584,26 +591,169 @@ class Resolver {
     }
     const local = this.withClause(body.withClause as Node | undefined, outer, ctes);
     const rel = body.relation as Node;
-    const scope = [this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, local)];
+    const target = this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, local);
+    const scope = [target];
     const from = [...((body.usingClause as Node[] | undefined) ?? []), ...((body.fromClause as Node[] | undefined) ?? [])];
     if (body.sourceRelation !== undefined) from.push(body.sourceRelation as Node);
     for (const item of from) scope.push(...this.fromItem(item, scope, outer, local));
     for (const key of ['whereClause', 'joinCondition']) {
       if (body[key] !== undefined) this.useOutside(this.expr(body[key], scope, outer, local));
     }
+    const written = new Map<string, Sources>();
+    const write = (column: string, sources: Sources): void => {
+      written.set(column, union(written.get(column) ?? new Set(), sources));
+      // Into a column that is itself sensitive the value stays in lineage; anywhere else it launders it.
+      if (!this.sensitivePlace(target.columns?.find((c) => c.name === column))) this.useOutside(sources);
+    };
+    const targetNames = (list: unknown): string[] | undefined => {
+      const given = ((list as Node[] | undefined) ?? []).map((t) => (t.ResTarget as Node | undefined)?.name).filter((n): n is string => typeof n === 'string');
+      return given.length > 0 ? given : target.columns?.map((c) => c.name);
+    };
+    const assignAll = (columns: string[] | undefined, values: readonly Sources[]): void => {
+      values.forEach((sources, i) => {
+        const column = columns?.[i];
+        if (column !== undefined) write(column, sources);
+        else this.useOutside(sources);
+      });
+    };
+    if (stmt.InsertStmt !== undefined) this.insert(body, target, targetNames(body.cols), assignAll, write, outer, local);
+    for (const item of (body.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, local, write);
     for (const when of (body.mergeWhenClauses as Node[] | undefined) ?? []) {
       const clause = (when.MergeWhenClause ?? {}) as Node;
       if (clause.condition !== undefined) this.useOutside(this.expr(clause.condition, scope, outer, local));
+      if (clause.commandType === 'CMD_INSERT') {
+        const values = ((clause.values as unknown[] | undefined) ?? []).map((v) => this.expr(v, scope, outer, local));
+        assignAll(targetNames(clause.targetList), values);
+      } else for (const item of (clause.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, local, write);
     }
+    // RETURNING (and its OLD/NEW aliases) sees the target row with what was written into it.
+    const after: Source = { ...target, columns: target.columns?.map((c) => ({ name: c.name, sources: union(c.sources, written.get(c.name) ?? new Set()) })) };
+    const clause = body.returningClause as Node | undefined;
+    const aliasOf = (option: string, fallback: string): string => {
+      const found = ((clause?.options as Node[] | undefined) ?? []).map((o) => (o.ReturningOption ?? {}) as Node).find((o) => o.option === option);
+      return typeof found?.value === 'string' ? found.value : fallback;
+    };
+    const returnScope = [after, ...scope.slice(1), { ...after, alias: aliasOf('RETURNING_OPTION_OLD', 'old'), hiddenFromStar: true }, { ...after, alias: aliasOf('RETURNING_OPTION_NEW', 'new'), hiddenFromStar: true }];
     const out: Column[] = [];
-    for (const target of ((body.returningClause as Node | undefined)?.exprs as Node[] | undefined) ?? ((body.returningList as Node[] | undefined) ?? [])) {
-      const res = target.ResTarget as Node;
+    for (const item of (clause?.exprs as Node[] | undefined) ?? ((body.returningList as Node[] | undefined) ?? [])) {
+      const res = item.ResTarget as Node;
       const val = res.val as Node;
       const fields = (val.ColumnRef as { fields?: unknown[] } | undefined)?.fields ?? [];
-      if (fields.some((f) => (f as Node).A_Star !== undefined)) out.push(...this.star(fields, scope));
-      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, scope, outer, local) });
+      if (fields.some((f) => (f as Node).A_Star !== undefined)) out.push(...this.star(fields, returnScope));
+      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, returnScope, outer, local) });
     }
     return out;
+  }
+
+  /** INSERT's rows (a query or VALUES, positionally into the named columns) and its ON CONFLICT clause. */
+  private insert(
+    body: Node,
+    target: Source,
+    columns: string[] | undefined,
+    assignAll: (columns: string[] | undefined, values: readonly Sources[]) => void,
+    write: (column: string, sources: Sources) => void,
+    outer: Source[][],
+    ctes: Ctes,
+  ): void {
+    const query = (body.selectStmt as Node | undefined)?.SelectStmt as Node | undefined;
+    const rows = query === undefined ? [] : this.select(query, outer, ctes);
+    assignAll(columns, rows.map((c) => c.sources));
+    const conflict = body.onConflictClause as Node | undefined;
+    if (conflict === undefined) return;
+    const proposed = new Map<string, Sources>();
+    rows.forEach((c, i) => {
+      const name = columns?.[i];
+      if (name !== undefined) proposed.set(name, union(proposed.get(name) ?? new Set(), c.sources));
+    });
+    // The arbiter compares the proposed row with the stored ones on the conflict columns (any unique index
+    // when none are named): whether the row is inserted, updated or skipped depends on those values.
+    const infer = (conflict.infer ?? {}) as Node;
+    const elems = ((infer.indexElems as Node[] | undefined) ?? []).map((e) => (e.IndexElem as Node | undefined)?.name);
+    const arbiters = elems.length > 0 && elems.every((n): n is string => typeof n === 'string') ? elems : [...proposed.keys()];
+    this.useOutside(union(...arbiters.map((n) => proposed.get(n) ?? new Set<string>())));
+    const excluded: Source = {
+      alias: 'excluded',
+      columns: target.columns?.map((c) => ({ name: c.name, sources: proposed.get(c.name) ?? new Set<string>() })),
+      wildcard: new Set(),
+      hiddenFromStar: true,
+    };
+    const scope = [target, excluded];
+    if (infer.whereClause !== undefined) this.useOutside(this.expr(infer.whereClause, scope, outer, ctes));
+    if (conflict.whereClause !== undefined) this.useOutside(this.expr(conflict.whereClause, scope, outer, ctes));
+    for (const item of (conflict.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, ctes, write);
+  }
+
+  /** One `SET column = value` (or `(a, b) = (SELECT …)`, one column of the multi-assignment). */
+  private assign(item: Node, scope: Source[], outer: Source[][], ctes: Ctes, write: (column: string, sources: Sources) => void): void {
+    const res = (item.ResTarget ?? {}) as Node;
+    if (typeof res.name !== 'string') return;
+    // `SET col[1] = …`, `SET col.field = …`: the subscript or field expression is evaluated too.
+    const indirection = this.expr(res.indirection, scope, outer, ctes);
+    this.useOutside(indirection);
+    const multi = (res.val as Node | undefined)?.MultiAssignRef as Node | undefined;
+    if (multi === undefined) {
+      write(res.name, this.expr(res.val, scope, outer, ctes));
+      return;
+    }
+    const source = (multi.source ?? {}) as Node;
+    const index = typeof multi.colno === 'number' ? multi.colno - 1 : -1;
+    const sub = source.SubLink as Node | undefined;
+    const row = source.RowExpr as Node | undefined;
+    if (sub !== undefined && (sub.subselect as Node | undefined)?.SelectStmt !== undefined) {
+      const cols = this.select((sub.subselect as Node).SelectStmt as Node, [scope, ...outer], ctes);
+      write(res.name, cols[index]?.sources ?? union(...cols.map((c) => c.sources)));
+    } else if (row !== undefined && Array.isArray(row.args) && row.args[index] !== undefined) {
+      write(res.name, this.expr(row.args[index], scope, outer, ctes));
+    } else write(res.name, this.expr(source, scope, outer, ctes));
+  }
+
+  /** Whether a target column keeps what is written into it in lineage: every base column it stands for is sensitive. */
+  private sensitivePlace(column: Column | undefined): boolean {
+    if (column === undefined || column.sources.size === 0) return false;
+    return [...column.sources].every((s) => !s.startsWith('?') && this.isSensitive(s));
+  }
+
+  /**
+   * CREATE TABLE … AS and SELECT … INTO: the query's rows are stored in a new table, whose columns are
+   * sensitive only if the policy names them so; COPY … TO hands rows to a file, a program or the client
+   * without masking. Either way what they carry is used outside the output.
+   */
+  store(stmt: Node, ctes: Ctes): void {
+    this.budget.charge();
+    const ctas = stmt.CreateTableAsStmt as Node | undefined;
+    const copy = stmt.CopyStmt as Node | undefined;
+    const select = stmt.SelectStmt as Node | undefined;
+    if (copy !== undefined) {
+      if (copy.is_from === true) return;
+      const query = copy.query as Node | undefined;
+      if (query !== undefined) {
+        const cols = query.SelectStmt !== undefined ? this.select(query.SelectStmt as Node, [], ctes) : this.returning(query, [], ctes);
+        this.useOutside(union(...cols.map((c) => c.sources)));
+        return;
+      }
+      const rel = (copy.relation ?? {}) as Node;
+      const source = this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), undefined, ctes);
+      const listed = names(copy.attlist);
+      const cols = (source.columns ?? []).filter((c) => listed.length === 0 || listed.includes(c.name));
+      for (const c of cols) for (const f of c.sources) if (!f.startsWith('?')) this.referenced.add(f);
+      this.useOutside(union(source.wildcard, ...cols.map((c) => c.sources)));
+      return;
+    }
+    const into = (ctas?.into ?? select?.intoClause) as Node | undefined;
+    // A materialized view keeps its definition: reading it later is resolved through it, like a view.
+    if (into === undefined || ctas?.objtype === 'OBJECT_MATVIEW') return;
+    const query = ctas === undefined ? select : ((ctas.query as Node | undefined)?.SelectStmt as Node | undefined);
+    if (query === undefined) {
+      this.fail('CREATE TABLE … AS of a statement other than SELECT');
+      return;
+    }
+    const cols = this.select(ctas === undefined ? { ...query, intoClause: undefined } : query, [], ctes);
+    const rel = (into.rel ?? {}) as Node;
+    const schema = typeof rel.schemaname === 'string' ? rel.schemaname : rel.relpersistence === 't' ? 'pg_temp' : (this.catalog.searchPath.find((s) => s !== 'pg_catalog') ?? 'public');
+    const renamed = names(into.colNames);
+    cols.forEach((c, i) => {
+      if (!this.sensitive(schema, String(rel.relname), renamed[i] ?? c.name)) this.useOutside(c.sources);
+    });
   }
 
   /** Lineage of an expression: every base column it reads, through functions, casts and subqueries. */
@@ -775,7 +925,10 @@ export function analyseLineage(stmt: Node, catalog: RelationCatalog, sensitive: 
   // EXPLAIN ANALYZE shows no values but executes the statement: what it uses is used; what it outputs is not shown.
   const analyzed = explain !== undefined && explainAnalyzes(explain);
   if (analyzed) target = (explain.query ?? {}) as Node;
-  if (target.SelectStmt !== undefined) outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  if (target.CreateTableAsStmt !== undefined || target.CopyStmt !== undefined || (target.SelectStmt as Node | undefined)?.intoClause !== undefined) {
+    // They return no rows: what their query yields is stored or handed out, not shown.
+    resolver.store(target, new Map());
+  } else if (target.SelectStmt !== undefined) outputs = resolver.select(target.SelectStmt as Node, [], new Map());
   else if (target.DeleteStmt !== undefined || target.UpdateStmt !== undefined || target.InsertStmt !== undefined || target.MergeStmt !== undefined) {
     outputs = resolver.returning(target, [], new Map());
   }

@@ -223,6 +223,52 @@ describe('lineageOf: reads it models (issue 15)', () => {
   });
 });
 
+describe('lineageOf: writes that copy sensitive values (issue 15)', () => {
+  it.each([
+    'INSERT INTO orders (status) SELECT card_number FROM customers',
+    'INSERT INTO orders (status) VALUES ((SELECT card_number FROM customers LIMIT 1))',
+    'INSERT INTO products SELECT id, card_number, $$x$$, 1 FROM customers',
+    'UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id',
+    'UPDATE orders o SET (quantity, status) = (SELECT 1, card_number FROM customers c WHERE c.id = o.customer_id)',
+    'UPDATE customers SET (card_number, name) = ROW(name, card_number)',
+    'UPDATE customers SET name = (SELECT card_number FROM cards LIMIT 1)',
+    'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN UPDATE SET status = c.card_number',
+    'MERGE INTO products p USING customers c ON c.id = p.id WHEN NOT MATCHED THEN INSERT VALUES (c.id, c.card_number, $$x$$, 1)',
+    'INSERT INTO products (id, name) SELECT id, card_number FROM customers ON CONFLICT (id) DO UPDATE SET category = EXCLUDED.name',
+    'INSERT INTO customers (card_number) SELECT card_number FROM customers ON CONFLICT (card_number) DO NOTHING',
+    'CREATE TABLE t AS SELECT card_number FROM customers',
+    'SELECT lower(card_number) INTO t FROM customers',
+    'WITH x AS (INSERT INTO orders (status) SELECT card_number FROM customers RETURNING id) SELECT id FROM x',
+    'COPY (SELECT card_number FROM customers) TO STDOUT',
+    'COPY customers (id, card_number) TO STDOUT',
+    'EXPLAIN ANALYZE UPDATE orders SET status = c.card_number FROM customers c',
+  ])('flags the copy in %s', (sql) => {
+    expect(lineage(sql.replaceAll('$$', "'")).sensitiveUsedOutside).toEqual([CARD]);
+  });
+
+  it.each([
+    'UPDATE customers SET card_number = upper(card_number) WHERE id = 1',
+    'UPDATE customers SET (card_number, name) = (SELECT card_number, name FROM customers LIMIT 1)',
+    'INSERT INTO customers (name, card_number) SELECT name, card_number FROM customers',
+    'UPDATE cards SET card_number = card_number',
+    'INSERT INTO orders (status) SELECT name FROM customers',
+    'CREATE TABLE t AS SELECT id, name FROM customers',
+    'CREATE MATERIALIZED VIEW m AS SELECT card_number FROM customers',
+    'COPY customers (id, name) TO STDOUT',
+    'EXPLAIN INSERT INTO orders (status) SELECT card_number FROM customers',
+  ])('leaves writes that keep card numbers in sensitive columns, or copy none, alone: %s', (sql) => {
+    expect(lineage(sql)).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+  });
+
+  it('masks RETURNING columns that carry what was written, and OLD/NEW', () => {
+    expect(lineage('WITH x AS (INSERT INTO orders (status) SELECT card_number FROM customers RETURNING status) SELECT status FROM x').maskedColumns).toEqual(['status']);
+    expect(lineage('UPDATE customers SET card_number = $$x$$ WHERE id = 1 RETURNING old.card_number AS was, new.card_number AS now, name'.replaceAll('$$', "'")).maskedColumns).toEqual(['was', 'now']);
+    expect(lineage('UPDATE orders SET status = $$x$$ WHERE id = 1 RETURNING WITH (OLD AS o, NEW AS n) o.status, n.*'.replaceAll('$$', "'"))).toMatchObject({ maskedColumns: [], unresolved: [] });
+    expect(lineage('DELETE FROM customers WHERE id = 1 RETURNING *').maskedColumns).toEqual(['card_number']);
+    expect(lineage('SELECT card_number INTO t FROM customers').maskedColumns).toEqual([]);
+  });
+});
+
 describe('classifySql: bounds on analysis (issue 15)', () => {
   it('refuses statements nested deeper than the parse bound, naming it', () => {
     for (const depth of [150, 1000, 5000]) {
