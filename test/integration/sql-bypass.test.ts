@@ -536,6 +536,10 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     ['error', DIVIDE],
     ['error', "SELECT CASE substr(card_number, 1, 1) WHEN '4' THEN 'x'::int ELSE 0 END FROM customers"],
     ['error', 'SELECT 1 / (ascii(substr(card_number, 1, 1)) - 52) FROM customers'],
+    ['rows', 'SELECT key, value FROM customers c, jsonb_each(to_jsonb(c))'],
+    ['rows', 'SELECT * FROM customers c, unnest(ARRAY[c.card_number], ARRAY[c.name])'],
+    ['rows', 'SELECT * FROM customers c, ROWS FROM (unnest(ARRAY[c.card_number]), generate_series(1, 2)) WITH ORDINALITY AS r'],
+    ['rows', "SELECT p.* FROM customers c, jsonb_populate_record(null::products, jsonb_build_object('name', c.card_number)) AS p"],
     ['EXPLAIN ANALYZE', "EXPLAIN ANALYZE SELECT id FROM customers WHERE card_number LIKE '4111%'"],
     ['EXPLAIN ANALYZE', "EXPLAIN (ANALYZE, COSTS off, TIMING off) SELECT c.id FROM customers c, LATERAL generate_series(1, (c.card_number LIKE '4%')::int) g"],
     // 4: errors that quote the value
@@ -605,6 +609,41 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     ['SELECT * FROM customers JOIN orders ON orders.customer_id = customers.id WHERE orders.id = 1', 1],
     ['SELECT * FROM orders JOIN customers USING (id) WHERE id <= 2', 2],
   ];
+
+  /**
+   * Functions in FROM (2): read with the columns PostgreSQL gives them, so that `*` masks the card number's
+   * own position (a column too few before it put the mask on the column next to it).
+   */
+  const FROM_FUNCTIONS: [string, number, string[], string[]][] = [
+    [`SELECT * FROM json_to_record('{"a":1,"b":"x"}') AS x(a int, b text)`, 1, ['a', 'b'], []],
+    ["SELECT * FROM unnest(ARRAY[1,2], ARRAY['a','b'])", 2, ['unnest', 'unnest'], []],
+    ["SELECT * FROM ROWS FROM (generate_series(1,2), unnest(ARRAY['a','b']))", 2, ['generate_series', 'unnest'], []],
+    [`SELECT * FROM jsonb_each('{"a":1}')`, 1, ['key', 'value'], []],
+    [`SELECT key, value FROM json_each_text('{"a":"b"}')`, 1, ['key', 'value'], []],
+    ["SELECT * FROM pg_options_to_table(ARRAY['a=1'])", 1, ['option_name', 'option_value'], []],
+    ['SELECT generate_series, ordinality FROM generate_series(3, 4) WITH ORDINALITY', 2, ['generate_series', 'ordinality'], []],
+    ["SELECT * FROM unnest(ARRAY['x','y']) WITH ORDINALITY AS u(v)", 2, ['v', 'ordinality'], []],
+    [`SELECT * FROM jsonb_populate_record(null::products, '{"name":"x"}')`, 1, ['id', 'name', 'category', 'price'], []],
+    ['SELECT * FROM unnest(ARRAY[1], ARRAY[2]), customers c WHERE c.id = 1', 1, ['unnest', 'unnest', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM jsonb_each('{"a":1}') AS j, customers c WHERE c.id = 1`, 1, ['key', 'value', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM ROWS FROM (jsonb_each_text('{"a":"b"}'), generate_series(1, 1)) WITH ORDINALITY AS r, customers WHERE customers.id = 2`, 1, ['key', 'value', 'generate_series', 'ordinality', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM json_to_record('{"a":1}') AS x(a int) CROSS JOIN LATERAL (SELECT card_number FROM customers WHERE id = x.a) k`, 1, ['a', 'card_number'], ['card_number']],
+  ];
+
+  it.each(FROM_FUNCTIONS)('runs %s with PostgreSQL\'s columns and masks the card number where it is (issue 15)', async (text, rows, columns, masked) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, JSON.stringify(ctx.response)).toBeFalsy();
+    const content = ctx.response?.structuredContent as { columns: { name: string }[]; rows: unknown[][] };
+    expect(content.columns.map((c) => c.name)).toEqual(columns);
+    expect(content.rows).toHaveLength(rows);
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'ok', decision: { effect: 'allow' } });
+    expect(records[0]?.facts?.sql?.class).toBe('read');
+    expect(records[0]?.facts?.sql?.lineage).toMatchObject({ unresolved: [], sensitiveUsedOutside: [], maskedColumns: masked });
+    expect(records[0]?.result?.maskedColumns).toEqual(masked);
+  });
 
   it.each(READABLE)('runs %s and masks what derives from the card number', async (text, rows) => {
     const ctx = await call(text);

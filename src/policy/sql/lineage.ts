@@ -10,6 +10,7 @@
  * Anything that cannot be resolved is reported, never silently allowed.
  */
 import { parseSync } from 'libpg-query';
+import { expandCalls, functionName, functionShape, type FunctionShapeContext } from './from-functions.js';
 import { AnalysisBudget } from './limits.js';
 
 export interface RelationInfo {
@@ -506,23 +507,47 @@ class Resolver {
       return [{ alias: typeof alias?.aliasname === 'string' ? alias.aliasname : '?subquery', columns: cols.map((c, i) => ({ name: rename[i] ?? c.name, sources: c.sources })), wildcard: new Set() }];
     }
     if (item.JoinExpr !== undefined) return this.join(item.JoinExpr as Node, scope, outer, ctes);
-    if (item.RangeFunction !== undefined) {
-      const fn = item.RangeFunction as Node;
-      const args = this.expr(fn.functions, [...scope], outer, ctes);
-      // A function in FROM decides how many rows come out (a set-returning one, or one row): its arguments are an oracle.
-      this.useOutside(args);
-      const alias = fn.alias as Node | undefined;
-      const name = typeof alias?.aliasname === 'string' ? alias.aliasname : '?function';
-      let colnames = names(alias?.colnames);
-      if (colnames.length === 0) {
-        colnames = ((fn.coldeflist as Node[] | undefined) ?? []).map((d) => (d.ColumnDef as Node | undefined)?.colname).filter((c): c is string => typeof c === 'string');
-      }
-      const columns = colnames.length > 0 ? colnames.map((c) => ({ name: c, sources: args })) : [{ name, sources: args }];
-      if (fn.ordinality === true && colnames.length === 0) columns.push({ name: 'ordinality', sources: new Set() });
-      return [{ alias: name, columns, wildcard: args }];
-    }
+    if (item.RangeFunction !== undefined) return [this.rangeFunction(item.RangeFunction as Node, scope, outer, ctes)];
     this.fail(`FROM item ${Object.keys(item)[0] ?? '?'} is not supported by lineage`);
     return [{ alias: '?', columns: undefined, wildcard: new Set(['?.?.*']) }];
+  }
+
+  /**
+   * Functions in FROM (`f(…)`, `ROWS FROM (f(…), g(…))`, `WITH ORDINALITY`): their columns as PostgreSQL names
+   * them. How many rows come out depends on the arguments, so every column (the ordinality too) derives from
+   * all of them, and they are used outside the output.
+   */
+  private rangeFunction(fn: Node, scope: Source[], outer: Source[][], ctes: Ctes): Source {
+    const args = this.expr(fn.functions, [...scope], outer, ctes);
+    this.useOutside(args);
+    const calls = expandCalls(fn.functions, fn.is_rowsfrom === true);
+    const alias = fn.alias as Node | undefined;
+    const aliasName = typeof alias?.aliasname === 'string' ? alias.aliasname : undefined;
+    const context: FunctionShapeContext = {
+      rowType: (parts) => {
+        const found = parts.length <= 2 ? this.lookupRelation(parts.length === 2 ? parts[0] : undefined, parts.at(-1) ?? '') : undefined;
+        return found?.info.columns;
+      },
+      returnsSet: (name) => SET_RETURNING.has(name) || this.catalog.returnsSet?.(name) === true,
+    };
+    let columns: string[] | undefined = [];
+    for (const { call, coldeflist } of calls) {
+      const shape = functionShape(call, calls.length === 1 && coldeflist === undefined ? fn.coldeflist : coldeflist, context);
+      if (shape === undefined) {
+        columns = undefined;
+        break;
+      }
+      // A lone scalar function takes the FROM item's alias as its column name.
+      columns.push(...(shape === 'scalar' ? [calls.length === 1 && aliasName !== undefined ? aliasName : functionName(call)] : shape));
+    }
+    if (columns !== undefined && fn.ordinality === true) columns.push('ordinality');
+    const rename = names(alias?.colnames);
+    const name = aliasName ?? (calls.length === 1 ? functionName(calls[0]?.call) : '?function');
+    return {
+      alias: name,
+      columns: columns?.map((c, i) => ({ name: rename[i] ?? c, sources: args })),
+      wildcard: args,
+    };
   }
 
   /**

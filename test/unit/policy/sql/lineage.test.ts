@@ -269,6 +269,33 @@ describe('lineageOf: writes that copy sensitive values (issue 15)', () => {
   });
 });
 
+describe('lineageOf: functions in FROM (issue 15)', () => {
+  it.each<[string, string[]]>([
+    ['SELECT * FROM customers c, jsonb_each(to_jsonb(c))', ['card_number', 'key', 'value']],
+    ['SELECT key FROM jsonb_each(to_jsonb((SELECT c FROM customers c LIMIT 1)))', ['key']],
+    ['SELECT u FROM customers c, unnest(ARRAY[c.card_number]) u', ['u']],
+    ['SELECT r.* FROM customers c, ROWS FROM (unnest(ARRAY[c.card_number]), generate_series(1, 2)) WITH ORDINALITY AS r', ['unnest', 'generate_series', 'ordinality']],
+    ['SELECT b FROM customers c, unnest(ARRAY[1], ARRAY[c.card_number]) AS u(a, b)', ['b']],
+  ])('derives every column of %s from a sensitive argument, and counts the rows it makes as a use', (sql, masked) => {
+    expect(lineage(sql)).toMatchObject({ maskedColumns: masked, sensitiveUsedOutside: [CARD], unresolved: [] });
+  });
+
+  it('names columns as PostgreSQL does, so that * masks by the right position', () => {
+    const star = (sql: string) => lineage(sql);
+    expect(star('SELECT * FROM unnest(ARRAY[1], ARRAY[2]) AS u, customers').maskedColumns).toEqual(['card_number']);
+    expect(star('SELECT * FROM unnest(ARRAY[1], ARRAY[2]) AS u, customers').maskedOutputs).toEqual([5]);
+    expect(star('SELECT * FROM generate_series(1, 2) WITH ORDINALITY, customers').maskedOutputs).toEqual([5]);
+    expect(star("SELECT * FROM jsonb_each('{}') WITH ORDINALITY AS j(k), customers").maskedOutputs).toEqual([6]);
+    expect(star("SELECT * FROM ROWS FROM (jsonb_to_record('{}') AS (a int, b int), generate_series(1, 2)), customers").maskedOutputs).toEqual([6]);
+    expect(star("SELECT * FROM json_populate_record(null::customers, '{}')")).toMatchObject({ maskedColumns: [], unresolved: [] });
+    expect(star('SELECT generate_series, ordinality, g.generate_series FROM generate_series(1, 2) WITH ORDINALITY AS g(generate_series)').unresolved).toEqual([]);
+  });
+
+  it('does not guess the shape of a function it does not know', () => {
+    expect(lineage('SELECT * FROM pg_control_system(), customers').unresolved).toEqual(['columns of pg_control_system are unknown']);
+  });
+});
+
 describe('classifySql: bounds on analysis (issue 15)', () => {
   it('refuses statements nested deeper than the parse bound, naming it', () => {
     for (const depth of [150, 1000, 5000]) {
