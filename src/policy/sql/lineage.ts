@@ -3,7 +3,8 @@
  * whether a sensitive column is used outside the output, where it can reveal values without appearing in
  * them: filters, joins (ON, USING, NATURAL), ordering, grouping, de-duplication (DISTINCT, UNION,
  * INTERSECT, EXCEPT), windows, the number of rows a set-returning function makes, and errors whose text or
- * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail),
+ * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail,
+ * functions and operators that can fail on it: see errors.ts),
  * and writes that copy it somewhere not declared sensitive (INSERT, UPDATE, MERGE, ON CONFLICT, CREATE TABLE
  * AS, SELECT INTO, COPY … TO), where later reads would no longer mask it.
  * Resolved against a catalog snapshot of the connection (tables, views and their definitions, columns).
@@ -11,6 +12,7 @@
  */
 import { parseSync } from 'libpg-query';
 import { expandCalls, functionName, functionShape, type FunctionShapeContext } from './from-functions.js';
+import { raisingArguments, raisingOperands } from './errors.js';
 import { AnalysisBudget } from './limits.js';
 
 export interface RelationInfo {
@@ -106,12 +108,6 @@ const PARSES_INPUT = new Set([
   'unistr', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'pg_lsn', 'txid_snapshot', 'pg_snapshot',
 ]);
 
-/** Built-in functions that return a value for any input of their types: they raise no error of their own. */
-const NEVER_RAISE = new Set([
-  'lower', 'upper', 'initcap', 'length', 'char_length', 'character_length', 'octet_length', 'md5', 'btrim', 'ltrim', 'rtrim',
-  'reverse', 'concat', 'concat_ws', 'replace', 'strpos', 'starts_with', 'ascii', 'left', 'right',
-]);
-
 const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
 
 /** Casts to these types cannot fail whatever the value (they copy or cut text): no error can carry it. */
@@ -190,7 +186,8 @@ function mayRaise(node: unknown): boolean {
     case 'FuncCall': {
       const fname = names(b.funcname);
       const builtin = fname.length === 1 || (fname.length === 2 && fname[0] === 'pg_catalog');
-      return !(builtin && NEVER_RAISE.has(fname.at(-1) ?? '') && b.over === undefined) || mayRaise(b.args);
+      const args = (b.args as unknown[] | undefined) ?? [];
+      return !builtin || b.over !== undefined || raisingArguments(fname.at(-1) ?? '', args.length).length > 0 || mayRaise(args);
     }
     case 'A_Expr':
       // A pattern that is a constant was checked when parsed; matching it does not fail.
@@ -238,6 +235,8 @@ class Resolver {
   readonly unresolved: string[] = [];
   readonly referenced = new Set<string>();
   readonly projections = new Set<object>();
+  /** The statement's own top-level SELECT: only its output is masked by position directly. */
+  topLevel: Node | undefined;
 
   constructor(
     private readonly catalog: RelationCatalog,
@@ -305,7 +304,9 @@ class Resolver {
       const ref = val.ColumnRef as { fields?: unknown[] } | undefined;
       const fields = ref?.fields ?? [];
       if (ref !== undefined && fields.some((f) => (f as Node).A_Star !== undefined)) {
-        const expanded = this.star(fields, scope);
+        // `SELECT * FROM f(…)` as the whole statement: a function of unknown shape shifts no other column.
+        const alone = stmt === this.topLevel && scope.length === 1 && (stmt.targetList as unknown[]).length === 1;
+        const expanded = this.star(fields, scope, alone);
         for (const c of expanded) for (const f of c.sources) if (!f.startsWith('?')) this.referenced.add(f);
         out.push(...expanded);
         continue;
@@ -421,7 +422,7 @@ class Resolver {
     return this.expr(node, scope, outer, ctes);
   }
 
-  private star(fields: unknown[], scope: Source[]): Column[] {
+  private star(fields: unknown[], scope: Source[], alone = false): Column[] {
     const qualifier = fields.length > 1 ? str(fields[fields.length - 2]) : undefined;
     const sources = qualifier === undefined ? scope.filter((s) => s.hiddenFromStar !== true) : scope.filter((s) => s.alias === qualifier);
     if (sources.length === 0) {
@@ -431,7 +432,8 @@ class Resolver {
     const out: Column[] = [];
     for (const s of sources) {
       if (s.columns === undefined) {
-        this.fail(`columns of ${s.alias} are unknown`);
+        // Positions are masked: an unknown width shifts every column after it, and its own may all be sensitive.
+        if (!alone || [...s.wildcard].some((f) => f.startsWith('?') || this.isSensitive(f))) this.fail(`columns of ${s.alias} are unknown`);
         out.push({ name: s.alias, sources: s.wildcard });
       } else out.push(...s.columns);
     }
@@ -843,9 +845,12 @@ class Resolver {
       const e = n.A_Expr as Node;
       const left = this.expr(e.lexpr, scope, outer, ctes);
       const right = this.expr(e.rexpr, scope, outer, ctes);
-      // Division by zero raises an error: whether it does is an oracle on the divisor.
-      const op = names(e.name).at(-1);
-      if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.useOutside(right);
+      // Division by zero, overflow, an invalid pattern: whether the error happens is an oracle on the operands.
+      const op = names(e.name).at(-1) ?? '';
+      if (e.kind === 'AEXPR_OP' || e.kind === 'AEXPR_OP_ANY' || e.kind === 'AEXPR_OP_ALL') {
+        const raising = raisingOperands(op);
+        if (raising !== 'none') this.useOutside(raising === 'right' ? right : union(left, right));
+      } else if (['AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR'].includes(String(e.kind))) this.useOutside(right);
       return union(left, right);
     }
     let out = new Set<string>();
@@ -863,12 +868,17 @@ class Resolver {
     for (const key of ['over', 'agg_filter', 'agg_order']) {
       if (fn[key] !== undefined) this.useOutside(this.expr(fn[key], scope, outer, ctes));
     }
-    const args = this.expr(fn.args, scope, outer, ctes);
+    const argNodes = (fn.args as unknown[] | undefined) ?? [];
+    const perArg = argNodes.map((a) => this.expr(a, scope, outer, ctes));
+    const args = union(...perArg);
     const bare = (fname.at(-1) ?? '').toLowerCase();
     const schema = fname.length > 1 ? fname.at(-2) : undefined;
     const builtin = schema === undefined || schema === 'pg_catalog';
     // A set-returning function decides how many rows come out; an input function's error quotes its argument.
     if ((builtin && (SET_RETURNING.has(bare) || PARSES_INPUT.has(bare))) || this.catalog.returnsSet?.(bare) === true) this.useOutside(args);
+    else if (!builtin || argNodes.some((a) => (a as Node).NamedArgExpr !== undefined) || fn.func_variadic === true) this.useOutside(args);
+    // Whether the call fails can depend on some of its arguments (a computed length, a pattern, a number that overflows).
+    else for (const i of raisingArguments(bare, argNodes.length)) this.useOutside(perArg[i] ?? new Set());
     return args;
   }
 
@@ -953,7 +963,10 @@ export function analyseLineage(stmt: Node, catalog: RelationCatalog, sensitive: 
   if (target.CreateTableAsStmt !== undefined || target.CopyStmt !== undefined || (target.SelectStmt as Node | undefined)?.intoClause !== undefined) {
     // They return no rows: what their query yields is stored or handed out, not shown.
     resolver.store(target, new Map());
-  } else if (target.SelectStmt !== undefined) outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  } else if (target.SelectStmt !== undefined) {
+    resolver.topLevel = target.SelectStmt as Node;
+    outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  }
   else if (target.DeleteStmt !== undefined || target.UpdateStmt !== undefined || target.InsertStmt !== undefined || target.MergeStmt !== undefined) {
     outputs = resolver.returning(target, [], new Map());
   }

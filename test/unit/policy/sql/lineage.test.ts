@@ -296,6 +296,43 @@ describe('lineageOf: functions in FROM (issue 15)', () => {
   });
 });
 
+describe('lineageOf: functions and operators that can fail on a sensitive value (issue 15)', () => {
+  it.each([
+    'SELECT length(card_number) * 2147483647 FROM customers',
+    'SELECT ascii(card_number) + 1 FROM customers',
+    'SELECT -ascii(card_number) FROM customers',
+    'SELECT substr(card_number, 1, 4 - ascii(card_number)) FROM customers',
+    'SELECT substr(name, 1, ascii(card_number) - 52) FROM customers',
+    "SELECT substring(name FROM card_number) FROM customers",
+    "SELECT repeat('x', ascii(card_number) * 1000000) FROM customers",
+    "SELECT lpad(name, length(card_number) * 1000000) FROM customers",
+    'SELECT chr(ascii(card_number) - 52) FROM customers',
+    'SELECT make_date(2000, 1, ascii(card_number)) FROM customers',
+    "SELECT split_part(name, ' ', ascii(card_number) - 52) FROM customers",
+    'SELECT regexp_replace(name, card_number, $$x$$) FROM customers',
+    'SELECT name ~ card_number FROM customers',
+    "SELECT 'abc' LIKE card_number FROM customers",
+    "SELECT jsonb_path_query_first('{}', 'strict $.a', to_jsonb(card_number)) FROM customers",
+    "SELECT to_char(now(), card_number) FROM customers",
+    'SELECT sum(ascii(card_number)) FROM customers',
+    'SELECT public.my_fn(card_number) FROM customers',
+  ])('flags %s', (sql) => {
+    expect(lineage(sql.replaceAll('$$', "'")).sensitiveUsedOutside).toEqual([CARD]);
+  });
+
+  it.each([
+    'SELECT card_number, upper(card_number), lower(card_number), left(card_number, 4), right(card_number, 4) FROM customers',
+    'SELECT substr(card_number, 1, 4), md5(card_number), length(card_number), reverse(card_number) FROM customers',
+    "SELECT card_number || 'x', replace(card_number, ' ', ''), split_part(card_number, ' ', 1), translate(card_number, '1', '2') FROM customers",
+    "SELECT regexp_replace(card_number, '[0-9]', '#', 'g'), string_to_array(card_number, ' ') FROM customers",
+    "SELECT jsonb_build_object('c', card_number), json_object_agg(card_number, 1), max(card_number), count(card_number) FROM customers GROUP BY id",
+    'SELECT (string_to_array(card_number, NULL))[ascii(card_number)] FROM customers',
+    'SELECT name(c), card_number::text FROM customers c',
+  ])('leaves functions that cannot fail on it alone: %s', (sql) => {
+    expect(lineage(sql)).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+  });
+});
+
 describe('classifySql: bounds on analysis (issue 15)', () => {
   it('refuses statements nested deeper than the parse bound, naming it', () => {
     for (const depth of [150, 1000, 5000]) {
