@@ -437,18 +437,17 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
 });
 
 /**
- * Lineage bypasses (issue 15): statements that learn card numbers without an output column that carries
- * them — through join syntax, CTE scope, row counts, order, de-duplication and errors. Each goes through the
- * real pipeline (real catalog, policy, audit store) with `customers.card_number` declared sensitive and no
- * content detector, so only lineage stands between the card numbers and the agent.
+ * The real pipeline (real catalog, policy, audit store) for analysts whose rule allows `classes`, with
+ * `customers.card_number` declared sensitive and no content detector: only lineage stands between the card
+ * numbers and the agent. Registers its own setup and teardown in the calling `describe`.
  */
-describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+function lineagePipeline(ruleId: string, classes: SqlClass[]) {
   const registry = new ToolRegistry(ALL_TOOLS);
   const policy = parsePolicy(
     JSON.stringify({
       version: 1,
       resources: { connections: { shop: { url: 'env:DATABASE_URL' } } },
-      rules: [{ id: 'analysts-read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } }],
+      rules: [{ id: ruleId, effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes } }],
       masking: { detectors: [], columns: ['customers.card_number'], sensitiveUse: { approverGroups: ['security'] } },
     }),
     'policies.json',
@@ -472,7 +471,7 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
   async function call(text: string): Promise<CallContext> {
     const deps: ToolDeps = { sql, classifySql: async (t, c) => classifySql(t, await sql.catalog(c), predicate), hasConnection: (c) => c === 'shop', accessFor: () => [], explain: () => { throw new Error('unused'); } };
     const ctx: CallContext = {
-      id: `lineage-${++n}`,
+      id: `${ruleId}-${++n}`,
       startedAt: Date.now(),
       sessionId: 'session-lineage',
       transport: 'in-memory',
@@ -485,12 +484,24 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     return ctx;
   }
   const recordsOf = async (ctx: CallContext) => (await store.records()).filter((r) => r.id === ctx.id);
-  const digitsOnly = (s: string): string => s.replace(/\D/g, '');
-  /** No demo card number, in any spelling, anywhere in what the agent got. */
-  const showsNoCard = (ctx: CallContext): boolean => {
-    const text = digitsOnly(JSON.stringify(ctx.response ?? null));
-    return DEMO_CARDS.every((card) => !text.includes(digitsOnly(card)));
-  };
+  return { call, recordsOf };
+}
+
+const digitsOnly = (s: string): string => s.replace(/\D/g, '');
+/** No demo card number, in any spelling, anywhere in what the agent got. */
+const showsNoCard = (ctx: CallContext): boolean => {
+  const text = digitsOnly(JSON.stringify(ctx.response ?? null));
+  return DEMO_CARDS.every((card) => !text.includes(digitsOnly(card)));
+};
+
+/**
+ * Lineage bypasses (issue 15): statements that learn card numbers without an output column that carries
+ * them — through join syntax, CTE scope, row counts, order, de-duplication and errors. Each goes through the
+ * real pipeline (real catalog, policy, audit store) with `customers.card_number` declared sensitive and no
+ * content detector, so only lineage stands between the card numbers and the agent.
+ */
+describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+  const { call, recordsOf } = lineagePipeline('analysts-read', ['read']);
 
   // Splits every card into characters and joins them against '0'–'9': the digits come out of the other side.
   const DIGITS = 'SELECT c.id, s.pos, d.digit FROM customers c CROSS JOIN LATERAL (SELECT i AS pos, substr(c.card_number, i, 1) AS ch FROM generate_series(1, 19) AS i) s JOIN (SELECT i::text AS ch, i AS digit FROM generate_series(0, 9) AS i) d USING (ch)';
@@ -498,6 +509,9 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
   const INTERSECT = "SELECT card_number FROM customers INTERSECT SELECT '4111 1111 1111 1111'";
   const DIVIDE = "SELECT CASE WHEN card_number LIKE '4111%' THEN 1/0 ELSE 0 END FROM customers";
   const REGCLASS = `SELECT ('"' || card_number || '"')::regclass FROM customers`;
+  const OVERFLOW = 'SELECT (ascii(card_number) - 52) * 2147483647 FROM customers';
+  const NEGATIVE_LENGTH = 'SELECT substr(name, 1, ascii(card_number) - 52) FROM customers';
+  const CHR = 'SELECT chr(ascii(card_number) - 52) FROM customers';
   const ORDERS_IS_A_CTE = 'WITH RECURSIVE a AS (SELECT status AS v FROM orders), orders AS (SELECT card_number AS status FROM customers) SELECT v FROM a';
 
   /** Each needs approval: a sensitive column decides comparisons, rows, their order, or an error. */
@@ -525,6 +539,24 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     ['error', DIVIDE],
     ['error', "SELECT CASE substr(card_number, 1, 1) WHEN '4' THEN 'x'::int ELSE 0 END FROM customers"],
     ['error', 'SELECT 1 / (ascii(substr(card_number, 1, 1)) - 52) FROM customers'],
+    ['rows', 'SELECT key, value FROM customers c, jsonb_each(to_jsonb(c))'],
+    ['rows', 'SELECT * FROM customers c, unnest(ARRAY[c.card_number], ARRAY[c.name])'],
+    ['rows', 'SELECT * FROM customers c, ROWS FROM (unnest(ARRAY[c.card_number]), generate_series(1, 2)) WITH ORDINALITY AS r'],
+    ['rows', "SELECT p.* FROM customers c, jsonb_populate_record(null::products, jsonb_build_object('name', c.card_number)) AS p"],
+    // 3: errors whose occurrence depends on the value: overflow, sizes, lengths, fields, patterns, dates
+    ['error', OVERFLOW],
+    ['error', 'SELECT -(ascii(card_number) - 52) FROM customers'],
+    ['error', NEGATIVE_LENGTH],
+    ['error', "SELECT repeat('x', (ascii(card_number) - 51) * 1000000000) FROM customers"],
+    ['error', "SELECT lpad('x', (ascii(card_number) - 51) * 1000000000) FROM customers"],
+    ['error', CHR],
+    ['error', "SELECT to_number(substr(card_number, 1, 4), '9999') FROM customers"],
+    ['error', 'SELECT make_date(2000, 1, ascii(card_number) - 20) FROM customers'],
+    ['error', "SELECT split_part(name, ' ', ascii(card_number) - 52) FROM customers"],
+    ['error', "SELECT regexp_replace(name, '(' || substr(card_number, 1, 1), 'x') FROM customers"],
+    ['error', "SELECT 'abc' LIKE substr(card_number, 1, 1) || '\\' FROM customers"],
+    ['error', "SELECT jsonb_path_query_first('{\"a\":1}', ('strict $.' || CASE WHEN card_number LIKE '4%' THEN 'b' ELSE 'a' END)::jsonpath) FROM customers"],
+    ['error', 'SELECT power(ascii(card_number) - 40, 300) FROM customers'],
     ['EXPLAIN ANALYZE', "EXPLAIN ANALYZE SELECT id FROM customers WHERE card_number LIKE '4111%'"],
     ['EXPLAIN ANALYZE', "EXPLAIN (ANALYZE, COSTS off, TIMING off) SELECT c.id FROM customers c, LATERAL generate_series(1, (c.card_number LIKE '4%')::int) g"],
     // 4: errors that quote the value
@@ -570,6 +602,18 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
       await expect(client.query(DIVIDE)).rejects.toThrow('division by zero');
       await expect(client.query(REGCLASS)).rejects.toThrow(`relation "${DEMO_CARDS[0] ?? ''}" does not exist`);
       await expect(client.query('SELECT card_number::int FROM customers')).rejects.toThrow(DEMO_CARDS[0] ?? '');
+      // Whether arithmetic overflows, a length is negative or chr() gets zero depends on the card's first digit
+      // (every demo card but the Mastercard starts with 3 or 4): the error happens for some cards, not others.
+      await expect(client.query(OVERFLOW)).rejects.toThrow('integer out of range');
+      await expect(client.query(NEGATIVE_LENGTH)).rejects.toThrow('negative substring length not allowed');
+      await expect(client.query(CHR)).rejects.toThrow('null character not permitted');
+      for (const sql of [OVERFLOW, NEGATIVE_LENGTH, CHR]) {
+        expect((await client.query(`${sql} WHERE card_number LIKE '5%'`)).rowCount, sql).toBeGreaterThan(0);
+      }
+      // Reading an array element out of range is NULL, not an error: subscripts are no oracle.
+      const sub = await client.query<{ v: string | null }>('SELECT (string_to_array(card_number, NULL))[ascii(card_number)] AS v FROM customers');
+      expect(sub.rows.every((r) => r.v === null)).toBe(true);
+
     } finally {
       await client.end();
     }
@@ -577,6 +621,12 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
 
   /** Readable reads (11): they run, and what derives from the card number is masked. */
   const READABLE: [string, number][] = [
+    // 3: functions that cannot fail on the card number stay masked reads
+    ["SELECT id, card_number, upper(card_number), left(card_number, 4), substr(card_number, 1, 4), md5(card_number), length(card_number) FROM customers WHERE id <= 2", 2],
+    ["SELECT id, reverse(card_number), card_number || 'x', replace(card_number, ' ', ''), split_part(card_number, ' ', 1), regexp_replace(card_number, '[0-9]', '#', 'g') FROM customers WHERE id <= 2", 2],
+    ["SELECT count(*), max(card_number), string_agg(card_number, ',') FROM customers", 1],
+    ["SELECT id, jsonb_build_object('card', card_number), to_jsonb(c), (string_to_array(card_number, ' '))[ascii(card_number)] AS part FROM customers c WHERE id <= 2", 2],
+
     // 6: the CTE's rows are the cards: masked, whatever the order of the CTEs
     [ORDERS_IS_A_CTE, 12],
     ['WITH RECURSIVE a AS (SELECT v FROM b), b AS (SELECT card_number AS v FROM customers) SELECT v FROM a', 12],
@@ -594,6 +644,41 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     ['SELECT * FROM customers JOIN orders ON orders.customer_id = customers.id WHERE orders.id = 1', 1],
     ['SELECT * FROM orders JOIN customers USING (id) WHERE id <= 2', 2],
   ];
+
+  /**
+   * Functions in FROM (2): read with the columns PostgreSQL gives them, so that `*` masks the card number's
+   * own position (a column too few before it put the mask on the column next to it).
+   */
+  const FROM_FUNCTIONS: [string, number, string[], string[]][] = [
+    [`SELECT * FROM json_to_record('{"a":1,"b":"x"}') AS x(a int, b text)`, 1, ['a', 'b'], []],
+    ["SELECT * FROM unnest(ARRAY[1,2], ARRAY['a','b'])", 2, ['unnest', 'unnest'], []],
+    ["SELECT * FROM ROWS FROM (generate_series(1,2), unnest(ARRAY['a','b']))", 2, ['generate_series', 'unnest'], []],
+    [`SELECT * FROM jsonb_each('{"a":1}')`, 1, ['key', 'value'], []],
+    [`SELECT key, value FROM json_each_text('{"a":"b"}')`, 1, ['key', 'value'], []],
+    ["SELECT * FROM pg_options_to_table(ARRAY['a=1'])", 1, ['option_name', 'option_value'], []],
+    ['SELECT generate_series, ordinality FROM generate_series(3, 4) WITH ORDINALITY', 2, ['generate_series', 'ordinality'], []],
+    ["SELECT * FROM unnest(ARRAY['x','y']) WITH ORDINALITY AS u(v)", 2, ['v', 'ordinality'], []],
+    [`SELECT * FROM jsonb_populate_record(null::products, '{"name":"x"}')`, 1, ['id', 'name', 'category', 'price'], []],
+    ['SELECT * FROM unnest(ARRAY[1], ARRAY[2]), customers c WHERE c.id = 1', 1, ['unnest', 'unnest', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM jsonb_each('{"a":1}') AS j, customers c WHERE c.id = 1`, 1, ['key', 'value', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM ROWS FROM (jsonb_each_text('{"a":"b"}'), generate_series(1, 1)) WITH ORDINALITY AS r, customers WHERE customers.id = 2`, 1, ['key', 'value', 'generate_series', 'ordinality', 'id', 'name', 'email', 'card_number', 'country', 'created_at'], ['card_number']],
+    [`SELECT * FROM json_to_record('{"a":1}') AS x(a int) CROSS JOIN LATERAL (SELECT card_number FROM customers WHERE id = x.a) k`, 1, ['a', 'card_number'], ['card_number']],
+  ];
+
+  it.each(FROM_FUNCTIONS)('runs %s with PostgreSQL\'s columns and masks the card number where it is (issue 15)', async (text, rows, columns, masked) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, JSON.stringify(ctx.response)).toBeFalsy();
+    const content = ctx.response?.structuredContent as { columns: { name: string }[]; rows: unknown[][] };
+    expect(content.columns.map((c) => c.name)).toEqual(columns);
+    expect(content.rows).toHaveLength(rows);
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'ok', decision: { effect: 'allow' } });
+    expect(records[0]?.facts?.sql?.class).toBe('read');
+    expect(records[0]?.facts?.sql?.lineage).toMatchObject({ unresolved: [], sensitiveUsedOutside: [], maskedColumns: masked });
+    expect(records[0]?.result?.maskedColumns).toEqual(masked);
+  });
 
   it.each(READABLE)('runs %s and masks what derives from the card number', async (text, rows) => {
     const ctx = await call(text);
@@ -629,5 +714,116 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
     const ctx = await call(costly);
     expect(JSON.stringify(ctx.response)).toContain(`more than ${MAX_LINEAGE_STEPS} steps of column-lineage analysis`);
     expect(await recordsOf(ctx)).toHaveLength(1);
+  });
+});
+
+/**
+ * Writes that copy sensitive values (issue 15). A card number written into a column that is not declared
+ * sensitive leaves lineage: later reads of that column are not masked. Each copy is a use outside the output
+ * and needs approval even where the rule allows the statement's class; RETURNING is output, masked like a
+ * SELECT's.
+ */
+describe('SQL write lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
+  const { call, recordsOf } = lineagePipeline('analysts-write', ['read', 'write', 'ddl', 'admin']);
+  const ORDER_COLUMNS = 'orders (customer_id, product_id, quantity, status, ordered_at)';
+  const LAUNDER_UPDATE = 'UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id';
+  const LAUNDER_MERGE = 'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN UPDATE SET status = c.card_number';
+
+  const COPIES: [string, string][] = [
+    ['INSERT … SELECT', `INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers`],
+    ['INSERT … SELECT', "INSERT INTO products SELECT id + 1000, card_number, 'x', 1 FROM customers"],
+    ['INSERT … SELECT', `INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, length(card_number)::text, now() FROM customers`],
+    ['INSERT … VALUES', `INSERT INTO ${ORDER_COLUMNS} VALUES (1, 1, 1, (SELECT card_number FROM customers LIMIT 1), now())`],
+    ['UPDATE … FROM', LAUNDER_UPDATE],
+    ['UPDATE … FROM', 'UPDATE customers SET name = card_number WHERE id = 1'],
+    ['UPDATE subquery', 'UPDATE orders o SET status = (SELECT card_number FROM customers c WHERE c.id = o.customer_id) WHERE o.id = 1'],
+    ['UPDATE multi-assignment', 'UPDATE orders o SET (quantity, status) = (SELECT 1, reverse(card_number) FROM customers c WHERE c.id = o.customer_id) WHERE o.id = 1'],
+    ['UPDATE multi-assignment', 'UPDATE customers SET (card_number, name) = ROW(name, card_number) WHERE id = 1'],
+    ['MERGE UPDATE', LAUNDER_MERGE],
+    ['MERGE INSERT', "MERGE INTO products p USING customers c ON c.id + 1000 = p.id WHEN NOT MATCHED THEN INSERT (name, category, price) VALUES (c.card_number, 'x', 1)"],
+    ['ON CONFLICT', "INSERT INTO products (id, name, category, price) SELECT id, card_number, 'x', 1 FROM customers ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name"],
+    ['ON CONFLICT', "INSERT INTO products (id, name, category, price) VALUES (1, 'a', 'b', 1) ON CONFLICT (id) DO UPDATE SET category = (SELECT substr(card_number, 1, 6) FROM customers LIMIT 1)"],
+    ['ON CONFLICT', 'INSERT INTO customers (name, email, card_number, country) SELECT name, email, card_number, country FROM customers ON CONFLICT DO NOTHING'],
+    ['CREATE TABLE AS', 'CREATE TABLE issue15_leak AS SELECT card_number FROM customers'],
+    ['CREATE TABLE AS', 'CREATE TEMP TABLE issue15_leak (a, b) AS SELECT id, upper(card_number) FROM customers'],
+    ['SELECT INTO', 'SELECT card_number INTO TEMP issue15_leak FROM customers'],
+    ['data-modifying CTE', `WITH x AS (INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers RETURNING id) SELECT count(*) FROM x`],
+    ['data-modifying CTE', `WITH x AS (UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id RETURNING orders.status) SELECT status FROM x`],
+    ['COPY', 'COPY (SELECT card_number FROM customers) TO STDOUT'],
+    ['COPY', 'COPY customers TO STDOUT'],
+    ['COPY', "COPY (SELECT id FROM customers WHERE card_number LIKE '4%') TO STDOUT"],
+    ['EXPLAIN ANALYZE', `EXPLAIN ANALYZE INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, card_number, now() FROM customers`],
+  ];
+
+  it.each(COPIES)('sends a %s that copies a card number out of lineage to approval, audited once: %s', async (_family, text) => {
+    const ctx = await call(text);
+    expect(ctx.error?.code, text).toBe('APPROVAL_REQUIRED');
+    expect(ctx.response?.content[0]?.text).toBe(
+      `Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering or grouping can reveal values). A human approver (security) must approve this exact call; it was not run.\n[code: APPROVAL_REQUIRED; audit id: ${ctx.id}]`,
+    );
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'approval_required', principal: { email: 'ana@example.com' }, decision: { effect: 'approve', ruleIds: ['analysts-write'] } });
+    expect(records[0]?.facts?.sql?.lineage?.sensitiveUsedOutside).toEqual(['public.customers.card_number']);
+  });
+
+  /** Writes that keep card numbers where they are declared sensitive, or copy none: they run as the rule allows. */
+  const KEPT: [string, number, string[]][] = [
+    ['UPDATE customers SET card_number = card_number WHERE id = 1 RETURNING id, card_number', 1, ['card_number']],
+    ['UPDATE customers SET card_number = card_number WHERE id = 2 RETURNING old.card_number AS was, new.name', 1, ['was']],
+    ['DELETE FROM customers WHERE id = -1 RETURNING card_number', 0, ['card_number']],
+    [`INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, name, now() FROM customers WHERE false RETURNING status`, 0, []],
+    ['UPDATE orders SET status = status WHERE id = -1 RETURNING id', 0, []],
+    ['MERGE INTO orders o USING (SELECT id, card_number FROM customers WHERE id = 1) s ON s.id = o.id WHEN MATCHED THEN UPDATE SET quantity = o.quantity RETURNING o.id, s.card_number', 1, ['card_number']],
+  ];
+
+  it.each(KEPT)('runs %s and masks RETURNING columns that carry card numbers', async (text, rows, masked) => {
+    const ctx = await call(text);
+    expect(ctx.response?.isError, JSON.stringify(ctx.response)).toBeFalsy();
+    expect((ctx.response?.structuredContent as { rows: unknown[] }).rows).toHaveLength(rows);
+    expect(showsNoCard(ctx)).toBe(true);
+    const records = await recordsOf(ctx);
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ outcome: 'ok', decision: { effect: 'allow', ruleIds: ['analysts-write'] } });
+    expect(records[0]?.facts?.sql?.lineage).toMatchObject({ sensitiveUsedOutside: [], unresolved: [], maskedColumns: masked });
+  });
+
+  it('keeps stores that copy no card number out of approval (CREATE TABLE AS, COPY of other columns, materialized views)', async () => {
+    const snapshot = await connector.catalog('shop');
+    const predicate = sensitiveColumns(['customers.card_number']);
+    for (const text of [
+      'CREATE TEMP TABLE issue15_names AS SELECT id, name FROM customers',
+      'SELECT id, name INTO TEMP issue15_names FROM customers',
+      'COPY customers (id, name) TO STDOUT',
+      'COPY orders FROM STDIN',
+      'CREATE MATERIALIZED VIEW issue15_cards AS SELECT card_number FROM customers',
+    ]) {
+      expect(classifySql(text, snapshot, predicate).lineage, text).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+    }
+  });
+
+  it('confirms with PostgreSQL that a copy launders the card number: the copied column reads back unmasked', async () => {
+    const snapshot = await connector.catalog('shop');
+    const predicate = sensitiveColumns(['customers.card_number']);
+    const readBack = 'SELECT o.status FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.id = 1 LIMIT 1';
+    // What lineage alone would say of the read afterwards: nothing to mask.
+    expect(classifySql(readBack, snapshot, predicate).lineage).toMatchObject({ maskedColumns: [], sensitiveUsedOutside: [], unresolved: [] });
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    try {
+      for (const write of [LAUNDER_UPDATE, LAUNDER_MERGE]) {
+        await admin.query('BEGIN');
+        try {
+          await admin.query(write);
+          const { rows } = await admin.query<{ status: string }>(readBack);
+          expect(rows[0]?.status, write).toBe(DEMO_CARDS[0]);
+        } finally {
+          await admin.query('ROLLBACK');
+        }
+      }
+    } finally {
+      await admin.end();
+    }
   });
 });

@@ -3,11 +3,16 @@
  * whether a sensitive column is used outside the output, where it can reveal values without appearing in
  * them: filters, joins (ON, USING, NATURAL), ordering, grouping, de-duplication (DISTINCT, UNION,
  * INTERSECT, EXCEPT), windows, the number of rows a set-returning function makes, and errors whose text or
- * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail).
+ * mere occurrence depends on the value (casts and input functions, conditional expressions that can fail,
+ * functions and operators that can fail on it: see errors.ts),
+ * and writes that copy it somewhere not declared sensitive (INSERT, UPDATE, MERGE, ON CONFLICT, CREATE TABLE
+ * AS, SELECT INTO, COPY … TO), where later reads would no longer mask it.
  * Resolved against a catalog snapshot of the connection (tables, views and their definitions, columns).
  * Anything that cannot be resolved is reported, never silently allowed.
  */
 import { parseSync } from 'libpg-query';
+import { expandCalls, functionName, functionShape, type FunctionShapeContext } from './from-functions.js';
+import { raisingArguments, raisingOperands } from './errors.js';
 import { AnalysisBudget } from './limits.js';
 
 export interface RelationInfo {
@@ -103,12 +108,6 @@ const PARSES_INPUT = new Set([
   'unistr', 'point', 'line', 'lseg', 'box', 'path', 'polygon', 'circle', 'pg_lsn', 'txid_snapshot', 'pg_snapshot',
 ]);
 
-/** Built-in functions that return a value for any input of their types: they raise no error of their own. */
-const NEVER_RAISE = new Set([
-  'lower', 'upper', 'initcap', 'length', 'char_length', 'character_length', 'octet_length', 'md5', 'btrim', 'ltrim', 'rtrim',
-  'reverse', 'concat', 'concat_ws', 'replace', 'strpos', 'starts_with', 'ascii', 'left', 'right',
-]);
-
 const COMPARISONS = new Set(['=', '<>', '!=', '<', '>', '<=', '>=']);
 
 /** Casts to these types cannot fail whatever the value (they copy or cut text): no error can carry it. */
@@ -187,7 +186,8 @@ function mayRaise(node: unknown): boolean {
     case 'FuncCall': {
       const fname = names(b.funcname);
       const builtin = fname.length === 1 || (fname.length === 2 && fname[0] === 'pg_catalog');
-      return !(builtin && NEVER_RAISE.has(fname.at(-1) ?? '') && b.over === undefined) || mayRaise(b.args);
+      const args = (b.args as unknown[] | undefined) ?? [];
+      return !builtin || b.over !== undefined || raisingArguments(fname.at(-1) ?? '', args.length).length > 0 || mayRaise(args);
     }
     case 'A_Expr':
       // A pattern that is a constant was checked when parsed; matching it does not fail.
@@ -235,6 +235,8 @@ class Resolver {
   readonly unresolved: string[] = [];
   readonly referenced = new Set<string>();
   readonly projections = new Set<object>();
+  /** The statement's own top-level SELECT: only its output is masked by position directly. */
+  topLevel: Node | undefined;
 
   constructor(
     private readonly catalog: RelationCatalog,
@@ -302,7 +304,9 @@ class Resolver {
       const ref = val.ColumnRef as { fields?: unknown[] } | undefined;
       const fields = ref?.fields ?? [];
       if (ref !== undefined && fields.some((f) => (f as Node).A_Star !== undefined)) {
-        const expanded = this.star(fields, scope);
+        // `SELECT * FROM f(…)` as the whole statement: a function of unknown shape shifts no other column.
+        const alone = stmt === this.topLevel && scope.length === 1 && (stmt.targetList as unknown[]).length === 1;
+        const expanded = this.star(fields, scope, alone);
         for (const c of expanded) for (const f of c.sources) if (!f.startsWith('?')) this.referenced.add(f);
         out.push(...expanded);
         continue;
@@ -418,7 +422,7 @@ class Resolver {
     return this.expr(node, scope, outer, ctes);
   }
 
-  private star(fields: unknown[], scope: Source[]): Column[] {
+  private star(fields: unknown[], scope: Source[], alone = false): Column[] {
     const qualifier = fields.length > 1 ? str(fields[fields.length - 2]) : undefined;
     const sources = qualifier === undefined ? scope.filter((s) => s.hiddenFromStar !== true) : scope.filter((s) => s.alias === qualifier);
     if (sources.length === 0) {
@@ -428,7 +432,8 @@ class Resolver {
     const out: Column[] = [];
     for (const s of sources) {
       if (s.columns === undefined) {
-        this.fail(`columns of ${s.alias} are unknown`);
+        // Positions are masked: an unknown width shifts every column after it, and its own may all be sensitive.
+        if (!alone || [...s.wildcard].some((f) => f.startsWith('?') || this.isSensitive(f))) this.fail(`columns of ${s.alias} are unknown`);
         out.push({ name: s.alias, sources: s.wildcard });
       } else out.push(...s.columns);
     }
@@ -504,23 +509,47 @@ class Resolver {
       return [{ alias: typeof alias?.aliasname === 'string' ? alias.aliasname : '?subquery', columns: cols.map((c, i) => ({ name: rename[i] ?? c.name, sources: c.sources })), wildcard: new Set() }];
     }
     if (item.JoinExpr !== undefined) return this.join(item.JoinExpr as Node, scope, outer, ctes);
-    if (item.RangeFunction !== undefined) {
-      const fn = item.RangeFunction as Node;
-      const args = this.expr(fn.functions, [...scope], outer, ctes);
-      // A function in FROM decides how many rows come out (a set-returning one, or one row): its arguments are an oracle.
-      this.useOutside(args);
-      const alias = fn.alias as Node | undefined;
-      const name = typeof alias?.aliasname === 'string' ? alias.aliasname : '?function';
-      let colnames = names(alias?.colnames);
-      if (colnames.length === 0) {
-        colnames = ((fn.coldeflist as Node[] | undefined) ?? []).map((d) => (d.ColumnDef as Node | undefined)?.colname).filter((c): c is string => typeof c === 'string');
-      }
-      const columns = colnames.length > 0 ? colnames.map((c) => ({ name: c, sources: args })) : [{ name, sources: args }];
-      if (fn.ordinality === true && colnames.length === 0) columns.push({ name: 'ordinality', sources: new Set() });
-      return [{ alias: name, columns, wildcard: args }];
-    }
+    if (item.RangeFunction !== undefined) return [this.rangeFunction(item.RangeFunction as Node, scope, outer, ctes)];
     this.fail(`FROM item ${Object.keys(item)[0] ?? '?'} is not supported by lineage`);
     return [{ alias: '?', columns: undefined, wildcard: new Set(['?.?.*']) }];
+  }
+
+  /**
+   * Functions in FROM (`f(…)`, `ROWS FROM (f(…), g(…))`, `WITH ORDINALITY`): their columns as PostgreSQL names
+   * them. How many rows come out depends on the arguments, so every column (the ordinality too) derives from
+   * all of them, and they are used outside the output.
+   */
+  private rangeFunction(fn: Node, scope: Source[], outer: Source[][], ctes: Ctes): Source {
+    const args = this.expr(fn.functions, [...scope], outer, ctes);
+    this.useOutside(args);
+    const calls = expandCalls(fn.functions, fn.is_rowsfrom === true);
+    const alias = fn.alias as Node | undefined;
+    const aliasName = typeof alias?.aliasname === 'string' ? alias.aliasname : undefined;
+    const context: FunctionShapeContext = {
+      rowType: (parts) => {
+        const found = parts.length <= 2 ? this.lookupRelation(parts.length === 2 ? parts[0] : undefined, parts.at(-1) ?? '') : undefined;
+        return found?.info.columns;
+      },
+      returnsSet: (name) => SET_RETURNING.has(name) || this.catalog.returnsSet?.(name) === true,
+    };
+    let columns: string[] | undefined = [];
+    for (const { call, coldeflist } of calls) {
+      const shape = functionShape(call, calls.length === 1 && coldeflist === undefined ? fn.coldeflist : coldeflist, context);
+      if (shape === undefined) {
+        columns = undefined;
+        break;
+      }
+      // A lone scalar function takes the FROM item's alias as its column name.
+      columns.push(...(shape === 'scalar' ? [calls.length === 1 && aliasName !== undefined ? aliasName : functionName(call)] : shape));
+    }
+    if (columns !== undefined && fn.ordinality === true) columns.push('ordinality');
+    const rename = names(alias?.colnames);
+    const name = aliasName ?? (calls.length === 1 ? functionName(calls[0]?.call) : '?function');
+    return {
+      alias: name,
+      columns: columns?.map((c, i) => ({ name: rename[i] ?? c, sources: args })),
+      wildcard: args,
+    };
   }
 
   /**
@@ -574,7 +603,12 @@ class Resolver {
     ];
   }
 
-  /** DELETE/UPDATE/INSERT/MERGE … RETURNING: the rows of the target table (and USING/FROM/source tables). */
+  /**
+   * DELETE/UPDATE/INSERT/MERGE: what they write, and their RETURNING rows. A value written into a column that
+   * is not itself sensitive leaves lineage (later reads of that column are not masked): copying a sensitive
+   * value there is a use outside the output. RETURNING sees the target's new values, so its columns carry
+   * the lineage of what was assigned to them, as well as their own.
+   */
   returning(stmt: Node, outer: Source[][], ctes: Ctes): Column[] {
     this.budget.charge();
     const body = (stmt.DeleteStmt ?? stmt.UpdateStmt ?? stmt.InsertStmt ?? stmt.MergeStmt) as Node | undefined;
@@ -584,26 +618,169 @@ class Resolver {
     }
     const local = this.withClause(body.withClause as Node | undefined, outer, ctes);
     const rel = body.relation as Node;
-    const scope = [this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, local)];
+    const target = this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), rel.alias as Node | undefined, local);
+    const scope = [target];
     const from = [...((body.usingClause as Node[] | undefined) ?? []), ...((body.fromClause as Node[] | undefined) ?? [])];
     if (body.sourceRelation !== undefined) from.push(body.sourceRelation as Node);
     for (const item of from) scope.push(...this.fromItem(item, scope, outer, local));
     for (const key of ['whereClause', 'joinCondition']) {
       if (body[key] !== undefined) this.useOutside(this.expr(body[key], scope, outer, local));
     }
+    const written = new Map<string, Sources>();
+    const write = (column: string, sources: Sources): void => {
+      written.set(column, union(written.get(column) ?? new Set(), sources));
+      // Into a column that is itself sensitive the value stays in lineage; anywhere else it launders it.
+      if (!this.sensitivePlace(target.columns?.find((c) => c.name === column))) this.useOutside(sources);
+    };
+    const targetNames = (list: unknown): string[] | undefined => {
+      const given = ((list as Node[] | undefined) ?? []).map((t) => (t.ResTarget as Node | undefined)?.name).filter((n): n is string => typeof n === 'string');
+      return given.length > 0 ? given : target.columns?.map((c) => c.name);
+    };
+    const assignAll = (columns: string[] | undefined, values: readonly Sources[]): void => {
+      values.forEach((sources, i) => {
+        const column = columns?.[i];
+        if (column !== undefined) write(column, sources);
+        else this.useOutside(sources);
+      });
+    };
+    if (stmt.InsertStmt !== undefined) this.insert(body, target, targetNames(body.cols), assignAll, write, outer, local);
+    for (const item of (body.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, local, write);
     for (const when of (body.mergeWhenClauses as Node[] | undefined) ?? []) {
       const clause = (when.MergeWhenClause ?? {}) as Node;
       if (clause.condition !== undefined) this.useOutside(this.expr(clause.condition, scope, outer, local));
+      if (clause.commandType === 'CMD_INSERT') {
+        const values = ((clause.values as unknown[] | undefined) ?? []).map((v) => this.expr(v, scope, outer, local));
+        assignAll(targetNames(clause.targetList), values);
+      } else for (const item of (clause.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, local, write);
     }
+    // RETURNING (and its OLD/NEW aliases) sees the target row with what was written into it.
+    const after: Source = { ...target, columns: target.columns?.map((c) => ({ name: c.name, sources: union(c.sources, written.get(c.name) ?? new Set()) })) };
+    const clause = body.returningClause as Node | undefined;
+    const aliasOf = (option: string, fallback: string): string => {
+      const found = ((clause?.options as Node[] | undefined) ?? []).map((o) => (o.ReturningOption ?? {}) as Node).find((o) => o.option === option);
+      return typeof found?.value === 'string' ? found.value : fallback;
+    };
+    const returnScope = [after, ...scope.slice(1), { ...after, alias: aliasOf('RETURNING_OPTION_OLD', 'old'), hiddenFromStar: true }, { ...after, alias: aliasOf('RETURNING_OPTION_NEW', 'new'), hiddenFromStar: true }];
     const out: Column[] = [];
-    for (const target of ((body.returningClause as Node | undefined)?.exprs as Node[] | undefined) ?? ((body.returningList as Node[] | undefined) ?? [])) {
-      const res = target.ResTarget as Node;
+    for (const item of (clause?.exprs as Node[] | undefined) ?? ((body.returningList as Node[] | undefined) ?? [])) {
+      const res = item.ResTarget as Node;
       const val = res.val as Node;
       const fields = (val.ColumnRef as { fields?: unknown[] } | undefined)?.fields ?? [];
-      if (fields.some((f) => (f as Node).A_Star !== undefined)) out.push(...this.star(fields, scope));
-      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, scope, outer, local) });
+      if (fields.some((f) => (f as Node).A_Star !== undefined)) out.push(...this.star(fields, returnScope));
+      else out.push({ name: typeof res.name === 'string' ? res.name : defaultName(val), sources: this.expr(val, returnScope, outer, local) });
     }
     return out;
+  }
+
+  /** INSERT's rows (a query or VALUES, positionally into the named columns) and its ON CONFLICT clause. */
+  private insert(
+    body: Node,
+    target: Source,
+    columns: string[] | undefined,
+    assignAll: (columns: string[] | undefined, values: readonly Sources[]) => void,
+    write: (column: string, sources: Sources) => void,
+    outer: Source[][],
+    ctes: Ctes,
+  ): void {
+    const query = (body.selectStmt as Node | undefined)?.SelectStmt as Node | undefined;
+    const rows = query === undefined ? [] : this.select(query, outer, ctes);
+    assignAll(columns, rows.map((c) => c.sources));
+    const conflict = body.onConflictClause as Node | undefined;
+    if (conflict === undefined) return;
+    const proposed = new Map<string, Sources>();
+    rows.forEach((c, i) => {
+      const name = columns?.[i];
+      if (name !== undefined) proposed.set(name, union(proposed.get(name) ?? new Set(), c.sources));
+    });
+    // The arbiter compares the proposed row with the stored ones on the conflict columns (any unique index
+    // when none are named): whether the row is inserted, updated or skipped depends on those values.
+    const infer = (conflict.infer ?? {}) as Node;
+    const elems = ((infer.indexElems as Node[] | undefined) ?? []).map((e) => (e.IndexElem as Node | undefined)?.name);
+    const arbiters = elems.length > 0 && elems.every((n): n is string => typeof n === 'string') ? elems : [...proposed.keys()];
+    this.useOutside(union(...arbiters.map((n) => proposed.get(n) ?? new Set<string>())));
+    const excluded: Source = {
+      alias: 'excluded',
+      columns: target.columns?.map((c) => ({ name: c.name, sources: proposed.get(c.name) ?? new Set<string>() })),
+      wildcard: new Set(),
+      hiddenFromStar: true,
+    };
+    const scope = [target, excluded];
+    if (infer.whereClause !== undefined) this.useOutside(this.expr(infer.whereClause, scope, outer, ctes));
+    if (conflict.whereClause !== undefined) this.useOutside(this.expr(conflict.whereClause, scope, outer, ctes));
+    for (const item of (conflict.targetList as Node[] | undefined) ?? []) this.assign(item, scope, outer, ctes, write);
+  }
+
+  /** One `SET column = value` (or `(a, b) = (SELECT …)`, one column of the multi-assignment). */
+  private assign(item: Node, scope: Source[], outer: Source[][], ctes: Ctes, write: (column: string, sources: Sources) => void): void {
+    const res = (item.ResTarget ?? {}) as Node;
+    if (typeof res.name !== 'string') return;
+    // `SET col[1] = …`, `SET col.field = …`: the subscript or field expression is evaluated too.
+    const indirection = this.expr(res.indirection, scope, outer, ctes);
+    this.useOutside(indirection);
+    const multi = (res.val as Node | undefined)?.MultiAssignRef as Node | undefined;
+    if (multi === undefined) {
+      write(res.name, this.expr(res.val, scope, outer, ctes));
+      return;
+    }
+    const source = (multi.source ?? {}) as Node;
+    const index = typeof multi.colno === 'number' ? multi.colno - 1 : -1;
+    const sub = source.SubLink as Node | undefined;
+    const row = source.RowExpr as Node | undefined;
+    if (sub !== undefined && (sub.subselect as Node | undefined)?.SelectStmt !== undefined) {
+      const cols = this.select((sub.subselect as Node).SelectStmt as Node, [scope, ...outer], ctes);
+      write(res.name, cols[index]?.sources ?? union(...cols.map((c) => c.sources)));
+    } else if (row !== undefined && Array.isArray(row.args) && row.args[index] !== undefined) {
+      write(res.name, this.expr(row.args[index], scope, outer, ctes));
+    } else write(res.name, this.expr(source, scope, outer, ctes));
+  }
+
+  /** Whether a target column keeps what is written into it in lineage: every base column it stands for is sensitive. */
+  private sensitivePlace(column: Column | undefined): boolean {
+    if (column === undefined || column.sources.size === 0) return false;
+    return [...column.sources].every((s) => !s.startsWith('?') && this.isSensitive(s));
+  }
+
+  /**
+   * CREATE TABLE … AS and SELECT … INTO: the query's rows are stored in a new table, whose columns are
+   * sensitive only if the policy names them so; COPY … TO hands rows to a file, a program or the client
+   * without masking. Either way what they carry is used outside the output.
+   */
+  store(stmt: Node, ctes: Ctes): void {
+    this.budget.charge();
+    const ctas = stmt.CreateTableAsStmt as Node | undefined;
+    const copy = stmt.CopyStmt as Node | undefined;
+    const select = stmt.SelectStmt as Node | undefined;
+    if (copy !== undefined) {
+      if (copy.is_from === true) return;
+      const query = copy.query as Node | undefined;
+      if (query !== undefined) {
+        const cols = query.SelectStmt !== undefined ? this.select(query.SelectStmt as Node, [], ctes) : this.returning(query, [], ctes);
+        this.useOutside(union(...cols.map((c) => c.sources)));
+        return;
+      }
+      const rel = (copy.relation ?? {}) as Node;
+      const source = this.relationSource(typeof rel.schemaname === 'string' ? rel.schemaname : undefined, String(rel.relname), undefined, ctes);
+      const listed = names(copy.attlist);
+      const cols = (source.columns ?? []).filter((c) => listed.length === 0 || listed.includes(c.name));
+      for (const c of cols) for (const f of c.sources) if (!f.startsWith('?')) this.referenced.add(f);
+      this.useOutside(union(source.wildcard, ...cols.map((c) => c.sources)));
+      return;
+    }
+    const into = (ctas?.into ?? select?.intoClause) as Node | undefined;
+    // A materialized view keeps its definition: reading it later is resolved through it, like a view.
+    if (into === undefined || ctas?.objtype === 'OBJECT_MATVIEW') return;
+    const query = ctas === undefined ? select : ((ctas.query as Node | undefined)?.SelectStmt as Node | undefined);
+    if (query === undefined) {
+      this.fail('CREATE TABLE … AS of a statement other than SELECT');
+      return;
+    }
+    const cols = this.select(ctas === undefined ? { ...query, intoClause: undefined } : query, [], ctes);
+    const rel = (into.rel ?? {}) as Node;
+    const schema = typeof rel.schemaname === 'string' ? rel.schemaname : rel.relpersistence === 't' ? 'pg_temp' : (this.catalog.searchPath.find((s) => s !== 'pg_catalog') ?? 'public');
+    const renamed = names(into.colNames);
+    cols.forEach((c, i) => {
+      if (!this.sensitive(schema, String(rel.relname), renamed[i] ?? c.name)) this.useOutside(c.sources);
+    });
   }
 
   /** Lineage of an expression: every base column it reads, through functions, casts and subqueries. */
@@ -668,9 +845,12 @@ class Resolver {
       const e = n.A_Expr as Node;
       const left = this.expr(e.lexpr, scope, outer, ctes);
       const right = this.expr(e.rexpr, scope, outer, ctes);
-      // Division by zero raises an error: whether it does is an oracle on the divisor.
-      const op = names(e.name).at(-1);
-      if (e.kind === 'AEXPR_OP' && (op === '/' || op === '%')) this.useOutside(right);
+      // Division by zero, overflow, an invalid pattern: whether the error happens is an oracle on the operands.
+      const op = names(e.name).at(-1) ?? '';
+      if (e.kind === 'AEXPR_OP' || e.kind === 'AEXPR_OP_ANY' || e.kind === 'AEXPR_OP_ALL') {
+        const raising = raisingOperands(op);
+        if (raising !== 'none') this.useOutside(raising === 'right' ? right : union(left, right));
+      } else if (['AEXPR_LIKE', 'AEXPR_ILIKE', 'AEXPR_SIMILAR'].includes(String(e.kind))) this.useOutside(right);
       return union(left, right);
     }
     let out = new Set<string>();
@@ -688,12 +868,17 @@ class Resolver {
     for (const key of ['over', 'agg_filter', 'agg_order']) {
       if (fn[key] !== undefined) this.useOutside(this.expr(fn[key], scope, outer, ctes));
     }
-    const args = this.expr(fn.args, scope, outer, ctes);
+    const argNodes = (fn.args as unknown[] | undefined) ?? [];
+    const perArg = argNodes.map((a) => this.expr(a, scope, outer, ctes));
+    const args = union(...perArg);
     const bare = (fname.at(-1) ?? '').toLowerCase();
     const schema = fname.length > 1 ? fname.at(-2) : undefined;
     const builtin = schema === undefined || schema === 'pg_catalog';
     // A set-returning function decides how many rows come out; an input function's error quotes its argument.
     if ((builtin && (SET_RETURNING.has(bare) || PARSES_INPUT.has(bare))) || this.catalog.returnsSet?.(bare) === true) this.useOutside(args);
+    else if (!builtin || argNodes.some((a) => (a as Node).NamedArgExpr !== undefined) || fn.func_variadic === true) this.useOutside(args);
+    // Whether the call fails can depend on some of its arguments (a computed length, a pattern, a number that overflows).
+    else for (const i of raisingArguments(bare, argNodes.length)) this.useOutside(perArg[i] ?? new Set());
     return args;
   }
 
@@ -775,7 +960,13 @@ export function analyseLineage(stmt: Node, catalog: RelationCatalog, sensitive: 
   // EXPLAIN ANALYZE shows no values but executes the statement: what it uses is used; what it outputs is not shown.
   const analyzed = explain !== undefined && explainAnalyzes(explain);
   if (analyzed) target = (explain.query ?? {}) as Node;
-  if (target.SelectStmt !== undefined) outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  if (target.CreateTableAsStmt !== undefined || target.CopyStmt !== undefined || (target.SelectStmt as Node | undefined)?.intoClause !== undefined) {
+    // They return no rows: what their query yields is stored or handed out, not shown.
+    resolver.store(target, new Map());
+  } else if (target.SelectStmt !== undefined) {
+    resolver.topLevel = target.SelectStmt as Node;
+    outputs = resolver.select(target.SelectStmt as Node, [], new Map());
+  }
   else if (target.DeleteStmt !== undefined || target.UpdateStmt !== undefined || target.InsertStmt !== undefined || target.MergeStmt !== undefined) {
     outputs = resolver.returning(target, [], new Map());
   }

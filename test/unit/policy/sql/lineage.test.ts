@@ -223,6 +223,116 @@ describe('lineageOf: reads it models (issue 15)', () => {
   });
 });
 
+describe('lineageOf: writes that copy sensitive values (issue 15)', () => {
+  it.each([
+    'INSERT INTO orders (status) SELECT card_number FROM customers',
+    'INSERT INTO orders (status) VALUES ((SELECT card_number FROM customers LIMIT 1))',
+    'INSERT INTO products SELECT id, card_number, $$x$$, 1 FROM customers',
+    'UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id',
+    'UPDATE orders o SET (quantity, status) = (SELECT 1, card_number FROM customers c WHERE c.id = o.customer_id)',
+    'UPDATE customers SET (card_number, name) = ROW(name, card_number)',
+    'UPDATE customers SET name = (SELECT card_number FROM cards LIMIT 1)',
+    'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN UPDATE SET status = c.card_number',
+    'MERGE INTO products p USING customers c ON c.id = p.id WHEN NOT MATCHED THEN INSERT VALUES (c.id, c.card_number, $$x$$, 1)',
+    'INSERT INTO products (id, name) SELECT id, card_number FROM customers ON CONFLICT (id) DO UPDATE SET category = EXCLUDED.name',
+    'INSERT INTO customers (card_number) SELECT card_number FROM customers ON CONFLICT (card_number) DO NOTHING',
+    'CREATE TABLE t AS SELECT card_number FROM customers',
+    'SELECT lower(card_number) INTO t FROM customers',
+    'WITH x AS (INSERT INTO orders (status) SELECT card_number FROM customers RETURNING id) SELECT id FROM x',
+    'COPY (SELECT card_number FROM customers) TO STDOUT',
+    'COPY customers (id, card_number) TO STDOUT',
+    'EXPLAIN ANALYZE UPDATE orders SET status = c.card_number FROM customers c',
+  ])('flags the copy in %s', (sql) => {
+    expect(lineage(sql.replaceAll('$$', "'")).sensitiveUsedOutside).toEqual([CARD]);
+  });
+
+  it.each([
+    'UPDATE customers SET card_number = upper(card_number) WHERE id = 1',
+    'UPDATE customers SET (card_number, name) = (SELECT card_number, name FROM customers LIMIT 1)',
+    'INSERT INTO customers (name, card_number) SELECT name, card_number FROM customers',
+    'UPDATE cards SET card_number = card_number',
+    'INSERT INTO orders (status) SELECT name FROM customers',
+    'CREATE TABLE t AS SELECT id, name FROM customers',
+    'CREATE MATERIALIZED VIEW m AS SELECT card_number FROM customers',
+    'COPY customers (id, name) TO STDOUT',
+    'EXPLAIN INSERT INTO orders (status) SELECT card_number FROM customers',
+  ])('leaves writes that keep card numbers in sensitive columns, or copy none, alone: %s', (sql) => {
+    expect(lineage(sql)).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+  });
+
+  it('masks RETURNING columns that carry what was written, and OLD/NEW', () => {
+    expect(lineage('WITH x AS (INSERT INTO orders (status) SELECT card_number FROM customers RETURNING status) SELECT status FROM x').maskedColumns).toEqual(['status']);
+    expect(lineage('UPDATE customers SET card_number = $$x$$ WHERE id = 1 RETURNING old.card_number AS was, new.card_number AS now, name'.replaceAll('$$', "'")).maskedColumns).toEqual(['was', 'now']);
+    expect(lineage('UPDATE orders SET status = $$x$$ WHERE id = 1 RETURNING WITH (OLD AS o, NEW AS n) o.status, n.*'.replaceAll('$$', "'"))).toMatchObject({ maskedColumns: [], unresolved: [] });
+    expect(lineage('DELETE FROM customers WHERE id = 1 RETURNING *').maskedColumns).toEqual(['card_number']);
+    expect(lineage('SELECT card_number INTO t FROM customers').maskedColumns).toEqual([]);
+  });
+});
+
+describe('lineageOf: functions in FROM (issue 15)', () => {
+  it.each<[string, string[]]>([
+    ['SELECT * FROM customers c, jsonb_each(to_jsonb(c))', ['card_number', 'key', 'value']],
+    ['SELECT key FROM jsonb_each(to_jsonb((SELECT c FROM customers c LIMIT 1)))', ['key']],
+    ['SELECT u FROM customers c, unnest(ARRAY[c.card_number]) u', ['u']],
+    ['SELECT r.* FROM customers c, ROWS FROM (unnest(ARRAY[c.card_number]), generate_series(1, 2)) WITH ORDINALITY AS r', ['unnest', 'generate_series', 'ordinality']],
+    ['SELECT b FROM customers c, unnest(ARRAY[1], ARRAY[c.card_number]) AS u(a, b)', ['b']],
+  ])('derives every column of %s from a sensitive argument, and counts the rows it makes as a use', (sql, masked) => {
+    expect(lineage(sql)).toMatchObject({ maskedColumns: masked, sensitiveUsedOutside: [CARD], unresolved: [] });
+  });
+
+  it('names columns as PostgreSQL does, so that * masks by the right position', () => {
+    const star = (sql: string) => lineage(sql);
+    expect(star('SELECT * FROM unnest(ARRAY[1], ARRAY[2]) AS u, customers').maskedColumns).toEqual(['card_number']);
+    expect(star('SELECT * FROM unnest(ARRAY[1], ARRAY[2]) AS u, customers').maskedOutputs).toEqual([5]);
+    expect(star('SELECT * FROM generate_series(1, 2) WITH ORDINALITY, customers').maskedOutputs).toEqual([5]);
+    expect(star("SELECT * FROM jsonb_each('{}') WITH ORDINALITY AS j(k), customers").maskedOutputs).toEqual([6]);
+    expect(star("SELECT * FROM ROWS FROM (jsonb_to_record('{}') AS (a int, b int), generate_series(1, 2)), customers").maskedOutputs).toEqual([6]);
+    expect(star("SELECT * FROM json_populate_record(null::customers, '{}')")).toMatchObject({ maskedColumns: [], unresolved: [] });
+    expect(star('SELECT generate_series, ordinality, g.generate_series FROM generate_series(1, 2) WITH ORDINALITY AS g(generate_series)').unresolved).toEqual([]);
+  });
+
+  it('does not guess the shape of a function it does not know', () => {
+    expect(lineage('SELECT * FROM pg_control_system(), customers').unresolved).toEqual(['columns of pg_control_system are unknown']);
+  });
+});
+
+describe('lineageOf: functions and operators that can fail on a sensitive value (issue 15)', () => {
+  it.each([
+    'SELECT length(card_number) * 2147483647 FROM customers',
+    'SELECT ascii(card_number) + 1 FROM customers',
+    'SELECT -ascii(card_number) FROM customers',
+    'SELECT substr(card_number, 1, 4 - ascii(card_number)) FROM customers',
+    'SELECT substr(name, 1, ascii(card_number) - 52) FROM customers',
+    "SELECT substring(name FROM card_number) FROM customers",
+    "SELECT repeat('x', ascii(card_number) * 1000000) FROM customers",
+    "SELECT lpad(name, length(card_number) * 1000000) FROM customers",
+    'SELECT chr(ascii(card_number) - 52) FROM customers',
+    'SELECT make_date(2000, 1, ascii(card_number)) FROM customers',
+    "SELECT split_part(name, ' ', ascii(card_number) - 52) FROM customers",
+    'SELECT regexp_replace(name, card_number, $$x$$) FROM customers',
+    'SELECT name ~ card_number FROM customers',
+    "SELECT 'abc' LIKE card_number FROM customers",
+    "SELECT jsonb_path_query_first('{}', 'strict $.a', to_jsonb(card_number)) FROM customers",
+    "SELECT to_char(now(), card_number) FROM customers",
+    'SELECT sum(ascii(card_number)) FROM customers',
+    'SELECT public.my_fn(card_number) FROM customers',
+  ])('flags %s', (sql) => {
+    expect(lineage(sql.replaceAll('$$', "'")).sensitiveUsedOutside).toEqual([CARD]);
+  });
+
+  it.each([
+    'SELECT card_number, upper(card_number), lower(card_number), left(card_number, 4), right(card_number, 4) FROM customers',
+    'SELECT substr(card_number, 1, 4), md5(card_number), length(card_number), reverse(card_number) FROM customers',
+    "SELECT card_number || 'x', replace(card_number, ' ', ''), split_part(card_number, ' ', 1), translate(card_number, '1', '2') FROM customers",
+    "SELECT regexp_replace(card_number, '[0-9]', '#', 'g'), string_to_array(card_number, ' ') FROM customers",
+    "SELECT jsonb_build_object('c', card_number), json_object_agg(card_number, 1), max(card_number), count(card_number) FROM customers GROUP BY id",
+    'SELECT (string_to_array(card_number, NULL))[ascii(card_number)] FROM customers',
+    'SELECT name(c), card_number::text FROM customers c',
+  ])('leaves functions that cannot fail on it alone: %s', (sql) => {
+    expect(lineage(sql)).toMatchObject({ sensitiveUsedOutside: [], unresolved: [] });
+  });
+});
+
 describe('classifySql: bounds on analysis (issue 15)', () => {
   it('refuses statements nested deeper than the parse bound, naming it', () => {
     for (const depth of [150, 1000, 5000]) {
