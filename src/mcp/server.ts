@@ -78,19 +78,24 @@ export class GovernedServer extends Server {
   }
 
   override async connect(transport: Transport): Promise<void> {
-    // The SDK composes with a handler already set: this one sees (and rewrites) each message first.
-    const before = transport.onmessage;
-    transport.onmessage = (message, extra) => {
-      const screened = this.desk.screen(message);
-      if (screened.kind === 'pass') {
-        before?.(screened.message as JSONRPCMessage, extra);
-        return;
-      }
-      const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
-      void credential
-        .then((c) => refuse(this.governed, screened, { transport: this.governed.transport, sessionId: this.governed.sessionId(), credential: c }))
-        .then((answer) => transport.send(answer as unknown as JSONRPCMessage))
-        .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
+    // The SDK sets the transport's onmessage inside connect, just before start(): wrapping start puts the
+    // screening in front of the SDK's own handling, so a refused message never reaches it.
+    const start = transport.start.bind(transport);
+    transport.start = () => {
+      const inner = transport.onmessage;
+      transport.onmessage = (message, extra) => {
+        const screened = this.desk.screen(message);
+        if (screened.kind === 'pass') {
+          inner?.(screened.message as JSONRPCMessage, extra);
+          return;
+        }
+        const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
+        void credential
+          .then((c) => refuse(this.governed, screened, { transport: this.governed.transport, sessionId: this.governed.sessionId(), credential: c }))
+          .then((answer) => transport.send(answer as unknown as JSONRPCMessage))
+          .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
+      };
+      return start();
     };
     await super.connect(transport);
   }

@@ -171,3 +171,37 @@ describe('every outcome, one complete record (real JSON store)', () => {
     expect(verifyStore(dir)).toMatchObject({ ok: true, records: 9, open: 0 });
   });
 });
+
+describe('messages screened on a transport that does not screen raw input itself (issue 15)', () => {
+  it('answers a refused request once, audits it once, and runs a tools/call through its ticket', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir);
+    const pipeline = buildPipeline({ audit: store, tools: registry, policy: { current: () => policy }, deps, clock: { now: () => Date.now() }, onAuditFailure: () => undefined });
+    const server = createGovernedServer({ name: 'airlock', version: 'test', registry, pipeline, clock: { now: () => Date.now() }, transport: 'in-memory', sessionId: () => 'raw', credential: () => ({ kind: 'dev', principal }) });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const answers: Record<string, unknown>[] = [];
+    clientSide.onmessage = (message) => void answers.push(message);
+    await server.connect(serverSide);
+    await clientSide.start();
+    try {
+      await clientSide.send({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: null } } as never);
+      await clientSide.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'probe', arguments: { n: 7 }, _meta: { progressToken: 'p' } } });
+      await expect.poll(() => answers.length, { timeout: 5000 }).toBe(2);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(answers).toHaveLength(2);
+      const refused = answers.find((a) => a.id === 1) as { error: { code: number; message: string } };
+      expect(refused.error.code).toBe(-32600);
+      expect(refused.error.message).toMatch(/^Invalid request: params\._meta: must be an object, got null \[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
+      const ran = answers.find((a) => a.id === 2) as { result: { structuredContent: unknown } };
+      expect(ran.result.structuredContent).toMatchObject({ rows: [[7]] });
+    } finally {
+      await server.close();
+      await store.close();
+    }
+    const records = readRecords(dir);
+    expect(records.map((r) => [r.tool, r.outcome])).toEqual([
+      ['tools/list', 'invalid'],
+      ['probe', 'ok'],
+    ]);
+  });
+});
