@@ -67,7 +67,12 @@ export function maskStage(options: MaskingOptions & { readonly maskers?: CallMas
     // Lineage with unresolved parts does not say where every output came from: column rules then also
     // apply by name (more masking, never less).
     const wholeColumns = lineage?.maskedOutputs ?? [];
-    const lineageKnown = lineage !== undefined && lineage.unresolved.length === 0;
+    // Lineage masks by position: a result whose columns do not line up with what lineage resolved would
+    // mask the wrong ones. With sensitive positions that is refused; without, column rules apply by name.
+    const columns = ctx.result.kind === 'rows' ? ctx.result.columns.length : undefined;
+    const shifted = lineage !== undefined && lineage.outputCount > 0 && columns !== undefined && columns !== lineage.outputCount;
+    if (shifted && wholeColumns.length > 0) throw new MaskingFailedError({ detail: `lineage resolved ${lineage.outputCount} output columns but the result has ${columns}: positions of sensitive columns are not known` });
+    const lineageKnown = lineage !== undefined && lineage.unresolved.length === 0 && !shifted;
     // A large result is masked on a worker thread: other sessions' calls go on meanwhile.
     const masked = shouldOffload(ctx.result)
       ? await maskOffThread({ ...spec, result: ctx.result, wholeColumns: [...wholeColumns], lineageKnown }, ctx.signal)

@@ -156,7 +156,7 @@ export function classifySql(sql: string, catalog?: SqlCatalog, sensitive?: Sensi
   const facts = walk.result(statementType, stmt[statementType]);
   if (sensitive === undefined) return facts;
   if (analysis === undefined) {
-    const unknown: Lineage = { maskedOutputs: [], maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'], columnsReferenced: [] };
+    const unknown: Lineage = { maskedOutputs: [], outputCount: 0, maskedColumns: [], sensitiveUsedOutside: [], unresolved: ['no catalog snapshot of this connection'], columnsReferenced: [] };
     return { ...facts, lineage: unknown };
   }
   return { ...facts, lineage: analysis.lineage };

@@ -41,6 +41,8 @@ export type SensitivePredicate = (schema: string, table: string, column: string)
 export interface Lineage {
   /** Output column positions (0-based) derived from a sensitive column: masked whole. */
   readonly maskedOutputs: readonly number[];
+  /** How many output columns lineage resolved (0 for statements it does not model the output of). */
+  readonly outputCount: number;
   /** Their names, for the agent and the audit. */
   readonly maskedColumns: readonly string[];
   /** Sensitive base columns used outside the output ("schema.table.column"). */
@@ -978,6 +980,7 @@ export function analyseLineage(stmt: Node, catalog: RelationCatalog, sensitive: 
   return {
     lineage: {
       maskedOutputs,
+      outputCount: outputs.length,
       maskedColumns: maskedOutputs.map((i) => outputs[i]?.name ?? `#${i}`),
       sensitiveUsedOutside: [...resolver.outside].sort(),
       unresolved: resolver.unresolved,

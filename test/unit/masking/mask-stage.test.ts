@@ -49,4 +49,21 @@ describe('maskStage', () => {
     expect(await cells(lineage(['no catalog snapshot of this connection']))).toBe('[MASKED]');
     expect(await cells(lineage([]))).toBe('************1111');
   });
+
+  it('refuses a result whose columns do not line up with the sensitive positions lineage resolved (issue 15)', async () => {
+    const policy = policyWith({ detectors: ['CREDIT_CARD'], style: 'last4', columns: ['customers.card'], sensitiveUse: { approverGroups: ['security'] } });
+    const lineage = (maskedOutputs: number[], outputCount: number): unknown => ({ sql: { lineage: { maskedOutputs, outputCount, maskedColumns: [], sensitiveUsedOutside: [], unresolved: [], columnsReferenced: [] } } });
+    // Lineage thought the card was the first of three columns: the result has two, so positions are unknown.
+    const shifted = call(lineage([0], 3));
+    await expect(maskStage({ policy })(shifted, () => Promise.resolve())).rejects.toBeInstanceOf(MaskingFailedError);
+    // No sensitive position, but a count that does not match: column rules apply by name again.
+    const byName = call(lineage([], 3));
+    await maskStage({ policy })(byName, () => Promise.resolve());
+    expect((byName.result as RowsResult).rows[0]?.[1]).toBe('[MASKED]');
+    // Matching counts: lineage positions are trusted.
+    const matching = call(lineage([1], 2));
+    await maskStage({ policy })(matching, () => Promise.resolve());
+    expect((matching.result as RowsResult).rows[0]?.[1]).toBe('[MASKED]');
+    expect((matching.result as RowsResult).rows[0]?.[0]).toBe('ana@example.com');
+  });
 });
