@@ -169,7 +169,7 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
     // Sensitive columns used where they can reveal values, or a query that cannot be resolved: a human decides.
     const why =
       lineage.sensitiveUsedOutside.length > 0
-        ? `The query uses sensitive column${lineage.sensitiveUsedOutside.length > 1 ? 's' : ''} ${lineage.sensitiveUsedOutside.join(', ')} outside its output (filters, joins, ordering or grouping can reveal values).`
+        ? `The query uses sensitive column${lineage.sensitiveUsedOutside.length > 1 ? 's' : ''} ${lineage.sensitiveUsedOutside.join(', ')} outside its output (filters, joins, ordering, grouping, copies into other columns or errors can reveal values).`
         : lineage.unresolved.length > 0
           ? `airlock cannot tell which outputs derive from sensitive columns (${lineage.unresolved[0] ?? 'unresolved'}).`
           : undefined;

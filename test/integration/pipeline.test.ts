@@ -160,7 +160,7 @@ describe('buildPipeline with sensitive columns (lineage, real PostgreSQL)', () =
     const { ctx, sink } = await run("SELECT count(*) FROM customers WHERE card_number LIKE '4111%'");
     expect(ctx.error?.code).toBe('APPROVAL_REQUIRED');
     expect(ctx.response?.content[0]?.text).toContain(
-      'Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering or grouping can reveal values). A human approver (security) must approve this exact call; it was not run.',
+      'Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering, grouping, copies into other columns or errors can reveal values). A human approver (security) must approve this exact call; it was not run.',
     );
     expect(sink.records[0]).toMatchObject({ outcome: 'approval_required', facts: { sql: { lineage: { sensitiveUsedOutside: ['public.customers.card_number'] } } } });
   });

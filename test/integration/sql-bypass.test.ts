@@ -759,7 +759,7 @@ describe('SQL write lineage bypass suite (real pipeline, PostgreSQL and audit st
     const ctx = await call(text);
     expect(ctx.error?.code, text).toBe('APPROVAL_REQUIRED');
     expect(ctx.response?.content[0]?.text).toBe(
-      `Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering or grouping can reveal values). A human approver (security) must approve this exact call; it was not run.\n[code: APPROVAL_REQUIRED; audit id: ${ctx.id}]`,
+      `Approval required: The query uses sensitive column public.customers.card_number outside its output (filters, joins, ordering, grouping, copies into other columns or errors can reveal values). A human approver (security) must approve this exact call; it was not run.\n[code: APPROVAL_REQUIRED; audit id: ${ctx.id}]`,
     );
     expect(showsNoCard(ctx)).toBe(true);
     const records = await recordsOf(ctx);
