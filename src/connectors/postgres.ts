@@ -244,8 +244,8 @@ export class PostgresConnector implements SqlConnector {
       client.release(destroy);
     };
     const stopCancel = this.cancelOnAbort(client, entry, options.signal);
-    const guard = guardOf(client, this.options.maxMessageBytes);
     try {
+      const guard = guardOf(client, this.options.maxMessageBytes);
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
       // airlock's own statements, with integers it computed, sent in the same write as the query. The
       // server enforces the limits: statement and lock timeouts, and no transaction left idle.
@@ -410,11 +410,13 @@ const guards = new WeakMap<pg.PoolClient, RowGuard>();
 function guardOf(client: pg.PoolClient, maxMessageBytes: number | undefined): RowGuard {
   const known = guards.get(client);
   if (known !== undefined) return known;
+  // Taken between queries (the client is idle here), so the stream sits at a message boundary. This reaches
+  // into the driver (pg is pinned exactly): if its shape ever differs, no query runs unguarded.
+  const stream = (client as unknown as { connection?: { stream?: NodeJS.ReadableStream & { destroy(error?: Error): void } } }).connection?.stream;
+  const parsers = typeof stream?.listeners === 'function' ? (stream.listeners('data') as ((chunk: Buffer) => void)[]) : [];
+  if (stream === undefined || parsers.length === 0) throw new DriverReadError(new Error('the row guard cannot attach to this pg version (no connection stream with a data listener); refusing to read rows unbounded'));
   const guard = new RowGuard(maxMessageBytes);
   guards.set(client, guard);
-  // Taken between queries (the client is idle here), so the stream sits at a message boundary.
-  const stream = (client as unknown as { connection: { stream: NodeJS.ReadableStream & { destroy(error?: Error): void } } }).connection.stream;
-  const parsers = stream.listeners('data') as ((chunk: Buffer) => void)[];
   for (const listener of parsers) stream.removeListener('data', listener);
   stream.on('data', (chunk: Buffer) => {
     try {
