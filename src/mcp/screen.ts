@@ -71,7 +71,8 @@ function label(value: unknown, fallback: string): string {
  * Reads every inbound JSON-RPC message before the SDK's transport schema does, so that no request airlock
  * receives is dropped unanswered and unaudited:
  * - a tools/call keeps its params as received under a ticket (`take`), and the SDK sees a minimal valid
- *   request carrying the ticket and the client's `_meta` (progress token, protocol metadata);
+ *   request carrying the tool's name (when it is a string), the ticket and the client's `_meta` (progress
+ *   token, 2026-07-28 envelope);
  * - a request the SDK's message schema would drop (bad envelope, id, params or `_meta`) is refused here,
  *   for the transport to answer and audit;
  * - responses and well-formed messages pass unchanged.
@@ -109,7 +110,7 @@ export class IntakeDesk {
    */
   private isRewritten(message: Json): boolean {
     const params = message.params;
-    if (message.method !== 'tools/call' || !isObject(params) || params.name !== 'airlock' || !isObject(params._meta)) return false;
+    if (message.method !== 'tools/call' || !isObject(params) || !isObject(params._meta)) return false;
     const ticket = params._meta[TICKET];
     return typeof ticket === 'string' && this.intakes.has(ticket);
   }
@@ -160,7 +161,9 @@ export class IntakeDesk {
     if (id === null || issues.some((i) => i.path === 'jsonrpc' || !i.path.startsWith('params'))) return { kind: 'refuse', id, code: -32600, call };
     const ticket = randomUUID();
     this.intakes.set(ticket, { call, at: this.now() });
-    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name: 'airlock', arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
+    // The tool's name stays when it is one (2026-07-28 transports check it against the Mcp-Name header).
+    const name = isObject(params) && typeof params.name === 'string' ? params.name : 'airlock';
+    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
     return { kind: 'pass', message: rewritten };
   }
 
