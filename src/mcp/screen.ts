@@ -93,13 +93,14 @@ export class IntakeDesk {
 
   /** Tickets waiting to be taken (tests and health). */
   pending(): number {
-    this.sweep();
+    this.sweep(true);
     return this.intakes.size;
   }
 
-  private sweep(): void {
+  private sweep(always = false): void {
     const now = this.now();
-    if (now - this.lastSweep < Math.min(1000, this.ticketTtlMs)) return;
+    // Swept at most once a second on the message path: a ticket lives its time, up to a second more.
+    if (!always && now - this.lastSweep < Math.min(1000, this.ticketTtlMs)) return;
     this.lastSweep = now;
     for (const [ticket, entry] of this.intakes) if (now - entry.at >= this.ticketTtlMs) this.intakes.delete(ticket);
   }
