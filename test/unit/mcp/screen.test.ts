@@ -16,7 +16,7 @@ describe('IntakeDesk shared by a serving entry (issue 16)', () => {
     const desk = new IntakeDesk();
     const screened = desk.screen({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: { a: 1 }, _meta: { ...envelope, progressToken: 'p' } } });
     expect(screened.kind).toBe('pass');
-    const message = (screened as { message: { params: { name: string; arguments: unknown; _meta: Record<string, unknown> } } }).message;
+    const message = (screened as unknown as { message: { params: { name: string; arguments: unknown; _meta: Record<string, unknown> } } }).message;
     expect(message.params.name).toBe('whoami');
     expect(message.params.arguments).toEqual({});
     expect(message.params._meta).toMatchObject({ ...envelope, progressToken: 'p' });
