@@ -49,7 +49,8 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[index] ?? Number.NaN;
 }
 
-async function connect(server: Server): Promise<Client> {
+/** The bare server is a v1 Server, the governed one a v2 Server: both take the v1 in-memory transport. */
+async function connect(server: { connect(transport: InMemoryTransport): Promise<void> }): Promise<Client> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'bench', version: '1.0.0' });

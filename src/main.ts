@@ -356,7 +356,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const common = { name: 'airlock', version: VERSION, registry, pipeline, clock };
     if (config.transport === 'stdio') {
       const source = tokenSource;
-      const stdio = await serveStdio({ ...common, maxLineBytes: config.maxBodyBytes, credential: () => (source === undefined ? credential : source.current()) });
+      const stdio = await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (source === undefined ? credential : source.current()) });
       cleanups.push(drain);
       log('info', 'serving MCP on stdio');
       return {

@@ -16,6 +16,11 @@ export interface AuditRecord {
    */
   readonly claimedSessionId?: string;
   readonly transport: TransportKind;
+  /**
+   * The MCP protocol version the call came in on (`2025-11-25`, `2026-07-28`, …), when the connection had
+   * negotiated one. 2026-07-28 has no protocol sessions: its calls carry `sessionId: ""`.
+   */
+  readonly protocol?: string;
   /** The verified caller; `null` when no identity could be established. Never the token. */
   readonly principal: {
     readonly issuer: string;
@@ -67,6 +72,7 @@ export interface StartedEntry {
   readonly time: string;
   readonly sessionId: string;
   readonly transport: TransportKind;
+  readonly protocol?: string;
   readonly principal: AuditRecord['principal'];
   readonly devIdentity: boolean;
   readonly tool: string;

@@ -71,16 +71,50 @@ function label(value: unknown, fallback: string): string {
  * Reads every inbound JSON-RPC message before the SDK's transport schema does, so that no request airlock
  * receives is dropped unanswered and unaudited:
  * - a tools/call keeps its params as received under a ticket (`take`), and the SDK sees a minimal valid
- *   request carrying the ticket and the client's `_meta` (progress token, protocol metadata);
+ *   request carrying the tool's name (when it is a string), the ticket and the client's `_meta` (progress
+ *   token, 2026-07-28 envelope);
  * - a request the SDK's message schema would drop (bad envelope, id, params or `_meta`) is refused here,
  *   for the transport to answer and audit;
  * - responses and well-formed messages pass unchanged.
- * One desk per MCP connection (the server that `take`s shares it with the transport that screens).
+ * One desk per serving entry (a stdio connection, an HTTP server): the servers that `take` share it with the
+ * transport that screens, and a stateless entry creates a server per request. A ticket nobody takes (the
+ * request never reached a handler) is dropped after `ticketTtlMs`.
  */
 export class IntakeDesk {
-  private readonly intakes = new Map<string, ToolCallIntake>();
+  private readonly intakes = new Map<string, { readonly call: ToolCallIntake; readonly at: number }>();
   /** Messages this desk has passed already: a transport that screens raw input hands them on as they are. */
   private readonly passed = new WeakSet<object>();
+  private lastSweep = 0;
+
+  constructor(
+    private readonly ticketTtlMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Tickets waiting to be taken (tests and health). */
+  pending(): number {
+    this.sweep(true);
+    return this.intakes.size;
+  }
+
+  private sweep(always = false): void {
+    const now = this.now();
+    // Swept at most once a second on the message path: a ticket lives its time, up to a second more.
+    if (!always && now - this.lastSweep < Math.min(1000, this.ticketTtlMs)) return;
+    this.lastSweep = now;
+    for (const [ticket, entry] of this.intakes) if (now - entry.at >= this.ticketTtlMs) this.intakes.delete(ticket);
+  }
+
+  /**
+   * A tools/call this desk rewrote, as an SDK transport hands it on after parsing it into a new object: the
+   * same request under a ticket still waiting here. Tickets are random and never leave the server.
+   */
+  private isRewritten(message: Json): boolean {
+    const params = message.params;
+    if (message.method !== 'tools/call' || !isObject(params) || !isObject(params._meta)) return false;
+    const ticket = params._meta[TICKET];
+    return typeof ticket === 'string' && this.intakes.has(ticket);
+  }
 
   /** A message that could not be read at all (not JSON, or over the size limit). */
   static unreadable(path: string, message: string, code: -32600 | -32700): Screened & { kind: 'refuse' } {
@@ -88,7 +122,8 @@ export class IntakeDesk {
   }
 
   screen(message: unknown): Screened {
-    if (isObject(message) && this.passed.has(message)) return { kind: 'pass', message };
+    this.sweep();
+    if (isObject(message) && (this.passed.has(message) || this.isRewritten(message))) return { kind: 'pass', message };
     const screened = this.read(message);
     if (screened.kind === 'pass') this.passed.add(screened.message);
     return screened;
@@ -126,15 +161,17 @@ export class IntakeDesk {
     const call: ToolCallIntake = { ...intake, issues: [...issues, ...intake.issues] };
     if (id === null || issues.some((i) => i.path === 'jsonrpc' || !i.path.startsWith('params'))) return { kind: 'refuse', id, code: -32600, call };
     const ticket = randomUUID();
-    this.intakes.set(ticket, call);
-    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name: 'airlock', arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
+    this.intakes.set(ticket, { call, at: this.now() });
+    // The tool's name stays when it is one (2026-07-28 transports check it against the Mcp-Name header).
+    const name = isObject(params) && typeof params.name === 'string' ? params.name : 'airlock';
+    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
     return { kind: 'pass', message: rewritten };
   }
 
   /** The call behind a ticket, once. */
   take(meta: unknown): ToolCallIntake {
     const ticket = isObject(meta) ? meta[TICKET] : undefined;
-    const intake = typeof ticket === 'string' ? this.intakes.get(ticket) : undefined;
+    const intake = typeof ticket === 'string' ? this.intakes.get(ticket)?.call : undefined;
     if (intake === undefined) return { toolName: '(unknown)', rawArguments: null, issues: [{ path: 'params', message: 'the request could not be read' }] };
     this.intakes.delete(ticket as string);
     return intake;

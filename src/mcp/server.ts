@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Server, type ServerOptions } from '@modelcontextprotocol/sdk/server/index.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { Implementation, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Server, type Implementation, type JSONRPCMessage, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
 import type { TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
@@ -18,8 +15,10 @@ export interface GovernedServerOptions {
   readonly transport: TransportKind;
   /** Session id for audit; HTTP transports know it only after initialisation, hence a function. */
   readonly sessionId: () => string;
-  /** The credential for one request, from what the transport attached (`extra.authInfo`). */
+  /** The credential for one request, from what the transport attached (`ctx.http.authInfo`). */
   readonly credential: (authInfo: unknown) => Credential | Promise<Credential>;
+  /** Protocol errors, lost responses and transport failures (the SDK reports them here). */
+  readonly onerror?: (error: Error) => void;
 }
 
 const INSTRUCTIONS = [
@@ -63,41 +62,38 @@ export async function refuse(
 
 /**
  * A Server whose connection screens every inbound message with its IntakeDesk. Transports that read raw
- * input (stdio lines, HTTP bodies) screen it themselves before the SDK's message schema can drop it; for
- * any other transport the screening happens here, as each message arrives.
+ * input (stdio lines, HTTP bodies) screen it themselves before the SDK's message schema can drop it; the
+ * SDK's own transports hand on a parsed copy, which the desk recognises (see IntakeDesk.screen). For any
+ * other transport the screening happens here, as each message arrives.
  */
 export class GovernedServer extends Server {
-  readonly desk = new IntakeDesk();
-
   constructor(
     private readonly governed: GovernedServerOptions,
     info: Implementation,
     serverOptions: ServerOptions,
+    /** Shared by every instance of one serving entry: a stateless entry creates an instance per request. */
+    readonly desk: IntakeDesk,
   ) {
     super(info, serverOptions);
   }
 
   override async connect(transport: Transport): Promise<void> {
-    // The SDK sets the transport's onmessage inside connect, just before start(): wrapping start puts the
-    // screening in front of the SDK's own handling, so a refused message never reaches it.
-    const start = transport.start.bind(transport);
-    transport.start = () => {
-      const inner = transport.onmessage;
-      transport.onmessage = (message, extra) => {
-        const screened = this.desk.screen(message);
-        if (screened.kind === 'pass') {
-          inner?.(screened.message as JSONRPCMessage, extra);
-          return;
-        }
-        const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
-        void credential
-          .then((c) => refuse(this.governed, screened, { transport: this.governed.transport, sessionId: this.governed.sessionId(), credential: c }))
-          .then((answer) => transport.send(answer as unknown as JSONRPCMessage))
-          .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
-      };
-      return start();
-    };
     await super.connect(transport);
+    // The SDK's handler is set now: this one runs first and hands it the screened message.
+    const sdk = transport.onmessage;
+    if (sdk === undefined) return;
+    transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
+      const screened = this.desk.screen(message);
+      if (screened.kind === 'pass') {
+        sdk.call(transport, screened.message as JSONRPCMessage, extra);
+        return;
+      }
+      const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
+      void credential
+        .then((c) => refuse(this.governed, screened, { transport: this.governed.transport, sessionId: this.governed.sessionId(), credential: c }))
+        .then((answer) => transport.send(answer as unknown as JSONRPCMessage))
+        .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
+    };
   }
 }
 
@@ -107,27 +103,31 @@ export class GovernedServer extends Server {
  * is audited. The connection's transport screens each message with `desk` first (see IntakeDesk): the
  * handler takes the tools/call as received from it.
  */
-export function createGovernedServer(options: GovernedServerOptions): GovernedServer {
+export function createGovernedServer(options: GovernedServerOptions, desk: IntakeDesk = new IntakeDesk()): GovernedServer {
   const server = new GovernedServer(options,
     { name: options.name, version: options.version, title: 'airlock' },
     { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+    desk,
   );
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...options.registry.list()] }));
-  server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
-    const call = server.desk.take(request.params._meta);
-    const ctx: CallContext = {
+  if (options.onerror !== undefined) server.onerror = options.onerror;
+  server.setRequestHandler('tools/list', () => ({ tools: [...options.registry.list()] }));
+  server.setRequestHandler('tools/call', async (request, ctx) => {
+    const call = desk.take(request.params._meta);
+    const protocol = server.getNegotiatedProtocolVersion();
+    const callCtx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
-      sessionId: extra.sessionId ?? options.sessionId(),
+      sessionId: ctx.sessionId ?? options.sessionId(),
       transport: options.transport,
+      ...(protocol === undefined ? {} : { protocol }),
       toolName: call.toolName,
       rawArguments: call.rawArguments,
       ...(call.issues.length > 0 ? { requestIssues: call.issues } : {}),
-      credential: await options.credential(extra.authInfo),
-      signal: extra.signal,
+      credential: await options.credential(ctx.http?.authInfo),
+      signal: ctx.mcpReq.signal,
     };
-    await options.pipeline(ctx);
-    const response = ctx.response;
+    await options.pipeline(callCtx);
+    const response = callCtx.response;
     if (response === undefined) throw new Error('pipeline produced no response');
     return { ...response };
   });

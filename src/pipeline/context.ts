@@ -18,6 +18,8 @@ export interface CallContext {
   readonly startedAt: number;
   readonly sessionId: string;
   readonly transport: TransportKind;
+  /** The MCP protocol version of the connection or request, when known (the audit records it). */
+  readonly protocol?: string;
   readonly toolName: string;
   readonly rawArguments: unknown;
   /** What was wrong with the tools/call request itself (read before any schema); refused as INVALID_INPUT. */

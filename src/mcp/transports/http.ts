@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
+import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
@@ -92,8 +94,24 @@ interface Session {
   /** `principalKey` of the principal that opened the session; other principals may not use it. */
   readonly owner: string | undefined;
   readonly server: GovernedServer;
-  readonly transport: StreamableHTTPServerTransport | SSEServerTransport;
+  readonly transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
+  /** Request ids in flight (answer not sent yet): a second request with one of them is refused. */
+  readonly pending: Set<string>;
   lastSeen: number;
+}
+
+/** A JSON-RPC id as a map key: `1` and `"1"` are different ids. */
+function idKey(id: unknown): string {
+  return `${typeof id}:${String(id)}`;
+}
+
+function isRequestMessage(message: unknown): message is { method: string; id: RequestId; params?: unknown } {
+  return typeof message === 'object' && message !== null && 'method' in message && 'id' in message;
+}
+
+/** JSON-RPC batches were removed from MCP in 2025-06-18; sessions that negotiated it or later refuse them. */
+function refusesBatches(protocol: string | undefined): boolean {
+  return protocol === undefined || protocol >= '2025-06-18';
 }
 
 const DEFAULT_SESSION_CAPS: SessionCaps = { maxTotal: 1000, maxPerPrincipal: 32 };
@@ -189,16 +207,30 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
   let hostValues = new Set<string>();
 
+  /** One desk for every server instance of this HTTP server: 2026-07-28 requests get an instance each. */
+  const desk = new IntakeDesk();
+  const reportError = (where: string) => (error: Error): void => options.log('warn', `${where}: ${error.message}`);
   const serverFor = (kind: 'http' | 'sse', sessionId: () => string): GovernedServer =>
-    createGovernedServer({
-      ...options,
-      transport: kind,
-      sessionId,
-      credential: (authInfo) => {
-        const extra = (authInfo as { extra?: { credential?: Credential } } | undefined)?.extra;
-        return extra?.credential ?? { kind: 'none' };
+    createGovernedServer(
+      {
+        ...options,
+        transport: kind,
+        sessionId,
+        credential: (authInfo) => {
+          const extra = (authInfo as { extra?: { credential?: Credential } } | undefined)?.extra;
+          return extra?.credential ?? { kind: 'none' };
+        },
+        onerror: reportError(kind === 'sse' ? 'sse' : 'http'),
       },
-    });
+      desk,
+    );
+  /** 2026-07-28 requests: stateless, one server instance per request, no session id. */
+  let modernInFlight = 0;
+  const modern = createMcpHandler(() => serverFor('http', () => ''), {
+    legacy: 'reject',
+    onerror: reportError('http (2026-07-28)'),
+    maxRequestBodySize: options.maxBodyBytes,
+  });
 
   const attachCredential = (req: AuthedRequest, credential: Credential): void => {
     // The token itself is not passed on: handlers get the verified principal only.
@@ -357,7 +389,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
    * ticket), or answers the refusal (400, audited) and returns undefined. A batch with one refused
    * message is refused whole.
    */
-  const screenBody = async (res: ServerResponse, desk: IntakeDesk, body: unknown, kind: 'http' | 'sse', credential: Credential, sessionId: string): Promise<{ body: unknown } | undefined> => {
+  const screenBody = async (res: ServerResponse, body: unknown, kind: 'http' | 'sse', credential: Credential, sessionId: string): Promise<{ body: unknown } | undefined> => {
     const batch = Array.isArray(body);
     const screened = (batch ? body : [body]).map((m) => desk.screen(m));
     const refused = screened.filter((x): x is Screened & { kind: 'refuse' } => x.kind === 'refuse');
@@ -368,6 +400,73 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
     const messages = screened.map((x) => (x as Screened & { kind: 'pass' }).message);
     return { body: batch ? messages : messages[0] };
+  };
+
+  /** Ends a session at once: its transport closes, the server with it, and its slot is released. */
+  const endSession = (id: string, session: Session, why: string): void => {
+    sessions.delete(id);
+    options.log('info', `http: ${session.kind} session ${id} ended: ${why}`);
+    void session.transport.close().catch(() => undefined);
+  };
+
+  /** Keeps `pending` to the requests whose answer has not been sent. */
+  const trackAnswers = (transport: NodeStreamableHTTPServerTransport | SSEServerTransport, pending: Set<string>): void => {
+    const send = transport.send.bind(transport) as (message: JSONRPCMessage, sendOptions?: unknown) => Promise<void>;
+    transport.send = (message: JSONRPCMessage, sendOptions?: unknown) => {
+      if ('id' in message && ('result' in message || 'error' in message)) pending.delete(idKey(message.id));
+      return send(message, sendOptions);
+    };
+  };
+
+  /**
+   * Requests a client cancelled (notifications/cancelled) get no answer: the SDK aborts them, and airlock
+   * closes the POST stream that waited for the answer and forgets the id.
+   */
+  const closeCancelled = (session: Session, body: unknown): void => {
+    for (const message of Array.isArray(body) ? body : [body]) {
+      const m = message as { method?: unknown; id?: unknown; params?: { requestId?: unknown } } | null;
+      if (m === null || typeof m !== 'object' || m.method !== 'notifications/cancelled' || 'id' in m) continue;
+      const target = m.params?.requestId;
+      if ((typeof target !== 'string' && typeof target !== 'number') || !session.pending.delete(idKey(target))) continue;
+      if (session.transport instanceof NodeStreamableHTTPServerTransport) session.transport.closeSSEStream(target);
+    }
+  };
+
+  /** A refusal of one request that names its id (the screen's refusals of unreadable input name none). */
+  const requestRefusal = (message: { method: string; id: RequestId; params?: unknown }, path: string, text: string): Screened & { kind: 'refuse' } => {
+    const call = message.method === 'tools/call' ? readToolCall(message.params) : { toolName: message.method.slice(0, 100), rawArguments: null };
+    return { kind: 'refuse', id: message.id, code: -32600, call: { toolName: call.toolName, rawArguments: call.rawArguments, issues: [{ path, message: text }] } };
+  };
+
+  /**
+   * A 2026-07-28 request: served statelessly by a fresh server instance (no session id). The body was
+   * screened like any other; a client that disconnects aborts the call (the request's signal).
+   */
+  const handleModern = async (req: AuthedRequest, res: ServerResponse, body: unknown, credential: Credential): Promise<void> => {
+    const screened = await screenBody(res, body, 'http', credential, '');
+    if (screened === undefined) return;
+    const gone = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) gone.abort();
+    });
+    const request = await toWebRequest(req, screened.body, { signal: gone.signal, maxRequestBodySize: options.maxBodyBytes });
+    modernInFlight++;
+    let response: Response;
+    try {
+      response = await modern.fetch(request, { ...(req.auth === undefined ? {} : { authInfo: req.auth }), parsedBody: screened.body });
+    } finally {
+      modernInFlight--;
+    }
+    if (res.destroyed) return;
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    if (response.body === null) {
+      res.end();
+      return;
+    }
+    const stream = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    res.on('close', () => stream.destroy());
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   };
 
   const handleMcp = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
@@ -392,6 +491,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       return;
     }
     attachCredential(req, credential);
+    // Each POST is routed by era: one that names a session is 2025-era (2026-07-28 has no sessions); any
+    // other that claims 2026-07-28 in its _meta envelope is served statelessly.
+    if (req.method === 'POST' && sessionId === undefined && !(await isLegacyRequest(await toWebRequest(req, body, { maxRequestBodySize: options.maxBodyBytes }), body, { maxRequestBodySize: options.maxBodyBytes }))) {
+      await handleModern(req, res, body, credential);
+      return;
+    }
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
       if (session === undefined || session.kind !== 'http') {
@@ -403,17 +508,50 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         return;
       }
       session.lastSeen = Date.now();
+      const transport = session.transport as NodeStreamableHTTPServerTransport;
+      let requestIds: RequestId[] = [];
       if (req.method === 'POST') {
-        const screened = await screenBody(res, session.server.desk, body, 'http', credential, sessionId);
+        const screened = await screenBody(res, body, 'http', credential, sessionId);
         if (screened === undefined) return;
         body = screened.body;
+        const protocol = session.server.getNegotiatedProtocolVersion();
+        if (Array.isArray(body) && refusesBatches(protocol)) {
+          // Each request of the batch is answered (and audited) with the refusal, under its own id.
+          const text = `JSON-RPC batches are not accepted on protocol ${protocol ?? '2025-06-18'} and later; send one message per request`;
+          const refused = (body as unknown[]).map((m) => (isRequestMessage(m) ? requestRefusal(m, 'message', text) : IntakeDesk.unreadable('message', text, -32600)));
+          await answerRefused(res, 400, 'http', credential, sessionId, refused, true);
+          return;
+        }
+        const requests = (Array.isArray(body) ? body : [body]).filter(isRequestMessage);
+        const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
+        if (duplicates.length > 0) {
+          const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
+          await answerRefused(res, 400, 'http', credential, sessionId, refused, Array.isArray(body));
+          return;
+        }
+        requestIds = requests.map((m) => m.id);
+        for (const id of requestIds) session.pending.add(idKey(id));
+        // A client that goes away mid-call cancels it, as notifications/cancelled would.
+        res.on('close', () => {
+          for (const id of requestIds) {
+            if (!session.pending.has(idKey(id))) continue;
+            session.pending.delete(idKey(id));
+            transport.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the client disconnected' } });
+          }
+        });
       }
-      const transport = session.transport as StreamableHTTPServerTransport;
       boundOutput(res, maxBuffered, (buffered) => {
         recordLimit({ transport: 'http', sessionId, credential, kind: 'session_dropped', method: `${req.method ?? 'GET'} /mcp`, message: 'Session dropped: its client stopped reading', detail: `${buffered} bytes of output unread (limit ${maxBuffered})` });
         void transport.close().catch(() => undefined);
       });
+      if (req.method === 'GET') {
+        // The client's stream for server messages: when it closes, the client has gone.
+        res.on('close', () => {
+          if (res.statusCode === 200 && sessions.get(sessionId) === session) endSession(sessionId, session, 'its GET stream closed');
+        });
+      }
       await transport.handleRequest(req, res, body);
+      if (req.method === 'POST') closeCancelled(session, body);
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -425,15 +563,17 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     const lease = await admitSession(res, 'http', credential, 'initialize');
     if (lease === undefined) return;
     let id = '';
-    const transport = new StreamableHTTPServerTransport({
+    const pending = new Set<string>();
+    const transport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (newId) => {
         id = newId;
-        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, lastSeen: Date.now() });
+        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, pending, lastSeen: Date.now() });
       },
     });
+    trackAnswers(transport, pending);
     const server = serverFor('http', () => id);
-    const screened = await screenBody(res, server.desk, body, 'http', credential, '');
+    const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) {
       lease.release();
       return;
@@ -443,6 +583,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       lease.release();
       if (id !== '') sessions.delete(id);
     };
+    transport.onerror = reportError('http');
     await server.connect(transport);
     try {
       await transport.handleRequest(req, res, body);
@@ -463,10 +604,14 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     });
     const transport = new SSEServerTransport('/messages', res);
     const server = serverFor('sse', () => transport.sessionId);
-    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, lastSeen: Date.now() });
+    const pending = new Set<string>();
+    trackAnswers(transport, pending);
+    transport.onerror = reportError('sse');
+    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, pending, lastSeen: Date.now() });
     res.on('close', () => {
+      // The client closed its stream: the session ends now, not at the idle reap.
       lease.release();
-      sessions.delete(transport.sessionId);
+      if (sessions.delete(transport.sessionId)) options.log('info', `http: sse session ${transport.sessionId} ended: its stream closed`);
       void server.close().catch(() => undefined);
     });
     await server.connect(transport);
@@ -493,17 +638,54 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       return;
     }
     session.lastSeen = Date.now();
-    const screened = await screenBody(res, session.server.desk, parsed.body, 'sse', credential, sessionId);
+    if (!isJsonContentType(req.headers['content-type'])) {
+      await answerRefused(res, 415, 'sse', credential, sessionId, [IntakeDesk.unreadable('body', 'Content-Type must be application/json', -32600)], false);
+      return;
+    }
+    const screened = await screenBody(res, parsed.body, 'sse', credential, sessionId);
     if (screened === undefined) return;
+    const protocol = session.server.getNegotiatedProtocolVersion();
+    if (Array.isArray(screened.body) && refusesBatches(protocol)) {
+      const text = `JSON-RPC batches are not accepted on protocol ${protocol ?? '2025-06-18'} and later; send one message per request`;
+      const refused = (screened.body as unknown[]).map((m) => (isRequestMessage(m) ? requestRefusal(m, 'message', text) : IntakeDesk.unreadable('message', text, -32600)));
+      await answerRefused(res, 400, 'sse', credential, sessionId, refused, true);
+      return;
+    }
+    const requests = (Array.isArray(screened.body) ? screened.body : [screened.body]).filter(isRequestMessage);
+    const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
+    if (duplicates.length > 0) {
+      const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
+      await answerRefused(res, 400, 'sse', credential, sessionId, refused, Array.isArray(screened.body));
+      return;
+    }
+    for (const m of requests) session.pending.add(idKey(m.id));
     attachCredential(req, credential);
     await (session.transport as SSEServerTransport).handlePostMessage(req, res, screened.body);
+    closeCancelled(session, screened.body);
+  };
+
+  /**
+   * Open sessions per era: 2025-era sessions by transport and negotiated version; 2026-07-28 has no
+   * sessions, only requests in flight.
+   */
+  const eraCounts = (): Record<string, unknown> => {
+    const byVersion: Record<string, number> = {};
+    let http = 0;
+    let sse = 0;
+    for (const session of sessions.values()) {
+      if (session.kind === 'http') http++;
+      else sse++;
+      const version = session.server.getNegotiatedProtocolVersion() ?? 'initializing';
+      byVersion[version] = (byVersion[version] ?? 0) + 1;
+    }
+    return { '2025': { sessions: http + sse, http, sse, byVersion }, '2026-07-28': { sessions: 0, inFlight: modernInFlight } };
   };
 
   const route = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (!checkOrigin(req, res)) return;
     if (url.pathname === '/healthz' && req.method === 'GET') {
-      sendJson(res, 200, { status: 'ok', sessions: sessions.size, ...options.health() });
+      sendJson(res, 200, { status: 'ok', sessions: sessions.size, eras: eraCounts(), ...options.health() });
       return;
     }
     if (options.auth !== undefined && req.method === 'GET' && url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
@@ -557,6 +739,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     sessionCount: () => sessions.size,
     async close() {
       clearInterval(reaper);
+      await modern.close().catch(() => undefined);
       const open = [...sessions.values()];
       sessions.clear();
       await Promise.all(open.map((s) => s.transport.close().catch(() => undefined)));

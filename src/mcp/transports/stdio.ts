@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
 import type { Credential } from '../../identity/principal.js';
 import { IntakeDesk, type Screened } from '../screen.js';
 import { createGovernedServer, refuse, type GovernedServerOptions, type Refusal } from '../server.js';
@@ -11,6 +11,8 @@ export interface StdioOptions extends Omit<GovernedServerOptions, 'transport' | 
   readonly credential: () => Credential | Promise<Credential>;
   /** Longest message line read, in bytes (the same bound as an HTTP body); longer lines are refused. */
   readonly maxLineBytes: number;
+  /** Protocol errors and lost responses (the SDK and the transport report them here). */
+  readonly log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
 /**
@@ -62,10 +64,12 @@ export class LineReader {
  * line is read by airlock first, so a line that is too long, not JSON, or not a request the SDK accepts
  * is answered with a JSON-RPC error and audited instead of being dropped in silence.
  */
-class ScreenedStdioTransport implements Transport {
+export class ScreenedStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
-  onmessage?: (message: JSONRPCMessage) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  /** Called once when the transport closes (the serving entry owns `onclose`). */
+  onended?: () => void;
   private closed = false;
   private readonly reader: LineReader;
 
@@ -129,27 +133,36 @@ class ScreenedStdioTransport implements Transport {
     this.input.off('error', this.onInputError);
     if (this.input.listenerCount('data') === 0) this.input.pause();
     this.onclose?.();
+    this.onended?.();
     return Promise.resolve();
   }
 }
 
-/** Serves MCP over this process's stdin/stdout. Resolves when the client closes the stream. */
-export async function serveStdio(options: StdioOptions): Promise<{ closed: Promise<void> }> {
+/**
+ * Serves MCP over this process's stdin/stdout, both eras: a client that opens with `initialize` gets a
+ * 2025-era connection (the version it asks for, up to 2025-11-25); a client that opens with a 2026-07-28
+ * request (or `server/discover`) gets 2026-07-28. One desk screens every line for every server instance of
+ * the connection. Resolves when the client closes the stream.
+ */
+export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<void> }> {
   const sessionId = randomUUID();
-  const server = createGovernedServer({
-    ...options,
-    transport: 'stdio',
-    sessionId: () => sessionId,
-    credential: () => options.credential(),
-  });
-  const transport = new ScreenedStdioTransport(process.stdin, process.stdout, server.desk, options.maxLineBytes, async (refused) =>
+  const desk = new IntakeDesk();
+  const onerror = (error: Error): void => options.log?.('warn', `stdio: ${error.message}`);
+  const transport = new ScreenedStdioTransport(process.stdin, process.stdout, desk, options.maxLineBytes, async (refused) =>
     refuse(options, refused, { transport: 'stdio', sessionId, credential: await options.credential() }),
   );
-  // The end of stdin ends the session; calls in flight still answer (the transport stays open for them).
   const closed = new Promise<void>((resolve) => {
-    server.onclose = () => resolve();
+    transport.onended = () => resolve();
+    // The end of stdin ends the session; calls in flight still answer (the transport stays open for them).
     process.stdin.once('end', () => resolve());
   });
-  await server.connect(transport);
-  return { closed };
+  serveStdioEntry(
+    () =>
+      createGovernedServer(
+        { ...options, transport: 'stdio', sessionId: () => sessionId, credential: () => options.credential(), onerror },
+        desk,
+      ),
+    { transport, onerror },
+  );
+  return Promise.resolve({ closed });
 }

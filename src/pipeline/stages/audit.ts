@@ -77,6 +77,7 @@ export function startedEntry(ctx: CallContext): StartedEntry {
     time: new Date(ctx.startedAt).toISOString(),
     sessionId: ctx.sessionId,
     transport: ctx.transport,
+    ...(ctx.protocol === undefined ? {} : { protocol: ctx.protocol }),
     principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
     devIdentity: ctx.credential.kind === 'dev',
     tool: ctx.toolName,
