@@ -441,14 +441,14 @@ describe('SQL bypass suite (real PostgreSQL catalog)', () => {
  * `customers.card_number` declared sensitive and no content detector: only lineage stands between the card
  * numbers and the agent. Registers its own setup and teardown in the calling `describe`.
  */
-function lineagePipeline(ruleId: string, classes: SqlClass[]) {
+function lineagePipeline(ruleId: string, classes: SqlClass[], extraColumns: string[] = []) {
   const registry = new ToolRegistry(ALL_TOOLS);
   const policy = parsePolicy(
     JSON.stringify({
       version: 1,
       resources: { connections: { shop: { url: 'env:DATABASE_URL' } } },
       rules: [{ id: ruleId, effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes } }],
-      masking: { detectors: [], columns: ['customers.card_number'], sensitiveUse: { approverGroups: ['security'] } },
+      masking: { detectors: [], columns: ['customers.card_number', ...extraColumns], sensitiveUse: { approverGroups: ['security'] } },
     }),
     'policies.json',
     registry.names(),
@@ -724,7 +724,20 @@ describe('SQL lineage bypass suite (real pipeline, PostgreSQL and audit store) (
  * SELECT's.
  */
 describe('SQL write lineage bypass suite (real pipeline, PostgreSQL and audit store) (issue 15)', () => {
-  const { call, recordsOf } = lineagePipeline('analysts-write', ['read', 'write', 'ddl', 'admin']);
+  // Writes that run go to a table of this suite's own: an UPDATE of the shared demo tables would reorder
+  // their rows for every other test file (heap order is what a SELECT without ORDER BY returns).
+  const { call, recordsOf } = lineagePipeline('analysts-write', ['read', 'write', 'ddl', 'admin'], ['issue15_cards.card_number']);
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: adminUrl.replace(/\/postgres$/, '/airlock_test') });
+    await admin.connect();
+    try {
+      await admin.query(`DROP TABLE IF EXISTS issue15_cards; CREATE TABLE issue15_cards (id int PRIMARY KEY, name text NOT NULL, card_number text NOT NULL);
+        INSERT INTO issue15_cards VALUES (1, 'Ana', '4111 1111 1111 1111'), (2, 'Bo', '5555-5555-5555-4444');
+        GRANT SELECT, UPDATE, DELETE ON issue15_cards TO airlock_app`);
+    } finally {
+      await admin.end();
+    }
+  });
   const ORDER_COLUMNS = 'orders (customer_id, product_id, quantity, status, ordered_at)';
   const LAUNDER_UPDATE = 'UPDATE orders SET status = c.card_number FROM customers c WHERE c.id = orders.customer_id';
   const LAUNDER_MERGE = 'MERGE INTO orders o USING customers c ON c.id = o.customer_id WHEN MATCHED THEN UPDATE SET status = c.card_number';
@@ -770,12 +783,12 @@ describe('SQL write lineage bypass suite (real pipeline, PostgreSQL and audit st
 
   /** Writes that keep card numbers where they are declared sensitive, or copy none: they run as the rule allows. */
   const KEPT: [string, number, string[]][] = [
-    ['UPDATE customers SET card_number = card_number WHERE id = 1 RETURNING id, card_number', 1, ['card_number']],
-    ['UPDATE customers SET card_number = card_number WHERE id = 2 RETURNING old.card_number AS was, new.name', 1, ['was']],
+    ['UPDATE issue15_cards SET card_number = card_number WHERE id = 1 RETURNING id, card_number', 1, ['card_number']],
+    ['UPDATE issue15_cards SET card_number = card_number WHERE id = 2 RETURNING old.card_number AS was, new.name', 1, ['was']],
     ['DELETE FROM customers WHERE id = -1 RETURNING card_number', 0, ['card_number']],
     [`INSERT INTO ${ORDER_COLUMNS} SELECT id, 1, 1, name, now() FROM customers WHERE false RETURNING status`, 0, []],
     ['UPDATE orders SET status = status WHERE id = -1 RETURNING id', 0, []],
-    ['MERGE INTO orders o USING (SELECT id, card_number FROM customers WHERE id = 1) s ON s.id = o.id WHEN MATCHED THEN UPDATE SET quantity = o.quantity RETURNING o.id, s.card_number', 1, ['card_number']],
+    ['MERGE INTO issue15_cards t USING (SELECT id, card_number FROM customers WHERE id = 1) s ON s.id = t.id WHEN MATCHED THEN UPDATE SET name = t.name RETURNING t.id, s.card_number', 1, ['card_number']],
   ];
 
   it.each(KEPT)('runs %s and masks RETURNING columns that carry card numbers', async (text, rows, masked) => {
