@@ -3,6 +3,7 @@ import { Server, type Implementation, type JSONRPCMessage, type MessageExtraInfo
 import type { TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
+import { callNotifier } from './notify.js';
 import { IntakeDesk, type Screened } from './screen.js';
 import type { ToolRegistry } from './registry.js';
 
@@ -106,7 +107,7 @@ export class GovernedServer extends Server {
 export function createGovernedServer(options: GovernedServerOptions, desk: IntakeDesk = new IntakeDesk()): GovernedServer {
   const server = new GovernedServer(options,
     { name: options.name, version: options.version, title: 'airlock' },
-    { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS },
     desk,
   );
   if (options.onerror !== undefined) server.onerror = options.onerror;
@@ -114,6 +115,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const call = desk.take(request.params._meta);
     const protocol = server.getNegotiatedProtocolVersion();
+    const notifier = callNotifier(ctx, (error) => server.onerror?.(error));
     const callCtx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
@@ -125,8 +127,11 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       ...(call.issues.length > 0 ? { requestIssues: call.issues } : {}),
       credential: await options.credential(ctx.http?.authInfo),
       signal: ctx.mcpReq.signal,
+      report: notifier.report,
     };
     await options.pipeline(callCtx);
+    // Progress and messages go out before the result that ends the request.
+    await notifier.flush();
     const response = callCtx.response;
     if (response === undefined) throw new Error('pipeline produced no response');
     return { ...response };

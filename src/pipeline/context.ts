@@ -12,6 +12,17 @@ export interface CallResponse {
   readonly isError?: boolean;
 }
 
+/** Points of a governed call worth telling the caller about while it runs. */
+export type CallStep = 'decided' | 'started' | 'finished' | 'masked';
+
+/**
+ * Something a stage tells the caller while the call runs: progress at a step, or a message for the agent.
+ * Messages carry counts, names of tools, resources, rules and columns, and limits: never SQL text or values.
+ */
+export type CallEvent =
+  | { readonly kind: 'progress'; readonly step: CallStep; readonly message: string }
+  | { readonly kind: 'log'; readonly level: 'info' | 'warning'; readonly message: string };
+
 /** One governed call as it moves through the stages. Stages fill in what they learn. */
 export interface CallContext {
   readonly id: string;
@@ -28,6 +39,11 @@ export interface CallContext {
   auditedInput?: unknown;
   readonly credential: Credential;
   readonly signal: AbortSignal;
+  /**
+   * Where stages report progress and messages (the MCP layer turns them into notifications). Absent when
+   * nobody listens; must not throw.
+   */
+  readonly report?: (event: CallEvent) => void;
   principal?: Principal;
   tool?: AnyTool;
   input?: unknown;

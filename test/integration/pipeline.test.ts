@@ -4,7 +4,7 @@ import type { AuditRecord, AuditSink, StartedEntry } from '../../src/audit/recor
 import { PostgresConnector } from '../../src/connectors/postgres.js';
 import { ToolRegistry } from '../../src/mcp/registry.js';
 import { buildPipeline } from '../../src/pipeline/chain.js';
-import type { CallContext } from '../../src/pipeline/context.js';
+import type { CallContext, CallEvent } from '../../src/pipeline/context.js';
 import { parseDevIdentity } from '../../src/identity/dev.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { classifySql, loadSqlParser } from '../../src/policy/sql/classify.js';
@@ -37,7 +37,7 @@ class MemorySink implements AuditSink {
 }
 
 let clockNow = 1_000_000;
-function call(sink: AuditSink, toolName: string, args: unknown, failures: string[] = []): Promise<CallContext> {
+function call(sink: AuditSink, toolName: string, args: unknown, failures: string[] = [], report?: (event: CallEvent) => void): Promise<CallContext> {
   const run = buildPipeline({
     audit: sink,
     tools: registry,
@@ -55,6 +55,7 @@ function call(sink: AuditSink, toolName: string, args: unknown, failures: string
     rawArguments: args,
     credential: { kind: 'dev', principal: ana },
     signal: new AbortController().signal,
+    ...(report === undefined ? {} : { report }),
   };
   return run(ctx).then(() => ctx);
 }
@@ -168,5 +169,47 @@ describe('buildPipeline with sensitive columns (lineage, real PostgreSQL)', () =
   it('leaves queries that touch no sensitive column alone', async () => {
     const { ctx } = await run('SELECT id, name FROM customers WHERE id = 2');
     expect(ctx.response?.structuredContent).toMatchObject({ rows: [[2, 'Ben Okafor']], masked: [] });
+  });
+});
+
+describe('CallContext.report (issue 16)', () => {
+  const events = async (toolName: string, args: unknown): Promise<{ ctx: CallContext; events: CallEvent[] }> => {
+    const seen: CallEvent[] = [];
+    const ctx = await call(new MemorySink(), toolName, args, [], (e) => seen.push(e));
+    return { ctx, events: seen };
+  };
+
+  it('reports each step of a governed call and what was masked, with no SQL text and no values', async () => {
+    const { ctx, events: seen } = await events('query_sql', { connection: 'shop', sql: "SELECT name, card_number, 'paid with 4111 1111 1111 1111' AS memo FROM customers WHERE name = 'Ana Silva'" });
+    expect(ctx.response?.isError).toBeUndefined();
+    expect(seen).toEqual([
+      { kind: 'progress', step: 'decided', message: 'Policy allowed the call (analysts-read-shop)' },
+      { kind: 'progress', step: 'started', message: 'Running query_sql on shop' },
+      { kind: 'progress', step: 'finished', message: 'Read 1 row' },
+      { kind: 'progress', step: 'masked', message: 'Result masked' },
+      { kind: 'log', level: 'info', message: 'Masked 2 values (SENSITIVE_COLUMN 1, CREDIT_CARD 1) in columns: card_number, memo' },
+    ]);
+    const text = JSON.stringify(seen);
+    for (const leak of ['Ana', 'Silva', '4111', 'SELECT', 'paid with']) expect(text).not.toContain(leak);
+  });
+
+  it('warns when the result was cut, with the row count and the limit, never the rows', async () => {
+    const { events: seen } = await events('query_sql', { connection: 'shop', sql: 'SELECT id FROM customers ORDER BY id', maxRows: 2 });
+    expect(seen.filter((e) => e.kind === 'log')).toEqual([
+      { kind: 'log', level: 'warning', message: 'Result truncated at 2 rows. Only the first 2 rows are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.' },
+    ]);
+    expect(seen.at(-1)).toEqual({ kind: 'progress', step: 'masked', message: 'Result checked: nothing to mask' });
+  });
+
+  it('reports nothing for a denied call, and only the decision for one that needs approval', async () => {
+    expect((await events('query_sql', { connection: 'shop', sql: 'DROP TABLE customers' })).events).toEqual([]);
+    const approval = await events('query_sql', { connection: 'shop', sql: "UPDATE customers SET name = 'x' WHERE id = 1" });
+    expect(approval.ctx.error?.code).toBe('APPROVAL_REQUIRED');
+    expect(approval.events).toEqual([{ kind: 'progress', step: 'decided', message: 'Policy requires a human approval (writes-need-dba-approval)' }]);
+  });
+
+  it('reports a non-row tool as finished', async () => {
+    const { events: seen } = await events('whoami', {});
+    expect(seen.map((e) => e.kind === 'progress' && e.message)).toEqual(['Policy allowed the call (everyone-introspection)', 'Running whoami', 'Tool finished', 'Result checked: nothing to mask']);
   });
 });

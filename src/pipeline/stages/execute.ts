@@ -2,7 +2,7 @@ import type { AuditSink } from '../../audit/record.js';
 import type { ImpersonationProvider } from '../../connectors/gcp-credentials.js';
 import { AuditUnavailableError, CancelledError, UpstreamUnavailableError } from '../../errors.js';
 import { serviceAccountFor } from '../../policy/downstream.js';
-import type { GoogleToken, ToolDeps } from '../../tool.js';
+import type { GoogleToken, ToolDeps, ToolResult } from '../../tool.js';
 import type { CallContext, Next, Stage } from '../context.js';
 import { startedEntry } from './audit.js';
 import type { PolicySource } from './policy.js';
@@ -54,8 +54,23 @@ export function executeStage(options: ExecuteStageOptions): Stage {
       clientId: principal.clientId,
       verified: !principal.dev,
     };
+    const resource = facts.resource === undefined ? '' : ` on ${facts.resource.name}`;
+    ctx.report?.({ kind: 'progress', step: 'started', message: `Running ${tool.name}${resource}` });
     ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, deps, googleToken });
     if (ctx.result.kind === 'rows' && ctx.result.downstream !== undefined) (ctx.downstream ??= []).push(ctx.result.downstream);
+    reportFinished(ctx, ctx.result);
     await next();
   };
+}
+
+/** Progress once the tool returned, and a warning when the result was cut (counts and limits only). */
+function reportFinished(ctx: CallContext, result: ToolResult): void {
+  if (ctx.report === undefined) return;
+  if (result.kind !== 'rows') {
+    ctx.report({ kind: 'progress', step: 'finished', message: 'Tool finished' });
+    return;
+  }
+  const rows = result.rowCount === 1 ? '1 row' : `${result.rowCount} rows`;
+  ctx.report({ kind: 'progress', step: 'finished', message: result.rowsAffected === undefined ? `Read ${rows}` : `Statement done (${result.rowsAffected} rows affected)` });
+  if (result.truncated) ctx.report({ kind: 'log', level: 'warning', message: `Result truncated at ${rows}. ${result.note ?? 'Narrow the request to see the rest.'}` });
 }

@@ -1,7 +1,7 @@
 import { MaskingFailedError, rewriteErrorText, type AirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { maskingSecret, type SecretResolver } from '../../masking/keys.js';
-import { MaskContext, Masker, type MaskerSettings } from '../../masking/masker.js';
+import { MaskContext, Masker, type MaskReport, type MaskerSettings } from '../../masking/masker.js';
 import { maskOffThread, shouldOffload } from '../../masking/offload.js';
 import { maskingFor } from '../../policy/masking.js';
 import type { PolicySource } from './policy.js';
@@ -79,8 +79,21 @@ export function maskStage(options: MaskingOptions & { readonly maskers?: CallMas
       : masker.maskResult(ctx.result, wholeColumns, { lineageKnown });
     ctx.result = masked.value;
     ctx.maskReport = overrides.length === 0 ? masked.report : { ...masked.report, overrides };
+    reportMasking(ctx, masked.report);
     await next();
   };
+}
+
+/** Progress once the result is masked, and what was masked (detector names, columns and counts, never values). */
+function reportMasking(ctx: CallContext, report: MaskReport): void {
+  if (ctx.report === undefined) return;
+  const found = Object.entries(report.findings).filter(([, n]) => n > 0);
+  const total = found.reduce((sum, [, n]) => sum + n, 0);
+  ctx.report({ kind: 'progress', step: 'masked', message: total === 0 ? 'Result checked: nothing to mask' : 'Result masked' });
+  if (total === 0) return;
+  const kinds = found.map(([type, n]) => `${type} ${n}`).join(', ');
+  const columns = report.maskedColumns.length === 0 ? '' : ` in columns: ${report.maskedColumns.join(', ')}`;
+  ctx.report({ kind: 'log', level: 'info', message: `Masked ${total === 1 ? '1 value' : `${total} values`} (${kinds})${columns}` });
 }
 
 /** Rewrites an error's texts and data with every built-in detector (placeholders): the fallback. */

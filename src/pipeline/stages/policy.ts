@@ -19,6 +19,8 @@ export function policyStage(options: { readonly policy: PolicySource; readonly d
     ctx.facts = await tool.facts(ctx.input, deps);
     ctx.decision = evaluate(policy.current(), { principal, tool: tool.name, facts: ctx.facts });
     if (ctx.decision.effect === 'deny') throw new PolicyDeniedError(ctx.decision.reason, ctx.decision.ruleIds);
+    const rules = ctx.decision.ruleIds.length === 0 ? '' : ` (${ctx.decision.ruleIds.join(', ')})`;
+    ctx.report?.({ kind: 'progress', step: 'decided', message: ctx.decision.effect === 'allow' ? `Policy allowed the call${rules}` : `Policy requires a human approval${rules}` });
     await next();
   };
 }
