@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Server, type Implementation, type JSONRPCMessage, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
+import { Server, type Implementation, type JSONRPCMessage, type LoggingLevel, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
 import type { TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
@@ -112,10 +112,16 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
   );
   if (options.onerror !== undefined) server.onerror = options.onerror;
   server.setRequestHandler('tools/list', () => ({ tools: [...options.registry.list()] }));
+  // One server per 2025-era connection or session: the level its client chose holds for it.
+  let chosenLevel: LoggingLevel | undefined;
+  server.setRequestHandler('logging/setLevel', (request) => {
+    chosenLevel = request.params.level;
+    return {};
+  });
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const call = desk.take(request.params._meta);
     const protocol = server.getNegotiatedProtocolVersion();
-    const notifier = callNotifier(ctx, (error) => server.onerror?.(error));
+    const notifier = callNotifier(ctx, (error) => server.onerror?.(error), chosenLevel, request.params._meta);
     const callCtx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
