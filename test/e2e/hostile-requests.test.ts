@@ -578,3 +578,64 @@ describe('HTTP bodies refused before the SDK: audited once under the caller, nev
     expect(recordsWith(devAudit, idIn(res.body))).toMatchObject([{ outcome: 'invalid', devIdentity: true }]);
   });
 });
+
+/** Hundreds of malformed frames, built from every field of a request: each must get exactly one reply. */
+function invalidFrames(): string[] {
+  const frames: string[] = [];
+  const badIds: unknown[] = [1.5, -0.25, 9007199254740992, true, false, null, {}, [], [1], { id: 1 }];
+  const badMethods: unknown[] = [null, 1, true, [], {}, ['tools/call']];
+  const badParams: unknown[] = ['x', 1, true, [], [1, 2], null];
+  const badMeta: unknown[] = [null, 'x', 1, [], { progressToken: null }, { progressToken: 1.5 }, { progressToken: {} }, { progressToken: [] }, { progressToken: true }];
+  const methods = ['tools/call', 'tools/list', 'ping', 'logging/setLevel', 'no/such/method'];
+  let n = 1000;
+  for (const method of methods) {
+    for (const id of badIds) frames.push(JSON.stringify({ jsonrpc: '2.0', id, method, params: {} }));
+    for (const params of badParams) frames.push(JSON.stringify({ jsonrpc: '2.0', id: n++, method, params }));
+    for (const meta of badMeta) frames.push(JSON.stringify({ jsonrpc: '2.0', id: n++, method, params: { name: 'whoami', arguments: {}, _meta: meta } }));
+    for (const jsonrpc of ['1.0', 2, null, '2.0 ', undefined]) frames.push(JSON.stringify({ jsonrpc, id: n++, method, params: {} }));
+    frames.push(JSON.stringify({ jsonrpc: '2.0', id: n++, method, params: {}, extra: 1 }));
+  }
+  for (const method of badMethods) frames.push(JSON.stringify({ jsonrpc: '2.0', id: n++, method }));
+  // 1e400 and big integers only exist as text.
+  frames.push(`{"jsonrpc":"2.0","id":1e400,"method":"tools/list"}`, `{"jsonrpc":"2.0","id":9007199254740993,"method":"tools/list"}`, `{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"tools/list"}`);
+  for (const text of ['{', '}', '[', ']', '"just a string"', '42', 'true', 'null', '[]', '{}', '{"jsonrpc":"2.0"}', 'garbage', '{"a":1,}', "{'a':1}", '\u0000', '{"jsonrpc":"2.0","id":1,"method":"tools/list"', '[{"jsonrpc":"2.0","id":5,"method":"ping"}]', '[1,2,3]']) frames.push(text);
+  // A tools/call without an id (a notification that must not be one) and responses to nothing.
+  frames.push(JSON.stringify({ jsonrpc: '2.0', method: 'tools/call', params: { name: 'whoami', arguments: {} } }));
+  return frames;
+}
+
+describe('every malformed stdio frame gets exactly one JSON-RPC reply (issue 16)', () => {
+  it(`answers each of ${invalidFrames().length} invalid frames once, and keeps serving`, async () => {
+    const dir = tempDir();
+    const auditDir = join(dir, 'audit');
+    const peer = new StdioPeer(['serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'], databaseEnv());
+    try {
+      await peer.request(1, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } });
+      peer.write(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }));
+      const before = peer.lines.length;
+      const frames = invalidFrames();
+      for (const frame of frames) peer.write(frame);
+      // The last request is valid: when its answer is in, every earlier frame has had its turn.
+      const last = await peer.request(2, 'tools/list', {});
+      expect((last.result as { tools: unknown[] }).tools).toHaveLength(4);
+      await new Promise((r) => setTimeout(r, 500));
+      type Reply = { id?: unknown; error?: { code: number; message: string }; result?: { isError?: boolean; content?: { text: string }[] } };
+      const replies = peer.lines.slice(before).map((l) => JSON.parse(l) as Reply);
+      const answers = replies.filter((r) => r.id !== 2);
+      expect(answers.length, `replies to ${frames.length} frames`).toBe(frames.length);
+      for (const a of answers) {
+        // A JSON-RPC error, or (a tools/call that names its request well enough) a refused tool result.
+        if (a.error === undefined) {
+          expect(a.result?.isError, JSON.stringify(a)).toBe(true);
+          expect(a.result?.content?.[0]?.text).toMatch(/\[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
+          continue;
+        }
+        expect([-32700, -32600, -32601, -32602], JSON.stringify(a)).toContain(a.error.code);
+        expect(a.error.message).not.toMatch(/invalid_type|ZodError|"path"|\bat .*\.js:\d+/);
+      }
+      expect(peer.child.exitCode).toBeNull();
+    } finally {
+      await stopChild(peer.child);
+    }
+  });
+});
