@@ -16,8 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/connectors/embedded.js';
 
-/** The last commit whose MCP layer is the v1 SDK (`@modelcontextprotocol/sdk` 1.32). */
-const V1_SDK_BASELINE = '9676634';
+/**
+ * The MCP layer on the v1 SDK (`@modelcontextprotocol/sdk` 1.32), as it last served every transport: the
+ * commits between it and the move to v2 screened HTTP messages twice (fixed by the move).
+ */
+const V1_SDK_BASELINE = '7e437c5';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
 const SQL = 'SELECT id, name, card_number FROM customers WHERE id = 1';
