@@ -180,7 +180,9 @@ describe('messages screened on a transport that does not screen raw input itself
     const server = createGovernedServer({ name: 'airlock', version: 'test', registry, pipeline, clock: { now: () => Date.now() }, transport: 'in-memory', sessionId: () => 'raw', credential: () => ({ kind: 'dev', principal }) });
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     const answers: Record<string, unknown>[] = [];
-    clientSide.onmessage = (message) => void answers.push(message);
+    const progress: Record<string, unknown>[] = [];
+    // Responses carry an id; the call's progress notifications (it sent a token) are kept apart.
+    clientSide.onmessage = (message) => void ('id' in message ? answers : progress).push(message);
     await server.connect(serverSide);
     await clientSide.start();
     try {
@@ -192,6 +194,7 @@ describe('messages screened on a transport that does not screen raw input itself
       const refused = answers.find((a) => a.id === 1) as { error: { code: number; message: string } };
       expect(refused.error.code).toBe(-32600);
       expect(refused.error.message).toMatch(/^Invalid request: params\._meta: must be an object, got null \[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
+      expect(progress.map((p) => (p.params as { progressToken: unknown }).progressToken)).toEqual(['p', 'p', 'p', 'p']);
       const ran = answers.find((a) => a.id === 2) as { result: { structuredContent: unknown } };
       expect(ran.result.structuredContent).toMatchObject({ rows: [[7]] });
     } finally {
