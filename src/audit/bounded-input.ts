@@ -32,10 +32,12 @@ const MAX_DEPTH = 64;
  * as own properties (`__proto__` included). The call itself runs on the full arguments.
  */
 export function boundedInput(value: unknown, limits: AuditInputLimits = DEFAULT_AUDIT_INPUT_LIMITS): unknown {
-  const cut = cutStrings(value, limits.maxValueBytes, 0);
+  const size = { bound: 0 };
+  const cut = cutStrings(value, limits.maxValueBytes, 0, size);
   const prefix = limits.prefixBytes ?? limits.maxInputBytes;
   if (cut === TOO_DEEP) return truncated(safeJson(value), prefix);
-  // Most arguments are small: one stringify decides.
+  // Most arguments are small: the walk's upper bound of their JSON size decides without serialising them.
+  if (size.bound <= limits.maxInputBytes) return cut;
   const json = safeJson(cut);
   if (Buffer.byteLength(json, 'utf8') <= limits.maxInputBytes) return cut;
   return truncated(safeJson(value), prefix);
@@ -43,15 +45,38 @@ export function boundedInput(value: unknown, limits: AuditInputLimits = DEFAULT_
 
 const TOO_DEEP = Symbol('too deep');
 
-function cutStrings(value: unknown, max: number, depth: number): unknown {
-  if (typeof value === 'string') return value.length * 3 <= max || Buffer.byteLength(value, 'utf8') <= max ? value : truncated(value, max);
-  if (value === null || typeof value !== 'object') return value;
+/**
+ * At most this many UTF-8 bytes of JSON per UTF-16 unit of a string: an escape (`\u001f`) is 6 characters, and
+ * no unescaped unit takes more than 3 bytes.
+ */
+const JSON_BYTES_PER_UNIT = 6;
+/** More than any number, `true`, `false` or `null` takes as JSON. */
+const SCALAR_BOUND = 32;
+
+/** A truncated value's JSON: its fixed fields (digest, size) and its prefix of at most `max` bytes. */
+const truncatedBound = (max: number): number => 160 + max * JSON_BYTES_PER_UNIT;
+
+function cutStrings(value: unknown, max: number, depth: number, size: { bound: number }): unknown {
+  if (typeof value === 'string') {
+    if (value.length * 3 <= max || Buffer.byteLength(value, 'utf8') <= max) {
+      size.bound += 2 + value.length * JSON_BYTES_PER_UNIT;
+      return value;
+    }
+    size.bound += truncatedBound(max);
+    return truncated(value, max);
+  }
+  if (value === null || typeof value !== 'object') {
+    size.bound += SCALAR_BOUND;
+    return value;
+  }
   if (depth >= MAX_DEPTH) return TOO_DEEP;
+  size.bound += 2;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      const next = cutStrings(item, max, depth + 1);
+      const next = cutStrings(item, max, depth + 1, size);
+      size.bound += 1;
       if (next === TOO_DEEP) return TOO_DEEP;
       if (next !== item) (out ??= value.slice(0, i)).push(next);
       else out?.push(item);
@@ -64,9 +89,10 @@ function cutStrings(value: unknown, max: number, depth: number): unknown {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const item = record[key];
-    const next = cutStrings(item, max, depth + 1);
+    const next = cutStrings(item, max, depth + 1, size);
     if (next === TOO_DEEP) return TOO_DEEP;
     const longKey = key.length * 3 > max && Buffer.byteLength(key, 'utf8') > max;
+    size.bound += 4 + (longKey ? 400 + Math.min(max, 256) * JSON_BYTES_PER_UNIT : key.length * JSON_BYTES_PER_UNIT);
     const newKey = longKey ? `${utf8Prefix(key, Math.min(max, 256))}…[sha256:${sha256(key)}]` : key;
     if (out === undefined && (next !== item || longKey)) {
       out = {};
