@@ -35,3 +35,29 @@ describe('boundedInput (issue 15)', () => {
     expect(out).toEqual({ $truncated: true, sha256: sha(json), bytes: json.length, prefix: json.slice(0, 4096) });
   });
 });
+
+describe('boundedInput keeps small arguments without serialising them, and only when they fit (issue 15)', () => {
+  /** Deterministic values of every JSON kind, with characters that JSON escapes to 6 bytes and 3-byte ones. */
+  function value(seed: number, depth = 0): unknown {
+    const r = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+    const text = (): string => Array.from({ length: r(40) }, () => ['a', '\u0001', '"', '\\', 'é', '€', '\n', '😀'][r(8)]).join('');
+    const kind = depth > 4 ? r(3) : r(6);
+    if (kind === 0) return text();
+    if (kind === 1) return r(2) === 0 ? r(1e9) / 7 : null;
+    if (kind === 2) return r(2) === 0;
+    if (kind === 3) return Array.from({ length: r(6) }, (_, i) => value(seed + i * 31, depth + 1));
+    return Object.fromEntries(Array.from({ length: r(6) }, (_, i) => [text(), value(seed + i * 17, depth + 1)]));
+  }
+
+  it('decides exactly as serialising would, for arguments around the size limit', () => {
+    for (let seed = 1; seed < 400; seed++) {
+      const input = { connection: 'shop', args: value(seed) };
+      const size = Buffer.byteLength(JSON.stringify(input), 'utf8');
+      for (const maxInputBytes of [size - 1, size, size + 1, size * 2]) {
+        const kept = boundedInput(input, { maxValueBytes: 1 << 20, maxInputBytes });
+        if (size <= maxInputBytes) expect(kept, `seed ${seed}, limit ${maxInputBytes}`).toBe(input);
+        else expect(kept, `seed ${seed}, limit ${maxInputBytes}`).toMatchObject({ $truncated: true, bytes: size });
+      }
+    }
+  });
+});
