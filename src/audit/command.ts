@@ -189,10 +189,21 @@ export async function auditCommand(command: AuditCommand, dirDefault: () => stri
     case 'replay': {
       const { flags } = command;
       const source = await sourceOf(flags.config, dir, io);
-      if (flags.session === undefined) throw new UsageError('--session ID is required (session ids are in every record: `airlock audit tail --format json`)', usage);
+      if ((flags.session === undefined) === (flags.principal === undefined)) {
+        throw new UsageError('give --session ID (a 2025-era session) or --principal P (any era; 2026-07-28 calls have no session), not both', usage);
+      }
+      for (const f of ['client', 'since', 'until'] as const) if (flags[f] !== undefined && flags.principal === undefined) throw new UsageError(`--${f} goes with --principal`, usage);
       const fmt = format(flags.format, ['text', 'json'] as const, 'text', usage);
+      const filter: AuditFilter =
+        flags.session !== undefined
+          ? { session: flags.session }
+          : {
+              principal: flags.principal,
+              ...(flags.since === undefined ? {} : { since: parseTime(flags.since, io.now(), '--since') }),
+              ...(flags.until === undefined ? {} : { until: parseTime(flags.until, io.now(), '--until') }),
+            };
       const calls: ChainedRecord[] = [];
-      for await (const r of source.all()) if (r.sessionId === flags.session) calls.push(r);
+      for await (const r of source.all()) if (matches(r, filter) && (flags.client === undefined || r.client?.name === flags.client)) calls.push(r);
       io.out(fmt === 'json' ? JSON.stringify(calls, null, 2) : formatReplay(calls));
       return calls.length === 0 ? 1 : 0;
     }

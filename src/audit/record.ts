@@ -5,6 +5,12 @@ import type { SealedBlob } from './sealed.js';
 export type TransportKind = 'stdio' | 'http' | 'sse' | 'in-memory';
 
 /** One audit record per governed call, written before the response reaches the agent. */
+/** A client program's name and version as it states them (bounded, printable; see `AuditRecord.client`). */
+export interface ClientInfo {
+  readonly name: string;
+  readonly version: string;
+}
+
 export interface AuditRecord {
   readonly id: string;
   readonly time: string;
@@ -21,6 +27,12 @@ export interface AuditRecord {
    * negotiated one. 2026-07-28 has no protocol sessions: its calls carry `sessionId: ""`.
    */
   readonly protocol?: string;
+  /**
+   * The client program as it names itself (`clientInfo`: from `initialize` on 2025-era connections, from
+   * each request on 2026-07-28). Asserted by the client, never verified: it groups calls (`audit replay
+   * --principal … --client …`), it decides nothing.
+   */
+  readonly client?: ClientInfo;
   /** The verified caller; `null` when no identity could be established. Never the token. */
   readonly principal: {
     readonly issuer: string;
@@ -73,6 +85,7 @@ export interface StartedEntry {
   readonly sessionId: string;
   readonly transport: TransportKind;
   readonly protocol?: string;
+  readonly client?: ClientInfo;
   readonly principal: AuditRecord['principal'];
   readonly devIdentity: boolean;
   readonly tool: string;

@@ -249,7 +249,7 @@ const AUDIT_OPTIONS = {
   tail: { ...dirOption, n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, format: { type: 'string' }, config: { type: 'string' } },
   search: { ...dirOption, ...filterOptions, format: { type: 'string' }, limit: { type: 'string' }, config: { type: 'string' } },
   export: { ...dirOption, ...filterOptions, format: { type: 'string' }, config: { type: 'string' } },
-  replay: { ...dirOption, session: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' } },
+  replay: { ...dirOption, session: { type: 'string' }, principal: { type: 'string' }, client: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' } },
   reveal: { ...dirOption, config: { type: 'string' } },
   view: { ...dirOption, port: { type: 'string' }, host: { type: 'string' } },
 } as const satisfies Record<string, Options>;
@@ -323,14 +323,20 @@ ${PG}`,
 
 export const AUDIT_REPLAY: CommandSpec<AuditOptions['replay']> = {
   name: 'audit replay',
-  summary: "one session's calls as a timeline",
+  summary: "one session's calls, or one principal's, as a timeline",
   usage: `Usage: airlock audit replay [--audit-dir DIR] --session ID [--format text|json] [--config FILE]
+       airlock audit replay [--audit-dir DIR] --principal P [--client NAME] [--since T] [--until T] [--format text|json]
 
-Exit code 1 when the session has no calls.
+2025-era calls belong to a session; 2026-07-28 calls have none (sessionId ""): replay those by principal,
+and by the client program that made them. Exit code 1 when nothing matches.
 
 Options:
 ${AUDIT_DIR}
-  --session ID      the session (every record has one: airlock audit tail --format json)
+  --session ID      the session (every 2025-era record has one: airlock audit tail --format json)
+  --principal P     the caller's email or subject (* matches any run of characters), instead of --session
+  --client NAME     with --principal: only calls of the client that names itself NAME (its clientInfo)
+  --since T         with --principal: calls at or after T (ISO time, or 15m, 2h, 1d ago)
+  --until T         with --principal: calls before T
   --format F        text (default) or json
 ${PG}`,
   options: AUDIT_OPTIONS.replay,

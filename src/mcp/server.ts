@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Server, type Implementation, type JSONRPCMessage, type LoggingLevel, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
-import type { TransportKind } from '../audit/record.js';
+import { CLIENT_INFO_META_KEY, Server, type Implementation, type JSONRPCMessage, type LoggingLevel, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
+import type { ClientInfo, TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
 import { callNotifier } from './notify.js';
@@ -98,6 +98,13 @@ export class GovernedServer extends Server {
   }
 }
 
+/** The client's own name and version (`clientInfo`), cut to a bounded size; unverified, for grouping only. */
+function clientOf(info: unknown): ClientInfo | undefined {
+  const i = info as { name?: unknown; version?: unknown } | null | undefined;
+  if (typeof i?.name !== 'string') return undefined;
+  return { name: i.name.slice(0, 128), version: typeof i.version === 'string' ? i.version.slice(0, 64) : '' };
+}
+
 /**
  * One low-level MCP Server per connection. tools/call never throws for governed outcomes: every call,
  * unknown tools, bad arguments and requests the SDK's schema would refuse included, runs the pipeline and
@@ -121,6 +128,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
   server.setRequestHandler('tools/call', async (request, ctx) => {
     const call = desk.take(request.params._meta);
     const protocol = server.getNegotiatedProtocolVersion();
+    const client = clientOf((ctx.mcpReq as { envelope?: Record<string, unknown> }).envelope?.[CLIENT_INFO_META_KEY] ?? server.getClientVersion());
     const notifier = callNotifier(ctx, (error) => server.onerror?.(error), chosenLevel, request.params._meta);
     const callCtx: CallContext = {
       id: randomUUID(),
@@ -128,6 +136,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       sessionId: ctx.sessionId ?? options.sessionId(),
       transport: options.transport,
       ...(protocol === undefined ? {} : { protocol }),
+      ...(client === undefined ? {} : { client }),
       toolName: call.toolName,
       rawArguments: call.rawArguments,
       ...(call.issues.length > 0 ? { requestIssues: call.issues } : {}),

@@ -1,4 +1,4 @@
-import type { TransportKind } from '../audit/record.js';
+import type { ClientInfo, TransportKind } from '../audit/record.js';
 import type { AirlockError, InputIssue } from '../errors.js';
 import type { Credential, Principal } from '../identity/principal.js';
 import type { MaskReport } from '../masking/masker.js';
@@ -31,6 +31,8 @@ export interface CallContext {
   readonly transport: TransportKind;
   /** The MCP protocol version of the connection or request, when known (the audit records it). */
   readonly protocol?: string;
+  /** The client program as it names itself (unverified; grouping in the audit only). */
+  readonly client?: ClientInfo;
   readonly toolName: string;
   readonly rawArguments: unknown;
   /** What was wrong with the tools/call request itself (read before any schema); refused as INVALID_INPUT. */

@@ -3,9 +3,11 @@
  * (auto and pinned 2026-07-28) over stdio and Streamable HTTP, raw 2025-06-18 and 2025-03-26 sessions, the
  * bearer gate on both eras, sessions that end when the client goes, and the audit's protocol field.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpTransportV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -146,6 +148,7 @@ describe('Streamable HTTP on one /mcp for both eras, behind the bearer gate (iss
           sessionId: '',
           outcome: 'ok',
           principal: { sub: 'ana', email: 'ana@example.com', dev: false },
+          client: { name: `v2-${mode}`, version: '1.0.0' },
         });
         // 2026-07-28 opens no session on the server.
         expect(airlock.http?.sessionCount()).toBe(0);
@@ -154,6 +157,27 @@ describe('Streamable HTTP on one /mcp for both eras, behind the bearer gate (iss
       }
     });
   }
+
+  it('replays 2026-07-28 calls, which have no session, by principal and client program (airlock audit replay --principal --client)', async () => {
+    const client = await v2Client('pin', await analyst());
+    const ids: string[] = [];
+    try {
+      for (const sql of ['SELECT 1 AS one', 'SELECT 2 AS two']) ids.push(auditIdOf(await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql } })));
+    } finally {
+      await client.close();
+    }
+    const run = promisify(execFile);
+    const replay = async (...args: string[]): Promise<{ id: string; sessionId: string; client?: { name: string } }[]> =>
+      JSON.parse((await run(process.execPath, [CLI, 'audit', 'replay', '--audit-dir', join(dir, 'audit'), '--format', 'json', ...args])).stdout) as { id: string; sessionId: string; client?: { name: string } }[];
+    const mine = await replay('--principal', 'ana@example.com', '--client', 'v2-pin', '--since', '10m');
+    expect(mine.map((r) => r.id)).toEqual(expect.arrayContaining(ids));
+    expect(mine.every((r) => r.sessionId === '' && r.client?.name === 'v2-pin')).toBe(true);
+    // Nothing matches: an empty timeline and exit code 1.
+    await expect(replay('--principal', 'bob@example.com', '--client', 'v2-pin')).rejects.toMatchObject({ code: 1, stdout: '[]\n' });
+    // One of the two: a session or a principal.
+    await expect(run(process.execPath, [CLI, 'audit', 'replay', '--audit-dir', join(dir, 'audit'), '--session', 'x', '--principal', 'ana'])).rejects.toMatchObject({ code: 2 });
+    await expect(run(process.execPath, [CLI, 'audit', 'replay', '--audit-dir', join(dir, 'audit'), '--client', 'v2-pin'])).rejects.toMatchObject({ code: 2 });
+  });
 
   it('refuses a 2026-07-28 request without a token with 401 and the challenge, audited once under no principal', async () => {
     const res = await raw(`${base}/mcp`, { method: 'POST', headers: modernHeaders('whoami'), body: modernCall(3, whoami) });
@@ -186,7 +210,7 @@ describe('Streamable HTTP on one /mcp for both eras, behind the bearer gate (iss
     await client.connect(transport);
     try {
       const result = await client.callTool(whoami);
-      expect(auditRecord(join(dir, 'audit'), auditIdOf(result))).toMatchObject({ transport: 'http', protocol: '2025-11-25', sessionId: transport.sessionId, principal: { sub: 'ana' } });
+      expect(auditRecord(join(dir, 'audit'), auditIdOf(result))).toMatchObject({ transport: 'http', protocol: '2025-11-25', sessionId: transport.sessionId, principal: { sub: 'ana' }, client: { name: 'v1', version: '1.0.0' } });
     } finally {
       await transport.terminateSession();
       await client.close();

@@ -78,6 +78,7 @@ export function startedEntry(ctx: CallContext): StartedEntry {
     sessionId: ctx.sessionId,
     transport: ctx.transport,
     ...(ctx.protocol === undefined ? {} : { protocol: ctx.protocol }),
+    ...(ctx.client === undefined ? {} : { client: { name: ctx.client.name, version: ctx.client.version } }),
     principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
     devIdentity: ctx.credential.kind === 'dev',
     tool: ctx.toolName,
