@@ -1,0 +1,106 @@
+import { AirlockError, type AirlockErrorOptions } from '../errors.js';
+
+/** Every approval error, for an exhaustive `switch` on `code`. */
+export type ApprovalError =
+  | ApprovalPendingError
+  | ApprovalDeniedError
+  | ApprovalExpiredError
+  | ApprovalNotFoundError
+  | ApprovalForbiddenError
+  | ApprovalUsedError
+  | ApprovalMismatchError
+  | ApprovalInvalidError;
+
+/** The request has no decision yet: nothing can run. */
+export class ApprovalPendingError extends AirlockError {
+  readonly code = 'APPROVAL_PENDING';
+  readonly outcome = 'approval_required';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`Approval request ${requestId} is still waiting for a decision; the call was not run.`, { ...options, data: { requestId } });
+  }
+}
+
+/** An approver denied the request. */
+export class ApprovalDeniedError extends AirlockError {
+  readonly code = 'APPROVAL_DENIED';
+  readonly outcome = 'denied';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`Approval request ${requestId} was denied; the call was not run.`, { ...options, data: { requestId } });
+  }
+}
+
+/** No decision before the deadline, or an approved grant not used within its execution window. */
+export class ApprovalExpiredError extends AirlockError {
+  readonly code = 'APPROVAL_EXPIRED';
+  readonly outcome = 'denied';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`Approval request ${requestId} has expired; the call was not run. Make the call again to request a new approval.`, {
+      ...options,
+      data: { requestId },
+    });
+  }
+}
+
+/** No such request, or not the caller's own: the two are indistinguishable on purpose. */
+export class ApprovalNotFoundError extends AirlockError {
+  readonly code = 'APPROVAL_NOT_FOUND';
+  readonly outcome = 'invalid';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`No approval request ${truncate(requestId, 64)} of yours exists.`, { ...options, data: { requestId: truncate(requestId, 64) } });
+  }
+}
+
+/** The approver may not decide this request: it is their own, or they are in none of its approver groups. */
+export class ApprovalForbiddenError extends AirlockError {
+  readonly code = 'APPROVAL_FORBIDDEN';
+  readonly outcome = 'denied';
+  readonly reason: 'own_request' | 'not_an_approver' | 'already_decided';
+  constructor(requestId: string, reason: 'own_request' | 'not_an_approver' | 'already_decided', options?: AirlockErrorOptions) {
+    const why = {
+      own_request: 'no one may decide their own request',
+      not_an_approver: 'you are in none of its approver groups',
+      already_decided: 'you have already approved it',
+    }[reason];
+    super(`You may not decide approval request ${requestId}: ${why}.`, { ...options, data: { requestId, reason } });
+    this.reason = reason;
+  }
+}
+
+/** The grant was already used, or the request was already decided when this decision came. */
+export class ApprovalUsedError extends AirlockError {
+  readonly code = 'APPROVAL_USED';
+  readonly outcome = 'denied';
+  constructor(requestId: string, what: 'grant' | 'decision', options?: AirlockErrorOptions) {
+    super(
+      what === 'grant'
+        ? `Approval request ${requestId} was already used: a grant runs its call once.`
+        : `Approval request ${requestId} is already decided; the decision was not recorded.`,
+      { ...options, data: { requestId } },
+    );
+  }
+}
+
+/** The call to run is not the call that was approved. */
+export class ApprovalMismatchError extends AirlockError {
+  readonly code = 'APPROVAL_MISMATCH';
+  readonly outcome = 'denied';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`This call differs from the one approved in request ${requestId}; it was not run. Only the exact approved call can run.`, {
+      ...options,
+      data: { requestId },
+    });
+  }
+}
+
+/** The stored request fails its integrity check (written by something other than airlock): it is never used. */
+export class ApprovalInvalidError extends AirlockError {
+  readonly code = 'APPROVAL_INVALID';
+  readonly outcome = 'error';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`Approval request ${truncate(requestId, 64)} failed its integrity check and cannot be used.`, { ...options, data: { requestId: truncate(requestId, 64) } });
+  }
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

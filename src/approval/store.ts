@@ -1,0 +1,263 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { sameIdentity, type ApprovalRecord } from './model.js';
+
+/**
+ * Where approval requests live. A store keeps records as it is given them; it checks nothing about their
+ * content (the service seals and verifies them). Its one duty beyond storage is atomicity: `insertOrJoin`
+ * and `update` are each one indivisible step, so two approvers clicking at once cannot both win.
+ */
+export interface ApprovalStore {
+  get(id: string): Promise<ApprovalRecord | undefined>;
+  /** Every request still in state `pending` (expired ones included until something marks them). */
+  listPending(): Promise<readonly ApprovalRecord[]>;
+  /**
+   * Stores `record`, unless a pending request with the same binding hash and requester exists: then
+   * returns that one and stores nothing. Returns `record` when it was stored.
+   */
+  insertOrJoin(record: ApprovalRecord): Promise<ApprovalRecord>;
+  /**
+   * Compare-and-set: replaces request `id` with `next` only if its stored version is `expectedVersion`
+   * and `next.version` is the one after it. False when another writer got there first.
+   */
+  update(id: string, expectedVersion: number, next: ApprovalRecord): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** A store whose file cannot be used: it is never overwritten or ignored, airlock stops instead. */
+export class ApprovalStoreError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ApprovalStoreError';
+  }
+}
+
+/** State shared by both stores: a map of records, changed only through these two checks. */
+class Records {
+  constructor(readonly byId: Map<string, ApprovalRecord>) {}
+
+  pendingTwin(record: ApprovalRecord): ApprovalRecord | undefined {
+    for (const r of this.byId.values()) {
+      if (r.state === 'pending' && r.bindingHash === record.bindingHash && sameIdentity(r.requester, record.requester)) return r;
+    }
+    return undefined;
+  }
+
+  canUpdate(id: string, expectedVersion: number, next: ApprovalRecord): boolean {
+    if (next.id !== id) throw new TypeError(`approval store: update of ${id} with a record for ${next.id}`);
+    if (next.version !== expectedVersion + 1) throw new TypeError(`approval store: version ${next.version} does not follow ${expectedVersion}`);
+    return this.byId.get(id)?.version === expectedVersion;
+  }
+}
+
+/** Copies in and out, so no caller holds a reference into the store. */
+function copy(record: ApprovalRecord): ApprovalRecord {
+  return structuredClone(record);
+}
+
+/** An in-memory store: tests, and a single process that may lose its requests on restart. */
+export function createMemoryApprovalStore(): ApprovalStore {
+  const records = new Records(new Map());
+  return {
+    get: (id) => Promise.resolve(records.byId.has(id) ? copy(records.byId.get(id)!) : undefined),
+    listPending: () => Promise.resolve([...records.byId.values()].filter((r) => r.state === 'pending').map(copy)),
+    insertOrJoin(record) {
+      const twin = records.pendingTwin(record);
+      if (twin !== undefined) return Promise.resolve(copy(twin));
+      if (records.byId.has(record.id)) return Promise.reject(new TypeError(`approval store: duplicate id ${record.id}`));
+      records.byId.set(record.id, copy(record));
+      return Promise.resolve(copy(record));
+    },
+    update(id, expectedVersion, next) {
+      if (!records.canUpdate(id, expectedVersion, next)) return Promise.resolve(false);
+      records.byId.set(id, copy(next));
+      return Promise.resolve(true);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+const FORMAT = 'airlock-approvals/1';
+
+const identity = z.strictObject({ issuer: z.string(), sub: z.string() });
+const recordSchema = z.strictObject({
+  id: z.string().regex(/^apr_[A-Za-z0-9_-]+$/),
+  version: z.number().int().positive(),
+  state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed']),
+  requester: identity,
+  binding: z.strictObject({
+    principal: identity,
+    tool: z.string(),
+    resource: z.string(),
+    input: z.unknown(),
+    ruleIds: z.array(z.string()),
+    policyVersion: z.string(),
+  }),
+  bindingHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  approverGroups: z.array(z.string()).min(1),
+  quorum: z.number().int().positive(),
+  justification: z.string().optional(),
+  createdAt: z.number().int(),
+  expiresAt: z.number().int(),
+  decisions: z.array(
+    z.strictObject({
+      approver: z.strictObject({ issuer: z.string(), sub: z.string(), email: z.string().optional(), groups: z.array(z.string()) }),
+      verdict: z.enum(['approve', 'deny']),
+      reason: z.string().optional(),
+      at: z.number().int(),
+    }),
+  ),
+  decidedAt: z.number().int().optional(),
+  executeBy: z.number().int().optional(),
+  consumedAt: z.number().int().optional(),
+  expiredIn: z.enum(['decision', 'execution']).optional(),
+  mac: z.string(),
+});
+const fileSchema = z.strictObject({ format: z.literal(FORMAT), requests: z.array(recordSchema) });
+
+export interface JsonApprovalStoreOptions {
+  /** fsync each write: survives power loss, not only a crash (default false). */
+  readonly fsync?: boolean;
+}
+
+/**
+ * The JSON-file store (the default backend): one file, `0600`, rewritten whole on every change through a
+ * temporary file and a rename, so a crash leaves the old or the new file and never half of one. Writes are
+ * serialised in this process and a lock file (`<path>.lock`) keeps other processes out: one writer. A file
+ * that is not valid JSON or not in the expected shape is refused with an ApprovalStoreError naming the
+ * file and the problem; it is never overwritten. A new store over the same file after a restart sees
+ * every pending request, decision and unused grant.
+ */
+export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOptions = {}): ApprovalStore {
+  const release = acquireStoreLock(`${path}.lock`);
+  let records: Records;
+  try {
+    records = new Records(readStore(path));
+  } catch (error) {
+    release();
+    throw error;
+  }
+  let queue: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  // One change at a time, in call order: each step sees the result of the one before.
+  const serial = <T>(step: () => Promise<T>): Promise<T> => {
+    const run = queue.then(() => {
+      if (closed) throw new ApprovalStoreError(`approval store ${path} is closed`);
+      return step();
+    });
+    queue = run.catch(() => undefined);
+    return run;
+  };
+  const persist = async (next: Map<string, ApprovalRecord>): Promise<void> => {
+    const text = `${JSON.stringify({ format: FORMAT, requests: [...next.values()] }, null, 1)}\n`;
+    const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, text, { mode: 0o600, flush: options.fsync ?? false });
+    await rename(tmp, path);
+    // Memory follows the file only once the file holds the change: a failed write changes nothing.
+    records = new Records(next);
+  };
+  return {
+    get: (id) => serial(() => Promise.resolve(records.byId.has(id) ? copy(records.byId.get(id)!) : undefined)),
+    listPending: () => serial(() => Promise.resolve([...records.byId.values()].filter((r) => r.state === 'pending').map(copy))),
+    insertOrJoin: (record) =>
+      serial(async () => {
+        const twin = records.pendingTwin(record);
+        if (twin !== undefined) return copy(twin);
+        if (records.byId.has(record.id)) throw new TypeError(`approval store: duplicate id ${record.id}`);
+        await persist(new Map(records.byId).set(record.id, copy(record)));
+        return copy(record);
+      }),
+    update: (id, expectedVersion, next) =>
+      serial(async () => {
+        if (!records.canUpdate(id, expectedVersion, next)) return false;
+        await persist(new Map(records.byId).set(id, copy(next)));
+        return true;
+      }),
+    close: async () => {
+      await serial(() => Promise.resolve());
+      closed = true;
+      release();
+    },
+  };
+}
+
+function readStore(path: string): Map<string, ApprovalRecord> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new ApprovalStoreError(`approval store ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ApprovalStoreError(
+      `approval store ${path} is not valid JSON (${(error as Error).message}); airlock will not use or overwrite it: restore it from a backup or move it away`,
+      { cause: error },
+    );
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue === undefined ? '' : `${issue.path.join('.') || '(file)'}: ${issue.message}`;
+    throw new ApprovalStoreError(
+      `approval store ${path} is not an airlock approvals file (${at}); airlock will not use or overwrite it: restore it from a backup or move it away`,
+    );
+  }
+  const byId = new Map<string, ApprovalRecord>();
+  for (const r of parsed.data.requests) {
+    if (byId.has(r.id)) throw new ApprovalStoreError(`approval store ${path} holds request ${r.id} twice; airlock will not use or overwrite it`);
+    byId.set(r.id, r);
+  }
+  return byId;
+}
+
+interface LockFile {
+  readonly pid: number;
+  readonly host: string;
+}
+
+/** One writer per file: a lock created exclusively; one left by a dead process on this host is taken over. */
+function acquireStoreLock(path: string): () => void {
+  const mine: LockFile = { pid: process.pid, host: hostname() };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Already gone.
+        }
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let held: LockFile | undefined;
+    try {
+      held = JSON.parse(readFileSync(path, 'utf8')) as LockFile;
+    } catch {
+      held = undefined;
+    }
+    if (held === undefined || held.host !== mine.host || alive(held.pid)) {
+      const who = held === undefined ? 'an unreadable lock' : `process ${held.pid} on ${held.host}`;
+      throw new ApprovalStoreError(`approval store ${path.slice(0, -'.lock'.length)} is in use by ${who} (lock ${path}); one airlock process writes one approvals file`);
+    }
+    unlinkSync(path);
+  }
+  throw new ApprovalStoreError(`could not take the approval store lock ${path}`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
