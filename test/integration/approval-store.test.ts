@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -90,6 +90,18 @@ describe('openJsonApprovalStore (issue 17)', () => {
     const stored = readStoreFile(path).requests[0] as { state: string; decisions: unknown[]; version: number };
     expect(stored).toMatchObject({ state: 'approved', version: 3 });
     expect(stored.decisions).toHaveLength(2);
+  });
+
+  it('changes nothing when a write fails: the refused decision is not recorded in memory either', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'approvals.json');
+    await withStore(path, async (store) => {
+      const service = createApprovalService({ store, clock, key: KEY });
+      const { request } = await service.request(bindCall(call('UPDATE t SET x = 2')), { approverGroups: ['dba'], timeoutSeconds: 600 });
+      rmSync(dir, { recursive: true });
+      await expect(service.decide(request.id, dba('bob'), 'approve')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(await store.get(request.id)).toMatchObject({ state: 'pending', version: 1, decisions: [] });
+    });
   });
 
   it('takes one writer: a second store over the same file is refused while the first is open', async () => {

@@ -93,6 +93,13 @@ describe('createApprovalService (issue 17)', () => {
     expect(events.map((e) => e.type)).toEqual(['requested', 'joined', 'requested']);
   });
 
+  it('opens one request when the same call arrives several times at once; the others join it', async () => {
+    const { open } = setup();
+    const results = await Promise.all(Array.from({ length: 5 }, open));
+    expect(new Set(results.map((r) => r.request.id)).size).toBe(1);
+    expect(results.flatMap((r) => r.events.map((e) => e.type)).sort()).toEqual(['joined', 'joined', 'joined', 'joined', 'requested']);
+  });
+
   it('refuses self-approval even when the requester is in every approver group (approval:no-self-approval)', async () => {
     const { service, open } = setup();
     const { request } = await open();
