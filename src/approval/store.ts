@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { z } from 'zod';
+import { acquireFileLock } from '../file-lock.js';
 import { sameIdentity, type ApprovalRecord } from './model.js';
 
 /**
@@ -217,47 +217,10 @@ function readStore(path: string): Map<string, ApprovalRecord> {
   return byId;
 }
 
-interface LockFile {
-  readonly pid: number;
-  readonly host: string;
-}
-
-/** One writer per file: a lock created exclusively; one left by a dead process on this host is taken over. */
+/** One writer per file (see `acquireFileLock`). */
 function acquireStoreLock(path: string): () => void {
-  const mine: LockFile = { pid: process.pid, host: hostname() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, `${JSON.stringify(mine)}\n`, { flag: 'wx', mode: 0o600 });
-      return () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Already gone.
-        }
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let held: LockFile | undefined;
-    try {
-      held = JSON.parse(readFileSync(path, 'utf8')) as LockFile;
-    } catch {
-      held = undefined;
-    }
-    if (held === undefined || held.host !== mine.host || alive(held.pid)) {
-      const who = held === undefined ? 'an unreadable lock' : `process ${held.pid} on ${held.host}`;
-      throw new ApprovalStoreError(`approval store ${path.slice(0, -'.lock'.length)} is in use by ${who} (lock ${path}); one airlock process writes one approvals file`);
-    }
-    unlinkSync(path);
-  }
-  throw new ApprovalStoreError(`could not take the approval store lock ${path}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return acquireFileLock(path, (held) => {
+    const who = held === undefined ? 'an unreadable lock' : `process ${held.pid} on ${held.host}`;
+    return new ApprovalStoreError(`approval store ${path.slice(0, -'.lock'.length)} is in use by ${who} (lock ${path}); one airlock process writes one approvals file`);
+  });
 }
