@@ -15,16 +15,12 @@ export interface BindingInput {
   readonly policyVersion: string;
 }
 
-/** The canonical binding: the call's identity in a form that survives a JSON round trip unchanged. */
-export interface CallBinding {
-  readonly principal: { readonly issuer: string; readonly sub: string };
-  readonly tool: string;
-  readonly resource: string;
-  readonly input: unknown;
-  /** Sorted and without repeats: the same rules decide the same call whatever order evaluation lists them in. */
-  readonly ruleIds: readonly string[];
-  readonly policyVersion: string;
-}
+/**
+ * The canonical binding: the call's identity in a form that survives a JSON round trip unchanged. Its shape is
+ * the input's; `ruleIds` are sorted and without repeats (the same rules decide the same call whatever order
+ * evaluation lists them in).
+ */
+export type CallBinding = BindingInput;
 
 /** A binding and its `sha256:<hex>` hash. */
 export interface BoundCall {

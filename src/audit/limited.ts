@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { principalOf } from '../identity/principal.js';
 import type { HttpLimitEvent } from '../mcp/transports/http.js';
 import type { AuditRecord } from './record.js';
 
@@ -8,7 +9,7 @@ export function limitRecord(event: HttpLimitEvent, time: Date): AuditRecord {
   const response = { error: code };
   const text = JSON.stringify(response);
   const credential = event.credential;
-  const p = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+  const p = principalOf(credential);
   return {
     id: event.id,
     time: time.toISOString(),

@@ -34,3 +34,8 @@ export const DEV_ISSUER = 'airlock:dev-identity';
 export function principalKey(principal: Pick<Principal, 'issuer' | 'sub'>): string {
   return JSON.stringify([principal.issuer, principal.sub]);
 }
+
+/** The principal a credential already established (verified by the HTTP gate, or the dev identity). */
+export function principalOf(credential: Credential): Principal | undefined {
+  return credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+}

@@ -11,7 +11,8 @@ export interface ToolCallIntake {
   readonly issues: readonly InputIssue[];
 }
 
-function kindOf(value: unknown): string {
+/** What kind of JSON value this is, for messages (`null`, `an array`, `an object`, `a string`, …). */
+export function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { deeperThan, MAX_JSON_DEPTH } from '../bounds.js';
 import type { InputIssue } from '../errors.js';
-import { readToolCall, type ToolCallIntake } from './intake.js';
+import { kindOf, readToolCall, type ToolCallIntake } from './intake.js';
 
 /** The `_meta` key that carries a tools/call's intake ticket past the SDK's schema. */
 export const TICKET = 'airlock/intake';
@@ -28,12 +28,6 @@ type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /** JSON-RPC ids the SDK answers: strings and integers. */

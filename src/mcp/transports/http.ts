@@ -8,7 +8,7 @@ import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyReque
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
-import { principalKey, type Credential, type Principal } from '../../identity/principal.js';
+import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
 import { IntakeDesk, type Screened } from '../screen.js';
 import { createGovernedServer, refuse, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
@@ -247,8 +247,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     return `${resource.origin}${metadataPath(resource.pathname)}`;
   };
 
-  const ownerOf = (credential: Credential): string | undefined =>
-    credential.kind === 'verified' || credential.kind === 'dev' ? principalKey(credential.principal) : undefined;
+  const ownerOf = (credential: Credential): string | undefined => {
+    const principal = principalOf(credential);
+    return principal === undefined ? undefined : principalKey(principal);
+  };
 
   /** Describes a JSON-RPC body for the audit record of a refused request. */
   const describe = (body: unknown): Pick<HttpRejection, 'method' | 'tool' | 'arguments'> => {
@@ -335,7 +337,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>,
     message: string,
   ): Promise<void> => {
-    const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+    const principal = principalOf(credential);
     const detail = status === 403 ? 'the session belongs to another principal' : 'no such session';
     const id = await recordRejection({ transport, status, ...(principal === undefined ? {} : { principal }), ...claimed(sessionId), ...what, detail });
     rpcError(res, status, status === 403 ? -32000 : -32001, `${message} [audit id: ${id}]`);
@@ -555,7 +557,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       return;
     }
     if (req.method !== 'POST' || !isInitializeRequest(body)) {
-      const principal = credential.kind === 'verified' || credential.kind === 'dev' ? credential.principal : undefined;
+      const principal = principalOf(credential);
       const id = await recordRejection({ transport: 'http', status: 400, ...(principal === undefined ? {} : { principal }), ...what, detail: 'no session id, and the request is not initialize' });
       rpcError(res, 400, -32000, `Bad Request: no valid session id; the first request must be initialize [audit id: ${id}]`);
       return;
