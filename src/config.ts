@@ -101,10 +101,36 @@ export const AuditConfigSchema = z.strictObject({
   retention: z.strictObject({ days: z.int().min(1).max(36_500), signingKey: SecretRef }).optional(),
 });
 
+/** Approval settings of the runtime file: where requests live, how long calls wait, where approvers decide. */
+export const ApprovalsConfigSchema = z.strictObject({
+  /** The JSON store file (default: `approvals.json` in the audit directory). */
+  file: z.string().min(1).optional(),
+  /** Keep requests in PostgreSQL instead (several replicas share them; decisions wake calls on every replica). */
+  postgres: z
+    .strictObject({
+      url: z.string().regex(/^env:[A-Za-z_][A-Za-z0-9_]*$/, 'must be "env:NAME" (a connection string in the environment)'),
+      table: z.string().regex(/^[a-z_][a-z0-9_]{0,40}$/, 'a lower-case identifier').default('airlock_approvals'),
+    })
+    .optional(),
+  /**
+   * HMAC key (at least 32 bytes, base64 or hex) sealing every stored request: whoever can write the store
+   * but lacks the key cannot forge a decision. Default: a random key kept next to the JSON store (0600).
+   */
+  key: SecretRef.optional(),
+  /** How long an approved grant waits to be collected (default 10 minutes). */
+  executionWindowSeconds: z.int().min(10).max(86_400).default(600),
+  /** How long a call waits in place for a decision before it returns a pending handle (default 45 s). */
+  waitSeconds: z.int().min(0).max(300).default(45),
+  /** The console's public base URL, for links in results and notifications (default: this server's URL). */
+  publicUrl: z.string().url().optional(),
+});
+export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
+
 export const RuntimeFileSchema = z.strictObject({
   $schema: z.string().optional(),
   identity: IdentityConfigSchema.optional(),
   audit: AuditConfigSchema.optional(),
+  approvals: ApprovalsConfigSchema.optional(),
 });
 export type RuntimeFile = z.output<typeof RuntimeFileSchema>;
 

@@ -20,6 +20,7 @@ export type AirlockErrorCode =
   | 'APPROVAL_USED'
   | 'APPROVAL_MISMATCH'
   | 'APPROVAL_INVALID'
+  | 'APPROVAL_WITHDRAWN'
   | 'INVALID_SQL'
   | 'SQL_REJECTED'
   | 'QUERY_FAILED'

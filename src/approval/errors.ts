@@ -9,7 +9,8 @@ export type ApprovalError =
   | ApprovalForbiddenError
   | ApprovalUsedError
   | ApprovalMismatchError
-  | ApprovalInvalidError;
+  | ApprovalInvalidError
+  | ApprovalWithdrawnError;
 
 /** The request has no decision yet: nothing can run. */
 export class ApprovalPendingError extends AirlockError {
@@ -98,6 +99,15 @@ export class ApprovalInvalidError extends AirlockError {
   readonly outcome = 'error';
   constructor(requestId: string, options?: AirlockErrorOptions) {
     super(`Approval request ${truncate(requestId, 64)} failed its integrity check and cannot be used.`, { ...options, data: { requestId: truncate(requestId, 64) } });
+  }
+}
+
+/** The requester withdrew the request (cancelled the call that waited for it): nothing can run from it. */
+export class ApprovalWithdrawnError extends AirlockError {
+  readonly code = 'APPROVAL_WITHDRAWN';
+  readonly outcome = 'cancelled';
+  constructor(requestId: string, options?: AirlockErrorOptions) {
+    super(`Approval request ${requestId} was withdrawn; the call was not run. Make the call again to request a new approval.`, { ...options, data: { requestId } });
   }
 }
 

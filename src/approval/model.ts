@@ -2,8 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { canonicalJsonWith } from '../audit/canonical.js';
 import type { CallBinding } from './binding.js';
 
-/** Where a request is in its life. `consumed` and the three refusals are final. */
-export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed';
+/** Where a request is in its life. Every state but `pending` and `approved` is final. */
+export type ApprovalState = 'pending' | 'approved' | 'denied' | 'expired' | 'consumed' | 'withdrawn';
 
 /** A verified identity as approvals compare it: issuer and sub, nothing else. */
 export interface Identity {
@@ -28,6 +28,18 @@ export interface ApprovalDecision {
 }
 
 /**
+ * What approvers are shown about a call beyond its binding: who asked (as their token said), why policy
+ * sent it to approval, and what the tool found out about it. Informational: the binding decides what runs.
+ */
+export interface RequestDetails {
+  readonly requester: { readonly email?: string; readonly groups: readonly string[] };
+  /** The deciding rule's reason. */
+  readonly reason: string;
+  /** Tool facts worth showing: statement classes, tables read and written, planner estimate, … */
+  readonly facts?: Readonly<Record<string, unknown>>;
+}
+
+/**
  * One approval request as stored. Times are epoch milliseconds. `version` grows by one with every write
  * (the store's compare-and-set compares it); `mac` is the service's HMAC over everything else.
  */
@@ -41,6 +53,7 @@ export interface ApprovalRecord {
   readonly approverGroups: readonly string[];
   readonly quorum: number;
   readonly justification?: string;
+  readonly details?: RequestDetails;
   readonly createdAt: number;
   /** Decision deadline: after it a pending request is expired. */
   readonly expiresAt: number;
@@ -51,6 +64,8 @@ export interface ApprovalRecord {
   readonly consumedAt?: number;
   /** Set on expiry: whether the decision or the execution window ran out. */
   readonly expiredIn?: 'decision' | 'execution';
+  /** Set when the requester withdrew it (cancelled the waiting call) before a decision. */
+  readonly withdrawnAt?: number;
   readonly mac: string;
 }
 
@@ -64,7 +79,8 @@ export type ApprovalEvent =
   | (EventBase & { readonly type: 'approved'; readonly approver: Identity & { readonly email?: string }; readonly reason?: string; readonly approvals: number; readonly quorum: number; readonly granted: boolean; readonly executeBy?: string })
   | (EventBase & { readonly type: 'denied'; readonly approver: Identity & { readonly email?: string }; readonly reason?: string })
   | (EventBase & { readonly type: 'expired'; readonly phase: 'decision' | 'execution' })
-  | (EventBase & { readonly type: 'consumed'; readonly requester: Identity });
+  | (EventBase & { readonly type: 'consumed'; readonly requester: Identity })
+  | (EventBase & { readonly type: 'withdrawn'; readonly requester: Identity });
 
 interface EventBase {
   readonly requestId: string;
@@ -126,6 +142,8 @@ function invariantProblem(r: ApprovalRecord): string | undefined {
       return denials === 1 ? undefined : 'denied without a denial';
     case 'expired':
       return r.expiredIn !== undefined ? undefined : 'expired without a phase';
+    case 'withdrawn':
+      return r.withdrawnAt !== undefined && denials === 0 && approvals < r.quorum ? undefined : 'withdrawn after a final decision';
     default:
       return 'unknown state';
   }

@@ -9,9 +9,11 @@ import {
   ApprovalNotFoundError,
   ApprovalPendingError,
   ApprovalUsedError,
+  ApprovalWithdrawnError,
 } from './errors.js';
 import { integrityProblem, sameIdentity, seal, type ApprovalEvent, type ApprovalRecord, type Approver, type Identity, type UnsealedRecord, type Verdict } from './model.js';
 import type { ApprovalStore } from './store.js';
+import type { ApprovalState, RequestDetails } from './model.js';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -38,6 +40,8 @@ export interface RequestOptions {
   /** How long approvers have to decide. */
   readonly timeoutSeconds: number;
   readonly justification?: string;
+  /** Shown to approvers (sealed with the record, not part of the binding). */
+  readonly details?: RequestDetails;
 }
 
 /** A request as it is now, and what this step did to it. */
@@ -57,6 +61,24 @@ export interface ApprovalService {
   consume(requestId: string, requester: Identity, call: BoundCall | CallBinding): Promise<ApprovalResult>;
   /** Marks every pending request past its deadline expired. */
   expireDue(): Promise<readonly ApprovalEvent[]>;
+  /** The requester withdraws a pending request (its waiting call was cancelled). */
+  withdraw(requestId: string, requester: Identity): Promise<ApprovalResult>;
+  /**
+   * Requests an approver may see: those naming one of the approver's groups, and the approver's own
+   * (which they can see but never decide). Newest first.
+   */
+  listFor(viewer: Approver, query?: { readonly states?: readonly ApprovalState[]; readonly limit?: number }): Promise<readonly ApprovalRecord[]>;
+  /** One request as `listFor` would show it to `viewer`; anyone else: APPROVAL_NOT_FOUND. */
+  view(requestId: string, viewer: Approver): Promise<ApprovalRecord>;
+  /** The requester's own requests, newest first. */
+  mine(requester: Identity, query?: { readonly states?: readonly ApprovalState[]; readonly limit?: number }): Promise<readonly ApprovalRecord[]>;
+  /**
+   * Resolves when request `requestId` changes (a decision here, or in another process of a shared store),
+   * after `timeoutMs`, or when `signal` aborts, whichever is first. Never rejects.
+   */
+  changed(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Sees every event of this service as it happens, and the ids other processes changed. Returns unsubscribe. */
+  subscribe(listener: (change: { readonly requestId: string; readonly event?: ApprovalEvent }) => void): () => void;
 }
 
 const DEFAULT_EXECUTION_WINDOW_MS = 10 * 60_000;
@@ -77,10 +99,31 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
   const sealKey = Uint8Array.from(key);
 
   const iso = (ms: number): string => new Date(ms).toISOString();
+  const listeners = new Set<(change: { readonly requestId: string; readonly event?: ApprovalEvent }) => void>();
+  const tell = (change: { readonly requestId: string; readonly event?: ApprovalEvent }): void => {
+    for (const listener of [...listeners]) {
+      try {
+        listener(change);
+      } catch {
+        // A listener's failure is its own; the others and the service go on.
+      }
+    }
+  };
   const emit = (events: ApprovalEvent[]): ApprovalEvent[] => {
-    for (const e of events) onEvent?.(e);
+    for (const e of events) {
+      onEvent?.(e);
+      tell({ requestId: e.requestId, event: e });
+    }
     return events;
   };
+  // Changes made by other processes of a shared store wake waiters here too.
+  const unsubscribeStore = store.subscribe?.((requestId) => tell({ requestId }));
+  void unsubscribeStore;
+  const MAX_LIST = 500;
+  const limitOf = (limit: number | undefined): number => Math.min(MAX_LIST, Math.max(1, Math.trunc(limit ?? 100)));
+  const sealed = (records: readonly ApprovalRecord[]): ApprovalRecord[] => records.filter((r) => integrityProblem(r, sealKey) === undefined);
+  const visibleTo = (record: ApprovalRecord, viewer: Approver): boolean =>
+    sameIdentity(record.requester, viewer) || viewer.groups.some((g) => record.approverGroups.includes(g));
 
   async function load(id: string): Promise<ApprovalRecord> {
     const record = typeof id === 'string' && id.startsWith('apr_') ? await store.get(id) : undefined;
@@ -147,6 +190,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
             approverGroups: groups,
             quorum,
             ...(opts.justification === undefined ? {} : { justification: opts.justification }),
+            ...(opts.details === undefined ? {} : { details: opts.details }),
             createdAt: now,
             expiresAt: now + opts.timeoutSeconds * 1000,
             decisions: [],
@@ -178,6 +222,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         if (sameIdentity(approver, record.requester)) throw new ApprovalForbiddenError(record.id, 'own_request');
         if (!approver.groups.some((g) => record.approverGroups.includes(g))) throw new ApprovalForbiddenError(record.id, 'not_an_approver');
         if (record.state === 'expired') throw new ApprovalExpiredError(record.id);
+        if (record.state === 'withdrawn') throw new ApprovalWithdrawnError(record.id);
         if (record.state !== 'pending') throw new ApprovalUsedError(record.id, 'decision');
         const expired = await expireIfDue(record, now);
         if (expired === 'raced') continue;
@@ -247,6 +292,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
             throw new ApprovalDeniedError(record.id);
           case 'expired':
             throw new ApprovalExpiredError(record.id);
+          case 'withdrawn':
+            throw new ApprovalWithdrawnError(record.id);
           case 'pending': {
             const expired = await expireIfDue(record, now);
             if (expired === 'raced') continue;
@@ -284,6 +331,70 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         if (event !== undefined && event !== 'raced') events.push(event);
       }
       return emit(events);
+    },
+
+    async withdraw(requestId, requester) {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const record = await load(requestId);
+        if (!sameIdentity(record.requester, requester)) throw new ApprovalNotFoundError(requestId);
+        // Only an undecided request can be withdrawn; a decision already made stands as recorded.
+        if (record.state !== 'pending') return { request: record, events: [] };
+        const now = clock.now();
+        if (!(await write(record, { ...open(record), state: 'withdrawn', withdrawnAt: now }))) continue;
+        const event: ApprovalEvent = { type: 'withdrawn', requestId: record.id, at: iso(now), bindingHash: record.bindingHash, requester: { issuer: requester.issuer, sub: requester.sub } };
+        return { request: await load(record.id), events: emit([event]) };
+      }
+      throw new Error('approval store: withdraw did not settle');
+    },
+
+    async listFor(viewer, query = {}) {
+      const limit = limitOf(query.limit);
+      const [theirs, own] = await Promise.all([
+        store.list({ ...(query.states === undefined ? {} : { states: query.states }), approverGroups: viewer.groups, limit }),
+        store.list({ ...(query.states === undefined ? {} : { states: query.states }), requester: viewer, limit }),
+      ]);
+      const byId = new Map<string, ApprovalRecord>();
+      for (const r of [...theirs, ...own]) byId.set(r.id, r);
+      return sealed([...byId.values()].sort((a, b) => b.createdAt - a.createdAt)).slice(0, limit);
+    },
+
+    async view(requestId, viewer) {
+      const record = await load(requestId).catch((error: unknown) => {
+        if (error instanceof ApprovalInvalidError) throw new ApprovalNotFoundError(requestId, { detail: error.message });
+        throw error;
+      });
+      if (!visibleTo(record, viewer)) throw new ApprovalNotFoundError(requestId);
+      const expired = await expireIfDue(record, clock.now());
+      if (expired === undefined || expired === 'raced') return expired === 'raced' ? load(record.id) : record;
+      emit([expired]);
+      return load(record.id);
+    },
+
+    async mine(requester, query = {}) {
+      return sealed(await store.list({ ...(query.states === undefined ? {} : { states: query.states }), requester, limit: limitOf(query.limit) }));
+    },
+
+    changed(requestId, timeoutMs, signal) {
+      return new Promise<void>((resolve) => {
+        if (signal?.aborted === true) return resolve();
+        const done = (): void => {
+          clearTimeout(timer);
+          listeners.delete(listener);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const listener = (change: { readonly requestId: string }): void => {
+          if (change.requestId === requestId) done();
+        };
+        listeners.add(listener);
+        signal?.addEventListener('abort', done, { once: true });
+        const timer = setTimeout(done, Math.max(0, timeoutMs));
+      });
+    },
+
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
     },
   };
 }

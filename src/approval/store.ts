@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { acquireFileLock } from '../file-lock.js';
-import { sameIdentity, type ApprovalRecord } from './model.js';
+import { sameIdentity, type ApprovalRecord, type ApprovalState, type Identity } from './model.js';
 
 /**
  * Where approval requests live. A store keeps records as it is given them; it checks nothing about their
@@ -24,7 +24,39 @@ export interface ApprovalStore {
    * and `next.version` is the one after it. False when another writer got there first.
    */
   update(id: string, expectedVersion: number, next: ApprovalRecord): Promise<boolean>;
+  /** Requests matching `query`, newest first (by `createdAt`), at most `query.limit`. */
+  list(query: ListQuery): Promise<readonly ApprovalRecord[]>;
+  /**
+   * Tells `listener` the id of every request another process changed (a store shared by replicas, such as
+   * PostgreSQL with LISTEN/NOTIFY). Stores with one writer have no other process and leave it out.
+   * Returns the unsubscribe function.
+   */
+  subscribe?(listener: (id: string) => void): () => void;
   close(): Promise<void>;
+}
+
+/** Which requests `list` returns. */
+export interface ListQuery {
+  /** Only these states (default: all). */
+  readonly states?: readonly ApprovalState[];
+  /** Only this requester's requests. */
+  readonly requester?: Identity;
+  /** Only requests naming at least one of these approver groups. */
+  readonly approverGroups?: readonly string[];
+  readonly limit: number;
+}
+
+/** Applies a list query to records in memory (the file and memory stores). */
+export function selectRecords(records: Iterable<ApprovalRecord>, query: ListQuery): ApprovalRecord[] {
+  const out: ApprovalRecord[] = [];
+  for (const r of records) {
+    if (query.states !== undefined && !query.states.includes(r.state)) continue;
+    if (query.requester !== undefined && !sameIdentity(r.requester, query.requester)) continue;
+    if (query.approverGroups !== undefined && !r.approverGroups.some((g) => query.approverGroups?.includes(g))) continue;
+    out.push(r);
+  }
+  out.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? -1 : 1));
+  return out.slice(0, Math.max(0, query.limit)).map(copy);
 }
 
 /** A store whose file cannot be used: it is never overwritten or ignored, airlock stops instead. */
@@ -76,6 +108,7 @@ export function createMemoryApprovalStore(): ApprovalStore {
       records.byId.set(id, copy(next));
       return Promise.resolve(true);
     },
+    list: (query) => Promise.resolve(selectRecords(records.byId.values(), query)),
     close: () => Promise.resolve(),
   };
 }
@@ -86,7 +119,7 @@ const identity = z.strictObject({ issuer: z.string(), sub: z.string() });
 const recordSchema = z.strictObject({
   id: z.string().regex(/^apr_[A-Za-z0-9_-]+$/),
   version: z.number().int().positive(),
-  state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed']),
+  state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed', 'withdrawn']),
   requester: identity,
   binding: z.strictObject({
     principal: identity,
@@ -100,6 +133,13 @@ const recordSchema = z.strictObject({
   approverGroups: z.array(z.string()).min(1),
   quorum: z.number().int().positive(),
   justification: z.string().optional(),
+  details: z
+    .strictObject({
+      requester: z.strictObject({ email: z.string().optional(), groups: z.array(z.string()) }),
+      reason: z.string(),
+      facts: z.record(z.string(), z.unknown()).optional(),
+    })
+    .optional(),
   createdAt: z.number().int(),
   expiresAt: z.number().int(),
   decisions: z.array(
@@ -114,6 +154,7 @@ const recordSchema = z.strictObject({
   executeBy: z.number().int().optional(),
   consumedAt: z.number().int().optional(),
   expiredIn: z.enum(['decision', 'execution']).optional(),
+  withdrawnAt: z.number().int().optional(),
   mac: z.string(),
 });
 const fileSchema = z.strictObject({ format: z.literal(FORMAT), requests: z.array(recordSchema) });
@@ -176,6 +217,7 @@ export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOp
         await persist(new Map(records.byId).set(id, copy(next)));
         return true;
       }),
+    list: (query) => serial(() => Promise.resolve(selectRecords(records.byId.values(), query))),
     close: async () => {
       await serial(() => Promise.resolve());
       closed = true;

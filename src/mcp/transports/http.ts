@@ -39,7 +39,15 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
   readonly onLimited?: (event: HttpLimitEvent) => Promise<void>;
   /** Audits a request refused at the gate (401, 403, 404); resolves once the record is written. */
   readonly onRejected: (rejection: HttpRejection) => Promise<void>;
+  /**
+   * Other HTTP surfaces on this port (the approval API and console): asked after the Host/Origin check and
+   * before the 404; true when it answered the request. They authenticate their own requests.
+   */
+  readonly routes?: readonly HttpRoutes[];
 }
+
+/** A set of routes served next to MCP: answers and returns true, or returns false when the path is not its own. */
+export type HttpRoutes = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
 
 /** A session refused at a cap, or dropped because its client stopped reading. */
 export interface HttpLimitEvent {
@@ -700,6 +708,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     if (url.pathname === '/mcp') return handleMcp(req, res, url);
     if (url.pathname === '/sse' && req.method === 'GET') return handleSse(req, res, url);
     if (url.pathname === '/messages' && req.method === 'POST') return handleMessages(req, res, url);
+    for (const routes of options.routes ?? []) if (await routes(req, res, url)) return;
     sendJson(res, 404, { error: 'not found', endpoints: ['/mcp', '/sse', '/messages', '/healthz'] });
   };
 
