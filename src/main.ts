@@ -27,6 +27,7 @@ import { OidcVerifier } from './identity/oidc.js';
 import type { Credential, Principal } from './identity/principal.js';
 import { fileTokenSource, staticTokenSource, type TokenSource } from './identity/token-source.js';
 import { createLogger, type Logger } from './log.js';
+import { createApprovals } from './approval/approvals.js';
 import { ToolRegistry } from './mcp/registry.js';
 import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
 import { serveStdio } from './mcp/transports/stdio.js';
@@ -307,6 +308,10 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
 
     const deps = toolDeps(policy, sql, sql, registry, log);
     const clock = { now: () => Date.now() };
+    const approvals = await createApprovals(runtime.approvals, { auditDir: config.auditDir, env, audit, clock, log, ...(verifier === undefined ? {} : { verifier }) });
+    // Closed before the audit store (cleanups run in reverse): its last events are recorded.
+    cleanups.push(() => approvals.close());
+    log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
     const governed = buildPipeline({
       audit,
       tools: registry,
@@ -320,6 +325,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       ...(impersonation === undefined ? {} : { impersonation }),
       concurrency: { maxConcurrent: config.maxConcurrentCalls, maxQueued: config.callQueue, queueWaitMs: config.callQueueMs },
       auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
+      approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id) },
     });
     // Calls in flight finish (and are audited) before shutdown closes pools and stores.
     const inflight = new Set<Promise<void>>();
@@ -383,6 +389,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       maxSessionBufferBytes: config.maxSessionBufferBytes,
       onLimited: (event) => audit.append(limitRecord(event, new Date())),
       onRejected: (rejection) => audit.append(rejectedRequestRecord(rejection, new Date())),
+      routes: [approvals.api()],
       ...(verifier === undefined
         ? {}
         : {
@@ -394,6 +401,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     });
     cleanups.push(() => http.close());
     cleanups.push(drain);
+    approvals.setBaseUrl(http.url);
     log('info', `serving MCP on ${http.url}/mcp (Streamable HTTP) and ${http.url}/sse (legacy SSE)`);
     return {
       http,

@@ -1,8 +1,9 @@
 import type { AnyTool } from '../src/tool.js';
+import { approvalStatus } from './approval_status.js';
 import { explainPolicy } from './explain_policy.js';
 import { listResources } from './list_resources.js';
 import { querySql } from './query_sql.js';
 import { whoami } from './whoami.js';
 
 /** Every governed tool airlock serves, in the order tools/list shows them. */
-export const ALL_TOOLS: readonly AnyTool[] = [querySql, listResources, explainPolicy, whoami];
+export const ALL_TOOLS: readonly AnyTool[] = [querySql, listResources, explainPolicy, whoami, approvalStatus];

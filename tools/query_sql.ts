@@ -12,6 +12,11 @@ const input = z.strictObject({
     .optional()
     .describe('Values for $1, $2, … in order. Never build values into the SQL text.'),
   maxRows: z.int().min(1).max(100_000).optional().describe('Row cap for this call; policy may lower it.'),
+  justification: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('Why this call is needed, for the human who approves it (required by some policies; not part of what is approved).'),
 });
 
 const output = z.object({
@@ -33,8 +38,10 @@ export const querySql = defineTool({
     'if the result is cut at the cap, `truncated` is true: narrow the query (WHERE, LIMIT, fewer columns).',
     'Pass values as `params` ($1, $2, …) rather than inside the SQL text. One statement per call.',
     'Sensitive values such as card numbers come back masked; `masked` lists the affected columns.',
-    'Policy decides every call: some statements (writes, schema changes) need a human approval or are denied,',
-    'and the error says which. SQL that does not parse comes back as INVALID_SQL with its line and column;',
+    'Policy decides every call: some statements (writes, schema changes) are denied, and some need a human approval:',
+    'the call then waits up to ~45 s with progress and runs once approved; if nobody decided yet it returns',
+    '{"status": "pending_approval", "requestId": …}: tell the user, then call approval_status with the requestId.',
+    'Give a `justification` for approvers when a write or change needs one. SQL that does not parse comes back as INVALID_SQL with its line and column;',
     'params that do not match the placeholders as INVALID_INPUT. Nothing runs in either case. Every call is audited.',
   ].join(' '),
   input,

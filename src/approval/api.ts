@@ -5,6 +5,9 @@ import type { ApprovalState, Approver } from './model.js';
 import type { ApprovalService } from './service.js';
 import { viewRequest } from './view.js';
 
+/** The API's request handler: answers and returns true for its own paths, false for others. */
+export type ApprovalApi = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>;
+
 /** Who is asking the approval API, as one authenticator sees the request. */
 export type ApproverAuthResult =
   /** This authenticator does not apply (no credential of its kind on the request). */
@@ -73,7 +76,7 @@ const STATUS: Readonly<Record<string, number>> = {
  * in and out; errors are `{ error: { code, message } }`. Approvers are verified identities (bearer token or
  * console session); the service enforces who may decide what. Every refusal is audited before it is sent.
  */
-export function createApprovalApi(options: ApprovalApiOptions): (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> {
+export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
   if (options.authenticators.length === 0) throw new TypeError('createApprovalApi: at least one authenticator is needed');
   const { service } = options;
 

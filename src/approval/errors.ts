@@ -25,8 +25,10 @@ export class ApprovalPendingError extends AirlockError {
 export class ApprovalDeniedError extends AirlockError {
   readonly code = 'APPROVAL_DENIED';
   readonly outcome = 'denied';
-  constructor(requestId: string, options?: AirlockErrorOptions) {
-    super(`Approval request ${requestId} was denied; the call was not run.`, { ...options, data: { requestId } });
+  constructor(requestId: string, options?: AirlockErrorOptions & { readonly by?: string; readonly reason?: string }) {
+    const by = options?.by === undefined ? '' : ` by ${options.by}`;
+    const reason = options?.reason === undefined || options.reason === '' ? '' : `: "${options.reason}"`;
+    super(`Approval request ${requestId} was denied${by}${reason}; the call was not run.`, { ...options, data: { requestId } });
   }
 }
 

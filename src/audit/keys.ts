@@ -8,7 +8,7 @@ import { keyring, parseKeyMaterial, type Keyring } from './sealed.js';
 type ComplianceConfig = NonNullable<NonNullable<RuntimeFile['audit']>['compliance']>;
 
 /** The text behind an `env:` or `file:` reference. */
-function secretText(ref: string, label: string, env: Readonly<Record<string, string | undefined>>): string {
+export function secretText(ref: string, label: string, env: Readonly<Record<string, string | undefined>>): string {
   if (ref.startsWith('env:')) {
     const value = env[ref.slice('env:'.length)];
     if (value === undefined || value === '') throw new ConfigError(`${label}: ${ref} is not set`);

@@ -2,7 +2,7 @@ import type { Outcome } from '../errors.js';
 import type { SqlFacts } from '../policy/sql/classify.js';
 import type { SealedBlob } from './sealed.js';
 
-export type TransportKind = 'stdio' | 'http' | 'sse' | 'in-memory';
+export type TransportKind = 'stdio' | 'http' | 'sse' | 'in-memory' | 'approvals';
 
 /** One audit record per governed call, written before the response reaches the agent. */
 /** A client program's name and version as it states them (bounded, printable; see `AuditRecord.client`). */
@@ -71,8 +71,28 @@ export interface AuditRecord {
   } | null;
   /** What the agent received (already masked), kept whole up to the store's cap. */
   readonly response: AuditedResponse;
+  /**
+   * The approval request behind this record: for a call, the request it opened, joined or ran on (with its
+   * approvers); for an approval event (`tool: "approval"`), the event.
+   */
+  readonly approval?: AuditApproval;
   /** The unmasked result, encrypted for compliance (only when configured); never shown to the agent. */
   readonly sealedResult?: SealedBlob;
+}
+
+/** The approval part of a record (see `AuditRecord.approval`). */
+export interface AuditApproval {
+  readonly requestId: string;
+  /** Calls: the request's state when the call ended. */
+  readonly state?: string;
+  /** Calls: whether this call opened the request, joined a pending one, or collected it. */
+  readonly role?: 'opened' | 'joined' | 'collected';
+  /** Events: what happened (requested, approved, denied, expired, consumed, withdrawn, notified, refused, …). */
+  readonly event?: string;
+  readonly bindingHash?: string;
+  readonly approvers?: readonly { readonly sub: string; readonly email?: string; readonly verdict: 'approve' | 'deny' }[];
+  /** Events: more about it (reason, quorum, channel and delivery outcome, …). */
+  readonly detail?: Readonly<Record<string, unknown>>;
 }
 
 /**

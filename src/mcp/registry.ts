@@ -50,6 +50,30 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): { type: 'object'
   return out as { type: 'object'; [key: string]: unknown };
 }
 
+/**
+ * What any governed call returns while a human approval is pending (see src/approval/pending.ts): every
+ * tool's output schema admits it, so clients that check structured results against the schema accept it.
+ */
+const PENDING_APPROVAL = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', const: 'pending_approval' },
+    requestId: { type: 'string' },
+    approvers: { type: 'array', items: { type: 'string' } },
+    quorum: { type: 'integer' },
+    approvals: { type: 'integer' },
+    expiresAt: { type: 'string' },
+    consoleUrl: { type: 'string' },
+    auditId: { type: 'string' },
+  },
+  required: ['status', 'requestId', 'approvers', 'quorum', 'approvals', 'expiresAt', 'auditId'],
+} as const;
+
+/** A tool's output schema, or the pending-approval handle. */
+function orPending(schema: { type: 'object'; [key: string]: unknown }): { type: 'object'; [key: string]: unknown } {
+  return { type: 'object', anyOf: [schema, PENDING_APPROVAL] };
+}
+
 /** The governed tools, looked up by name; tools/list is computed once. */
 export class ToolRegistry {
   private readonly byName = new Map<string, AnyTool>();
@@ -65,7 +89,7 @@ export class ToolRegistry {
       title: tool.annotations.title,
       description: tool.description,
       inputSchema: jsonSchema(tool.input, 'input'),
-      ...(tool.output === undefined ? {} : { outputSchema: jsonSchema(tool.output, 'output') }),
+      ...(tool.output === undefined ? {} : { outputSchema: orPending(jsonSchema(tool.output, 'output')) }),
       annotations: { ...tool.annotations },
     }));
   }

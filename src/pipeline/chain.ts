@@ -7,7 +7,9 @@ import type { TokenVerifier } from '../identity/oidc.js';
 import type { ToolDeps } from '../tool.js';
 import { compose } from './compose.js';
 import type { CallContext } from './context.js';
+import type { ApprovalService } from '../approval/service.js';
 import { approvalStage } from './stages/approval.js';
+import { recallStage } from './stages/recall.js';
 import { auditStage, type Clock } from './stages/audit.js';
 import { executeStage } from './stages/execute.js';
 import { identityStage } from './stages/identity.js';
@@ -33,18 +35,41 @@ export interface PipelineOptions {
   readonly concurrency?: ConcurrencyLimits;
   /** How much of a call's arguments its audit record keeps verbatim. */
   readonly auditInput?: AuditInputLimits;
+  /** Just-in-time approvals; without them, calls that need approval end with APPROVAL_REQUIRED. */
+  readonly approvals?: PipelineApprovals;
 }
+
+export interface PipelineApprovals {
+  readonly service: ApprovalService;
+  /** How long a call waits in place for a decision (ms; default 45 s). */
+  readonly waitMs?: number;
+  /** Progress heartbeat while waiting (ms; default 5 s). */
+  readonly heartbeatMs?: number;
+  /** The console link of a request. */
+  readonly consoleUrl?: (requestId: string) => string | undefined;
+}
+
+const DEFAULT_WAIT_MS = 45_000;
+const MAX_COLLECT_WAIT_MS = 120_000;
 
 /** The governed call path, in order. Reading this array is reading the product. */
 export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => Promise<void> {
   // One set of maskers for results and for error texts: both are output.
+  const approvals = options.approvals;
   const maskers = callMaskers({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) });
   return compose([
     auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, maskError: errorMasking(maskers), ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
+    recallStage({ tools: options.tools, maxWaitMs: MAX_COLLECT_WAIT_MS, defaultWaitMs: approvals?.waitMs ?? DEFAULT_WAIT_MS, ...(approvals === undefined ? {} : { service: approvals.service }) }),
     policyStage({ policy: options.policy, deps: options.deps }),
-    approvalStage(),
+    approvalStage({
+      clock: options.clock,
+      waitMs: approvals?.waitMs ?? DEFAULT_WAIT_MS,
+      ...(approvals === undefined ? {} : { service: approvals.service }),
+      ...(approvals?.heartbeatMs === undefined ? {} : { heartbeatMs: approvals.heartbeatMs }),
+      ...(approvals?.consoleUrl === undefined ? {} : { consoleUrl: approvals.consoleUrl }),
+    }),
     concurrencyStage(options.concurrency ?? DEFAULT_CONCURRENCY),
     executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
     maskStage({ policy: options.policy, maskers }),

@@ -1,5 +1,5 @@
 import type { ClientInfo, TransportKind } from '../audit/record.js';
-import type { AirlockError, InputIssue } from '../errors.js';
+import type { AirlockError, InputIssue, Outcome } from '../errors.js';
 import type { Credential, Principal } from '../identity/principal.js';
 import type { MaskReport } from '../masking/masker.js';
 import type { Decision } from '../policy/evaluate.js';
@@ -13,7 +13,7 @@ export interface CallResponse {
 }
 
 /** Points of a governed call worth telling the caller about while it runs. */
-export type CallStep = 'decided' | 'started' | 'finished' | 'masked';
+export type CallStep = 'decided' | 'waiting' | 'approved' | 'started' | 'finished' | 'masked';
 
 /**
  * Something a stage tells the caller while the call runs: progress at a step, or a message for the agent.
@@ -55,10 +55,30 @@ export interface CallContext {
   /** The result as the connector returned it, before masking (for the encrypted compliance copy only). */
   unmaskedResult?: ToolResult;
   maskReport?: MaskReport;
+  /**
+   * `approval_status` collecting a request: the stored call replaced the tool and input, and this is the
+   * request it came from and how long this call may wait for a decision.
+   */
+  recalled?: { readonly requestId: string; readonly bindingHash: string; readonly waitMs: number };
+  /** The approval request this call opened, joined or used (its audit record names it). */
+  approval?: CallApproval;
+  /** The outcome recorded for a call that ended without an error but did not run (a pending approval). */
+  outcome?: Outcome;
   /** Identities airlock used downstream for this call. */
   downstream?: DownstreamUse[];
   error?: AirlockError;
   response?: CallResponse;
+}
+
+/** What a call's audit record says about its approval. */
+export interface CallApproval {
+  readonly requestId: string;
+  /** The request's state when the call ended (`consumed`: this call ran on the grant). */
+  readonly state: string;
+  /** Whether this call opened the request, joined a pending one, or collected it. */
+  readonly role: 'opened' | 'joined' | 'collected';
+  readonly bindingHash: string;
+  readonly approvers: readonly { readonly sub: string; readonly email?: string; readonly verdict: 'approve' | 'deny' }[];
 }
 
 export type Next = () => Promise<void>;

@@ -97,7 +97,8 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
     ...startedEntry(ctx),
     durationMs: Math.max(0, now - ctx.startedAt),
     downstream: [...(ctx.downstream ?? [])],
-    outcome: ctx.error === undefined ? 'ok' : ctx.error.outcome,
+    outcome: ctx.error === undefined ? (ctx.outcome ?? 'ok') : ctx.error.outcome,
+    ...(ctx.approval === undefined ? {} : { approval: { ...ctx.approval, approvers: ctx.approval.approvers.map((a) => ({ ...a })) } }),
     error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactAll(ctx.error.message) },
     result:
       result === undefined
