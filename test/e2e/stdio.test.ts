@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditIdOf, auditRecord, CLI, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
 
@@ -9,9 +10,11 @@ let client: Client;
 let stderr = '';
 
 beforeAll(async () => {
+  // Calls that need approval wait one second in place here, then return their pending handle.
+  writeFileSync(`${dir}/airlock.json`, JSON.stringify({ approvals: { waitSeconds: 1 } }));
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+    args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir), '--audit-dir', auditDir, '--config', `${dir}/airlock.json`, '--dev-identity', 'ana@example.com,analysts'],
     env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
     cwd: dir,
     stderr: 'pipe',
@@ -31,7 +34,7 @@ afterAll(async () => {
 describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('lists the governed tools with annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami']);
+    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
     expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
   });
 
@@ -80,13 +83,20 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     });
   });
 
-  it('stops writes that need approval and says who must approve', async () => {
+  it('holds writes that need approval, then returns a pending handle that says who must approve (issue 17)', async () => {
     const result = await client.callTool({
       name: 'query_sql',
       arguments: { connection: 'shop', sql: "UPDATE customers SET name = 'x' WHERE id = 1" },
     });
-    expect(textOf(result)).toContain("Approval required: Changing rows in the shop database needs a DBA's approval. A human approver (dba) must approve this exact call; it was not run.");
-    expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'approval_required', decision: { effect: 'approve' } });
+    expect(result.isError).toBeUndefined();
+    const pending = result.structuredContent as { status: string; requestId: string; approvers: string[] };
+    expect(pending).toMatchObject({ status: 'pending_approval', approvers: ['dba'], quorum: 1, approvals: 0 });
+    expect(textOf(result)).toContain(`This query_sql call needs a human approval and has not run yet (request ${pending.requestId}).`);
+    expect(textOf(result)).toContain('Ask the user to have someone in dba approve it');
+    const record = auditRecord(auditDir, auditIdOf(result));
+    expect(record).toMatchObject({ outcome: 'approval_required', decision: { effect: 'approve' }, approval: { requestId: pending.requestId, state: 'pending', role: 'opened' } });
+    // The request itself is in the audit too, linked by its id.
+    expect(readAudit(auditDir).some((r) => r.tool === 'approval' && r.approval?.event === 'requested' && r.approval.requestId === pending.requestId)).toBe(true);
   });
 
   it('reports invalid arguments by path and audits them (audit:records-invalid)', async () => {
@@ -104,7 +114,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
     const result = await client.callTool({ name: 'drop_database', arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, list_resources, explain_policy, whoami.');
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, list_resources, explain_policy, whoami, approval_status.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
   });
 
@@ -177,7 +187,9 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     expect(textOf(result)).toContain('query_sql: approve (rules: writes-need-dba-approval)');
   });
 
-  it('writes exactly one audit record per call', () => {
-    expect(readAudit(auditDir)).toHaveLength(11);
+  it('writes exactly one audit record per call, and one per approval event', () => {
+    const records = readAudit(auditDir);
+    expect(records.filter((r) => r.tool !== 'approval')).toHaveLength(11);
+    expect(records.filter((r) => r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested']);
   });
 });

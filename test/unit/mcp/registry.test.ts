@@ -18,8 +18,12 @@ describe('ToolRegistry', () => {
       required: ['connection', 'sql'],
       additionalProperties: false,
     });
-    expect(Object.keys((tool?.inputSchema.properties ?? {}))).toEqual(['connection', 'sql', 'params', 'maxRows']);
+    expect(Object.keys((tool?.inputSchema.properties ?? {}))).toEqual(['connection', 'sql', 'params', 'maxRows', 'justification']);
+    // The rows, or the pending-approval handle (issue 17): a client checking structured results accepts both.
+    const [rows, pending] = (tool?.outputSchema?.anyOf ?? []) as { required?: string[]; properties?: Record<string, unknown> }[];
     expect(tool?.outputSchema).toMatchObject({ type: 'object' });
+    expect(rows?.required).toEqual(['columns', 'rows', 'rowCount', 'truncated', 'masked', 'auditId']);
+    expect(pending?.properties?.status).toEqual({ type: 'string', const: 'pending_approval' });
     expect(tool?.description).toContain('read-only transaction');
   });
 

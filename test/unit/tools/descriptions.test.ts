@@ -28,6 +28,7 @@ function schemaWords(node: unknown, out = new Set<string>()): Set<string> {
     for (const [key, value] of Object.entries(node)) {
       if (key === 'properties' && value !== null && typeof value === 'object') Object.keys(value as Record<string, unknown>).forEach((k) => out.add(k));
       if (key === 'enum' && Array.isArray(value)) value.forEach((v) => typeof v === 'string' && out.add(v));
+      if (key === 'const' && typeof value === 'string') out.add(value);
       schemaWords(value, out);
     }
   }
