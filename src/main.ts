@@ -41,7 +41,8 @@ import { PolicyWatcher } from './policy/watch.js';
 import { classifySql, loadSqlParser, type SqlFacts } from './policy/sql/classify.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
-import type { ToolDeps } from './tool.js';
+import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
+import type { ApprovalService } from './approval/service.js';
 import { VERSION } from './version.js';
 
 export interface RunningAirlock {
@@ -133,8 +134,9 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** What tools may use: the SQL connector, the classifier with this connection's catalog, policy views. */
-export function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger): ToolDeps {
+export function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger, approvals?: ApprovalService): ToolDeps {
   const deps: ToolDeps = {
+    ...(approvals === undefined ? {} : { myApprovals: (caller: CallerView) => approvalSummaries(approvals, caller) }),
     sql,
     classifySql: catalogClassifier(catalogs, policy, log),
     hasConnection: (name) => Object.hasOwn(policy().file.resources.connections, name),
@@ -143,6 +145,21 @@ export function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: Post
       explainCall({ policy: policy(), tools: registry, deps, principal: { ...caller, dev: !caller.verified }, tool, input }),
   };
   return deps;
+}
+
+/** The caller's approval requests for whoami: pending ones first, then the most recent others (10 in all). */
+async function approvalSummaries(service: ApprovalService, caller: CallerView): Promise<ApprovalSummary[]> {
+  const mine = await service.mine(caller, { limit: 50 });
+  const ordered = [...mine.filter((r) => r.state === 'pending'), ...mine.filter((r) => r.state !== 'pending')].slice(0, 10);
+  return ordered.map((r) => ({
+    requestId: r.id,
+    state: r.state,
+    tool: r.binding.tool,
+    resource: r.binding.resource,
+    createdAt: new Date(r.createdAt).toISOString(),
+    expiresAt: new Date(r.expiresAt).toISOString(),
+    approvers: [...r.approverGroups],
+  }));
 }
 
 /**
@@ -306,12 +323,12 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       log('info', `downstream: per-principal impersonation of ${downstreamConfig.byGroup.length} service account mapping(s), tokens ≤ ${downstreamConfig.lifetimeSeconds} s`);
     }
 
-    const deps = toolDeps(policy, sql, sql, registry, log);
     const clock = { now: () => Date.now() };
     const approvals = await createApprovals(runtime.approvals, { auditDir: config.auditDir, env, audit, clock, log, ...(verifier === undefined ? {} : { verifier }) });
     // Closed before the audit store (cleanups run in reverse): its last events are recorded.
     cleanups.push(() => approvals.close());
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
+    const deps = toolDeps(policy, sql, sql, registry, log, approvals.service);
     const governed = buildPipeline({
       audit,
       tools: registry,

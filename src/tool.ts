@@ -120,6 +120,19 @@ export interface ToolDeps {
   readonly accessFor: (caller: CallerView) => readonly ResourceAccess[];
   /** A dry run of a call for this caller (the explain_policy tool). */
   readonly explain: (caller: CallerView, tool: string, input: unknown) => Promise<Explanation>;
+  /** The caller's own approval requests, newest first (absent when approvals are not configured). */
+  readonly myApprovals?: (caller: CallerView) => Promise<readonly ApprovalSummary[]>;
+}
+
+/** One of the caller's approval requests, as whoami lists it. */
+export interface ApprovalSummary {
+  readonly requestId: string;
+  readonly state: string;
+  readonly tool: string;
+  readonly resource: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly approvers: readonly string[];
 }
 
 export interface ExecuteContext {
@@ -148,6 +161,19 @@ export interface ToolDefinition<Schema extends z.ZodType = z.ZodType> {
   readonly annotations: ToolAnnotations;
   facts(input: z.output<Schema>, deps: ToolDeps): CallFacts | Promise<CallFacts>;
   execute(input: z.output<Schema>, ctx: ExecuteContext): Promise<ToolResult>;
+  /**
+   * What approvers should know about the call before deciding, found out without running it (query_sql:
+   * the planner's estimate). Called when a request opens; a failure leaves it out.
+   */
+  preview?(input: z.output<Schema>, ctx: PreviewContext): Promise<Readonly<Record<string, unknown>>>;
+}
+
+/** What a preview may use: the facts, the limits, and the connectors (read-only use only). */
+export interface PreviewContext {
+  readonly facts: CallFacts;
+  readonly limits: CallLimits;
+  readonly deps: ToolDeps;
+  readonly signal: AbortSignal;
 }
 
 /** A tool with its input type erased, as the registry and pipeline hold it. */
@@ -159,6 +185,7 @@ export interface AnyTool {
   readonly annotations: ToolAnnotations;
   facts(input: unknown, deps: ToolDeps): CallFacts | Promise<CallFacts>;
   execute(input: unknown, ctx: ExecuteContext): Promise<ToolResult>;
+  preview?(input: unknown, ctx: PreviewContext): Promise<Readonly<Record<string, unknown>>>;
 }
 
 const TOOL_NAME = /^[a-z][a-z0-9_]{0,63}$/;

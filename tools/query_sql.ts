@@ -79,7 +79,32 @@ export const querySql = defineTool({
     const cut = result.rowCount >= maxRows ? `the first ${maxRows} rows` : `the first ${result.rowCount} rows (the ${ctx.limits.maxBytes}-byte result cap)`;
     return { ...result, note: `Only ${cut} are shown. Narrow the query (WHERE, LIMIT, fewer columns) to see the rest.` };
   },
+  async preview(args, ctx) {
+    // EXPLAIN without ANALYZE plans the statement and never runs it; the read-only transaction makes sure.
+    const plan = await ctx.deps.sql.run(args.connection, `EXPLAIN (FORMAT JSON) ${args.sql}`, args.params ?? [], {
+      mode: 'read',
+      maxRows: 1,
+      maxBytes: 1024 * 1024,
+      timeoutMs: Math.min(ctx.limits.timeoutMs, 5000),
+      signal: ctx.signal,
+    });
+    return { estimate: estimateOf(plan) };
+  },
 });
+
+/** The planner's top-level estimate from EXPLAIN (FORMAT JSON): rows and cost, never values. */
+function estimateOf(result: { rows: readonly (readonly unknown[])[] }): Record<string, unknown> {
+  const cell = result.rows[0]?.[0];
+  const plans = (typeof cell === 'string' ? JSON.parse(cell) : cell) as { Plan?: Record<string, unknown> }[] | undefined;
+  const plan = plans?.[0]?.Plan;
+  if (plan === undefined) return {};
+  const estimate: Record<string, unknown> = {};
+  if (typeof plan['Node Type'] === 'string') estimate.node = plan['Node Type'];
+  if (typeof plan['Plan Rows'] === 'number') estimate.rows = plan['Plan Rows'];
+  if (typeof plan['Total Cost'] === 'number') estimate.cost = plan['Total Cost'];
+  if (typeof plan['Relation Name'] === 'string') estimate.relation = plan['Relation Name'];
+  return estimate;
+}
 
 const plural = (n: number, one: string, many: string): string => `${n} ${n === 1 ? one : many}`;
 

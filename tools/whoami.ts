@@ -7,7 +7,8 @@ export const whoami = defineTool({
   description: [
     'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
     'and, for every database connection you may use, what policy does with each kind of SQL statement',
-    '(allow = runs, approve = needs a human approval, deny = refused). Call this first to plan queries.',
+    '(allow = runs, approve = needs a human approval, deny = refused), and your pending and recent approval',
+    'requests (collect approved ones with approval_status). Call this first to plan queries.',
   ].join(' '),
   input: z.strictObject({}),
   output: z.object({
@@ -20,11 +21,15 @@ export const whoami = defineTool({
       verified: z.boolean(),
     }),
     resources: z.array(z.object({ kind: z.string(), name: z.string(), description: z.string().optional(), effects: z.record(z.string(), z.string()) })),
+    approvals: z
+      .array(z.object({ requestId: z.string(), state: z.string(), tool: z.string(), resource: z.string(), createdAt: z.string(), expiresAt: z.string(), approvers: z.array(z.string()) }))
+      .optional()
+      .describe('Your approval requests, pending first, then the most recent others.'),
     auditId: z.string(),
   }),
   annotations: { title: 'Who am I (airlock)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts: () => ({}),
-  execute(_input, ctx) {
+  async execute(_input, ctx) {
     const c = ctx.caller;
     // A resource the caller cannot use at all is not shown (not even its name).
     const resources = ctx.deps.accessFor(c).filter((r) => r.grants.length > 0);
@@ -39,7 +44,15 @@ export const whoami = defineTool({
             .join(', '),
       ),
     ];
-    const value = { identity, resources: resources.map((r) => ({ kind: r.kind, name: r.name, ...(r.description === undefined ? {} : { description: r.description }), effects: { ...r.effects } })) };
-    return Promise.resolve({ kind: 'json', value, text: lines.join('\n') });
+    const approvals = ctx.deps.myApprovals === undefined ? undefined : await ctx.deps.myApprovals(c);
+    for (const a of approvals ?? []) {
+      lines.push(`approval ${a.requestId}: ${a.state} (${a.tool} on ${a.resource}, approvers: ${a.approvers.join(', ')}, ${a.state === 'pending' ? `expires ${a.expiresAt}` : `opened ${a.createdAt}`})${a.state === 'pending' || a.state === 'approved' ? ' - collect with approval_status' : ''}`);
+    }
+    const value = {
+      identity,
+      resources: resources.map((r) => ({ kind: r.kind, name: r.name, ...(r.description === undefined ? {} : { description: r.description }), effects: { ...r.effects } })),
+      ...(approvals === undefined ? {} : { approvals: approvals.map((a) => ({ ...a, approvers: [...a.approvers] })) }),
+    };
+    return { kind: 'json', value, text: lines.join('\n') };
   },
 });

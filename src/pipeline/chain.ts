@@ -65,6 +65,7 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
     policyStage({ policy: options.policy, deps: options.deps }),
     approvalStage({
       clock: options.clock,
+      deps: options.deps,
       waitMs: approvals?.waitMs ?? DEFAULT_WAIT_MS,
       ...(approvals === undefined ? {} : { service: approvals.service }),
       ...(approvals?.heartbeatMs === undefined ? {} : { heartbeatMs: approvals.heartbeatMs }),

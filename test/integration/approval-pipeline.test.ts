@@ -133,6 +133,8 @@ describe('approval stage (real PostgreSQL, real approval service) (issue 17)', (
     expect(progress.some((m) => m.startsWith('Approved by dana@example.com'))).toBe(true);
     const view = await h.service.status(id, ana);
     expect(view.request.justification).toBe('ticket 42');
+    // Approvers see what the statement is and the planner's estimate (EXPLAIN, never run before approval).
+    expect(view.request.details).toMatchObject({ requester: { email: 'ana@example.com', groups: ['analysts'] }, reason: "Changing rows in the shop database needs a DBA's approval.", facts: { class: 'write', tablesWritten: ['orders'], estimate: { node: 'ModifyTable', relation: 'orders', rows: expect.any(Number) as number, cost: expect.any(Number) as number } } });
     expect(view.request.binding.input).toEqual(WRITE);
   });
 

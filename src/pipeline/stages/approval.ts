@@ -4,6 +4,7 @@ import type { ApprovalRecord, RequestDetails } from '../../approval/model.js';
 import { pendingResult } from '../../approval/pending.js';
 import type { ApprovalService } from '../../approval/service.js';
 import { ApprovalRequiredError, CancelledError, InvalidInputError } from '../../errors.js';
+import type { ToolDeps } from '../../tool.js';
 import type { CallApproval, CallContext, Next, Stage } from '../context.js';
 
 export interface ApprovalStageOptions {
@@ -16,6 +17,8 @@ export interface ApprovalStageOptions {
   readonly heartbeatMs?: number;
   /** The console link of a request, for the pending handle. */
   readonly consoleUrl?: (requestId: string) => string | undefined;
+  /** For the tool's preview of a call (the planner's estimate shown to approvers). */
+  readonly deps?: ToolDeps;
 }
 
 /** The argument every tool that can need approval accepts for the approvers; not part of what is bound. */
@@ -53,10 +56,12 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       if (rule.justificationRequired && (justification === undefined || justification.trim() === '')) {
         throw new InvalidInputError(tool.name, [{ path: JUSTIFICATION, message: `this call needs a human approval and policy asks for a justification: say in "${JUSTIFICATION}" why it is needed (approvers read it)` }]);
       }
+      const preview = await previewOf(ctx, options.deps);
+      const shown = { ...(facts.sql === undefined ? {} : sqlSummary(facts.sql)), ...preview };
       const details: RequestDetails = {
         requester: { ...(principal.email === undefined ? {} : { email: principal.email }), groups: [...principal.groups] },
         reason: decision.reason,
-        ...(facts.sql === undefined ? {} : { facts: sqlSummary(facts.sql) }),
+        ...(Object.keys(shown).length === 0 ? {} : { facts: shown }),
       };
       const opened = await service.request(bound, {
         approverGroups: rule.approverGroups,
@@ -146,6 +151,17 @@ function splitJustification(input: unknown): { input: unknown; justification?: s
   if (input === null || typeof input !== 'object' || Array.isArray(input) || !(JUSTIFICATION in input)) return { input };
   const { [JUSTIFICATION]: justification, ...rest } = input as Record<string, unknown>;
   return typeof justification === 'string' ? { input: rest, justification } : { input: rest };
+}
+
+/** The tool's preview for approvers (the planner's estimate); a failure only leaves it out. */
+async function previewOf(ctx: CallContext, deps: ToolDeps | undefined): Promise<Readonly<Record<string, unknown>>> {
+  const { tool, facts, decision } = ctx;
+  if (tool?.preview === undefined || facts === undefined || decision === undefined || deps === undefined) return {};
+  try {
+    return await tool.preview(ctx.input, { facts, limits: decision.limits, deps, signal: ctx.signal });
+  } catch {
+    return { estimate: 'unavailable' };
+  }
 }
 
 /** What approvers are shown of a statement's facts. */
