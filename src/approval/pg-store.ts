@@ -103,11 +103,15 @@ export async function openPgApprovalStore(options: PgApprovalStoreOptions): Prom
   try {
     const client = await pool.connect();
     try {
-      // Replicas starting together must not race on CREATE: one DDL at a time, the lock ends with the transaction.
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`airlock-approvals:${t}`]);
-      await client.query(schema(t));
-      await client.query('COMMIT');
+      // A table set up once lets airlock run as a role without CREATE (IF NOT EXISTS still asks for it).
+      const present = await client.query<{ ready: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ready', [t, `${t}_one_pending`]);
+      if (present.rows[0]?.ready !== true) {
+        // Replicas starting together must not race on CREATE: one DDL at a time, the lock ends with the transaction.
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`airlock-approvals:${t}`]);
+        await client.query(schema(t));
+        await client.query('COMMIT');
+      }
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;

@@ -392,6 +392,56 @@ describe('openPgApprovalStore (issue 17)', () => {
     });
   });
 
+  it('opens one table when replicas start together on an empty database', async () => {
+    const table = newTable();
+    const stores = await Promise.allSettled([1, 2, 3].map(() => openPgApprovalStore({ url: url(), table })));
+    try {
+      expect(stores.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      const [a, b, c] = stores.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+      const { request } = await serviceOf(a!).request(bindCall(call('UPDATE t SET w = 1')), opts);
+      expect((await serviceOf(b!).decide(request.id, dba('bob'), 'approve')).request.state).toBe('approved');
+      expect((await c!.get(request.id))?.state).toBe('approved');
+    } finally {
+      await Promise.all(stores.map((s) => (s.status === 'fulfilled' ? s.value.close() : Promise.resolve())));
+    }
+  });
+
+  it('runs as a role without CREATE once the table exists, and says why it cannot create one', async () => {
+    const db = `approvals_priv_${randomBytes(4).toString('hex')}`;
+    const at = (base: string): string => {
+      const u = new URL(base);
+      u.pathname = `/${db}`;
+      return u.toString();
+    };
+    const app = at(inject('databaseUrl'));
+    const role = decodeURIComponent(new URL(app).username);
+    await withSql((sql) => sql.query(`CREATE DATABASE ${db}`));
+    try {
+      // The operator sets the table up once with an owner role, then grants airlock only what it uses.
+      await (await openPgApprovalStore({ url: at(url()), table: 'airlock_approvals' })).close();
+      const owner = new pg.Client({ connectionString: at(url()) });
+      await owner.connect();
+      try {
+        await owner.query(`GRANT SELECT, INSERT, UPDATE ON airlock_approvals TO ${role}`);
+      } finally {
+        await owner.end();
+      }
+      await expect(openPgApprovalStore({ url: app, table: 'approvals_other' })).rejects.toThrow('permission denied for schema public');
+      const store = await openPgApprovalStore({ url: app });
+      try {
+        const service = serviceOf(store);
+        const bound = bindCall(call('UPDATE t SET v = 1'));
+        const { request } = await service.request(bound, opts);
+        await service.decide(request.id, dba('bob'), 'approve');
+        expect((await service.consume(request.id, ana, bound)).request.state).toBe('consumed');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await withSql((sql) => sql.query(`DROP DATABASE ${db} WITH (FORCE)`));
+    }
+  });
+
   it('refuses a bad table name at build time, and any use after close', async () => {
     await expect(openPgApprovalStore({ url: url(), table: 'Approvals; DROP TABLE x' })).rejects.toThrow(TypeError);
     await expect(openPgApprovalStore({ url: url(), table: 'a'.repeat(42) })).rejects.toThrow('must be a lower-case identifier');
