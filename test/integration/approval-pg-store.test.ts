@@ -230,6 +230,27 @@ describe('openPgApprovalStore (issue 17)', () => {
     });
   });
 
+  it('notifies only once the write is committed: a replica reading the id it heard always finds the change', async () => {
+    await withStores(newTable(), 2, async ([a, b]) => {
+      const reads: Promise<string>[] = [];
+      b!.subscribe!((id) => reads.push(b!.get(id).then((r) => `${id} ${r?.state ?? 'missing'} v${r?.version ?? 0}`)));
+      const sa = serviceOf(a!);
+      const expected: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { request } = await sa.request(bindCall(call(`UPDATE t SET n = ${i}`)), opts);
+        await until(() => reads.length === expected.length + 1);
+        // The read finishes before the next write, so it can only show this write.
+        await reads.at(-1);
+        expected.push(`${request.id} pending v1`);
+        await sa.decide(request.id, dba('bob'), 'approve');
+        await until(() => reads.length === expected.length + 1);
+        await reads.at(-1);
+        expected.push(`${request.id} approved v2`);
+      }
+      expect(await Promise.all(reads)).toEqual(expected);
+    });
+  });
+
   it('listens again after its LISTEN connection is killed, and a decision on A then wakes B', async () => {
     const table = newTable();
     const states: string[] = [];
