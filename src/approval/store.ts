@@ -59,7 +59,10 @@ export function selectRecords(records: Iterable<ApprovalRecord>, query: ListQuer
   return out.slice(0, Math.max(0, query.limit)).map(copy);
 }
 
-/** A store whose file cannot be used: it is never overwritten or ignored, airlock stops instead. */
+/**
+ * A store whose file or table cannot be used (unreadable, corrupt, foreign rows): it is never overwritten or
+ * ignored, the read fails instead.
+ */
 export class ApprovalStoreError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
@@ -116,7 +119,11 @@ export function createMemoryApprovalStore(): ApprovalStore {
 const FORMAT = 'airlock-approvals/1';
 
 const identity = z.strictObject({ issuer: z.string(), sub: z.string() });
-const recordSchema = z.strictObject({
+/**
+ * The strict shape of a stored record, shared by every backend that reads records back (the JSON file,
+ * PostgreSQL): an unknown or misspelled key is refused, never carried along.
+ */
+export const recordSchema = z.strictObject({
   id: z.string().regex(/^apr_[A-Za-z0-9_-]+$/),
   version: z.number().int().positive(),
   state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed', 'withdrawn']),
