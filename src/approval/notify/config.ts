@@ -52,7 +52,9 @@ const WebhookChannel = z.strictObject({
   type: z.literal('webhook'),
   id: ChannelId.optional(),
   /** A reference, or the URL itself when it is not secret (https, or http on loopback). */
-  url: z.union([SecretRef, z.string().refine((u) => endpointProblem(u) === undefined, { message: 'must be "env:NAME", "file:/path", or an https URL (plain http only on a loopback address)' })]),
+  url: z
+    .string()
+    .refine((u) => SecretRef.safeParse(u).success || endpointProblem(u) === undefined, { message: 'must be "env:NAME", "file:/path", or an https URL (plain http only on a loopback address)' }),
   /** The HMAC-SHA256 key receivers verify `airlock-signature` with. */
   secret: SecretRef,
   events: Events,
