@@ -2,14 +2,19 @@
  * Approval notifications against real HTTP receivers on loopback: what Slack and webhook endpoints receive,
  * signatures, retries, and channels that are down, slow or backed up (issue 17).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { bindCall } from '../../src/approval/binding.js';
 import type { ApprovalEvent, ApprovalRecord, Approver } from '../../src/approval/model.js';
 import { createNotifier, verifyWebhookSignature, type DeliveryReport, type NotifierOptions, type NotifyChannel, type SlackBlock } from '../../src/approval/notify.js';
 import { createApprovalService } from '../../src/approval/service.js';
 import { createMemoryApprovalStore } from '../../src/approval/store.js';
+import { blocksOf } from '../docs/blocks.js';
 
 const ISSUER = 'https://issuer.test';
 const KEY = new Uint8Array(32).fill(9);
@@ -293,6 +298,37 @@ describe('createNotifier: signed webhooks (issue 17)', () => {
     } finally {
       await n.close();
       await hook.close();
+    }
+  });
+
+  it('passes the verification example of docs/approvers.md: accepted once, a repeat is a duplicate, tampered or stale is invalid', async () => {
+    const snippet = blocksOf('docs/approvers.md').find((b) => b.meta.id === 'webhook-verify');
+    expect(snippet?.text).toContain('export function checkAirlockDelivery');
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-verify-'));
+    const hook = await receiver();
+    const r = reports();
+    const n = notifier([channel('webhook', hook.url)], r.onDelivery);
+    try {
+      writeFileSync(join(dir, 'verify.mjs'), snippet!.text);
+      const { checkAirlockDelivery } = (await import(pathToFileURL(join(dir, 'verify.mjs')).href)) as {
+        checkAirlockDelivery: (headers: IncomingMessage['headers'], raw: Buffer, secret: string, now?: number) => 'ok' | 'duplicate' | 'invalid';
+      };
+      const { opened } = await requests();
+      n.notify(opened[0]!.event, opened[0]!.record);
+      await r.count(1);
+      const got = hook.received[0]!;
+      const raw = Buffer.from(got.body);
+      const t = Number(/^t=(\d+),/.exec(got.headers['airlock-signature'] as string)![1]) * 1000;
+      expect(checkAirlockDelivery(got.headers, Buffer.from(got.body.replace('query_sql', 'query_sq1')), SECRET, t)).toBe('invalid');
+      expect(checkAirlockDelivery(got.headers, raw, 'another-secret', t)).toBe('invalid');
+      expect(checkAirlockDelivery(got.headers, raw, SECRET, t + 301_000)).toBe('invalid');
+      expect(checkAirlockDelivery({ ...got.headers, 'airlock-signature': `t=${t / 1000 + 1},v1=${(got.headers['airlock-signature'] as string).split('v1=')[1]}` }, raw, SECRET, t)).toBe('invalid');
+      expect(checkAirlockDelivery(got.headers, raw, SECRET, t)).toBe('ok');
+      expect(checkAirlockDelivery(got.headers, raw, SECRET, t + 1000)).toBe('duplicate');
+    } finally {
+      await n.close();
+      await hook.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
