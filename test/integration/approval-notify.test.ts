@@ -236,6 +236,31 @@ describe('createNotifier: Slack (issue 17)', () => {
     }
   });
 
+  it('shows a non-SQL input as JSON, names a requester without email by subject, and keeps a long header within 150 characters', async () => {
+    const slack = await receiver(() => 200, SLACK_PATH);
+    const r = reports();
+    const n = notifier([channel('slack', slack.url)], r.onDelivery);
+    try {
+      const service = createApprovalService({ store: createMemoryApprovalStore(), clock: { now: () => Date.now() }, key: KEY });
+      const resource = `bucket-${'x'.repeat(200)}`;
+      const opened = await service.request(bindCall({ principal: ana, tool: 'read_bucket', resource, input: { bucket: resource, path: 'exports/<all>.csv' }, ruleIds: ['b'], policyVersion: 'sha256:v1' }), { approverGroups: ['sec'], timeoutSeconds: 60 });
+      n.notify(opened.events[0]!, opened.request);
+      await r.count(1);
+      expect(r.list[0]!.outcome).toBe('delivered');
+      const message = JSON.parse(slack.received[0]!.body) as { blocks: SlackBlock[] };
+      const header = message.blocks[0]!;
+      expect(header.type === 'header' && [...header.text.text].length).toBe(150);
+      expect(header.type === 'header' && header.text.text).toMatch(/^Approval requested: read_bucket on bucket-x+…$/);
+      const texts = sectionTexts(message.blocks);
+      expect(texts).toContain('*Requester*\nana-sub');
+      expect(texts).toContain(`*Input*\n\`\`\`{\n  "bucket": "${resource}",\n  "path": "exports/&lt;all&gt;.csv"\n}\`\`\``);
+      expect(texts.some((t) => t.startsWith('*Why approval is needed*') || t.startsWith('*Justification*'))).toBe(false);
+    } finally {
+      await n.close();
+      await slack.close();
+    }
+  });
+
   it('reports a Slack error code without the webhook URL, and does not retry a 4xx', async () => {
     const slack = await receiver(() => ({ status: 404, body: 'no_service' }), SLACK_PATH);
     const r = reports();
