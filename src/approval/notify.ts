@@ -252,7 +252,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   }
 
   function deliveryFor(channel: NotifyChannel, event: ApprovalEvent, record: ApprovalRecord): Delivery {
-    const deliveryId = `dlv_${randomBytes(16).toString('base64url')}`;
+    const deliveryId = newDeliveryId();
     const link = consoleUrl(record.id);
     // Rendered once: every attempt sends the same bytes (receivers dedupe by delivery id, not by body).
     const body = JSON.stringify(channel.type === 'slack' ? slackMessage(event, record, link) : webhookBody(event, record, deliveryId, link));
@@ -272,13 +272,13 @@ export function createNotifier(options: NotifierOptions): Notifier {
         if (!lane.channel.events.includes(event.type)) continue;
         try {
           if (closed) {
-            report({ requestId: event.requestId, event: event.type, channel: lane.channel.id, deliveryId: '', outcome: 'failed', attempts: 0, error: 'not sent: airlock was shutting down' });
+            report({ requestId: event.requestId, event: event.type, channel: lane.channel.id, deliveryId: newDeliveryId(), outcome: 'failed', attempts: 0, error: 'not sent: airlock was shutting down' });
             continue;
           }
           lane.enqueue(deliveryFor(lane.channel, event, record));
         } catch (err) {
           // A message that cannot be rendered is a bug; it must still not reach the caller.
-          report({ requestId: event.requestId, event: event.type, channel: lane.channel.id, deliveryId: '', outcome: 'failed', attempts: 0, error: `not sent: ${err instanceof Error ? err.name : 'error'} while rendering` });
+          report({ requestId: event.requestId, event: event.type, channel: lane.channel.id, deliveryId: newDeliveryId(), outcome: 'failed', attempts: 0, error: `not sent: ${err instanceof Error ? err.name : 'error'} while rendering` });
         }
       }
     },
@@ -294,6 +294,10 @@ export function createNotifier(options: NotifierOptions): Notifier {
       await Promise.all(lanes.map((l) => l.drained()));
     },
   };
+}
+
+function newDeliveryId(): string {
+  return `dlv_${randomBytes(16).toString('base64url')}`;
 }
 
 function wholeAtLeast(name: string, value: number, min: number, max: number): void {

@@ -539,6 +539,8 @@ describe('createNotifier: channels that are down, slow or backed up (issue 17)',
       n.notify(opened[0]!.event, opened[0]!.record);
       expect(r.list).toHaveLength(3);
       expect(r.list[2]).toMatchObject({ requestId: opened[0]!.record.id, outcome: 'failed', attempts: 0, error: 'not sent: airlock was shutting down' });
+      expect(new Set(r.list.map((x) => x.deliveryId)).size).toBe(3);
+      for (const x of r.list) expect(x.deliveryId).toMatch(/^dlv_[A-Za-z0-9_-]{22}$/);
       expect(hook.received).toHaveLength(1);
     } finally {
       await n.close();
