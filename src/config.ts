@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as z from 'zod';
+import { NotifyConfigSchema } from './approval/notify/config.js';
 import { IdentityConfigSchema } from './identity/config.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 
@@ -123,6 +124,8 @@ export const ApprovalsConfigSchema = z.strictObject({
   waitSeconds: z.int().min(0).max(300).default(45),
   /** The console's public base URL, for links in results and notifications (default: this server's URL). */
   publicUrl: z.string().url().optional(),
+  /** Channels that announce requests and decisions (Slack incoming webhooks, signed JSON webhooks). */
+  notify: NotifyConfigSchema.optional(),
 });
 export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
 
