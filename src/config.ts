@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import * as z from 'zod';
 import { IdentityConfigSchema } from './identity/config.js';
+import { ConsoleConfigSchema } from './console/console-config.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** Runtime settings for `airlock serve` / `airlock start`, from flags (checked here, once, at start-up). */
@@ -123,6 +124,8 @@ export const ApprovalsConfigSchema = z.strictObject({
   waitSeconds: z.int().min(0).max(300).default(45),
   /** The console's public base URL, for links in results and notifications (default: this server's URL). */
   publicUrl: z.string().url().optional(),
+  /** The approvers' web console at `/console`. */
+  console: ConsoleConfigSchema.optional(),
 });
 export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
 
