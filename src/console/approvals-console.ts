@@ -22,6 +22,11 @@ export interface ApprovalConsoleOptions {
   readonly secureCookies: boolean;
   /** Records a refused console request (failed sign-in, no session); resolves once durable. */
   readonly onRefused: (refusal: ApiRefusal) => Promise<void>;
+  /**
+   * The console's public URL (`approvals.publicUrl`); its origin is the only one decisions are accepted
+   * from. Default: the origin of `oidc.redirectUri`, else the request's own Host.
+   */
+  readonly publicUrl?: string;
   readonly sessionIdleMinutes?: number;
   readonly sessionMaxHours?: number;
   readonly clock?: { now(): number };
@@ -60,9 +65,9 @@ const HEARTBEAT_MS = 20_000;
 export function createApprovalConsole(options: ApprovalConsoleOptions): ApprovalConsole {
   const now = (): number => options.clock?.now() ?? Date.now();
   if (options.oidc !== undefined && options.verifier === undefined) throw new TypeError('createApprovalConsole: oidc sign-in needs a verifier');
-  const origin = options.oidc === undefined ? undefined : new URL(options.oidc.redirectUri).origin;
+  const origin = options.publicUrl !== undefined ? new URL(options.publicUrl).origin : options.oidc === undefined ? undefined : new URL(options.oidc.redirectUri).origin;
   if (!options.secureCookies && origin !== undefined && !(origin.startsWith('http://') && LOOPBACK.has(new URL(origin).hostname))) {
-    throw new TypeError('createApprovalConsole: secureCookies: false is only for plain HTTP on loopback, and redirectUri is not');
+    throw new TypeError('createApprovalConsole: secureCookies: false is only for plain HTTP on loopback, and the console URL is not');
   }
   const devApprovers = new Map((options.devApprovers ?? []).map((d) => [d.sub, { issuer: DEV_ISSUER, sub: d.sub, ...(d.email === undefined ? {} : { email: d.email }), groups: [...d.groups] } satisfies Approver]));
   const login = options.oidc === undefined ? undefined : createOidcLogin({ ...options.oidc, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
@@ -98,8 +103,15 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   const sameOrigin = (req: IncomingMessage): string | undefined => {
     const given = req.headers.origin;
     if (given !== undefined) {
-      const expected = origin ?? `${secure ? 'https' : 'http'}://${req.headers.host ?? ''}`;
-      return given === expected ? undefined : `Origin ${given.slice(0, 100)} is not ${expected}`;
+      if (origin !== undefined) return given === origin ? undefined : `Origin ${given.slice(0, 100)} is not ${origin}`;
+      // No configured origin: the page's own host is the one the browser asked (the Host header).
+      let host: string | undefined;
+      try {
+        host = new URL(given).host;
+      } catch {
+        host = undefined;
+      }
+      return host !== undefined && host === req.headers.host ? undefined : `Origin ${given.slice(0, 100)} is not this host (${(req.headers.host ?? '').slice(0, 100)})`;
     }
     return req.headers['sec-fetch-site'] === 'same-origin' ? undefined : 'neither Origin nor Sec-Fetch-Site: same-origin';
   };

@@ -109,8 +109,11 @@ export function createOidcLogin(options: OidcClientOptions): { start(): Promise<
       else headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(options.clientId)}:${encodeURIComponent(options.clientSecret)}`).toString('base64')}`;
       let answer: unknown;
       try {
-        const res = await fetcher(doc.token_endpoint, { method: 'POST', headers, body: form.toString(), signal: AbortSignal.timeout(timeout) });
-        answer = await res.json();
+        // The trust fetch is GET-only (discovery, JWKS); the code exchange is a plain POST that follows no redirect.
+        const res = await (options.fetch ?? fetch)(doc.token_endpoint, { method: 'POST', headers, body: form.toString(), redirect: 'error', signal: AbortSignal.timeout(timeout) });
+        const text = await res.text();
+        if (text.length > 64 * 1024) throw new Error('token answer larger than 64 KiB');
+        answer = JSON.parse(text) as unknown;
         if (!res.ok) throw new Error(`token endpoint answered ${res.status}: ${JSON.stringify(answer).slice(0, 200)}`);
       } catch (error) {
         throw new LoginError('Sign-in failed: the issuer did not accept the sign-in.', `code exchange failed: ${error instanceof Error ? error.message : String(error)}`);
