@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import * as z from 'zod';
 import { NotifyConfigSchema } from './approval/notify/config.js';
 import { IdentityConfigSchema } from './identity/config.js';
+import { ConsoleConfigSchema } from './console/console-config.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** Runtime settings for `airlock serve` / `airlock start`, from flags (checked here, once, at start-up). */
@@ -126,6 +127,8 @@ export const ApprovalsConfigSchema = z.strictObject({
   publicUrl: z.string().url().optional(),
   /** Channels that announce requests and decisions (Slack incoming webhooks, signed JSON webhooks). */
   notify: NotifyConfigSchema.optional(),
+  /** The approvers' web console at `/console`. */
+  console: ConsoleConfigSchema.optional(),
 });
 export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
 

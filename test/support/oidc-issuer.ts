@@ -1,8 +1,9 @@
 /**
  * A local OpenID Connect issuer for tests, on loopback: discovery, JWKS (with key rotation and an
- * outage switch), a client-credentials token endpoint, and `sign()` to mint any token a test needs.
+ * outage switch), a token endpoint (client credentials, and authorization code with PKCE S256 behind an
+ * authorization endpoint that signs in whoever `signInAs` named), and `sign()` to mint any token a test needs.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CompactSign, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
@@ -38,7 +39,25 @@ export interface LocalIssuer {
   /** Registered clients for the token endpoint: id → { secret, claims }. */
   readonly clients: Map<string, { secret: string; claims: JWTPayload }>;
   jwksRequests(): number;
+  readonly authorizationEndpoint: string;
+  /**
+   * The user the authorization endpoint signs in from now on (as if they had logged in at the issuer):
+   * their claims go into the ID and access tokens. undefined: the endpoint answers `login_required`.
+   */
+  signInAs(claims: JWTPayload | undefined): void;
+  /** The query of every request to the authorization endpoint so far. */
+  authorizeRequests(): URLSearchParams[];
+  /** Audience of access tokens issued for an authorization code (default "airlock"). */
+  accessTokenAudience: string;
   close(): Promise<void>;
+}
+
+interface PendingCode {
+  readonly clientId: string;
+  readonly redirectUri: string;
+  readonly challenge: string;
+  readonly nonce: string | undefined;
+  readonly claims: JWTPayload;
 }
 
 async function newKey(alg: 'RS256' | 'ES256'): Promise<SigningKey> {
@@ -58,6 +77,10 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
   let jwksBody: string | undefined;
   const clients = new Map<string, { secret: string; claims: JWTPayload }>();
   let base = '';
+  let user: JWTPayload | undefined;
+  const authorizeLog: URLSearchParams[] = [];
+  const codes = new Map<string, PendingCode>();
+  const state = { accessTokenAudience: 'airlock' };
 
   const sign: LocalIssuer['sign'] = async (claims, options = {}) => {
     const key = options.alg === 'ES256' ? ec : options.key === 'previous' && previous !== undefined ? previous : current;
@@ -77,7 +100,16 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
     if (url.pathname === '/jwks') jwksHits++;
     if (down && req.method === 'GET') return json(503, { error: 'unavailable' });
     if (url.pathname === '/.well-known/openid-configuration') {
-      return json(200, { issuer: base, jwks_uri: `${base}/jwks`, token_endpoint: `${base}/token`, id_token_signing_alg_values_supported: ['RS256', 'ES256'], ...discoveryOverrides });
+      return json(200, {
+        issuer: base,
+        jwks_uri: `${base}/jwks`,
+        token_endpoint: `${base}/token`,
+        authorization_endpoint: `${base}/authorize`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+        id_token_signing_alg_values_supported: ['RS256', 'ES256'],
+        ...discoveryOverrides,
+      });
     }
     if (url.pathname === '/jwks') {
       if (jwksBody !== undefined) {
@@ -90,11 +122,49 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
       res.writeHead(302, { location: `${base}/jwks` });
       return res.end();
     }
+    if (url.pathname === '/authorize' && req.method === 'GET') {
+      const q = url.searchParams;
+      authorizeLog.push(new URLSearchParams(q));
+      const client = clients.get(q.get('client_id') ?? '');
+      const redirect = q.get('redirect_uri') ?? '';
+      if (client === undefined || !/^https?:\/\//.test(redirect)) return json(400, { error: 'invalid_request' });
+      const back = new URL(redirect);
+      if (q.get('state') !== null) back.searchParams.set('state', q.get('state') ?? '');
+      const challenge = q.get('code_challenge') ?? '';
+      if (q.get('response_type') !== 'code' || q.get('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(challenge)) {
+        back.searchParams.set('error', 'invalid_request');
+      } else if (user === undefined) {
+        back.searchParams.set('error', 'login_required');
+      } else {
+        const code = randomBytes(16).toString('base64url');
+        codes.set(code, { clientId: q.get('client_id') ?? '', redirectUri: redirect, challenge, nonce: q.get('nonce') ?? undefined, claims: user });
+        back.searchParams.set('code', code);
+      }
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
     if (url.pathname === '/token' && req.method === 'POST') {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
         const form = new URLSearchParams(body);
+        if (form.get('grant_type') === 'authorization_code') {
+          const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+          const [id, secret] = basic === null ? [form.get('client_id') ?? '', form.get('client_secret') ?? ''] : Buffer.from(basic[1] ?? '', 'base64').toString().split(':').map(decodeURIComponent);
+          const client = clients.get(id ?? '');
+          const code = codes.get(form.get('code') ?? '');
+          codes.delete(form.get('code') ?? '');
+          if (client === undefined || client.secret !== secret) return json(401, { error: 'invalid_client' });
+          const verifier = form.get('code_verifier') ?? '';
+          if (code === undefined || code.clientId !== id || code.redirectUri !== form.get('redirect_uri') || createHash('sha256').update(verifier).digest('base64url') !== code.challenge) {
+            return json(400, { error: 'invalid_grant' });
+          }
+          void Promise.all([
+            sign({ aud: id, azp: id, ...(code.nonce === undefined ? {} : { nonce: code.nonce }), ...code.claims }),
+            sign({ aud: state.accessTokenAudience, azp: id, ...code.claims }),
+          ]).then(([idToken, accessToken]) => json(200, { id_token: idToken, access_token: accessToken, token_type: 'Bearer', expires_in: 300 }));
+          return;
+        }
         const client = clients.get(form.get('client_id') ?? '');
         if (form.get('grant_type') !== 'client_credentials' || client === undefined || client.secret !== form.get('client_secret')) {
           return json(401, { error: 'invalid_client' });
@@ -114,6 +184,17 @@ export async function startLocalIssuer(): Promise<LocalIssuer> {
     issuer: base,
     jwksUri: `${base}/jwks`,
     tokenEndpoint: `${base}/token`,
+    authorizationEndpoint: `${base}/authorize`,
+    signInAs(claims) {
+      user = claims;
+    },
+    authorizeRequests: () => [...authorizeLog],
+    get accessTokenAudience() {
+      return state.accessTokenAudience;
+    },
+    set accessTokenAudience(value: string) {
+      state.accessTokenAudience = value;
+    },
     sign,
     async rotate() {
       previous = current;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadRuntimeFile, parseServeConfig } from '../../../src/config.js';
+import { ApprovalsConfigSchema, ConfigError, loadRuntimeFile, parseServeConfig } from '../../../src/config.js';
 import { tempDir } from '../../support/airlock.js';
 
 async function problem(doc: unknown): Promise<string> {
@@ -63,5 +63,30 @@ describe('parseServeConfig: fairness bounds (issue 15)', () => {
     expect(() => parseServeConfig({ ...base, maxConcurrentCalls: 0, maxSessionBufferBytes: 10, auditMaxValueBytes: Number.NaN })).toThrow(
       /--max-concurrent-calls: .*\n {2}--max-session-buffer-bytes: .*\n {2}--audit-max-value-bytes: /,
     );
+  });
+});
+
+describe('ApprovalsConfigSchema console (issue 17)', () => {
+  it('accepts the console settings with their defaults', () => {
+    const parsed = ApprovalsConfigSchema.parse({
+      console: { oidc: { issuer: 'https://accounts.example.com', clientId: 'airlock-console', clientSecret: 'env:CONSOLE_SECRET', redirectUri: 'https://airlock.example.com/console/callback' } },
+    });
+    expect(parsed.console).toEqual({
+      oidc: { issuer: 'https://accounts.example.com', clientId: 'airlock-console', clientSecret: 'env:CONSOLE_SECRET', redirectUri: 'https://airlock.example.com/console/callback', scopes: ['openid', 'email', 'profile'] },
+      secureCookies: true,
+      sessionIdleMinutes: 30,
+      sessionMaxHours: 12,
+    });
+  });
+
+  it('refuses a secret written in the file, a callback elsewhere and a misspelled key', () => {
+    const issues = (value: unknown): string[] => {
+      const result = ApprovalsConfigSchema.safeParse(value);
+      return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    };
+    const oidc = { issuer: 'https://accounts.example.com', clientId: 'c', redirectUri: 'https://airlock.example.com/console/callback' };
+    expect(issues({ console: { oidc: { ...oidc, clientSecret: 'hunter2' } } })).toEqual(['console.oidc.clientSecret: must be a reference: "env:NAME" or "file:/path" (never the secret itself)']);
+    expect(issues({ console: { oidc: { ...oidc, redirectUri: 'https://airlock.example.com/callback' } } })).toEqual(['console.oidc.redirectUri: must end in /console/callback']);
+    expect(issues({ console: { secureCookie: false } })[0]).toMatch(/^console: Unrecognized key: "secureCookie"/);
   });
 });
