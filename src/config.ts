@@ -129,7 +129,11 @@ export const ApprovalsConfigSchema = z.strictObject({
   notify: NotifyConfigSchema.optional(),
   /** The approvers' web console at `/console`. */
   console: ConsoleConfigSchema.optional(),
-});
+})
+  // Replicas must seal and check records with one key: a random key per replica would refuse the others' requests.
+  .refine((a) => a.postgres === undefined || a.key !== undefined, { message: 'approvals.postgres needs approvals.key (one key shared by every replica, e.g. "env:APPROVALS_KEY")', path: ['key'] })
+  // Links in Slack and webhooks must reach the console from outside this machine.
+  .refine((a) => a.notify === undefined || a.publicUrl !== undefined, { message: 'approvals.notify needs approvals.publicUrl (the console address approvers open from a notification)', path: ['publicUrl'] });
 export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
 
 export const RuntimeFileSchema = z.strictObject({

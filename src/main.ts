@@ -45,6 +45,10 @@ import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
 import type { ApprovalService } from './approval/service.js';
 import { VERSION } from './version.js';
 
+/** Who may approve in the demo's console (dev sign-in): a DBA, as the demo policy's write rule asks. */
+const DEMO_APPROVERS = [{ sub: 'dba@example.com', email: 'dba@example.com', groups: ['dba'] }] as const;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '::1']);
+
 export interface RunningAirlock {
   readonly http?: HttpHandle;
   /** The live policy (hot-reloaded from the file). */
@@ -324,7 +328,16 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     }
 
     const clock = { now: () => Date.now() };
-    const approvals = await createApprovals(runtime.approvals, { auditDir: config.auditDir, env, audit, clock, log, ...(verifier === undefined ? {} : { verifier }) });
+    const approvals = await createApprovals(runtime.approvals, {
+      auditDir: config.auditDir,
+      env,
+      audit,
+      clock,
+      log,
+      ...(verifier === undefined ? {} : { verifier }),
+      // The demo's console offers a marked dev sign-in as a DBA, on loopback HTTP (no TLS, so no Secure cookie).
+      ...(config.demo && config.devIdentity !== undefined ? { devApprovers: DEMO_APPROVERS, ...(LOOPBACK_HOSTS.has(config.host) ? { secureCookies: false } : {}) } : {}),
+    });
     // Closed before the audit store (cleanups run in reverse): its last events are recorded.
     cleanups.push(() => approvals.close());
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
@@ -406,7 +419,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       maxSessionBufferBytes: config.maxSessionBufferBytes,
       onLimited: (event) => audit.append(limitRecord(event, new Date())),
       onRejected: (rejection) => audit.append(rejectedRequestRecord(rejection, new Date())),
-      routes: [approvals.api()],
+      routes: approvals.routes,
       ...(verifier === undefined
         ? {}
         : {

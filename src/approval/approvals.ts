@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { approvalEventRecord, refusedApprovalRecord } from '../audit/approval-record.js';
+import { approvalEventRecord, notifiedRecord, refusedApprovalRecord } from '../audit/approval-record.js';
 import { secretText } from '../audit/keys.js';
 import type { AuditRecord, AuditSink } from '../audit/record.js';
 import { parseKeyMaterial } from '../audit/sealed.js';
 import { ConfigError, type ApprovalsConfig } from '../config.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { Logger } from '../log.js';
-import { createApprovalApi, type ApprovalApi, type ApproverAuth } from './api.js';
+import { createApprovalConsole, type ApprovalConsole } from '../console/approvals-console.js';
+import { createApprovalApi, type ApiRefusal, type ApprovalApi } from './api.js';
 import { bearerApprovers } from './bearer-auth.js';
+import { createNotifier, resolveNotifyChannels, type Notifier } from './notify.js';
+import { openPgApprovalStore } from './pg-store.js';
 import { createApprovalService, type ApprovalService } from './service.js';
 import { openJsonApprovalStore, type ApprovalStore } from './store.js';
 
@@ -22,8 +25,8 @@ export interface Approvals {
   readonly waitMs: number;
   /** The console link of a request (once the public URL is known). */
   consoleUrl(requestId: string): string | undefined;
-  /** The approval API (`/approvals`) for the HTTP transport, with the given extra authenticators first. */
-  api(extra?: readonly ApproverAuth[]): ApprovalApi;
+  /** The HTTP surfaces for approvers: the console (`/console`) and the approval API (`/approvals`). */
+  readonly routes: readonly ApprovalApi[];
   /** Sets the base URL links point at (the HTTP server's URL, unless `publicUrl` is configured). */
   setBaseUrl(url: string): void;
   close(): Promise<void>;
@@ -39,6 +42,10 @@ export interface ApprovalsDeps {
   readonly log: Logger;
   /** Verifies approvers' bearer tokens (absent: no bearer approvers, e.g. the demo's dev identity). */
   readonly verifier?: TokenVerifier;
+  /** Demo only: approvers the console offers a dev sign-in for (when the config names none). */
+  readonly devApprovers?: readonly { readonly sub: string; readonly email?: string; readonly groups: readonly string[] }[];
+  /** Whether the console's cookie must be `Secure` (default: the config's `console.secureCookies`). */
+  readonly secureCookies?: boolean;
 }
 
 const KEY_FILE = 'approvals.key';
@@ -50,11 +57,11 @@ const SWEEP_MS = 30_000;
  * and the approval API. `close()` stops the sweep, waits for pending audit writes and closes the store.
  */
 export async function createApprovals(config: ApprovalsConfig | undefined, deps: ApprovalsDeps): Promise<Approvals> {
-  const settings = config ?? { executionWindowSeconds: 600, waitSeconds: 45 };
+  const settings: Partial<ApprovalsConfig> & Pick<ApprovalsConfig, 'executionWindowSeconds' | 'waitSeconds'> = config ?? { executionWindowSeconds: 600, waitSeconds: 45 };
   const file = settings.file ?? join(deps.auditDir, 'approvals.json');
   if (settings.file === undefined || settings.key === undefined) mkdirSync(deps.auditDir, { recursive: true, mode: 0o700 });
   const key = settings.key === undefined ? localKey(deps.auditDir) : configuredKey(settings.key, deps.env);
-  const store = await openStore(file);
+  const store = await openStore(settings, file, deps);
   const writes = new Set<Promise<void>>();
   const record = (entry: AuditRecord): Promise<void> => {
     const write = deps.audit.append(entry).catch((error: unknown) => deps.log('error', `audit write failed for approval ${entry.approval?.event ?? ''} of ${entry.approval?.requestId ?? ''}: ${String(error)}`));
@@ -69,41 +76,74 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     executionWindowMs: settings.executionWindowSeconds * 1000,
     onEvent: (event) => void record(approvalEventRecord(event, new Date(deps.clock.now()))),
   });
+  const onRefused = (refusal: ApiRefusal): Promise<void> => record(refusedApprovalRecord(refusal, new Date(deps.clock.now())));
+  const channels = resolveNotifyChannels(settings.notify, deps.env);
+  const notifier: Notifier | undefined =
+    channels.length === 0 || settings.publicUrl === undefined
+      ? undefined
+      : createNotifier({ channels, publicUrl: settings.publicUrl, clock: deps.clock, onDelivery: (report) => void record(notifiedRecord(report, new Date(deps.clock.now()))) });
+  // Events of this process only: with a shared store, each replica announces what it did, so each event once.
+  const unsubscribe = service.subscribe(({ requestId, event }) => {
+    if (notifier === undefined || event === undefined || event.type === 'joined') return;
+    service.record(requestId).then(
+      (request) => notifier.notify(event, request),
+      (error: unknown) => deps.log('warn', `approvals: no notification for ${requestId}: ${String(error)}`),
+    );
+  });
+  const consoleSettings = settings.console;
+  const devApprovers = consoleSettings?.devApprovers ?? deps.devApprovers;
+  const ui: ApprovalConsole = createApprovalConsole({
+    service,
+    ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
+    ...(consoleSettings?.oidc === undefined
+      ? {}
+      : { oidc: { ...consoleSettings.oidc, ...(consoleSettings.oidc.clientSecret === undefined ? {} : { clientSecret: secretText(consoleSettings.oidc.clientSecret, 'approvals.console.oidc.clientSecret', deps.env).trim() }) } }),
+    ...(devApprovers === undefined ? {} : { devApprovers }),
+    secureCookies: deps.secureCookies ?? consoleSettings?.secureCookies ?? true,
+    onRefused,
+    ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
+    ...(consoleSettings === undefined ? {} : { sessionIdleMinutes: consoleSettings.sessionIdleMinutes, sessionMaxHours: consoleSettings.sessionMaxHours }),
+    clock: deps.clock,
+  });
+  // A bearer token, when sent, decides; the console's session cookie otherwise.
+  const api = createApprovalApi({ service, authenticators: [...(deps.verifier === undefined ? [] : [bearerApprovers(deps.verifier)]), ui.authenticator], onRefused });
   const sweep = setInterval(() => {
     service.expireDue().catch((error: unknown) => deps.log('warn', `approvals: expiry sweep failed: ${String(error)}`));
   }, SWEEP_MS);
   sweep.unref();
   let baseUrl = settings.publicUrl?.replace(/\/+$/, '');
-  const bearer = deps.verifier === undefined ? [] : [bearerApprovers(deps.verifier)];
   return {
     service,
-    description: file,
+    description: settings.postgres === undefined ? file : `PostgreSQL table ${settings.postgres.table}`,
     waitMs: settings.waitSeconds * 1000,
     consoleUrl: (id) => (baseUrl === undefined ? undefined : `${baseUrl}/console#/requests/${id}`),
     setBaseUrl(url) {
       if (settings.publicUrl === undefined) baseUrl = url.replace(/\/+$/, '');
     },
-    api: (extra = []) =>
-      createApprovalApi({
-        service,
-        authenticators: [...extra, ...bearer, noApprover],
-        onRefused: (refusal) => record(refusedApprovalRecord(refusal, new Date(deps.clock.now()))),
-      }),
+    routes: [ui.routes, api],
     async close() {
       clearInterval(sweep);
+      unsubscribe();
+      ui.close();
+      await notifier?.close();
       await Promise.allSettled([...writes]);
       await store.close();
     },
   };
 }
 
-/** The configured store. */
-function openStore(file: string): Promise<ApprovalStore> {
-  return Promise.resolve(openJsonApprovalStore(file));
+/** The configured store: PostgreSQL (several replicas), else the JSON file. */
+async function openStore(settings: Partial<ApprovalsConfig>, file: string, deps: ApprovalsDeps): Promise<ApprovalStore> {
+  const pg = settings.postgres;
+  if (pg === undefined) return openJsonApprovalStore(file);
+  const url = deps.env[pg.url.slice('env:'.length)];
+  if (url === undefined || url === '') throw new ConfigError(`approvals.postgres.url: ${pg.url} is not set`);
+  return openPgApprovalStore({
+    url,
+    table: pg.table,
+    onListener: (state, error) => deps.log(state === 'lost' ? 'warn' : 'info', state === 'lost' ? `approvals: change notifications from other replicas lost (${String(error)}); reconnecting, waiting calls re-check every few seconds` : 'approvals: listening for other replicas\' decisions again'),
+  });
 }
-
-/** When nothing else applies: there is no way to sign in here (401, audited by the API). */
-const noApprover: ApproverAuth = () => Promise.resolve({ kind: 'absent' });
 
 function configuredKey(ref: string, env: Readonly<Record<string, string | undefined>>): Uint8Array {
   const label = 'approvals.key';

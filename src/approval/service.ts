@@ -77,6 +77,8 @@ export interface ApprovalService {
    * after `timeoutMs`, or when `signal` aborts, whichever is first. Never rejects.
    */
   changed(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** A request as stored, checked (MAC and invariants), with no visibility rule: for airlock's own use (notifications). */
+  record(requestId: string): Promise<ApprovalRecord>;
   /** Sees every event of this service as it happens, and the ids other processes changed. Returns unsubscribe. */
   subscribe(listener: (change: { readonly requestId: string; readonly event?: ApprovalEvent }) => void): () => void;
 }
@@ -391,6 +393,8 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const timer = setTimeout(done, Math.max(0, timeoutMs));
       });
     },
+
+    record: (requestId) => load(requestId),
 
     subscribe(listener) {
       listeners.add(listener);

@@ -145,6 +145,7 @@ airlock demo is running.
   Streamable HTTP:  ${url}/mcp
   Legacy SSE:       ${url}/sse
   Health:           ${url}/healthz
+  Approvals:        ${url}/console (dev sign-in as dba@example.com; writes by ${identity.split(',')[0] ?? identity} wait for a DBA)
   Audit log:        ${airlock.auditDir}/
   Policy:           ${config.policyPath}
   Database:         ${embedded ? 'embedded PostgreSQL with the demo data (removed when the demo stops)' : 'DATABASE_URL (given; airlock only connects to it)'}

@@ -19,7 +19,9 @@ describe('NotifyConfigSchema (issue 17)', () => {
       { type: 'webhook', url: 'env:HOOK_URL', secret: 'env:HOOK_SECRET' },
     ];
     expect(issues(notify)).toEqual([]);
-    expect(RuntimeFileSchema.parse({ approvals: { notify } }).approvals?.notify).toEqual(notify);
+    expect(RuntimeFileSchema.parse({ approvals: { publicUrl: 'https://airlock.example.com', notify } }).approvals?.notify).toEqual(notify);
+    // Links in notifications must reach the console from elsewhere: a notify list needs the public URL (issue 17).
+    expect(RuntimeFileSchema.safeParse({ approvals: { notify } }).error?.issues[0]?.message).toBe('approvals.notify needs approvals.publicUrl (the console address approvers open from a notification)');
   });
 
   it.each([
