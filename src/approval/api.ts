@@ -138,7 +138,8 @@ export function createApprovalApi(options: ApprovalApiOptions): (req: IncomingMe
       }
       const body = await readJson(req);
       if (!body.ok) {
-        await refuse(res, { ...actor, status: body.status, code: 'INVALID_INPUT', message: body.message, detail: body.message });
+        // A body over the limit may still be arriving: the connection is not reused after the answer.
+        await refuse(res, { ...actor, status: body.status, code: 'INVALID_INPUT', message: body.message, detail: body.message }, body.status === 413 ? { connection: 'close' } : {});
         return true;
       }
       const decision = DecisionBody.safeParse(body.value);
@@ -167,15 +168,45 @@ async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknow
     req.resume();
     return { ok: false, status: 415, message: 'Content-Type must be application/json' };
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) return { ok: false, status: 413, message: `Body too large (limit ${MAX_BODY} bytes)` };
-    chunks.push(chunk);
+  const tooLarge = { ok: false, status: 413, message: `Body too large (limit ${MAX_BODY} bytes)` } as const;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY) {
+    req.resume();
+    return tooLarge;
   }
+  // Read by hand rather than with for-await: leaving a for-await early destroys the request and with it the
+  // socket, so the 413 never reliably reaches the client and a kept-alive connection is reset on its next use.
+  const body = await new Promise<Buffer | undefined>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_BODY) return void chunks.push(chunk);
+      stop();
+      // The rest is read and dropped until the 413 (sent with Connection: close) ends the connection.
+      req.resume();
+      resolve(undefined);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+  if (body === undefined) return tooLarge;
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch {
     return { ok: false, status: 400, message: 'Body is not valid JSON' };
   }

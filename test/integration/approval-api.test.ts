@@ -258,11 +258,15 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
       [{ rawBody: JSON.stringify({ verdict: 'approve', reason: 'x'.repeat(20_000) }) }, 413, 'Body too large (limit 16384 bytes)'],
       // Far beyond the limit: the answer must still arrive (not a reset connection).
       [{ rawBody: JSON.stringify({ verdict: 'approve', reason: 'x'.repeat(4_000_000) }) }, 413, 'Body too large (limit 16384 bytes)'],
+      // The same without a declared length: read until the limit, answered, and the connection closed.
+      [{ rawBody: JSON.stringify({ verdict: 'approve', reason: 'x'.repeat(4_000_000) }), headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, 413, 'Body too large (limit 16384 bytes)'],
     ];
     for (const [sent, status, message] of cases) {
       await refused(() => send('POST', `/approvals/${request.id}/decision`, { token, ...sent }), { status, code: 'INVALID_INPUT', message, requestId: request.id, approver: 'bob' });
     }
     expect((await api.service.view(request.id, bob)).state).toBe('pending');
+    // The client's kept-alive connections still work after a refused large body (issue 17).
+    expect((await send('GET', `/approvals/${request.id}`, { token })).status).toBe(200);
   });
 
   it('refuses a bad list query', async () => {
