@@ -11,7 +11,15 @@ export type ApproverAuthResult =
   | { readonly kind: 'absent' }
   | { readonly kind: 'approver'; readonly approver: Approver; readonly via: string }
   /** A credential of its kind was there and is not good (expired token, missing CSRF token, …). */
-  | { readonly kind: 'refused'; readonly status: 401 | 403; readonly message: string; readonly detail: string; readonly headers?: Readonly<Record<string, string>> };
+  | {
+      readonly kind: 'refused';
+      readonly status: 401 | 403;
+      readonly message: string;
+      readonly detail: string;
+      readonly headers?: Readonly<Record<string, string>>;
+      /** RFC 6750 error code for the `WWW-Authenticate` challenge of a 401 (when `headers` does not set one). */
+      readonly bearerError?: 'invalid_token' | 'invalid_request';
+    };
 
 /**
  * Establishes the approver of a request. `intent` is `decide` for requests that change something (the
@@ -109,7 +117,9 @@ export function createApprovalApi(options: ApprovalApiOptions): (req: IncomingMe
       if (who.kind === 'absent') {
         await refuse(res, { ...base, status: 401, code: 'UNAUTHENTICATED', message: 'Sign in: send Authorization: Bearer <token> (or use the console).', detail: 'no credential' }, options.challenge === undefined ? {} : { 'www-authenticate': options.challenge });
       } else {
-        await refuse(res, { ...base, status: who.status, code: who.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: who.message, detail: who.detail }, who.headers ?? {});
+        // RFC 6750 §3: a 401 always carries a challenge, saying what was wrong with the credential.
+        const challenge = who.status === 401 && options.challenge !== undefined && who.headers?.['www-authenticate'] === undefined ? { 'www-authenticate': `${options.challenge}, error="${who.bearerError ?? 'invalid_token'}"` } : {};
+        await refuse(res, { ...base, status: who.status, code: who.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: who.message, detail: who.detail }, { ...challenge, ...who.headers });
       }
       return true;
     }

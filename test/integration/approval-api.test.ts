@@ -170,10 +170,16 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
     const request = await api.open(ana, { input: { connection: 'shop', sql: 'UPDATE t SET x = 3' } });
     const before = api.refusals.length;
     const none = await send('POST', `/approvals/${request.id}/decision`, { body: { verdict: 'approve' } });
+    // RFC 6750: every 401 carries a challenge; a bad token says so in it.
+    for (const [sent, error] of [[{ token: 'not-a-jwt' }, 'invalid_token'], [{ headers: { authorization: 'Basic Ym9iOnB3' } }, 'invalid_request']] as const) {
+      const res = await send('GET', '/approvals', sent);
+      expect(res.status).toBe(401);
+      expect(res.headers['www-authenticate']).toBe(`Bearer realm="airlock", error="${error}"`);
+    }
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer realm="airlock"');
     expect(json(none)).toEqual({ error: { code: 'UNAUTHENTICATED', message: 'Sign in: send Authorization: Bearer <token> (or use the console).' } });
-    expect(api.refusals.length - before).toBe(1);
+    expect(api.refusals.length - before).toBe(3);
     await refused(() => send('GET', '/approvals'), { status: 401, code: 'UNAUTHENTICATED', message: 'Sign in: send Authorization: Bearer <token> (or use the console).' });
     for (const header of ['Basic Ym9iOnB3', 'Bearer', 'Bearer a b', 'Token abc']) {
       await refused(() => send('POST', `/approvals/${request.id}/decision`, { headers: { authorization: header }, body: { verdict: 'approve' } }), {
