@@ -132,6 +132,9 @@ export function createApprovalApi(options: ApprovalApiOptions): (req: IncomingMe
           await refuse(res, { ...actor, status: 400, code: 'INVALID_INPUT', message: `Invalid query: ${issueText(query.error)}`, detail: 'bad list query' });
           return true;
         }
+        // Requests whose time ran out are marked expired (and that is recorded) before they are listed:
+        // an approver must not be shown as pending, and decidable, what can no longer be decided.
+        await service.expireDue();
         const states: readonly ApprovalState[] | undefined = query.data.state === 'all' ? undefined : [query.data.state];
         const records = await service.listFor(approver, { ...(states === undefined ? {} : { states }), limit: query.data.limit });
         send(res, 200, { requests: records.map((r) => viewRequest(r, approver)) });

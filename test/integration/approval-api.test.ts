@@ -390,6 +390,23 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
     }
   });
 
+  it('does not list a request whose time ran out as pending: it is marked expired (recorded) and listed as such (issue 17)', async () => {
+    const local = await startApprovalServer(idp);
+    try {
+      const late = await local.open(ana, { timeoutSeconds: 30, input: { connection: 'shop', sql: 'UPDATE late SET x = 1' } });
+      const live = await local.open(ana, { timeoutSeconds: 600, input: { connection: 'shop', sql: 'UPDATE live SET x = 1' } });
+      local.advance(31_000);
+      const token = await local.token(bob);
+      const pending = JSON.parse((await raw(`${local.url}/approvals`, { headers: { authorization: `Bearer ${token}` } })).body) as { requests: RequestView[] };
+      expect(pending.requests.map((r) => r.id)).toEqual([live.id]);
+      const expired = JSON.parse((await raw(`${local.url}/approvals?state=expired`, { headers: { authorization: `Bearer ${token}` } })).body) as { requests: RequestView[] };
+      expect(expired.requests.map((r) => [r.id, r.state, r.canDecide])).toEqual([[late.id, 'expired', false]]);
+      expect(local.events.filter((e) => e.type === 'expired').map((e) => e.requestId)).toEqual([late.id]);
+    } finally {
+      await local.close();
+    }
+  });
+
   it('answers other paths and methods with 404 without reading a credential', async () => {
     for (const [method, path] of [['DELETE', '/approvals/apr_abc'], ['PUT', '/approvals'], ['GET', '/approvals/apr_abc/decision'], ['POST', '/approvals']]) {
       const res = await send(method, path);
