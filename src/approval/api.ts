@@ -118,7 +118,7 @@ export function createApprovalApi(options: ApprovalApiOptions): (req: IncomingMe
         await refuse(res, { ...base, status: 401, code: 'UNAUTHENTICATED', message: 'Sign in: send Authorization: Bearer <token> (or use the console).', detail: 'no credential' }, options.challenge === undefined ? {} : { 'www-authenticate': options.challenge });
       } else {
         // RFC 6750 §3: a 401 always carries a challenge, saying what was wrong with the credential.
-        const challenge = who.status === 401 && options.challenge !== undefined && who.headers?.['www-authenticate'] === undefined ? { 'www-authenticate': `${options.challenge}, error="${who.bearerError ?? 'invalid_token'}"` } : {};
+        const challenge: Record<string, string> = who.status === 401 && options.challenge !== undefined && who.headers?.['www-authenticate'] === undefined ? { 'www-authenticate': `${options.challenge}, error="${who.bearerError ?? 'invalid_token'}"` } : {};
         await refuse(res, { ...base, status: who.status, code: who.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: who.message, detail: who.detail }, { ...challenge, ...who.headers });
       }
       return true;
