@@ -212,7 +212,7 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
         approver: 'dave',
       });
     }
-    expect((await api.service.view(request.id, bob)).state).toBe('denied');
+    expect((await api.service.view(request.id, api.approver(bob))).state).toBe('denied');
   });
 
   it('refuses a decision after the request expired, and records the expiry', async () => {
@@ -225,7 +225,7 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
       expect(json(res)).toEqual({ error: { code: 'APPROVAL_EXPIRED', message: `Approval request ${request.id} has expired; the call was not run. Make the call again to request a new approval.` } });
       expect(api.refusals.length - before).toBe(1);
       expect(api.refusals.at(-1)).toMatchObject({ approver: { sub: 'bob' }, code: 'APPROVAL_EXPIRED', requestId: request.id });
-      const after = await api.service.view(request.id, bob);
+      const after = await api.service.view(request.id, api.approver(bob));
       expect(after).toMatchObject({ state: 'expired', expiredIn: 'decision', decisions: [] });
       expect(api.events.filter((e) => e.requestId === request.id).map((e) => e.type)).toEqual(['requested', 'expired']);
       // Deciding it again is refused as expired, not as anything else.
@@ -270,7 +270,7 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
     for (const [sent, status, message] of cases) {
       await refused(() => send('POST', `/approvals/${request.id}/decision`, { token, ...sent }), { status, code: 'INVALID_INPUT', message, requestId: request.id, approver: 'bob' });
     }
-    expect((await api.service.view(request.id, bob)).state).toBe('pending');
+    expect((await api.service.view(request.id, api.approver(bob))).state).toBe('pending');
     // The client's kept-alive connections still work after a refused large body (issue 17).
     expect((await send('GET', `/approvals/${request.id}`, { token })).status).toBe(200);
   });
@@ -295,7 +295,7 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
       const first = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE a SET x = 1', params: [] } });
       const second = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE b SET x = $1', params: ['1'] }, justification: 'ticket 7' });
       const done = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE c SET x = 1' } });
-      await local.service.decide(done.id, bob, 'deny', 'no');
+      await local.service.decide(done.id, local.approver(bob), 'deny', 'no');
       const elsewhere = await local.open(ana, { approverGroups: ['security'], input: { connection: 'shop', sql: 'UPDATE d SET x = 1' } });
       const token = await local.token(bob);
       const pending = await raw(`${local.url}/approvals`, { headers: { authorization: `Bearer ${token}` } });
@@ -375,7 +375,7 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
       const request = await api.open(ana, { quorum: 2, input: { connection: 'shop', sql: `UPDATE q SET x = ${round}` } });
       const [a, b] = await Promise.all([decide(request.id, bob, { verdict: 'approve', reason: 'bob' }), decide(request.id, carol, { verdict: 'approve', reason: 'carol' })]);
       expect([a.status, b.status]).toEqual([200, 200]);
-      const after = await api.service.view(request.id, bob);
+      const after = await api.service.view(request.id, api.approver(bob));
       expect(after.state).toBe('approved');
       expect(after.decisions.map((d) => d.approver.sub).sort()).toEqual(['bob', 'carol']);
       const events = api.events.filter((e) => e.requestId === request.id && e.type === 'approved');
@@ -386,7 +386,7 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
       const both = await Promise.all([decide(single.id, bob), decide(single.id, carol, { verdict: 'deny' })]);
       expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
       expect(api.refusals.length - before).toBe(1);
-      expect((await api.service.view(single.id, bob)).decisions).toHaveLength(1);
+      expect((await api.service.view(single.id, api.approver(bob))).decisions).toHaveLength(1);
     }
   });
 
@@ -408,7 +408,7 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
   });
 
   it('answers other paths and methods with 404 without reading a credential', async () => {
-    for (const [method, path] of [['DELETE', '/approvals/apr_abc'], ['PUT', '/approvals'], ['GET', '/approvals/apr_abc/decision'], ['POST', '/approvals']]) {
+    for (const [method, path] of [['DELETE', '/approvals/apr_abc'], ['PUT', '/approvals'], ['GET', '/approvals/apr_abc/decision'], ['POST', '/approvals']] as const) {
       const res = await send(method, path);
       expect(res.status).toBe(404);
       expect((json(res) as { error: { code: string } }).error.code).toBe('NOT_FOUND');

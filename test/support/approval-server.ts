@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createApprovalApi, type ApiRefusal } from '../../src/approval/api.js';
 import { bearerApprovers } from '../../src/approval/bearer-auth.js';
 import { bindCall } from '../../src/approval/binding.js';
-import type { ApprovalEvent, ApprovalRecord } from '../../src/approval/model.js';
+import type { ApprovalEvent, ApprovalRecord, Approver } from '../../src/approval/model.js';
 import { createApprovalService, type ApprovalService } from '../../src/approval/service.js';
 import { openJsonApprovalStore } from '../../src/approval/store.js';
 import { IdentityConfigSchema } from '../../src/identity/config.js';
@@ -48,6 +48,8 @@ export interface ApprovalServer {
   advance(ms: number): void;
   /** A token the local issuer signs for `who`, with this server's audience; `claims` override. */
   token(who: Person, claims?: Record<string, unknown>): Promise<string>;
+  /** `who` as a verified approver of the local issuer (for calling the service directly). */
+  approver(who: Person): Approver;
   /** Request `id` as stored now (read as an approver of every group the tests use). */
   get(id: string): Promise<ApprovalRecord>;
   /** Opens a request for a call by `requester` (as the approval stage would), returns it. */
@@ -101,6 +103,7 @@ export async function startApprovalServer(issuer: LocalIssuer, options: { dir?: 
     thrown,
     advance: (ms) => void (offset += ms),
     token: (who, claims = {}) => issuer.sign({ sub: who.sub, email: who.email, email_verified: true, groups: [...who.groups], aud: AUDIENCE, ...claims }),
+    approver: (who) => ({ issuer: issuer.issuer, sub: who.sub, email: who.email, groups: [...who.groups] }),
     get: (id) => service.view(id, { issuer: issuer.issuer, sub: 'test-reader', groups: ['dba', 'security', 'admin'] }),
     async open(requester, o = {}) {
       const input = o.input ?? { connection: 'shop', sql: 'UPDATE orders SET status = $1 WHERE id = $2', params: ['paid', 42] };
