@@ -60,9 +60,18 @@ const DecisionBody = z.strictObject({
   reason: z
     .string()
     .max(1000)
-    .refine((s) => ![...s].some((c) => { const n = c.charCodeAt(0); return (n < 32 && n !== 9 && n !== 10) || n === 127; }), 'must not contain control characters')
+    .refine((s) => ![...s].some(hiddenInReason), 'must not contain control or direction-changing characters')
     .optional(),
 });
+/**
+ * Characters a reason must not carry: it is shown to requesters and approvers in terminals, the console and
+ * chat, where C0/C1 controls (ESC, CSI) drive the display and direction overrides reorder what is read.
+ * Tab and line feed are text.
+ */
+function hiddenInReason(c: string): boolean {
+  const n = c.charCodeAt(0);
+  return (n < 32 && n !== 9 && n !== 10) || (n >= 127 && n <= 159) || (n >= 0x202a && n <= 0x202e) || (n >= 0x2066 && n <= 0x2069);
+}
 const ID = /^apr_[A-Za-z0-9_-]{1,64}$/;
 const MAX_BODY = 16 * 1024;
 

@@ -99,8 +99,9 @@ function reasonFlag(flags: ApprovalsFlags, command: string): string | undefined 
   const reason = str(flags, 'reason');
   if (reason === undefined) return undefined;
   if ([...reason].length > MAX_REASON) throw new UsageError(`--reason is too long (at most ${MAX_REASON} characters)`, command);
-  if ([...reason].some((c) => { const n = c.charCodeAt(0); return (n < 32 && n !== 9 && n !== 10) || n === 127; })) {
-    throw new UsageError('--reason must not contain control characters', command);
+  // The server refuses these too; checked here so the message names the flag.
+  if ([...reason].some((c) => { const n = c.charCodeAt(0); return (n < 32 && n !== 9 && n !== 10) || (n >= 127 && n <= 159) || (n >= 0x202a && n <= 0x202e) || (n >= 0x2066 && n <= 0x2069); })) {
+    throw new UsageError('--reason must not contain control or direction-changing characters', command);
   }
   return reason;
 }

@@ -255,7 +255,11 @@ describe('createApprovalApi: attacks are refused, recorded once, and decide noth
     const cases: [Sent, number, string][] = [
       [{ body: { verdict: 'yes' } }, 400, 'Invalid decision: verdict: Invalid option: expected one of "approve"|"deny"'],
       [{ body: { verdict: 'approve', approver: 'ana' } }, 400, 'Invalid decision: (body): Unrecognized key: "approver"'],
-      [{ body: { verdict: 'approve', reason: 'ok\u001b[2Jlooks fine' } }, 400, 'Invalid decision: reason: must not contain control characters'],
+      [{ body: { verdict: 'approve', reason: 'ok\u001b[2Jlooks fine' } }, 400, 'Invalid decision: reason: must not contain control or direction-changing characters'],
+      // C1 controls (U+009B is a one-character CSI) and direction overrides are refused as well (issue 17).
+      [{ body: { verdict: 'approve', reason: 'ok\u009b2Jlooks fine' } }, 400, 'Invalid decision: reason: must not contain control or direction-changing characters'],
+      [{ body: { verdict: 'deny', reason: 'denied \u202eevorppa' } }, 400, 'Invalid decision: reason: must not contain control or direction-changing characters'],
+      [{ body: { verdict: 'deny', reason: 'x\u2066y\u2069' } }, 400, 'Invalid decision: reason: must not contain control or direction-changing characters'],
       [{ body: { verdict: 'approve', reason: 'x'.repeat(1001) } }, 400, 'Invalid decision: reason: Too big: expected string to have <=1000 characters'],
       [{ body: ['approve'] }, 400, 'Invalid decision: (body): Invalid input: expected object, received array'],
       [{ rawBody: '{"verdict":"approve"' }, 400, 'Body is not valid JSON'],
