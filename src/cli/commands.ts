@@ -434,8 +434,9 @@ ${APPROVAL_EXITS}`,
 
 const decideUsage = (verb: 'approve' | 'deny', what: string): string => `Usage: airlock approvals ${verb} ID [--reason TEXT] [--url URL] [--token-file FILE] [--json]
 
-${what} Read it first with "airlock approvals show ID": what you decide on is exactly what runs. No one
-decides their own request. Give a reason: it is recorded in the audit and shown to the requester.
+${what}
+Read it first with "airlock approvals show ID": what you decide on is exactly what runs. No one decides
+their own request. Give a reason: it is recorded with your decision, in the audit.
 
 Options:
   --reason TEXT     why (optional, recommended; up to 1000 characters)
@@ -446,7 +447,7 @@ ${APPROVAL_EXITS}`;
 const APPROVALS_APPROVE: CommandSpec = {
   name: 'approvals approve',
   summary: 'approve a request (counts towards its quorum)',
-  usage: decideUsage('approve', 'Approves request ID. With a quorum of N, it runs once N different approvers have approved it.'),
+  usage: decideUsage('approve', 'Approves request ID. With a quorum of N, it can run once N different approvers approved it.'),
   options: { reason: { type: 'string' }, ...approvalServerOptions },
   positionals: ID_ARG,
 };
