@@ -14,7 +14,15 @@ export type ApproverAuthResult =
   | { readonly kind: 'absent' }
   | { readonly kind: 'approver'; readonly approver: Approver; readonly via: string }
   /** A credential of its kind was there and is not good (expired token, missing CSRF token, …). */
-  | { readonly kind: 'refused'; readonly status: 401 | 403; readonly message: string; readonly detail: string; readonly headers?: Readonly<Record<string, string>> };
+  | {
+      readonly kind: 'refused';
+      readonly status: 401 | 403;
+      readonly message: string;
+      readonly detail: string;
+      readonly headers?: Readonly<Record<string, string>>;
+      /** RFC 6750 error code for the `WWW-Authenticate` challenge of a 401 (when `headers` does not set one). */
+      readonly bearerError?: 'invalid_token' | 'invalid_request';
+    };
 
 /**
  * Establishes the approver of a request. `intent` is `decide` for requests that change something (the
@@ -55,9 +63,18 @@ const DecisionBody = z.strictObject({
   reason: z
     .string()
     .max(1000)
-    .refine((s) => ![...s].some((c) => { const n = c.charCodeAt(0); return (n < 32 && n !== 9 && n !== 10) || n === 127; }), 'must not contain control characters')
+    .refine((s) => ![...s].some(hiddenInReason), 'must not contain control or direction-changing characters')
     .optional(),
 });
+/**
+ * Characters a reason must not carry: it is shown to requesters and approvers in terminals, the console and
+ * chat, where C0/C1 controls (ESC, CSI) drive the display and direction overrides reorder what is read.
+ * Tab and line feed are text.
+ */
+function hiddenInReason(c: string): boolean {
+  const n = c.charCodeAt(0);
+  return (n < 32 && n !== 9 && n !== 10) || (n >= 127 && n <= 159) || (n >= 0x202a && n <= 0x202e) || (n >= 0x2066 && n <= 0x2069);
+}
 const ID = /^apr_[A-Za-z0-9_-]{1,64}$/;
 const MAX_BODY = 16 * 1024;
 
@@ -112,7 +129,9 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
       if (who.kind === 'absent') {
         await refuse(res, { ...base, status: 401, code: 'UNAUTHENTICATED', message: 'Sign in: send Authorization: Bearer <token> (or use the console).', detail: 'no credential' }, options.challenge === undefined ? {} : { 'www-authenticate': options.challenge });
       } else {
-        await refuse(res, { ...base, status: who.status, code: who.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: who.message, detail: who.detail }, who.headers ?? {});
+        // RFC 6750 §3: a 401 always carries a challenge, saying what was wrong with the credential.
+        const challenge: Record<string, string> = who.status === 401 && options.challenge !== undefined && who.headers?.['www-authenticate'] === undefined ? { 'www-authenticate': `${options.challenge}, error="${who.bearerError ?? 'invalid_token'}"` } : {};
+        await refuse(res, { ...base, status: who.status, code: who.status === 401 ? 'UNAUTHENTICATED' : 'FORBIDDEN', message: who.message, detail: who.detail }, { ...challenge, ...who.headers });
       }
       return true;
     }
@@ -125,6 +144,9 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
           await refuse(res, { ...actor, status: 400, code: 'INVALID_INPUT', message: `Invalid query: ${issueText(query.error)}`, detail: 'bad list query' });
           return true;
         }
+        // Requests whose time ran out are marked expired (and that is recorded) before they are listed:
+        // an approver must not be shown as pending, and decidable, what can no longer be decided.
+        await service.expireDue();
         const states: readonly ApprovalState[] | undefined = query.data.state === 'all' ? undefined : [query.data.state];
         const records = await service.listFor(approver, { ...(states === undefined ? {} : { states }), limit: query.data.limit });
         send(res, 200, { requests: records.map((r) => viewRequest(r, approver)) });
@@ -141,7 +163,8 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
       }
       const body = await readJson(req);
       if (!body.ok) {
-        await refuse(res, { ...actor, status: body.status, code: 'INVALID_INPUT', message: body.message, detail: body.message });
+        // A body over the limit may still be arriving: the connection is not reused after the answer.
+        await refuse(res, { ...actor, status: body.status, code: 'INVALID_INPUT', message: body.message, detail: body.message }, body.status === 413 ? { connection: 'close' } : {});
         return true;
       }
       const decision = DecisionBody.safeParse(body.value);
@@ -170,15 +193,45 @@ async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknow
     req.resume();
     return { ok: false, status: 415, message: 'Content-Type must be application/json' };
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) return { ok: false, status: 413, message: `Body too large (limit ${MAX_BODY} bytes)` };
-    chunks.push(chunk);
+  const tooLarge = { ok: false, status: 413, message: `Body too large (limit ${MAX_BODY} bytes)` } as const;
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_BODY) {
+    req.resume();
+    return tooLarge;
   }
+  // Read by hand rather than with for-await: leaving a for-await early destroys the request and with it the
+  // socket, so the 413 never reliably reaches the client and a kept-alive connection is reset on its next use.
+  const body = await new Promise<Buffer | undefined>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const stop = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= MAX_BODY) return void chunks.push(chunk);
+      stop();
+      // The rest is read and dropped until the 413 (sent with Connection: close) ends the connection.
+      req.resume();
+      resolve(undefined);
+    };
+    const onEnd = (): void => {
+      stop();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      stop();
+      reject(error);
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onError);
+  });
+  if (body === undefined) return tooLarge;
   try {
-    return { ok: true, value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
+    return { ok: true, value: JSON.parse(body.toString('utf8')) as unknown };
   } catch {
     return { ok: false, status: 400, message: 'Body is not valid JSON' };
   }

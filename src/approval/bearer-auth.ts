@@ -13,13 +13,13 @@ export function bearerApprovers(verifier: TokenVerifier): ApproverAuth {
     if (extracted.kind === 'missing') return { kind: 'absent' };
     if (extracted.kind !== 'token') {
       const detail = extracted.kind === 'in_query' ? 'token passed in the query string' : 'Authorization header is not "Bearer <token>"';
-      return { kind: 'refused', status: 401, message: 'Send the token as Authorization: Bearer <token>.', detail };
+      return { kind: 'refused', status: 401, message: 'Send the token as Authorization: Bearer <token>.', detail, bearerError: 'invalid_request' };
     }
     try {
       const { principal } = await verifier.verify(extracted.token);
       return { kind: 'approver', via: 'bearer', approver: { issuer: principal.issuer, sub: principal.sub, ...(principal.email === undefined ? {} : { email: principal.email }), groups: principal.groups } };
     } catch (error) {
-      return { kind: 'refused', status: 401, message: 'The access token is invalid or expired.', detail: error instanceof Error ? error.message : String(error) };
+      return { kind: 'refused', status: 401, message: 'The access token is invalid or expired.', detail: error instanceof Error ? error.message : String(error), bearerError: 'invalid_token' };
     }
   };
 }

@@ -389,8 +389,102 @@ commands read that table instead of the audit directory.`,
   commands: auditCommands,
 };
 
+const APPROVAL_SERVER = `  --url URL         the airlock server (default: $AIRLOCK_URL, else http://${DEFAULTS.host}:${DEFAULTS.port});
+                    https, or http on loopback only
+  --token-file FILE your token as an approver, read on every run (default: $AIRLOCK_TOKEN)
+  --json            print the API's JSON instead of text`;
+const APPROVAL_EXITS = `Exit codes: 0 done; 1 refused by the server (APPROVAL_FORBIDDEN, APPROVAL_USED, APPROVAL_EXPIRED, …);
+2 usage error; 3 the server cannot be reached or does not accept the token.`;
+const approvalServerOptions = { url: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' } } as const satisfies Options;
+const ID_ARG = { min: 1, max: 1, label: 'ID' } as const;
+
+const APPROVALS_LIST: CommandSpec = {
+  name: 'approvals list',
+  summary: 'requests waiting for you (or in another state)',
+  usage: `Usage: airlock approvals list [--state S] [--limit N] [--url URL] [--token-file FILE] [--json]
+
+Lists the approval requests you may see (those naming one of your groups, and your own), newest first:
+id, age, requester, tool, resource, first line of the SQL, approvals/quorum, time left.
+
+Options:
+  --state S         pending (default), approved, denied, expired, consumed, withdrawn or all
+  --limit N         at most N requests (1 to 500, default 100)
+${APPROVAL_SERVER}
+
+${APPROVAL_EXITS}`,
+  options: { state: { type: 'string' }, limit: { type: 'string' }, ...approvalServerOptions },
+  positionals: none,
+};
+
+const APPROVALS_SHOW: CommandSpec = {
+  name: 'approvals show',
+  summary: 'one request: the exact SQL and parameters, rule, justification, decisions',
+  usage: `Usage: airlock approvals show ID [--url URL] [--token-file FILE] [--json]
+
+Shows request ID as it will run if approved: the exact SQL and its parameters (with their types), the
+rule and its reason, the requester's justification, the decisions so far and whether you may decide it.
+
+Options:
+${APPROVAL_SERVER}
+
+${APPROVAL_EXITS}`,
+  options: approvalServerOptions,
+  positionals: ID_ARG,
+};
+
+const decideUsage = (verb: 'approve' | 'deny', what: string): string => `Usage: airlock approvals ${verb} ID [--reason TEXT] [--url URL] [--token-file FILE] [--json]
+
+${what}
+Read it first with "airlock approvals show ID": what you decide on is exactly what runs. No one decides
+their own request. Give a reason: it is recorded with your decision, in the audit.
+
+Options:
+  --reason TEXT     why (optional, recommended; up to 1000 characters)
+${APPROVAL_SERVER}
+
+${APPROVAL_EXITS}`;
+
+const APPROVALS_APPROVE: CommandSpec = {
+  name: 'approvals approve',
+  summary: 'approve a request (counts towards its quorum)',
+  usage: decideUsage('approve', 'Approves request ID. With a quorum of N, it can run once N different approvers approved it.'),
+  options: { reason: { type: 'string' }, ...approvalServerOptions },
+  positionals: ID_ARG,
+};
+
+const APPROVALS_DENY: CommandSpec = {
+  name: 'approvals deny',
+  summary: 'deny a request (one deny ends it)',
+  usage: decideUsage('deny', 'Denies request ID: the call does not run, whatever others approved.'),
+  options: { reason: { type: 'string' }, ...approvalServerOptions },
+  positionals: ID_ARG,
+};
+
+const approvalCommands: readonly CommandSpec[] = [APPROVALS_LIST, APPROVALS_SHOW, APPROVALS_APPROVE, APPROVALS_DENY];
+
+export const APPROVALS: GroupSpec = {
+  name: 'approvals',
+  summary: 'list, show, approve and deny approval requests (as an approver, against a server)',
+  usage: `Usage: airlock approvals list|show|approve|deny …
+
+Decides approval requests through the /approvals API of a running airlock, with your own token as an
+approver (the server verifies it as it verifies agents' tokens).
+
+  airlock approvals list [--state S] [--limit N]
+  airlock approvals show ID
+  airlock approvals approve ID [--reason TEXT]
+  airlock approvals deny ID [--reason TEXT]
+
+Every command takes --url URL (default: $AIRLOCK_URL, else http://${DEFAULTS.host}:${DEFAULTS.port}), --token-file FILE
+(default: $AIRLOCK_TOKEN) and --json. A reason is optional for both decisions, and recommended.
+${APPROVAL_EXITS}
+
+airlock approvals <command> --help explains each.`,
+  commands: approvalCommands,
+};
+
 /** The top-level commands, in the order the overview lists them (`demo` is an alias of `start`). */
-export const TOP: readonly (CommandSpec | GroupSpec)[] = [START, SERVE, POLICY, MASK, AUDIT];
+export const TOP: readonly (CommandSpec | GroupSpec)[] = [START, SERVE, POLICY, MASK, AUDIT, APPROVALS];
 
 export const USAGE = `airlock ${VERSION}: governed MCP access to production data
 
@@ -402,6 +496,7 @@ Commands:
   policy         ${POLICY.summary}
   mask           ${MASK.summary}
   audit          ${AUDIT.summary}
+  approvals      ${APPROVALS.summary}
   help [COMMAND] this overview, or a command's usage
 
 Options everywhere:

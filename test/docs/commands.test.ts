@@ -13,6 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CLI, EXAMPLE_POLICY, readAudit, ROOT, tempDir, textOf } from '../support/airlock.js';
+import { startApprovalServer, type ApprovalServer } from '../support/approval-server.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 import { allBlocks, commandsOf, words, type Block } from './blocks.js';
 
@@ -44,6 +45,12 @@ const SHOWS: readonly { readonly pattern: RegExp; readonly output: RegExp }[] = 
   { pattern: /policy explain .*UPDATE orders/, output: /"effect": "approve"/ },
   { pattern: /mask --jsonl$/, output: /\[EMAIL_1\], key \[AWS_ACCESS_KEY_1\]/ },
   { pattern: /tools\/list$/, output: /"query_sql"/ },
+  { pattern: /^airlock approvals list --url/, output: /^ID +AGE +REQUESTER +TOOL +RESOURCE +SQL +APPROVALS +EXPIRES IN\napr_\S+ +\d+s +ana@example\.com +query_sql +shop +UPDATE orders/ },
+  { pattern: /^airlock approvals list --state all/, output: /^ID +STATE +AGE/ },
+  { pattern: /^airlock approvals show REQUEST_ID --url/, output: /\nSQL \(exactly what runs if approved\):\n {2}UPDATE orders SET status = \$1 WHERE id = \$2\n\nParameters:\n {2}\$1 {2}"paid" {2}\(string\)\n {2}\$2 {2}42 {2}\(number\)/ },
+  { pattern: /^airlock approvals show REQUEST_ID --json/, output: /"state": "pending"/ },
+  { pattern: /^airlock approvals approve REQUEST_ID/, output: /^Approved apr_\S+ \(1 of 1\): the requester's call can run once, until / },
+  { pattern: /^airlock approvals deny REQUEST_ID/, output: /^Denied apr_\S+: the call will not run\.\n$/ },
 ];
 
 interface Env {
@@ -55,6 +62,10 @@ interface Env {
 }
 
 let issuer: LocalIssuer | undefined;
+/** The approval API the docs' `airlock approvals` commands talk to (https://airlock.example.com). */
+let approvals: ApprovalServer | undefined;
+/** Pending requests for the docs' REQUEST_ID, one per occurrence (approve and deny each need their own). */
+const requestIds: string[] = [];
 const children: ChildProcess[] = [];
 let ctx: Env;
 
@@ -99,6 +110,9 @@ function substitute(command: string): string {
     .replaceAll('/etc/airlock/policies.json', join(ctx.dir, 'policies.json'))
     .replaceAll('/run/airlock/token', join(ctx.dir, 'token'))
     .replaceAll('SESSION_ID', () => lastSession())
+    .replace(/https:\/\/airlock\.example\.com(?![\w/.])/g, approvals?.url ?? '')
+    .replaceAll('/run/airlock/approver.jwt', join(ctx.dir, 'approver.jwt'))
+    .replaceAll('REQUEST_ID', () => requestIds.shift() ?? 'apr_noneLeft')
     .replace(/^npx @modelcontextprotocol\/inspector /, `${INSPECTOR} `);
 }
 
@@ -241,10 +255,19 @@ beforeAll(async () => {
   ctx.auditDir = auditDir.startsWith('/') ? auditDir : join(dir, auditDir);
   const http = await startUntil(join(bin, 'airlock'), ['serve', '--http', '--port', '0', '--config', join(dir, 'airlock.example.json'), '--policy', join(dir, 'policies.json')], { ...env, XDG_STATE_HOME: tempDir('airlock-docs-state-') }, tempDir('airlock-docs-cwd-'), /serving MCP on (http:\/\/\S+)\/mcp/);
   ctx.httpUrl = /serving MCP on (http:\/\/\S+)\/mcp/.exec(http.output)?.[1] ?? '';
+  // The approval API with its own store, and a DBA's token for the approver commands.
+  approvals = await startApprovalServer(issuer);
+  const dba = { sub: 'dana', email: 'dana@example.com', groups: ['dba'] };
+  writeFileSync(join(dir, 'approver.jwt'), `${await approvals.token(dba)}\n`);
+  for (let i = 0; i < 8; i++) {
+    const request = await approvals.open({ sub: 'ana', email: 'ana@example.com', groups: ['analysts'] }, { input: { connection: 'shop', sql: 'UPDATE orders SET status = $1 WHERE id = $2', params: ['paid', 42 + i] } });
+    requestIds.push(request.id);
+  }
 }, 120_000);
 
 afterAll(async () => {
   await Promise.all(children.map(stop));
+  await approvals?.close();
   await issuer?.close();
 }, 60_000);
 
