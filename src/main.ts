@@ -197,7 +197,6 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
   const owned = new Owned(log);
   try {
     const runtime: RuntimeFile = config.configPath === undefined ? {} : await loadRuntimeFile(config.configPath);
-    const callers = identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
     const registry = new ToolRegistry(ALL_TOOLS);
     const policies = owned.add(await watchPolicy(config.policyPath, registry, log));
     const policy = (): Policy => policies.current();
@@ -206,7 +205,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const databases = owned.add(await openDatabases({ demo: config.demo, policy, env, log }));
     const impersonation = await downstreamImpersonation(policy(), log);
     const clock = { now: () => Date.now() };
-    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: config.auditDir, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config) }));
+    const callers = identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
+    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config) }));
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
     const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service);
     const calls = trackCalls(

@@ -14,7 +14,7 @@ import { bearerApprovers } from './bearer-auth.js';
 import { createNotifier, resolveNotifyChannels, type Notifier } from './notify.js';
 import { openPgApprovalStore } from './pg-store.js';
 import { createApprovalService, type ApprovalService } from './service.js';
-import { openJsonApprovalStore, type ApprovalStore } from './store.js';
+import { createMemoryApprovalStore, openJsonApprovalStore, type ApprovalStore } from './store.js';
 
 /** Approvals as the rest of airlock uses them: the service, its HTTP surfaces, and what the pipeline needs. */
 export interface Approvals {
@@ -33,8 +33,11 @@ export interface Approvals {
 }
 
 export interface ApprovalsDeps {
-  /** The JSON store and its key file default to this directory. */
-  readonly auditDir: string;
+  /**
+   * The JSON store and its key file default to this directory; undefined when the audit is not kept in
+   * files there (audit.postgres): then requests are kept in memory unless a store is configured.
+   */
+  readonly auditDir: string | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Every approval event and refused API request is recorded here. */
   readonly audit: AuditSink;
@@ -58,10 +61,13 @@ const SWEEP_MS = 30_000;
  */
 export async function createApprovals(config: ApprovalsConfig | undefined, deps: ApprovalsDeps): Promise<Approvals> {
   const settings: Partial<ApprovalsConfig> & Pick<ApprovalsConfig, 'executionWindowSeconds' | 'waitSeconds'> = config ?? { executionWindowSeconds: 600, waitSeconds: 45 };
-  const file = settings.file ?? join(deps.auditDir, 'approvals.json');
-  if (settings.file === undefined || settings.key === undefined) mkdirSync(deps.auditDir, { recursive: true, mode: 0o700 });
-  const key = settings.key === undefined ? localKey(deps.auditDir) : configuredKey(settings.key, deps.env);
-  const store = await openStore(settings, file, deps);
+  const dir = deps.auditDir;
+  const file = settings.file ?? (dir === undefined ? undefined : join(dir, 'approvals.json'));
+  const memory = file === undefined && settings.postgres === undefined;
+  if (memory) deps.log('warn', 'approvals: kept in memory (the audit is in PostgreSQL and no approvals store is configured): pending requests and unused grants are lost on restart; set approvals.postgres');
+  if (dir !== undefined && (settings.file === undefined || settings.key === undefined)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const key = settings.key !== undefined ? configuredKey(settings.key, deps.env) : dir !== undefined ? localKey(dir) : randomBytes(32);
+  const store = memory ? createMemoryApprovalStore() : await openStore(settings, file ?? '', deps);
   const writes = new Set<Promise<void>>();
   const record = (entry: AuditRecord): Promise<void> => {
     const write = deps.audit.append(entry).catch((error: unknown) => deps.log('error', `audit write failed for approval ${entry.approval?.event ?? ''} of ${entry.approval?.requestId ?? ''}: ${String(error)}`));
@@ -114,7 +120,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
   let baseUrl = settings.publicUrl?.replace(/\/+$/, '');
   return {
     service,
-    description: settings.postgres === undefined ? file : `PostgreSQL table ${settings.postgres.table}`,
+    description: settings.postgres !== undefined ? `PostgreSQL table ${settings.postgres.table}` : file ?? 'memory (lost on restart)',
     waitMs: settings.waitSeconds * 1000,
     consoleUrl: (id) => (baseUrl === undefined ? undefined : `${baseUrl}/console#/requests/${id}`),
     setBaseUrl(url) {

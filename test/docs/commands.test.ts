@@ -40,6 +40,7 @@ const EXPECTED: readonly { readonly pattern: RegExp; readonly exit: 'nonzero'; r
 const SHOWS: readonly { readonly pattern: RegExp; readonly output: RegExp }[] = [
   { pattern: /card_number FROM customers LIMIT 3/, output: /Ana Silva \| ana\.silva@example\.com \| \[MASKED\]/ },
   { pattern: /tool-name explain_policy/, output: /"effect": "approve"/ },
+  { pattern: /sql="UPDATE orders SET status = \$\$shipped\$\$ WHERE id = 1"/, output: /"status": "pending_approval"/ },
   { pattern: /audit verify$/, output: /^ok: \d+ record\(s\) in \d+ segment\(s\) form an unbroken chain; head [0-9a-f]+/ },
   { pattern: /audit tail$/, output: /denied \(POLICY_DENIED\)/ },
   { pattern: /policy explain .*UPDATE orders/, output: /"effect": "approve"/ },
@@ -249,7 +250,9 @@ beforeAll(async () => {
   ctx = { dir, env, demoUrl: '', httpUrl: '', auditDir: '' };
   // One demo for every Inspector and audit command (the docs' `npm start`), and one HTTP server with the
   // sample runtime config for the HTTP client configs.
-  const demo = await startUntil(join(bin, 'airlock'), ['start', '--port', '0'], env, dir, /Streamable HTTP:\s+http:\/\/\S+\/mcp/);
+  // The demo's write waits 2 s for an approval here (45 s by default), then returns its pending handle.
+  writeFileSync(join(dir, 'demo-approvals.json'), JSON.stringify({ approvals: { waitSeconds: 2 } }));
+  const demo = await startUntil(join(bin, 'airlock'), ['start', '--port', '0', '--config', join(dir, 'demo-approvals.json')], env, dir, /Streamable HTTP:\s+http:\/\/\S+\/mcp/);
   ctx.demoUrl = /Streamable HTTP:\s+(http:\/\/[^/\s]+)\/mcp/.exec(demo.output)?.[1] ?? '';
   const auditDir = /Audit log:\s+(\S+?)\/?\n/.exec(demo.output)?.[1] ?? '';
   ctx.auditDir = auditDir.startsWith('/') ? auditDir : join(dir, auditDir);
