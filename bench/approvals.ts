@@ -31,6 +31,11 @@ import { freePort } from '../src/connectors/embedded.js';
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const N = Number(process.env.BENCH_APPROVALS_N ?? 60);
 const WARMUP = 5;
+/**
+ * `waiting` (default): the approver clicks once the agent was told it waits. `listed`: as soon as the request
+ * is listed, however early (an approver who is faster than the agent's first status read).
+ */
+const CLICK = process.env.BENCH_APPROVALS_CLICK === 'listed' ? 'listed' : 'waiting';
 const AUDIENCE = 'https://airlock.bench/mcp';
 const SQL = 'UPDATE orders SET status = status WHERE id = $1';
 /** The demo seeds 200 orders. */
@@ -210,13 +215,17 @@ async function approvedCall(agent: Agent, approverUrl: string, dbaToken: string,
   const waiting = agent.waiting(progressToken);
   const started = performance.now();
   const call = agent.call('shop', id, progressToken);
-  await waiting;
-  const beforeWait = performance.now() - started;
+  let beforeWait = Number.NaN;
+  void waiting.then(() => (beforeWait = performance.now() - started));
+  if (CLICK === 'waiting') await waiting;
   const auth = { authorization: `Bearer ${dbaToken}` };
-  const list = (await (await fetch(`${approverUrl}/approvals?state=pending`, { headers: auth })).json()) as { requests?: { id: string; requester: { sub: string } }[] };
-  const pending = list.requests?.filter((r) => r.requester.sub === ANA.sub) ?? [];
-  const request = pending[0];
-  if (pending.length !== 1 || request === undefined) throw new Error(`expected one pending request, found ${JSON.stringify(list).slice(0, 500)}`);
+  let request: { id: string } | undefined;
+  for (let polls = 0; request === undefined; polls++) {
+    const list = (await (await fetch(`${approverUrl}/approvals?state=pending`, { headers: auth })).json()) as { requests?: { id: string; requester: { sub: string } }[] };
+    const pending = list.requests?.filter((r) => r.requester.sub === ANA.sub) ?? [];
+    if (pending.length > 1 || (pending.length === 0 && (CLICK === 'waiting' || polls > 2000))) throw new Error(`expected one pending request, found ${JSON.stringify(list).slice(0, 500)}`);
+    request = pending[0];
+  }
   const clicked = performance.now();
   const res = await fetch(`${approverUrl}/approvals/${request.id}/decision`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ verdict: 'approve', reason: 'bench' }) });
   const body = await res.text();
@@ -225,6 +234,7 @@ async function approvedCall(agent: Agent, approverUrl: string, dbaToken: string,
   const result = await call;
   const done = performance.now();
   check('approved call', result);
+  if (CLICK === 'listed' && done - clicked > 1000) process.stderr.write(`approvals bench: request ${request.id} took ${(done - clicked).toFixed(0)} ms from click to result\n`);
   return { clickToResult: done - clicked, post: answered - clicked, afterPost: done - answered, beforeWait };
 }
 
@@ -331,7 +341,7 @@ export async function approvalsBench(adminUrl: string, work: string): Promise<st
     await run('PostgreSQL, approver on a second process (LISTEN/NOTIFY)', 'postgres', true);
 
     return [
-      `Approval latency: real \`airlock serve --http\` processes, v2 SDK client over Streamable HTTP (protocol ${protocol}), bearer tokens from a local issuer; ${N} approved calls and ${N} allowed calls per store (after ${WARMUP} warm-up each), alternating; Node ${process.version}`,
+      `Approval latency${CLICK === 'listed' ? ' (approver clicks as soon as the request is listed)' : ''}: real \`airlock serve --http\` processes, v2 SDK client over Streamable HTTP (protocol ${protocol}), bearer tokens from a local issuer; ${N} approved calls and ${N} allowed calls per store (after ${WARMUP} warm-up each), alternating; Node ${process.version}`,
       '',
       '| store | click → result p50 | click → result p99 | allow-rule call p50 | allow-rule call p99 | added at p50 (click → result − allow) |',
       '|---|---|---|---|---|---|',
