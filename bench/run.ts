@@ -2,7 +2,8 @@
  * `npm run bench`: governed query_sql vs a bare MCP tool running the same query the same way
  * (BEGIN READ ONLY, query, ROLLBACK on a pg Pool), both served by a low-level MCP Server over an in-memory
  * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
- * Prints p50/p99 per scenario and the governed/bare ratio.
+ * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
+ * benchmarks. `BENCH_ONLY=query_sql` or `BENCH_ONLY=approvals` runs one table alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprot
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
+import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
 import { maskingBench } from './masking.js';
 import { policyBench } from './policy.js';
@@ -126,6 +128,11 @@ async function main(): Promise<void> {
   }
   const work = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
   try {
+    // BENCH_ONLY=approvals: the approval latency table alone (it starts its own airlock processes).
+    if (process.env.BENCH_ONLY === 'approvals') {
+      process.stdout.write(`${(await approvalsBench(adminUrl, work)).join('\n')}\n`);
+      return;
+    }
     const demo = await seedDemoDatabase(adminUrl, 'airlock_bench');
     await loadSqlParser();
     const policyPath = join(work, 'policies.json');
@@ -220,6 +227,7 @@ async function main(): Promise<void> {
       lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
       lines.push('', ...maskingBench());
       lines.push('', ...(await auditBench()));
+      lines.push('', ...(await approvalsBench(adminUrl, work)));
     }
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
