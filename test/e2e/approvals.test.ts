@@ -1,0 +1,147 @@
+/**
+ * Approvals end to end (issue 17): real `airlock serve` processes with a runtime config trusting a local
+ * OIDC issuer, agents and approvers with real tokens, the example policy (writes to shop need a DBA), the
+ * test PostgreSQL. The write changes nothing (`SET status = status`) but does update the row, which shows
+ * in its `xmin`: a statement that runs moves it, one that does not leaves it.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RequestView } from '../../src/approval/view.js';
+import { auditIdOf, readAudit, textOf, writePolicy } from '../support/airlock.js';
+import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
+import { AGENT_KINDS, approvalApi, approvalsCli, connectAgent, pendingRequest, serveHttp, serverDir, tokenFor, until, writeRuntimeConfig, type Agent, type Person, type Served } from '../support/served.js';
+
+const ana: Person = { sub: 'ana', email: 'ana@example.com', groups: ['analysts'] };
+const dana: Person = { sub: 'dana', email: 'dana@example.com', groups: ['dba'] };
+const WRITE_SQL = 'UPDATE orders SET status = status WHERE id = $1';
+const write = (id: number): Record<string, unknown> => ({ connection: 'shop', sql: WRITE_SQL, params: [id] });
+const forOrder = (id: number) => (r: RequestView): boolean => JSON.stringify((r.input as { params?: unknown }).params) === JSON.stringify([id]);
+
+let idp: LocalIssuer;
+const admin = new pg.Client({ connectionString: inject('databaseUrl') });
+
+/** The row version of an order: an UPDATE, even one that changes no value, gives it a new one. */
+async function xminOf(id: number): Promise<string> {
+  const { rows } = await admin.query<{ xmin: string }>('SELECT xmin::text AS xmin FROM orders WHERE id = $1', [id]);
+  return rows[0]?.xmin ?? '';
+}
+
+beforeAll(async () => {
+  idp = await startLocalIssuer();
+  await admin.connect();
+});
+afterAll(async () => {
+  try {
+    await admin.end();
+  } finally {
+    await idp?.close();
+  }
+});
+
+describe('an approved write over every HTTP transport (issue 17)', () => {
+  const { dir, auditDir } = serverDir();
+  let server: Served | undefined;
+  const url = (): string => server?.url ?? '';
+  beforeAll(async () => {
+    server = await serveHttp({ configPath: writeRuntimeConfig(dir, idp, { waitSeconds: 60 }), policyPath: writePolicy(dir), auditDir });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  AGENT_KINDS.forEach((kind, index) => {
+    it(`${kind}: the call waits with progress, a DBA approves through the API, the waiting call returns the rows affected (issue 17)`, async () => {
+      const order = 150 + index;
+      const before = await xminOf(order);
+      const approver = await tokenFor(idp, dana);
+      let agent: Agent | undefined;
+      try {
+        agent = await connectAgent(kind, url(), await tokenFor(idp, ana));
+        const call = agent.call('query_sql', write(order), `tok-${index}`);
+        const request = await pendingRequest(url(), approver, forOrder(order));
+        expect(request).toMatchObject({ state: 'pending', tool: 'query_sql', resource: 'shop', input: write(order), requester: { sub: 'ana', email: 'ana@example.com' }, approverGroups: ['dba'], quorum: 1, canDecide: true, ruleIds: ['writes-need-dba-approval'] });
+        expect(request.id).toMatch(/^apr_/);
+        // The call has not run: the approver sees it before anything happens to the row.
+        await until(() => agent?.progress.some((p) => p.message?.includes(request.id)), 'a progress notification');
+        expect(await xminOf(order)).toBe(before);
+        const waiting = agent.progress.find((p) => p.message?.startsWith('Waiting for approval'));
+        expect(waiting?.progressToken).toBe(`tok-${index}`);
+        expect(waiting?.message).toMatch(new RegExp(`^Waiting for approval by dba \\(request ${request.id}\\), \\d+ s left in this wait, request expires \\d\\d:\\d\\dZ \\(in 1[45] min\\)$`));
+
+        const decided = await approvalApi<{ request: RequestView }>(url(), approver, `/approvals/${request.id}/decision`, { verdict: 'approve', reason: 'no-op update, fine' });
+        expect(decided.status).toBe(200);
+        expect(decided.body.request).toMatchObject({ id: request.id, state: 'approved', approvals: 1 });
+
+        const result = await call;
+        expect(result.isError).toBeFalsy();
+        expect(result.structuredContent).toMatchObject({ rowsAffected: 1 });
+        expect(await xminOf(order)).not.toBe(before);
+        const messages = agent.progress.map((p) => p.message ?? '');
+        expect(messages).toContain(`Approved by dana@example.com (request ${request.id}); running the approved call`);
+        expect(messages.indexOf(`Approved by dana@example.com (request ${request.id}); running the approved call`)).toBeGreaterThan(messages.indexOf(waiting?.message ?? ''));
+
+        const id = auditIdOf(result);
+        await until(() => readAudit(auditDir).some((r) => r.approval?.requestId === request.id && r.approval.event === 'consumed'), 'the consumed event');
+        const records = readAudit(auditDir).filter((r) => r.approval?.requestId === request.id);
+        expect(records.filter((r) => r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'approved', 'consumed']);
+        expect(records.find((r) => r.approval?.event === 'approved')).toMatchObject({ principal: { sub: 'dana', email: 'dana@example.com' }, approval: { detail: { reason: 'no-op update, fine', granted: true } } });
+        expect(records.find((r) => r.approval?.event === 'requested')).toMatchObject({ principal: { sub: 'ana' } });
+        const callRecord = records.find((r) => r.id === id);
+        expect(callRecord).toMatchObject({
+          tool: 'query_sql',
+          outcome: 'ok',
+          principal: { sub: 'ana', issuer: idp.issuer },
+          input: write(order),
+          result: { rowsAffected: 1 },
+          approval: { requestId: request.id, state: 'consumed', role: 'opened', approvers: [{ sub: 'dana', email: 'dana@example.com', verdict: 'approve' }] },
+        });
+        // One call record for the write: it ran once.
+        expect(readAudit(auditDir).filter((r) => r.tool === 'query_sql' && JSON.stringify(r.input) === JSON.stringify(write(order)))).toHaveLength(1);
+      } finally {
+        await agent?.close();
+      }
+    });
+  });
+});
+
+describe('a decision that takes longer than the wait (issue 17)', () => {
+  const { dir, auditDir } = serverDir();
+  let server: Served | undefined;
+  const url = (): string => server?.url ?? '';
+  beforeAll(async () => {
+    server = await serveHttp({ configPath: writeRuntimeConfig(dir, idp, { waitSeconds: 1 }), policyPath: writePolicy(dir), auditDir });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('returns a pending handle; the approver approves with the CLI; approval_status returns the result (issue 17)', async () => {
+    const order = 160;
+    const before = await xminOf(order);
+    let agent: Agent | undefined;
+    try {
+      agent = await connectAgent('Streamable HTTP 2025 (session)', url(), await tokenFor(idp, ana));
+      const pending = await agent.call('query_sql', write(order));
+      expect(pending.isError).toBeFalsy();
+      const handle = pending.structuredContent as { status: string; requestId: string; approvers: string[]; expiresAt: string; consoleUrl: string };
+      expect(handle).toMatchObject({ status: 'pending_approval', approvers: ['dba'], quorum: 1, approvals: 0, consoleUrl: `${url()}/console#/requests/${handle.requestId}` });
+      expect(textOf(pending)).toContain(`Then call approval_status with {"requestId": "${handle.requestId}"}`);
+      expect(await xminOf(order)).toBe(before);
+
+      const cli = await approvalsCli(url(), await tokenFor(idp, dana), ['approve', handle.requestId]);
+      expect(cli).toMatchObject({ status: 0, stderr: '' });
+      expect(cli.stdout).toMatch(new RegExp(`^Approved ${handle.requestId} \\(1 of 1\\): the requester's call can run once, until \\d{4}-`));
+
+      const collected = await agent.call('approval_status', { requestId: handle.requestId });
+      expect(collected.isError).toBeFalsy();
+      expect(collected.structuredContent).toMatchObject({ rowsAffected: 1 });
+      expect(await xminOf(order)).not.toBe(before);
+      const record = readAudit(auditDir).find((r) => r.id === auditIdOf(collected));
+      expect(record).toMatchObject({ tool: 'approval_status', outcome: 'ok', approval: { requestId: handle.requestId, state: 'consumed', role: 'collected', approvers: [{ sub: 'dana', verdict: 'approve' }] } });
+      const pendingRecord = readAudit(auditDir).find((r) => r.id === auditIdOf(pending));
+      expect(pendingRecord).toMatchObject({ tool: 'query_sql', outcome: 'approval_required', approval: { requestId: handle.requestId, state: 'pending', role: 'opened' } });
+    } finally {
+      await agent?.close();
+    }
+  });
+});
