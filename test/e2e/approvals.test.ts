@@ -4,12 +4,15 @@
  * test PostgreSQL. The write changes nothing (`SET status = status`) but does update the row, which shows
  * in its `xmin`: a statement that runs moves it, one that does not leaves it.
  */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../../src/approval/view.js';
 import { auditIdOf, readAudit, textOf, writePolicy } from '../support/airlock.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
-import { AGENT_KINDS, approvalApi, approvalsCli, connectAgent, pendingRequest, serveHttp, serverDir, tokenFor, until, writeRuntimeConfig, type Agent, type Person, type Served } from '../support/served.js';
+import { AGENT_KINDS, approvalApi, approvalsCli, connectAgent, connectStdioAgent, MODERN, pendingRequest, serveHttp, serverDir, tokenFor, until, writeRuntimeConfig, type Agent, type Person, type Served } from '../support/served.js';
 
 const ana: Person = { sub: 'ana', email: 'ana@example.com', groups: ['analysts'] };
 const dana: Person = { sub: 'dana', email: 'dana@example.com', groups: ['dba'] };
@@ -143,5 +146,52 @@ describe('a decision that takes longer than the wait (issue 17)', () => {
     } finally {
       await agent?.close();
     }
+  });
+});
+
+describe('a stdio agent and an HTTP approver process sharing the PostgreSQL store (issue 17)', () => {
+  const key = randomBytes(32).toString('base64');
+  (['2025-11-25', MODERN] as const).forEach((era, index) => {
+    it(`stdio ${era}: the call waits in its own process, the DBA approves on the HTTP process, the call wakes and returns the result (issue 17)`, async () => {
+      const order = 165 + index;
+      const before = await xminOf(order);
+      const table = `e2e_approvals_${process.pid}_${index}_${Date.now() % 100_000}`;
+      const { dir, auditDir: httpAudit } = serverDir();
+      const stdioAudit = join(dir, 'audit-stdio');
+      const configPath = writeRuntimeConfig(dir, idp, { waitSeconds: 60, key: 'env:APPROVALS_KEY', postgres: { url: 'env:APPROVALS_DB', table } });
+      const policyPath = writePolicy(dir);
+      const env = { APPROVALS_DB: inject('adminUrl'), APPROVALS_KEY: key };
+      const tokenFile = join(dir, 'agent-token');
+      writeFileSync(tokenFile, await tokenFor(idp, ana), { mode: 0o600 });
+      let server: Served | undefined;
+      let agent: Agent | undefined;
+      try {
+        server = await serveHttp({ configPath, policyPath, auditDir: httpAudit, env });
+        agent = await connectStdioAgent(era, ['--config', configPath, '--policy', policyPath, '--audit-dir', stdioAudit, '--token-file', tokenFile], { DATABASE_URL: inject('databaseUrl'), ...env });
+        const call = agent.call('query_sql', write(order), `stdio-${index}`);
+        const approver = await tokenFor(idp, dana);
+        const request = await pendingRequest(server.url, approver, forOrder(order));
+        expect(request).toMatchObject({ state: 'pending', requester: { sub: 'ana', issuer: idp.issuer }, input: write(order) });
+        await until(() => agent?.progress.some((p) => p.message?.startsWith(`Waiting for approval by dba (request ${request.id})`)), 'the waiting progress');
+        expect(await xminOf(order)).toBe(before);
+        expect((await approvalApi(server.url, approver, `/approvals/${request.id}/decision`, { verdict: 'approve' })).status).toBe(200);
+
+        const result = await call;
+        expect(result.structuredContent).toMatchObject({ rowsAffected: 1 });
+        expect(await xminOf(order)).not.toBe(before);
+        expect(agent.progress.map((p) => p.message)).toContain(`Approved by dana@example.com (request ${request.id}); running the approved call`);
+        // Each process records what it did: the stdio one the request, the use and the call; the HTTP one the decision.
+        await until(() => readAudit(stdioAudit).some((r) => r.approval?.event === 'consumed'), 'the consumed event');
+        expect(readAudit(stdioAudit).filter((r) => r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'consumed']);
+        expect(readAudit(stdioAudit).find((r) => r.id === auditIdOf(result))).toMatchObject({ transport: 'stdio', outcome: 'ok', principal: { sub: 'ana' }, approval: { requestId: request.id, state: 'consumed', approvers: [{ sub: 'dana', verdict: 'approve' }] } });
+        await until(() => readAudit(httpAudit).some((r) => r.approval?.event === 'approved'), 'the approved event');
+        expect(readAudit(httpAudit).filter((r) => r.approval?.requestId === request.id).map((r) => [r.approval?.event, r.principal?.sub])).toEqual([['approved', 'dana']]);
+        const stored = await approvalApi<{ request: RequestView }>(server.url, approver, `/approvals/${request.id}`);
+        expect(stored.body.request).toMatchObject({ state: 'consumed' });
+      } finally {
+        await agent?.close();
+        await server?.stop();
+      }
+    });
   });
 });

@@ -8,8 +8,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as ClientV2, StreamableHTTPClientTransport as HttpTransportV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ProgressNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { inject } from 'vitest';
@@ -198,4 +200,24 @@ export function approvalsCli(url: string, token: string, args: readonly string[]
       resolve({ status, stdout, stderr });
     });
   });
+}
+
+export type StdioEra = '2025-11-25' | typeof MODERN;
+
+/** Spawns `airlock serve --stdio` through an SDK client of `era` (v1 for 2025, v2 pinned to 2026-07-28). */
+export async function connectStdioAgent(era: StdioEra, args: readonly string[], env: Record<string, string>): Promise<Agent> {
+  const progress: ProgressMessage[] = [];
+  const spawnAs = { command: process.execPath, args: [CLI, 'serve', '--stdio', ...args], env: { PATH: process.env.PATH ?? '', HOME: tempDir('airlock-home-'), ...env }, cwd: tempDir('airlock-stdio-'), stderr: 'ignore' as const };
+  const meta = (t: string | undefined): { _meta?: Record<string, unknown> } => (t === undefined ? {} : { _meta: { progressToken: t } });
+  const timeout = 120_000;
+  if (era === MODERN) {
+    const client = new ClientV2({ name: 'approvals-stdio-v2', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } });
+    client.setNotificationHandler('notifications/progress', (n) => void progress.push(n.params));
+    await client.connect(new StdioTransportV2(spawnAs));
+    return { label: `stdio ${era}`, progress, call: async (name, a, t) => (await client.callTool({ name, arguments: a, ...meta(t) }, { timeout })) as CallResult, close: () => client.close() };
+  }
+  const client = new Client({ name: 'approvals-stdio-v1', version: '1.0.0' });
+  client.setNotificationHandler(ProgressNotificationSchema, (n) => void progress.push(n.params));
+  await client.connect(new StdioClientTransport(spawnAs));
+  return { label: `stdio ${era}`, progress, call: async (name, a, t) => (await client.callTool({ name, arguments: a, ...meta(t) }, undefined, { timeout })), close: () => client.close() };
 }
