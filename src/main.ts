@@ -328,6 +328,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     }
 
     const clock = { now: () => Date.now() };
+    const stopping = new AbortController();
     const approvals = await createApprovals(runtime.approvals, {
       auditDir: config.auditDir,
       env,
@@ -355,7 +356,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       ...(impersonation === undefined ? {} : { impersonation }),
       concurrency: { maxConcurrent: config.maxConcurrentCalls, maxQueued: config.callQueue, queueWaitMs: config.callQueueMs },
       auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
-      approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id) },
+      approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id), stopping: stopping.signal },
     });
     // Calls in flight finish (and are audited) before shutdown closes pools and stores.
     const inflight = new Set<Promise<void>>();
@@ -366,6 +367,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       return call;
     };
     const drain = async (): Promise<void> => {
+      // Calls waiting for a decision answer with their pending handle now instead of holding up the shutdown.
+      stopping.abort();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);

@@ -195,3 +195,49 @@ describe('a stdio agent and an HTTP approver process sharing the PostgreSQL stor
     });
   });
 });
+
+describe('a restart while a call waits (issue 17)', () => {
+  it('the pending request survives SIGTERM; after the restart the DBA approves and the agent collects on the new process (issue 17)', async () => {
+    const order = 168;
+    const before = await xminOf(order);
+    const { dir, auditDir } = serverDir();
+    const configPath = writeRuntimeConfig(dir, idp, { waitSeconds: 60 });
+    const policyPath = writePolicy(dir);
+    let server: Served | undefined;
+    let agent: Agent | undefined;
+    try {
+      server = await serveHttp({ configPath, policyPath, auditDir });
+      agent = await connectAgent('Streamable HTTP 2025 (session)', server.url, await tokenFor(idp, ana));
+      const call = agent.call('query_sql', write(order), 'restart');
+      call.catch(() => undefined);
+      const request = await pendingRequest(server.url, await tokenFor(idp, dana), forOrder(order));
+      await until(() => agent?.progress.some((p) => p.message?.includes(request.id)), 'the waiting progress');
+      const stopped = server.stop();
+      // The waiting call ends with the handle to collect later: shutting down is not the agent withdrawing.
+      const ended = await call.then((r) => r, (error: unknown) => ({ error: String(error) }));
+      await stopped;
+      expect(server.child.exitCode).toBe(0);
+      expect(ended).toMatchObject({ structuredContent: { status: 'pending_approval', requestId: request.id } });
+      expect(readAudit(auditDir).find((r) => r.id === auditIdOf(ended))).toMatchObject({ tool: 'query_sql', outcome: 'approval_required', approval: { requestId: request.id, state: 'pending', role: 'opened' } });
+      await agent.close();
+      agent = undefined;
+      expect(readAudit(auditDir).filter((r) => r.approval?.requestId === request.id && r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested']);
+
+      server = await serveHttp({ configPath, policyPath, auditDir });
+      const approver = await tokenFor(idp, dana);
+      const listed = await pendingRequest(server.url, approver, forOrder(order));
+      expect(listed).toMatchObject({ id: request.id, state: 'pending' });
+      expect((await approvalApi(server.url, approver, `/approvals/${request.id}/decision`, { verdict: 'approve' })).status).toBe(200);
+      agent = await connectAgent('Streamable HTTP 2026-07-28 (stateless)', server.url, await tokenFor(idp, ana));
+      const collected = await agent.call('approval_status', { requestId: request.id });
+      expect(collected.structuredContent).toMatchObject({ rowsAffected: 1 });
+      expect(await xminOf(order)).not.toBe(before);
+      await until(() => readAudit(auditDir).some((r) => r.approval?.requestId === request.id && r.approval.event === 'consumed'), 'the consumed event');
+      expect(readAudit(auditDir).filter((r) => r.approval?.requestId === request.id && r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'approved', 'consumed']);
+      expect(readAudit(auditDir).find((r) => r.id === auditIdOf(collected))).toMatchObject({ tool: 'approval_status', outcome: 'ok', approval: { requestId: request.id, role: 'collected' } });
+    } finally {
+      await agent?.close();
+      await server?.stop();
+    }
+  });
+});
