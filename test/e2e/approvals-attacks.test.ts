@@ -148,6 +148,14 @@ describe('attacks on approvals (issue 17)', () => {
         const listed = await approvalApi(url(), token, '/approvals');
         expect(listed.status, label).toBe(401);
       }
+      // No credential at all, and a session cookie nobody was given: the same 401, recorded once.
+      for (const headers of [{}, { cookie: '__Host-airlock-console=forged-session-id' }]) {
+        const count = refusals(auditDir).length;
+        const res = await fetch(`${url()}/approvals/${requestId}/decision`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ verdict: 'approve' }) });
+        expect(res.status).toBe(401);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('UNAUTHENTICATED');
+        await refusedOnce(count, { principal: null, outcome: 'unauthenticated', approval: { requestId, event: 'refused' } });
+      }
       expect(await xminOf(order)).toBe(before);
       expect(handleOf(await agent.call('approval_status', { requestId, wait_seconds: 0 }))).toMatchObject({ status: 'pending_approval', approvals: 0 });
     } finally {
