@@ -149,7 +149,7 @@ describe('attacks on approvals (issue 17)', () => {
         expect(listed.status, label).toBe(401);
       }
       // No credential at all, and a session cookie nobody was given: the same 401, recorded once.
-      for (const headers of [{}, { cookie: '__Host-airlock-console=forged-session-id' }]) {
+      for (const headers of [{}, { cookie: '__Host-airlock-console=forged-session-id' }] as Record<string, string>[]) {
         const count = refusals(auditDir).length;
         const res = await fetch(`${url()}/approvals/${requestId}/decision`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ verdict: 'approve' }) });
         expect(res.status).toBe(401);

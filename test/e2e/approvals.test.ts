@@ -5,12 +5,14 @@
  * in its `xmin`: a statement that runs moves it, one that does not leaves it.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RequestView } from '../../src/approval/view.js';
-import { auditIdOf, readAudit, textOf, writePolicy } from '../support/airlock.js';
+import { auditIdOf, CLI, readAudit, textOf, writePolicy } from '../support/airlock.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
 import { AGENT_KINDS, approvalApi, approvalsCli, connectAgent, connectStdioAgent, MODERN, pendingRequest, serveHttp, serverDir, tokenFor, until, writeRuntimeConfig, type Agent, type Person, type Served } from '../support/served.js';
 
@@ -236,6 +238,57 @@ describe('a restart while a call waits (issue 17)', () => {
       expect(readAudit(auditDir).filter((r) => r.approval?.requestId === request.id && r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'approved', 'consumed']);
       expect(readAudit(auditDir).find((r) => r.id === auditIdOf(collected))).toMatchObject({ tool: 'approval_status', outcome: 'ok', approval: { requestId: request.id, role: 'collected' } });
     } finally {
+      await agent?.close();
+      await server?.stop();
+    }
+  });
+
+  it('a stdio agent\'s server stopped mid-wait answers with the handle; the same principal collects it over HTTP after the approval (issue 17)', async () => {
+    const order = 169;
+    const before = await xminOf(order);
+    const { dir, auditDir } = serverDir();
+    const configPath = writeRuntimeConfig(dir, idp, { waitSeconds: 60 });
+    const policyPath = writePolicy(dir);
+    const tokenFile = join(dir, 'agent-token');
+    writeFileSync(tokenFile, await tokenFor(idp, ana), { mode: 0o600 });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--stdio', '--config', configPath, '--policy', policyPath, '--audit-dir', auditDir, '--token-file', tokenFile],
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+      cwd: dir,
+      stderr: 'ignore',
+    });
+    const client = new Client({ name: 'stdio-restart', version: '1.0.0' });
+    let server: Served | undefined;
+    let agent: Agent | undefined;
+    try {
+      await client.connect(transport);
+      const call = client.callTool({ name: 'query_sql', arguments: write(order) }, undefined, { timeout: 120_000 });
+      call.catch(() => undefined);
+      const file = join(auditDir, 'approvals.json');
+      const requestId = await until(() => (existsSync(file) ? /"(apr_[A-Za-z0-9_-]+)"/.exec(readFileSync(file, 'utf8'))?.[1] : undefined), 'the stored request');
+      const pid = transport.pid;
+      if (pid === null) throw new Error('the stdio server has no pid');
+      process.kill(pid, 'SIGTERM');
+      const ended = (await call) as { structuredContent?: unknown };
+      expect(ended.structuredContent).toMatchObject({ status: 'pending_approval', requestId });
+      await client.close();
+
+      server = await serveHttp({ configPath, policyPath, auditDir });
+      const approver = await tokenFor(idp, dana);
+      expect((await approvalApi(server.url, approver, `/approvals/${requestId}/decision`, { verdict: 'approve' })).status).toBe(200);
+      agent = await connectAgent('legacy SSE', server.url, await tokenFor(idp, ana));
+      const collected = await agent.call('approval_status', { requestId });
+      expect(collected.structuredContent).toMatchObject({ rowsAffected: 1 });
+      expect(await xminOf(order)).not.toBe(before);
+      await until(() => readAudit(auditDir).some((r) => r.approval?.requestId === requestId && r.approval.event === 'consumed'), 'the consumed event');
+      expect(readAudit(auditDir).filter((r) => r.approval?.requestId === requestId && r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'approved', 'consumed']);
+      expect(readAudit(auditDir).filter((r) => r.approval?.requestId === requestId && r.tool !== 'approval').map((r) => [r.transport, r.tool, r.outcome])).toEqual([
+        ['stdio', 'query_sql', 'approval_required'],
+        ['sse', 'approval_status', 'ok'],
+      ]);
+    } finally {
+      await client.close();
       await agent?.close();
       await server?.stop();
     }
