@@ -209,6 +209,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config) }));
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
     const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service);
+    const stopping = new AbortController();
     const calls = trackCalls(
       buildPipeline({
         audit: audit.sink,
@@ -221,8 +222,9 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         ...optional({ compliance: audit.compliance, verifier: callers.verifier, impersonation }),
         concurrency: { maxConcurrent: config.maxConcurrentCalls, maxQueued: config.callQueue, queueWaitMs: config.callQueueMs },
         auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
-        approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id) },
+        approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id), stopping: stopping.signal },
       }),
+      stopping,
     );
     const running = { policy, reloadPolicy: () => policies.reload(), auditDir: config.auditDir, ...optional({ databaseUrl: databases.databaseUrl }), close: () => owned.close() };
     const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned });
@@ -262,8 +264,12 @@ function demoApprovers(config: ServeConfig): Partial<Pick<ApprovalsDeps, 'devApp
   return { devApprovers: DEMO_APPROVERS, ...(LOOPBACK_HOSTS.has(config.host) ? { secureCookies: false } : {}) };
 }
 
-/** The governed pipeline, counting calls in flight so that shutdown lets them finish (and be audited) first. */
-function trackCalls(governed: (ctx: CallContext) => Promise<void>): { run(ctx: CallContext): Promise<void>; drain(): Promise<void> } {
+/**
+ * The governed pipeline, counting calls in flight so that shutdown lets them finish (and be audited) first.
+ * Draining aborts `stopping` first: calls waiting for a decision answer with their pending handle at once
+ * (the request stays) instead of holding up the shutdown.
+ */
+function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController): { run(ctx: CallContext): Promise<void>; drain(): Promise<void> } {
   const inflight = new Set<Promise<void>>();
   return {
     run(ctx) {
@@ -273,6 +279,7 @@ function trackCalls(governed: (ctx: CallContext) => Promise<void>): { run(ctx: C
       return call;
     },
     async drain() {
+      stopping.abort();
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
       clearTimeout(timer);

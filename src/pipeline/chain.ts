@@ -47,6 +47,8 @@ export interface PipelineApprovals {
   readonly heartbeatMs?: number;
   /** The console link of a request. */
   readonly consoleUrl?: (requestId: string) => string | undefined;
+  /** Aborted when the server stops: waiting calls end their wait at once with the pending handle. */
+  readonly stopping?: AbortSignal;
 }
 
 const DEFAULT_WAIT_MS = 45_000;
@@ -70,6 +72,7 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
       ...(approvals === undefined ? {} : { service: approvals.service }),
       ...(approvals?.heartbeatMs === undefined ? {} : { heartbeatMs: approvals.heartbeatMs }),
       ...(approvals?.consoleUrl === undefined ? {} : { consoleUrl: approvals.consoleUrl }),
+      ...(approvals?.stopping === undefined ? {} : { stopping: approvals.stopping }),
     }),
     concurrencyStage(options.concurrency ?? DEFAULT_CONCURRENCY),
     executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),

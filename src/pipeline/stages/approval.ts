@@ -19,6 +19,12 @@ export interface ApprovalStageOptions {
   readonly consoleUrl?: (requestId: string) => string | undefined;
   /** For the tool's preview of a call (the planner's estimate shown to approvers). */
   readonly deps?: ToolDeps;
+  /**
+   * Aborted when the server stops. A waiting call then ends its wait at once with the pending handle: the
+   * request is kept (it is not the agent withdrawing it) and can be collected after the restart, and the
+   * shutdown does not sit out every wait in progress.
+   */
+  readonly stopping?: AbortSignal;
 }
 
 /** The argument every tool that can need approval accepts for the approvers; not part of what is bound. */
@@ -100,14 +106,14 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
           break;
       }
       const now = clock.now();
-      const left = deadline - now;
+      const left = options.stopping?.aborted === true ? 0 : deadline - now;
       if (left <= 0) {
         ctx.result = pendingResult(request, options.consoleUrl?.(request.id), tool.name);
         ctx.outcome = 'approval_required';
         return;
       }
       ctx.report?.({ kind: 'progress', step: 'waiting', message: waitingMessage(request, left, now) });
-      await service.changed(request.id, Math.min(left, heartbeatMs), ctx.signal);
+      await service.changed(request.id, Math.min(left, heartbeatMs), options.stopping === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.stopping]));
       if (ctx.signal.aborted) {
         // A call nobody waits for any more withdraws the request it opened: approvers no longer see it.
         if (role === 'opened') await service.withdraw(request.id, principal).catch(() => undefined);
