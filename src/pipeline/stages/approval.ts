@@ -86,40 +86,78 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
     ctx.approval = { requestId, state: 'pending', role, bindingHash: bound.bindingHash, approvers: [] };
 
     const deadline = clock.now() + waitMs;
-    for (;;) {
-      const { request } = await service.status(requestId, principal);
-      ctx.approval = callApproval(request, role);
-      switch (request.state) {
-        case 'approved':
-          return runOnGrant(ctx, service, request, bound, role, next);
-        case 'denied': {
-          const denial = request.decisions.find((d) => d.verdict === 'deny');
-          throw new ApprovalDeniedError(request.id, { ...(denial === undefined ? {} : { by: denial.approver.email ?? denial.approver.sub }), ...(denial?.reason === undefined ? {} : { reason: denial.reason }) });
+    const stop = options.stopping === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.stopping]);
+    // Listening starts before the first read, so a decision between a read and the wait is never missed.
+    const changes = watchRequest(service, requestId);
+    try {
+      for (;;) {
+        changes.reset();
+        const { request } = await service.status(requestId, principal);
+        ctx.approval = callApproval(request, role);
+        switch (request.state) {
+          case 'approved':
+            changes.stop();
+            return await runOnGrant(ctx, service, request, bound, role, next);
+          case 'denied': {
+            const denial = request.decisions.find((d) => d.verdict === 'deny');
+            throw new ApprovalDeniedError(request.id, { ...(denial === undefined ? {} : { by: denial.approver.email ?? denial.approver.sub }), ...(denial?.reason === undefined ? {} : { reason: denial.reason }) });
+          }
+          case 'expired':
+            throw new ApprovalExpiredError(request.id);
+          case 'withdrawn':
+            throw new ApprovalWithdrawnError(request.id);
+          case 'consumed':
+            throw new ApprovalUsedError(request.id, 'grant');
+          case 'pending':
+            break;
         }
-        case 'expired':
-          throw new ApprovalExpiredError(request.id);
-        case 'withdrawn':
-          throw new ApprovalWithdrawnError(request.id);
-        case 'consumed':
-          throw new ApprovalUsedError(request.id, 'grant');
-        case 'pending':
-          break;
+        const now = clock.now();
+        const left = options.stopping?.aborted === true ? 0 : deadline - now;
+        if (left <= 0) {
+          ctx.result = pendingResult(request, options.consoleUrl?.(request.id), tool.name);
+          ctx.outcome = 'approval_required';
+          return;
+        }
+        ctx.report?.({ kind: 'progress', step: 'waiting', message: waitingMessage(request, left, now) });
+        await changes.next(Math.min(left, heartbeatMs), stop);
+        if (ctx.signal.aborted) {
+          // A call nobody waits for any more withdraws the request it opened: approvers no longer see it.
+          if (role === 'opened') await service.withdraw(request.id, principal).catch(() => undefined);
+          throw new CancelledError({ detail: `cancelled while waiting for approval request ${request.id}` });
+        }
       }
-      const now = clock.now();
-      const left = options.stopping?.aborted === true ? 0 : deadline - now;
-      if (left <= 0) {
-        ctx.result = pendingResult(request, options.consoleUrl?.(request.id), tool.name);
-        ctx.outcome = 'approval_required';
-        return;
-      }
-      ctx.report?.({ kind: 'progress', step: 'waiting', message: waitingMessage(request, left, now) });
-      await service.changed(request.id, Math.min(left, heartbeatMs), options.stopping === undefined ? ctx.signal : AbortSignal.any([ctx.signal, options.stopping]));
-      if (ctx.signal.aborted) {
-        // A call nobody waits for any more withdraws the request it opened: approvers no longer see it.
-        if (role === 'opened') await service.withdraw(request.id, principal).catch(() => undefined);
-        throw new CancelledError({ detail: `cancelled while waiting for approval request ${request.id}` });
-      }
+    } finally {
+      changes.stop();
     }
+  };
+}
+
+/** Changes to one request since the last `reset()`; `next` resolves on one, after `ms`, or on abort. */
+function watchRequest(service: ApprovalService, requestId: string): { reset(): void; next(ms: number, signal: AbortSignal): Promise<void>; stop(): void } {
+  let changed = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = service.subscribe((change) => {
+    if (change.requestId !== requestId) return;
+    changed = true;
+    wake?.();
+  });
+  return {
+    reset: () => void (changed = false),
+    next(ms, signal) {
+      if (changed || signal.aborted) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          wake = undefined;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener('abort', done, { once: true });
+        wake = done;
+      });
+    },
+    stop: unsubscribe,
   };
 }
 
