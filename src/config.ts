@@ -123,6 +123,11 @@ export const ApprovalsConfigSchema = z.strictObject({
   executionWindowSeconds: z.int().min(10).max(86_400).default(600),
   /** How long a call waits in place for a decision before it returns a pending handle (default 45 s). */
   waitSeconds: z.int().min(0).max(300).default(45),
+  /**
+   * stdio deployments: also serve the console and the approval API on this `host:port` (the process has no
+   * HTTP port of its own). Ignored by `serve --http`, whose port serves them already.
+   */
+  listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'host:port, e.g. "127.0.0.1:7301"').optional(),
   /** The console's public base URL, for links in results and notifications (default: this server's URL). */
   publicUrl: z.string().url().optional(),
   /** Channels that announce requests and decisions (Slack incoming webhooks, signed JSON webhooks). */

@@ -14,6 +14,7 @@ import { createCloudSqlConnector } from './connectors/cloud-sql.js';
 import { PostgresConnector } from './connectors/postgres.js';
 import { createLogger, type Logger } from './log.js';
 import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/approvals.js';
+import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
@@ -309,6 +310,12 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
     const stdio = await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (tokens === undefined ? callers.fixed : tokens.current()) });
     owned.add({ close: () => parts.calls.drain() });
     log('info', 'serving MCP on stdio');
+    const listen = parts.runtime.approvals?.listen;
+    if (listen !== undefined) {
+      const approvers = owned.add(await listenForApprovers(listen, approvals.routes, log));
+      approvals.setBaseUrl(approvers.url);
+      log('info', `approvals console on ${approvers.url}/console, approval API on ${approvers.url}/approvals`);
+    }
     return { closed: stdio.closed };
   }
   const verifier = callers.verifier;

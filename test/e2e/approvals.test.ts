@@ -294,3 +294,62 @@ describe('a restart while a call waits (issue 17)', () => {
     }
   });
 });
+
+describe('a stdio agent on the JSON store with approvals.listen: approvers use its own console and API port (issue 17)', () => {
+  it('serves /approvals on the listen address; the DBA approves there and the stdio call returns the result', async () => {
+    const order = 179;
+    const before = await xminOf(order);
+    const port = await freePort();
+    const { dir, auditDir } = serverDir();
+    const configPath = writeRuntimeConfig(dir, idp, { waitSeconds: 60, listen: `127.0.0.1:${port}` });
+    const policyPath = writePolicy(dir);
+    const tokenFile = join(dir, 'agent-token');
+    writeFileSync(tokenFile, await tokenFor(idp, ana), { mode: 0o600 });
+    const url = `http://127.0.0.1:${port}`;
+    let agent: Agent | undefined;
+    try {
+      agent = await connectStdioAgent('2025-11-25', ['--config', configPath, '--policy', policyPath, '--audit-dir', auditDir, '--token-file', tokenFile], { DATABASE_URL: inject('databaseUrl') });
+      const call = agent.call('query_sql', write(order), 'listen-0');
+      const approver = await tokenFor(idp, dana);
+      const request = await pendingRequest(url, approver, forOrder(order));
+      // The console is there too, and the MCP endpoints are not: this port is for approvers only.
+      expect((await fetch(`${url}/console`)).status).toBe(200);
+      expect((await fetch(`${url}/mcp`, { method: 'POST' })).status).toBe(404);
+      // A request naming another host is refused (DNS rebinding), as on the MCP port.
+      expect(await statusWithHost(port, '/approvals', `evil.example:${port}`)).toBe(403);
+      expect((await approvalApi(url, approver, `/approvals/${request.id}/decision`, { verdict: 'approve', reason: 'ok' })).status).toBe(200);
+      const result = await call;
+      expect(result.structuredContent).toMatchObject({ rowsAffected: 1 });
+      expect(await xminOf(order)).not.toBe(before);
+      expect(readAudit(auditDir).filter((r) => r.approval?.requestId === request.id && r.tool === 'approval').map((r) => r.approval?.event)).toEqual(['requested', 'approved', 'consumed']);
+    } finally {
+      await agent?.close();
+    }
+  });
+});
+
+/** The status of a GET sent with the given Host header (fetch does not let a caller set Host). */
+async function statusWithHost(port: number, path: string, host: string): Promise<number | undefined> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
+
+/** A loopback port nothing listens on right now. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
