@@ -18,7 +18,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startAirlock, type RunningAirlock } from '../../src/main.js';
 import { auditIdOf, auditRecord, CLI, EXAMPLE_POLICY, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
-import { httpConfig } from '../support/http.js';
+import { httpConfig, raw } from '../support/http.js';
 
 const MODERN = '2026-07-28';
 const TABLE = 'confirm_notes';
@@ -274,4 +274,133 @@ describe('approval.confirmByCaller through MCP elicitation (issue 17)', () => {
       });
     });
   }
+});
+
+describe('approval.confirmByCaller on raw 2026-07-28 requests: the answer is bound to the call (issue 17)', () => {
+  const dir = tempDir();
+  const auditDir = join(dir, 'audit');
+  const policyPath = writePolicy(dir, policy());
+  const configPath = join(dir, 'airlock.json');
+  writeFileSync(configPath, JSON.stringify({ approvals: { waitSeconds: 0 } }));
+  const dbUrl = new URL(inject('databaseUrl'));
+  const adminUrl = new URL(inject('adminUrl'));
+  adminUrl.pathname = dbUrl.pathname;
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  let airlock: RunningAirlock | undefined;
+  let base = '';
+  let id = 100;
+  const rows = async (table: string, note: string): Promise<number> => (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE note = $1`, [note])).rows[0]?.n ?? -1;
+
+  beforeAll(async () => {
+    process.env.DATABASE_URL = inject('databaseUrl');
+    await admin.connect();
+    for (const table of [TABLE, GUARDED]) {
+      await admin.query(`CREATE TABLE IF NOT EXISTS ${table} (id int NOT NULL, note text NOT NULL)`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${pg.escapeIdentifier(decodeURIComponent(dbUrl.username))}`);
+    }
+    airlock = await startAirlock(httpConfig(dir, { policyPath, configPath, devIdentity: 'ana@example.com,analysts' }), () => undefined);
+    base = airlock.http?.url ?? '';
+  });
+
+  afterAll(async () => {
+    try {
+      await airlock?.close();
+    } finally {
+      await admin.end();
+    }
+  });
+
+  interface Reply {
+    readonly resultType?: string;
+    readonly inputRequests?: Record<string, { method: string; params: { message: string } }>;
+    readonly requestState?: string;
+    readonly isError?: boolean;
+    readonly content?: { text: string }[];
+    readonly structuredContent?: Record<string, unknown>;
+    readonly _meta?: Record<string, { code?: string; auditId?: string }>;
+  }
+
+  /** One tools/call as a 2026-07-28 client sends it (with elicitation), and its result. */
+  const call = async (args: Record<string, unknown>, retry: { inputResponses?: unknown; requestState?: string } = {}): Promise<Reply> => {
+    const res = await raw(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'query_sql' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: ++id,
+        method: 'tools/call',
+        params: {
+          name: 'query_sql',
+          arguments: args,
+          ...retry,
+          _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} } } },
+        },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = res.headers['content-type']?.includes('text/event-stream') ? (res.body.split('\n').filter((l) => l.startsWith('data: ')).at(-1)?.slice(6) ?? '') : res.body;
+    return (JSON.parse(body) as { result: Reply }).result;
+  };
+  const accept = { airlock_confirm: { action: 'accept', content: { confirm: true } } };
+
+  it('asks again, and runs nothing, when the answer comes back with changed SQL or parameters (issue 17)', async () => {
+    const note = `bound_${process.pid}`;
+    const first = await call(insert(note));
+    expect(first.resultType).toBe('input_required');
+    expect(first.inputRequests?.airlock_confirm?.method).toBe('elicitation/create');
+    expect(first.inputRequests?.airlock_confirm?.params.message).toContain(`  $2 = "${note}" (string)`);
+    const state = first.requestState ?? '';
+    for (const changed of [
+      { ...insert(note), sql: `INSERT INTO ${TABLE} (id, note) VALUES ($1, $2) ` },
+      { ...insert(note), params: [8, note] },
+      { ...insert(note), params: ['7', note] },
+      { ...insert(`${note}x`) },
+    ]) {
+      const again = await call(changed, { inputResponses: accept, requestState: state });
+      // A fresh form for the call as it now is: the old answer does not carry over.
+      expect(again.resultType).toBe('input_required');
+      expect(again.requestState).not.toBe(state);
+    }
+    expect(await rows(TABLE, note)).toBe(0);
+    expect(await rows(TABLE, `${note}x`)).toBe(0);
+    // The answer to the form of the exact call runs it, once.
+    const done = await call(insert(note), { inputResponses: accept, requestState: state });
+    expect(done.resultType).toBe('complete');
+    expect(done.content?.[0]?.text).toMatch(/^0 rows \(1 affected\)/);
+    expect(await rows(TABLE, note)).toBe(1);
+    // A replayed answer is not a confirmation: a fresh form, nothing runs again.
+    const replay = await call(insert(note), { inputResponses: accept, requestState: state });
+    expect(replay.resultType).toBe('input_required');
+    expect(await rows(TABLE, note)).toBe(1);
+  });
+
+  it('asks again when the state is forged or the answer is missing (issue 17)', async () => {
+    const note = `forged_${process.pid}`;
+    const first = await call(insert(note));
+    const state = first.requestState ?? '';
+    const [head, mac] = state.split('.').length === 3 ? [state.slice(0, state.lastIndexOf('.')), state.slice(state.lastIndexOf('.') + 1)] : [state, ''];
+    const forged = `${head}.${mac.startsWith('A') ? `B${mac.slice(1)}` : `A${mac.slice(1)}`}`;
+    expect((await call(insert(note), { inputResponses: accept, requestState: forged })).resultType).toBe('input_required');
+    expect((await call(insert(note), { inputResponses: accept })).resultType).toBe('input_required');
+    expect((await call(insert(note), { requestState: state })).resultType).toBe('input_required');
+    expect((await call(insert(note), { inputResponses: { airlock_confirm: 'yes' }, requestState: state })).resultType).toBe('input_required');
+    expect(await rows(TABLE, note)).toBe(0);
+  });
+
+  it('opens the approvers\' request only after the user confirms, and the confirmation is not an approval (issue 17)', async () => {
+    const note = `guarded_${process.pid}`;
+    const args = { connection: 'shop_confirm', sql: `INSERT INTO ${GUARDED} (id, note) VALUES (1, $1)`, params: [note] };
+    const first = await call(args);
+    expect(first.resultType).toBe('input_required');
+    expect(first.inputRequests?.airlock_confirm?.params.message).toContain(`Rule: confirm-and-approve-deletes: ${BOTH_REASON}`);
+    expect(first.inputRequests?.airlock_confirm?.params.message).toContain('After you confirm, an approver in dba must still approve it.');
+    // Nothing is pending for approvers before the user confirms.
+    expect(readAudit(auditDir).filter((r) => r.tool === 'approval' && r.approval?.event === 'requested')).toHaveLength(0);
+    const pending = await call(args, { inputResponses: accept, requestState: first.requestState ?? '' });
+    expect(pending.structuredContent).toMatchObject({ status: 'pending_approval', approvers: ['dba'], quorum: 1, approvals: 0 });
+    expect(await rows(GUARDED, note)).toBe(0);
+    const record = auditRecord(auditDir, String(pending.structuredContent?.auditId));
+    expect(record).toMatchObject({ outcome: 'approval_required', confirmation: { state: 'confirmed', by: { sub: 'ana@example.com' } }, approval: { role: 'opened', state: 'pending', approvers: [] } });
+    expect(readAudit(auditDir).filter((r) => r.tool === 'approval' && r.approval?.event === 'requested')).toHaveLength(1);
+  });
 });
