@@ -21,6 +21,8 @@ export type AirlockErrorCode =
   | 'APPROVAL_MISMATCH'
   | 'APPROVAL_INVALID'
   | 'APPROVAL_WITHDRAWN'
+  | 'CONFIRMATION_DECLINED'
+  | 'CONFIRMATION_UNAVAILABLE'
   | 'INVALID_SQL'
   | 'SQL_REJECTED'
   | 'QUERY_FAILED'
@@ -126,6 +128,34 @@ export class ApprovalRequiredError extends AirlockError {
     super(
       `Approval required: ${reason} A human approver (${approverGroups.join(', ') || 'any approver'}) must approve this exact call; it was not run.`,
       { data: { ruleIds: [...ruleIds], approverGroups: [...approverGroups] } },
+    );
+  }
+}
+
+/** The caller's own user declined (or did not answer) the confirmation of this exact call: nothing ran. */
+export class ConfirmationDeclinedError extends AirlockError {
+  readonly code = 'CONFIRMATION_DECLINED';
+  readonly outcome = 'denied';
+  constructor(how: 'declined' | 'cancelled' | 'not_confirmed' | 'no_answer', note: string | undefined, ruleIds: readonly string[], options?: AirlockErrorOptions) {
+    const what = {
+      declined: 'Your user declined this call',
+      cancelled: 'Your user cancelled the confirmation of this call',
+      not_confirmed: 'Your user did not confirm this call (the form came back without "confirm" checked)',
+      no_answer: 'Your user\'s confirmation of this call did not arrive',
+    }[how];
+    const said = note === undefined || note === '' ? '' : ` Their note: "${truncate(note, 500)}".`;
+    super(`${what}; it was not run.${said} Do not send it again unless your user asks for it.`, { ...options, data: { how, ruleIds: [...ruleIds] } });
+  }
+}
+
+/** The call needs its caller's user to confirm it, and the client cannot be asked (no MCP elicitation). */
+export class ConfirmationUnavailableError extends AirlockError {
+  readonly code = 'CONFIRMATION_UNAVAILABLE';
+  readonly outcome = 'denied';
+  constructor(ruleIds: readonly string[], options?: AirlockErrorOptions) {
+    super(
+      `This call needs your user's confirmation, and your client does not support MCP elicitation; it was not run. Make it from an MCP client that supports elicitation forms (rules: ${ruleIds.join(', ')}).`,
+      { ...options, data: { ruleIds: [...ruleIds] } },
     );
   }
 }

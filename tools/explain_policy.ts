@@ -22,7 +22,9 @@ export const explainPolicy = defineTool({
     policyVersion: z.string(),
     facts: z.union([jsonObject, z.null()]).describe('What the call would touch (resource; for SQL: class, tables, functions); null when it stops before policy.'),
     limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int() }), z.null()]),
-    approval: z.union([z.object({ approverGroups: z.array(z.string()), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()]),
+    approval: z
+      .union([z.object({ approverGroups: z.array(z.string()), confirmByCaller: z.boolean(), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()])
+      .describe('For "approve": who approves (approverGroups, quorum) and whether your user must confirm the exact call first (confirmByCaller, through MCP elicitation).'),
     maskedColumns: z.array(z.string()),
     masking: z.object({ detectors: z.array(z.string()), overrides: z.array(z.string()) }),
     error: z.union([z.object({ code: z.string(), message: z.string() }), z.null()]).describe('Set when the call would stop before policy (unknown tool, invalid input, invalid or rejected SQL).'),
@@ -37,9 +39,19 @@ export const explainPolicy = defineTool({
       `${e.tool}: ${e.effect}${e.ruleIds.length > 0 ? ` (rules: ${e.ruleIds.join(', ')})` : ''}`,
       `why: ${e.reason}`,
       ...(sql === undefined ? [] : [`SQL: ${sql.class}; tables: ${sql.tables.join(', ') || 'none'}`]),
+      ...(e.approval === null || e.approval === undefined ? [] : [approvalLine(e.approval)]),
       `masking: ${e.masking.detectors.join(', ') || 'no detectors'}${e.masking.overrides.length > 0 ? ` (overrides: ${e.masking.overrides.join(', ')})` : ''}`,
       `policy version: ${e.policyVersion}`,
     ];
     return { kind: 'json', value: { ...e }, text: lines.join('\n') };
   },
 });
+
+/** Who has to agree before the call runs, in the order they are asked. */
+function approvalLine(a: { readonly approverGroups: readonly string[]; readonly confirmByCaller: boolean; readonly quorum: number }): string {
+  const steps = [
+    ...(a.confirmByCaller ? ['your user confirms the exact call (MCP elicitation; your client must support it)'] : []),
+    ...(a.approverGroups.length > 0 ? [`${a.quorum > 1 ? `${a.quorum} approvers` : 'an approver'} in ${a.approverGroups.join(' or ')} approve${a.quorum > 1 ? '' : 's'} it`] : []),
+  ];
+  return `approval: ${steps.join(', then ')}`;
+}

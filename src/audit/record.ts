@@ -76,8 +76,24 @@ export interface AuditRecord {
    * approvers); for an approval event (`tool: "approval"`), the event.
    */
   readonly approval?: AuditApproval;
+  /**
+   * The caller's own confirmation of the call (`approval.confirmByCaller`): asked, confirmed or declined by
+   * the caller's user, or impossible on the caller's client. Never an approval: approvers are in `approval`.
+   */
+  readonly confirmation?: AuditConfirmation;
   /** The unmasked result, encrypted for compliance (only when configured); never shown to the agent. */
   readonly sealedResult?: SealedBlob;
+}
+
+/** The confirmation part of a record (see `AuditRecord.confirmation`). */
+export interface AuditConfirmation {
+  readonly state: 'requested' | 'confirmed' | 'declined' | 'unavailable';
+  /** The call the form was written from (see `bindCall`). */
+  readonly bindingHash: string;
+  /** The caller's verified identity, who answered the form. */
+  readonly by?: { readonly issuer: string; readonly sub: string; readonly email?: string };
+  readonly how?: string;
+  readonly note?: string;
 }
 
 /** The approval part of a record (see `AuditRecord.approval`). */

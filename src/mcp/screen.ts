@@ -158,7 +158,7 @@ export class IntakeDesk {
     this.intakes.set(ticket, { call, at: this.now() });
     // The tool's name stays when it is one (2026-07-28 transports check it against the Mcp-Name header).
     const name = isObject(params) && typeof params.name === 'string' ? params.name : 'airlock';
-    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, _meta: { ...meta, [TICKET]: ticket } } };
+    const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, ...retryFields(params), _meta: { ...meta, [TICKET]: ticket } } };
     return { kind: 'pass', message: rewritten };
   }
 
@@ -170,4 +170,20 @@ export class IntakeDesk {
     this.intakes.delete(ticket as string);
     return intake;
   }
+}
+
+/** The largest `requestState` passed on (airlock's own states are a few hundred characters). */
+const MAX_REQUEST_STATE = 8192;
+
+/**
+ * A 2026-07-28 retry's answers (`inputResponses`) and echoed `requestState`, passed on to the SDK when well
+ * formed; anything else is left out, so the call is asked again instead of failing outside the audit.
+ */
+function retryFields(params: unknown): Json {
+  if (!isObject(params)) return {};
+  const { inputResponses, requestState } = params;
+  return {
+    ...(isObject(inputResponses) && !deeperThan(inputResponses, MAX_JSON_DEPTH) ? { inputResponses } : {}),
+    ...(typeof requestState === 'string' && requestState.length <= MAX_REQUEST_STATE ? { requestState } : {}),
+  };
 }

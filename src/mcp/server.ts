@@ -3,6 +3,7 @@ import { CLIENT_INFO_META_KEY, Server, type Implementation, type JSONRPCMessage,
 import type { ClientInfo, TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
+import { callerConfirmer } from './confirm.js';
 import { callNotifier } from './notify.js';
 import { IntakeDesk, type Screened } from './screen.js';
 import type { ToolRegistry } from './registry.js';
@@ -130,6 +131,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     const protocol = server.getNegotiatedProtocolVersion();
     const client = clientOf((ctx.mcpReq as { envelope?: Record<string, unknown> }).envelope?.[CLIENT_INFO_META_KEY] ?? server.getClientVersion());
     const notifier = callNotifier(ctx, (error) => server.onerror?.(error), chosenLevel, request.params._meta);
+    const confirmer = await callerConfirmer(ctx, server, options.clock);
     const callCtx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
@@ -143,10 +145,14 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       credential: await options.credential(ctx.http?.authInfo),
       signal: ctx.mcpReq.signal,
       report: notifier.report,
+      confirm: confirmer.confirm,
     };
     await options.pipeline(callCtx);
     // Progress and messages go out before the result that ends the request.
     await notifier.flush();
+    // 2026-07-28: a call that asked its user to confirm answers with the form (its record is written).
+    const form = callCtx.error === undefined ? await confirmer.pending() : undefined;
+    if (form !== undefined) return form;
     const response = callCtx.response;
     if (response === undefined) throw new Error('pipeline produced no response');
     return { ...response };

@@ -13,7 +13,7 @@ export interface CallResponse {
 }
 
 /** Points of a governed call worth telling the caller about while it runs. */
-export type CallStep = 'decided' | 'waiting' | 'approved' | 'started' | 'finished' | 'masked';
+export type CallStep = 'decided' | 'confirming' | 'confirmed' | 'waiting' | 'approved' | 'started' | 'finished' | 'masked';
 
 /**
  * Something a stage tells the caller while the call runs: progress at a step, or a message for the agent.
@@ -46,6 +46,12 @@ export interface CallContext {
    * nobody listens; must not throw.
    */
   readonly report?: (event: CallEvent) => void;
+  /**
+   * Asks the caller's own user to confirm this exact call (MCP elicitation), for rules with
+   * `approval.confirmByCaller`. Set by the MCP layer; absent where no client can be asked (then the call
+   * cannot be confirmed).
+   */
+  readonly confirm?: (request: ConfirmationRequest) => Promise<ConfirmationAnswer>;
   principal?: Principal;
   tool?: AnyTool;
   input?: unknown;
@@ -62,6 +68,8 @@ export interface CallContext {
   recalled?: { readonly requestId: string; readonly bindingHash: string; readonly waitMs: number };
   /** The approval request this call opened, joined or used (its audit record names it). */
   approval?: CallApproval;
+  /** The caller's own confirmation of this call (`approval.confirmByCaller`); its audit record keeps it. */
+  confirmation?: CallConfirmation;
   /** The outcome recorded for a call that ended without an error but did not run (a pending approval). */
   outcome?: Outcome;
   /** Identities airlock used downstream for this call. */
@@ -79,6 +87,35 @@ export interface CallApproval {
   readonly role: 'opened' | 'joined' | 'collected';
   readonly bindingHash: string;
   readonly approvers: readonly { readonly sub: string; readonly email?: string; readonly verdict: 'approve' | 'deny' }[];
+}
+
+/** What the caller's user is asked to confirm: one exact call, shown in full. */
+export interface ConfirmationRequest {
+  /** The call's binding (see `bindCall`): an answer counts only for the call it was given for. */
+  readonly bindingHash: string;
+  /** The form's text: tool, resource, the exact statement and parameters, the rule and its reason. */
+  readonly message: string;
+}
+
+/** The caller's user's answer to a confirmation form. */
+export type ConfirmationAnswer =
+  | { readonly kind: 'confirmed'; readonly note?: string }
+  | { readonly kind: 'declined'; readonly how: 'declined' | 'cancelled' | 'not_confirmed' | 'no_answer'; readonly note?: string }
+  /** The client cannot show a form (no MCP elicitation, or not on this connection). */
+  | { readonly kind: 'unavailable' }
+  /** 2026-07-28: the form goes back instead of a result; the client asks its user and sends the call again with the answer. */
+  | { readonly kind: 'asked' };
+
+/** What a call's audit record says about the caller's confirmation. It is never an approval. */
+export interface CallConfirmation {
+  readonly state: 'requested' | 'confirmed' | 'declined' | 'unavailable';
+  readonly bindingHash: string;
+  /** Who answered: the caller's verified identity (the user at the caller's client). */
+  readonly by?: { readonly issuer: string; readonly sub: string; readonly email?: string };
+  /** How a form was declined (declined, cancelled, not_confirmed, no_answer). */
+  readonly how?: string;
+  /** The user's optional note (at most 500 characters). */
+  readonly note?: string;
 }
 
 export type Next = () => Promise<void>;

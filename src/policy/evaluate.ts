@@ -8,7 +8,10 @@ import type { PolicyRule } from './schema.js';
 export type Effect = 'allow' | 'approve' | 'deny';
 
 export interface ApprovalRequirement {
+  /** Human approvers' groups; empty when the caller's confirmation is the whole step. */
   readonly approverGroups: readonly string[];
+  /** The caller's own user must confirm the exact call first (never counted as an approval). */
+  readonly confirmByCaller: boolean;
   readonly quorum: number;
   readonly timeoutSeconds: number;
   readonly justificationRequired: boolean;
@@ -183,6 +186,7 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
         limits,
         approval: {
           approverGroups: groups,
+          confirmByCaller: approves.some((r) => r.approval?.confirmByCaller === true),
           quorum: Math.max(1, ...approves.map((r) => r.approval?.quorum ?? 1)),
           timeoutSeconds: Math.min(900, ...approves.map((r) => r.approval?.timeoutSeconds ?? 900)),
           justificationRequired: approves.some((r) => r.approval?.justificationRequired === true),
@@ -200,6 +204,7 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
       limits,
       approval: {
         approverGroups: groups,
+        confirmByCaller: approves.some((r) => r.approval?.confirmByCaller === true),
         quorum: Math.max(...approves.map((r) => r.approval?.quorum ?? 1)),
         timeoutSeconds: Math.min(...approves.map((r) => r.approval?.timeoutSeconds ?? 900)),
         justificationRequired: approves.some((r) => r.approval?.justificationRequired === true),

@@ -83,12 +83,28 @@ const Principals = z
     message: 'give at least one of "groups", "emails", "subs" or "issuers" (an empty "principals" would match every caller; leave it out to mean everyone)',
   });
 
-const Approval = z.strictObject({
-  approverGroups: z.array(z.string().min(1)).min(1),
-  quorum: z.int().min(1).max(10).default(1),
-  timeoutSeconds: z.int().min(10).max(86_400).default(900),
-  justificationRequired: z.boolean().default(false),
-});
+const Approval = z
+  .strictObject({
+    /** Who decides: verified identities in any of these groups, never the caller. */
+    approverGroups: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * The caller's own user confirms the exact call (MCP elicitation) before it runs or is sent to the
+     * approvers: a check against mistakes, not a separation of duties, so it never counts as an approval.
+     */
+    confirmByCaller: z.boolean().default(false),
+    quorum: z.int().min(1).max(10).default(1),
+    timeoutSeconds: z.int().min(10).max(86_400).default(900),
+    justificationRequired: z.boolean().default(false),
+  })
+  .superRefine((approval, ctx) => {
+    if (approval.approverGroups === undefined && !approval.confirmByCaller) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approverGroups'],
+        message: 'say who approves: "approverGroups": [...] for human approvers, "confirmByCaller": true for a confirmation by the caller\'s own user, or both',
+      });
+    }
+  });
 
 const Rule = z
   .strictObject({
@@ -126,7 +142,7 @@ const Rule = z
   })
   .superRefine((rule, ctx) => {
     if (rule.effect === 'approve' && rule.approval === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['approval'], message: 'an "approve" rule needs "approval": { "approverGroups": [...] }' });
+      ctx.addIssue({ code: 'custom', path: ['approval'], message: 'an "approve" rule needs "approval": { "approverGroups": [...] } and/or { "confirmByCaller": true }' });
     }
     if (rule.effect !== 'approve' && rule.approval !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['approval'], message: `"approval" only applies to "approve" rules (this rule is "${rule.effect}")` });

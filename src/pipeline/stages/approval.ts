@@ -6,6 +6,7 @@ import type { ApprovalService } from '../../approval/service.js';
 import { ApprovalRequiredError, CancelledError, InvalidInputError } from '../../errors.js';
 import type { ToolDeps } from '../../tool.js';
 import type { CallApproval, CallContext, Next, Stage } from '../context.js';
+import { confirmByCaller } from './confirm.js';
 
 export interface ApprovalStageOptions {
   /** The approval service; without one, calls that need approval stop with APPROVAL_REQUIRED. */
@@ -47,10 +48,14 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
     // Policy allows the call now (also a recalled one whose rules changed): it runs like any allowed call.
     if (decision.effect !== 'approve') return next();
     const rule = decision.approval;
-    if (service === undefined || rule === undefined) throw new ApprovalRequiredError(decision.reason, decision.ruleIds, rule?.approverGroups ?? []);
-
     const { input, justification } = splitJustification(ctx.input);
     const bound = bindCall({ principal, tool: tool.name, resource: facts.resource?.name ?? '', input, ruleIds: decision.ruleIds, policyVersion: decision.policyVersion });
+    // The caller's user confirms first (not when collecting a request it already confirmed before opening).
+    if (rule?.confirmByCaller === true && ctx.recalled?.bindingHash !== bound.bindingHash) {
+      if (!(await confirmByCaller(ctx, bound, rule, justification))) return;
+      if (rule.approverGroups.length === 0) return next();
+    }
+    if (service === undefined || rule === undefined) throw new ApprovalRequiredError(decision.reason, decision.ruleIds, rule?.approverGroups ?? []);
     let requestId: string;
     let role: CallApproval['role'];
     let waitMs = options.waitMs;

@@ -99,6 +99,7 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
     downstream: [...(ctx.downstream ?? [])],
     outcome: ctx.error === undefined ? (ctx.outcome ?? 'ok') : ctx.error.outcome,
     ...(ctx.approval === undefined ? {} : { approval: { ...ctx.approval, approvers: ctx.approval.approvers.map((a) => ({ ...a })) } }),
+    ...(ctx.confirmation === undefined ? {} : { confirmation: { ...ctx.confirmation, ...(ctx.confirmation.by === undefined ? {} : { by: { ...ctx.confirmation.by } }) } }),
     error: ctx.error === undefined ? null : { code: ctx.error.code, message: ctx.error.publicMessage, detail: redactAll(ctx.error.message) },
     result:
       result === undefined

@@ -65,7 +65,34 @@ describe('evaluate', () => {
     const decision = evaluate(policy([allowRead, approve]), { principal: ana, tool: 'query_sql', facts: facts('read') });
     expect(decision.effect).toBe('approve');
     expect(decision.ruleIds).toEqual(['approve-all']);
-    expect(decision.approval).toEqual({ approverGroups: ['dba'], quorum: 2, timeoutSeconds: 900, justificationRequired: false });
+    expect(decision.approval).toEqual({ approverGroups: ['dba'], confirmByCaller: false, quorum: 2, timeoutSeconds: 900, justificationRequired: false });
+  });
+
+  it('asks only the caller\'s confirmation when the deciding rule has confirmByCaller and no approvers (issue 17)', () => {
+    const confirm = { id: 'confirm-writes', effect: 'approve', tools: ['query_sql'], sql: { classes: ['write'] }, reason: 'Check it.', approval: { confirmByCaller: true } };
+    const decision = evaluate(policy([allowRead, confirm]), { principal: ana, tool: 'query_sql', facts: facts('write') });
+    expect(decision).toMatchObject({ effect: 'approve', ruleIds: ['confirm-writes'], reason: 'Check it.' });
+    expect(decision.approval).toEqual({ approverGroups: [], confirmByCaller: true, quorum: 1, timeoutSeconds: 900, justificationRequired: false });
+  });
+
+  it('merges a confirmation rule and an approver rule into confirmation then approval (issue 17)', () => {
+    const confirm = { id: 'confirm-writes', effect: 'approve', tools: ['query_sql'], approval: { confirmByCaller: true } };
+    const dba = { id: 'dba-writes', effect: 'approve', tools: ['query_sql'], approval: { approverGroups: ['dba'], quorum: 2 } };
+    for (const rules of [[confirm, dba], [dba, confirm]]) {
+      const decision = evaluate(policy(rules), { principal: ana, tool: 'query_sql', facts: facts('write') });
+      expect(decision.approval).toEqual({ approverGroups: ['dba'], confirmByCaller: true, quorum: 2, timeoutSeconds: 900, justificationRequired: false });
+    }
+  });
+
+  it('keeps confirmByCaller when sensitive column use sends a call to its approvers (issue 17)', () => {
+    const confirm = { id: 'confirm-reads', effect: 'approve', tools: ['query_sql'], approval: { confirmByCaller: true } };
+    const p = policy([allowRead, confirm], { masking: { columns: ['customers.card_number'], sensitiveUse: { approverGroups: ['security'] } } });
+    const f = facts('read');
+    const lineage = { maskedOutputs: [], outputCount: 0, maskedColumns: [], sensitiveUsedOutside: ['public.customers.card_number'], unresolved: [], columnsReferenced: ['public.customers.card_number'] };
+    const sql = f.sql;
+    if (sql === undefined) throw new Error('no SQL facts');
+    const decision = evaluate(p, { principal: ana, tool: 'query_sql', facts: { ...f, sql: { ...sql, lineage } } });
+    expect(decision.approval).toMatchObject({ approverGroups: ['security'], confirmByCaller: true });
   });
 
   it('merges limits to the strictest of defaults, resource and matching rules', () => {

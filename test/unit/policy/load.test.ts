@@ -22,7 +22,19 @@ describe('parsePolicy', () => {
     ['a misspelled key', { version: 1, rules: [{ ...rule, principal: {} }] }, 'policies.json: rules[0]: unknown key "principal" (misspelled keys are rejected so they cannot widen access)'],
     ['an inline secret', { version: 1, resources: { connections: { shop: { url: 'postgres://u:p@h/db' } } }, rules: [] }, 'policies.json: resources.connections.shop.url: must be a secret reference like "env:DATABASE_URL", never an inline value'],
     ['a deny without reason', { version: 1, rules: [{ ...rule, effect: 'deny' }] }, 'policies.json: rules[0].reason: a "deny" rule needs a "reason" (it is shown to the agent)'],
-    ['an approve without approval', { version: 1, rules: [{ ...rule, effect: 'approve' }] }, 'policies.json: rules[0].approval: an "approve" rule needs "approval": { "approverGroups": [...] }'],
+    ['an approve without approval', { version: 1, rules: [{ ...rule, effect: 'approve' }] }, 'policies.json: rules[0].approval: an "approve" rule needs "approval": { "approverGroups": [...] } and/or { "confirmByCaller": true }'],
+    [
+      'an approval with neither approvers nor confirmByCaller (issue 17)',
+      { version: 1, rules: [{ ...rule, effect: 'approve', approval: { quorum: 1 } }] },
+      'policies.json: rules[0].approval.approverGroups: say who approves: "approverGroups": [...] for human approvers, "confirmByCaller": true for a confirmation by the caller\'s own user, or both',
+    ],
+    [
+      'confirmByCaller false and no approvers (issue 17)',
+      { version: 1, rules: [{ ...rule, effect: 'approve', approval: { confirmByCaller: false } }] },
+      'policies.json: rules[0].approval.approverGroups: say who approves: "approverGroups": [...] for human approvers, "confirmByCaller": true for a confirmation by the caller\'s own user, or both',
+    ],
+    ['a confirmByCaller that is not a boolean (issue 17)', { version: 1, rules: [{ ...rule, effect: 'approve', approval: { confirmByCaller: 'yes' } }] }, /^policies\.json: rules\[0\]\.approval\.confirmByCaller: Invalid input: expected boolean/],
+    ['a misspelled confirmByCaller (issue 17)', { version: 1, rules: [{ ...rule, effect: 'approve', approval: { confirmbycaller: true, approverGroups: ['dba'] } }] }, 'policies.json: rules[0].approval: unknown key "confirmbycaller" (misspelled keys are rejected so they cannot widen access)'],
     ['a duplicate rule id', { version: 1, rules: [rule, rule] }, 'policies.json: rules[1].id: duplicate rule id "r" (also rules[0])'],
     ['an unknown SQL class', { version: 1, rules: [{ ...rule, sql: { classes: ['reads'] } }] }, /^policies\.json: rules\[0\]\.sql\.classes\[0\]: Invalid option: expected one of "read"\|"write"/],
     ['a wrong version', { version: 2, rules: [] }, 'policies.json: version: Invalid input: expected 1'],
@@ -30,6 +42,16 @@ describe('parsePolicy', () => {
     const found = problems(doc);
     if (typeof expected === 'string') expect(found).toContain(expected);
     else expect(found.some((p) => expected.test(p))).toBe(true);
+  });
+
+  it('accepts confirmByCaller alone or with approver groups (issue 17)', () => {
+    const approve = (approval: unknown): unknown => ({ version: 1, rules: [{ ...rule, effect: 'approve', approval }] });
+    const alone = parsePolicy(JSON.stringify(approve({ confirmByCaller: true })), 'policies.json', TOOLS).file.rules[0];
+    expect(alone?.approval).toEqual({ confirmByCaller: true, quorum: 1, timeoutSeconds: 900, justificationRequired: false });
+    const both = parsePolicy(JSON.stringify(approve({ confirmByCaller: true, approverGroups: ['dba'] })), 'policies.json', TOOLS).file.rules[0];
+    expect(both?.approval).toMatchObject({ confirmByCaller: true, approverGroups: ['dba'] });
+    const groupsOnly = parsePolicy(JSON.stringify(approve({ approverGroups: ['dba'] })), 'policies.json', TOOLS).file.rules[0];
+    expect(groupsOnly?.approval).toMatchObject({ confirmByCaller: false, approverGroups: ['dba'] });
   });
 
   it('reports every problem at once', () => {
