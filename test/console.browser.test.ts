@@ -216,7 +216,7 @@ describe('createApprovalConsole (issue 17)', () => {
     }
   });
 
-  it('refuses a decision with the session cookie but no or a forged CSRF token, or from another origin: 403, nothing decided, one audit record each', async () => {
+  it('refuses a decision with the session cookie but no or a forged CSRF token, or from another origin: 403, nothing decided, one audit record each (approval:console-csrf)', async () => {
     const h = await startHarness();
     const attacker = await listen((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });

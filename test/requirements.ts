@@ -31,4 +31,12 @@ export const INVARIANTS = {
   'query:no-value-in-errors': 'Stored values never appear in errors shown to the agent.',
   'query:cancel': 'Cancelling a call cancels the statement on the server and audits it as cancelled.',
   'http:dns-rebinding': 'Foreign Host and Origin headers are refused.',
+  'approval:no-self-approval': 'No one decides their own request: not a member of every approver group, not an admin.',
+  'approval:approver-groups': 'Only a verified member of one of the request\'s approver groups can decide it.',
+  'approval:bound-to-call': 'A grant runs only the exact call approved; one byte or one parameter type different is another call.',
+  'approval:single-use': 'A grant runs its call once; the requester alone can collect it.',
+  'approval:expiry': 'A decision after the deadline is refused and a grant not collected in time expires; both are recorded.',
+  'approval:forged-store': 'A decision written into the store without the sealing key is never honoured.',
+  'approval:recheck-policy': 'An approved call is decided again under the current policy before it runs.',
+  'approval:console-csrf': 'A console decision without the session\'s CSRF token, or from another origin, is refused and recorded.',
 } as const;

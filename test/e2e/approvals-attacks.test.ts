@@ -85,7 +85,7 @@ describe('attacks on approvals (issue 17)', () => {
     expect(after.at(-1)).toMatchObject(expected);
   }
 
-  it('no one approves their own call, not even a member of every approver group and admin (issue 17)', async () => {
+  it('no one approves their own call, not even a member of every approver group and admin (issue 17) (approval:no-self-approval)', async () => {
     const order = 170;
     const before = await xminOf(order);
     const { agent, requestId } = await pendingWrite(root, order);
@@ -106,7 +106,7 @@ describe('attacks on approvals (issue 17)', () => {
     }
   });
 
-  it('an approver outside the approver groups cannot decide (issue 17)', async () => {
+  it('an approver outside the approver groups cannot decide (issue 17) (approval:approver-groups)', async () => {
     const order = 171;
     const before = await xminOf(order);
     const { agent, requestId } = await pendingWrite(ana, order);
@@ -164,7 +164,7 @@ describe('attacks on approvals (issue 17)', () => {
     }
   });
 
-  it('another agent cannot collect the request; the requester collects once, a second time is APPROVAL_USED (issue 17)', async () => {
+  it('another agent cannot collect the request; the requester collects once, a second time is APPROVAL_USED (issue 17) (approval:single-use)', async () => {
     const order = 173;
     const before = await xminOf(order);
     const { agent, requestId } = await pendingWrite(ana, order);
@@ -203,7 +203,7 @@ describe('attacks on approvals (issue 17)', () => {
     }
   });
 
-  it('a grant does not cover a call that differs by one byte of SQL or one parameter type: that call opens its own request (issue 17)', async () => {
+  it('a grant does not cover a call that differs by one byte of SQL or one parameter type: that call opens its own request (issue 17) (approval:bound-to-call)', async () => {
     const order = 174;
     const before = await xminOf(order);
     const { agent, requestId } = await pendingWrite(ana, order);
@@ -252,7 +252,7 @@ describe('approvals that run out of time (issue 17)', () => {
     await server?.stop();
   });
 
-  it('an approval after the decision timeout is refused, and a grant not collected within the execution window expires; nothing runs (issue 17)', async () => {
+  it('an approval after the decision timeout is refused, and a grant not collected within the execution window expires; nothing runs (issue 17) (approval:expiry)', async () => {
     const late = 175;
     const idle = 176;
     const lateBefore = await xminOf(late);
@@ -286,7 +286,7 @@ describe('approvals that run out of time (issue 17)', () => {
 });
 
 describe('a forged store and a changed policy (issue 17)', () => {
-  it('a decision written into approvals.json is refused after a restart; nothing runs (issue 17)', async () => {
+  it('a decision written into approvals.json is refused after a restart; nothing runs (issue 17) (approval:forged-store)', async () => {
     const { dir, auditDir } = serverDir();
     const configPath = writeRuntimeConfig(dir, idp, { waitSeconds: 1 });
     const policyPath = writePolicy(dir);
@@ -341,7 +341,7 @@ describe('a forged store and a changed policy (issue 17)', () => {
     }
   });
 
-  it('a grant from an older policy version: a changed policy asks for a fresh approval, a policy that now denies denies (issue 17)', async () => {
+  it('a grant from an older policy version: a changed policy asks for a fresh approval, a policy that now denies denies (issue 17) (approval:recheck-policy)', async () => {
     const { dir, auditDir } = serverDir();
     const policyPath = writePolicy(dir);
     const order = 178;
