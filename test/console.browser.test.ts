@@ -189,6 +189,32 @@ describe('createApprovalConsole (issue 17)', () => {
     }
   });
 
+  it('opens the request a notification links to (#/requests/ID), across the issuer sign-in, and finds decided ones in the history', async () => {
+    const h = await startHarness();
+    const context = await freshContext();
+    try {
+      const first = await openRequest(h, UPDATE, ['one']);
+      const wanted = await openRequest(h, UPDATE, ['two']);
+      const page = await context.newPage();
+      idp.signInAs({ ...users.dora, groups: [...users.dora.groups] });
+      await page.goto(`${h.base}/console#/requests/${wanted}`);
+      await page.click('#oidc-link');
+      await page.waitForSelector('#board:not([hidden])');
+      expect(new URL(page.url()).hash).toBe(`#/requests/${wanted}`);
+      await page.waitForSelector(`#list li[data-id="${wanted}"].target`);
+      expect(await page.locator('#list li.target').count()).toBe(1);
+      expect(await page.evaluate('document.activeElement && document.activeElement.id')).toBe(`reason-${wanted}`);
+      // A decided request is looked up in the history.
+      await h.service.decide(first, { issuer: idp.issuer, sub: 'dan', groups: ['dba'] }, 'deny', 'no');
+      await page.evaluate(`location.hash = '#/requests/${first}'`);
+      await page.waitForSelector(`#list li[data-id="${first}"].target.denied`);
+      expect(await page.getAttribute('#tab-history', 'aria-selected')).toBe('true');
+    } finally {
+      await context.browser()?.close();
+      await h.close();
+    }
+  });
+
   it('shows the requester their own request with the reason they cannot decide it and no buttons; an outsider sees nothing', async () => {
     const h = await startHarness();
     const context = await freshContext();

@@ -75,6 +75,7 @@ textarea { width: 100%; }
 ol { list-style: none; margin: 0; padding: 0; }
 #list > li { background: #fff; border: 1px solid #d6dae0; border-left: 4px solid #d07a12; border-radius: 6px; padding: .7em .9em; margin-bottom: .8em; min-width: 0; }
 #list > li.approved, #list > li.consumed { border-left-color: #2e7d4f; }
+#list > li.target { box-shadow: 0 0 0 3px #2b6cb0; }
 #list > li.denied, #list > li.expired, #list > li.withdrawn { border-left-color: #8a94a3; }
 .head { display: flex; flex-wrap: wrap; gap: .3em .8em; align-items: baseline; }
 .state { font-weight: 600; text-transform: uppercase; font-size: .8em; }
@@ -257,6 +258,26 @@ export const CONSOLE_JS = `'use strict';
     $('empty').hidden = requests.length > 0;
     $('empty').textContent = tab === 'pending' ? 'No request is waiting for a decision.' : 'No decided requests yet.';
     if (tab === 'pending') $('pending-count').textContent = '(' + requests.length + ')';
+    reveal();
+  }
+  // A link to one request (#/requests/apr_…, as notifications send): show it, marked, once.
+  const TARGET = /^#[/]requests[/](apr_[A-Za-z0-9_-]{1,64})$/;
+  const KEPT = 'airlock-console-target';
+  let sought = false;
+  function target() { const m = TARGET.exec(location.hash); return m ? m[1] : null; }
+  function reveal() {
+    const id = target();
+    if (!id) return;
+    const items = [...$('list').children];
+    const li = items.find((c) => c.dataset.id === id);
+    for (const c of items) c.classList.toggle('target', c === li);
+    if (li) {
+      if (!sought) { li.scrollIntoView({ block: 'center' }); const first = li.querySelector('textarea, button'); if (first) first.focus(); }
+      sought = true;
+      return;
+    }
+    // Not waiting any more: look in the history once.
+    if (!sought && tab === 'pending') { sought = true; select('history'); }
   }
   async function refresh() {
     if (loading) { again = true; return loading; }
@@ -293,6 +314,11 @@ export const CONSOLE_JS = `'use strict';
 
   async function start() {
     const s = await getJson('/console/session');
+    // The fragment does not survive the issuer's redirect: keep it across sign-in.
+    if (!s.signedIn && target()) sessionStorage.setItem(KEPT, location.hash);
+    const kept = sessionStorage.getItem(KEPT);
+    if (s.signedIn && kept && !target()) history.replaceState(null, '', location.pathname + kept);
+    if (s.signedIn) sessionStorage.removeItem(KEPT);
     $('dev-banner').hidden = s.methods.dev.length === 0;
     $('insecure-banner').hidden = !s.insecureCookies;
     if (!s.signedIn) {
@@ -316,6 +342,7 @@ export const CONSOLE_JS = `'use strict';
   $('sign-out').addEventListener('click', () => post('/console/logout', {}, me && me.csrf).then(() => location.reload(), fail));
   $('tab-pending').addEventListener('click', () => select('pending'));
   $('tab-history').addEventListener('click', () => select('history'));
+  window.addEventListener('hashchange', () => { sought = false; if (me) select('pending'); });
   start().catch(fail);
 })();
 `;
