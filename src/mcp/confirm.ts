@@ -33,6 +33,15 @@ const FORM: ElicitRequestFormParams['requestedSchema'] = {
   required: ['confirm'],
 };
 
+/** The form asking the user why a call is needed, for the approvers (a rule's `justificationRequired`). */
+const JUSTIFICATION_FORM: ElicitRequestFormParams['requestedSchema'] = {
+  type: 'object',
+  properties: {
+    justification: { type: 'string', title: 'Why is this call needed?', description: 'Shown to the approvers with the exact call.', minLength: 1, maxLength: 1000 },
+  },
+  required: ['justification'],
+};
+
 /**
  * The state a 2026-07-28 form carries through the client: signed with a key of this process, it names the
  * call it was written for and a nonce that confirms once. A state from elsewhere (another process, a
@@ -52,6 +61,11 @@ function spend(nonce: string, now: number): boolean {
 /** A call's link to its caller's client for confirmations (see `CallContext.confirm`). */
 export interface CallerConfirmer {
   readonly confirm: (request: ConfirmationRequest) => Promise<ConfirmationAnswer>;
+  /**
+   * Asks the user for a justification (2025-era connections, while the call waits). 2026-07-28 requests get
+   * undefined: the agent passes `justification` itself.
+   */
+  readonly askJustification: (message: string) => Promise<string | undefined>;
   /** 2026-07-28: the `input_required` result to send instead of the call's result, when the call asked. */
   pending(): Promise<InputRequiredResult | undefined>;
 }
@@ -90,6 +104,16 @@ export async function callerConfirmer(
           return { kind: 'declined', how: 'no_answer' };
         }
       },
+      askJustification: async (message) => {
+        if (!canAsk) return undefined;
+        try {
+          const result = await ctx.mcpReq.elicitInput({ mode: 'form', message, requestedSchema: JUSTIFICATION_FORM }, { timeout: ANSWER_TIMEOUT_MS, signal: ctx.mcpReq.signal });
+          const text = result.action === 'accept' ? result.content?.justification : undefined;
+          return typeof text === 'string' && text.trim() !== '' ? text.slice(0, 1000) : undefined;
+        } catch {
+          return undefined;
+        }
+      },
       pending: () => Promise.resolve(undefined),
     };
   }
@@ -107,6 +131,7 @@ export async function callerConfirmer(
       asked = request;
       return Promise.resolve({ kind: 'asked' });
     },
+    askJustification: () => Promise.resolve(undefined),
     pending: async () => {
       if (asked === undefined) return undefined;
       const requestState = await codec.mint({ b: asked.bindingHash, n: randomUUID() } satisfies FormState);

@@ -146,6 +146,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       signal: ctx.mcpReq.signal,
       report: notifier.report,
       confirm: confirmer.confirm,
+      askJustification: confirmer.askJustification,
     };
     await options.pipeline(callCtx);
     // Progress and messages go out before the result that ends the request.

@@ -52,6 +52,11 @@ export interface CallContext {
    * cannot be confirmed).
    */
   readonly confirm?: (request: ConfirmationRequest) => Promise<ConfirmationAnswer>;
+  /**
+   * Asks the caller's own user for the justification a rule requires when the agent gave none (MCP
+   * elicitation, where the client supports it in place). Resolves undefined when it cannot ask or got no text.
+   */
+  readonly askJustification?: (message: string) => Promise<string | undefined>;
   principal?: Principal;
   tool?: AnyTool;
   input?: unknown;

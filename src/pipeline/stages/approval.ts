@@ -48,7 +48,8 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
     // Policy allows the call now (also a recalled one whose rules changed): it runs like any allowed call.
     if (decision.effect !== 'approve') return next();
     const rule = decision.approval;
-    const { input, justification } = splitJustification(ctx.input);
+    const { input, justification: given } = splitJustification(ctx.input);
+    let justification = given;
     const bound = bindCall({ principal, tool: tool.name, resource: facts.resource?.name ?? '', input, ruleIds: decision.ruleIds, policyVersion: decision.policyVersion });
     // The caller's user confirms first (not when collecting a request it already confirmed before opening).
     if (rule?.confirmByCaller === true && ctx.recalled?.bindingHash !== bound.bindingHash) {
@@ -64,6 +65,11 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
       role = 'collected';
       waitMs = ctx.recalled.waitMs;
     } else {
+      if (rule.justificationRequired && (justification === undefined || justification.trim() === '') && ctx.askJustification !== undefined) {
+        // Where the client can ask its user in place, the user says why; the answer is shown, never bound.
+        ctx.report?.({ kind: 'progress', step: 'confirming', message: 'Asking your user why this call is needed (policy requires a justification for approvers)' });
+        justification = await ctx.askJustification(justificationText(tool.name, facts, decision.reason, input));
+      }
       if (rule.justificationRequired && (justification === undefined || justification.trim() === '')) {
         throw new InvalidInputError(tool.name, [{ path: JUSTIFICATION, message: `this call needs a human approval and policy asks for a justification: say in "${JUSTIFICATION}" why it is needed (approvers read it)` }]);
       }
@@ -193,6 +199,17 @@ function waitingMessage(request: ApprovalRecord, leftMs: number, now: number): s
   const expires = new Date(request.expiresAt).toISOString().slice(11, 16);
   const minutes = Math.max(0, Math.round((request.expiresAt - now) / 60_000));
   return `Waiting for approval by ${request.approverGroups.join(' or ')} (request ${request.id}${quorum}), ${Math.ceil(leftMs / 1000)} s left in this wait, request expires ${expires}Z (in ${minutes} min)`;
+}
+
+/** The justification form's text: what the call is and why policy wants a reason. */
+function justificationText(tool: string, facts: NonNullable<CallContext['facts']>, reason: string, input: unknown): string {
+  const sql = input !== null && typeof input === 'object' && typeof (input as { sql?: unknown }).sql === 'string' ? (input as { sql: string }).sql : undefined;
+  return [
+    `This ${tool} call${facts.resource === undefined ? '' : ` on ${facts.resource.name}`} needs a human approval, and policy asks why it is needed: ${reason}`,
+    ...(sql === undefined ? [] : ['', 'SQL:', sql]),
+    '',
+    'Your answer is shown to the approvers next to the exact call; it does not change what runs.',
+  ].join('\n');
 }
 
 /** The call's input without the justification (it is shown to approvers, not bound: resending with new words joins). */
