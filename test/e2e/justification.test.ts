@@ -90,8 +90,8 @@ describe('approval.justificationRequired, asked of the user through elicitation 
   });
 
   it.each([
-    ['the user declines', { action: 'decline' } as ElicitResult],
-    ['the user answers blank', { action: 'accept', content: { justification: '   ' } } as ElicitResult],
+    ['the user declines', { action: 'decline' }],
+    ['the user answers blank', { action: 'accept', content: { justification: '   ' } }],
     ['the client has no elicitation', undefined],
   ])('refuses with INVALID_INPUT naming justification when %s; no request opens, one record', async (_what, answer) => {
     const a = await agent(answer);
