@@ -89,7 +89,7 @@ describe('approval.justificationRequired, asked of the user through elicitation 
     }
   });
 
-  it.each([
+  it.each<[string, ElicitResult | undefined]>([
     ['the user declines', { action: 'decline' }],
     ['the user answers blank', { action: 'accept', content: { justification: '   ' } }],
     ['the client has no elicitation', undefined],
