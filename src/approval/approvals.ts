@@ -80,7 +80,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     clock: deps.clock,
     key,
     executionWindowMs: settings.executionWindowSeconds * 1000,
-    onEvent: (event) => void record(approvalEventRecord(event, new Date(deps.clock.now()))),
+    onEvent: (event) => record(approvalEventRecord(event, new Date(deps.clock.now()))),
   });
   const onRefused = (refusal: ApiRefusal): Promise<void> => record(refusedApprovalRecord(refusal, new Date(deps.clock.now())));
   const channels = resolveNotifyChannels(settings.notify, deps.env);

@@ -1,4 +1,5 @@
 import { AirlockError, type AirlockErrorOptions } from '../errors.js';
+import type { ApprovalRecord } from './model.js';
 
 /** Every approval error, for an exhaustive `switch` on `code`. */
 export type ApprovalError =
@@ -110,6 +111,28 @@ export class ApprovalWithdrawnError extends AirlockError {
   readonly outcome = 'cancelled';
   constructor(requestId: string, options?: AirlockErrorOptions) {
     super(`Approval request ${requestId} was withdrawn; the call was not run. Make the call again to request a new approval.`, { ...options, data: { requestId } });
+  }
+}
+
+/**
+ * The refusal a request in a final state gives a call that would run on it (denied, with who and why;
+ * expired; withdrawn; already used); undefined while it is pending or approved.
+ */
+export function finalStateError(request: ApprovalRecord): ApprovalError | undefined {
+  switch (request.state) {
+    case 'denied': {
+      const denial = request.decisions.find((d) => d.verdict === 'deny');
+      return new ApprovalDeniedError(request.id, { ...(denial === undefined ? {} : { by: denial.approver.email ?? denial.approver.sub }), ...(denial?.reason === undefined ? {} : { reason: denial.reason }) });
+    }
+    case 'expired':
+      return new ApprovalExpiredError(request.id);
+    case 'withdrawn':
+      return new ApprovalWithdrawnError(request.id);
+    case 'consumed':
+      return new ApprovalUsedError(request.id, 'grant');
+    case 'pending':
+    case 'approved':
+      return undefined;
   }
 }
 

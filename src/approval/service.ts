@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hashBinding, type BoundCall, type CallBinding } from './binding.js';
 import {
-  ApprovalDeniedError,
   ApprovalExpiredError,
   ApprovalForbiddenError,
   ApprovalInvalidError,
@@ -10,6 +9,7 @@ import {
   ApprovalPendingError,
   ApprovalUsedError,
   ApprovalWithdrawnError,
+  finalStateError,
 } from './errors.js';
 import { integrityProblem, sameIdentity, seal, type ApprovalEvent, type ApprovalRecord, type Approver, type Identity, type UnsealedRecord, type Verdict } from './model.js';
 import type { ApprovalStore } from './store.js';
@@ -30,8 +30,8 @@ export interface ApprovalServiceOptions {
   readonly key: Uint8Array;
   /** How long an approved grant may wait to be used (default 10 minutes). */
   readonly executionWindowMs?: number;
-  /** Sees every event as it happens (e.g. to audit it). Must not throw. */
-  readonly onEvent?: (event: ApprovalEvent) => void;
+  /** Records every event as it happens (e.g. in the audit); awaited before the step returns. Must not reject. */
+  readonly onEvent?: (event: ApprovalEvent) => void | Promise<void>;
 }
 
 export interface RequestOptions {
@@ -111,9 +111,10 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       }
     }
   };
-  const emit = (events: ApprovalEvent[]): ApprovalEvent[] => {
+  /** Each event is recorded (awaited: the caller answers only after its audit) and then told to listeners. */
+  const emit = async (events: ApprovalEvent[]): Promise<ApprovalEvent[]> => {
     for (const e of events) {
-      onEvent?.(e);
+      await onEvent?.(e);
       tell({ requestId: e.requestId, event: e });
     }
     return events;
@@ -202,15 +203,15 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const stored = await store.insertOrJoin(fresh);
         if (stored.id === fresh.id) {
           const event: ApprovalEvent = { type: 'requested', requestId: fresh.id, at: iso(now), bindingHash, requester, approverGroups: groups, quorum, expiresAt: iso(fresh.expiresAt) };
-          return { request: fresh, events: emit([event]) };
+          return { request: fresh, events: await emit([event]) };
         }
         const twin = await load(stored.id);
         const expired = await expireIfDue(twin, now);
         if (expired === undefined) {
-          return { request: twin, events: emit([{ type: 'joined', requestId: twin.id, at: iso(now), bindingHash, requester }]) };
+          return { request: twin, events: await emit([{ type: 'joined', requestId: twin.id, at: iso(now), bindingHash, requester }]) };
         }
         // The twin ran out of time: record that, then open a new request on the next pass.
-        if (expired !== 'raced') emit([expired]);
+        if (expired !== 'raced') await emit([expired]);
       }
       throw new Error('approval store: request did not settle');
     },
@@ -229,7 +230,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const expired = await expireIfDue(record, now);
         if (expired === 'raced') continue;
         if (expired !== undefined) {
-          emit([expired]);
+          await emit([expired]);
           throw new ApprovalExpiredError(record.id);
         }
         if (record.decisions.some((d) => sameIdentity(d.approver, approver))) throw new ApprovalForbiddenError(record.id, 'already_decided');
@@ -260,7 +261,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
           };
         }
         if (!(await write(record, next))) continue;
-        return { request: await load(record.id), events: emit([event]) };
+        return { request: await load(record.id), events: await emit([event]) };
       }
       throw new Error('approval store: decision did not settle');
     },
@@ -276,7 +277,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const expired = await expireIfDue(record, clock.now());
         if (expired === 'raced') continue;
         if (expired === undefined) return { request: record, events: [] };
-        return { request: await load(record.id), events: emit([expired]) };
+        return { request: await load(record.id), events: await emit([expired]) };
       }
       throw new Error('approval store: status did not settle');
     },
@@ -287,31 +288,21 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const record = await load(requestId);
         if (!sameIdentity(record.requester, requester)) throw new ApprovalNotFoundError(requestId);
         const now = clock.now();
-        switch (record.state) {
-          case 'consumed':
-            throw new ApprovalUsedError(record.id, 'grant');
-          case 'denied':
-            throw new ApprovalDeniedError(record.id);
-          case 'expired':
+        const refusal = finalStateError(record);
+        if (refusal !== undefined) throw refusal;
+        if (record.state === 'pending') {
+          const expired = await expireIfDue(record, now);
+          if (expired === 'raced') continue;
+          if (expired !== undefined) {
+            await emit([expired]);
             throw new ApprovalExpiredError(record.id);
-          case 'withdrawn':
-            throw new ApprovalWithdrawnError(record.id);
-          case 'pending': {
-            const expired = await expireIfDue(record, now);
-            if (expired === 'raced') continue;
-            if (expired !== undefined) {
-              emit([expired]);
-              throw new ApprovalExpiredError(record.id);
-            }
-            throw new ApprovalPendingError(record.id);
           }
-          case 'approved':
-            break;
+          throw new ApprovalPendingError(record.id);
         }
         const expired = await expireIfDue(record, now);
         if (expired === 'raced') continue;
         if (expired !== undefined) {
-          emit([expired]);
+          await emit([expired]);
           throw new ApprovalExpiredError(record.id);
         }
         if (hash !== record.bindingHash) {
@@ -319,7 +310,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         }
         if (!(await write(record, { ...open(record), state: 'consumed', consumedAt: now }))) continue;
         const event: ApprovalEvent = { type: 'consumed', requestId: record.id, at: iso(now), bindingHash: record.bindingHash, requester: { issuer: requester.issuer, sub: requester.sub } };
-        return { request: await load(record.id), events: emit([event]) };
+        return { request: await load(record.id), events: await emit([event]) };
       }
       throw new Error('approval store: consume did not settle');
     },
@@ -344,7 +335,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
         const now = clock.now();
         if (!(await write(record, { ...open(record), state: 'withdrawn', withdrawnAt: now }))) continue;
         const event: ApprovalEvent = { type: 'withdrawn', requestId: record.id, at: iso(now), bindingHash: record.bindingHash, requester: { issuer: requester.issuer, sub: requester.sub } };
-        return { request: await load(record.id), events: emit([event]) };
+        return { request: await load(record.id), events: await emit([event]) };
       }
       throw new Error('approval store: withdraw did not settle');
     },
@@ -368,7 +359,7 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
       if (!visibleTo(record, viewer)) throw new ApprovalNotFoundError(requestId);
       const expired = await expireIfDue(record, clock.now());
       if (expired === undefined || expired === 'raced') return expired === 'raced' ? load(record.id) : record;
-      emit([expired]);
+      await emit([expired]);
       return load(record.id);
     },
 

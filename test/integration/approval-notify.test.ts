@@ -109,7 +109,7 @@ function reports(): { list: DeliveryReport[]; onDelivery: (r: DeliveryReport) =>
 
 async function requests(sqls: readonly string[] = ["UPDATE orders SET note = '<!channel> & <https://evil.example|click>' WHERE id = $1"]) {
   const events: ApprovalEvent[] = [];
-  const service = createApprovalService({ store: createMemoryApprovalStore(), clock: { now: () => Date.now() }, key: KEY, onEvent: (e) => events.push(e) });
+  const service = createApprovalService({ store: createMemoryApprovalStore(), clock: { now: () => Date.now() }, key: KEY, onEvent: (e) => void events.push(e) });
   const opened: { event: ApprovalEvent; record: ApprovalRecord }[] = [];
   for (const sql of sqls) {
     const r = await service.request(bindCall({ principal: ana, tool: 'query_sql', resource: 'shop', input: { connection: 'shop', sql, params: [42] }, ruleIds: ['writes-need-dba'], policyVersion: 'sha256:v1' }), {

@@ -62,7 +62,7 @@ function harness(waitMs: number): Harness {
   const sink = new MemorySink();
   const events: ApprovalEvent[] = [];
   const clock = { now: () => Date.now() };
-  const service = createApprovalService({ store: createMemoryApprovalStore(), clock, key: new Uint8Array(32).fill(3), onEvent: (e) => events.push(e) });
+  const service = createApprovalService({ store: createMemoryApprovalStore(), clock, key: new Uint8Array(32).fill(3), onEvent: (e) => void events.push(e) });
   const h: Harness = {
     sink,
     service,

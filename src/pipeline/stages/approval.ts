@@ -1,5 +1,5 @@
 import { bindCall, type BoundCall } from '../../approval/binding.js';
-import { ApprovalDeniedError, ApprovalExpiredError, ApprovalUsedError, ApprovalWithdrawnError } from '../../approval/errors.js';
+import { finalStateError } from '../../approval/errors.js';
 import type { ApprovalRecord, RequestDetails } from '../../approval/model.js';
 import { pendingResult } from '../../approval/pending.js';
 import type { ApprovalService } from '../../approval/service.js';
@@ -105,23 +105,12 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         changes.reset();
         const { request } = await service.status(requestId, principal);
         ctx.approval = callApproval(request, role);
-        switch (request.state) {
-          case 'approved':
-            changes.stop();
-            return await runOnGrant(ctx, service, request, bound, role, next);
-          case 'denied': {
-            const denial = request.decisions.find((d) => d.verdict === 'deny');
-            throw new ApprovalDeniedError(request.id, { ...(denial === undefined ? {} : { by: denial.approver.email ?? denial.approver.sub }), ...(denial?.reason === undefined ? {} : { reason: denial.reason }) });
-          }
-          case 'expired':
-            throw new ApprovalExpiredError(request.id);
-          case 'withdrawn':
-            throw new ApprovalWithdrawnError(request.id);
-          case 'consumed':
-            throw new ApprovalUsedError(request.id, 'grant');
-          case 'pending':
-            break;
+        if (request.state === 'approved') {
+          changes.stop();
+          return await runOnGrant(ctx, service, request, bound, role, next);
         }
+        const refusal = finalStateError(request);
+        if (refusal !== undefined) throw refusal;
         const now = clock.now();
         const left = options.stopping?.aborted === true ? 0 : deadline - now;
         if (left <= 0) {

@@ -1,4 +1,4 @@
-import { ApprovalDeniedError, ApprovalExpiredError, ApprovalNotFoundError, ApprovalUsedError, ApprovalWithdrawnError } from '../../approval/errors.js';
+import { ApprovalNotFoundError, finalStateError } from '../../approval/errors.js';
 import type { ApprovalService } from '../../approval/service.js';
 import { InvalidInputError } from '../../errors.js';
 import type { CallContext, Next, Stage } from '../context.js';
@@ -31,21 +31,8 @@ export function recallStage(options: RecallStageOptions): Stage {
     const { requestId, wait_seconds: waitSeconds } = ctx.input as { requestId: string; wait_seconds?: number };
     if (service === undefined) throw new ApprovalNotFoundError(requestId, { detail: 'approvals are not configured on this server' });
     const { request } = await service.status(requestId, principal);
-    switch (request.state) {
-      case 'denied': {
-        const denial = request.decisions.find((d) => d.verdict === 'deny');
-        throw new ApprovalDeniedError(request.id, { ...(denial === undefined ? {} : { by: denial.approver.email ?? denial.approver.sub }), ...(denial?.reason === undefined ? {} : { reason: denial.reason }) });
-      }
-      case 'expired':
-        throw new ApprovalExpiredError(request.id);
-      case 'withdrawn':
-        throw new ApprovalWithdrawnError(request.id);
-      case 'consumed':
-        throw new ApprovalUsedError(request.id, 'grant');
-      case 'pending':
-      case 'approved':
-        break;
-    }
+    const refusal = finalStateError(request);
+    if (refusal !== undefined) throw refusal;
     const tool = tools.get(request.binding.tool);
     if (tool === undefined) throw new ApprovalNotFoundError(requestId, { detail: `the stored call names tool "${request.binding.tool}", which this server no longer has` });
     const parsed = tool.input.safeParse(request.binding.input);

@@ -45,7 +45,7 @@ function setup(options: { quorum?: number; timeoutSeconds?: number } = {}) {
   const clock = manualClock();
   const { store, conflicts } = countingStore();
   const events: ApprovalEvent[] = [];
-  const service = createApprovalService({ store, clock, key: KEY, onEvent: (e) => events.push(e) });
+  const service = createApprovalService({ store, clock, key: KEY, onEvent: (e) => void events.push(e) });
   const open = () => service.request(bindCall(call), { approverGroups: ['dba', 'security'], quorum: options.quorum ?? 1, timeoutSeconds: options.timeoutSeconds ?? 300, justification: 'fix order 42' });
   return { clock, store, conflicts, events, service, open };
 }
@@ -174,7 +174,7 @@ describe('createApprovalService (issue 17)', () => {
     const denied = await service.decide(request.id, dba('carol'), 'deny', 'wrong order');
     expect(denied.request.state).toBe('denied');
     expect(denied.events).toMatchObject([{ type: 'denied', reason: 'wrong order', approver: { sub: 'carol' } }]);
-    expect(await messageOf(service.consume(request.id, ana, bindCall(call)))).toBe(`Approval request ${request.id} was denied; the call was not run.`);
+    expect(await messageOf(service.consume(request.id, ana, bindCall(call)))).toBe(`Approval request ${request.id} was denied by carol@example.com: "wrong order"; the call was not run.`);
     expect(await codeOf(service.decide(request.id, dba('dave'), 'approve'))).toBe('APPROVAL_USED');
   });
 
@@ -286,5 +286,29 @@ describe('createApprovalService (issue 17)', () => {
     const other = createApprovalService({ store, clock: manualClock(), key: new Uint8Array(32).fill(8) });
     const { request: second } = await service.request(bindCall({ ...call, tool: 'other' }), { approverGroups: ['dba'], timeoutSeconds: 60 });
     expect(await codeOf(other.decide(second.id, dba('bob'), 'approve'))).toBe('APPROVAL_INVALID');
+  });
+
+  it('returns from a decision only once its event is recorded (the audit comes before the answer)', async () => {
+    const clock = manualClock();
+    const recorded: string[] = [];
+    let release = (): void => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const service = createApprovalService({
+      store: createMemoryApprovalStore(),
+      clock,
+      key: KEY,
+      onEvent: async (e) => {
+        if (e.type === 'approved') await gate;
+        recorded.push(e.type);
+      },
+    });
+    const { request } = await service.request(bindCall(call), { approverGroups: ['dba'], timeoutSeconds: 60 });
+    let settled = false;
+    const deciding = service.decide(request.id, dba('bob'), 'approve').then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    release();
+    await deciding;
+    expect(recorded).toEqual(['requested', 'approved']);
   });
 });
