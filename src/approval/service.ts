@@ -72,11 +72,6 @@ export interface ApprovalService {
   view(requestId: string, viewer: Approver): Promise<ApprovalRecord>;
   /** The requester's own requests, newest first. */
   mine(requester: Identity, query?: { readonly states?: readonly ApprovalState[]; readonly limit?: number }): Promise<readonly ApprovalRecord[]>;
-  /**
-   * Resolves when request `requestId` changes (a decision here, or in another process of a shared store),
-   * after `timeoutMs`, or when `signal` aborts, whichever is first. Never rejects.
-   */
-  changed(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** A request as stored, checked (MAC and invariants), with no visibility rule: for airlock's own use (notifications). */
   record(requestId: string): Promise<ApprovalRecord>;
   /** Sees every event of this service as it happens, and the ids other processes changed. Returns unsubscribe. */
@@ -365,24 +360,6 @@ export function createApprovalService(options: ApprovalServiceOptions): Approval
 
     async mine(requester, query = {}) {
       return sealed(await store.list({ ...(query.states === undefined ? {} : { states: query.states }), requester, limit: limitOf(query.limit) }));
-    },
-
-    changed(requestId, timeoutMs, signal) {
-      return new Promise<void>((resolve) => {
-        if (signal?.aborted === true) return resolve();
-        const done = (): void => {
-          clearTimeout(timer);
-          listeners.delete(listener);
-          signal?.removeEventListener('abort', done);
-          resolve();
-        };
-        const listener = (change: { readonly requestId: string }): void => {
-          if (change.requestId === requestId) done();
-        };
-        listeners.add(listener);
-        signal?.addEventListener('abort', done, { once: true });
-        const timer = setTimeout(done, Math.max(0, timeoutMs));
-      });
     },
 
     record: (requestId) => load(requestId),

@@ -214,7 +214,7 @@ describe('openPgApprovalStore (issue 17)', () => {
       const stop = new AbortController();
       try {
         // A wait far longer than the test may take: it can only end through the change.
-        const waiting = sb.changed(request.id, 600_000, stop.signal);
+        const waiting = changeOf(sb, request.id, stop.signal);
         await sa.decide(request.id, dba('bob'), 'approve');
         await waiting;
         expect(stop.signal.aborted).toBe(false);
@@ -267,7 +267,7 @@ describe('openPgApprovalStore (issue 17)', () => {
         const { request } = await sb.request(bindCall(call('TRUNCATE t')), opts);
         const stop = new AbortController();
         try {
-          const waiting = sb.changed(request.id, 600_000, stop.signal);
+          const waiting = changeOf(sb, request.id, stop.signal);
           await sa.decide(request.id, dba('bob'), 'deny', 'not today');
           await waiting;
           expect(stop.signal.aborted).toBe(false);
@@ -491,4 +491,19 @@ describe('openPgApprovalStore (issue 17)', () => {
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(check()).toBe(true);
+}
+
+/** Resolves when `service` hears of a change to request `id` (its own, or another replica's), or on abort. */
+function changeOf(service: ApprovalService, id: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = service.subscribe((change) => {
+      if (change.requestId !== id) return;
+      stop();
+      resolve();
+    });
+    signal.addEventListener('abort', () => {
+      stop();
+      resolve();
+    }, { once: true });
+  });
 }
