@@ -15,6 +15,8 @@ export interface CallFacts {
   readonly sql?: SqlFacts;
   /** Cloud Storage: the object path the call reads. */
   readonly object?: string;
+  /** Cloud Storage listings: the name prefix listed ("" for the whole bucket). Set only for listings. */
+  readonly listPrefix?: string;
   /** Cloud Logging: the log names the call reads, and its filter (as given). */
   readonly logNames?: readonly string[];
   readonly logFilter?: string;
@@ -26,6 +28,28 @@ export interface CallLimits {
   /** Largest result, in bytes of cell data, before it is cut (`truncated`). */
   readonly maxBytes: number;
   readonly timeoutMs: number;
+  /** tail_logs: the longest time window one call reads. */
+  readonly maxWindowMs: number;
+  /** tail_logs: the longest live tail one call runs (0: none). */
+  readonly maxFollowMs: number;
+}
+
+/**
+ * What policy narrows a call to beyond its yes or no, for tools whose results policy filters: the Logging
+ * filters forced on a log call, and which object names a listing may show.
+ */
+export interface CallScope {
+  /** Logging filters forced on this call (the scope's, then each deciding rule's): each is ANDed. */
+  readonly logFilters: readonly string[];
+  /** Whether a read of this object would run or go to approval for this caller (a listing shows it). */
+  objectVisible(name: string): boolean;
+  /** Whether some object under this prefix could be shown (a listing shows the folder prefix). */
+  prefixVisible(prefix: string): boolean;
+  /**
+   * The prefix to list upstream: the asked one, made longer where every object the caller may see starts
+   * with more (never crossing `delimiter`, so folder listings keep their shape).
+   */
+  listPrefix(prefix: string, delimiter: string | undefined): string;
 }
 
 export interface ColumnInfo {
@@ -97,6 +121,14 @@ export interface ToolGrant {
    * effect is for a call they do not single out, and explain_policy answers for one exact call.
    */
   readonly conditional: boolean;
+  /** read_bucket: the object globs this grant covers (`**` for every object). */
+  readonly objects?: readonly string[];
+  /** read_bucket: object globs a deny rule keeps out, whatever the grant says. */
+  readonly deniedObjects?: readonly string[];
+  /** tail_logs: the log names the scope reads (absent: every log of the project). */
+  readonly logNames?: readonly string[];
+  /** tail_logs: Logging filters policy ANDs with every call. */
+  readonly logFilters?: readonly string[];
 }
 
 /** One resource and what policy would do with each kind of call on it, for this caller. */
@@ -142,7 +174,10 @@ export interface ExecuteContext {
   googleToken(): Promise<GoogleToken>;
   readonly limits: CallLimits;
   readonly facts: CallFacts;
+  readonly scope: CallScope;
   readonly deps: ToolDeps;
+  /** Tells the caller how a long call is going (MCP progress); counts and times only, never values. */
+  progress(message: string): void;
 }
 
 export interface ToolAnnotations {

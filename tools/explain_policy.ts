@@ -21,7 +21,7 @@ export const explainPolicy = defineTool({
     reason: z.string(),
     policyVersion: z.string(),
     facts: z.union([jsonObject, z.null()]).describe('What the call would touch (resource; for SQL: class, tables, functions); null when it stops before policy.'),
-    limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int() }), z.null()]),
+    limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int(), maxWindowMs: z.int(), maxFollowMs: z.int() }), z.null()]),
     approval: z
       .union([z.object({ approverGroups: z.array(z.string()), confirmByCaller: z.boolean(), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()])
       .describe('For "approve": who approves (approverGroups, quorum) and whether your user must confirm the exact call first (confirmByCaller, through MCP elicitation).'),

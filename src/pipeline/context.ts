@@ -13,7 +13,7 @@ export interface CallResponse {
 }
 
 /** Points of a governed call worth telling the caller about while it runs. */
-export type CallStep = 'decided' | 'confirming' | 'confirmed' | 'waiting' | 'approved' | 'started' | 'finished' | 'masked';
+export type CallStep = 'decided' | 'confirming' | 'confirmed' | 'waiting' | 'approved' | 'started' | 'running' | 'finished' | 'masked';
 
 /**
  * Something a stage tells the caller while the call runs: progress at a step, or a message for the agent.

@@ -2,6 +2,7 @@ import type { Principal } from '../identity/principal.js';
 import type { CallerView, CallFacts, ResourceAccess, ResourceKind, ToolGrant } from '../tool.js';
 import { evaluate, principalMatches } from './evaluate.js';
 import { globMatch } from './glob.js';
+import { callScope } from './scope.js';
 import type { Policy } from './load.js';
 import type { PolicyRule } from './schema.js';
 import { SQL_CLASSES, type SqlClass } from './sql/classify.js';
@@ -12,8 +13,8 @@ import { SQL_CLASSES, type SqlClass } from './sql/classify.js';
  */
 const RESOURCE_TOOLS: Readonly<Record<ResourceKind, readonly string[]>> = {
   connection: ['query_sql'],
-  bucket: [],
-  log_scope: [],
+  bucket: ['read_bucket'],
+  log_scope: ['tail_logs'],
 };
 
 /** Classes a statement can have (text that does not parse never reaches policy: it is INVALID_SQL). */
@@ -37,6 +38,22 @@ export function accessFor(policy: Policy, caller: CallerView): ResourceAccess[] 
     for (const tool of RESOURCE_TOOLS[kind]) {
       const conditional = hasConditions(policy, principal, tool, name);
       const decide = (cls?: SqlClass): ReturnType<typeof evaluate> => evaluate(policy, { principal, tool, facts: factsFor(kind, name, cls) });
+      if (kind === 'bucket') {
+        // What a listing of the whole bucket gets, then one grant per effect with the globs it covers.
+        const listing = evaluate(policy, { principal, tool, facts: { resource: { kind, name }, listPrefix: '' } });
+        effects[tool] = listing.effect;
+        if (listing.effect !== 'deny') grants.push(...objectGrants(policy, principal, tool, name));
+        continue;
+      }
+      if (kind === 'log_scope') {
+        const names = logScopes[name]?.logNames;
+        const decision = evaluate(policy, { principal, tool, facts: { resource: { kind, name }, ...(names === undefined ? {} : { logNames: names }) } });
+        effects[tool] = decision.effect;
+        if (decision.effect === 'deny') continue;
+        const scope = callScope(policy, principal, tool, { resource: { kind, name } }, decision);
+        grants.push({ ...grant(tool, decision, conditional), ...(names === undefined ? {} : { logNames: [...names] }), ...(scope.logFilters.length === 0 ? {} : { logFilters: [...scope.logFilters] }) });
+        continue;
+      }
       if (tool !== 'query_sql') {
         const decision = decide();
         effects[tool] = decision.effect;
@@ -64,6 +81,33 @@ function grant(tool: string, decision: ReturnType<typeof evaluate>, conditional:
     ...(decision.approval === undefined ? {} : { approverGroups: [...decision.approval.approverGroups] }),
     conditional,
   };
+}
+
+/** read_bucket grants on one bucket: allow and approve rules grouped by effect and approvers, with their globs. */
+function objectGrants(policy: Policy, principal: Principal, tool: string, bucket: string): Omit<ToolGrant, 'sqlClasses'>[] {
+  const applies = (r: PolicyRule): boolean => r.tools.includes(tool) && principalMatches(r.principals, principal) && (r.resources === undefined || r.resources.some((g) => globMatch(g, bucket)));
+  const rules = policy.file.rules.filter(applies);
+  const denied = [...new Set(rules.filter((r) => r.effect === 'deny').flatMap((r) => r.objects ?? ['**']))];
+  const out: (Omit<ToolGrant, 'sqlClasses'> & { objects: string[] })[] = [];
+  for (const r of rules) {
+    if (r.effect === 'deny') continue;
+    const groups = r.approval?.approverGroups ?? [];
+    const same = out.find((g) => g.effect === r.effect && (g.approverGroups ?? []).join('\n') === groups.join('\n'));
+    const objects = r.objects ?? ['**'];
+    if (same !== undefined) {
+      for (const o of objects) if (!same.objects.includes(o)) same.objects.push(o);
+      continue;
+    }
+    out.push({
+      tool,
+      effect: r.effect,
+      ...(r.effect === 'approve' ? { approverGroups: [...groups] } : {}),
+      conditional: r.objects !== undefined || denied.length > 0,
+      objects: [...objects],
+      ...(denied.length === 0 ? {} : { deniedObjects: denied }),
+    });
+  }
+  return out;
 }
 
 function factsFor(kind: ResourceKind, name: string, cls: SqlClass | undefined): CallFacts {

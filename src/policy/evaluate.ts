@@ -1,6 +1,7 @@
 import type { Principal } from '../identity/principal.js';
 import type { CallFacts, CallLimits } from '../tool.js';
 import { globMatch } from './glob.js';
+import { objectGlobCovers, objectGlobMatch, objectGlobReaches } from './object-glob.js';
 import { sensitiveColumns } from './sensitive.js';
 import type { Policy } from './load.js';
 import type { PolicyRule } from './schema.js';
@@ -40,7 +41,33 @@ function columnMatcher(patterns: readonly string[]): ReturnType<typeof sensitive
 }
 
 /** Built-in limits, used where neither the policy defaults, the resource nor a rule say otherwise. */
-export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, maxBytes: 1024 * 1024, timeoutMs: 15_000 });
+export const BUILTIN_LIMITS: CallLimits = Object.freeze({ maxRows: 1000, maxBytes: 1024 * 1024, timeoutMs: 15_000, maxWindowMs: 24 * 3600_000, maxFollowMs: 60_000 });
+
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+
+/** A policy duration ("15m", "24h") in milliseconds. */
+export function durationMs(text: string): number {
+  return Number(text.slice(0, -1)) * (UNIT_MS[text.slice(-1)] ?? Number.NaN);
+}
+
+/** Limits as policy writes them (any subset). */
+interface PolicyLimits {
+  readonly maxRows?: number | undefined;
+  readonly maxBytes?: number | undefined;
+  readonly timeoutMs?: number | undefined;
+  readonly maxWindow?: string | undefined;
+  readonly maxFollowSeconds?: number | undefined;
+}
+
+function asCallLimits(l: PolicyLimits): Partial<CallLimits> {
+  return {
+    ...(l.maxRows === undefined ? {} : { maxRows: l.maxRows }),
+    ...(l.maxBytes === undefined ? {} : { maxBytes: l.maxBytes }),
+    ...(l.timeoutMs === undefined ? {} : { timeoutMs: l.timeoutMs }),
+    ...(l.maxWindow === undefined ? {} : { maxWindowMs: durationMs(l.maxWindow) }),
+    ...(l.maxFollowSeconds === undefined ? {} : { maxFollowMs: l.maxFollowSeconds * 1000 }),
+  };
+}
 
 function matchesPrincipal(rule: PolicyRule, principal: Principal): boolean {
   return principalMatches(rule.principals, principal);
@@ -75,7 +102,15 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   }
   if (rule.objects !== undefined) {
     const object = request.facts.object;
-    if (object === undefined || !rule.objects.some((g) => globMatch(g, object))) return false;
+    const listed = request.facts.listPrefix;
+    if (object !== undefined) {
+      if (!rule.objects.some((g) => objectGlobMatch(g, object))) return false;
+    } else if (listed !== undefined) {
+      // A listing: allow/approve reach it when some name under the prefix could match; a deny only when
+      // it matches every name under it (names it hides one by one are filtered out of the listing).
+      const hit = rule.effect === 'deny' ? (g: string): boolean => objectGlobCovers(g, listed) : (g: string): boolean => objectGlobReaches(g, listed);
+      if (!rule.objects.some(hit)) return false;
+    } else return false;
   }
   if (rule.logNames !== undefined) {
     const names = request.facts.logNames;
@@ -115,27 +150,20 @@ function matches(rule: PolicyRule, request: EvaluationRequest): boolean {
   return true;
 }
 
-function strictest(
-  a: CallLimits,
-  b: { maxRows?: number | undefined; maxBytes?: number | undefined; timeoutMs?: number | undefined } | undefined,
-): CallLimits {
-  if (b === undefined) return a;
+function strictest(a: CallLimits, policyLimits: PolicyLimits | undefined): CallLimits {
+  if (policyLimits === undefined) return a;
+  const b = asCallLimits(policyLimits);
   return {
     maxRows: Math.min(a.maxRows, b.maxRows ?? a.maxRows),
     maxBytes: Math.min(a.maxBytes, b.maxBytes ?? a.maxBytes),
     timeoutMs: Math.min(a.timeoutMs, b.timeoutMs ?? a.timeoutMs),
+    maxWindowMs: Math.min(a.maxWindowMs, b.maxWindowMs ?? a.maxWindowMs),
+    maxFollowMs: Math.min(a.maxFollowMs, b.maxFollowMs ?? a.maxFollowMs),
   };
 }
 
-function withDefaults(
-  builtin: CallLimits,
-  defaults: { maxRows?: number | undefined; maxBytes?: number | undefined; timeoutMs?: number | undefined } | undefined,
-): CallLimits {
-  return {
-    maxRows: defaults?.maxRows ?? builtin.maxRows,
-    maxBytes: defaults?.maxBytes ?? builtin.maxBytes,
-    timeoutMs: defaults?.timeoutMs ?? builtin.timeoutMs,
-  };
+function withDefaults(builtin: CallLimits, defaults: PolicyLimits | undefined): CallLimits {
+  return { ...builtin, ...(defaults === undefined ? {} : asCallLimits(defaults)) };
 }
 
 /**
@@ -193,6 +221,11 @@ export function evaluate(policy: Policy, request: EvaluationRequest): Decision {
         },
       };
     }
+  }
+  if (request.facts.listPrefix !== undefined && request.facts.object === undefined && approves.length > 0) {
+    // A listing shows names only, and only the names a read could reach (each checked as a read): the
+    // content behind an approve rule still waits for its approval when it is read.
+    return { ...base, effect: 'allow', ruleIds: approves.map((r) => r.id).concat(allows.map((r) => r.id)), reason: 'listing names only: reading objects under an approve rule needs approval', limits };
   }
   if (approves.length > 0) {
     const groups = [...new Set(approves.flatMap((r) => r.approval?.approverGroups ?? []))];

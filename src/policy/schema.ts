@@ -23,10 +23,17 @@ const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
   message: 'must be "table.column" or "schema.table.column" (globs allowed, e.g. "customers.card_number", "*.*ssn*")',
 });
 
+/** A duration like "15m", "24h" or "7d" (seconds, minutes, hours, days). */
+export const Duration = z.string().regex(/^[1-9][0-9]{0,5}[smhd]$/, { message: 'must be a duration like "90s", "15m", "24h" or "7d"' });
+
 const Limits = z.strictObject({
   maxRows: z.int().min(1).max(100_000).optional(),
   maxBytes: z.int().min(1024).max(64 * 1024 * 1024).optional(),
   timeoutMs: z.int().min(100).max(600_000).optional(),
+  /** tail_logs: the longest time window one call may read (default 24h). */
+  maxWindow: Duration.optional(),
+  /** tail_logs: the longest live tail (`follow_seconds`) one call may run (default 60; 0 turns it off). */
+  maxFollowSeconds: z.int().min(0).max(600).optional(),
 });
 
 /** Cloud SQL for PostgreSQL through the Cloud SQL connector, with IAM database authentication (no password). */
@@ -63,7 +70,9 @@ const Bucket = z.strictObject({
 /** A Cloud Logging scope (project and optional log names) agents may read through airlock. */
 const LogScope = z.strictObject({
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: 'must be a Google Cloud project id' }),
-  logNames: z.array(z.string().min(1)).min(1).optional(),
+  logNames: z.array(z.string().regex(/^[A-Za-z0-9_./%-]{1,512}$/, { message: 'must be a log id like "app" or "cloudaudit.googleapis.com/activity"' })).min(1).optional(),
+  /** A Logging filter every call on this scope is narrowed by (ANDed with whatever the agent asks). */
+  filter: z.string().min(1).max(2000).optional(),
   description: z.string().max(500).optional(),
   limits: Limits.optional(),
 });
@@ -136,6 +145,11 @@ const Rule = z
     logNames: z.array(Glob).min(1).optional(),
     /** Globs over the log filter the call gives (log calls only; a call with no filter has the empty filter). */
     logFilter: z.array(z.string().max(2000)).min(1).optional(),
+    /**
+     * allow/approve: a Logging filter the calls this rule decides are narrowed by (ANDed with the scope's
+     * filter, every other deciding rule's and the agent's own).
+     */
+    forceLogFilter: z.string().min(1).max(2000).optional(),
     reason: z.string().min(1).max(500).optional(),
     approval: Approval.optional(),
     limits: Limits.optional(),
@@ -146,6 +160,9 @@ const Rule = z
     }
     if (rule.effect !== 'approve' && rule.approval !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['approval'], message: `"approval" only applies to "approve" rules (this rule is "${rule.effect}")` });
+    }
+    if (rule.effect === 'deny' && rule.forceLogFilter !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['forceLogFilter'], message: '"forceLogFilter" narrows what an allow or approve rule lets through; a deny rule lets nothing through' });
     }
     if (rule.effect === 'deny' && rule.reason === undefined) {
       ctx.addIssue({ code: 'custom', path: ['reason'], message: 'a "deny" rule needs a "reason" (it is shown to the agent)' });

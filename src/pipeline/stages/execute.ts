@@ -2,6 +2,7 @@ import type { AuditSink } from '../../audit/record.js';
 import type { ImpersonationProvider } from '../../connectors/gcp-credentials.js';
 import { AuditUnavailableError, CancelledError, UpstreamUnavailableError } from '../../errors.js';
 import { serviceAccountFor } from '../../policy/downstream.js';
+import { callScope } from '../../policy/scope.js';
 import type { GoogleToken, ToolDeps, ToolResult } from '../../tool.js';
 import type { CallContext, Next, Stage } from '../context.js';
 import { startedEntry } from './audit.js';
@@ -56,7 +57,9 @@ export function executeStage(options: ExecuteStageOptions): Stage {
     };
     const resource = facts.resource === undefined ? '' : ` on ${facts.resource.name}`;
     ctx.report?.({ kind: 'progress', step: 'started', message: `Running ${tool.name}${resource}` });
-    ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, deps, googleToken });
+    const scope = callScope(policy.current(), principal, tool.name, facts, decision);
+    const progress = (message: string): void => ctx.report?.({ kind: 'progress', step: 'running', message });
+    ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, scope, deps, googleToken, progress });
     if (ctx.result.kind === 'rows' && ctx.result.downstream !== undefined) (ctx.downstream ??= []).push(ctx.result.downstream);
     reportFinished(ctx, ctx.result);
     await next();

@@ -109,7 +109,7 @@ describe('evaluate', () => {
       'policies.json',
       TOOLS,
     );
-    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 50, maxBytes: 1024 * 1024, timeoutMs: 5000 });
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 50, maxBytes: 1024 * 1024, timeoutMs: 5000, maxWindowMs: BUILTIN_LIMITS.maxWindowMs, maxFollowMs: BUILTIN_LIMITS.maxFollowMs });
     expect(evaluate(policy([]), { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual(BUILTIN_LIMITS);
   });
 
@@ -124,7 +124,7 @@ describe('evaluate', () => {
       'policies.json',
       TOOLS,
     );
-    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 5000, maxBytes: 8 * 1024 * 1024, timeoutMs: BUILTIN_LIMITS.timeoutMs });
+    expect(evaluate(p, { principal: ana, tool: 'query_sql', facts: facts('read') }).limits).toEqual({ maxRows: 5000, maxBytes: 8 * 1024 * 1024, timeoutMs: BUILTIN_LIMITS.timeoutMs, maxWindowMs: BUILTIN_LIMITS.maxWindowMs, maxFollowMs: BUILTIN_LIMITS.maxFollowMs });
   });
 
   it('matches emails case-insensitively with globs', () => {
@@ -167,7 +167,7 @@ describe('evaluate', () => {
         resources: { buckets: { exports: { bucket: 'acme-exports' } }, logScopes: { prod: { project: 'acme-prod-123' } } },
         rules: [
           { id: 'reports', effect: 'allow', tools: ['query_sql'], resources: ['exports'], objects: ['reports/*.csv'] },
-          { id: 'no-secrets', effect: 'deny', tools: ['query_sql'], objects: ['*secret*'], reason: 'No secrets.' },
+          { id: 'no-secrets', effect: 'deny', tools: ['query_sql'], objects: ['**/*secret*'], reason: 'No secrets.' },
           { id: 'app-logs', effect: 'allow', tools: ['query_sql'], resources: ['prod'], logNames: ['app-*'] },
           { id: 'no-audit-logs', effect: 'deny', tools: ['query_sql'], logNames: ['cloudaudit*'], reason: 'Audit logs stay with security.' },
         ],
