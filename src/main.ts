@@ -100,8 +100,17 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** What tools may use: the SQL connector, the classifier with this connection's catalog, policy views. */
-export function toolDeps(policy: () => Policy, sql: SqlConnector, catalogs: PostgresConnector, registry: ToolRegistry, log?: Logger, approvals?: ApprovalService): ToolDeps {
+export function toolDeps(
+  policy: () => Policy,
+  sql: SqlConnector,
+  catalogs: PostgresConnector,
+  registry: ToolRegistry,
+  log?: Logger,
+  approvals?: ApprovalService,
+  connectors: Pick<ToolDeps, 'storage' | 'logging'> = {},
+): ToolDeps {
   const deps: ToolDeps = {
+    ...connectors,
     ...(approvals === undefined ? {} : { myApprovals: (caller: CallerView) => approvalSummaries(approvals, caller) }),
     sql,
     classifySql: catalogClassifier(catalogs, policy, log),

@@ -5,6 +5,8 @@
 import type * as z from 'zod';
 import type { SqlFacts } from './policy/sql/classify.js';
 import type { SqlConnector } from './connectors/types.js';
+import type { StorageConnector } from './connectors/storage-types.js';
+import type { LoggingConnector } from './connectors/logging-types.js';
 import type { Explanation } from './policy/explain.js';
 
 export type ResourceKind = 'connection' | 'bucket' | 'log_scope';
@@ -86,6 +88,9 @@ export interface RowsResult {
   readonly downstream?: DownstreamUse;
 }
 
+/** How text content is masked: CSV by its header, JSON and NDJSON by key names, or as plain text. */
+export type ContentFormat = 'text' | 'csv' | 'json' | 'ndjson';
+
 /** A JSON document result, with a short text rendering for the model. */
 export interface JsonResult {
   readonly kind: 'json';
@@ -145,6 +150,10 @@ export interface ResourceAccess {
 /** Services a tool may use; injected so tools stay free of clients and configuration. */
 export interface ToolDeps {
   readonly sql: SqlConnector;
+  /** Cloud Storage for read_bucket; absent when no bucket is configured. */
+  readonly storage?: StorageConnector;
+  /** Cloud Logging for tail_logs; absent when no log scope is configured. */
+  readonly logging?: LoggingConnector;
   /** Classifies SQL for a connection (its function catalog decides which calls are read-safe). */
   readonly classifySql: (sql: string, connection: string) => Promise<SqlFacts>;
   readonly hasConnection: (name: string) => boolean;

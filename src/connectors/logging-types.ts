@@ -1,0 +1,42 @@
+/**
+ * What tail_logs needs from Cloud Logging. The connector (logging.ts) owns the client, its credentials,
+ * deadlines and error mapping; tools see only these shapes. `scope` is always the policy's resource name.
+ */
+import type { UpstreamCall } from './storage-types.js';
+
+/** One entry in the Logging REST JSON shape (payloads as JSON). */
+export interface LogEntryJson {
+  readonly logName: string;
+  readonly timestamp: string;
+  readonly severity?: string;
+  readonly insertId?: string;
+  readonly resource?: { readonly type: string; readonly labels?: Readonly<Record<string, string>> };
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly trace?: string;
+  readonly spanId?: string;
+  readonly httpRequest?: Readonly<Record<string, unknown>>;
+  readonly textPayload?: string;
+  readonly jsonPayload?: Readonly<Record<string, unknown>>;
+  readonly protoPayload?: Readonly<Record<string, unknown>>;
+}
+
+export interface EntriesRequest {
+  /** The complete filter to send (composed by the tool: policy filters, log names, agent filter, window). */
+  readonly filter: string;
+  readonly order: 'asc' | 'desc';
+  readonly pageSize: number;
+  readonly pageToken?: string;
+}
+
+export interface EntriesPage {
+  readonly entries: readonly LogEntryJson[];
+  readonly nextPageToken?: string;
+}
+
+export interface LoggingConnector {
+  /** The project a scope reads (from policy). */
+  list(scope: string, request: EntriesRequest, call: UpstreamCall): Promise<EntriesPage>;
+  /** Live tail until `call.deadline` or cancellation; `onEntries` gets each batch as it arrives. */
+  tail(scope: string, request: { readonly filter: string }, call: UpstreamCall, onEntries: (entries: readonly LogEntryJson[]) => void): Promise<void>;
+  close(): Promise<void>;
+}
