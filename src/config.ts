@@ -141,11 +141,24 @@ export const ApprovalsConfigSchema = z.strictObject({
   .refine((a) => a.notify === undefined || a.publicUrl !== undefined, { message: 'approvals.notify needs approvals.publicUrl (the console address approvers open from a notification)', path: ['publicUrl'] });
 export type ApprovalsConfig = z.output<typeof ApprovalsConfigSchema>;
 
+/**
+ * Where a Google API is reached. Absent: Google's production endpoint with airlock's own credentials
+ * (Application Default Credentials, or the impersonated service account policy assigns). An `http://`
+ * endpoint must be on loopback and is called without credentials (a local server in tests and demos).
+ */
+const Endpoint = z.string().regex(/^(https?:\/\/)?[A-Za-z0-9.\-[\]:]+(:\d{1,5})?\/?$/, 'an endpoint like "https://storage.googleapis.com", "http://127.0.0.1:4443" or "127.0.0.1:8085"');
+export const StorageConfigSchema = z.strictObject({ endpoint: Endpoint.optional() });
+export const LoggingConfigSchema = z.strictObject({ endpoint: Endpoint.optional() });
+
 export const RuntimeFileSchema = z.strictObject({
   $schema: z.string().optional(),
   identity: IdentityConfigSchema.optional(),
   audit: AuditConfigSchema.optional(),
   approvals: ApprovalsConfigSchema.optional(),
+  /** Cloud Storage for read_bucket. */
+  storage: StorageConfigSchema.optional(),
+  /** Cloud Logging for tail_logs. */
+  logging: LoggingConfigSchema.optional(),
 });
 export type RuntimeFile = z.output<typeof RuntimeFileSchema>;
 

@@ -29,6 +29,10 @@ export type AirlockErrorCode =
   | 'TIMEOUT'
   | 'CANCELLED'
   | 'UPSTREAM_UNAVAILABLE'
+  | 'UPSTREAM_DENIED'
+  | 'UPSTREAM_TIMEOUT'
+  | 'NOT_FOUND'
+  | 'CONTENT_REJECTED'
   | 'MASKING_FAILED'
   | 'AUDIT_UNAVAILABLE'
   | 'TOO_MANY_CALLS'
@@ -223,6 +227,42 @@ export class UpstreamUnavailableError extends AirlockError {
   readonly outcome = 'error';
   constructor(what: string, options?: AirlockErrorOptions) {
     super(`${what} is unavailable right now; try again shortly.`, options);
+  }
+}
+
+/** The upstream service refused airlock's own credentials (401/403, PERMISSION_DENIED). */
+export class UpstreamDeniedError extends AirlockError {
+  readonly code = 'UPSTREAM_DENIED';
+  readonly outcome = 'error';
+  constructor(what: string, options?: AirlockErrorOptions) {
+    super(`${what} refused airlock's access. This is a deployment matter (airlock's service account lacks a permission), not something a different request fixes.`, options);
+  }
+}
+
+/** The upstream service did not answer within the call's time limit (a hang, DEADLINE_EXCEEDED). */
+export class UpstreamTimeoutError extends AirlockError {
+  readonly code = 'UPSTREAM_TIMEOUT';
+  readonly outcome = 'timed_out';
+  constructor(what: string, limitMs: number, options?: AirlockErrorOptions) {
+    super(`${what} did not answer within the call's time limit of ${limitMs} ms; the request was stopped. Try again, or narrow it.`, { ...options, data: { limitMs, ...options?.data } });
+  }
+}
+
+/** What the call names does not exist upstream (a missing object or bucket). */
+export class NotFoundError extends AirlockError {
+  readonly code = 'NOT_FOUND';
+  readonly outcome = 'error';
+  constructor(what: string, options?: AirlockErrorOptions) {
+    super(`${what} was not found.`, options);
+  }
+}
+
+/** Content airlock will not pass on (a compressed object that inflates past its ratio cap, corrupt data). */
+export class ContentRejectedError extends AirlockError {
+  readonly code = 'CONTENT_REJECTED';
+  readonly outcome = 'error';
+  constructor(reason: string, options?: AirlockErrorOptions) {
+    super(`The content was not returned: ${reason}`, options);
   }
 }
 
