@@ -625,7 +625,8 @@ export function printLogFilter(f: LogFilter): string {
       if (!OPS.includes(f.op)) throw new TypeError(`printLogFilter: unknown operator ${JSON.stringify(f.op)}`);
       return `${f.left.kind === 'call' ? printCall(f.left) : printPath(f.left)}${f.op}${printValueExpr(f.value, true)}`;
     case 'global':
-      return printValue(f.value);
+      // `-5` alone reads as NOT 5: a negative number standing alone is printed as the phrase it is.
+      return f.value.kind === 'number' && f.value.text.startsWith('-') ? quote(f.value.text) : printValue(f.value);
     case 'call':
       return printCall(f);
     default:
@@ -674,7 +675,8 @@ function printValue(v: LogValue): string {
 
 function printPath(p: LogFieldPath): string {
   const [first, ...rest] = p.path;
-  if (first === undefined || !IDENT.test(first) || KEYWORDS.has(first)) throw new TypeError(`printLogFilter: bad field path ${JSON.stringify(p.path)}`);
+  // A lone AND/OR/NOT would print as the keyword; `AND.x` is still a path.
+  if (first === undefined || !IDENT.test(first) || (rest.length === 0 && KEYWORDS.has(first))) throw new TypeError(`printLogFilter: bad field path ${JSON.stringify(p.path)}`);
   return [first, ...rest.map((s) => (SEGMENT.test(s) ? s : quote(s)))].join('.');
 }
 

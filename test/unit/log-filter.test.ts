@@ -70,6 +70,8 @@ describe('parseLogFilter and printLogFilter (issue 18)', () => {
     ['and or not', '"and" AND "or" AND "not"'],
     ['10.0.0.1', '"10.0.0.1"'],
     ['404', '404'],
+    ['AND.x = 1 NOTE', 'AND.x=1 AND "NOTE"'],
+    ['-5', 'NOT 5'],
   ];
   it.each(canonical)('prints %j as %j and re-parses to the same tree', (text, printed) => {
     expect(roundTrip(text)).toBe(printed);
@@ -164,6 +166,7 @@ describe('parseLogFilter and printLogFilter (issue 18)', () => {
         { kind: 'global', value: { kind: 'string', text: 'line\n-- comment )\u2028\u202e' } },
       ],
     };
+    expect(printLogFilter({ kind: 'global', value: { kind: 'number', text: '-5' } })).toBe('"-5"');
     const printed = printLogFilter(hostile);
     expect(printed).toBe('labels.") OR (true"."a\\"b\\\\"="\\") OR (\\"x" AND "line\\n-- comment )\\u2028\\u202E"');
     expect(parseLogFilter(printed)).toEqual(hostile);
@@ -232,7 +235,14 @@ describe('composeLogFilter (issue 18)', () => {
       for (let j = 0; j < n; j++) s += fragments[next() % fragments.length];
       yield s;
     }
-    yield* ['x) OR (true', 'x) OR (true -- ', 'true) OR (x', '") OR ("', 'a -- )\n OR true', 'a\n) OR (\ntrue', '"unterminated ) OR (true', 'x") OR ("y'];
+    const chars = '()"\\-=!<>:~*,. \n\tANDORTxyz0.5';
+    for (let i = 0; i < count; i++) {
+      const n = 1 + (next() % 24);
+      let s = '';
+      for (let j = 0; j < n; j++) s += chars.charAt(next() % chars.length);
+      yield s;
+    }
+    yield* ['AND.x = 1', 'sample(AND.x, 0.5)', 'x = -5', 'NOT.y:*', 'x) OR (true', 'x) OR (true -- ', 'true) OR (x', '") OR ("', 'a -- )\n OR true', 'a\n) OR (\ntrue', '"unterminated ) OR (true', 'x") OR ("y'];
   }
 
   it('never widens the scope: each hostile filter is refused, or stays one parenthesised group of the same tree', () => {
