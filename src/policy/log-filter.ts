@@ -767,7 +767,10 @@ const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_60
 export function parseSince(text: string, now: Date, name = 'since'): Date {
   const t = typeof text === 'string' ? text.trim() : '';
   const d = DURATION.exec(t);
-  if (d !== null) return new Date(now.getTime() - Number(d[1]) * (UNIT_MS[d[2] as string] as number));
+  if (d !== null) {
+    const at = new Date(now.getTime() - Number(d[1]) * (UNIT_MS[d[2] as string] as number));
+    if (!Number.isNaN(at.getTime())) return at;
+  }
   if (RFC3339.test(t)) {
     const ms = Date.parse(t.toUpperCase());
     // Date.parse rolls 2026-02-30 over to March; a time that does not print back to its own date is refused.

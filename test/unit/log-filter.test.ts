@@ -296,7 +296,7 @@ describe('parseSince (issue 18)', () => {
     expect(parseSince(text, now).toISOString()).toBe(iso);
   });
 
-  it.each(['', '15', 'm', '15 m', '-5m', '1w', '1.5h', '9999999999d', '2026-02-30T00:00:00Z', '2026-03-01', '2026-03-01T25:00:00Z', 'yesterday'])(
+  it.each(['', '15', 'm', '15 m', '-5m', '1w', '1.5h', '9999999999d', '999999999d', '2026-02-30T00:00:00Z', '2026-03-01', '2026-03-01T25:00:00Z', 'yesterday'])(
     'refuses %j with a message naming the accepted forms',
     (text) => {
       expect(() => parseSince(text, now)).toThrow(
