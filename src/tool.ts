@@ -62,11 +62,18 @@ export interface RowsResult {
   readonly downstream?: DownstreamUse;
 }
 
+/** How text content (an object's body) is masked: as free text, or by its structure. */
+export type ContentFormat = 'text' | 'csv' | 'json' | 'ndjson';
+
 /** A JSON document result, with a short text rendering for the model. */
 export interface JsonResult {
   readonly kind: 'json';
   readonly value: Readonly<Record<string, unknown>>;
   readonly text: string;
+  /** Fields of `value` (top-level keys) that hold text content, masked by its format instead of as a plain string. */
+  readonly contentFormats?: Readonly<Record<string, ContentFormat>>;
+  /** Builds the model's text from the masked value (then `text` is ignored): text and structure show the same masked data. */
+  readonly render?: (masked: Readonly<Record<string, unknown>>) => string;
 }
 
 export type ToolResult = RowsResult | JsonResult;
