@@ -32,6 +32,7 @@ export type AirlockErrorCode =
   | 'MASKING_FAILED'
   | 'AUDIT_UNAVAILABLE'
   | 'TOO_MANY_CALLS'
+  | 'CONTENT_REJECTED'
   | 'INTERNAL';
 
 /** The audit outcome each code is recorded under. */
@@ -251,6 +252,25 @@ export class TooManyCallsError extends AirlockError {
       `Too many calls in flight: at most ${maxConcurrent} of your calls run at once, and none finished in time. The call was not run; wait for your running calls to finish and try again.`,
       { ...options, data: { maxConcurrent } },
     );
+  }
+}
+
+/** Why content was refused: it inflates past the ratio cap (a compression bomb), or its compression is corrupt. */
+export type ContentRejection = 'too_compressed' | 'corrupt';
+
+const CONTENT_REJECTED: Readonly<Record<ContentRejection, string>> = {
+  too_compressed: 'The content was not returned: it decompresses to far more than its compressed size (a possible compression bomb).',
+  corrupt: 'The content was not returned: its compressed data is corrupt.',
+};
+
+/** An object's content that airlock refuses to decode (fixed public text per reason; detail to the audit). */
+export class ContentRejectedError extends AirlockError {
+  readonly code = 'CONTENT_REJECTED';
+  readonly outcome = 'error';
+  readonly reason: ContentRejection;
+  constructor(reason: ContentRejection, options?: AirlockErrorOptions) {
+    super(CONTENT_REJECTED[reason], { ...options, data: { ...options?.data, reason } });
+    this.reason = reason;
   }
 }
 
