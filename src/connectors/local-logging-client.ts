@@ -13,9 +13,19 @@ import { grpc } from 'google-gax';
  *
  * The entry point must also set `METADATA_SERVER_DETECTION=none` before the client is used, and a client
  * that writes must preset `logging.detectedResource`: otherwise the auth library probes the metadata server,
- * a link-local address. Keep retries and deadlines short per call, for example
- * `getEntries({ ..., gaxOptions: { timeout: 5_000, maxRetries: 0 } })` (see the tests for what each option
- * does); `tailEntries()` is gRPC only (the REST fallback cannot tail).
+ * a link-local address.
+ *
+ * What the client does with these options (pinned by test/integration/local-logging.test.ts):
+ * - `gaxOptions: { retry: null, timeout: ms }` makes one attempt bounded by `ms` and keeps the upstream code
+ *   (14 UNAVAILABLE, 7 PERMISSION_DENIED, …; a hang gives 4 DEADLINE_EXCEEDED). `maxRetries: N` makes N
+ *   attempts (0 counts as 1) and then reports 4 DEADLINE_EXCEEDED whatever the upstream said, so a
+ *   connector that maps codes should retry itself or use `retry: null`.
+ * - Paging: pass the returned next query back whole (`getEntries({ ...next, autoPaginate: false })`); a
+ *   bare `pageToken` with the original options gets a new `timestamp >=` term from the client and the
+ *   server refuses the token as belonging to another query.
+ * - `tailEntries()` (gRPC only: the REST fallback cannot tail) is ended upstream by `stream.abort()`;
+ *   `destroy()` alone leaves the gRPC call open. `tailEntries({ gaxOptions: { timeout } })` is the stream's
+ *   deadline. Its `bufferWindow` never reaches the server (the client sends it misspelled).
  *
  * ```ts
  * const logging = new Logging(localLoggingClientOptions(local.address, 'airlock-demo'));
