@@ -30,6 +30,7 @@ type Target = { readonly kind: 'google'; readonly host?: string; readonly port?:
 const DEMO_LIVE_MS = 2000;
 /** Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried at most this often, within the deadline. */
 const MAX_RETRIES = 2;
+const RETRY_DELAY_MS = 150;
 /** A tail stream is given this much past the call's deadline before gRPC ends it on its own. */
 const STREAM_GRACE_MS = 5000;
 
@@ -117,15 +118,16 @@ export async function openLogging(options: OpenLoggingOptions): Promise<LoggingC
         const { fromProto } = await load();
         const timeout = Math.max(1, call.deadline - Date.now());
         // The filter always names `timestamp` (the tool's window), so the client adds no 24-hour clause.
-        const [entries, , response] = await logging.getEntries({
+        const [entries, , response] = await retried(call, () => logging.getEntries({
           resourceNames: [`projects/${project}`],
           filter: request.filter,
           orderBy: `timestamp ${request.order}`,
           pageSize: request.pageSize,
           ...(request.pageToken === undefined ? {} : { pageToken: request.pageToken }),
           autoPaginate: false,
-          gaxOptions: { timeout, maxRetries: MAX_RETRIES },
-        });
+          // Retries are the connector's (below): short, bounded and within the deadline.
+          gaxOptions: { timeout, retry: null },
+        }));
         const next = (response as { nextPageToken?: string } | undefined)?.nextPageToken;
         return {
           entries: entries.map((e) => fromProto(restoreTimestamp(e.metadata as Record<string, unknown>))),
@@ -213,6 +215,20 @@ function restoreTimestamp(metadata: Record<string, unknown>): Record<string, unk
   if (!(t instanceof Date)) return metadata;
   const ms = t.getTime();
   return { ...metadata, timestamp: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } };
+}
+
+/** `work` again after a short pause when Logging is briefly unavailable, while the deadline leaves room. */
+async function retried<T>(call: UpstreamCall, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const delay = RETRY_DELAY_MS * 2 ** attempt;
+      const code = (error as { code?: unknown } | null)?.code;
+      if (attempt >= MAX_RETRIES || code !== GRPC.UNAVAILABLE || call.signal.aborted || Date.now() + delay >= call.deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /** Runs `work` until the call's deadline or cancellation, whichever comes first; upstream errors mapped. */
