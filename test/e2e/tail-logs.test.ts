@@ -316,7 +316,7 @@ describe('tail_logs (issue 18)', () => {
     await expect.poll(() => readAudit(auditDir).filter((r) => r.tool === 'tail_logs' && r.outcome === 'cancelled').length, { timeout: 10_000 }).toBe(1);
   });
 
-  it.each([
+  it.each<[LoggingFault, string, string]>([
     [{ code: 'PERMISSION_DENIED' }, 'UPSTREAM_DENIED', 'error'],
     [{ code: 'UNAVAILABLE' }, 'UPSTREAM_UNAVAILABLE', 'error'],
     [{ code: 'RESOURCE_EXHAUSTED' }, 'UPSTREAM_UNAVAILABLE', 'error'],
