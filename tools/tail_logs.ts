@@ -127,8 +127,8 @@ export const tailLogs = defineTool({
       ...(followed === undefined ? {} : { followedSeconds: followed }),
       ...(truncated ? { note: truncationNote(collected, max, ctx.limits.maxBytes) } : {}),
     };
-    // Object.assign: `render` is read by the mask stage, which builds the text from the masked value.
-    const result: JsonResult = Object.assign({ kind: 'json' as const, value, text: renderEntries(value) }, { render: renderEntries });
+    // The text is rendered again from the masked value, so text and structure show the same masked data.
+    const result: JsonResult = { kind: 'json', value, text: '', render: renderEntries };
     return result;
   },
 });
