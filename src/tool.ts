@@ -96,6 +96,10 @@ export interface JsonResult {
   readonly kind: 'json';
   readonly value: Readonly<Record<string, unknown>>;
   readonly text: string;
+  /** Fields of `value` (top-level keys) that hold text content, masked by its format instead of as a plain string. */
+  readonly contentFormats?: Readonly<Record<string, ContentFormat>>;
+  /** Builds the model's text from the masked value (then `text` is ignored): text and structure show the same masked data. */
+  readonly render?: (masked: Readonly<Record<string, unknown>>) => string;
 }
 
 export type ToolResult = RowsResult | JsonResult;
