@@ -133,7 +133,7 @@ beforeAll(async () => {
     await client.connect(transport);
   } catch (error) {
     await gcs.close();
-    throw new Error(`airlock did not start: ${String(error)}\n${stderr}`);
+    throw new Error(`airlock did not start:\n${stderr}`, { cause: error });
   }
 }, 60_000);
 
