@@ -257,15 +257,6 @@ export class NotFoundError extends AirlockError {
   }
 }
 
-/** Content airlock will not pass on (a compressed object that inflates past its ratio cap, corrupt data). */
-export class ContentRejectedError extends AirlockError {
-  readonly code = 'CONTENT_REJECTED';
-  readonly outcome = 'error';
-  constructor(reason: string, options?: AirlockErrorOptions) {
-    super(`The content was not returned: ${reason}`, options);
-  }
-}
-
 export class MaskingFailedError extends AirlockError {
   readonly code = 'MASKING_FAILED';
   readonly outcome = 'error';
@@ -291,6 +282,25 @@ export class TooManyCallsError extends AirlockError {
       `Too many calls in flight: at most ${maxConcurrent} of your calls run at once, and none finished in time. The call was not run; wait for your running calls to finish and try again.`,
       { ...options, data: { maxConcurrent } },
     );
+  }
+}
+
+/** Why content was refused: it inflates past the ratio cap (a compression bomb), or its compression is corrupt. */
+export type ContentRejection = 'too_compressed' | 'corrupt';
+
+const CONTENT_REJECTED: Readonly<Record<ContentRejection, string>> = {
+  too_compressed: 'The content was not returned: it decompresses to far more than its compressed size (a possible compression bomb).',
+  corrupt: 'The content was not returned: its compressed data is corrupt.',
+};
+
+/** An object's content that airlock refuses to decode (fixed public text per reason; detail to the audit). */
+export class ContentRejectedError extends AirlockError {
+  readonly code = 'CONTENT_REJECTED';
+  readonly outcome = 'error';
+  readonly reason: ContentRejection;
+  constructor(reason: ContentRejection, options?: AirlockErrorOptions) {
+    super(CONTENT_REJECTED[reason], { ...options, data: { ...options?.data, reason } });
+    this.reason = reason;
   }
 }
 

@@ -142,6 +142,22 @@ export function csvHeader(text: string, contextOf: (name: string) => ColumnConte
 }
 
 /**
+ * The header of text known to be CSV (an object declared `text/csv`): its first line names the columns,
+ * whatever the names look like and however many fields the records have (a record cut at a byte cap, a
+ * ragged export). Undefined when the text has no line break (no record) or no name gives any context.
+ * A single column is read with ','.
+ */
+export function declaredCsvHeader(text: string, contextOf: (name: string) => ColumnContext | undefined): CsvHeader | undefined {
+  const eol = text.indexOf('\n');
+  if (eol < 0) return undefined;
+  const found = delimiterOf(text.slice(0, eol));
+  const delim = found < 0 ? 44 : found;
+  const header = record(text, 0, delim);
+  const contexts = header.fields.map((f) => contextOf(value(text, f)));
+  return contexts.some((c) => c !== undefined) ? { delim, contexts, next: header.next } : undefined;
+}
+
+/**
  * Findings that only the header's context gives, for text that is CSV with a header row (`csvHeader`).
  * Offsets are JS string indices of the cells' contents.
  */

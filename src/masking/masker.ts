@@ -1,12 +1,13 @@
 import { DEPTH_MARKER, MAX_JSON_DEPTH } from '../bounds.js';
 import { MaskingFailedError } from '../errors.js';
 import type { MaskingSettings } from '../policy/schema.js';
-import type { JsonResult, RowsResult, ToolResult } from '../tool.js';
+import type { ContentFormat, JsonResult, RowsResult, ToolResult } from '../tool.js';
 import { isDigitCode } from './chars.js';
 import { unicodeDigit } from './fold.js';
 import { ColumnNameRules } from './columns.js';
 import { keyedValue, nameKinds } from './context-detectors.js';
-import { csvFindings, csvHeader, csvRecordFindings, type ColumnContext, type CsvHeader } from './csv.js';
+import { maskContent } from './content.js';
+import { csvFindings, csvHeader, csvRecordFindings, declaredCsvHeader, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
 import { mayMatch, prefilterFor } from './prefilter.js';
@@ -296,7 +297,8 @@ export class Masker {
     if (typeof toJson === 'function' && !jsonDone) return this.maskAny((toJson as () => unknown).call(value), ctx, repeats, under, true, depth);
     // Arrays and plain objects are copied only when something in them is masked (most are not).
     if (Array.isArray(value)) {
-      const items = this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats, undefined, false, depth + 1));
+      // Items inherit their array's key: every value of `"passwords": ["…", "…"]`, `"api_keys": [[…]]` is one.
+      const items = this.maskEach(value as readonly unknown[], (v) => this.maskAny(v, ctx, repeats, under, false, depth + 1));
       return jsonDone && items === value ? [...items] : items;
     }
     const keyed = (this.detectors & KEYED_BITS) !== 0;
@@ -388,10 +390,48 @@ export class Masker {
     }
   }
 
+  /**
+   * One JSON scalar as `maskValue` masks it under the object key `key` (undefined: no key gives it
+   * context), for values read from JSON text rather than parsed (see content.ts). A number comes back
+   * unchanged or as its masked text.
+   */
+  maskUnderKey(key: string | undefined, value: string | number, ctx: MaskContext): string | number {
+    const under = key !== undefined && (this.detectors & KEYED_BITS) !== 0 ? this.keyContext(key) : undefined;
+    return this.maskAny(value, ctx, undefined, under) as string | number;
+  }
+
+  /**
+   * The header of text declared to be CSV (its first line, whatever its names look like), if a name gives
+   * its column context (a column rule, a keyed name); see `find`. Undefined when none does or the text
+   * holds no line break.
+   */
+  declaredCsvHeader(text: string): CsvHeader | undefined {
+    return this.csvContext ? declaredCsvHeader(text, (name) => this.columnContext(name, false)) : undefined;
+  }
+
   private maskJson(result: JsonResult): Masked<JsonResult> {
     const ctx = new MaskContext();
-    const value = this.maskAny(result.value, ctx, new Repeats()) as Record<string, unknown>;
-    const text = this.maskText(result.text, ctx);
+    const repeats = new Repeats();
+    const formats = result.contentFormats;
+    let value: Record<string, unknown>;
+    if (formats === undefined) value = this.maskAny(result.value, ctx, repeats) as Record<string, unknown>;
+    else {
+      // Text content (an object's body) is masked by its format; the rest of the value as always.
+      const content: [string, string, ContentFormat][] = [];
+      const rest: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(result.value)) {
+        const format = Object.hasOwn(formats, k) ? formats[k] : undefined;
+        if (format !== undefined && typeof v === 'string') content.push([k, v, format]);
+        else setOwn(rest, k, v);
+      }
+      value = this.maskAny(rest, ctx, repeats) as Record<string, unknown>;
+      for (const [k, v, format] of content) {
+        const key = this.maskKey(k, ctx, repeats);
+        setOwn(value, key === k ? k : uniqueKey(value, key), maskContent(this, v, format, ctx));
+      }
+    }
+    // A rendering from the masked value shows exactly what the structure holds; a tool's own text is masked as text.
+    const text = result.render !== undefined ? result.render(value) : this.maskText(result.text, ctx);
     return { value: { ...result, value, text }, report: { findings: Object.fromEntries(ctx.counts), maskedColumns: [] } };
   }
 

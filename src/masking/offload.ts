@@ -68,8 +68,28 @@ export function shouldOffload(result: ToolResult): boolean {
   return WORKER_AVAILABLE && textWeight(result) >= OFFLOAD_MIN_CHARS;
 }
 
-/** Masks one result on a new worker thread; fails closed (MASKING_FAILED) when the worker fails. */
-export function maskOffThread(job: OffloadJob, signal: AbortSignal): Promise<Masked<ToolResult>> {
+/**
+ * Masks one result on a new worker thread; fails closed (MASKING_FAILED) when the worker fails. A JSON
+ * result's `render` cannot cross to the worker (structured clone carries no functions): it is applied to
+ * the masked value here, after the worker, as the masker would have.
+ */
+export async function maskOffThread(job: OffloadJob, signal: AbortSignal): Promise<Masked<ToolResult>> {
+  const { result } = job;
+  if (result.kind !== 'json' || result.render === undefined) return onWorker(job, signal);
+  const { render, ...rest } = result;
+  // The tool's own text is replaced by the rendering: it is not sent, and not masked for nothing.
+  const masked = await onWorker({ ...job, result: { ...rest, text: '' } }, signal);
+  if (masked.value.kind !== 'json') throw new MaskingFailedError({ detail: 'masking worker returned another kind of result' });
+  let text: string;
+  try {
+    text = render(masked.value.value);
+  } catch (error) {
+    throw new MaskingFailedError({ detail: `rendering the masked result failed: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+  }
+  return { value: { ...masked.value, render, text }, report: masked.report };
+}
+
+function onWorker(job: OffloadJob, signal: AbortSignal): Promise<Masked<ToolResult>> {
   if (signal.aborted) return Promise.reject(new CancelledError({ detail: 'cancelled before masking' }));
   return new Promise((resolve, reject) => {
     let settled = false;
