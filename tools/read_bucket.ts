@@ -126,8 +126,8 @@ function storageOf(ctx: ExecuteContext): NonNullable<ExecuteContext['deps']['sto
   return storage;
 }
 
-function upstreamCall(ctx: ExecuteContext): { signal: AbortSignal; deadline: number; googleToken: ExecuteContext['googleToken'] } {
-  return { signal: ctx.signal, deadline: Date.now() + ctx.limits.timeoutMs, googleToken: () => ctx.googleToken() };
+function upstreamCall(ctx: ExecuteContext): { signal: AbortSignal; deadline: number; timeoutMs: number; googleToken: ExecuteContext['googleToken'] } {
+  return { signal: ctx.signal, deadline: Date.now() + ctx.limits.timeoutMs, timeoutMs: ctx.limits.timeoutMs, googleToken: () => ctx.googleToken() };
 }
 
 async function list(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
