@@ -362,6 +362,31 @@ describe('read_bucket upstream faults (issue 18)', () => {
   });
 });
 
+describe('list_resources with a bucket (issue 18)', () => {
+  it('shows the bucket with the object paths that run, need approval, and are never read', async () => {
+    const result = (await client.callTool({ name: 'list_resources', arguments: {} })) as Result;
+    expect(result.structuredContent?.resources).toEqual([
+      {
+        kind: 'bucket',
+        name: 'acme',
+        description: 'Application logs, assets and exports',
+        access: [
+          { tool: 'read_bucket', effect: 'allow', conditional: true, objects: ['app/**', 'config/*.json', 'app/big/**'], deniedObjects: ['**/*.pem'] },
+          { tool: 'read_bucket', effect: 'approve', approverGroups: ['data-owners'], conditional: true, objects: ['exports/**'], deniedObjects: ['**/*.pem'] },
+        ],
+      },
+    ]);
+    expect(textOf(result)).toBe(
+      [
+        'You may use 1 resource (anything not listed is denied):',
+        'bucket "acme": Application logs, assets and exports',
+        '  read_bucket: objects app/**, config/*.json, app/big/**: runs; objects exports/**: needs approval (approvers: data-owners)',
+        '    never: **/*.pem',
+      ].join('\n'),
+    );
+  });
+});
+
 describe('read_bucket audit (issue 18)', () => {
   it('has exactly one audit record per call, with the right outcome', () => {
     const records = readAudit(auditDir).filter((r) => r.tool === 'read_bucket');
