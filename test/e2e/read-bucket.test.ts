@@ -4,7 +4,7 @@
  * The server's fault hook records every upstream request (to prove what was, and was not, sent) and
  * injects errors, hangs and dropped connections.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -12,7 +12,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { demoPng } from '../../src/connectors/demo-objects.js';
 import { startLocalGcs, type GcsFault, type GcsFaultRequest, type LocalGcs } from '../../src/connectors/local-gcs.js';
-import { auditIdOf, CLI, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { auditIdOf, CLI, readAudit, ROOT, tempDir, textOf, writePolicy } from '../support/airlock.js';
 
 const CSV = [
   'id,name,email,card_number,phone,tax_id',
@@ -83,6 +83,7 @@ const POLICY = {
 let gcs: LocalGcs;
 let client: Client;
 let auditDir: string;
+let moduleLog: string;
 let fault: ((req: GcsFaultRequest) => GcsFault | undefined) | undefined;
 const seen: GcsFaultRequest[] = [];
 /** Every read_bucket call made, with the outcome its audit record must have. */
@@ -122,8 +123,9 @@ beforeAll(async () => {
   writeFileSync(configPath, JSON.stringify({ storage: { endpoint: gcs.url }, approvals: { waitSeconds: 0 } }));
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(dir, POLICY), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
-    env: { PATH: process.env.PATH ?? '', HOME: dir },
+    // Every module airlock imports is logged: the storage client must load only when a bucket is used.
+    args: ['--import', join(ROOT, 'test', 'support', 'module-log.mjs'), CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(dir, POLICY), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+    env: { PATH: process.env.PATH ?? '', HOME: dir, AIRLOCK_MODULE_LOG: (moduleLog = join(dir, 'modules.log')) },
     stderr: 'pipe',
   });
   let stderr = '';
@@ -149,6 +151,22 @@ function fresh(): void {
   seen.length = 0;
   fault = undefined;
 }
+
+/** Whether airlock has imported the Cloud Storage client library so far. */
+function storageLoaded(): boolean {
+  return readFileSync(moduleLog, 'utf8').split('\n').some((url) => url.includes('/node_modules/@google-cloud/storage/'));
+}
+
+describe('read_bucket client loading (issue 18)', () => {
+  it('loads the Cloud Storage client only at the first bucket call', async () => {
+    await client.callTool({ name: 'list_resources', arguments: {} });
+    expect(readFileSync(moduleLog, 'utf8')).toContain('/dist/src/main.js');
+    expect(storageLoaded()).toBe(false);
+    fresh();
+    await call({ bucket: 'acme', action: 'list', prefix: 'app/logs/' }, 'ok');
+    expect(storageLoaded()).toBe(true);
+  });
+});
 
 describe('read_bucket list (issue 18)', () => {
   it('shows only folders and objects a read could reach, and says how many were hidden', async () => {
