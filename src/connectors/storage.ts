@@ -18,7 +18,7 @@ import type { Storage as GcsStorage } from '@google-cloud/storage';
 import { CancelledError, InvalidInputError, NotFoundError, UnknownResourceError, UpstreamDeniedError, UpstreamTimeoutError, UpstreamUnavailableError, type AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/load.js';
-import type { StorageConfigSchema } from '../config.js';
+import { ConfigError, type StorageConfigSchema } from '../config.js';
 import type * as z from 'zod';
 import { writeDemoObjects, DEMO_BUCKET } from './demo-objects.js';
 import { startLocalGcs, type LocalGcs } from './local-gcs.js';
@@ -55,7 +55,7 @@ export function storageEndpoint(endpoint: string | undefined): Endpoint {
   const withScheme = /^https?:\/\//.test(endpoint) ? endpoint : `http://${endpoint}`;
   const url = new URL(withScheme);
   if (url.protocol === 'https:') return { url: withScheme.replace(/\/$/, ''), local: false };
-  if (!LOOPBACK.test(url.hostname)) throw new TypeError(`storage.endpoint: an http:// endpoint must be on loopback (127.0.0.1 or [::1]), got "${endpoint}"`);
+  if (!LOOPBACK.test(url.hostname)) throw new ConfigError(`storage.endpoint: an http:// endpoint must be on loopback (127.0.0.1 or [::1]), got "${endpoint}"`);
   return { url: withScheme.replace(/\/$/, ''), local: true };
 }
 
