@@ -17,7 +17,7 @@ import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/
 import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
-import { openStorage } from './connectors/storage.js';
+import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
 import { ToolRegistry } from './mcp/registry.js';
 import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
@@ -147,7 +147,7 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
-  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS));
+  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy) });
   return { deps, close: () => connector.close() };
 }
 

@@ -179,6 +179,15 @@ export function openStorage(options: StorageOptions): Promise<StorageHandle> {
   return Promise.resolve(connector);
 }
 
+/**
+ * The storage connector for offline policy work (explain, test, replay): it knows the policy's buckets,
+ * so facts and decisions are the server's, and it never calls Cloud Storage.
+ */
+export function offlineStorage(policy: () => Policy): StorageConnector {
+  const offline = (): Promise<never> => Promise.reject(new Error('offline: Cloud Storage is not called'));
+  return { hasBucket: (name) => Object.hasOwn(policy().file.resources.buckets, name), list: offline, read: offline, close: () => Promise.resolve() };
+}
+
 interface RawObject {
   readonly name: string;
   readonly size?: string | number;

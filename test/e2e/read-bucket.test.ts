@@ -4,7 +4,9 @@
  * The server's fault hook records every upstream request (to prove what was, and was not, sent) and
  * injects errors, hangs and dropped connections.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -84,6 +86,8 @@ let gcs: LocalGcs;
 let client: Client;
 let auditDir: string;
 let moduleLog: string;
+let policyPath: string;
+const run = promisify(execFile);
 let fault: ((req: GcsFaultRequest) => GcsFault | undefined) | undefined;
 const seen: GcsFaultRequest[] = [];
 /** Every read_bucket call made, with the outcome its audit record must have. */
@@ -124,7 +128,7 @@ beforeAll(async () => {
   const transport = new StdioClientTransport({
     command: process.execPath,
     // Every module airlock imports is logged: the storage client must load only when a bucket is used.
-    args: ['--import', join(ROOT, 'test', 'support', 'module-log.mjs'), CLI, 'serve', '--stdio', '--config', configPath, '--policy', writePolicy(dir, POLICY), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
+    args: ['--import', join(ROOT, 'test', 'support', 'module-log.mjs'), CLI, 'serve', '--stdio', '--config', configPath, '--policy', (policyPath = writePolicy(dir, POLICY)), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts'],
     env: { PATH: process.env.PATH ?? '', HOME: dir, AIRLOCK_MODULE_LOG: (moduleLog = join(dir, 'modules.log')) },
     stderr: 'pipe',
   });
@@ -402,6 +406,23 @@ describe('list_resources with a bucket (issue 18)', () => {
         '    never: **/*.pem',
       ].join('\n'),
     );
+  });
+});
+
+describe('explain_policy and policy explain for read_bucket (issue 18)', () => {
+  it('dry-runs a bucket read on the server, and offline from the CLI, with the same decision', async () => {
+    const cases: [string, string, string[]][] = [
+      ['exports/customers.csv', 'approve', ['exports-need-approval']],
+      ['app/logs/api.ndjson', 'allow', ['read-app']],
+      ['app/keys/server.pem', 'deny', ['no-pem']],
+    ];
+    for (const [object, effect, ruleIds] of cases) {
+      const input = { bucket: 'acme', action: 'read', object };
+      const online = (await client.callTool({ name: 'explain_policy', arguments: { tool: 'read_bucket', arguments: input } })) as Result;
+      expect(online.structuredContent, object).toMatchObject({ effect, ruleIds, facts: { resource: { kind: 'bucket', name: 'acme' }, object } });
+      const { stdout } = await run(process.execPath, [CLI, 'policy', 'explain', '--policy', policyPath, '--principal', '{"email":"ana@example.com","groups":["analysts"]}', '--tool', 'read_bucket', '--input', JSON.stringify(input)]);
+      expect(JSON.parse(stdout), object).toMatchObject({ effect, ruleIds, facts: { resource: { kind: 'bucket', name: 'acme' }, object } });
+    }
   });
 });
 
