@@ -376,6 +376,28 @@ describe('read_bucket upstream faults (issue 18)', () => {
     expect(next.structuredContent).toMatchObject({ content: BIG.slice(0, 10) });
   }, 20_000);
 
+  it('a call cancelled while the upstream hangs is audited as cancelled, and the next call works', async () => {
+    fresh();
+    fault = () => ({ hang: true });
+    const before = new Set(readAudit(auditDir).map((r) => r.id));
+    const controller = new AbortController();
+    const pending = client.callTool({ name: 'read_bucket', arguments: { bucket: 'acme', action: 'read', object: 'app/big/big.log' } }, undefined, { signal: controller.signal });
+    for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(requests()).toEqual(['meta app/big/big.log']);
+    controller.abort('changed my mind');
+    await expect(pending).rejects.toThrow();
+    let record: ReturnType<typeof readAudit>[number] | undefined;
+    for (let i = 0; i < 60 && record === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      record = readAudit(auditDir).find((r) => r.tool === 'read_bucket' && !before.has(r.id));
+    }
+    expect(record).toMatchObject({ outcome: 'cancelled', error: { code: 'CANCELLED' } });
+    calls.push({ id: record?.id ?? '', outcome: 'cancelled' });
+    fresh();
+    const next = await call({ bucket: 'acme', action: 'read', object: 'app/big/big.log', range: { start: 0, end: 9 } }, 'ok');
+    expect(next.structuredContent).toMatchObject({ content: BIG.slice(0, 10) });
+  });
+
   it('a listing that fails upstream gives its code too', async () => {
     fresh();
     fault = () => ({ status: 403 });
