@@ -17,7 +17,7 @@ import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/
 import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
-import { loggingIsLocal, openLogging } from './connectors/logging.js';
+import { loggingIsLocal, offlineLogging, openLogging } from './connectors/logging.js';
 import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
 import { ToolRegistry } from './mcp/registry.js';
@@ -148,7 +148,7 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
-  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy) });
+  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy), logging: offlineLogging(() => policy) });
   return { deps, close: () => connector.close() };
 }
 
@@ -215,9 +215,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const audit = owned.add(await openAudit({ config: runtime.audit, dir: config.auditDir, segmentBytes: config.auditSegmentBytes, fsync: config.auditFsync, env, log }));
     await loadSqlParser();
     const databases = owned.add(await openDatabases({ demo: config.demo, policy, env, log }));
-    // Loopback Storage and Logging servers are reached without credentials: the auth library must never probe the metadata server.
-    if (config.demo || runtime.storage?.endpoint?.startsWith('http://') === true) process.env.METADATA_SERVER_DETECTION = 'none';
-    if (loggingIsLocal({ demo: config.demo, config: runtime.logging })) process.env.METADATA_SERVER_DETECTION = 'none';
+    if (googleOnLoopback(config, runtime)) process.env.METADATA_SERVER_DETECTION = 'none';
     const storage = owned.add(await openStorage({ demo: config.demo, policy, config: runtime.storage, env, log }));
     const logging = owned.add(await openLogging({ demo: config.demo, policy, config: runtime.logging, env, log }));
     const impersonation = await downstreamImpersonation(policy(), log);
@@ -255,6 +253,14 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
 /** Drops the keys whose value is undefined (for optional settings under exactOptionalPropertyTypes). */
 function optional<T extends Record<string, unknown>>(values: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+/**
+ * Whether Cloud Storage or Cloud Logging is reached on a loopback server (the demo, tests): such a server
+ * is called without credentials, and the auth library must never probe the metadata server.
+ */
+function googleOnLoopback(config: ServeConfig, runtime: RuntimeFile): boolean {
+  return config.demo || runtime.storage?.endpoint?.startsWith('http://') === true || loggingIsLocal({ demo: config.demo, config: runtime.logging });
 }
 
 /** The policy file, loaded and watched for changes. */

@@ -90,7 +90,7 @@ export const tailLogs = defineTool({
     const filter = composeLogFilter({ forced: ctx.scope.logFilters, ...logNames, ...(agent === undefined ? {} : { agent }), since, until });
     const max = Math.min(args.limit ?? DEFAULT_LIMIT, ctx.limits.maxRows);
     const collected = new Collector(max, ctx.limits.maxBytes);
-    const call = { signal: ctx.signal, deadline: started + ctx.limits.timeoutMs };
+    const call = { signal: ctx.signal, deadline: started + ctx.limits.timeoutMs, googleToken: () => ctx.googleToken() };
     let pageToken = args.page_token;
     do {
       const page = await logging.list(args.scope, { filter, order, pageSize: Math.min(MAX_PAGE, collected.room() + 1), ...(pageToken === undefined ? {} : { pageToken }) }, call);
@@ -104,7 +104,7 @@ export const tailLogs = defineTool({
       const tailFilter = composeLogFilter({ forced: ctx.scope.logFilters, ...logNames, ...(agent === undefined ? {} : { agent }), since: until, until: new Date(tailSince.getTime() + follow + TAIL_SKEW_MS) });
       const tailStart = Date.now();
       const listed = collected.count;
-      await logging.tail(args.scope, { filter: tailFilter }, { signal: ctx.signal, deadline: tailStart + follow }, (entries) => {
+      await logging.tail(args.scope, { filter: tailFilter }, { signal: ctx.signal, deadline: tailStart + follow, googleToken: () => ctx.googleToken() }, (entries) => {
         collected.add(entries);
         const last = collected.lastTimestamp();
         ctx.progress(`${collected.count} entries so far${last === undefined ? '' : `, last at ${last}`}${collected.count > listed ? ` (${collected.count - listed} live)` : ''}`);

@@ -86,14 +86,32 @@ export async function openLogging(options: OpenLoggingOptions): Promise<LoggingC
   let loaded: Promise<Loaded> | undefined;
   const load = (): Promise<Loaded> => (loaded ??= loadClient());
   const clients = new Map<string, Logging>();
-  const client = async (project: string): Promise<Logging> => {
+  /** Clients holding a caller's impersonated token (policy `downstream.impersonation`), by project and token. */
+  const perToken = new Map<string, Logging>();
+  const client = async (project: string, call?: UpstreamCall): Promise<Logging> => {
     const { Logging: Client, localOptions } = await load();
+    const endpoint = target.kind === 'google' ? { ...(target.host === undefined ? {} : { apiEndpoint: target.host }), ...(target.port === undefined ? {} : { port: target.port }) } : {};
+    if (target.kind === 'google' && policy().file.downstream.impersonation !== undefined && call?.googleToken !== undefined) {
+      const token = await call.googleToken();
+      const key = `${project}\n${token.accessToken}`;
+      let c = perToken.get(key);
+      if (c === undefined) {
+        const { OAuth2Client } = await import('google-auth-library');
+        const authClient = new OAuth2Client({ credentials: { access_token: token.accessToken, expiry_date: token.expiresAt } });
+        c = new Client({ projectId: project, authClient, ...endpoint });
+        // Tokens live minutes: keep the few most recent clients only, closing the ones let go.
+        if (perToken.size >= 16) {
+          const oldest = perToken.keys().next().value as string;
+          void gapic(perToken.get(oldest) as Logging).close().catch(() => undefined);
+          perToken.delete(oldest);
+        }
+        perToken.set(key, c);
+      }
+      return c;
+    }
     let c = clients.get(project);
     if (c === undefined) {
-      c =
-        target.kind === 'local'
-          ? new Client(localOptions(target.address, project))
-          : new Client({ projectId: project, ...(target.host === undefined ? {} : { apiEndpoint: target.host }), ...(target.port === undefined ? {} : { port: target.port }) });
+      c = target.kind === 'local' ? new Client(localOptions(target.address, project)) : new Client({ projectId: project, ...endpoint });
       clients.set(project, c);
     }
     return c;
@@ -105,16 +123,13 @@ export async function openLogging(options: OpenLoggingOptions): Promise<LoggingC
   };
 
   return {
-    scope(name) {
-      const s = Object.hasOwn(policy().file.resources.logScopes, name) ? policy().file.resources.logScopes[name] : undefined;
-      return s === undefined ? undefined : { project: s.project, ...(s.logNames === undefined ? {} : { logNames: s.logNames }) };
-    },
+    scope: (name) => logScopeInfo(policy(), name),
 
     async list(scope: string, request: EntriesRequest, call: UpstreamCall): Promise<EntriesPage> {
       const { project } = scopeOf(scope);
       const what = `Cloud Logging (log scope "${scope}")`;
       return bounded(what, call, async () => {
-        const logging = await client(project);
+        const logging = await client(project, call);
         const { fromProto } = await load();
         const timeout = Math.max(1, call.deadline - Date.now());
         // The filter always names `timestamp` (the tool's window), so the client adds no 24-hour clause.
@@ -140,7 +155,7 @@ export async function openLogging(options: OpenLoggingOptions): Promise<LoggingC
       const { project } = scopeOf(scope);
       const what = `Cloud Logging (live tail of log scope "${scope}")`;
       const limitMs = call.deadline - Date.now();
-      const logging = await bounded(what, call, () => client(project));
+      const logging = await bounded(what, call, () => client(project, call));
       const { fromProto } = await load();
       if (call.signal.aborted) throw new CancelledError({ detail: 'cancelled before the tail opened' });
       // The generated client's stream, not `tailEntries()`: that wrapper opens the gRPC stream only after an
@@ -174,11 +189,24 @@ export async function openLogging(options: OpenLoggingOptions): Promise<LoggingC
     },
 
     async close() {
-      for (const c of clients.values()) await gapic(c).close().catch(() => undefined);
+      for (const c of [...clients.values(), ...perToken.values()]) await gapic(c).close().catch(() => undefined);
       clients.clear();
+      perToken.clear();
       for (const close of closers.splice(0).reverse()) await close();
     },
   };
+}
+
+/** A log scope of the policy as tail_logs sees it (project and log names); undefined when there is none. */
+function logScopeInfo(policy: Policy, name: string): LogScopeInfo | undefined {
+  const s = Object.hasOwn(policy.file.resources.logScopes, name) ? policy.file.resources.logScopes[name] : undefined;
+  return s === undefined ? undefined : { project: s.project, ...(s.logNames === undefined ? {} : { logNames: s.logNames }) };
+}
+
+/** Log scopes for offline policy work (explain, test, replay): the policy's scopes, and nothing is called. */
+export function offlineLogging(policy: () => Policy): LoggingConnector {
+  const offline = (): Promise<never> => Promise.reject(new Error('offline: Cloud Logging is not called'));
+  return { scope: (name) => logScopeInfo(policy(), name), list: offline, tail: offline, close: () => Promise.resolve() };
 }
 
 /** The generated LoggingServiceV2 client inside `Logging` (typed `any` by the library). */

@@ -3,7 +3,9 @@
  * the real @google-cloud/logging client against the loopback Logging server over the demo entries. The
  * filter that reaches the server is observed there; faults are injected there.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -48,6 +50,7 @@ let server: LocalLogging;
 let client: Client;
 let transport: StdioClientTransport;
 let auditDir: string;
+let policyPath: string;
 let stderr = '';
 /** Every filter the server received, by method. */
 const seen: { method: LoggingMethod; filter?: string }[] = [];
@@ -77,7 +80,7 @@ beforeAll(async () => {
   writeFileSync(config, JSON.stringify({ logging: { endpoint: server.address }, approvals: { waitSeconds: 0 } }));
   transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'serve', '--stdio', '--policy', writePolicy(dir, policy), '--audit-dir', auditDir, '--config', config, '--dev-identity', 'ana@example.com,analysts'],
+    args: [CLI, 'serve', '--stdio', '--policy', (policyPath = writePolicy(dir, policy)), '--audit-dir', auditDir, '--config', config, '--dev-identity', 'ana@example.com,analysts'],
     env: { PATH: process.env.PATH ?? '' },
     cwd: dir,
     stderr: 'pipe',
@@ -362,5 +365,22 @@ describe('tail_logs (issue 18)', () => {
     expect(calls).toEqual([]);
     expect(readAudit(auditDir).filter((r) => r.id === auditIdOf(result))).toHaveLength(1);
     expect(stderr).not.toMatch(/169\.254\.169\.254|metadata\.google\.internal/);
+  });
+});
+
+describe('explain_policy and policy explain for tail_logs (issue 18)', () => {
+  it('dry-runs a log call on the server, and offline from the CLI, with the same decision and no upstream call', async () => {
+    const cases: [Record<string, unknown>, string, string[]][] = [
+      [{ scope: 'checkout', filter: 'severity>=ERROR' }, 'allow', ['analysts-logs']],
+      [{ scope: 'audit' }, 'approve', ['audit-needs-approval']],
+    ];
+    const before = seen.length;
+    for (const [input, effect, ruleIds] of cases) {
+      const online = structured(await client.callTool({ name: 'explain_policy', arguments: { tool: 'tail_logs', arguments: input } })) as unknown as Record<string, unknown>;
+      expect(online, String(input.scope)).toMatchObject({ effect, ruleIds, facts: { resource: { kind: 'log_scope', name: input.scope } } });
+      const { stdout } = await promisify(execFile)(process.execPath, [CLI, 'policy', 'explain', '--policy', policyPath, '--principal', '{"email":"ana@example.com","groups":["analysts"]}', '--tool', 'tail_logs', '--input', JSON.stringify(input)]);
+      expect(JSON.parse(stdout), String(input.scope)).toMatchObject({ effect, ruleIds, facts: { resource: { kind: 'log_scope', name: input.scope } } });
+    }
+    expect(seen.length).toBe(before);
   });
 });
