@@ -255,10 +255,10 @@ for (const kind of KINDS) {
         expect(e.resource.type).toBe('cloud_run_revision');
         expect(e.logName).toMatch(/^projects\/airlock-demo\/logs\/(app|requests)$/);
       }
-      const sent = String(value.filter);
-      expect(sent).toContain('cloud_run_revision');
-      expect(sent).toContain('severity>=INFO');
-      expect(sent).toContain('severity>=ERROR');
+      // Policy filters first, each in its own parentheses, then the log names, the agent's filter and the window.
+      expect(String(value.filter)).toMatch(
+        /^\(resource\.type="cloud_run_revision"\) AND \(severity>="INFO"\) AND \(logName="projects\/airlock-demo\/logs\/app" OR logName="projects\/airlock-demo\/logs\/requests"\) AND \(severity>="ERROR"\) AND timestamp>="\S+Z" AND timestamp<"\S+Z"$/,
+      );
       expect(value).toMatchObject({ scope: 'prod-logs', project: 'airlock-demo', order: 'desc', count: 5, truncated: true });
       expectNoRawValues(result);
       expectOneRecord(the(), result, 'tail_logs', 'ok');
