@@ -281,9 +281,13 @@ for (const kind of KINDS) {
       expect(value.followedSeconds).toBeGreaterThanOrEqual(4);
       const live = (value.entries as { insertId?: string }[]).filter((e) => e.insertId?.startsWith('live-') === true);
       expect(live.length).toBeGreaterThan(0);
-      const batches = a.progress.filter((p) => p.progressToken === token);
+      const mine = a.progress.filter((p) => p.progressToken === token);
+      expect(mine[0]?.message).toBe('Policy allowed the call (test-live-tail)');
+      // One notification per live batch, counting up, after the pipeline's own steps.
+      const batches = mine.filter((p) => p.message?.includes('entries so far') === true);
       expect(batches.length).toBeGreaterThan(0);
       for (const p of batches) expect(p.message).toMatch(/^\d+ entries so far, last at \d{4}-\d\d-\d\dT\S+Z \(\d+ live\)$/);
+      expect(mine.map((p) => p.progress)).toEqual(mine.map((_, i) => i + 1));
       expectNoRawValues(result);
       expectOneRecord(a, result, 'tail_logs', 'ok');
     });
