@@ -35,7 +35,7 @@ const ALLOWED: readonly { readonly pattern: RegExp; readonly reason: string }[] 
 const EXPECTED: readonly { readonly pattern: RegExp; readonly exit: 'nonzero'; readonly output: RegExp }[] = [
   { pattern: /sql="DROP TABLE customers"/, exit: 'nonzero', output: /POLICY_DENIED/ },
   // A filter that would widen the log scope does not parse: refused with its position (issue 18).
-  { pattern: /filter="severity>=ERROR\) OR \(true"/, exit: 'nonzero', output: /unexpected "\)" at line 1, column 16[\s\S]*INVALID_INPUT/ },
+  { pattern: /filter="severity>=ERROR\) OR \(true"/, exit: 'nonzero', output: /unexpected \\*"\)\\*" at line 1, column 16[\s\S]*INVALID_INPUT/ },
 ];
 
 /** What a command's output must show, where the docs promise something specific. */
