@@ -8,7 +8,9 @@ export const explainPolicy = defineTool({
   description: [
     'Dry-run a tool call without running it: airlock answers what policy would do (allow, approve = needs a',
     'human approval, or deny), which rules decide, why, and what it understood of the call (for SQL: the',
-    'statement class, tables and functions). Use it to find out before calling whether a query will run.',
+    'statement class, tables and functions; for read_bucket: the bucket and the object or listing prefix; for',
+    'tail_logs: the log scope, its logs and your filter). Use it to find out before calling whether a query,',
+    'an object read or a log read will run.',
   ].join(' '),
   input: z.strictObject({
     tool: z.string().min(1).max(64).describe('The tool to explain, e.g. "query_sql".'),

@@ -6,9 +6,10 @@ export const whoami = defineTool({
   name: 'whoami',
   description: [
     'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
-    'and, for every database connection you may use, what policy does with each kind of SQL statement',
-    '(allow = runs, approve = needs a human approval, deny = refused), and your pending and recent approval',
-    'requests (collect approved ones with approval_status). Call this first to plan queries.',
+    'and, for every resource you may use, what policy does with it: on a database connection each kind of SQL',
+    'statement, on a Cloud Storage bucket read_bucket, on a log scope tail_logs (allow = runs, approve = needs',
+    'a human approval, deny = refused; list_resources names the object paths and log filters policy applies),',
+    'and your pending and recent approval requests (collect approved ones with approval_status). Call this first to plan.',
   ].join(' '),
   input: z.strictObject({}),
   output: z.object({

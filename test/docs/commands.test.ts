@@ -34,6 +34,8 @@ const ALLOWED: readonly { readonly pattern: RegExp; readonly reason: string }[] 
 /** Commands that succeed with a non-zero exit status by design, and what their output must show. */
 const EXPECTED: readonly { readonly pattern: RegExp; readonly exit: 'nonzero'; readonly output: RegExp }[] = [
   { pattern: /sql="DROP TABLE customers"/, exit: 'nonzero', output: /POLICY_DENIED/ },
+  // A filter that would widen the log scope does not parse: refused with its position (issue 18).
+  { pattern: /filter="severity>=ERROR\) OR \(true"/, exit: 'nonzero', output: /unexpected \\*"\)\\*" at line 1, column 16[\s\S]*INVALID_INPUT/ },
 ];
 
 /** What a command's output must show, where the docs promise something specific. */
@@ -45,7 +47,12 @@ const SHOWS: readonly { readonly pattern: RegExp; readonly output: RegExp }[] = 
   { pattern: /audit tail$/, output: /denied \(POLICY_DENIED\)/ },
   { pattern: /policy explain .*UPDATE orders/, output: /"effect": "approve"/ },
   { pattern: /mask --jsonl$/, output: /\[EMAIL_1\], key \[AWS_ACCESS_KEY_1\]/ },
-  { pattern: /tools\/list$/, output: /"query_sql"/ },
+  { pattern: /tools\/list$/, output: /"query_sql"[\s\S]*"read_bucket"[\s\S]*"tail_logs"/ },
+  // The demo bucket and logs (issue 18): hidden names counted, content masked, exports sent to approval.
+  { pattern: /tool-name read_bucket .*action="list"/, output: /^(?![\s\S]*config\/settings\.txt)[\s\S]*"hidden": 1/ },
+  { pattern: /object="app\/logs\/api-2026-12-01\.ndjson"/, output: /^(?![\s\S]*(ana\.silva@example\.com|correct-horse-battery-staple|203\.0\.113\.2\d))[\s\S]*\[EMAIL_\d+\][\s\S]*"format": "ndjson"/ },
+  { pattern: /object="exports\/customers-2026-11\.csv"/, output: /"status": "pending_approval"[\s\S]*"dpo"/ },
+  { pattern: /tool-name tail_logs .*filter="severity>=ERROR"/, output: /^(?![\s\S]*(ana\.silva@example\.com|"severity": "(INFO|DEBUG|WARNING)"))[\s\S]*"severity": "(ERROR|CRITICAL|ALERT|EMERGENCY)"[\s\S]*cloud_run_revision/ },
   { pattern: /^airlock approvals list --url/, output: /^ID +AGE +REQUESTER +TOOL +RESOURCE +SQL +APPROVALS +EXPIRES IN\napr_\S+ +\d+s +ana@example\.com +query_sql +shop +UPDATE orders/ },
   { pattern: /^airlock approvals list --state all/, output: /^ID +STATE +AGE/ },
   { pattern: /^airlock approvals show REQUEST_ID --url/, output: /\nSQL \(exactly what runs if approved\):\n {2}UPDATE orders SET status = \$1 WHERE id = \$2\n\nParameters:\n {2}\$1 {2}"paid" {2}\(string\)\n {2}\$2 {2}42 {2}\(number\)/ },

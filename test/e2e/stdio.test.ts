@@ -156,6 +156,28 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
             { tool: 'query_sql', effect: 'approve', sqlClasses: ['write', 'server_state'], approverGroups: ['dba'], conditional: false },
           ],
         },
+        // The demo bucket and log scopes (issue 18).
+        {
+          kind: 'bucket',
+          name: 'data',
+          description: "Demo bucket (a local Cloud Storage server in `npm start`): the app's logs and assets, config files, customer exports",
+          access: [
+            { tool: 'read_bucket', effect: 'allow', conditional: true, objects: ['app/**', 'config/*.json'], deniedObjects: ['**/*.pem', '**/*.p12'] },
+            { tool: 'read_bucket', effect: 'approve', approverGroups: ['dpo', 'dba'], conditional: true, objects: ['exports/**'], deniedObjects: ['**/*.pem', '**/*.p12'] },
+          ],
+        },
+        {
+          kind: 'log_scope',
+          name: 'prod-logs',
+          description: 'The checkout service on Cloud Run: application and request logs (a local Cloud Logging server in `npm start`)',
+          access: [{ tool: 'tail_logs', effect: 'allow', conditional: true, logNames: ['app', 'requests'], logFilters: ['resource.type="cloud_run_revision"', 'severity>=INFO'] }],
+        },
+        {
+          kind: 'log_scope',
+          name: 'audit-logs',
+          description: 'Admin Activity audit log of the demo project: who changed what, with request bodies',
+          access: [{ tool: 'tail_logs', effect: 'approve', approverGroups: ['dba'], conditional: true, logNames: ['cloudaudit.googleapis.com/activity'] }],
+        },
       ],
       auditId: auditIdOf(result),
     });
@@ -167,7 +189,13 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
     const result = await client.callTool({ name: 'whoami', arguments: {} });
     expect(result.structuredContent).toMatchObject({
       identity: { issuer: 'airlock:dev-identity', sub: 'ana@example.com', groups: ['analysts'], verified: false },
-      resources: [{ kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve', server_state: 'approve', ddl: 'deny', destructive: 'deny', admin: 'deny' } }],
+      resources: [
+        { kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve', server_state: 'approve', ddl: 'deny', destructive: 'deny', admin: 'deny' } },
+        // Buckets and log scopes (issue 18): one effect per tool.
+        { kind: 'bucket', name: 'data', effects: { read_bucket: 'allow' } },
+        { kind: 'log_scope', name: 'prod-logs', effects: { tail_logs: 'allow' } },
+        { kind: 'log_scope', name: 'audit-logs', effects: { tail_logs: 'approve' } },
+      ],
     });
     expect(textOf(result)).toContain('You are ana@example.com (issuer airlock:dev-identity; groups: analysts) [UNVERIFIED dev identity].');
   });

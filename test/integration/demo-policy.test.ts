@@ -15,9 +15,11 @@ import { toolDeps } from '../../src/main.js';
 import { ToolRegistry } from '../../src/mcp/registry.js';
 import { buildPipeline } from '../../src/pipeline/chain.js';
 import type { CallContext } from '../../src/pipeline/context.js';
+import { evaluate } from '../../src/policy/evaluate.js';
 import { parsePolicy } from '../../src/policy/load.js';
+import { callScope } from '../../src/policy/scope.js';
 import { loadSqlParser } from '../../src/policy/sql/classify.js';
-import type { RowsResult } from '../../src/tool.js';
+import type { CallFacts, RowsResult } from '../../src/tool.js';
 import { EXAMPLE_POLICY, readAudit, tempDir } from '../support/airlock.js';
 
 const registry = new ToolRegistry(ALL_TOOLS);
@@ -118,5 +120,61 @@ describe('the demo policy (issue 15)', () => {
     }
     const { rows } = await sql.run('shop', 'SELECT count(*)::int AS n FROM orders', [], { mode: 'read', timeoutMs: 5000, maxRows: 1, maxBytes: 1024, signal: new AbortController().signal });
     expect(rows[0]?.[0]).toBeGreaterThan(0);
+  });
+});
+
+describe('the demo policy on the demo bucket and log scopes (issue 18)', () => {
+  const ana = { sub: 'ana@example.com', email: 'ana@example.com', groups: ['analysts'], issuer: 'dev', clientId: undefined, dev: true };
+  const outsider = { sub: 'sam@example.com', email: 'sam@example.com', groups: ['support'], issuer: 'dev', clientId: undefined, dev: true };
+  const bucket = (facts: Omit<CallFacts, 'resource'>, principal = ana): ReturnType<typeof evaluate> =>
+    evaluate(policy, { principal, tool: 'read_bucket', facts: { resource: { kind: 'bucket', name: 'data' }, ...facts } });
+
+  it.each([
+    ['app/logs/api-2026-12-01.ndjson', 'allow', ['analysts-read-app-objects']],
+    ['app/logs/worker.log.gz', 'allow', ['analysts-read-app-objects']],
+    ['config/service.json', 'allow', ['analysts-read-app-objects']],
+    ['exports/customers-2026-11.csv', 'approve', ['exports-need-dpo-approval']],
+    ['exports/2026/all.csv', 'approve', ['exports-need-dpo-approval']],
+    ['config/settings.txt', 'deny', []],
+    ['config/nested/service.json', 'deny', []],
+    ['app/certs/server.pem', 'deny', ['no-key-files']],
+    ['server.pem', 'deny', ['no-key-files']],
+    ['exports/keys/export.p12', 'deny', ['no-key-files']],
+  ] as const)('read_bucket read of %s: %s', (object, effect, ruleIds) => {
+    const decision = bucket({ object });
+    expect(decision.effect).toBe(effect);
+    expect(decision.ruleIds).toEqual(ruleIds);
+  });
+
+  it('sends exports to a DPO or a DBA, with the reason the agent sees', () => {
+    const decision = bucket({ object: 'exports/customers-2026-11.csv' });
+    expect(decision.approval?.approverGroups).toEqual(['dpo', 'dba']);
+    expect(decision.reason).toBe('Customer exports hold personal data in bulk; a DPO or a DBA must approve reading one.');
+  });
+
+  it('shows a listing only the names a read could reach', () => {
+    const listing = bucket({ listPrefix: '' });
+    expect(listing.effect).toBe('allow');
+    const scope = callScope(policy, ana, 'read_bucket', { resource: { kind: 'bucket', name: 'data' }, listPrefix: '' }, listing);
+    const names = ['app/README.md', 'config/service.json', 'config/settings.txt', 'exports/customers-2026-11.csv', 'app/certs/server.pem'];
+    expect(names.filter((n) => scope.objectVisible(n))).toEqual(['app/README.md', 'config/service.json', 'exports/customers-2026-11.csv']);
+  });
+
+  it('lets nobody outside analysts and DBAs read the bucket or the logs', () => {
+    expect(bucket({ object: 'app/README.md' }, outsider).effect).toBe('deny');
+    expect(bucket({ listPrefix: '' }, outsider).effect).toBe('deny');
+    expect(evaluate(policy, { principal: outsider, tool: 'tail_logs', facts: { resource: { kind: 'log_scope', name: 'prod-logs' }, logNames: ['app', 'requests'] } }).effect).toBe('deny');
+  });
+
+  it('narrows the production logs by the scope filter and the analysts\' rule, and sends the audit log to a DBA', () => {
+    const facts: CallFacts = { resource: { kind: 'log_scope', name: 'prod-logs' }, logNames: ['app', 'requests'], logFilter: 'severity>=ERROR' };
+    const prod = evaluate(policy, { principal: ana, tool: 'tail_logs', facts });
+    expect(prod).toMatchObject({ effect: 'allow', ruleIds: ['analysts-read-prod-logs'] });
+    expect(prod.limits).toMatchObject({ maxRows: 200, maxWindowMs: 6 * 3600_000, maxFollowMs: 30_000 });
+    expect(callScope(policy, ana, 'tail_logs', facts, prod).logFilters).toEqual(['resource.type="cloud_run_revision"', 'severity>=INFO']);
+    const audit = evaluate(policy, { principal: ana, tool: 'tail_logs', facts: { resource: { kind: 'log_scope', name: 'audit-logs' }, logNames: ['cloudaudit.googleapis.com/activity'] } });
+    expect(audit).toMatchObject({ effect: 'approve', ruleIds: ['audit-log-needs-dba-approval'] });
+    expect(audit.approval?.approverGroups).toEqual(['dba']);
+    expect(audit.limits.maxFollowMs).toBe(0);
   });
 });

@@ -75,14 +75,46 @@ describe('list_resources with the example policy', () => {
             { tool: 'query_sql', effect: 'approve', sqlClasses: ['write', 'server_state'], approverGroups: ['dba'], conditional: false },
           ],
         },
+        // The demo bucket and log scopes (issue 18): object globs that run, need approval or are never read; forced log filters.
+        {
+          kind: 'bucket',
+          name: 'data',
+          description: "Demo bucket (a local Cloud Storage server in `npm start`): the app's logs and assets, config files, customer exports",
+          access: [
+            { tool: 'read_bucket', effect: 'allow', conditional: true, objects: ['app/**', 'config/*.json'], deniedObjects: ['**/*.pem', '**/*.p12'] },
+            { tool: 'read_bucket', effect: 'approve', approverGroups: ['dpo', 'dba'], conditional: true, objects: ['exports/**'], deniedObjects: ['**/*.pem', '**/*.p12'] },
+          ],
+        },
+        {
+          kind: 'log_scope',
+          name: 'prod-logs',
+          description: 'The checkout service on Cloud Run: application and request logs (a local Cloud Logging server in `npm start`)',
+          access: [{ tool: 'tail_logs', effect: 'allow', conditional: true, logNames: ['app', 'requests'], logFilters: ['resource.type="cloud_run_revision"', 'severity>=INFO'] }],
+        },
+        {
+          kind: 'log_scope',
+          name: 'audit-logs',
+          description: 'Admin Activity audit log of the demo project: who changed what, with request bodies',
+          access: [{ tool: 'tail_logs', effect: 'approve', approverGroups: ['dba'], conditional: true, logNames: ['cloudaudit.googleapis.com/activity'] }],
+        },
       ],
       auditId: ctx.id,
     });
     expect(ctx.response?.content[0]?.text).toBe(
       [
-        'You may use 1 resource (anything not listed is denied):',
+        'You may use 4 resources (anything not listed is denied):',
         `connection "shop": ${SHOP}`,
         '  query_sql: read runs; write, server_state needs approval (approvers: dba)',
+        'bucket "data": Demo bucket (a local Cloud Storage server in `npm start`): the app\'s logs and assets, config files, customer exports',
+        '  read_bucket: objects app/**, config/*.json: runs; objects exports/**: needs approval (approvers: dpo, dba)',
+        '    never: **/*.pem, **/*.p12',
+        'log scope "prod-logs": The checkout service on Cloud Run: application and request logs (a local Cloud Logging server in `npm start`)',
+        '  tail_logs: runs',
+        '    logs: app, requests',
+        '    always filtered by: (resource.type="cloud_run_revision") AND (severity>=INFO)',
+        'log scope "audit-logs": Admin Activity audit log of the demo project: who changed what, with request bodies',
+        '  tail_logs: needs approval (approvers: dba)',
+        '    logs: cloudaudit.googleapis.com/activity',
       ].join('\n'),
     );
     expect(auditRecord(auditDir, ctx.id)).toMatchObject({

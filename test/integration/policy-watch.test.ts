@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { PolicyWatcher, type ReloadResult } from '../../src/policy/watch.js';
 import { EXAMPLE_POLICY, tempDir } from '../support/airlock.js';
 
-const TOOLS = ['query_sql', 'list_resources', 'explain_policy', 'whoami'];
+const TOOLS = ['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami'];
 
 function nextReload(watcher: PolicyWatcher): Promise<ReloadResult> {
   return new Promise((resolve) => {
@@ -38,7 +38,7 @@ describe('PolicyWatcher (hot reload)', () => {
       reloaded = nextReload(watcher);
       writeFileSync(path, JSON.stringify({ ...edited, rules: [{ id: 'x', effect: 'allow', tools: ['query_sq1'] }] }));
       const bad = await reloaded;
-      expect(bad).toEqual({ ok: false, version: v2, problems: ['policies.json: rules[0].tools[0]: unknown tool "query_sq1" (known: query_sql, list_resources, explain_policy, whoami)'] });
+      expect(bad).toEqual({ ok: false, version: v2, problems: ['policies.json: rules[0].tools[0]: unknown tool "query_sq1" (known: query_sql, read_bucket, tail_logs, list_resources, explain_policy, whoami)'] });
       expect(watcher.current().version).toBe(v2);
       expect(logs.at(-1)).toContain('not reloaded, keeping version');
 
