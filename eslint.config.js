@@ -60,8 +60,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '^(?!zod$|\\.\\./src/tool\\.js$|\\.\\./src/errors\\.js$|\\.\\./src/connectors/types\\.js$|\\./[a-z_]+\\.js$).*',
-              message: 'tools/ may import only zod, the tool interface (src/tool.js), errors and connector types.',
+              regex: '^(?!zod$|\\.\\./src/tool\\.js$|\\.\\./src/errors\\.js$|\\.\\./src/connectors/([a-z]+-)?types\\.js$|\\.\\./src/policy/log-filter\\.js$|\\./[a-z_]+\\.js$).*',
+              message: 'tools/ may import only zod, the tool interface (src/tool.js), errors, connector types and the Logging filter language (src/policy/log-filter.js).',
             },
           ],
         },

@@ -33,8 +33,16 @@ export interface EntriesPage {
   readonly nextPageToken?: string;
 }
 
+/** A log scope as policy defines it: the project it reads and the log ids it is limited to (absent: all). */
+export interface LogScopeInfo {
+  readonly project: string;
+  readonly logNames?: readonly string[];
+}
+
 export interface LoggingConnector {
-  /** The project a scope reads (from policy). */
+  /** The scope under the live policy; undefined when policy has no such log scope. */
+  scope(name: string): LogScopeInfo | undefined;
+  /** One page of entries of the scope's project (the project comes from policy). */
   list(scope: string, request: EntriesRequest, call: UpstreamCall): Promise<EntriesPage>;
   /** Live tail until `call.deadline` or cancellation; `onEntries` gets each batch as it arrives. */
   tail(scope: string, request: { readonly filter: string }, call: UpstreamCall, onEntries: (entries: readonly LogEntryJson[]) => void): Promise<void>;

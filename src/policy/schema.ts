@@ -3,6 +3,7 @@ import { compileCustomPattern } from '../masking/custom.js';
 import { DETECTOR_NAMES } from '../masking/detectors.js';
 import { SECRET_TYPES } from '../masking/secrets.js';
 import { SQL_CLASSES } from './sql/classify.js';
+import { LogFilterError, parseLogFilter } from './log-filter.js';
 
 /**
  * The policies.json schema. Every object is strict: a misspelled key must never widen access.
@@ -18,6 +19,20 @@ const Name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
 });
 
 const Glob = z.string().min(1).max(256);
+
+/** A Logging filter policy forces on calls: it must parse, so a typo fails the load instead of every call. */
+const LogFilterText = z
+  .string()
+  .min(1)
+  .max(2000)
+  .superRefine((text, ctx) => {
+    try {
+      parseLogFilter(text);
+    } catch (error) {
+      if (!(error instanceof LogFilterError)) throw error;
+      ctx.addIssue({ code: 'custom', message: `is not a valid Logging filter: ${error.message}` });
+    }
+  });
 
 const ColumnPattern = z.string().regex(/^[^.\s]+\.[^.\s]+(\.[^.\s]+)?$/, {
   message: 'must be "table.column" or "schema.table.column" (globs allowed, e.g. "customers.card_number", "*.*ssn*")',
@@ -72,7 +87,7 @@ const LogScope = z.strictObject({
   project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: 'must be a Google Cloud project id' }),
   logNames: z.array(z.string().regex(/^[A-Za-z0-9_./%-]{1,512}$/, { message: 'must be a log id like "app" or "cloudaudit.googleapis.com/activity"' })).min(1).optional(),
   /** A Logging filter every call on this scope is narrowed by (ANDed with whatever the agent asks). */
-  filter: z.string().min(1).max(2000).optional(),
+  filter: LogFilterText.optional(),
   description: z.string().max(500).optional(),
   limits: Limits.optional(),
 });
@@ -149,7 +164,7 @@ const Rule = z
      * allow/approve: a Logging filter the calls this rule decides are narrowed by (ANDed with the scope's
      * filter, every other deciding rule's and the agent's own).
      */
-    forceLogFilter: z.string().min(1).max(2000).optional(),
+    forceLogFilter: LogFilterText.optional(),
     reason: z.string().min(1).max(500).optional(),
     approval: Approval.optional(),
     limits: Limits.optional(),

@@ -97,3 +97,12 @@ describe('bucket scope: object globs, listings and narrowing (issue 18)', () => 
     expect(bad({ id: 'x', effect: 'allow', tools: ['tail_logs'] }, { maxWindow: '24 hours' })).toThrow(/must be a duration like "90s", "15m", "24h" or "7d"/);
   });
 });
+
+describe('forced Logging filters are checked at load (issue 18)', () => {
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a scope filter', { resources: { logScopes: { prod: { project: 'acme-prod-123', filter: 'severity>=' } } }, rules: [] }, /resources\.logScopes\.prod\.filter.*is not a valid Logging filter: expected a value after ">=", found end of filter at line 1, column 11/s],
+    ['a rule filter', { rules: [{ id: 'x', effect: 'allow', tools: ['tail_logs'], forceLogFilter: 'severity>=WARNING) OR (true' }] }, /rules\[0\]\.forceLogFilter.*is not a valid Logging filter: unexpected "\)" at line 1, column 18/s],
+  ])('refuses %s that does not parse, with its position', (_what, file, message) => {
+    expect(() => parsePolicy(JSON.stringify({ version: 1, ...file }), 'policies.json', TOOLS)).toThrow(message);
+  });
+});
