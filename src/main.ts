@@ -18,6 +18,7 @@ import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
 import { loggingIsLocal, openLogging } from './connectors/logging.js';
+import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
 import { ToolRegistry } from './mcp/registry.js';
 import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
@@ -147,7 +148,7 @@ export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps;
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
-  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS));
+  const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy) });
   return { deps, close: () => connector.close() };
 }
 
@@ -214,15 +215,17 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const audit = owned.add(await openAudit({ config: runtime.audit, dir: config.auditDir, segmentBytes: config.auditSegmentBytes, fsync: config.auditFsync, env, log }));
     await loadSqlParser();
     const databases = owned.add(await openDatabases({ demo: config.demo, policy, env, log }));
-    // A loopback Logging server is reached without credentials: the auth library must never probe the metadata server.
+    // Loopback Storage and Logging servers are reached without credentials: the auth library must never probe the metadata server.
+    if (config.demo || runtime.storage?.endpoint?.startsWith('http://') === true) process.env.METADATA_SERVER_DETECTION = 'none';
     if (loggingIsLocal({ demo: config.demo, config: runtime.logging })) process.env.METADATA_SERVER_DETECTION = 'none';
+    const storage = owned.add(await openStorage({ demo: config.demo, policy, config: runtime.storage, env, log }));
     const logging = owned.add(await openLogging({ demo: config.demo, policy, config: runtime.logging, env, log }));
     const impersonation = await downstreamImpersonation(policy(), log);
     const clock = { now: () => Date.now() };
     const callers = identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
     const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config) }));
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
-    const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service, { logging });
+    const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service, { storage, logging });
     const stopping = new AbortController();
     const calls = trackCalls(
       buildPipeline({

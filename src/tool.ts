@@ -154,7 +154,7 @@ export interface ResourceAccess {
 /** Services a tool may use; injected so tools stay free of clients and configuration. */
 export interface ToolDeps {
   readonly sql: SqlConnector;
-  /** Cloud Storage for read_bucket; absent when no bucket is configured. */
+  /** Cloud Storage for read_bucket (the client loads at the first bucket call; absent: every bucket is unknown). */
   readonly storage?: StorageConnector;
   /** Cloud Logging for tail_logs; absent when no log scope is configured. */
   readonly logging?: LoggingConnector;

@@ -7,13 +7,17 @@ const grant = z.object({
   sqlClasses: z.array(z.string()).optional().describe('query_sql: the statement classes this covers (read, write, ddl, destructive, privilege, admin).'),
   approverGroups: z.array(z.string()).optional().describe('effect approve: the groups whose members may approve.'),
   conditional: z.boolean().describe('true when policy also looks at the tables, functions, columns, objects or log names a call touches: dry-run one exact call with explain_policy.'),
+  objects: z.array(z.string()).optional().describe('read_bucket: the object paths (globs: * within a folder, ** across folders) this covers.'),
+  deniedObjects: z.array(z.string()).optional().describe('read_bucket: object paths (globs) that are denied whatever `objects` says.'),
+  logNames: z.array(z.string()).optional().describe('log scopes: the logs this scope reads (absent: every log of the project).'),
+  logFilters: z.array(z.string()).optional().describe('log scopes: Logging filters ANDed with every call (your filter can only narrow them).'),
 });
 
 const output = z.object({
   resources: z.array(
     z.object({
-      kind: z.enum(['connection', 'bucket', 'log_scope']).describe('connection = a PostgreSQL database for query_sql.'),
-      name: z.string().describe('The name to pass to the tool, e.g. query_sql\'s "connection".'),
+      kind: z.enum(['connection', 'bucket', 'log_scope']).describe('connection = a PostgreSQL database for query_sql; bucket = Cloud Storage for read_bucket; log_scope = a Cloud Logging scope.'),
+      name: z.string().describe('The name to pass to the tool: query_sql\'s "connection", read_bucket\'s "bucket", or a log scope\'s "scope".'),
       description: z.string().optional(),
       access: z.array(grant).describe('What runs and what needs approval on this resource; anything not listed is denied.'),
     }),
@@ -25,10 +29,11 @@ const output = z.object({
 export const listResources = defineTool({
   name: 'list_resources',
   description: [
-    'List the resources you may use through airlock: database connections (for query_sql), each with its',
-    'description and what policy allows on it: which statement classes run (allow) and which need a human',
-    'approval (approve), and who approves. Anything not listed is denied. Call this first to find the',
-    '`connection` name for query_sql; explain_policy dry-runs one exact call.',
+    'List the resources you may use through airlock: database connections (for query_sql), Cloud Storage buckets',
+    '(for read_bucket) and Cloud Logging scopes, each with its description and what policy allows on it:',
+    'which statement classes run (allow) and which need a human approval (approve), and who approves; for buckets,',
+    'the object paths (globs) you may read and those denied; for log scopes, the logs and the filters always applied.',
+    'Anything not listed is denied. Call this first to find the name to pass; explain_policy dry-runs one exact call.',
   ].join(' '),
   input: z.strictObject({}),
   output,
@@ -47,6 +52,10 @@ export const listResources = defineTool({
         ...(g.sqlClasses === undefined ? {} : { sqlClasses: [...g.sqlClasses] }),
         ...(g.approverGroups === undefined ? {} : { approverGroups: [...g.approverGroups] }),
         conditional: g.conditional,
+        ...(g.objects === undefined ? {} : { objects: [...g.objects] }),
+        ...(g.deniedObjects === undefined ? {} : { deniedObjects: [...g.deniedObjects] }),
+        ...(g.logNames === undefined ? {} : { logNames: [...g.logNames] }),
+        ...(g.logFilters === undefined ? {} : { logFilters: [...g.logFilters] }),
       })),
     }));
     return Promise.resolve({ kind: 'json', value: { resources }, text: render(usable) });
@@ -65,11 +74,18 @@ function render(resources: readonly ResourceAccess[]): string {
       const parts = r.grants
         .filter((g) => g.tool === tool)
         .map((g) => {
-          const what = g.sqlClasses === undefined ? '' : `${g.sqlClasses.join(', ')} `;
+          const what = g.sqlClasses !== undefined ? `${g.sqlClasses.join(', ')} ` : g.objects !== undefined ? `objects ${g.objects.join(', ')}: ` : '';
           return g.effect === 'allow' ? `${what}runs` : `${what}needs approval (approvers: ${(g.approverGroups ?? []).join(', ') || 'any'})`;
         });
-      const conditional = r.grants.some((g) => g.tool === tool && g.conditional) ? ' (some tables, columns or functions may be restricted: explain_policy tells for one call)' : '';
+      const grants = r.grants.filter((g) => g.tool === tool);
+      const conditional = r.kind === 'connection' && grants.some((g) => g.conditional) ? ' (some tables, columns or functions may be restricted: explain_policy tells for one call)' : '';
       lines.push(`  ${tool}: ${parts.join('; ')}${conditional}`);
+      const denied = [...new Set(grants.flatMap((g) => g.deniedObjects ?? []))];
+      if (denied.length > 0) lines.push(`    never: ${denied.join(', ')}`);
+      const logNames = [...new Set(grants.flatMap((g) => g.logNames ?? []))];
+      if (logNames.length > 0) lines.push(`    logs: ${logNames.join(', ')}`);
+      const filters = [...new Set(grants.flatMap((g) => g.logFilters ?? []))];
+      if (filters.length > 0) lines.push(`    always filtered by: ${filters.map((f) => `(${f})`).join(' AND ')}`);
     }
   }
   return lines.join('\n');

@@ -2,12 +2,19 @@
  * What read_bucket needs from Cloud Storage. The connector (storage.ts) owns the client, its credentials,
  * deadlines and error mapping; tools see only these shapes. `bucket` is always the policy's resource name.
  */
-import type { ContentFormat } from '../tool.js';
+import type { ContentFormat, GoogleToken } from '../tool.js';
 
 /** What every upstream call gets: the call's cancellation and the time it must end by (epoch ms). */
 export interface UpstreamCall {
   readonly signal: AbortSignal;
   readonly deadline: number;
+  /** The call's time limit, for the error that says it was reached (default: what was left at the start). */
+  readonly timeoutMs?: number;
+  /**
+   * The caller's impersonated Google credentials (ExecuteContext.googleToken). Used only where policy has
+   * `downstream.impersonation` and the endpoint is Google's; otherwise airlock's own credentials apply.
+   */
+  readonly googleToken?: () => Promise<GoogleToken>;
 }
 
 export interface ListRequest {
@@ -64,6 +71,8 @@ export interface ObjectRead {
 }
 
 export interface StorageConnector {
+  /** Whether policy names this bucket (`resources.buckets`); read_bucket answers UNKNOWN_RESOURCE otherwise. */
+  hasBucket(bucket: string): boolean;
   list(bucket: string, request: ListRequest, call: UpstreamCall): Promise<ObjectListing>;
   read(bucket: string, request: ReadRequest, call: UpstreamCall): Promise<ObjectRead>;
   close(): Promise<void>;

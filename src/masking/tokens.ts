@@ -36,9 +36,15 @@ export function emailAt(text: string, at: number, urlPasswords = false): Detecti
   const end = at + 1 + m[0].length;
   const tld = m[0].slice(m[0].lastIndexOf('.') + 1).toLowerCase();
   const next = text.charCodeAt(end);
-  // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text
-  if (FILE_TLDS.has(tld) || next === 58 || next === 45 || is(text, end, WORD)) return undefined;
+  // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
+  // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
+  if (FILE_TLDS.has(tld) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
   return found(s, end, 'EMAIL');
+}
+
+/** After a colon: the end of the text, white space or closing punctuation (the colon ended a phrase). */
+function phraseEnd(c: number): boolean {
+  return Number.isNaN(c) || c === 32 || c === 9 || c === 10 || c === 13 || c === 34 || c === 39 || c === 41 || c === 44 || c === 59 || c === 93 || c === 125;
 }
 
 /** The ':' of `scheme://` before the user name that ends at the ':' at `colon` (one token), or -1. */

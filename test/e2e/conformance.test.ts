@@ -16,7 +16,7 @@ import { exited, stopChild, waitForOutput } from '../support/child.js';
 const PACKAGE_DIR = join(ROOT, 'node_modules', '@modelcontextprotocol', 'conformance');
 const LIST_FILE = join(ROOT, 'test', 'conformance', 'expected-failures.json');
 const LIST_NAME = 'test/conformance/expected-failures.json';
-const AIRLOCK_TOOLS = ['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status'];
+const AIRLOCK_TOOLS = ['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status'];
 /** The whole suite takes seconds here; this only bounds a hung scenario. */
 const SUITE_TIMEOUT_MS = 150_000;
 

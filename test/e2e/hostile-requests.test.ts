@@ -138,7 +138,7 @@ describe('tools/call requests that nest deep or that the SDK would refuse, over 
       expect(textOf(result)).toBe(deepText(id));
       expectDeepRecord(auditDir, id, 'stdio');
       const list = await peer.request(nextId++, 'tools/list', {});
-      expect((list.result as { tools: unknown[] }).tools).toHaveLength(6);
+      expect((list.result as { tools: unknown[] }).tools).toHaveLength(7);
     });
   }
 
@@ -265,7 +265,7 @@ describe('stdio message lines over --max-body-bytes (issue 15)', () => {
       const refused = await peer.request(null, 'tools/call', undefined, bigCall(100, bytes));
       expectTooLarge(refused);
       const list = await peer.request(101 + bytes, 'tools/list', {});
-      expect((list.result as { tools: unknown[] }).tools).toHaveLength(6);
+      expect((list.result as { tools: unknown[] }).tools).toHaveLength(7);
     }
   });
 
@@ -350,7 +350,7 @@ describe('the same requests over Streamable HTTP and legacy SSE, with bearer tok
           expectDeepRecord(auditDir, id, kind);
           expect(recordsWith(auditDir, id)[0]?.principal).toMatchObject({ sub: 'ana', issuer: idp.issuer });
         }
-        expect((await client.listTools()).tools).toHaveLength(6);
+        expect((await client.listTools()).tools).toHaveLength(7);
       });
     });
 
@@ -450,7 +450,7 @@ describe('messages the SDK would drop unanswered, over stdio: answered with a JS
 
   it('is still serving, and wrote exactly one record per refusal', async () => {
     const list = await peer.request(99, 'tools/list', {});
-    expect((list.result as { tools: unknown[] }).tools).toHaveLength(6);
+    expect((list.result as { tools: unknown[] }).tools).toHaveLength(7);
     expect(readAudit(auditDir).filter((r) => r.outcome === 'invalid')).toHaveLength(cases.length);
   });
 });
@@ -617,7 +617,7 @@ describe('every malformed stdio frame gets exactly one JSON-RPC reply (issue 16)
       for (const frame of frames) peer.write(frame);
       // The last request is valid: when its answer is in, every earlier frame has had its turn.
       const last = await peer.request(2, 'tools/list', {});
-      expect((last.result as { tools: unknown[] }).tools).toHaveLength(6);
+      expect((last.result as { tools: unknown[] }).tools).toHaveLength(7);
       await new Promise((r) => setTimeout(r, 500));
       type Reply = { id?: unknown; error?: { code: number; message: string }; result?: { isError?: boolean; content?: { text: string }[] } };
       const replies = peer.lines.slice(before).map((l) => JSON.parse(l) as Reply);

@@ -38,7 +38,7 @@ describe('airlock serve --http: Streamable HTTP', () => {
     await client.connect(transport);
     try {
       expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
       const result = await client.callTool({ name: 'query_sql', arguments: callArgs });
       expect(result.structuredContent).toMatchObject({ rows: [[1, '[MASKED]'], [2, '[MASKED]']], masked: ['card_number'] });
       expect(auditRecord(`${dir}/audit`, auditIdOf(result))).toMatchObject({

@@ -32,7 +32,7 @@ describe('MCP Inspector CLI against airlock serve --stdio', () => {
   it('lists query_sql with its annotations', async ({ signal }) => {
     const dir = tempDir();
     const result = (await inspector(dir, ['--method', 'tools/list'], signal)) as { tools: { name: string; annotations: unknown }[] };
-    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
+    expect(result.tools.map((t) => t.name)).toEqual(['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
     expect(result.tools[0]?.annotations).toMatchObject({ title: 'Query SQL (governed)', destructiveHint: true });
   });
 
@@ -52,7 +52,7 @@ describe('MCP Inspector CLI against airlock serve --stdio', () => {
       { cwd: dir, timeout: 60_000, env: { ...process.env, HOME: dir }, signal },
     );
     const envelope = JSON.parse(stdout) as { result: { tools: { name: string }[] }; schemaFindings?: unknown };
-    expect(envelope.result.tools.map((t) => t.name)).toEqual(['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
+    expect(envelope.result.tools.map((t) => t.name)).toEqual(['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
     expect(envelope.schemaFindings).toBeUndefined();
     expect(stderr).not.toContain('Schema portability');
     expect(stderr).not.toMatch(/^(Warning|Error): tool /m);

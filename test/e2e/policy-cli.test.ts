@@ -28,7 +28,7 @@ describe('airlock policy (CLI)', () => {
     const result = await airlock(['policy', 'check', file]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('policies.json: rules[0].reason: a "deny" rule needs a "reason" (it is shown to the agent)');
-    expect(result.stderr).toContain('policies.json: rules[0].tools[0]: unknown tool "query_sq1" (known: query_sql, tail_logs, list_resources, explain_policy, whoami, approval_status)');
+    expect(result.stderr).toContain('policies.json: rules[0].tools[0]: unknown tool "query_sq1" (known: query_sql, read_bucket, tail_logs, list_resources, explain_policy, whoami, approval_status)');
     const ok = await airlock(['policy', 'check', EXAMPLE_POLICY]);
     expect(ok.stdout).toMatch(/policies\.json: OK \(\d+ rules, version sha256:[0-9a-f]{64}\)/);
   });

@@ -63,7 +63,7 @@ describe('stdio serves both eras from one process (issue 16)', () => {
       await client.connect(new StdioTransportV2({ command: process.execPath, args, env: env(), cwd: dir, stderr: 'ignore' }));
       expect(client.getNegotiatedProtocolVersion()).toBe(MODERN);
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name)).toEqual(['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
+      expect(tools.map((t) => t.name)).toEqual(['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
       const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'SELECT name, card_number FROM customers WHERE id = $1', params: [1] } });
       expect(result.structuredContent).toMatchObject({ rows: [['Ana Silva', '[MASKED]']] });
       expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ transport: 'stdio', protocol: MODERN, outcome: 'ok', principal: { email: 'ana@example.com', dev: true } });

@@ -34,7 +34,7 @@ afterAll(async () => {
 describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('lists the governed tools with annotations', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
+    expect(tools.map((t) => t.name)).toEqual(['query_sql', 'read_bucket', 'tail_logs', 'list_resources', 'explain_policy', 'whoami', 'approval_status']);
     expect(tools[0]?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: false });
     expect(tools[1]?.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, openWorldHint: false });
   });
@@ -115,7 +115,7 @@ describe('airlock serve --stdio (spawned process, SDK client)', () => {
   it('answers an unknown tool with the available tools and audits it (audit:records-unknown-tool)', async () => {
     const result = await client.callTool({ name: 'drop_database', arguments: {} });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, tail_logs, list_resources, explain_policy, whoami, approval_status.');
+    expect(textOf(result)).toContain('Unknown tool "drop_database". Available tools: query_sql, read_bucket, tail_logs, list_resources, explain_policy, whoami, approval_status.');
     expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ tool: 'drop_database', outcome: 'unknown_tool', error: { code: 'UNKNOWN_TOOL' } });
   });
 

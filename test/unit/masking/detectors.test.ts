@@ -247,3 +247,16 @@ describe('phonesIn check budget', () => {
     expect(phones[0]?.start).toBe(PHONE_CHECKS_PER_STRING * 15);
   });
 });
+
+describe('an email that ends a phrase with a colon (issue 18)', () => {
+  it.each<[string, boolean]>([
+    ['slow query for customer ana.silva@example.com: 2300 ms', true],
+    ['customer ana.silva@example.com:', true],
+    ['"ana.silva@example.com:"', true],
+    ['(ana@example.com:)', true],
+    ['git@github.com:org/repo.git', false],
+    ['ana@example.com:8080', false],
+  ])('%s → found: %s', (text, found) => {
+    expect(detect(text, ['EMAIL']).some((d) => d.type === 'EMAIL')).toBe(found);
+  });
+});
