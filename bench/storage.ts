@@ -15,9 +15,9 @@
  *   (`file.download({ start, end })`), no masking, no audit.
  *
  * Reads alternate between the sides (`BENCH_STORAGE_ROUNDS` rounds, default 3; the order flips each round).
- * The peak RSS (VmHWM) of the airlock process is read from /proc at the end; a second, larger object
- * (`BENCH_STORAGE_BIG_MB`, default 200; 0 skips it) is read by a fresh airlock process to show that the peak
- * does not grow with the object.
+ * Each range size runs in a fresh airlock process whose peak RSS (VmHWM) is read from /proc at its end; a
+ * second, larger object (`BENCH_STORAGE_BIG_MB`, default 200; 0 skips it) is read once per range size by
+ * fresh processes too, to show whether the peak grows with the object.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -231,59 +231,53 @@ export async function storageBench(work: string): Promise<string[]> {
     if (bigSize > 0) await storage.bucket(BUCKET).file(bigObject).getMetadata();
 
     const rows: string[] = [];
-    let rss = '';
-    const airlock = await startAirlock(work, 'main', gcs.url, prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof]);
-    try {
-      for (const range of RANGES) {
-        process.stderr.write(`storage bench: ${megabytes} MB in ${range.label} ranges…\n`);
-        // Warm-up: one call each side (loads the client in airlock, JIT on both sides).
+    const rssRows: string[] = [];
+    // One fresh airlock process per range size and object, so that each peak RSS belongs to one of them.
+    for (const range of RANGES) {
+      process.stderr.write(`storage bench: ${megabytes} MB in ${range.label} ranges…\n`);
+      const airlock = await startAirlock(work, `main-${range.alias}`, gcs.url, prof === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', prof]);
+      try {
+        // Warm-up: one pass each side (loads the client in airlock, JIT on both sides).
         const warm = await airlockRead(airlock.client, range.alias, object, size);
         await bareRead(storage, object, warm.ranges);
         const a: number[] = [];
         const b: number[] = [];
-        let calls = 0;
         let chars = 0;
         for (let i = 0; i < rounds; i++) {
-          const airlockFirst = i % 2 === 0;
-          let ranges = warm.ranges;
-          if (!airlockFirst) b.push(await bareRead(storage, object, ranges));
+          // The order flips each round so that neither side always runs second.
+          if (i % 2 === 1) b.push(await bareRead(storage, object, warm.ranges));
           const run = await airlockRead(airlock.client, range.alias, object, size);
           a.push(run.ms);
-          ranges = run.ranges;
-          calls = run.ranges.length;
           chars = run.chars;
-          if (airlockFirst) b.push(await bareRead(storage, object, ranges));
+          if (i % 2 === 0) b.push(await bareRead(storage, object, run.ranges));
         }
+        const calls = warm.ranges.length;
         const am = median(a);
         const bm = median(b);
-        const perRound = a.map((ms, i) => (mbps(size, ms) / mbps(size, b[i] ?? Number.NaN)).toFixed(2)).join(', ');
+        const perRound = a.map((ms, i) => (mbps(size, ms) / mbps(size, b[i] ?? Number.NaN)).toFixed(3)).join(', ');
         rows.push(
           `| ${(size / 1e6).toFixed(1)} MB, ${range.label} ranges (${calls} calls) | ${mbps(size, bm).toFixed(1)} MB/s (${(bm / 1000).toFixed(2)} s) | ${mbps(size, am).toFixed(1)} MB/s (${(am / 1000).toFixed(2)} s) | **${(mbps(size, am) / mbps(size, bm)).toFixed(3)}×** (rounds: ${perRound}) | ${((am - bm) / calls).toFixed(1)} ms |`,
         );
         if (chars < size * 0.5) throw new Error(`read_bucket returned only ${chars} characters of ${size} bytes`);
+        rssRows.push(`| ${(size / 1e6).toFixed(1)} MB | ${range.label} | ${rounds + 1} passes | ${airlock.idleRssMb.toFixed(0)} MB | **${rssOf(airlock.pid).peak.toFixed(0)} MB** |`);
+      } finally {
+        await airlock.close();
       }
-      const m = rssOf(airlock.pid);
-      rss = `| ${(size / 1e6).toFixed(1)} MB | ${rounds + 1} × each range size | ${airlock.idleRssMb.toFixed(0)} MB | **${m.peak.toFixed(0)} MB** |`;
-    } finally {
-      await airlock.close();
     }
-
-    const rssRows = [rss];
     if (bigSize > 0) {
-      process.stderr.write(`storage bench: ${bigMegabytes} MB object, fresh airlock process…\n`);
-      const big = await startAirlock(work, 'big', gcs.url);
-      try {
-        for (const range of RANGES) {
+      for (const range of RANGES) {
+        process.stderr.write(`storage bench: ${bigMegabytes} MB in ${range.label} ranges…\n`);
+        const big = await startAirlock(work, `big-${range.alias}`, gcs.url);
+        try {
           const run = await airlockRead(big.client, range.alias, bigObject, bigSize);
           const bare = await bareRead(storage, bigObject, run.ranges);
           rows.push(
             `| ${(bigSize / 1e6).toFixed(1)} MB, ${range.label} ranges (${run.ranges.length} calls), one pass | ${mbps(bigSize, bare).toFixed(1)} MB/s (${(bare / 1000).toFixed(2)} s) | ${mbps(bigSize, run.ms).toFixed(1)} MB/s (${(run.ms / 1000).toFixed(2)} s) | **${(mbps(bigSize, run.ms) / mbps(bigSize, bare)).toFixed(3)}×** | ${((run.ms - bare) / run.ranges.length).toFixed(1)} ms |`,
           );
+          rssRows.push(`| ${(bigSize / 1e6).toFixed(1)} MB | ${range.label} | 1 pass | ${big.idleRssMb.toFixed(0)} MB | **${rssOf(big.pid).peak.toFixed(0)} MB** |`);
+        } finally {
+          await big.close();
         }
-        const m = rssOf(big.pid);
-        rssRows.push(`| ${(bigSize / 1e6).toFixed(1)} MB | 1 × each range size | ${big.idleRssMb.toFixed(0)} MB | **${m.peak.toFixed(0)} MB** |`);
-      } finally {
-        await big.close();
       }
     }
     lines.push(
@@ -293,8 +287,8 @@ export async function storageBench(work: string): Promise<string[]> {
       '|---|---|---|---|---|',
       ...rows,
       '',
-      '| object | reads in the process | airlock RSS after start | airlock peak RSS (VmHWM) |',
-      '|---|---|---|---|',
+      '| object | range size | reads in the process | airlock RSS after start | airlock peak RSS (VmHWM) |',
+      '|---|---|---|---|---|',
       ...rssRows,
     );
   } finally {
