@@ -3,7 +3,8 @@
  * (BEGIN READ ONLY, query, ROLLBACK on a pg Pool), both served by a low-level MCP Server over an in-memory
  * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
  * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
- * benchmarks. `BENCH_ONLY=query_sql` or `BENCH_ONLY=approvals` runs one table alone.
+ * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket) or
+ * `BENCH_ONLY=logging` (tail_logs) runs one table alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,8 +19,10 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
+import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
 import { policyBench } from './policy.js';
+import { storageBench } from './storage.js';
 import { JsonAuditStore } from '../src/audit/store.js';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
 import { toolDeps } from '../src/main.js';
@@ -120,6 +123,17 @@ async function bigSelect(policyPath: string, auditDir: string, url: string, sql:
 }
 
 async function main(): Promise<void> {
+  // BENCH_ONLY=storage / logging: read_bucket and tail_logs against local Google API servers (no PostgreSQL).
+  if (process.env.BENCH_ONLY === 'storage' || process.env.BENCH_ONLY === 'logging') {
+    const work = mkdtempSync(join(tmpdir(), 'airlock-bench-'));
+    try {
+      const lines = process.env.BENCH_ONLY === 'storage' ? await storageBench(work) : await loggingBench(work);
+      process.stdout.write(`${lines.join('\n')}\n`);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   let embedded: EmbeddedPostgres | undefined;
   let adminUrl = process.env.DATABASE_URL ?? '';
   if (adminUrl === '') {
@@ -228,6 +242,8 @@ async function main(): Promise<void> {
       lines.push('', ...maskingBench());
       lines.push('', ...(await auditBench()));
       lines.push('', ...(await approvalsBench(adminUrl, work)));
+      lines.push('', ...(await storageBench(work)));
+      lines.push('', ...(await loggingBench(work)));
     }
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
