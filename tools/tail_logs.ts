@@ -93,13 +93,15 @@ export const tailLogs = defineTool({
     const call = { signal: ctx.signal, deadline: started + ctx.limits.timeoutMs, googleToken: () => ctx.googleToken() };
     let pageToken = args.page_token;
     do {
-      const page = await logging.list(args.scope, { filter, order, pageSize: Math.min(MAX_PAGE, collected.room() + 1), ...(pageToken === undefined ? {} : { pageToken }) }, call);
+      // Exactly the room left: the page token then points at the first entry not returned (asking one more
+      // to see whether more follow would skip it on the next page).
+      const page = await logging.list(args.scope, { filter, order, pageSize: Math.min(MAX_PAGE, collected.room()), ...(pageToken === undefined ? {} : { pageToken }) }, call);
       collected.add(page.entries);
       pageToken = page.nextPageToken;
-    } while (pageToken !== undefined && !collected.full);
+    } while (pageToken !== undefined && collected.room() > 0 && !collected.full);
     const more = collected.full || pageToken !== undefined;
     let followed: number | undefined;
-    if (follow > 0 && !collected.full) {
+    if (follow > 0 && collected.room() > 0 && !collected.full) {
       const tailSince = new Date(Math.max(Date.now(), until.getTime()));
       const tailFilter = composeLogFilter({ forced: ctx.scope.logFilters, ...logNames, ...(agent === undefined ? {} : { agent }), since: until, until: new Date(tailSince.getTime() + follow + TAIL_SKEW_MS) });
       const tailStart = Date.now();

@@ -160,6 +160,29 @@ describe('tail_logs (issue 18)', () => {
     expect(second.entries.map((e) => e.insertId)).not.toContain(first.entries[0]!.insertId);
   });
 
+  it('pages through every matching entry exactly once with page_token (issue 18)', async () => {
+    const since = new Date(now.getTime() - 2 * 3600_000).toISOString();
+    const until = new Date(now.getTime() - 5000).toISOString();
+    const pages: Structured[] = [];
+    let token: string | undefined;
+    do {
+      const page = structured((await tail({ scope: 'checkout', filter: 'severity>=WARNING', since, until, order: 'asc', limit: 7, ...(token === undefined ? {} : { page_token: token }) })).result);
+      pages.push(page);
+      token = page.nextPageToken;
+    } while (token !== undefined && pages.length < 100);
+    const ids = pages.flatMap((p) => p.entries.map((e) => e.insertId));
+    // What the server holds for the exact filter airlock sent: every one of them, once, in order.
+    const sent = parseLogFilter(pages[0]!.filter);
+    const expected = [...demoLogEntries(now), ...FOREIGN]
+      .filter((e) => matchesLogFilter(sent, e as unknown as Record<string, unknown>))
+      .sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
+    expect(expected.length).toBeGreaterThan(14);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBe(expected.length);
+    expect([...ids].sort()).toEqual(expected.map((e) => e.insertId).sort());
+    expect(pages.at(-1)?.truncated).toBe(false);
+  });
+
   it.each([
     ['x) OR (true', 'filter'],
     ['textPayload:"unbalanced', 'filter'],
