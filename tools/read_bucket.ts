@@ -23,6 +23,11 @@ const input = z.strictObject({
     .optional()
     .describe('read: a byte range, e.g. the `next.range` of a truncated read. For gzip objects, offsets count decompressed bytes.'),
   generation: z.string().regex(/^[0-9]{1,20}$/, 'must be a generation number (digits)').optional().describe('read: a specific generation of the object.'),
+  justification: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('Why this call is needed, for the human who approves it when policy sends it to approval (required by some policies; not part of what is approved).'),
 });
 
 type Input = z.output<typeof input>;

@@ -27,6 +27,11 @@ const input = z.strictObject({
   limit: z.int().min(1).max(100_000).optional().describe(`Most entries to return (default ${DEFAULT_LIMIT}); policy may lower it.`),
   follow_seconds: z.int().min(0).max(600).optional().describe('After the listing, keep the call open this many seconds and collect new entries live (progress is reported per batch).'),
   page_token: z.string().min(1).max(4096).optional().describe('nextPageToken of an earlier call with the same scope, filter, since, until and order (give since and until as RFC 3339 times).'),
+  justification: z
+    .string()
+    .max(1000)
+    .optional()
+    .describe('Why this call is needed, for the human who approves it when policy sends it to approval (required by some policies; not part of what is approved).'),
 });
 
 type Input = z.output<typeof input>;

@@ -318,11 +318,14 @@ describe('read_bucket read (issue 18)', () => {
     }
   });
 
-  it('sends a read of exports to approval without any upstream request', async () => {
+  it('sends a read of exports to approval without any upstream request, with the justification for approvers', async () => {
     fresh();
-    const result = await call({ bucket: 'acme', action: 'read', object: 'exports/customers.csv' }, 'approval_required');
+    const result = await call({ bucket: 'acme', action: 'read', object: 'exports/customers.csv', justification: 'ticket 4711: reconcile the November export' }, 'approval_required');
     expect(result.structuredContent).toMatchObject({ status: 'pending_approval' });
     expect(requests()).toEqual([]);
+    // The request approvers see carries the agent's justification, and the bound call does not.
+    const stored = readFileSync(join(auditDir, 'approvals.json'), 'utf8');
+    expect(stored).toContain('ticket 4711: reconcile the November export');
   });
 
   it('refuses every path trick with INVALID_INPUT before any upstream request', async () => {

@@ -4,7 +4,7 @@
  * filter that reaches the server is observed there; faults are injected there.
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -275,12 +275,13 @@ describe('tail_logs (issue 18)', () => {
   });
 
   it('sends a call on a scope with an approve rule to approval; nothing runs upstream', async () => {
-    const { result, calls } = await tail({ scope: 'audit', since: '6h' });
+    const { result, calls } = await tail({ scope: 'audit', since: '6h', justification: 'incident 88: who changed the SQL user' });
     expect(calls).toEqual([]);
     expect(structured(result)).toMatchObject({ status: 'pending_approval' });
     const records = readAudit(auditDir).filter((r) => r.id === auditIdOf(result));
     expect(records).toHaveLength(1);
     expect(records[0]).toMatchObject({ tool: 'tail_logs', outcome: 'approval_required', decision: { effect: 'approve', ruleIds: ['audit-needs-approval'] } });
+    expect(readFileSync(join(auditDir, 'approvals.json'), 'utf8')).toContain('incident 88: who changed the SQL user');
   });
 
   it('reads audit logs as JSON with the principal, caller IP and secrets in request bodies masked', async () => {
