@@ -6,6 +6,11 @@ import { objectNameProblem } from './object_name.js';
 const TOOL = 'read_bucket';
 const DEFAULT_LIST = 100;
 const MAX_LIST = 1000;
+/**
+ * Content returned by one read at most, whatever policy allows: the answer carries it twice (structured and
+ * as text for the model), and MCP clients over stdio drop a message line past 10 MiB (the SDKs' default).
+ */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
 
 const input = z.strictObject({
   bucket: z.string().min(1).max(64).describe('Name of a bucket from list_resources (airlock\'s name for it, not necessarily the Cloud Storage name).'),
@@ -105,7 +110,7 @@ export const readBucket = defineTool({
     'only objects policy lets you read (or ask approval for) are shown: `hidden` counts what was left out, so a page may be short or empty while more pages follow.',
     'action "read" returns one object\'s metadata and its text content with sensitive values (cards, emails, keys, tokens) masked:',
     'CSV is masked by column header, JSON and NDJSON by key names; gzip objects are decompressed; images and other binary objects return metadata only.',
-    'Content is capped (policy limits.maxBytes, default 1 MiB): when `truncated` is true, call again with `range` = the returned `next.range` to read on.',
+    'Content is capped (policy limits.maxBytes, default 1 MiB, at most 4 MiB per call): when `truncated` is true, call again with `range` = the returned `next.range` to read on.',
     'Reads of some paths need a human approval: the call waits ~45 s, then returns {"status": "pending_approval", "requestId": …}: tell the user and collect it with approval_status.',
     'Object names are exact paths: "..", ".", "//", a leading "/", backslashes, percent escapes and control characters are rejected (INVALID_INPUT).',
     'Errors: NOT_FOUND (no such object), POLICY_DENIED (outside what you may read), UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT (try again). Every call is audited.',
@@ -176,7 +181,7 @@ async function read(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
       object,
       ...defined({ generation: args.generation }),
       ...(args.range === undefined ? {} : { range: { start: args.range.start, ...defined({ end: args.range.end }) } }),
-      maxBytes: ctx.limits.maxBytes,
+      maxBytes: Math.min(ctx.limits.maxBytes, MAX_READ_BYTES),
     },
     upstreamCall(ctx),
   );
@@ -193,7 +198,7 @@ async function read(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
     ...base,
     content: result.text ?? '',
     truncated: result.truncated,
-    ...(next === undefined ? {} : { next, note: `Content cut at the ${ctx.limits.maxBytes}-byte cap. Read on with range {"start": ${next.range.start}}.` }),
+    ...(next === undefined ? {} : { next, note: `Content cut at the ${Math.min(ctx.limits.maxBytes, MAX_READ_BYTES)}-byte cap. Read on with range {"start": ${next.range.start}}.` }),
   };
   return { kind: 'json', value, text: renderRead(value), contentFormats: { content: format }, render: (masked) => renderRead(masked as typeof value) };
 }

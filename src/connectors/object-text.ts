@@ -135,8 +135,10 @@ export async function readObjectText(source: AsyncIterable<Buffer> | Readable, o
     for await (const chunk of out as AsyncIterable<Buffer>) {
       if (chunk.length === 0) continue;
       decoded += chunk.length;
-      if (gunzip !== undefined && decoded > RATIO_GRACE && decoded > maxRatio * Math.max(bytesIn, 1)) {
-        throw new ContentRejectedError('too_compressed', { detail: `${decoded} bytes decoded from ${bytesIn} compressed bytes (cap ${maxRatio}:1)` });
+      // The engine's own count of compressed bytes it consumed (not the bytes handed to it: one 64 KiB chunk
+      // of a bomb inflates to 64 MiB, and most of it would be read before the ratio looked high).
+      if (gunzip !== undefined && decoded > RATIO_GRACE && decoded > maxRatio * Math.max(gunzip.bytesWritten, 1)) {
+        throw new ContentRejectedError('too_compressed', { detail: `${decoded} bytes decoded from ${gunzip.bytesWritten} compressed bytes (cap ${maxRatio}:1)` });
       }
       if (used >= maxBytes) {
         truncated = true;

@@ -32,6 +32,8 @@ const SA_KEY = JSON.stringify({ type: 'service_account', project_id: 'acme-prod'
 const WORKER_LOG = `2026-12-01T09:12:30Z WARN retry for card 4111 1111 1111 1111\n2026-12-01T09:24:10Z DEBUG using AWS key AKIAIOSFODNN7EXAMPLE\n`;
 // 2,600 bytes of lines, each line carrying its own offset: ranges can be checked by content.
 const BIG = Array.from({ length: 100 }, (_, i) => `line ${String(i).padStart(3, '0')} of the big log ....\n`).join('');
+// 6.6 MB of plain lines: more than one read returns whatever policy allows.
+const LARGE = 'abcdefghij\n'.repeat(600_000);
 const BOMB = gzipSync(Buffer.alloc(64 * 1024 * 1024, 'a'));
 
 const OBJECTS: Record<string, string | Buffer> = {
@@ -43,6 +45,7 @@ const OBJECTS: Record<string, string | Buffer> = {
   'app/keys/server.pem': '-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n',
   'app/big/big.log': BIG,
   'app/big/bomb.log.gz': BOMB,
+  'app/large/large.txt': LARGE,
   'app/bomb.log.gz': BOMB,
   'config/service.json': SA_KEY,
   'config/server.pem': 'not served\n',
@@ -296,6 +299,18 @@ describe('read_bucket read (issue 18)', () => {
     const middle = await call({ bucket: 'acme', action: 'read', object: 'app/big/big.log', range: { start: 26, end: 51 } }, 'ok');
     expect(middle.structuredContent).toMatchObject({ truncated: false, content: BIG.slice(26, 52) });
   });
+
+  it('returns at most 4 MiB of content per read whatever policy allows (an 8 MiB policy cap), and reads on from there', async () => {
+    fresh();
+    const first = await call({ bucket: 'acme', action: 'read', object: 'app/large/large.txt' }, 'ok');
+    const start = 4 * 1024 * 1024;
+    expect(first.structuredContent).toMatchObject({ truncated: true, next: { range: { start } } });
+    expect((first.structuredContent?.content as string).length).toBe(start);
+    expect(textOf(first)).toContain(`Content cut at the ${start}-byte cap. Read on with range {"start": ${start}}.`);
+    const rest = await call({ bucket: 'acme', action: 'read', object: 'app/large/large.txt', range: { start } }, 'ok');
+    expect(rest.structuredContent).toMatchObject({ truncated: false });
+    expect((rest.structuredContent?.content as string).length).toBe(LARGE.length - start);
+  }, 30_000);
 
   it('stops a gzip bomb: cut at a cap of 1 MiB or less, refused by the ratio cap past 1 MiB, in bounded time', async () => {
     fresh();

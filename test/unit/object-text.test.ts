@@ -161,6 +161,13 @@ describe('readObjectText (issue 18)', () => {
     expect((error as ContentRejectedError).reason).toBe('too_compressed');
   });
 
+  it('refuses a bomb that arrives in one chunk by what the engine consumed, not what it was handed (issue 18)', async () => {
+    // ~65 KB of gzip that inflates to 64 MiB, handed over at once: at 2 MiB out, the ratio is far past 100.
+    const gz = gzipSync(Buffer.alloc(64 * MiB, 'a'));
+    const error = await rejection(readObjectText(chunks([gz]), { gzip: true, maxBytes: 2 * MiB, signal: signal() }));
+    expect((error as ContentRejectedError).reason).toBe('too_compressed');
+  });
+
   it('stops a bomb of zeros as binary content after its first bytes', async () => {
     const raw = producer(Buffer.alloc(64 * 1024), 1024 * MiB);
     const gz = raw.stream.pipe(createGzip());
