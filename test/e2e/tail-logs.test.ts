@@ -143,7 +143,7 @@ describe('tail_logs (issue 18)', () => {
     expect(lines[1]).toMatch(/^\S+Z (WARNING|ERROR|CRITICAL|ALERT|EMERGENCY) (app|requests) {2}/);
     expect(lines[1]!.slice(0, 24) <= lines[20]!.slice(0, 24)).toBe(true);
     expect(s.note).toBe('Only 20 entries are shown (limit). Narrow the filter or the window, or pass nextPageToken as page_token with the same since/until (as RFC 3339 times).');
-    expect(auditRecord(auditDir, s.auditId)).toMatchObject({ tool: 'tail_logs', outcome: 'ok', decision: { effect: 'allow', ruleIds: ['analysts-logs'] } });
+    expect(auditRecord(auditDir, s.auditId)).toMatchObject({ tool: 'tail_logs', outcome: 'ok', decision: { effect: 'allow', ruleIds: ['analysts-logs'] }, result: { rowCount: 20, truncated: true } });
   });
 
   it('orders oldest first with order asc and pages with page_token', async () => {

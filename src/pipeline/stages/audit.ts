@@ -105,8 +105,8 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
       result === undefined
         ? null
         : {
-            rowCount: result.kind === 'rows' ? result.rowCount : 0,
-            truncated: result.kind === 'rows' ? result.truncated : false,
+            rowCount: result.kind === 'rows' ? result.rowCount : documentCount(result.value),
+            truncated: result.kind === 'rows' ? result.truncated : result.value.truncated === true,
             ...(result.kind === 'rows' && result.rowsAffected !== undefined ? { rowsAffected: result.rowsAffected } : {}),
             maskedColumns: [...(ctx.maskReport?.maskedColumns ?? [])],
             findings: { ...(ctx.maskReport?.findings ?? {}) },
@@ -114,6 +114,12 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
           },
     response: auditedResponse(ctx.response ?? null, cap),
   };
+}
+
+/** Entries or objects a document result holds (tail_logs' `count`, a listing's `items`), else 0. */
+function documentCount(value: Readonly<Record<string, unknown>>): number {
+  if (typeof value.count === 'number') return value.count;
+  return Array.isArray(value.items) ? value.items.length : 0;
 }
 
 function auditedResponse(response: unknown, cap: number): AuditedResponse {
