@@ -237,9 +237,9 @@ export function createMaskingPool(options: MaskingPoolOptions): MaskingPool {
 }
 
 /**
- * Workers of the process-wide pool. Two cores here: one worker masks while the main thread streams the
- * next range and serves other sessions; a second one helps only with concurrent large calls (see
- * BENCHMARKS.md, issue 18).
+ * Workers of the process-wide pool. One worker masks while the main thread streams, frames and audits; on
+ * two cores a second one gave two concurrent large readers no more throughput and cost ~40 MB more
+ * (BENCHMARKS.md, issue 18).
  */
 const DEFAULT_POOL_SIZE = 1;
 let defaultPool: MaskingPool | undefined;
