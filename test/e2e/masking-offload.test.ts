@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -82,6 +83,12 @@ describe('masking a large result (issue 15)', () => {
       expect(cell.startsWith('**** **** **** 1111 **** **** **** 1111 ')).toBe(true);
       expect(cell).not.toMatch(/4111/);
       expect(auditRecord(auditDir, auditIdOf(large))).toMatchObject({ outcome: 'ok', result: { findings: { CREDIT_CARD: 1_000_000 }, maskedColumns: ['cards'] } });
+      // The record's hash, size and preview are those of the JSON text of exactly what the agent received,
+      // computed without building that text (issue 18).
+      const received = JSON.stringify({ content: large.content, structuredContent: large.structuredContent });
+      expect(auditRecord(auditDir, auditIdOf(large))).toMatchObject({
+        response: { sha256: createHash('sha256').update(received, 'utf8').digest('hex'), bytes: Buffer.byteLength(received, 'utf8'), truncated: true, preview: received.slice(0, 16 * 1024) },
+      });
     } finally {
       for (const s of open) await s.close().catch(() => undefined);
       if (child !== undefined) await stopChild(child);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { jsonDigest } from '../../audit/json-digest.js';
 import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
@@ -48,6 +48,9 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.auditedInput = boundedInput(ctx.rawArguments ?? null, inputLimits);
       await next();
       if (ctx.result === undefined) throw new TypeError('pipeline finished without a result');
+      // The unmasked result is kept only for the sealed compliance copy: without one it is let go before
+      // the response is built (one copy of a large result less at the call's peak).
+      if (compliance === undefined) ctx.unmaskedResult = undefined;
     } catch (error) {
       // Error texts are output: masked before the response and the record are built from them.
       ctx.error = maskError(ctx, toAirlockError(error));
@@ -123,11 +126,8 @@ function documentCount(value: Readonly<Record<string, unknown>>): number {
 }
 
 function auditedResponse(response: unknown, cap: number): AuditedResponse {
-  const text = JSON.stringify(response);
-  // Encoded once: its length is the size and its bytes are what is hashed.
-  const utf8 = Buffer.from(text, 'utf8');
-  const bytes = utf8.length;
-  const sha256 = createHash('sha256').update(utf8).digest('hex');
+  // The hash and size of the response's JSON text, which is never built whole (see jsonDigest).
+  const { sha256, bytes, head } = jsonDigest(response, cap);
   if (bytes <= cap) return { sha256, bytes, truncated: false, body: response };
-  return { sha256, bytes, truncated: true, preview: text.slice(0, cap) };
+  return { sha256, bytes, truncated: true, preview: head };
 }

@@ -1,0 +1,92 @@
+/**
+ * The SHA-256, UTF-8 size and first characters of `JSON.stringify(value)`, computed without building that
+ * text whole. A read_bucket response holds its masked content twice (text and structuredContent): one JSON
+ * string of it and its UTF-8 copy cost four times the content at the peak of every large call.
+ */
+import { createHash } from 'node:crypto';
+
+/** What the audit keeps of a response's JSON text. */
+export interface JsonDigest {
+  readonly sha256: string;
+  readonly bytes: number;
+  /** The first `headChars` characters of the JSON text (all of it when shorter). */
+  readonly head: string;
+  /** Characters of the whole JSON text. */
+  readonly chars: number;
+}
+
+/** Containers are walked to this depth; below it each value is serialized whole (a row, a log entry). */
+const WALK_DEPTH = 3;
+/** Small pieces are gathered up to this many characters before they are hashed. */
+const FLUSH_CHARS = 64 * 1024;
+
+/** Digest of `JSON.stringify(value)` for JSON data (plain objects, arrays, primitives), piece by piece. */
+export function jsonDigest(value: unknown, headChars: number): JsonDigest {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  let chars = 0;
+  let head = '';
+  let pending = '';
+  const flush = (): void => {
+    if (pending === '') return;
+    hash.update(pending, 'utf8');
+    bytes += Buffer.byteLength(pending, 'utf8');
+    pending = '';
+  };
+  const emit = (piece: string): void => {
+    if (head.length < headChars) head += piece.slice(0, headChars - head.length);
+    chars += piece.length;
+    if (piece.length >= FLUSH_CHARS) {
+      flush();
+      hash.update(piece, 'utf8');
+      bytes += Buffer.byteLength(piece, 'utf8');
+      return;
+    }
+    pending += piece;
+    if (pending.length >= FLUSH_CHARS) flush();
+  };
+  const walk = (v: unknown, depth: number): void => {
+    if (depth >= WALK_DEPTH || v === null || typeof v !== 'object' || !plain(v)) {
+      // JSON.stringify's own answer; `undefined` only where walk() is never called with it (see below).
+      emit(JSON.stringify(v));
+      return;
+    }
+    if (Array.isArray(v)) {
+      emit('[');
+      (v as unknown[]).forEach((item, i) => {
+        if (i > 0) emit(',');
+        if (skipped(item)) emit('null');
+        else walk(item, depth + 1);
+      });
+      emit(']');
+      return;
+    }
+    emit('{');
+    let first = true;
+    for (const key of Object.keys(v)) {
+      const item = (v as Record<string, unknown>)[key];
+      if (skipped(item)) continue;
+      emit(first ? `${JSON.stringify(key)}:` : `,${JSON.stringify(key)}:`);
+      first = false;
+      walk(item, depth + 1);
+    }
+    emit('}');
+  };
+  if (skipped(value)) throw new TypeError('jsonDigest: the value has no JSON text');
+  walk(value, 0);
+  flush();
+  return { sha256: hash.digest('hex'), bytes, head, chars };
+}
+
+/** Values JSON.stringify leaves out of objects (and writes as null in arrays). */
+function skipped(v: unknown): boolean {
+  return v === undefined || typeof v === 'function' || typeof v === 'symbol';
+}
+
+/** Plain data whose JSON text is its keys' and items': anything else (toJSON, boxed values) is serialized whole. */
+function plain(v: object): boolean {
+  if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(v)) return true;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
