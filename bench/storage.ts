@@ -10,7 +10,7 @@
  *   whose `storage.endpoint` is the local server, a policy that allows the bucket's `bench/**` objects, every
  *   masking detector on and the audit store on; the v1 SDK client calls `read_bucket` with `range.start` and
  *   follows `next.range.start` until the content is no longer truncated. Two bucket aliases of the same bucket
- *   set the range size through `limits.maxBytes` (1 MiB and 8 MiB).
+ *   set the range size through `limits.maxBytes` (1 MiB and 4 MiB, the most read_bucket returns per call).
  * - **bare**: `@google-cloud/storage` in this process reading the very byte ranges airlock read
  *   (`file.download({ start, end })`), no masking, no audit.
  *
@@ -31,8 +31,8 @@ import { DETECTOR_NAMES } from '../src/masking/detectors.js';
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const BUCKET = 'airlock-bench';
 const MIB = 1024 * 1024;
-const RANGE_SIZES = (process.env.BENCH_STORAGE_RANGES ?? '1,8').split(',').map(Number);
-/** One bucket alias per range size (MiB, `BENCH_STORAGE_RANGES`, default "1,8"): its `limits.maxBytes`. */
+const RANGE_SIZES = (process.env.BENCH_STORAGE_RANGES ?? '1,4').split(',').map(Number);
+/** One bucket alias per range size (MiB, `BENCH_STORAGE_RANGES`, default "1,4"): its `limits.maxBytes`. */
 const RANGES = RANGE_SIZES.map((mib) => ({ alias: `bench${mib}m`, maxBytes: mib * MIB, label: `${mib} MiB` }));
 // Test card numbers that pass the Luhn check, so the card detector has to validate and mask them.
 const CARDS = ['4111111111111111', '5500005555555559', '378282246310005', '6011111111111117', '4012888888881881'];
