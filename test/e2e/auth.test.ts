@@ -104,7 +104,12 @@ describe('HTTP with MCP authorization (bearer tokens from a local OIDC issuer)',
       const result = await client.callTool({ name: 'whoami', arguments: {} });
       expect(result.structuredContent).toMatchObject({
         identity: { issuer: idp.issuer, sub: 'ana', email: 'ana@example.com', groups: ['analysts'], verified: true },
-        resources: [{ name: 'shop', effects: { read: 'allow', write: 'approve' } }],
+        resources: [
+          { kind: 'connection', name: 'shop', effects: { read: 'allow', write: 'approve' } },
+          { kind: 'bucket', name: 'data', effects: { read_bucket: 'allow' } },
+          { kind: 'log_scope', name: 'prod-logs', effects: { tail_logs: 'allow' } },
+          { kind: 'log_scope', name: 'audit-logs', effects: { tail_logs: 'approve' } },
+        ],
       });
     } finally {
       await transport.terminateSession();
