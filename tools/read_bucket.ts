@@ -170,7 +170,7 @@ async function list(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
     hidden,
     ...(notes.length === 0 ? {} : { note: notes.join(' ') }),
   };
-  return { kind: 'json', value, text: renderList(value), render: (masked) => renderList(masked as typeof value) };
+  return { kind: 'json', value, text: '', render: (masked) => renderList(masked as typeof value) };
 }
 
 async function read(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
@@ -190,7 +190,7 @@ async function read(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
   const base = { bucket: args.bucket, action: 'read' as const, object, metadata: meta, format: result.format };
   if (result.format === 'binary') {
     const value = { ...base, truncated: false, note: `Binary content (${m.contentType ?? 'unknown type'}) is not returned: only its metadata.` };
-    return { kind: 'json', value, text: renderRead(value), render: (masked) => renderRead(masked as typeof value) };
+    return { kind: 'json', value, text: '', render: (masked) => renderRead(masked as typeof value) };
   }
   const format: ContentFormat = result.format;
   const next = result.truncated && result.nextStart !== undefined ? { range: { start: result.nextStart } } : undefined;
@@ -200,7 +200,8 @@ async function read(args: Input, ctx: ExecuteContext): Promise<JsonResult> {
     truncated: result.truncated,
     ...(next === undefined ? {} : { next, note: `Content cut at the ${Math.min(ctx.limits.maxBytes, MAX_READ_BYTES)}-byte cap. Read on with range {"start": ${next.range.start}}.` }),
   };
-  return { kind: 'json', value, text: renderRead(value), contentFormats: { content: format }, render: (masked) => renderRead(masked as typeof value) };
+  // The text is rendered from the masked value only (render): no unmasked copy of the content is built.
+  return { kind: 'json', value, text: '', contentFormats: { content: format }, render: (masked) => renderRead(masked as typeof value) };
 }
 
 /** The entries of `values` that are not undefined (for optional fields under exactOptionalPropertyTypes). */
