@@ -30,8 +30,7 @@ import { startLocalLogging } from '../src/connectors/local-logging.js';
 import { localLoggingClientOptions } from '../src/connectors/local-logging-client.js';
 import type { LogEntryJson } from '../src/connectors/log-entry-proto.js';
 import { DETECTOR_NAMES } from '../src/masking/detectors.js';
-import { parseLogFilter, type LogFilter } from '../src/policy/log-filter.js';
-import { matchesLogFilter } from '../src/policy/log-filter-match.js';
+import { logFilterMatcher } from '../src/policy/log-filter-match.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const PAGE = 1000;
@@ -118,14 +117,9 @@ export async function loggingBench(work: string): Promise<string[]> {
   const end = new Date(Date.now() - 60_000);
   const since = new Date(end.getTime() - SPAN_MS - 60_000).toISOString();
   const until = new Date(end.getTime() + 30_000).toISOString();
-  const parsed = new Map<string, LogFilter>();
   const server = await startLocalLogging({
     entries: entries(n, end),
-    match: (filter, entry) => {
-      let f = parsed.get(filter);
-      if (f === undefined) parsed.set(filter, (f = parseLogFilter(filter)));
-      return matchesLogFilter(f, entry as unknown as Record<string, unknown>);
-    },
+    match: logFilterMatcher(),
   });
   const dir = join(work, 'logging');
   mkdirSync(dir, { recursive: true });

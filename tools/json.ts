@@ -12,3 +12,13 @@ export const jsonArray = z.array(z.unknown()).meta({ items: undefined });
 
 /** Any JSON value, as an `anyOf` of the six JSON types. */
 export const jsonValue = z.union([z.string(), z.number(), z.boolean(), z.null(), jsonArray, jsonObject]);
+
+/**
+ * The optional `justification` argument of tools whose calls policy may send to approval: shown to the
+ * approvers, never part of what is approved (the approval stage takes it out of the bound call).
+ */
+export const justification = z
+  .string()
+  .max(1000)
+  .optional()
+  .describe('Why this call is needed, for the human who approves it when policy sends it to approval (required by some policies; not part of what is approved).');

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
 import { defineTool } from '../src/tool.js';
-import { jsonValue } from './json.js';
+import { jsonValue, justification } from './json.js';
 
 const input = z.strictObject({
   connection: z.string().min(1).max(64).describe('Name of a database connection from list_resources, e.g. "shop".'),
@@ -12,11 +12,7 @@ const input = z.strictObject({
     .optional()
     .describe('Values for $1, $2, … in order. Never build values into the SQL text.'),
   maxRows: z.int().min(1).max(100_000).optional().describe('Row cap for this call; policy may lower it.'),
-  justification: z
-    .string()
-    .max(1000)
-    .optional()
-    .describe('Why this call is needed, for the human who approves it (required by some policies; not part of what is approved).'),
+  justification,
 });
 
 const output = z.object({

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
 import { defineTool, type ContentFormat, type ExecuteContext, type JsonResult } from '../src/tool.js';
+import { justification } from './json.js';
 import { objectNameProblem } from './object_name.js';
 
 const TOOL = 'read_bucket';
@@ -28,11 +29,7 @@ const input = z.strictObject({
     .optional()
     .describe('read: a byte range, e.g. the `next.range` of a truncated read. For gzip objects, offsets count decompressed bytes.'),
   generation: z.string().regex(/^[0-9]{1,20}$/, 'must be a generation number (digits)').optional().describe('read: a specific generation of the object.'),
-  justification: z
-    .string()
-    .max(1000)
-    .optional()
-    .describe('Why this call is needed, for the human who approves it when policy sends it to approval (required by some policies; not part of what is approved).'),
+  justification,
 });
 
 type Input = z.output<typeof input>;

@@ -3,7 +3,7 @@ import type { LogEntryJson } from '../src/connectors/logging-types.js';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
 import { composeLogFilter, LogFilterError, LogTimeError, parseLogFilter, parseSince, type LogFilter } from '../src/policy/log-filter.js';
 import { defineTool, type ExecuteContext, type JsonResult } from '../src/tool.js';
-import { jsonObject } from './json.js';
+import { jsonObject, justification } from './json.js';
 
 /** The window read when `since` is not given (shortened to the policy's maxWindow when that is less). */
 const DEFAULT_SINCE_MS = 3600_000;
@@ -27,11 +27,7 @@ const input = z.strictObject({
   limit: z.int().min(1).max(100_000).optional().describe(`Most entries to return (default ${DEFAULT_LIMIT}); policy may lower it.`),
   follow_seconds: z.int().min(0).max(600).optional().describe('After the listing, keep the call open this many seconds and collect new entries live (progress is reported per batch).'),
   page_token: z.string().min(1).max(4096).optional().describe('nextPageToken of an earlier call with the same scope, filter, since, until and order (give since and until as RFC 3339 times).'),
-  justification: z
-    .string()
-    .max(1000)
-    .optional()
-    .describe('Why this call is needed, for the human who approves it when policy sends it to approval (required by some policies; not part of what is approved).'),
+  justification,
 });
 
 type Input = z.output<typeof input>;

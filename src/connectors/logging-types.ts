@@ -2,23 +2,11 @@
  * What tail_logs needs from Cloud Logging. The connector (logging.ts) owns the client, its credentials,
  * deadlines and error mapping; tools see only these shapes. `scope` is always the policy's resource name.
  */
+import type { LogEntryJson } from './log-entry-proto.js';
 import type { UpstreamCall } from './storage-types.js';
 
-/** One entry in the Logging REST JSON shape (payloads as JSON). */
-export interface LogEntryJson {
-  readonly logName: string;
-  readonly timestamp: string;
-  readonly severity?: string;
-  readonly insertId?: string;
-  readonly resource?: { readonly type: string; readonly labels?: Readonly<Record<string, string>> };
-  readonly labels?: Readonly<Record<string, string>>;
-  readonly trace?: string;
-  readonly spanId?: string;
-  readonly httpRequest?: Readonly<Record<string, unknown>>;
-  readonly textPayload?: string;
-  readonly jsonPayload?: Readonly<Record<string, unknown>>;
-  readonly protoPayload?: Readonly<Record<string, unknown>>;
-}
+/** One entry in the Logging REST JSON shape (the one shape the local server, the codec and the connector share). */
+export type { LogEntryJson };
 
 export interface EntriesRequest {
   /** The complete filter to send (composed by the tool: policy filters, log names, agent filter, window). */

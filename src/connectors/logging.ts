@@ -231,8 +231,7 @@ async function loadClient(): Promise<Loaded> {
   const fallback = new Date(0);
   return {
     Logging: Client,
-    // The same REST JSON shape, typed field by field there (httpRequest, severity names).
-    fromProto: (entry) => proto.logEntryFromProto(entry, fallback) as unknown as LogEntryJson,
+    fromProto: (entry) => proto.logEntryFromProto(entry, fallback),
     localOptions: (address, project) => local.localLoggingClientOptions(address, project),
   };
 }
@@ -308,25 +307,8 @@ export function upstreamError(what: string, error: unknown, call: UpstreamCall, 
 
 /** Starts the demo's loopback Logging server with the demo entries and a live generator. */
 async function startDemoLogging(now: () => Date, closers: (() => Promise<void> | void)[]): Promise<string> {
-  const [{ startLocalLogging }, demo, filters, match] = await Promise.all([
-    import('./local-logging.js'),
-    import('./demo-logs.js'),
-    import('../policy/log-filter.js'),
-    import('../policy/log-filter-match.js'),
-  ]);
-  const parsed = new Map<string, ReturnType<typeof filters.parseLogFilter>>();
-  const server = await startLocalLogging({
-    entries: demo.demoLogEntries(now()),
-    match: (filter, entry) => {
-      let f = parsed.get(filter);
-      if (f === undefined) {
-        f = filters.parseLogFilter(filter);
-        if (parsed.size > 256) parsed.clear();
-        parsed.set(filter, f);
-      }
-      return match.matchesLogFilter(f, entry as unknown as Record<string, unknown>);
-    },
-  });
+  const [{ startLocalLogging }, demo, { logFilterMatcher }] = await Promise.all([import('./local-logging.js'), import('./demo-logs.js'), import('../policy/log-filter-match.js')]);
+  const server = await startLocalLogging({ entries: demo.demoLogEntries(now()), match: logFilterMatcher() });
   closers.push(() => server.close());
   let i = 0;
   const live = setInterval(() => server.append([demo.demoLiveEntry(i++, now())]), DEMO_LIVE_MS);

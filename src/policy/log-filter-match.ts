@@ -5,7 +5,7 @@
  * and the tests, so it follows the documented semantics of the common forms; exotic ones are approximated
  * (noted per case) and unknown functions match nothing.
  */
-import type { LogComparison, LogFilter, LogFunctionCall, LogValue, LogValueExpr } from './log-filter.js';
+import { parseLogFilter, type LogComparison, type LogFilter, type LogFunctionCall, type LogValue, type LogValueExpr } from './log-filter.js';
 
 const SEVERITY_RANK: Readonly<Record<string, number>> = {
   DEFAULT: 0,
@@ -287,4 +287,21 @@ function ipv4InNet(ip: string, net: string): boolean {
   if (a === undefined || b === undefined || !Number.isInteger(bits) || bits < 0 || bits > 32) return false;
   const size = 2 ** (32 - bits);
   return Math.floor(a / size) === Math.floor(b / size);
+}
+
+/**
+ * A matcher from filter text, as a local Logging server takes it: each filter is parsed once (the most
+ * recent 256 are kept); a filter that does not parse throws its LogFilterError.
+ */
+export function logFilterMatcher(): (filter: string, entry: object) => boolean {
+  const parsed = new Map<string, LogFilter>();
+  return (filter, entry) => {
+    let f = parsed.get(filter);
+    if (f === undefined) {
+      f = parseLogFilter(filter);
+      if (parsed.size >= 256) parsed.clear();
+      parsed.set(filter, f);
+    }
+    return matchesLogFilter(f, entry as Readonly<Record<string, unknown>>);
+  };
 }

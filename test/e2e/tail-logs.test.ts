@@ -15,7 +15,7 @@ import { DEMO_LOGS, DEMO_PROJECT, demoLogEntries } from '../../src/connectors/de
 import { startLocalLogging, type LocalLogging, type LoggingFault, type LoggingMethod } from '../../src/connectors/local-logging.js';
 import type { LogEntryJson } from '../../src/connectors/log-entry-proto.js';
 import { parseLogFilter } from '../../src/policy/log-filter.js';
-import { matchesLogFilter } from '../../src/policy/log-filter-match.js';
+import { logFilterMatcher, matchesLogFilter } from '../../src/policy/log-filter-match.js';
 import { auditIdOf, auditRecord, CLI, readAudit, tempDir, textOf, writePolicy } from '../support/airlock.js';
 
 const SCOPE_FILTER = 'resource.type!="cloudsql_database"';
@@ -63,14 +63,9 @@ const now = new Date();
 beforeAll(async () => {
   const dir = tempDir('tail-logs-');
   auditDir = join(dir, 'audit');
-  const parsed = new Map<string, ReturnType<typeof parseLogFilter>>();
   server = await startLocalLogging({
     entries: [...demoLogEntries(now), ...FOREIGN],
-    match: (filter, entry) => {
-      let f = parsed.get(filter);
-      if (f === undefined) parsed.set(filter, (f = parseLogFilter(filter)));
-      return matchesLogFilter(f, entry as unknown as Record<string, unknown>);
-    },
+    match: logFilterMatcher(),
     faults: (call) => {
       seen.push(call);
       return fault ?? faultFor?.(call.method);
