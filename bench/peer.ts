@@ -101,14 +101,22 @@ function checkAnswer(side: Side, answer: string, rows: number): void {
 /** Every call must succeed; counted cheaply on every answer, checked in full on the first. */
 const failed = (answer: string): boolean => answer.includes('"isError":true') || answer.includes('"error":{');
 
-async function coldStarts(setup: Setup): Promise<Record<Side, { ms: number[]; rssMb: number[] }>> {
-  const out: Record<Side, { ms: number[]; rssMb: number[] }> = { peer: { ms: [], rssMb: [] }, airlock: { ms: [], rssMb: [] } };
+interface ColdStarts {
+  readonly ms: number[];
+  /** Server CPU (user + system) spent up to `initialize` answered: steadier than wall clock on a busy machine. */
+  readonly cpuMs: number[];
+  readonly rssMb: number[];
+}
+
+async function coldStarts(setup: Setup): Promise<Record<Side, ColdStarts>> {
+  const out: Record<Side, ColdStarts> = { peer: { ms: [], cpuMs: [], rssMb: [] }, airlock: { ms: [], cpuMs: [], rssMb: [] } };
   for (let i = 0; i < COLD_STARTS; i++) {
     for (const side of i % 2 === 0 ? (['peer', 'airlock'] as const) : (['airlock', 'peer'] as const)) {
       const server = spawnStdio(side, setup);
       try {
         await server.rpc.initialize();
         out[side].ms.push(performance.now() - server.started);
+        out[side].cpuMs.push(cpuMsOf(server.child.pid ?? 0));
         out[side].rssMb.push(memoryOf(server.child.pid ?? 0).rssMb);
       } finally {
         await stopChild(server.child);
@@ -348,6 +356,7 @@ export async function peerBench(adminUrl: string, work: string): Promise<string[
     '| figure | airlock | peer / bare | ratio (airlock/peer) | added |',
     '|---|---|---|---|---|',
     `| stdio cold start to \`initialize\` answered, median of ${COLD_STARTS} | ${ms(coldA, 0)} | ${ms(coldP, 0)} | ${ratio(coldA, coldP)} | ${ms(coldA - coldP, 0)} |`,
+    `| stdio cold start, server CPU to \`initialize\` answered, median | ${ms(median(cold.airlock.cpuMs), 0)} | ${ms(median(cold.peer.cpuMs), 0)} | ${ratio(median(cold.airlock.cpuMs), median(cold.peer.cpuMs))} | ${ms(median(cold.airlock.cpuMs) - median(cold.peer.cpuMs), 0)} |`,
     `| RSS right after \`initialize\`, median | ${median(cold.airlock.rssMb).toFixed(0)} MB | ${median(cold.peer.rssMb).toFixed(0)} MB | ${ratio(median(cold.airlock.rssMb), median(cold.peer.rssMb))} | |`,
     `| 1-row call p50 over stdio (${ONE_ROW_CALLS} each) | ${ms(p('airlock', one, 50), 3)} | ${ms(p('peer', one, 50), 3)} | ${ratio(p('airlock', one, 50), p('peer', one, 50))} | **${ms(p('airlock', one, 50) - p('peer', one, 50), 3)}** |`,
     `| 1-row call p99 over stdio | ${ms(p('airlock', one, 99), 3)} | ${ms(p('peer', one, 99), 3)} | ${ratio(p('airlock', one, 99), p('peer', one, 99))} | ${ms(p('airlock', one, 99) - p('peer', one, 99), 3)} |`,

@@ -53,7 +53,7 @@ export class RpcFailure extends Error {}
 
 /** One newline-delimited JSON-RPC client over a child's stdio; answers are returned as their raw line. */
 export class StdioRpc {
-  private buffer = '';
+  private pending: Buffer[] = [];
   private nextId = 1;
   private readonly waiting = new Map<number, { resolve: (line: string) => void; reject: (error: Error) => void }>();
 
@@ -61,18 +61,18 @@ export class StdioRpc {
     private readonly child: ChildProcessByStdio<Writable, Readable, Readable | null>,
     private readonly label: string,
   ) {
+    // Answers of 1,000 rows are ~200 KB: only each new chunk is searched for the end of the line, and the id is
+    // read from the line's edge, so the client's own cost stays small and the same for every server.
     child.stdout.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString('utf8');
+      let start = 0;
       let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        const id = (JSON.parse(line) as { id?: unknown }).id;
-        if (typeof id !== 'number') continue;
-        const waiter = this.waiting.get(id);
-        this.waiting.delete(id);
-        waiter?.resolve(line);
+      while ((nl = chunk.indexOf(10, start)) >= 0) {
+        this.pending.push(chunk.subarray(start, nl));
+        this.answer(Buffer.concat(this.pending).toString('utf8'));
+        this.pending = [];
+        start = nl + 1;
       }
+      if (start < chunk.length) this.pending.push(chunk.subarray(start));
     });
     child.once('exit', (code, signal) => {
       for (const waiter of this.waiting.values()) waiter.reject(new RpcFailure(`${label}: server exited (${code ?? signal ?? '?'}) before answering`));
@@ -80,6 +80,16 @@ export class StdioRpc {
     });
     // A write to a server that has gone surfaces through the exit above.
     child.stdin.on('error', () => undefined);
+  }
+
+  private answer(line: string): void {
+    // Servers put the id first (`{"jsonrpc":"2.0","id":7,…`) or last (`…,"jsonrpc":"2.0","id":7}`).
+    const match = /^\{"jsonrpc":"2\.0","id":(\d+)[,}]/.exec(line) ?? /"id":(\d+)\}$/.exec(line.slice(-32));
+    const id = match === null ? (JSON.parse(line) as { id?: unknown }).id : Number(match[1]);
+    if (typeof id !== 'number') return;
+    const waiter = this.waiting.get(id);
+    this.waiting.delete(id);
+    waiter?.resolve(line);
   }
 
   /** Sends a request and resolves with the raw answer line. */
