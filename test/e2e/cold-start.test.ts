@@ -153,3 +153,47 @@ describe('configured features still load their libraries (issue 19)', () => {
     }
   });
 });
+
+describe('airlock policy check loads the schema only (issue 19)', () => {
+  const HEAVY = [...GOOGLE, '/node_modules/libphonenumber-js/', '/node_modules/libpg-query/', '/node_modules/pg/', '/node_modules/jose/', '/node_modules/@modelcontextprotocol/', '/dist/src/main.js'];
+
+  function check(policyPath: string): Promise<{ code: number | null; stdout: string; stderr: string; log: string }> {
+    const dir = tempDir('airlock-check-');
+    const log = join(dir, 'modules.log');
+    writeFileSync(log, '');
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', HOOK, CLI, 'policy', 'check', policyPath], { cwd: dir, env: { PATH: process.env.PATH ?? '', HOME: dir, AIRLOCK_MODULE_LOG: log }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr, log }));
+    });
+  }
+
+  it('accepts the example policy without loading the SQL parser, phone metadata, drivers or the MCP SDK', async () => {
+    const run = await check(EXAMPLE_POLICY);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^.*policies\.json: OK \(\d+ rules, version sha256:[0-9a-f]{64}\)\n$/);
+    expect(loadedOf(run.log, ['/node_modules/zod/'])).not.toEqual([]);
+    expect(loadedOf(run.log, HEAVY)).toEqual([]);
+  });
+
+  it('still checks SQL classes, detector names and custom patterns with the same messages', async () => {
+    const dir = tempDir('airlock-check-bad-');
+    const policy = {
+      ...PLAIN_POLICY,
+      rules: [{ id: 'r', effect: 'allow', tools: ['query_sql'], sql: { classes: ['reed'] } }],
+      masking: { detectors: ['CREDIT_CARDS'], custom: [{ name: 'TICKET', pattern: '(a)\\1' }] },
+    };
+    const run = await check(writePolicy(dir, policy));
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('policies.json: rules[0].sql.classes[0]:');
+    expect(run.stderr).toContain('"read"');
+    expect(run.stderr).toContain('policies.json: masking.detectors[0]:');
+    expect(run.stderr).toContain('policies.json: masking.custom');
+    expect(loadedOf(run.log, HEAVY)).toEqual([]);
+  });
+});
