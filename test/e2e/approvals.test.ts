@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import pg from 'pg';
@@ -101,7 +102,7 @@ describe('an approved write over every HTTP transport (issue 17)', () => {
           approval: { requestId: request.id, state: 'consumed', role: 'opened', approvers: [{ sub: 'dana', email: 'dana@example.com', verdict: 'approve' }] },
         });
         // One call record for the write: it ran once.
-        expect(readAudit(auditDir).filter((r) => r.tool === 'query_sql' && JSON.stringify(r.input) === JSON.stringify(write(order)))).toHaveLength(1);
+        expect(readAudit(auditDir).filter((r) => r.tool === 'query_sql' && isDeepStrictEqual(r.input, write(order)))).toHaveLength(1);
       } finally {
         await agent?.close();
       }
