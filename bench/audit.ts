@@ -104,7 +104,7 @@ function templateOf(): (i: number) => readonly [string, string] {
  * Writes a store of `count` finished records as sealed segments of about `segmentBytes`, as `JsonAuditStore`
  * would have left them (the same chain, heads and layout). Returns the number of segments.
  */
-function fillStore(dir: string, count: number, segmentBytes: number): number {
+export function fillStore(dir: string, count: number, segmentBytes: number): number {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const around = templateOf();
   const day = dayOf(new Date());
