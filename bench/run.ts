@@ -5,7 +5,7 @@
  * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
  * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
- * bench/peer.ts) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size) runs one table
+ * bench/peer.ts) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
  * alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -54,6 +54,21 @@ function canonicalWith(value: unknown, overrideKey: string | undefined, override
 
 const frozenText = new WeakMap<object, string>();
 
+/**
+ * The JSON text of object keys seen before: records repeat the same few dozen keys, and quoting them was a fifth
+ * of the cost of canonicalising a record. Bounded (keys also come from agents' input): short keys, a fixed count.
+ */
+const keyTexts = new Map<string, string>();
+
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(key);
+    if (key.length <= 64 && keyTexts.size < 4096) keyTexts.set(key, text);
+  }
+  return text;
+}
+
 function canonicalOf(value: object, overrideKey: string | undefined, override: unknown, depth: number): string {
   if (Array.isArray(value)) {
     let out = '[';
@@ -77,7 +92,7 @@ function canonicalOf(value: object, overrideKey: string | undefined, override: u
     if (skipped(item)) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(key)}:${canonicalWith(item, undefined, undefined, depth + 1)}`;
+    out += `${keyText(key)}:${canonicalWith(item, undefined, undefined, depth + 1)}`;
   }
   return `${out}}`;
 }
@@ -104,7 +119,7 @@ export function canonicalJsonAround(value: object, key: string, replacement: unk
     if (skipped(item)) continue;
     if (!first) out += ',';
     first = false;
-    out += `${JSON.stringify(k)}:`;
+    out += `${keyText(k)}:`;
     if (k === key) {
       before = out;
       middle = canonicalWith(item, undefined, undefined, 1);

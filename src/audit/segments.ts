@@ -59,8 +59,13 @@ export const recordJson = storedJson;
 
 /** Valid JSON with one record per line: greppable, diffable, cheap to rewrite. */
 export function stringifySegment(data: SegmentFile): string {
-  const head = `{"format":"airlock-audit","version":2,"head":${JSON.stringify(data.head)},"records":[`;
-  return data.records.length === 0 ? `${head}]}\n` : `${head}\n${data.records.map(recordJson).join(',\n')}\n]}\n`;
+  return segmentText(data.head, data.records.map(recordJson));
+}
+
+/** The text of a segment with this head whose records are stored as these lines (see `stringifySegment`). */
+export function segmentText(head: SegmentHead, lines: readonly string[]): string {
+  const open = `{"format":"airlock-audit","version":2,"head":${JSON.stringify(head)},"records":[`;
+  return lines.length === 0 ? `${open}]}\n` : `${open}\n${lines.join(',\n')}\n]}\n`;
 }
 
 /** Parses a segment's text; throws naming the file when it is not a version-2 airlock segment. */

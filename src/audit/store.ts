@@ -351,6 +351,15 @@ export class JsonAuditStore implements AuditSink {
     }
   }
 
+  /**
+   * Moves every journalled record to its segment now, instead of within `flushIntervalMs` (an operator's
+   * drain before a copy, a benchmark that must know which store did the work).
+   */
+  flush(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`audit store ${this.dir} is closed`));
+    return this.flushSegments();
+  }
+
   /** Moves everything to segments, empties the journal and releases the lock. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson, canonicalJsonAround, canonicalJsonWith } from '../../../src/audit/canonical.js';
+
+/** The reference: JSON.stringify of a copy whose objects have their keys inserted in sorted order. */
+function sortedCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedCopy);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortedCopy((value as Record<string, unknown>)[key]);
+  return out;
+}
+
+const reference = (value: unknown): string => JSON.stringify(sortedCopy(value));
+
+// Keys that quote differently, and keys beyond what the key-text cache keeps (long ones, and more than it holds).
+const awkward = ['"', '\\', '\n', '\u0000', '\u2028', 'é', '😀', '\ud800', 'a"b', 'k'.repeat(65), 'k'.repeat(64), ''];
+
+describe('canonicalJson', () => {
+  it('quotes every kind of key as JSON does, the first time and every time after (issue 19)', () => {
+    const value = Object.fromEntries(awkward.map((k, i) => [k, { [k]: i, z: [k] }]));
+    const first = canonicalJson(value);
+    expect(first).toBe(reference(value));
+    expect(canonicalJson(value)).toBe(first);
+    expect(JSON.parse(first)).toEqual(value);
+  });
+
+  it('gives the same text once thousands of distinct keys have been seen (issue 19)', () => {
+    for (let round = 0; round < 3; round++) {
+      const value = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`key-${round}-${i}-"q"`, i]));
+      expect(canonicalJson(value)).toBe(reference(value));
+    }
+    const after = { 'b"': 1, a: { ['k'.repeat(200)]: true }, '\u0001': null };
+    expect(canonicalJson(after)).toBe(reference(after));
+  });
+
+  it('splits around the chain exactly where canonicalJsonWith puts it (issue 19)', () => {
+    const record = { z: 1, 'x"y': ['\n'], a: { d: 2, c: 3 }, chain: 'replaced' };
+    const [before, middle, after] = canonicalJsonAround(record, 'chain', { seq: 7, prev: '0' });
+    expect(before + middle + after).toBe(canonicalJsonWith(record, 'chain', { seq: 7, prev: '0' }));
+    expect(before).toBe('{"a":{"c":3,"d":2},"chain":');
+    expect(middle).toBe('{"prev":"0","seq":7}');
+    expect(after).toBe(',"x\\"y":["\\n"],"z":1}');
+  });
+});
