@@ -33,7 +33,7 @@ export function phoneLib(): PhoneLib {
       findNumbers: max.findNumbers,
       getCountries: max.getCountries,
       getCountryCallingCode: max.getCountryCallingCode,
-      metadata: () => new core.Metadata(json) as unknown as Metadata,
+      metadata: () => new core.Metadata(json),
     };
   }
   return lib;
