@@ -11,12 +11,12 @@ import type { Keyring } from './audit/sealed.js';
 import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
 import { createCloudSqlConnector } from './connectors/cloud-sql.js';
-import { PostgresConnector } from './connectors/postgres.js';
 import { createLogger, type Logger } from './log.js';
 import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/approvals.js';
 import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
+import type { LazySqlConnector } from './connectors/lazy-sql.js';
 import { loggingIsLocal, offlineLogging, openLogging } from './connectors/logging.js';
 import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
@@ -57,7 +57,7 @@ export interface RunningAirlock {
 }
 
 /** SQL classification with the connection's function catalog; without one (unreachable), the static list. */
-function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
+function catalogClassifier(sql: Pick<SqlConnector, 'catalog'>, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
   // Lineage costs a walk (and view definitions) per call: only when the policy needs it.
   const lineageFor = new WeakMap<Policy, SensitivePredicate | undefined>();
   const predicate = (p: Policy): SensitivePredicate | undefined => {
@@ -115,17 +115,20 @@ function sqlParser(): Promise<typeof SqlClassifier> {
  * is up: the first call then finds them ready. Each also loads on its own first use, so nothing depends
  * on this having run or succeeded.
  */
-function warmUp(log: Logger): void {
-  sqlParser().then(
-    () => setImmediate(() => {
-      try {
-        phoneLib();
-      } catch (error) {
-        log('warn', `phone metadata did not load (calls that mask fail closed until it does): ${String(error)}`);
-      }
-    }),
-    (error: unknown) => log('warn', `SQL parser did not load (calls fail closed until it does): ${String(error)}`),
-  );
+function warmUp(log: Logger, sql: LazySqlConnector): void {
+  const phones = (): void => {
+    try {
+      phoneLib();
+    } catch (error) {
+      log('warn', `phone metadata did not load (calls that mask fail closed until it does): ${String(error)}`);
+    }
+  };
+  // One after the other, each in its own turn: a request that arrives meanwhile is answered between them.
+  sqlParser()
+    .catch((error: unknown) => log('warn', `SQL parser did not load (calls fail closed until it does): ${String(error)}`))
+    .then(() => sql.load())
+    .catch((error: unknown) => log('warn', `PostgreSQL driver did not load (SQL calls fail until it does): ${String(error)}`))
+    .finally(() => setImmediate(phones));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -140,7 +143,7 @@ function deepFreeze<T>(value: T): T {
 export function toolDeps(
   policy: () => Policy,
   sql: SqlConnector,
-  catalogs: PostgresConnector,
+  catalogs: Pick<SqlConnector, 'catalog'>,
   registry: ToolRegistry,
   log?: Logger,
   approvals?: ApprovalService,
@@ -181,6 +184,7 @@ async function approvalSummaries(service: ApprovalService, caller: CallerView): 
 export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps; close(): Promise<void> }> {
   await sqlParser();
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
+  const { PostgresConnector } = await import('./connectors/postgres.js');
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
   const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy), logging: offlineLogging(() => policy) });
@@ -278,7 +282,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       stopping,
     );
     const running = { policy, reloadPolicy: () => policies.reload(), auditDir: config.auditDir, ...optional({ databaseUrl: databases.databaseUrl }), close: () => owned.close() };
-    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned });
+    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned, sql: databases.sql });
     return { ...running, ...served };
   } catch (error) {
     await owned.close();
@@ -357,6 +361,7 @@ interface ServeParts {
   readonly runtime: RuntimeFile;
   readonly log: Logger;
   readonly owned: Owned;
+  readonly sql: LazySqlConnector;
 }
 
 /** Serves MCP on the configured transport; on HTTP also the approvers' console and API. */
@@ -372,7 +377,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
     log('info', 'serving MCP on stdio');
     // Clients open with `initialize`: its answer is written in the same turn as the first line is read, so
     // loading starts just after it (or at the first call, which waits for what it needs either way).
-    process.stdin.once('data', () => setImmediate(() => warmUp(log)));
+    process.stdin.once('data', () => setImmediate(() => warmUp(log, parts.sql)));
     const listen = parts.runtime.approvals?.listen;
     if (listen !== undefined) {
       const approvers = owned.add(await listenForApprovers(listen, approvals.routes, log));
