@@ -11,12 +11,12 @@ import type { Keyring } from './audit/sealed.js';
 import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
 import { createCloudSqlConnector } from './connectors/cloud-sql.js';
-import { PostgresConnector } from './connectors/postgres.js';
 import { createLogger, type Logger } from './log.js';
 import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/approvals.js';
 import { listenForApprovers } from './approval/listen.js';
 import { openAudit } from './audit/open.js';
 import { connectionResolver, openDatabases } from './connectors/database.js';
+import type { LazySqlConnector } from './connectors/lazy-sql.js';
 import { loggingIsLocal, offlineLogging, openLogging } from './connectors/logging.js';
 import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
@@ -29,7 +29,9 @@ import { sensitiveColumns } from './policy/sensitive.js';
 import type { SensitivePredicate } from './policy/sql/lineage.js';
 import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
-import { classifySql, loadSqlParser, type SqlFacts } from './policy/sql/classify.js';
+import type * as SqlClassifier from './policy/sql/classify.js';
+import type { SqlFacts } from './policy/sql/classify.js';
+import { phoneLib } from './masking/phone-lib.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
@@ -55,7 +57,7 @@ export interface RunningAirlock {
 }
 
 /** SQL classification with the connection's function catalog; without one (unreachable), the static list. */
-function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
+function catalogClassifier(sql: Pick<SqlConnector, 'catalog'>, policy: () => Policy, log?: Logger): ToolDeps['classifySql'] {
   // Lineage costs a walk (and view definitions) per call: only when the policy needs it.
   const lineageFor = new WeakMap<Policy, SensitivePredicate | undefined>();
   const predicate = (p: Policy): SensitivePredicate | undefined => {
@@ -85,11 +87,48 @@ function catalogClassifier(sql: PostgresConnector, policy: () => Policy, log?: L
       entries.set(text, hit);
       return hit;
     }
+    const { classifySql } = await sqlParser();
     const facts = deepFreeze(classifySql(text, catalog, sensitive));
     entries.set(text, facts);
     if (entries.size > 512) entries.delete(entries.keys().next().value as string);
     return facts;
   };
+}
+
+let parser: Promise<typeof SqlClassifier> | undefined;
+
+/**
+ * The SQL classifier with Postgres's parser (WASM) loaded: on first use, or earlier by `warmUp`. A load
+ * failure is the first call's failure (fail closed), and the next call tries again.
+ */
+function sqlParser(): Promise<typeof SqlClassifier> {
+  parser ??= import('./policy/sql/classify.js').then(async (m) => {
+    await m.loadSqlParser();
+    return m;
+  });
+  parser.catch(() => (parser = undefined));
+  return parser;
+}
+
+/**
+ * Loads what calls need and `initialize` does not (the SQL parser, the phone metadata), once the server
+ * is up: the first call then finds them ready. Each also loads on its own first use, so nothing depends
+ * on this having run or succeeded.
+ */
+function warmUp(log: Logger, sql: LazySqlConnector): void {
+  const phones = (): void => {
+    try {
+      phoneLib();
+    } catch (error) {
+      log('warn', `phone metadata did not load (calls that mask fail closed until it does): ${String(error)}`);
+    }
+  };
+  // One after the other, each in its own turn: a request that arrives meanwhile is answered between them.
+  sqlParser()
+    .catch((error: unknown) => log('warn', `SQL parser did not load (calls fail closed until it does): ${String(error)}`))
+    .then(() => sql.load())
+    .catch((error: unknown) => log('warn', `PostgreSQL driver did not load (SQL calls fail until it does): ${String(error)}`))
+    .finally(() => setImmediate(phones));
 }
 
 function deepFreeze<T>(value: T): T {
@@ -104,7 +143,7 @@ function deepFreeze<T>(value: T): T {
 export function toolDeps(
   policy: () => Policy,
   sql: SqlConnector,
-  catalogs: PostgresConnector,
+  catalogs: Pick<SqlConnector, 'catalog'>,
   registry: ToolRegistry,
   log?: Logger,
   approvals?: ApprovalService,
@@ -143,8 +182,9 @@ async function approvalSummaries(service: ApprovalService, caller: CallerView): 
  * server computes them, but nothing can execute.
  */
 export async function offlineToolDeps(policy: Policy): Promise<{ deps: ToolDeps; close(): Promise<void> }> {
-  await loadSqlParser();
+  await sqlParser();
   // Catalogs are read from the connections named in the calls (when their secrets are set); nothing runs.
+  const { PostgresConnector } = await import('./connectors/postgres.js');
   const connector = new PostgresConnector({ resolve: connectionResolver(() => policy, { ...process.env }), cloudSqlConnector: () => createCloudSqlConnector() });
   const offline: SqlConnector = { catalog: (c) => connector.catalog(c), run: () => Promise.reject(new Error('offline: statements are not executed')) };
   const deps = toolDeps(() => policy, offline, connector, new ToolRegistry(ALL_TOOLS), undefined, undefined, { storage: offlineStorage(() => policy), logging: offlineLogging(() => policy) });
@@ -212,15 +252,16 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const policies = owned.add(await watchPolicy(config.policyPath, registry, log));
     const policy = (): Policy => policies.current();
     const audit = owned.add(await openAudit({ config: runtime.audit, dir: config.auditDir, segmentBytes: config.auditSegmentBytes, fsync: config.auditFsync, env, log }));
-    await loadSqlParser();
+    // HTTP serves many clients at once: it starts ready. stdio answers `initialize` first (see serveTransport).
+    if (config.transport === 'http') await sqlParser();
     const databases = owned.add(await openDatabases({ demo: config.demo, policy, env, log }));
     if (googleOnLoopback(config, runtime)) process.env.METADATA_SERVER_DETECTION = 'none';
     const storage = owned.add(await openStorage({ demo: config.demo, policy, config: runtime.storage, env, log }));
     const logging = owned.add(await openLogging({ demo: config.demo, policy, config: runtime.logging, env, log }));
     const impersonation = await downstreamImpersonation(policy(), log);
     const clock = { now: () => Date.now() };
-    const callers = identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
-    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config) }));
+    const callers = await identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
+    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config), served: config.transport === 'http' || runtime.approvals?.listen !== undefined }));
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
     const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service, { storage, logging });
     const stopping = new AbortController();
@@ -241,7 +282,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
       stopping,
     );
     const running = { policy, reloadPolicy: () => policies.reload(), auditDir: config.auditDir, ...optional({ databaseUrl: databases.databaseUrl }), close: () => owned.close() };
-    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned });
+    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned, sql: databases.sql });
     return { ...running, ...served };
   } catch (error) {
     await owned.close();
@@ -320,6 +361,7 @@ interface ServeParts {
   readonly runtime: RuntimeFile;
   readonly log: Logger;
   readonly owned: Owned;
+  readonly sql: LazySqlConnector;
 }
 
 /** Serves MCP on the configured transport; on HTTP also the approvers' console and API. */
@@ -333,6 +375,9 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
     const stdio = await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (tokens === undefined ? callers.fixed : tokens.current()) });
     owned.add({ close: () => parts.calls.drain() });
     log('info', 'serving MCP on stdio');
+    // Clients open with `initialize`: its answer is written in the same turn as the first line is read, so
+    // loading starts just after it (or at the first call, which waits for what it needs either way).
+    process.stdin.once('data', () => setImmediate(() => warmUp(log, parts.sql)));
     const listen = parts.runtime.approvals?.listen;
     if (listen !== undefined) {
       const approvers = owned.add(await listenForApprovers(listen, approvals.routes, log));

@@ -8,11 +8,10 @@ import { parseKeyMaterial } from '../audit/sealed.js';
 import { ConfigError, type ApprovalsConfig } from '../config.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { Logger } from '../log.js';
-import { createApprovalConsole, type ApprovalConsole } from '../console/approvals-console.js';
+import type { ApprovalConsole } from '../console/approvals-console.js';
 import { createApprovalApi, type ApiRefusal, type ApprovalApi } from './api.js';
 import { bearerApprovers } from './bearer-auth.js';
 import { createNotifier, resolveNotifyChannels, type Notifier } from './notify.js';
-import { openPgApprovalStore } from './pg-store.js';
 import { createApprovalService, type ApprovalService } from './service.js';
 import { createMemoryApprovalStore, openJsonApprovalStore, type ApprovalStore } from './store.js';
 
@@ -49,6 +48,11 @@ export interface ApprovalsDeps {
   readonly devApprovers?: readonly { readonly sub: string; readonly email?: string; readonly groups: readonly string[] }[];
   /** Whether the console's cookie must be `Secure` (default: the config's `console.secureCookies`). */
   readonly secureCookies?: boolean;
+  /**
+   * Whether the console and the approval API are served (HTTP transport, or `approvals.listen`); default
+   * true. A stdio server without a listener never loads the console or its OIDC sign-in.
+   */
+  readonly served?: boolean;
 }
 
 const KEY_FILE = 'approvals.key';
@@ -98,7 +102,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
   });
   const consoleSettings = settings.console;
   const devApprovers = consoleSettings?.devApprovers ?? deps.devApprovers;
-  const ui: ApprovalConsole = createApprovalConsole({
+  const ui: ApprovalConsole | undefined = deps.served === false ? undefined : (await import('../console/approvals-console.js')).createApprovalConsole({
     service,
     ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
     ...(consoleSettings?.oidc === undefined
@@ -112,7 +116,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     clock: deps.clock,
   });
   // A bearer token, when sent, decides; the console's session cookie otherwise.
-  const api = createApprovalApi({ service, authenticators: [...(deps.verifier === undefined ? [] : [bearerApprovers(deps.verifier)]), ui.authenticator], onRefused });
+  const api = ui === undefined ? undefined : createApprovalApi({ service, authenticators: [...(deps.verifier === undefined ? [] : [bearerApprovers(deps.verifier)]), ui.authenticator], onRefused });
   const sweep = setInterval(() => {
     service.expireDue().catch((error: unknown) => deps.log('warn', `approvals: expiry sweep failed: ${String(error)}`));
   }, SWEEP_MS);
@@ -126,11 +130,11 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     setBaseUrl(url) {
       if (settings.publicUrl === undefined) baseUrl = url.replace(/\/+$/, '');
     },
-    routes: [ui.routes, api],
+    routes: ui === undefined || api === undefined ? [] : [ui.routes, api],
     async close() {
       clearInterval(sweep);
       unsubscribe();
-      ui.close();
+      ui?.close();
       await notifier?.close();
       await Promise.allSettled([...writes]);
       await store.close();
@@ -144,6 +148,8 @@ async function openStore(settings: Partial<ApprovalsConfig>, file: string, deps:
   if (pg === undefined) return openJsonApprovalStore(file);
   const url = deps.env[pg.url.slice('env:'.length)];
   if (url === undefined || url === '') throw new ConfigError(`approvals.postgres.url: ${pg.url} is not set`);
+  // The PostgreSQL driver loads only for a PostgreSQL store.
+  const { openPgApprovalStore } = await import('./pg-store.js');
   return openPgApprovalStore({
     url,
     table: pg.table,

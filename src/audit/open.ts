@@ -2,9 +2,8 @@ import { basename } from 'node:path';
 import { ConfigError, type RuntimeFile } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ChainedRecord } from './chain.js';
-import { CloudLoggingCopy } from './cloud-logging.js';
+import type { CloudLoggingCopy } from './cloud-logging.js';
 import { resolveKeyring, resolveRetentionKey } from './keys.js';
-import { PgAuditStore } from './pg-store.js';
 import type { AuditSink } from './record.js';
 import { applyRetention } from './retention.js';
 import type { Keyring } from './sealed.js';
@@ -39,10 +38,11 @@ export async function openAudit(settings: AuditSettings): Promise<OpenAudit> {
   const complianceConfig = config?.compliance;
   const compliance = complianceConfig === undefined ? undefined : { keyring: resolveKeyring(complianceConfig, env), maxBytes: complianceConfig.maxBytes };
   const cloudLogging = config?.cloudLogging;
-  const copy =
+  // The Cloud Logging copy and the PostgreSQL store load only when configured.
+  const copy: CloudLoggingCopy | undefined =
     cloudLogging === undefined
       ? undefined
-      : new CloudLoggingCopy({
+      : new (await import('./cloud-logging.js')).CloudLoggingCopy({
           projectId: cloudLogging.projectId,
           logName: cloudLogging.logName,
           ...(cloudLogging.emulator === undefined ? {} : { emulator: cloudLogging.emulator }),
@@ -57,6 +57,7 @@ export async function openAudit(settings: AuditSettings): Promise<OpenAudit> {
       const url = env[pg.url.slice('env:'.length)];
       if (url === undefined || url === '') throw new ConfigError(`audit.postgres.url: ${pg.url} is not set`);
       if (config?.retention !== undefined) throw new ConfigError("audit.retention applies to the JSON store; with audit.postgres, expire rows with the database's own tools");
+      const { PgAuditStore } = await import('./pg-store.js');
       const pgStore = await PgAuditStore.open({ url, table: pg.table, ...(pg.replica === undefined ? {} : { replica: pg.replica }), ...(onRecord === undefined ? {} : { onRecord }) });
       log('info', `audit log: ${pgStore.description}`);
       store = pgStore;

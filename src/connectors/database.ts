@@ -2,13 +2,13 @@ import type { Logger } from '../log.js';
 import type { Policy } from '../policy/load.js';
 import { UnknownResourceError, UpstreamUnavailableError } from '../errors.js';
 import { createCloudSqlConnector } from './cloud-sql.js';
-import { seedDemoDatabase } from './demo-seed.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
-import { PostgresConnector, type ConnectionTarget } from './postgres.js';
+import type { EmbeddedPostgres } from './embedded.js';
+import { LazySqlConnector } from './lazy-sql.js';
+import type { ConnectionTarget } from './postgres.js';
 
 /** The databases governed calls run on, and how to stop them. */
 export interface Databases {
-  readonly sql: PostgresConnector;
+  readonly sql: LazySqlConnector;
   /** Set when the demo started an embedded PostgreSQL: its connection string (the demo role). */
   readonly databaseUrl?: string;
   close(): Promise<void>;
@@ -39,6 +39,9 @@ export async function openDatabases(options: { readonly demo: boolean; readonly 
   let databaseUrl: string | undefined;
   if (options.demo && (env.DATABASE_URL ?? '') === '') {
     log('info', 'starting embedded PostgreSQL for the demo…');
+    // Only the demo starts (and seeds) an embedded PostgreSQL: the rest never loads that code.
+    const { startEmbeddedPostgres } = await import('./embedded.js');
+    const { seedDemoDatabase } = await import('./demo-seed.js');
     embedded = await startEmbeddedPostgres({ log: (line) => log('debug', `postgres: ${line}`) });
     try {
       const demo = await seedDemoDatabase(embedded.adminUrl);
@@ -55,7 +58,7 @@ export async function openDatabases(options: { readonly demo: boolean; readonly 
     const variable = connection.url.slice('env:'.length);
     if ((env[variable] ?? '') === '') log('warn', `connection "${name}": ${connection.url} is not set; calls to it will fail`);
   }
-  const sql = new PostgresConnector({
+  const sql = new LazySqlConnector({
     resolve: connectionResolver(policy, env),
     cloudSqlConnector: () => createCloudSqlConnector(),
     onPoolError: (name, error) => log('warn', `connection "${name}": idle client error: ${error.message}`),

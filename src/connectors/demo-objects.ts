@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
-import { DEMO_CARDS } from './demo-seed.js';
+import { DEMO_CARDS } from './demo-cards.js';
 
 /** The Cloud Storage name of the demo bucket. */
 export const DEMO_BUCKET = 'airlock-demo-data';

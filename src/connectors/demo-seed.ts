@@ -1,17 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { DEMO_CARDS } from './demo-cards.js';
 
-/** Test card numbers published by card networks for testing; all pass the Luhn check. */
-export const DEMO_CARDS = [
-  '4111 1111 1111 1111',
-  '5555-5555-5555-4444',
-  '378282246310005',
-  '6011111111111117',
-  '4012888888881881',
-  '5105105105105100',
-  '3530111333300000',
-  '4242424242424242',
-] as const;
+export { DEMO_CARDS };
 
 const FIRST = ['Ana', 'Ben', 'Chloé', 'Dev', 'Elif', 'Femi', 'Greta', 'Hiro', 'Ines', 'Jonas', 'Kai', 'Lena'];
 const LAST = ['Silva', 'Okafor', 'Martin', 'Patel', 'Yilmaz', 'Adeyemi', 'Berg', 'Tanaka', 'Costa', 'Weber', 'Nakamura', 'Novak'];

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ConfigError, type RuntimeFile } from '../config.js';
 import type { Logger } from '../log.js';
 import { parseDevIdentity } from './dev.js';
-import { OidcVerifier } from './oidc.js';
+import type { OidcVerifier } from './oidc.js';
 import type { Credential, Principal } from './principal.js';
 import { fileTokenSource, staticTokenSource, type TokenSource } from './token-source.js';
 
@@ -30,9 +30,10 @@ export interface Callers {
  * `--token-file` or AIRLOCK_TOKEN, read on every call), or `--dev-identity` (unverified, announced loudly),
  * or nothing (every call refused as UNAUTHENTICATED, which the log says).
  */
-export function identifyCallers(settings: CallerSettings): Callers {
+export async function identifyCallers(settings: CallerSettings): Promise<Callers> {
   const { env, log } = settings;
-  const verifier = settings.identity === undefined ? undefined : new OidcVerifier(settings.identity);
+  // The verifier (and jose) loads only when issuers are configured: the dev identity needs neither.
+  const verifier = settings.identity === undefined ? undefined : new (await import('./oidc.js')).OidcVerifier(settings.identity);
   if (verifier !== undefined && settings.devIdentity !== undefined) {
     throw new ConfigError('--dev-identity cannot be combined with identity issuers in --config: a verified deployment never falls back to an unverified identity');
   }

@@ -5,9 +5,10 @@
  * only where the scanner saw its anchor (a `=` or `:`, a credential scheme word, a run of digits).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { findNumbers, getCountries, getCountryCallingCode, Metadata, type CountryCode, type NumberingPlan } from 'libphonenumber-js/max';
+import type { CountryCode, NumberingPlan } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 import { entropy } from './entropy.js';
+import { phoneLib } from './phone-lib.js';
 
 export { entropy } from './entropy.js';
 
@@ -364,7 +365,8 @@ function planFor(country: CountryCode): PhonePlan | null {
   let plan = plans.get(country);
   if (plan !== undefined) return plan;
   plan = null;
-  const metadata = new Metadata();
+  const { getCountries, getCountryCallingCode } = phoneLib();
+  const metadata = phoneLib().metadata();
   metadata.selectNumberingPlan(country);
   // The parsing rules are in the metadata but not in the typings; without them, no shortcut.
   const own: FullNumberingPlan | undefined = metadata.numberingPlan;
@@ -462,7 +464,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     }
     checks.left--;
     // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
-    for (const n of findNumbers(candidate, { defaultCountry: country, v2: true })) {
+    for (const n of phoneLib().findNumbers(candidate, { defaultCountry: country, v2: true })) {
       if (!gluedAfter(text, start + n.endsAt)) out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
     }
   }

