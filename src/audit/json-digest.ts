@@ -90,3 +90,15 @@ function plain(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * `JSON.stringify(value)` as UTF-8 bytes, and their digest: one encoding that is hashed for the audit and
+ * sent to the agent as it is.
+ */
+export function encodeJson(value: unknown, headChars: number): { readonly bytes: Buffer; readonly digest: JsonDigest } {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new TypeError('encodeJson: the value has no JSON text');
+  const bytes = Buffer.from(text, 'utf8');
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  return { bytes, digest: { sha256, bytes: bytes.length, head: text.slice(0, headChars), chars: text.length } };
+}
