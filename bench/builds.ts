@@ -7,14 +7,14 @@
  * client side, so the client costs the same for both). Figures: cold start to `initialize` answered, RSS after
  * initialize, 1-row `query_sql` p50 over stdio and over Streamable HTTP. Ratios are new/old.
  */
-import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
 import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/connectors/embedded.js';
+import { HttpSession, keepAliveAgent, median, memoryOf, StdioRpc, stopChild } from './rpc.js';
 
 /**
  * The MCP layer on the v1 SDK (`@modelcontextprotocol/sdk` 1.32), as it last served every transport: the
@@ -38,8 +38,6 @@ interface Sample {
   httpP50: number[];
 }
 
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-
 function run(command: string, args: string[], cwd: string): void {
   const r = spawnSync(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed in ${cwd}: ${r.stderr.slice(-2000)}`);
@@ -56,43 +54,6 @@ function buildOld(ref: string, dir: string): Build {
   return { name: 'old', cli: join(dir, 'dist', 'src', 'cli.js') };
 }
 
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
-/** One JSON-RPC line client over a child's stdio. */
-class Lines {
-  private buffer = '';
-  private readonly waiting = new Map<number, (line: string) => void>();
-
-  constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable | null>) {
-    child.stdout.on('data', (chunk: Buffer) => {
-      this.buffer += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = this.buffer.indexOf('\n')) >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        const id = (JSON.parse(line) as { id?: unknown }).id;
-        if (typeof id === 'number') this.waiting.get(id)?.(line);
-      }
-    });
-  }
-
-  request(id: number, method: string, params: unknown): Promise<string> {
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
-    });
-  }
-
-  notify(method: string): void {
-    this.child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', method })}\n`);
-  }
-}
-
-const initialize = { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1' } };
-
 function serveArgs(build: Build, policy: string, audit: string, transport: string[]): string[] {
   return [build.cli, 'serve', ...transport, '--policy', policy, '--audit-dir', audit, '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'];
 }
@@ -101,29 +62,28 @@ async function stdioRound(build: Build, policy: string, work: string, env: NodeJ
   const started = performance.now();
   const child = spawn(process.execPath, serveArgs(build, policy, mkdtempSync(join(work, 'audit-')), ['--stdio']), { env, stdio: ['pipe', 'pipe', 'ignore'] });
   try {
-    const lines = new Lines(child);
-    await lines.request(1, 'initialize', initialize);
+    const rpc = new StdioRpc(child, build.name);
+    await rpc.initialize();
     sample.coldStartMs.push(performance.now() - started);
-    lines.notify('notifications/initialized');
-    await lines.request(2, 'tools/list', {});
-    sample.rssMb.push(rssMb(child.pid ?? 0));
+    await rpc.request('tools/list', {});
+    sample.rssMb.push(memoryOf(child.pid ?? 0).rssMb);
     const times: number[] = [];
     for (let i = 0; i < CALLS + 20; i++) {
       const t = performance.now();
-      const answer = await lines.request(10 + i, 'tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: SQL } });
+      const answer = await rpc.request('tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: SQL } });
       if (i >= 20) times.push(performance.now() - t);
       if (i === 0 && !answer.includes('**** **** **** 1111')) throw new Error(`${build.name}: unexpected answer ${answer.slice(0, 300)}`);
     }
     sample.stdioP50.push(median(times));
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+    await stopChild(child);
   }
 }
 
 async function httpRound(build: Build, policy: string, work: string, env: NodeJS.ProcessEnv, sample: Sample): Promise<void> {
   const port = await freePort();
   const child = spawn(process.execPath, serveArgs(build, policy, mkdtempSync(join(work, 'audit-')), ['--http', '--port', String(port)]), { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  const agent = keepAliveAgent(1);
   try {
     const base = `http://127.0.0.1:${port}`;
     for (let ready = false; !ready; ) {
@@ -131,24 +91,19 @@ async function httpRound(build: Build, policy: string, work: string, env: NodeJS
       ready = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
       if (!ready) await new Promise((r) => setTimeout(r, 50));
     }
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-    const post = async (body: unknown, session?: string): Promise<Response> =>
-      fetch(`${base}/mcp`, { method: 'POST', headers: { ...headers, ...(session === undefined ? {} : { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }) }, body: JSON.stringify(body) });
-    const init = await post({ jsonrpc: '2.0', id: 1, method: 'initialize', params: initialize });
-    const session = init.headers.get('mcp-session-id') ?? '';
-    await init.text();
-    await (await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, session)).text();
+    const session = new HttpSession(new URL(`${base}/mcp`), agent);
+    await session.initialize();
     const times: number[] = [];
     for (let i = 0; i < CALLS + 20; i++) {
       const t = performance.now();
-      const text = await (await post({ jsonrpc: '2.0', id: 10 + i, method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql: SQL } } }, session)).text();
+      const text = await session.request('tools/call', { name: 'query_sql', arguments: { connection: 'shop', sql: SQL } });
       if (i >= 20) times.push(performance.now() - t);
       if (i === 0 && !text.includes('**** **** **** 1111')) throw new Error(`${build.name}: unexpected HTTP answer ${text.slice(0, 300)}`);
     }
     sample.httpP50.push(median(times));
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(undefined)));
+    await stopChild(child);
+    agent.destroy();
   }
 }
 

@@ -3,8 +3,9 @@
  * (BEGIN READ ONLY, query, ROLLBACK on a pg Pool), both served by a low-level MCP Server over an in-memory
  * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
  * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
- * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket) or
- * `BENCH_ONLY=logging` (tail_logs) runs one table alone.
+ * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
+ * `BENCH_ONLY=logging` (tail_logs) or `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
+ * bench/peer.ts) runs one table alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
 import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
+import { peerBench } from './peer.js';
 import { policyBench } from './policy.js';
 import { storageBench } from './storage.js';
 import { JsonAuditStore } from '../src/audit/store.js';
@@ -147,6 +149,11 @@ async function main(): Promise<void> {
       process.stdout.write(`${(await approvalsBench(adminUrl, work)).join('\n')}\n`);
       return;
     }
+    // BENCH_ONLY=peer: airlock against the MCP reference Postgres server, both as spawned processes.
+    if (process.env.BENCH_ONLY === 'peer') {
+      process.stdout.write(`${(await peerBench(adminUrl, work)).join('\n')}\n`);
+      return;
+    }
     const demo = await seedDemoDatabase(adminUrl, 'airlock_bench');
     await loadSqlParser();
     const policyPath = join(work, 'policies.json');
@@ -244,6 +251,7 @@ async function main(): Promise<void> {
       lines.push('', ...(await approvalsBench(adminUrl, work)));
       lines.push('', ...(await storageBench(work)));
       lines.push('', ...(await loggingBench(work)));
+      lines.push('', ...(await peerBench(adminUrl, work)));
     }
     process.stdout.write(`${lines.join('\n')}\n`);
     await governed.close();
