@@ -33,15 +33,15 @@ const INSTRUCTIONS = [
 
 /**
  * A transport that can send a tools/call result it is handed already encoded (see ScreenedStdioTransport):
- * the audit stage encodes each response once, hashes those bytes, and the same bytes go out.
+ * the audit stage encodes each response once, hashes that text's UTF-8, and the same text goes out.
  */
 export interface EncodedResultSink {
   /**
-   * The result of request `id` is `result`, whose JSON text is `bytes`. The transport sends those bytes
-   * when the message the SDK hands it carries that result unchanged, and forgets them once the request is
+   * The result of request `id` is `result`, whose JSON text is `text`. The transport sends that text
+   * when the message the SDK hands it carries that result unchanged, and forgets it once the request is
    * answered or `signal` aborts it.
    */
-  expectEncoded(id: string | number, result: object, bytes: Buffer, signal: AbortSignal): void;
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void;
 }
 
 /** The JSON-RPC error that answers a message airlock refused before the SDK saw it. */

@@ -83,12 +83,12 @@ export interface CallContext {
   response?: CallResponse;
   /**
    * Set by an MCP layer whose transport can send a result it is given as JSON text (stdio): the audit
-   * stage then encodes the response once, hashes those bytes, and leaves them in `encodedResponse`
+   * stage then encodes the response once, hashes that text's UTF-8, and leaves it in `encodedResponse`
    * for the transport, instead of the transport encoding the same result a second time.
    */
   readonly sendsEncoded?: boolean;
-  /** `JSON.stringify(response)` in UTF-8: exactly the bytes whose hash and size the audit record keeps. */
-  encodedResponse?: Buffer;
+  /** `JSON.stringify(response)`: the text whose UTF-8 hash and size the audit record keeps. */
+  encodedResponse?: string;
 }
 
 /** What a call's audit record says about its approval. */

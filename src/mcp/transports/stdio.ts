@@ -74,7 +74,7 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
   private closed = false;
   private readonly reader: LineReader;
   /** Results encoded by the audit stage, by request id, until their response is sent. */
-  private readonly encoded = new Map<string | number, { readonly result: object; readonly bytes: Buffer }>();
+  private readonly encoded = new Map<string | number, { readonly result: object; readonly text: string }>();
 
   constructor(
     private readonly input: Readable,
@@ -121,10 +121,10 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
       .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }
 
-  expectEncoded(id: string | number, result: object, bytes: Buffer, signal: AbortSignal): void {
-    // A cancelled request gets no response from the SDK: nothing would ever take these bytes.
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void {
+    // A cancelled request gets no response from the SDK: nothing would ever take this text.
     if (this.closed || signal.aborted) return;
-    this.encoded.set(id, { result, bytes });
+    this.encoded.set(id, { result, text });
     signal.addEventListener('abort', () => this.encoded.delete(id), { once: true });
   }
 
@@ -138,21 +138,21 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
   }
 
   /**
-   * The bytes the audit hashed for this response, if the SDK passed the result on unchanged (its
+   * The text the audit hashed for this response, if the SDK passed the result on unchanged (its
    * validation hands on a copy, members reordered: the same JSON value is what counts). The agent then
    * receives exactly the bytes whose hash the audit record keeps.
    */
-  private takeEncoded(message: JSONRPCMessage): Buffer | undefined {
+  private takeEncoded(message: JSONRPCMessage): string | undefined {
     if (this.encoded.size === 0 || 'method' in message || !('id' in message)) return undefined;
     const id = message.id as string | number;
     const pre = this.encoded.get(id);
     if (pre === undefined) return undefined;
     this.encoded.delete(id);
-    return 'result' in message && sameJson(message.result, pre.result) ? pre.bytes : undefined;
+    return 'result' in message && sameJson(message.result, pre.result) ? pre.text : undefined;
   }
 
-  /** The message as `JSON.stringify` writes it, with the pre-encoded bytes in place of its result. */
-  private writeSpliced(message: JSONRPCMessage, bytes: Buffer): boolean {
+  /** The message as `JSON.stringify` writes it, with the pre-encoded text in place of its result. */
+  private writeSpliced(message: JSONRPCMessage, text: string): boolean {
     let before = '';
     let after: string | undefined;
     for (const [key, value] of Object.entries(message)) {
@@ -165,7 +165,7 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     }
     this.output.cork();
     this.output.write(`{${before}`);
-    this.output.write(bytes);
+    this.output.write(text, 'utf8');
     const ok = this.output.write(`${after ?? ''}}\n`);
     this.output.uncork();
     return ok;

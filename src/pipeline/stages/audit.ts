@@ -60,9 +60,9 @@ export function auditStage(options: AuditStageOptions): Stage {
         ? errorResponse(ctx.error, ctx.id)
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
-      // Encoded once: these bytes are hashed for the record and, where the transport takes them, sent as they are.
+      // Encoded once: this text is hashed for the record and, where the transport takes it, sent as it is.
       const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap) : undefined;
-      ctx.encodedResponse = encoded?.bytes;
+      ctx.encodedResponse = encoded?.text;
       const record = buildRecord(ctx, clock.now(), cap, encoded?.digest);
       const raw = ctx.error === undefined ? ctx.unmaskedResult : undefined;
       await sink.append(compliance === undefined || raw === undefined ? record : { ...record, sealedResult: seal(raw, ctx.id, compliance.keyring, compliance.maxBytes) });
