@@ -4,8 +4,9 @@
  * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
  * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
- * `BENCH_ONLY=logging` (tail_logs) or `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
- * bench/peer.ts) runs one table alone.
+ * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
+ * bench/peer.ts) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size) runs one table
+ * alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -134,6 +135,11 @@ async function main(): Promise<void> {
     } finally {
       rmSync(work, { recursive: true, force: true });
     }
+    return;
+  }
+  // BENCH_ONLY=audit: the audit store table alone (append at 1k/100k/1M records, then verify); no PostgreSQL.
+  if (process.env.BENCH_ONLY === 'audit') {
+    process.stdout.write(`${(await auditBench()).join('\n')}\n`);
     return;
   }
   let embedded: EmbeddedPostgres | undefined;

@@ -132,7 +132,7 @@ async function main(argv: readonly string[]): Promise<number> {
       break;
   }
   const parsed = parseCommand(spec, args);
-  if (spec.name === 'policy check') return (await import('./cli/policy.js')).runPolicyCheck(parsed.positionals[0] ?? '', ctx).then(() => 0);
+  if (spec.name === 'policy check') return (await import('./cli/policy-check.js')).runPolicyCheck(parsed.positionals[0] ?? '', ctx).then(() => 0);
   if (spec.name === 'policy explain') return (await import('./cli/policy.js')).runPolicyExplain({ policy: str(parsed, 'policy'), principal: str(parsed, 'principal'), tool: str(parsed, 'tool'), input: str(parsed, 'input') }, ctx).then(() => 0);
   if (spec.name.startsWith('approvals ')) return (await import('./cli/approvals.js')).runApprovals(spec.name.slice('approvals '.length), parsed.values, parsed.positionals[0], ctx);
   if (spec.name === 'policy test') return (await import('./cli/policy.js')).runPolicyTest({ policy: str(parsed, 'policy'), input: str(parsed, 'input') }, ctx);

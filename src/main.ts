@@ -21,8 +21,7 @@ import { loggingIsLocal, offlineLogging, openLogging } from './connectors/loggin
 import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
 import { ToolRegistry } from './mcp/registry.js';
-import { serveHttp, type HttpHandle } from './mcp/transports/http.js';
-import { serveStdio } from './mcp/transports/stdio.js';
+import type { HttpHandle } from './mcp/transports/http.js';
 import { buildPipeline } from './pipeline/chain.js';
 import { accessFor } from './policy/access.js';
 import { explainCall } from './policy/explain.js';
@@ -327,7 +326,9 @@ interface ServeParts {
 async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<Pick<RunningAirlock, 'closed' | 'http'>> {
   const { callers, log, owned, approvals } = parts;
   const common = { name: 'airlock', version: VERSION, registry: parts.registry, pipeline: (ctx: CallContext) => parts.calls.run(ctx), clock: parts.clock };
+  // Each transport's stack is imported only when it serves: stdio never loads HTTP, SSE or the console.
   if (config.transport === 'stdio') {
+    const { serveStdio } = await import('./mcp/transports/stdio.js');
     const tokens = callers.tokens;
     const stdio = await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (tokens === undefined ? callers.fixed : tokens.current()) });
     owned.add({ close: () => parts.calls.drain() });
@@ -341,6 +342,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
     return { closed: stdio.closed };
   }
   const verifier = callers.verifier;
+  const { serveHttp } = await import('./mcp/transports/http.js');
   const http = owned.add(
     await serveHttp({
       ...common,

@@ -81,3 +81,38 @@ function canonicalOf(value: object, overrideKey: string | undefined, override: u
   }
   return `${out}}`;
 }
+
+/**
+ * `canonicalJsonWith(value, key, replacement)` in three parts: the text before the top-level `key`'s value, that
+ * value's text, and the text after it. The audit chain hashes the whole and stores the record with its hash
+ * written into that value, so a verifier can hash the stored bytes without canonicalising them again.
+ */
+export function canonicalJsonAround(value: object, key: string, replacement: unknown): readonly [string, string, string] {
+  if (Array.isArray(value) || typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    throw new TypeError('canonicalJsonAround: the value must be a plain object');
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  if (!Object.hasOwn(record, key)) keys.push(key);
+  if (keys.length > 1) keys.sort();
+  let out = '{';
+  let first = true;
+  let before = '';
+  let middle = '';
+  for (const k of keys) {
+    const item = k === key ? replacement : record[k];
+    if (skipped(item)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += `${JSON.stringify(k)}:`;
+    if (k === key) {
+      before = out;
+      middle = canonicalWith(item, undefined, undefined, 1);
+      out = '';
+    } else {
+      out += canonicalWith(item, undefined, undefined, 1);
+    }
+  }
+  if (middle === '') throw new TypeError(`canonicalJsonAround: the replacement for "${key}" has no JSON form`);
+  return [before, middle, `${out}}`];
+}

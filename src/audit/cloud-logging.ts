@@ -1,6 +1,4 @@
-import { Logging, type Entry, type Log } from '@google-cloud/logging';
-import { PassThroughClient } from 'google-auth-library';
-import { grpc } from 'google-gax';
+import type { Entry, Log } from '@google-cloud/logging';
 import type { ChainedRecord } from './chain.js';
 
 export interface CloudLoggingCopyOptions {
@@ -39,7 +37,7 @@ const SEVERITY: Readonly<Record<string, string>> = {
  * Logging drops duplicates of a retried write).
  */
 export class CloudLoggingCopy {
-  private readonly log: Log;
+  private readonly log: Promise<Log>;
   private readonly batchMs: number;
   private readonly maxQueue: number;
   private readonly onError: (error: unknown) => void;
@@ -52,20 +50,18 @@ export class CloudLoggingCopy {
     this.batchMs = options.batchMs ?? 1000;
     this.maxQueue = options.maxQueue ?? 10_000;
     this.onError = options.onError ?? (() => undefined);
-    let logging: Logging;
+    let emulator: { host: string; port: number } | undefined;
     if (options.emulator !== undefined) {
       const [host = '', port = ''] = options.emulator.split(':');
       if (!['127.0.0.1', 'localhost', '[::1]'].includes(host) || !/^\d+$/.test(port)) {
         throw new TypeError(`audit.cloudLogging.emulator: "${options.emulator}" must be a loopback host:port`);
       }
-      const local = { projectId: options.projectId, apiEndpoint: host, port: Number(port), sslCreds: grpc.credentials.createInsecure(), authClient: new PassThroughClient() };
-      logging = new Logging(local);
-    } else {
-      logging = new Logging({ projectId: options.projectId });
+      emulator = { host, port: Number(port) };
     }
-    // The monitored resource is airlock's own, stated rather than detected (no metadata-server probe).
-    logging.detectedResource = { type: 'global', labels: { project_id: options.projectId } };
-    this.log = logging.log(options.logName ?? 'airlock-audit', { removeCircular: true });
+    // The client libraries cost a noticeable part of a second to import: they load in the background here,
+    // and the first batch waits for them (records queue meanwhile, as they do while Cloud Logging is down).
+    this.log = openLog(options, emulator);
+    this.log.catch(() => undefined);
   }
 
   /** Queues a durable record for the copy. Never throws, never waits. */
@@ -90,10 +86,12 @@ export class CloudLoggingCopy {
       if (batch.length === 0) return;
       this.queue = [];
       // Nothing awaits a timer's flush: a record the client cannot turn into an entry must not reject it.
+      let log: Log;
       let entries: Entry[];
       try {
+        log = await this.log;
         entries = batch.map((r) =>
-        this.log.entry(
+        log.entry(
           {
             severity: SEVERITY[r.outcome] ?? 'DEFAULT',
             timestamp: new Date(r.time),
@@ -109,7 +107,7 @@ export class CloudLoggingCopy {
       }
       try {
         // One attempt per flush with a deadline: this copy retries on its own schedule, never for long.
-        await this.log.write(entries, { gaxOptions: { retry: null, timeout: 10_000 } });
+        await log.write(entries, { gaxOptions: { retry: null, timeout: 10_000 } });
         if (this.dropped > 0) {
           this.onError(new Error(`Cloud Logging copy: ${this.dropped} record(s) were dropped while it was unreachable (they are in the audit store)`));
           this.dropped = 0;
@@ -133,4 +131,21 @@ export class CloudLoggingCopy {
     this.timer = undefined;
     await this.flush();
   }
+}
+
+/** The Cloud Logging client for the copy: the local server without credentials, or Cloud Logging with ADC. */
+async function openLog(options: CloudLoggingCopyOptions, emulator: { host: string; port: number } | undefined): Promise<Log> {
+  const { Logging } = await import('@google-cloud/logging');
+  let logging: InstanceType<typeof Logging>;
+  if (emulator !== undefined) {
+    const [{ PassThroughClient }, { grpc }] = await Promise.all([import('google-auth-library'), import('google-gax')]);
+    // gRPC options (sslCreds) pass through to the gax client; LoggingOptions does not list them.
+    const local = { projectId: options.projectId, apiEndpoint: emulator.host, port: emulator.port, sslCreds: grpc.credentials.createInsecure(), authClient: new PassThroughClient() };
+    logging = new Logging(local);
+  } else {
+    logging = new Logging({ projectId: options.projectId });
+  }
+  // The monitored resource is airlock's own, stated rather than detected (no metadata-server probe).
+  logging.detectedResource = { type: 'global', labels: { project_id: options.projectId } };
+  return logging.log(options.logName ?? 'airlock-audit', { removeCircular: true });
 }

@@ -75,12 +75,38 @@ function filterOf(flags: FilterFlags, now: Date): AuditFilter {
   };
 }
 
+/** Redraws of the verify progress bar are at least this far apart (about 10 a second). */
+const PROGRESS_INTERVAL_MS = 100;
+
+function seconds(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+/**
+ * The verify progress bar on stderr: share of files, records/s and the time left (from the share of files done
+ * so far), redrawn in place at most ~10 times a second and once more, with the time taken, at the end.
+ */
 function progressBar(io: CommandIo): (files: number, total: number, records: number) => void {
   if (!io.progress) return () => undefined;
+  const started = io.now().getTime();
+  let drawnAt = Number.NEGATIVE_INFINITY;
+  let drawnWidth = 0;
   return (files, total, records) => {
+    const now = io.now().getTime();
+    const done = files >= total;
+    if (!done && now - drawnAt < PROGRESS_INTERVAL_MS) return;
+    drawnAt = now;
     const width = 30;
-    const filled = Math.round((files / Math.max(1, total)) * width);
-    io.err(`\rverifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round((files / Math.max(1, total)) * 100)}%  ${files}/${total} files, ${records.toLocaleString('en-US')} records${files === total ? '\n' : ''}`);
+    const share = files / Math.max(1, total);
+    const filled = Math.round(share * width);
+    const elapsed = now - started;
+    const rate = elapsed > 0 ? Math.round((records * 1000) / elapsed) : 0;
+    const time = done ? `in ${seconds(elapsed)}` : files > 0 ? `ETA ${seconds((elapsed * (total - files)) / files)}` : 'ETA …';
+    const text = `verifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Math.round(share * 100)}%  ${files}/${total} files, ${records.toLocaleString('en-US')} records, ${rate.toLocaleString('en-US')} records/s, ${time}`;
+    // Spaces wipe what a longer previous line left on the terminal.
+    io.err(`\r${text}${' '.repeat(Math.max(0, drawnWidth - text.length))}${done ? '\n' : ''}`);
+    drawnWidth = text.length;
   };
 }
 

@@ -150,6 +150,25 @@ export function csvRow(r: ChainedRecord): string {
     .join(',');
 }
 
+/**
+ * An input as replay shows it: a cut value (`$truncated`) with its digest and size before its long prefix, as
+ * it was recorded. Stored records have their keys in canonical (sorted) order, which would put the digest
+ * after the prefix, beyond the width replay shows.
+ */
+function replayInput(input: unknown): string {
+  if (typeof input === 'string') return input;
+  try {
+    return (
+      JSON.stringify(input, (_key, value: unknown) => {
+        const v = value as Partial<Record<'$truncated' | 'sha256' | 'bytes' | 'prefix', unknown>> | null;
+        return typeof v === 'object' && v !== null && v.$truncated === true && Object.keys(v).length === 4 ? { $truncated: true, sha256: v.sha256, bytes: v.bytes, prefix: v.prefix } : value;
+      }) ?? String(input)
+    );
+  } catch {
+    return '(not printable)';
+  }
+}
+
 /** Longest input shown per call in `audit replay`; the whole record is in `--format json`. */
 const REPLAY_INPUT_WIDTH = 2000;
 
@@ -164,7 +183,7 @@ export function formatReplay(records: readonly ChainedRecord[]): string {
   const lines = [`session ${p(first.sessionId, 80)} over ${p(first.transport, 16)}: ${records.length} call(s) by ${who}`, ''];
   records.forEach((r, i) => {
     lines.push(`#${i + 1}  ${p(r.time, 32)}  ${p(r.tool, 64)}  → ${p(r.outcome, 32)}${r.error === null ? '' : ` ${p(r.error.code, 32)}`}  (${p(r.durationMs, 16)} ms, id ${p(r.id, 64)})`);
-    lines.push(`    input:    ${p(r.input, REPLAY_INPUT_WIDTH)}`);
+    lines.push(`    input:    ${printable(replayInput(r.input), REPLAY_INPUT_WIDTH)}`);
     if (r.decision !== null) lines.push(`    decision: ${p(r.decision.effect, 16)} by ${list(r.decision.ruleIds) || '(no rule)'}: ${p(r.decision.reason, 500)}`);
     if (r.error !== null) lines.push(`    error:    ${p(r.error.message, 500)}`);
     if (r.result !== null) {

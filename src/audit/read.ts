@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChainedRecord } from './chain.js';
+import { rememberStoredJson, type ChainedRecord } from './chain.js';
 import type { StartedEntry } from './record.js';
-import { AuditFormatError, JOURNAL_NAME, listSegmentsSync, parseSegment, type SegmentFile } from './segments.js';
+import { AuditFormatError, JOURNAL_NAME, listSegmentsSync, readSegment, type SegmentFile } from './segments.js';
 
 /** One line of the journal: a call about to run, or a finished call's chained record. */
 export type JournalEntry = { readonly start: StartedEntry } | { readonly end: ChainedRecord };
@@ -32,7 +32,7 @@ export function readJournal(dir: string): JournalContents {
     if (line === '') continue;
     let entry: unknown;
     try {
-      entry = JSON.parse(line);
+      entry = endEntry(line) ?? JSON.parse(line);
     } catch {
       throw new AuditFormatError(`${JOURNAL_NAME} line ${lineNo}: not valid JSON`);
     }
@@ -42,6 +42,24 @@ export function readJournal(dir: string): JournalContents {
     entries.push(entry as JournalEntry);
   }
   return { entries, wholeBytes: end, totalBytes: buffer.length };
+}
+
+/**
+ * A journal line `{"end":RECORD}` read as RECORD's text alone, so that the record remembers the exact text
+ * it was written as (see `rememberStoredJson`); undefined when the line is anything else.
+ */
+function endEntry(line: string): JournalEntry | undefined {
+  if (!line.startsWith('{"end":') || !line.endsWith('}')) return undefined;
+  const text = line.slice(7, -1);
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (record === null || typeof record !== 'object') return undefined;
+  rememberStoredJson(record, text);
+  return { end: record as ChainedRecord };
 }
 
 /** Every finished call's record, oldest first (segments, then the journal's tail). */
@@ -61,7 +79,7 @@ export function* iterateRecords(
   let lastSeq = 0;
   for (const name of listSegmentsSync(dir)) {
     const bytes = readFileSync(join(dir, name));
-    const data = parseSegment(name, bytes.toString('utf8'));
+    const data = readSegment(name, bytes.toString('utf8'));
     onFile?.({ name, bytes, data });
     lastSeq = data.records.at(-1)?.chain.seq ?? Math.max(lastSeq, data.head.firstSeq - 1);
     yield* data.records;
@@ -94,7 +112,7 @@ export function recordsAfter(dir: string, after: number, last?: number): Chained
   let count = 0;
   for (let i = names.length - 1; i >= 0; i--) {
     const name = names[i] as string;
-    const data = parseSegment(name, readFileSync(join(dir, name), 'utf8'));
+    const data = readSegment(name, readFileSync(join(dir, name), 'utf8'));
     if (name === newestSegment) segmentLastSeq = data.records.at(-1)?.chain.seq ?? data.head.firstSeq - 1;
     const wanted = data.records.filter((r) => r.chain.seq > after);
     chunks.unshift(wanted);

@@ -9,7 +9,7 @@ import { interruptedRecord } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { readJournal, readRecords } from './read.js';
 import type { AuditRecord, AuditSink, StartedEntry } from './record.js';
-import { dayOf, JOURNAL_NAME, listSegmentsSync, LOCK_NAME, parseSegment, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
+import { dayOf, JOURNAL_NAME, listSegmentsSync, LOCK_NAME, readSegment, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
 
 
 export interface JsonAuditStoreOptions {
@@ -120,7 +120,7 @@ export class JsonAuditStore implements AuditSink {
     const lastName = listSegmentsSync(this.dir).at(-1);
     if (lastName !== undefined) {
       const bytes = readFileSync(join(this.dir, lastName));
-      const last = { name: lastName, bytes, file: parseSegment(lastName, bytes.toString('utf8')) };
+      const last = { name: lastName, bytes, file: readSegment(lastName, bytes.toString('utf8')) };
       const [, day = '', n = '1'] = SEGMENT_NAME.exec(last.name) ?? [];
       const db = this.segmentDb(last.name, last.file);
       this.current = { name: last.name, day, seq: Number(n), db, bytes: last.bytes.length };

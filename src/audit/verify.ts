@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
-import { GENESIS, recordHash, type ChainedRecord } from './chain.js';
-import { iterateRecords, openCalls } from './read.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GENESIS, provenLink, recordHash, rememberStoredJson, storedLineMatches, type ChainedRecord, type ChainLink } from './chain.js';
+import { openCalls, readJournal } from './read.js';
 import { readTombstones, TOMBSTONES_NAME, tombstoneSignatureValid, type Tombstone } from './retention.js';
-import { JOURNAL_NAME, listSegmentsSync, type SegmentFile } from './segments.js';
+import { JOURNAL_NAME, listSegmentsSync, parseSegment, segmentLines, type SegmentHead } from './segments.js';
 
 /** One break in the store, located as precisely as the evidence allows. */
 export interface VerifyProblem {
@@ -49,6 +51,77 @@ export interface VerifyOptions {
 export function headPrefix(text: string): string | undefined {
   const hex = text.trim().toLowerCase().replace(/^sha256:/, '');
   return /^[0-9a-f]{16,64}$/.test(hex) ? hex : undefined;
+}
+
+/** A segment as verify reads it. */
+interface SegmentRead {
+  readonly name: string;
+  readonly bytes: Buffer;
+  readonly head: SegmentHead;
+  readonly count: number;
+}
+
+/** One stored record: its link proven from its line's bytes, or the record parsed. */
+type Stored =
+  | { readonly link: ChainLink; readonly bytes: Buffer; readonly start: number; readonly end: number; readonly record?: undefined }
+  | { readonly link?: undefined; readonly record: unknown };
+
+/**
+ * Every stored record, oldest first, one segment in memory at a time: segments in order, then the journal's
+ * records not yet in a segment. A segment in the layout the store writes is read line by line, and a line whose
+ * link `provenLink` proves is not parsed at all; any other file is parsed whole, with the same errors as every
+ * other reader.
+ */
+function* storedRecords(dir: string, onFile: (file: SegmentRead) => void, onJournal: () => void): Generator<Stored> {
+  let lastSeq = 0;
+  for (const name of listSegmentsSync(dir)) {
+    const bytes = readFileSync(join(dir, name));
+    const items = linesOf(bytes);
+    let head: SegmentHead;
+    let stored: readonly Stored[];
+    if (items !== undefined) ({ head, items: stored } = items);
+    else {
+      const data = parseSegment(name, bytes.toString('utf8'));
+      head = data.head;
+      stored = data.records.map((record) => ({ record }));
+    }
+    onFile({ name, bytes, head, count: stored.length });
+    const last = stored.at(-1);
+    const lastLinkSeq = last === undefined ? undefined : (last.link ?? (last.record as Partial<ChainedRecord> | null)?.chain)?.seq;
+    lastSeq = typeof lastLinkSeq === 'number' ? lastLinkSeq : Math.max(lastSeq, head.firstSeq - 1);
+    yield* stored;
+  }
+  onJournal();
+  for (const entry of readJournal(dir).entries) {
+    if ('end' in entry && entry.end.chain.seq > lastSeq) yield { record: entry.end };
+  }
+}
+
+/** A segment's records read line by line; undefined when the file must be parsed whole. */
+function linesOf(bytes: Buffer): { head: SegmentHead; items: Stored[] } | undefined {
+  const split = segmentLines(bytes);
+  if (split === undefined) return undefined;
+  const items: Stored[] = [];
+  const { bounds } = split;
+  for (let i = 0; i < bounds.length; i += 2) {
+    const start = bounds[i] as number;
+    const end = bounds[i + 1] as number;
+    const link = provenLink(bytes, start, end);
+    if (link !== undefined) {
+      items.push({ link, bytes, start, end });
+      continue;
+    }
+    const line = bytes.toString('utf8', start, end);
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (record !== null && typeof record === 'object') rememberStoredJson(record, line);
+    items.push({ record });
+  }
+  return { head: split.head, items };
 }
 
 interface Gap {
@@ -103,12 +176,12 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   // Every hash the given head could mean: one is found, none is a removal, several need more digits.
   const anchorMatches = new Set<string>();
   const gaps: Gap[] = [];
-  let before: { name: string; bytes: Buffer; data: SegmentFile } | undefined;
+  let before: SegmentRead | undefined;
   let currentFile = JOURNAL_NAME;
   let indexInFile = 0;
 
-  const checkHead = (file: { name: string; bytes: Buffer; data: SegmentFile }): void => {
-    const { head } = file.data;
+  const checkHead = (file: SegmentRead): void => {
+    const { head } = file;
     if (before === undefined) {
       if (head.previous === null) return;
       const vouched = lastRemoved !== undefined && lastRemoved.segment === head.previous.segment && lastRemoved.sha256 === head.previous.sha256 && lastRemoved.records === head.previous.records && head.previous.lastHash === prevHash;
@@ -123,13 +196,13 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
     if (sha !== head.previous.sha256) {
       add({ file: before.name, kind: 'segment-replaced', message: `${before.name} changed after it was sealed (SHA-256 ${sha.slice(0, 12)}…; the head of ${file.name} says ${head.previous.sha256.slice(0, 12)}…)` });
     }
-    const count = before.data.records.length;
+    const { count } = before;
     if (count !== head.previous.records) {
       add({ file: before.name, kind: count < head.previous.records ? 'deleted' : 'inserted', message: `${before.name} holds ${count} records; it was sealed with ${head.previous.records}` });
     }
   };
 
-  const onFile = (file: { name: string; bytes: Buffer; data: SegmentFile }): void => {
+  const onFile = (file: SegmentRead): void => {
     if (before !== undefined) options.onProgress?.(++files, totalFiles, records);
     checkHead(file);
     before = file;
@@ -141,31 +214,37 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
     currentFile = JOURNAL_NAME;
     indexInFile = 0;
   };
-  for (const record of iterateRecords(dir, onFile, onJournal)) {
+  for (const item of storedRecords(dir, onFile, onJournal)) {
     const index = indexInFile++;
     records++;
-    const chain = (record as Partial<ChainedRecord>).chain;
-    const where = { file: currentFile, index, recordId: String((record as { id?: unknown }).id) };
-    if (chain === undefined || typeof chain.seq !== 'number' || typeof chain.hash !== 'string' || typeof chain.prev !== 'string') {
-      add({ ...where, kind: 'malformed', message: `${currentFile} record ${index} has no chain link` });
+    const file = currentFile;
+    // A proven line is parsed only when a message needs its id.
+    const idOf = (): string => {
+      const record = item.link === undefined ? item.record : (JSON.parse(item.bytes.toString('utf8', item.start, item.end)) as unknown);
+      return String((record as { id?: unknown } | null | undefined)?.id);
+    };
+    const chain = item.link ?? (item.record as Partial<ChainedRecord> | null | undefined)?.chain;
+    if (chain === undefined || chain === null || typeof chain.seq !== 'number' || typeof chain.hash !== 'string' || typeof chain.prev !== 'string') {
+      add({ file, index, recordId: idOf(), kind: 'malformed', message: `${file} record ${index} has no chain link` });
       continue;
     }
-    const label = `${currentFile} record ${index} (id ${where.recordId}, seq ${chain.seq})`;
-    if (recordHash(record, chain.seq, chain.prev) !== chain.hash) {
-      add({ ...where, seq: chain.seq, kind: 'edited', message: `${label} was changed after it was written: its content does not match its hash` });
+    const at = (): { file: string; index: number; recordId: string; seq: number } => ({ file, index, recordId: idOf(), seq: chain.seq });
+    const label = (): string => `${file} record ${index} (id ${idOf()}, seq ${chain.seq})`;
+    if (item.link === undefined && !storedLineMatches(item.record as ChainedRecord, chain.hash) && recordHash(item.record as ChainedRecord, chain.seq, chain.prev) !== chain.hash) {
+      add({ ...at(), kind: 'edited', message: `${label()} was changed after it was written: its content does not match its hash` });
     }
     if (chain.seq > expectedSeq) {
       const n = chain.seq - expectedSeq;
-      const problem = add({ ...where, seq: chain.seq, kind: 'deleted', message: `${label}: ${n > 1 ? `records ${expectedSeq}–${chain.seq - 1} are` : `record ${expectedSeq} is`} missing before it` });
+      const problem = add({ ...at(), kind: 'deleted', message: `${label()}: ${n > 1 ? `records ${expectedSeq}–${chain.seq - 1} are` : `record ${expectedSeq} is`} missing before it` });
       gaps.push({ problem, from: expectedSeq, to: chain.seq });
     } else if (chain.seq < expectedSeq) {
       add(
         seen.has(chain.seq)
-          ? { ...where, seq: chain.seq, kind: 'inserted', message: `${label}: a second record claims seq ${chain.seq}` }
-          : { ...where, seq: chain.seq, kind: 'reordered', message: `${label}: expected seq ${expectedSeq}; this one belongs earlier` },
+          ? { ...at(), kind: 'inserted', message: `${label()}: a second record claims seq ${chain.seq}` }
+          : { ...at(), kind: 'reordered', message: `${label()}: expected seq ${expectedSeq}; this one belongs earlier` },
       );
     } else if (chain.prev !== prevHash) {
-      add({ ...where, seq: chain.seq, kind: 'inserted', message: `${label}: it does not link to the record before it` });
+      add({ ...at(), kind: 'inserted', message: `${label()}: it does not link to the record before it` });
     }
     if (anchor !== undefined && chain.hash.startsWith(anchor)) anchorMatches.add(chain.hash);
     seen.add(chain.seq);

@@ -269,7 +269,7 @@ problem (exit code 1).
 Options:
 ${AUDIT_DIR}
   --json            print the report as JSON
-  --progress        show progress on stderr (also when stderr is a terminal)
+  --progress        show progress on stderr even when it is not a terminal (records/s, time left)
   --config FILE     check tombstones against the configured retention key, or verify "audit.postgres"
   --head HASH       a head noted earlier must still be in the chain: the whole hash, or a unique
                     prefix of at least 16 hex digits (with or without "sha256:")`,

@@ -49,12 +49,6 @@ async function offlineDeps(policy: Policy): ReturnType<typeof offlineToolDeps> {
   return (await import('../main.js')).offlineToolDeps(policy);
 }
 
-/** `airlock policy check FILE`. */
-export async function runPolicyCheck(file: string, ctx: CliContext): Promise<void> {
-  const loaded = await loadPolicy(file, toolNames());
-  ctx.out(`${file}: OK (${loaded.file.rules.length} rules, version ${loaded.version})`);
-}
-
 /** `airlock policy explain`. */
 export async function runPolicyExplain(flags: { policy?: string; principal?: string; tool?: string; input?: string }, ctx: CliContext): Promise<void> {
   const command = 'policy explain';

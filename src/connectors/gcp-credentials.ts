@@ -1,4 +1,4 @@
-import { GoogleAuth, Impersonated, type AuthClient } from 'google-auth-library';
+import type { AuthClient, Impersonated } from 'google-auth-library';
 import { UpstreamUnavailableError } from '../errors.js';
 import type { Principal } from '../identity/principal.js';
 
@@ -50,6 +50,8 @@ export class ImpersonationProvider {
 
   /** Uses airlock's Application Default Credentials (its own service account) as the source. */
   static async fromApplicationDefault(options: Omit<ImpersonationOptions, 'sourceClient'>): Promise<ImpersonationProvider> {
+    // The auth library is imported only when the policy asks for impersonation.
+    const { GoogleAuth } = await import('google-auth-library');
     const sourceClient = await new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] }).getClient();
     return new ImpersonationProvider({ ...options, sourceClient });
   }
@@ -59,8 +61,11 @@ export class ImpersonationProvider {
     const key = JSON.stringify([principal.issuer, principal.sub, serviceAccount]);
     let entry = this.clients.get(key);
     if (entry === undefined) {
-      entry = {
-        client: new Impersonated({
+      // Already loaded by fromApplicationDefault in a server; a provider built around another source client loads it here.
+      const { Impersonated: Client } = await import('google-auth-library');
+      // Another call for the same key may have made its client while the library loaded.
+      entry = this.clients.get(key) ?? {
+        client: new Client({
           sourceClient: this.options.sourceClient,
           targetPrincipal: serviceAccount,
           targetScopes: [...this.options.scopes],

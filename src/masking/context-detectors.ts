@@ -7,6 +7,9 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { findNumbers, getCountries, getCountryCallingCode, Metadata, type CountryCode, type NumberingPlan } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
+import { entropy } from './entropy.js';
+
+export { entropy } from './entropy.js';
 
 export type ContextDetectorName = 'PASSWORD' | 'AWS_SECRET_KEY' | 'GENERIC_API_KEY' | 'US_SSN' | 'IP_ADDRESS' | 'PHONE';
 
@@ -29,46 +32,6 @@ const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api[_-]?key|access[_-]?token|au
 const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?)$/i;
 const SSN_KEY = /(?:^|[_.-])(?:ssn|social_?security(?:_?number)?)$/i;
 const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|<[^>]*>|\$\{[^}]*\}?|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|redacted|null|none|true|false|undefined|secret|password|\[[A-Z_]+(?:_\d+)?\])$/i;
-
-const asciiCounts = new Uint32Array(128);
-const firstSeen = new Uint8Array(128);
-
-/** Shannon entropy in bits per character. */
-export function entropy(s: string): number {
-  // ASCII (nearly every key and token) is counted in a reused table; characters are summed in order of
-  // first appearance, as the Map below does, so both give the same bits.
-  let distinct = 0;
-  let ascii = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128) {
-      ascii = false;
-      break;
-    }
-    const seen = asciiCounts[c] ?? 0;
-    asciiCounts[c] = seen + 1;
-    if (seen === 0) firstSeen[distinct++] = c;
-  }
-  let h = 0;
-  for (let k = 0; k < distinct; k++) {
-    const c = firstSeen[k] ?? 0;
-    const p = (asciiCounts[c] ?? 0) / s.length;
-    asciiCounts[c] = 0;
-    h -= p * Math.log2(p);
-  }
-  return ascii ? h : entropyOfAny(s);
-}
-
-function entropyOfAny(s: string): number {
-  const counts = new Map<string, number>();
-  for (const ch of s) counts.set(ch, (counts.get(ch) ?? 0) + 1);
-  let h = 0;
-  for (const n of counts.values()) {
-    const p = n / s.length;
-    h -= p * Math.log2(p);
-  }
-  return h;
-}
 
 export function ssnValid(digits: string): boolean {
   if (!/^\d{9}$/.test(digits)) return false;

@@ -8,7 +8,7 @@
  */
 import { setFlagsFromString } from 'node:v8';
 import { luhnValid } from './cards.js';
-import { entropy } from './context-detectors.js';
+import { entropy } from './entropy.js';
 import { globMatchLinear } from './columns.js';
 
 export interface CustomDetectorSpec {

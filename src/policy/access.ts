@@ -5,7 +5,7 @@ import { globMatch } from './glob.js';
 import { callScope } from './scope.js';
 import type { Policy } from './load.js';
 import type { PolicyRule } from './schema.js';
-import { SQL_CLASSES, type SqlClass } from './sql/classify.js';
+import { SQL_CLASSES, type SqlClass } from './sql/classes.js';
 
 /**
  * The governed tools that act on each kind of resource. A tool that reads buckets or log scopes is added

@@ -1,8 +1,8 @@
 import * as z from 'zod';
 import { compileCustomPattern } from '../masking/custom.js';
-import { DETECTOR_NAMES } from '../masking/detectors.js';
+import { DETECTOR_NAMES } from '../masking/names.js';
 import { SECRET_TYPES } from '../masking/secrets.js';
-import { SQL_CLASSES } from './sql/classify.js';
+import { SQL_CLASSES } from './sql/classes.js';
 import { LogFilterError, parseLogFilter } from './log-filter.js';
 
 /**

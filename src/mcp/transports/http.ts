@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
-import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
+import { toWebRequest } from '@modelcontextprotocol/node';
+import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
@@ -12,6 +12,7 @@ import { principalKey, principalOf, type Credential, type Principal } from '../.
 import { readToolCall } from '../intake.js';
 import { IntakeDesk, type Screened } from '../screen.js';
 import { createGovernedServer, refuse, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
+import { webRequestOf, writeWebResponse } from './respond.js';
 import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -102,9 +103,11 @@ interface Session {
   /** `principalKey` of the principal that opened the session; other principals may not use it. */
   readonly owner: string | undefined;
   readonly server: GovernedServer;
-  readonly transport: NodeStreamableHTTPServerTransport | SSEServerTransport;
+  readonly transport: WebStandardStreamableHTTPServerTransport | SSEServerTransport;
   /** Request ids in flight (answer not sent yet): a second request with one of them is refused. */
   readonly pending: Set<string>;
+  /** Requests whose POST waits to learn whether its answer went out alone (see writeWebResponse). */
+  readonly watched: Map<string, { answered: boolean }>;
   lastSeen: number;
 }
 
@@ -150,18 +153,36 @@ function rpcError(res: ServerResponse, status: number, code: number, message: st
   sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id });
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** The body as text, up to `limit` bytes. Read with stream events: an async iterator costs a promise per chunk. */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > limit) throw new BodyTooLargeError();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit) throw new BodyTooLargeError();
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  if (declared > limit) return Promise.reject(new BodyTooLargeError());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (error?: Error): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (error === undefined) resolve(chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+      else reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) done(new BodyTooLargeError());
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => done();
+    const onError = (error: Error): void => done(error);
+    const onClose = (): void => {
+      if (!req.complete) done(new Error('the request was closed before its body was read'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
@@ -420,12 +441,33 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /** Keeps `pending` to the requests whose answer has not been sent. */
-  const trackAnswers = (transport: NodeStreamableHTTPServerTransport | SSEServerTransport, pending: Set<string>): void => {
+  const trackAnswers = (transport: WebStandardStreamableHTTPServerTransport | SSEServerTransport, pending: Set<string>, watched?: Map<string, { answered: boolean }>): void => {
     const send = transport.send.bind(transport) as (message: JSONRPCMessage, sendOptions?: unknown) => Promise<void>;
     transport.send = (message: JSONRPCMessage, sendOptions?: unknown) => {
-      if ('id' in message && ('result' in message || 'error' in message)) pending.delete(idKey(message.id));
+      if ('id' in message && ('result' in message || 'error' in message)) {
+        const key = idKey(message.id);
+        pending.delete(key);
+        const watch = watched?.get(key);
+        if (watch !== undefined) watch.answered = true;
+      }
       return send(message, sendOptions);
     };
+  };
+
+  /**
+   * Hands a request to a session's transport and writes its answer. A POST with exactly one request is
+   * watched, so that an answer that went out alone is sent as one JSON body (see writeWebResponse).
+   */
+  const serveOnTransport = async (req: AuthedRequest, res: ServerResponse, transport: WebStandardStreamableHTTPServerTransport, body: unknown, watched: Map<string, { answered: boolean }>, single: RequestId | undefined): Promise<void> => {
+    const key = single === undefined ? undefined : idKey(single);
+    const watch = { answered: false };
+    if (key !== undefined) watched.set(key, watch);
+    try {
+      const response = await transport.handleRequest(webRequestOf(req), { ...(req.auth === undefined ? {} : { authInfo: req.auth }), ...(body === undefined ? {} : { parsedBody: body }) });
+      await writeWebResponse(res, response, key === undefined ? undefined : () => watch.answered);
+    } finally {
+      if (key !== undefined && watched.get(key) === watch) watched.delete(key);
+    }
   };
 
   /**
@@ -438,7 +480,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       if (m === null || typeof m !== 'object' || m.method !== 'notifications/cancelled' || 'id' in m) continue;
       const target = m.params?.requestId;
       if ((typeof target !== 'string' && typeof target !== 'number') || !session.pending.delete(idKey(target))) continue;
-      if (session.transport instanceof NodeStreamableHTTPServerTransport) session.transport.closeSSEStream(target);
+      if (session.transport instanceof WebStandardStreamableHTTPServerTransport) session.transport.closeSSEStream(target);
     }
   };
 
@@ -518,7 +560,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         return;
       }
       session.lastSeen = Date.now();
-      const transport = session.transport as NodeStreamableHTTPServerTransport;
+      const transport = session.transport as WebStandardStreamableHTTPServerTransport;
       let requestIds: RequestId[] = [];
       if (req.method === 'POST') {
         const screened = await screenBody(res, body, 'http', credential, sessionId);
@@ -560,7 +602,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
           if (res.statusCode === 200 && sessions.get(sessionId) === session) endSession(sessionId, session, 'its GET stream closed');
         });
       }
-      await transport.handleRequest(req, res, body);
+      await serveOnTransport(req, res, transport, body, session.watched, requestIds.length === 1 && !Array.isArray(body) ? requestIds[0] : undefined);
       if (req.method === 'POST') closeCancelled(session, body);
       return;
     }
@@ -574,14 +616,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     if (lease === undefined) return;
     let id = '';
     const pending = new Set<string>();
-    const transport = new NodeStreamableHTTPServerTransport({
+    const watched = new Map<string, { answered: boolean }>();
+    const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (newId) => {
         id = newId;
-        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, pending, lastSeen: Date.now() });
+        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, pending, watched, lastSeen: Date.now() });
       },
     });
-    trackAnswers(transport, pending);
+    trackAnswers(transport, pending, watched);
     const server = serverFor('http', () => id);
     const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) {
@@ -596,7 +639,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     transport.onerror = reportError('http');
     await server.connect(transport);
     try {
-      await transport.handleRequest(req, res, body);
+      await serveOnTransport(req, res, transport, body, watched, (body as { id: RequestId }).id);
     } finally {
       // An initialize that did not open a session holds no slot.
       if (id === '') lease.release();
@@ -617,7 +660,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     const pending = new Set<string>();
     trackAnswers(transport, pending);
     transport.onerror = reportError('sse');
-    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, pending, lastSeen: Date.now() });
+    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, pending, watched: new Map(), lastSeen: Date.now() });
     res.on('close', () => {
       // The client closed its stream: the session ends now, not at the idle reap.
       lease.release();

@@ -5,6 +5,7 @@ import { judgeFunction, type FunctionCatalog } from './functions.js';
 import { assertParseDepth, tooDeep } from './limits.js';
 import { analyseLineage, type Lineage, type LineageAnalysis, type RelationCatalog, type SensitivePredicate } from './lineage.js';
 import { isServerStateFunction, serverStateRead } from './server-state.js';
+import { SQL_CLASSES, type SqlClass } from './classes.js';
 
 /** A catalog snapshot of a connection: functions (volatility) and, for lineage, relations. */
 export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalog['relations'] };
@@ -15,8 +16,7 @@ export type SqlCatalog = FunctionCatalog & { readonly relations?: RelationCatalo
  * sessions' SQL, locks, planner statistics that copy stored values; see server-state.ts). `unparseable` is kept so that policies naming it stay valid; the classifier
  * no longer produces it (text that does not parse is an INVALID_SQL error before policy).
  */
-export const SQL_CLASSES = ['read', 'write', 'server_state', 'ddl', 'destructive', 'privilege', 'admin', 'unparseable'] as const;
-export type SqlClass = (typeof SQL_CLASSES)[number];
+export { SQL_CLASSES, type SqlClass } from './classes.js';
 
 /** What policy learns about one SQL statement. */
 export interface SqlFacts {

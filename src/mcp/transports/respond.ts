@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** How the SDK frames one message on an SSE stream when no event store is set (no `id:` line). */
+const MESSAGE_EVENT = Buffer.from('event: message\ndata: ');
+const NEWLINE = 0x0a;
+/** Headers of an SSE response that do not belong on a plain JSON one. */
+const STREAM_HEADERS = new Set(['content-type', 'cache-control', 'connection', 'x-accel-buffering', 'content-length', 'transfer-encoding']);
+
+/**
+ * The request as the SDK's session transport reads it: method, URL and headers. Its body is never read
+ * (airlock hands the transport the parsed, screened body), so none is attached; and no fetch `Request` is
+ * built, whose constructor (URL parsing, an AbortSignal, option checks) costs several times the headers.
+ */
+export function webRequestOf(req: IncomingMessage): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
+  const view: Pick<Request, 'method' | 'url' | 'headers'> = { method: req.method ?? 'GET', url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, headers };
+  return view as Request;
+}
+
+/** True when `chunk` is exactly one `message` event, as the SDK writes it: one data line, no event id. */
+function isOneMessageEvent(chunk: Uint8Array): boolean {
+  if (chunk.length < MESSAGE_EVENT.length + 2 || chunk[chunk.length - 1] !== NEWLINE || chunk[chunk.length - 2] !== NEWLINE) return false;
+  for (let i = 0; i < MESSAGE_EVENT.length; i++) if (chunk[i] !== MESSAGE_EVENT[i]) return false;
+  // JSON text has no raw newline: the first one after the prefix must be the event's end.
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).indexOf(NEWLINE, MESSAGE_EVENT.length) === chunk.length - 2;
+}
+
+/** Resolves once the response can take more output, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Writes the SDK transport's web `Response` to a Node response, honouring backpressure; a client that goes
+ * away cancels the stream (the SDK then forgets it).
+ *
+ * `answered`, given for a POST that carried exactly one request, collapses an SSE answer into one
+ * `application/json` body when the stream held nothing but that request's answer (the client accepted both,
+ * as Streamable HTTP requires): one write instead of headers, a chunk and the chunked-encoding end, and
+ * nothing for the client to unframe. An answer preceded by progress, a log message or a question to the
+ * client stays a stream, with the events in order. `answered()` tells whether the one event was the
+ * request's answer (a stream can also end without one, when the session closes).
+ */
+export async function writeWebResponse(res: ServerResponse, response: Response, answered?: () => boolean): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  const body = response.body;
+  if (body === null) {
+    res.writeHead(response.status, headers);
+    res.end();
+    return;
+  }
+  const reader = body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  let gone = res.destroyed;
+  const onClose = (): void => {
+    gone = true;
+    reader.cancel().catch(() => undefined);
+  };
+  res.on('close', onClose);
+  try {
+    const held: Uint8Array[] = [];
+    let ended = false;
+    if (answered !== undefined && response.status === 200 && headers['content-type'] === 'text/event-stream') {
+      const first = await reader.read();
+      if (first.done) ended = true;
+      else {
+        held.push(first.value);
+        if (isOneMessageEvent(first.value)) {
+          // The SDK closes a request's stream right after its answer: the next read settles at once.
+          const next = await reader.read();
+          if (next.done) ended = true;
+          else held.push(next.value);
+          if (ended && !gone && answered()) {
+            const json = first.value.subarray(MESSAGE_EVENT.length, first.value.length - 2);
+            const plain: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': json.byteLength };
+            for (const [name, value] of Object.entries(headers)) if (!STREAM_HEADERS.has(name)) plain[name] = value;
+            res.writeHead(200, plain);
+            res.end(json);
+            return;
+          }
+        }
+      }
+    }
+    if (gone) return;
+    res.writeHead(response.status, headers);
+    // A stream with nothing to say yet still answers now: the client learns the session's stream is open.
+    if (held.length === 0 && !ended) res.flushHeaders();
+    for (const chunk of held) if (!res.write(chunk)) await drained(res);
+    while (!ended && !gone) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await drained(res);
+    }
+    if (!gone) res.end();
+  } catch {
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}
