@@ -324,7 +324,9 @@ export class PostgresConnector implements SqlConnector {
             break;
           }
           bytes += size;
-          kept.push(row.map(toJsonValue));
+          // The portal made this array for this call alone: converted in place, not copied.
+          for (let i = 0; i < row.length; i++) row[i] = toJsonValue(row[i]);
+          kept.push(row);
         }
         if (truncated || !chunk.suspended) break;
         batchSize = Math.min(options.maxRows + 1 - kept.length, 1000);
@@ -492,6 +494,8 @@ function rowBytes(row: readonly unknown[]): number {
 }
 
 function toJsonValue(value: unknown): unknown {
+  // Most cells: text and numbers, as the type parsers gave them.
+  if (typeof value === 'string' || typeof value === 'number') return value;
   if (value === null || value === undefined) return null;
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Date) return value.toISOString();

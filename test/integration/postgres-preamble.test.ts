@@ -94,3 +94,19 @@ describe('PostgresConnector.run preamble (issue 19)', () => {
     expect(after.rows).toEqual([['4321ms', '4321ms', '9321ms', 'off']]);
   });
 });
+
+describe('PostgresConnector.run row values, converted in place (issue 19)', () => {
+  it('turns every cell into its JSON value across batches, nulls included', async () => {
+    const result = await connector.run(
+      'shop',
+      "SELECT g, CASE WHEN g % 2 = 0 THEN NULL ELSE g::text END AS t, (g * 10000000000)::bigint AS big, date '2026-01-01' + g AS d, decode(lpad(to_hex(g), 4, '0'), 'hex') AS b FROM generate_series(1, 2500) g",
+      [],
+      { ...read, maxRows: 3000 },
+    );
+    expect(result.rowCount).toBe(2500);
+    expect(result.rows[0]).toEqual([1, '1', '10000000000', '2026-01-02', '\\x0001']);
+    expect(result.rows[1]).toEqual([2, null, '20000000000', '2026-01-03', '\\x0002']);
+    expect(result.rows[2499]).toEqual([2500, null, '25000000000000', '2032-11-05', '\\x09c4']);
+    expect(result.rows.every((row) => Array.isArray(row) && row.length === 5)).toBe(true);
+  });
+});
