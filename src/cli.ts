@@ -25,6 +25,7 @@ import { nearest, parseCommand, wantsHelp, type Parsed } from './cli/args.js';
 import type { CliContext } from './cli/context.js';
 import { describeFailure } from './cli/failure.js';
 import { isClosedPipe } from './cli/pipe.js';
+import { tuneServerHeap } from './cli/server-heap.js';
 import { UsageError } from './usage-error.js';
 import { defaultAuditDir } from './paths.js';
 import { VERSION } from './version.js';
@@ -162,6 +163,8 @@ const before = end === -1 ? argv : argv.slice(0, end);
 const debug = before.includes('--debug');
 const args = debug ? [...before.filter((a) => a !== '--debug'), ...(end === -1 ? [] : argv.slice(end))] : argv;
 const serving = args[0] === 'serve' || args[0] === 'start' || args[0] === 'demo';
+// Before the server and its SQL parser are loaded: the parser's WASM is compiled under these flags.
+if (serving) tuneServerHeap();
 if (!serving) {
   // A reader that goes away (`airlock mask FILE | head -1`) has all it wanted: stop quietly. (A server's
   // stdout belongs to its transport, which handles its own end.)

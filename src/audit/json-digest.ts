@@ -90,3 +90,15 @@ function plain(v: object): boolean {
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * `JSON.stringify(value)` and its digest: one encoding that is hashed for the audit and sent to the agent as
+ * it is. Only the text is kept: the hash reads its UTF-8 without a byte copy that would live until the
+ * response is written (a 1,000-row response is ~160 KB of off-heap memory per call in flight).
+ */
+export function encodeJson(value: unknown, headChars: number): { readonly text: string; readonly digest: JsonDigest } {
+  const text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) throw new TypeError('encodeJson: the value has no JSON text');
+  const sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
+  return { text, digest: { sha256, bytes: Buffer.byteLength(text, 'utf8'), head: text.slice(0, headChars), chars: text.length } };
+}

@@ -349,6 +349,33 @@ export class Masker {
     return out ?? values;
   }
 
+  /**
+   * One row of a result: the same array when nothing in it changed, else a plain copy. One loop over the
+   * cells (no closure per row); a text cell with no column context goes straight to the string masking.
+   */
+  private maskRow(row: readonly unknown[], columns: RowColumns, ctx: MaskContext, repeats: Repeats): readonly unknown[] {
+    let out: unknown[] | undefined;
+    for (let c = 0; c < row.length; c++) {
+      const cell = row[c];
+      let masked: unknown;
+      if (columns.whole[c] === true) masked = this.wholeValue(cell, ctx);
+      else {
+        const before = ctx.total();
+        const context = columns.contexts[c];
+        masked = typeof cell === 'string' && context === undefined ? this.maskString(cell, ctx, repeats) : this.maskAny(cell, ctx, repeats, context);
+        if (ctx.total() !== before) columns.touched.add(c);
+      }
+      if (out === undefined) {
+        if (masked === cell) continue;
+        // A plain array, whatever kind of array came in (a subclass could bring its own toJSON).
+        out = [];
+        for (let j = 0; j < c; j++) out.push(row[j]);
+      }
+      out.push(masked);
+    }
+    return out ?? row;
+  }
+
   /** Key-name context for a parsed object's key (column rules do not apply to object keys). */
   private readonly keyContexts = new Map<string, ColumnContext | null>();
   private keyContext(key: string): ColumnContext | undefined {
@@ -445,22 +472,24 @@ export class Masker {
       return context;
     });
     const touched = new Set<number>(whole);
-    const rows = result.rows.map((row) =>
-      this.maskEach(row, (cell, c) => {
-        // Derived from a sensitive column (SQL lineage) or named by a column rule: hidden whole.
-        if (whole.has(c)) return this.wholeValue(cell, ctx);
-        const before = ctx.total();
-        const masked = this.maskAny(cell, ctx, repeats, contexts[c]);
-        if (ctx.total() !== before) touched.add(c);
-        return masked;
-      }),
-    );
+    const columns: RowColumns = { whole: result.columns.map((_, c) => whole.has(c)), contexts, touched };
+    const rows: (readonly unknown[])[] = [];
+    for (const row of result.rows) rows.push(this.maskRow(row, columns, ctx, repeats));
     const maskedColumns = [...touched].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
     return {
       value: { ...result, rows },
       report: { findings: Object.fromEntries(ctx.counts), maskedColumns },
     };
   }
+}
+
+/** What the columns of a result say about masking their cells, worked out once per result. */
+interface RowColumns {
+  /** Per column: hidden whole (a column rule, or SQL lineage from a sensitive column). */
+  readonly whole: readonly boolean[];
+  readonly contexts: readonly (ColumnContext | undefined)[];
+  /** Columns where something was masked, filled in as rows are masked. */
+  readonly touched: Set<number>;
 }
 
 /**

@@ -21,6 +21,8 @@ export interface GovernedServerOptions {
   readonly credential: (authInfo: unknown) => Credential | Promise<Credential>;
   /** Protocol errors, lost responses and transport failures (the SDK reports them here). */
   readonly onerror?: (error: Error) => void;
+  /** The connection's transport, when it sends results encoded by the audit stage (stdio). */
+  readonly encodedResults?: EncodedResultSink;
 }
 
 const INSTRUCTIONS = [
@@ -28,6 +30,19 @@ const INSTRUCTIONS = [
   'may need a human approval, runs with limits, has sensitive values masked, and is audited.',
   'Errors carry a stable code (e.g. POLICY_DENIED, APPROVAL_REQUIRED, INVALID_INPUT) and an audit id.',
 ].join(' ');
+
+/**
+ * A transport that can send a tools/call result it is handed already encoded (see ScreenedStdioTransport):
+ * the audit stage encodes each response once, hashes that text's UTF-8, and the same text goes out.
+ */
+export interface EncodedResultSink {
+  /**
+   * The result of request `id` is `result`, whose JSON text is `text`. The transport sends that text
+   * when the message the SDK hands it carries that result unchanged, and forgets it once the request is
+   * answered or `signal` aborts it.
+   */
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void;
+}
 
 /** The JSON-RPC error that answers a message airlock refused before the SDK saw it. */
 export interface Refusal {
@@ -132,6 +147,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     const client = clientOf((ctx.mcpReq as { envelope?: Record<string, unknown> }).envelope?.[CLIENT_INFO_META_KEY] ?? server.getClientVersion());
     const notifier = callNotifier(ctx, (error) => server.onerror?.(error), chosenLevel, request.params._meta);
     const confirmer = await callerConfirmer(ctx, server, options.clock);
+    const sink = options.encodedResults;
     const callCtx: CallContext = {
       id: randomUUID(),
       startedAt: options.clock.now(),
@@ -147,6 +163,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       report: notifier.report,
       confirm: confirmer.confirm,
       askJustification: confirmer.askJustification,
+      ...(sink === undefined ? {} : { sendsEncoded: true }),
     };
     await options.pipeline(callCtx);
     // Progress and messages go out before the result that ends the request.
@@ -156,7 +173,9 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     if (form !== undefined) return form;
     const response = callCtx.response;
     if (response === undefined) throw new Error('pipeline produced no response');
-    return { ...response };
+    const result = { ...response };
+    if (sink !== undefined && callCtx.encodedResponse !== undefined) sink.expectEncoded(ctx.mcpReq.id, result, callCtx.encodedResponse, ctx.mcpReq.signal);
+    return result;
   });
   return server;
 }

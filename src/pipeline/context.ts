@@ -81,6 +81,14 @@ export interface CallContext {
   downstream?: DownstreamUse[];
   error?: AirlockError;
   response?: CallResponse;
+  /**
+   * Set by an MCP layer whose transport can send a result it is given as JSON text (stdio): the audit
+   * stage then encodes the response once, hashes that text's UTF-8, and leaves it in `encodedResponse`
+   * for the transport, instead of the transport encoding the same result a second time.
+   */
+  readonly sendsEncoded?: boolean;
+  /** `JSON.stringify(response)`: the text whose UTF-8 hash and size the audit record keeps. */
+  encodedResponse?: string;
 }
 
 /** What a call's audit record says about its approval. */

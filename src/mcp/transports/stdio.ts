@@ -4,7 +4,8 @@ import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextp
 import { serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
 import type { Credential } from '../../identity/principal.js';
 import { IntakeDesk, type Screened } from '../screen.js';
-import { createGovernedServer, refuse, type GovernedServerOptions, type Refusal } from '../server.js';
+import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServerOptions, type Refusal } from '../server.js';
+import { sameJson } from '../same-json.js';
 
 export interface StdioOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
   /** The credential for each call (re-read per call, so a rotating token file keeps working). */
@@ -64,7 +65,7 @@ export class LineReader {
  * line is read by airlock first, so a line that is too long, not JSON, or not a request the SDK accepts
  * is answered with a JSON-RPC error and audited instead of being dropped in silence.
  */
-export class ScreenedStdioTransport implements Transport {
+export class ScreenedStdioTransport implements Transport, EncodedResultSink {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
@@ -72,6 +73,8 @@ export class ScreenedStdioTransport implements Transport {
   onended?: () => void;
   private closed = false;
   private readonly reader: LineReader;
+  /** Results encoded by the audit stage, by request id, until their response is sent. */
+  private readonly encoded = new Map<string | number, { readonly result: object; readonly text: string }>();
 
   constructor(
     private readonly input: Readable,
@@ -118,17 +121,60 @@ export class ScreenedStdioTransport implements Transport {
       .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }
 
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void {
+    // A cancelled request gets no response from the SDK: nothing would ever take this text.
+    if (this.closed || signal.aborted) return;
+    this.encoded.set(id, { result, text });
+    signal.addEventListener('abort', () => this.encoded.delete(id), { once: true });
+  }
+
   send(message: JSONRPCMessage): Promise<void> {
     if (this.closed) return Promise.resolve();
+    const pre = this.takeEncoded(message);
     return new Promise((resolve) => {
-      if (this.output.write(`${JSON.stringify(message)}\n`)) resolve();
+      if (pre === undefined ? this.output.write(`${JSON.stringify(message)}\n`) : this.writeSpliced(message, pre)) resolve();
       else this.output.once('drain', resolve);
     });
+  }
+
+  /**
+   * The text the audit hashed for this response, if the SDK passed the result on unchanged (its
+   * validation hands on a copy, members reordered: the same JSON value is what counts). The agent then
+   * receives exactly the bytes whose hash the audit record keeps.
+   */
+  private takeEncoded(message: JSONRPCMessage): string | undefined {
+    if (this.encoded.size === 0 || 'method' in message || !('id' in message)) return undefined;
+    const id = message.id as string | number;
+    const pre = this.encoded.get(id);
+    if (pre === undefined) return undefined;
+    this.encoded.delete(id);
+    return 'result' in message && sameJson(message.result, pre.result) ? pre.text : undefined;
+  }
+
+  /** The message as `JSON.stringify` writes it, with the pre-encoded text in place of its result. */
+  private writeSpliced(message: JSONRPCMessage, text: string): boolean {
+    let before = '';
+    let after: string | undefined;
+    for (const [key, value] of Object.entries(message)) {
+      if (value === undefined) continue;
+      const member = `${before === '' && after === undefined ? '' : ','}${JSON.stringify(key)}:`;
+      if (key === 'result') after = '';
+      if (after === undefined) before += `${member}${JSON.stringify(value)}`;
+      else if (key === 'result') before += member;
+      else after += `${member}${JSON.stringify(value)}`;
+    }
+    this.output.cork();
+    this.output.write(`{${before}`);
+    this.output.write(text, 'utf8');
+    const ok = this.output.write(`${after ?? ''}}\n`);
+    this.output.uncork();
+    return ok;
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.encoded.clear();
     this.input.off('data', this.onData);
     this.input.off('error', this.onInputError);
     if (this.input.listenerCount('data') === 0) this.input.pause();
@@ -159,7 +205,7 @@ export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<voi
   serveStdioEntry(
     () =>
       createGovernedServer(
-        { ...options, transport: 'stdio', sessionId: () => sessionId, credential: () => options.credential(), onerror },
+        { ...options, transport: 'stdio', sessionId: () => sessionId, credential: () => options.credential(), onerror, encodedResults: transport },
         desk,
       ),
     { transport, onerror },

@@ -1,4 +1,4 @@
-import { jsonDigest } from '../../audit/json-digest.js';
+import { encodeJson, jsonDigest, type JsonDigest } from '../../audit/json-digest.js';
 import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
@@ -60,7 +60,10 @@ export function auditStage(options: AuditStageOptions): Stage {
         ? errorResponse(ctx.error, ctx.id)
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
-      const record = buildRecord(ctx, clock.now(), cap);
+      // Encoded once: this text is hashed for the record and, where the transport takes it, sent as it is.
+      const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap) : undefined;
+      ctx.encodedResponse = encoded?.text;
+      const record = buildRecord(ctx, clock.now(), cap, encoded?.digest);
       const raw = ctx.error === undefined ? ctx.unmaskedResult : undefined;
       await sink.append(compliance === undefined || raw === undefined ? record : { ...record, sealedResult: seal(raw, ctx.id, compliance.keyring, compliance.maxBytes) });
     } catch (error) {
@@ -68,6 +71,7 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.error = new AuditUnavailableError({ detail: error instanceof Error ? error.message : String(error), cause: error });
       ctx.result = undefined;
       ctx.response = errorResponse(ctx.error, ctx.id);
+      ctx.encodedResponse = undefined;
     }
   };
 }
@@ -94,7 +98,7 @@ export function startedEntry(ctx: CallContext): StartedEntry {
   };
 }
 
-function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
+function buildRecord(ctx: CallContext, now: number, cap: number, digest: JsonDigest | undefined): AuditRecord {
   const result = ctx.error === undefined ? ctx.result : undefined;
   return {
     ...startedEntry(ctx),
@@ -115,7 +119,7 @@ function buildRecord(ctx: CallContext, now: number, cap: number): AuditRecord {
             findings: { ...(ctx.maskReport?.findings ?? {}) },
             ...(ctx.maskReport?.overrides === undefined ? {} : { maskingOverrides: [...ctx.maskReport.overrides] }),
           },
-    response: auditedResponse(ctx.response ?? null, cap),
+    response: auditedResponse(ctx.response ?? null, cap, digest),
   };
 }
 
@@ -125,9 +129,10 @@ function documentCount(value: Readonly<Record<string, unknown>>): number {
   return Array.isArray(value.items) ? value.items.length : 0;
 }
 
-function auditedResponse(response: unknown, cap: number): AuditedResponse {
-  // The hash and size of the response's JSON text, which is never built whole (see jsonDigest).
-  const { sha256, bytes, head } = jsonDigest(response, cap);
+function auditedResponse(response: unknown, cap: number, digest: JsonDigest | undefined): AuditedResponse {
+  // The hash and size of the response's JSON text: of the bytes that are sent when they were encoded here,
+  // else computed piece by piece without building the text whole (see jsonDigest).
+  const { sha256, bytes, head } = digest ?? jsonDigest(response, cap);
   if (bytes <= cap) return { sha256, bytes, truncated: false, body: response };
   return { sha256, bytes, truncated: true, preview: head };
 }
