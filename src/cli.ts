@@ -164,7 +164,7 @@ const debug = before.includes('--debug');
 const args = debug ? [...before.filter((a) => a !== '--debug'), ...(end === -1 ? [] : argv.slice(end))] : argv;
 const serving = args[0] === 'serve' || args[0] === 'start' || args[0] === 'demo';
 // Before the server and its SQL parser are loaded: the parser's WASM is compiled under these flags.
-if (serving) tuneServerHeap();
+if (serving) tuneServerHeap(args[0] === 'serve' && args.includes('--stdio'));
 if (!serving) {
   // A reader that goes away (`airlock mask FILE | head -1`) has all it wanted: stop quietly. (A server's
   // stdout belongs to its transport, which handles its own end.)

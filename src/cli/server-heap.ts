@@ -14,7 +14,16 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const SERVER_V8_FLAGS: readonly string[] = ['--liftoff-only', '--heap-growing-percent=50'];
 
-/** Applies SERVER_V8_FLAGS to this process; call before the server is loaded. */
-export function tuneServerHeap(): void {
-  for (const flag of SERVER_V8_FLAGS) setFlagsFromString(flag);
+/**
+ * For a stdio server only (one process per agent session, where resident memory is what a platform team
+ * counts): the young generation keeps its initial 1 MB semi-spaces instead of growing to 16 MB each under a
+ * high allocation rate. Measured under 1,000-row calls: steady RSS ~155 → ~121 MB at the same CPU per call.
+ * Not for HTTP, where one process serves many sessions at once and a small young generation promotes more of
+ * the calls in flight. (`--max-semi-space-size` cannot be changed once the heap exists; the growth factor can.)
+ */
+export const STDIO_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1'];
+
+/** Applies the server's V8 settings to this process; call before the server is loaded. */
+export function tuneServerHeap(stdio: boolean): void {
+  for (const flag of stdio ? [...SERVER_V8_FLAGS, ...STDIO_V8_FLAGS] : SERVER_V8_FLAGS) setFlagsFromString(flag);
 }

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { SERVER_V8_FLAGS } from '../../../src/cli/server-heap.js';
+import { SERVER_V8_FLAGS, STDIO_V8_FLAGS } from '../../../src/cli/server-heap.js';
 
 // setFlagsFromString ignores a flag this V8 does not know: a Node upgrade that drops one would silently give
 // the server its old heap back. The command line refuses unknown flags, so each is checked there.
@@ -12,7 +12,25 @@ const accepted = (flags: readonly string[]): { status: number | null; stderr: st
 describe('the server process V8 settings (issue 19)', () => {
   it('are each known to this Node', () => {
     expect(SERVER_V8_FLAGS).toEqual(['--liftoff-only', '--heap-growing-percent=50']);
-    for (const flag of SERVER_V8_FLAGS) expect(accepted([flag]), flag).toEqual({ status: 0, stderr: '' });
+    expect(STDIO_V8_FLAGS).toEqual(['--semi-space-growth-factor=1']);
+    for (const flag of [...SERVER_V8_FLAGS, ...STDIO_V8_FLAGS]) expect(accepted([flag]), flag).toEqual({ status: 0, stderr: '' });
+  });
+
+  it('keep the young generation of a stdio server at its initial size when set at run time, as the CLI sets it', () => {
+    // Set in-process after start-up (as src/cli.ts does), then a burst of allocation: the new space stays at
+    // its initial semi-spaces with the setting and grows without it.
+    const script = [
+      "const v8 = require('node:v8');",
+      'if (process.argv[1] === "tuned") v8.setFlagsFromString(process.argv[2]);',
+      'for (let i = 0; i < 1500; i++) { const rows = []; for (let j = 0; j < 1000; j++) rows.push({ n: j, s: "x" + j }); JSON.stringify(rows); }',
+      "process.stdout.write(String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));",
+    ].join('\n');
+    const newSpace = (...args: string[]): number => Number(spawnSync(process.execPath, ['-e', script, ...args], { encoding: 'utf8' }).stdout);
+    const tuned = newSpace('tuned', STDIO_V8_FLAGS[0] as string);
+    const untuned = newSpace('plain');
+    expect(tuned).toBeGreaterThan(0);
+    expect(tuned).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(untuned).toBeGreaterThanOrEqual(2 * tuned);
   });
 
   it('would be caught if one were not', () => {
