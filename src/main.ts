@@ -102,11 +102,17 @@ let parser: Promise<typeof SqlClassifier> | undefined;
  * failure is the first call's failure (fail closed), and the next call tries again.
  */
 function sqlParser(): Promise<typeof SqlClassifier> {
-  parser ??= import('./policy/sql/classify.js').then(async (m) => {
-    await m.loadSqlParser();
-    return m;
-  });
-  parser.catch(() => (parser = undefined));
+  if (parser === undefined) {
+    const loading = import('./policy/sql/classify.js').then(async (m) => {
+      await m.loadSqlParser();
+      return m;
+    });
+    parser = loading;
+    // Once per load, not once per call: a failed load is forgotten so that the next call tries again.
+    loading.catch(() => {
+      if (parser === loading) parser = undefined;
+    });
+  }
   return parser;
 }
 

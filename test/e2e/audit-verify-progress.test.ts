@@ -6,27 +6,10 @@ import { auditCommand, type CommandIo } from '../../src/audit/command.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { CLI, tempDir } from '../support/airlock.js';
+import { sampleRecord } from '../support/audit-records.js';
 
-function record(i: number): AuditRecord {
-  return {
-    id: `c${i}`,
-    time: '2026-12-06T10:00:00.000Z',
-    durationMs: 3,
-    sessionId: 'sess-a',
-    transport: 'http',
-    principal: { issuer: 'https://issuer.test', sub: 'u-ana', email: 'ana@example.com', groups: ['analysts'], dev: false },
-    devIdentity: false,
-    tool: 'query_sql',
-    input: { connection: 'shop', sql: `SELECT ${i} -- ${'x'.repeat(500)}` },
-    facts: null,
-    decision: { effect: 'allow', ruleIds: ['read'], reason: 'allowed by read', policyVersion: 'sha256:p1' },
-    downstream: [],
-    outcome: 'ok',
-    error: null,
-    result: { rowCount: 1, truncated: false, maskedColumns: [], findings: {} },
-    response: { sha256: 'a'.repeat(64), bytes: 120, truncated: false, body: null },
-  };
-}
+/** Records of ~0.6 KB, so that a store of a few hundred spans many segments. */
+const record = (i: number): AuditRecord => sampleRecord(`c${i}`, { input: { connection: 'shop', sql: `SELECT ${i} -- ${'x'.repeat(500)}` } });
 
 async function store(count: number): Promise<string> {
   const dir = tempDir();

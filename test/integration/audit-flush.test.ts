@@ -3,38 +3,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ChainedRecord } from '../../src/audit/chain.js';
 import { readRecords } from '../../src/audit/read.js';
-import type { AuditRecord, StartedEntry } from '../../src/audit/record.js';
 import { listSegmentsSync } from '../../src/audit/segments.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { tempDir } from '../support/airlock.js';
-
-function started(id: string): StartedEntry {
-  return {
-    id,
-    time: '2026-12-07T00:00:00.000Z',
-    sessionId: 's',
-    transport: 'http',
-    principal: { issuer: 'https://issuer.test', sub: 'u1', email: 'ana@example.com', groups: ['analysts'], dev: false },
-    devIdentity: false,
-    tool: 'query_sql',
-    input: { connection: 'shop', sql: 'SELECT 1' },
-    facts: null,
-    decision: { effect: 'allow', ruleIds: ['read'], reason: 'allowed by read', policyVersion: 'sha256:test' },
-  };
-}
-
-function finished(id: string): AuditRecord {
-  return {
-    ...started(id),
-    durationMs: 1,
-    downstream: [],
-    outcome: 'ok',
-    error: null,
-    result: { rowCount: 1, truncated: false, maskedColumns: [], findings: {} },
-    response: { sha256: '0'.repeat(64), bytes: 2, truncated: false, body: null },
-  };
-}
+import { sampleRecord as finished, sampleStarted as started } from '../support/audit-records.js';
 
 const DAY = () => new Date('2026-12-07T10:00:00Z');
 const segmentIds = (dir: string, name: string): string[] =>
