@@ -341,10 +341,10 @@ export class Masker {
       if (out === undefined) {
         if (masked === v) continue;
         // A plain array, whatever kind of array came in (a subclass could bring its own toJSON).
-        out = [];
-        for (let j = 0; j < i; j++) out.push(values[j]);
+        out = new Array<unknown>(values.length);
+        for (let j = 0; j < i; j++) out[j] = values[j];
       }
-      out.push(masked);
+      out[i] = masked;
     }
     return out ?? values;
   }
@@ -367,11 +367,12 @@ export class Masker {
       }
       if (out === undefined) {
         if (masked === cell) continue;
-        // A plain array, whatever kind of array came in (a subclass could bring its own toJSON).
-        out = [];
-        for (let j = 0; j < c; j++) out.push(row[j]);
+        // A plain array, whatever kind of array came in (a subclass could bring its own toJSON), made at
+        // its final length: growing one by push allocates a larger backing store per row.
+        out = new Array<unknown>(row.length);
+        for (let j = 0; j < c; j++) out[j] = row[j];
       }
-      out.push(masked);
+      out[c] = masked;
     }
     return out ?? row;
   }
@@ -473,8 +474,9 @@ export class Masker {
     });
     const touched = new Set<number>(whole);
     const columns: RowColumns = { whole: result.columns.map((_, c) => whole.has(c)), contexts, touched };
-    const rows: (readonly unknown[])[] = [];
-    for (const row of result.rows) rows.push(this.maskRow(row, columns, ctx, repeats));
+    const source = result.rows;
+    const rows = new Array<readonly unknown[]>(source.length);
+    for (let r = 0; r < source.length; r++) rows[r] = this.maskRow(source[r] as readonly unknown[], columns, ctx, repeats);
     const maskedColumns = [...touched].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
     return {
       value: { ...result, rows },

@@ -114,8 +114,12 @@ interface Quick {
 const quick = new Map<number, Quick>();
 
 function quickFor(mask: number): Quick {
-  let q = quick.get(mask);
-  if (q !== undefined) return q;
+  // The lookup stays apart from the builder: a closure over `mask` in the same function would make V8
+  // allocate its context on every call (every cell of a result), not only when a table is built.
+  return quick.get(mask) ?? buildQuick(mask);
+}
+
+function buildQuick(mask: number): Quick {
   const on = (bits: number): boolean => (mask & bits) !== 0;
   const table = new Uint8Array(128);
   const set = (chars: string, flag: number): void => {
@@ -131,7 +135,7 @@ function quickFor(mask: number): Quick {
   if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) set('_', Q_ANCHOR);
   if (on(BIT.IBAN | BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY | BIT.GENERIC_API_KEY | BIT.JWT)) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', Q_CAPITAL);
   const least = leastDigits(mask);
-  q = { table, least, dots: on(BIT.IP_ADDRESS), mask };
+  const q = { table, least, dots: on(BIT.IP_ADDRESS), mask };
   quick.set(mask, q);
   return q;
 }

@@ -62,3 +62,39 @@ describe('Masker.maskResult over rows, one loop per row (issue 19)', () => {
     expect(first).toEqual(['**** **** **** 1111', 'a']);
   });
 });
+
+describe('Masker.maskResult: masked rows made at their final size (issue 19)', () => {
+  const masker = new Masker({ detectors: ['CREDIT_CARD'], style: 'last4', columns: [] });
+  const dense = (row: unknown): void => {
+    expect(Array.isArray(row)).toBe(true);
+    expect(Object.keys(row as unknown[]).length).toBe((row as unknown[]).length);
+  };
+
+  it('copies every cell around a masked one, whether it is the first, a middle or the last cell', () => {
+    const card = '4111 1111 1111 1111';
+    const input = rows(['a', 'b', 'c'], [[card, 'x', 1], ['x', card, 2], ['x', 2, card], [card, card, card]]);
+    const out = masked(masker.maskResult(input));
+    const m = '**** **** **** 1111';
+    expect(out).toEqual([[m, 'x', 1], ['x', m, 2], ['x', 2, m], [m, m, m]]);
+    for (const row of out) dense(row);
+    expect(JSON.stringify(out)).toBe(`[["${m}","x",1],["x","${m}",2],["x",2,"${m}"],["${m}","${m}","${m}"]]`);
+  });
+
+  it('masks JSON array cells into dense plain arrays, first item or later', () => {
+    const input = rows(['doc'], [[['4111 1111 1111 1111', 'ok']], [['ok', { n: 1 }, '5555 5555 5555 4444']]]);
+    const out = masked(masker.maskResult(input));
+    expect(out).toEqual([[['**** **** **** 1111', 'ok']], [['ok', { n: 1 }, '**** **** **** 4444']]]);
+    dense(out[0]?.[0]);
+    dense(out[1]?.[0]);
+  });
+
+  it('keeps the result rows array dense and in order, clean rows shared', () => {
+    const clean = [1, 'Ana'];
+    const input = rows(['n', 'v'], [clean, [2, '4111111111111111'], clean]);
+    const out = masked(masker.maskResult(input));
+    expect(out).toEqual([clean, [2, '************1111'], clean]);
+    expect(out[0]).toBe(clean);
+    expect(out[2]).toBe(clean);
+    dense(out);
+  });
+});

@@ -105,3 +105,18 @@ describe('scanner prefilter', () => {
     }
   });
 });
+
+describe('mayMatch across detector sets (issue 19)', () => {
+  it('answers for the set it is asked about when sets alternate call by call', () => {
+    // One table per set, found again on every call: alternating sets must never answer with another's table.
+    const email = 'ana@example.com';
+    const card = '4111 1111 1111 1111';
+    for (let i = 0; i < 3; i++) {
+      expect(mayMatch(email, BIT.CREDIT_CARD)).toBe(false);
+      expect(mayMatch(email, BIT.EMAIL)).toBe(true);
+      expect(mayMatch(card, BIT.EMAIL)).toBe(false);
+      expect(mayMatch(card, BIT.CREDIT_CARD)).toBe(true);
+      expect(mayMatch('Ana Silva', ALL)).toBe(false);
+    }
+  });
+});
