@@ -299,7 +299,7 @@ export class PostgresConnector implements SqlConnector {
       });
     // Stream in batches on one portal: stop at the row cap (one extra row tells whether more exist) or
     // the byte cap; whatever is left is dropped with the transaction.
-    const kept: unknown[][] = [];
+    let kept: unknown[][] = [];
     let bytes = 0;
     let truncated = false;
     let rowCount: number | null;
@@ -312,22 +312,30 @@ export class PostgresConnector implements SqlConnector {
         const chunk = await batchOf(batchSize, first);
         rowCount = chunk.rowCount;
         cutValues += chunk.cutValues;
-        for (const row of chunk.rows) {
-          if (kept.length >= options.maxRows) {
+        const rows = chunk.rows;
+        let taken = 0;
+        for (; taken < rows.length; taken++) {
+          const row = rows[taken] as unknown[];
+          if (kept.length + taken >= options.maxRows) {
             truncated = true;
             break;
           }
           const size = rowBytes(row);
           // The first row always fits (the guard cut it); the rest stop at the cap.
-          if (bytes + size > options.maxBytes && kept.length > 0) {
+          if (bytes + size > options.maxBytes && kept.length + taken > 0) {
             truncated = true;
             break;
           }
           bytes += size;
           // The portal made this array for this call alone: converted in place, not copied.
           for (let i = 0; i < row.length; i++) row[i] = toJsonValue(row[i]);
-          kept.push(row);
         }
+        // The portal's array of rows is this call's alone too: the first batch's becomes the result (most
+        // results are one batch), later ones are appended to it.
+        if (kept.length === 0) {
+          rows.length = taken;
+          kept = rows;
+        } else for (let i = 0; i < taken; i++) kept.push(rows[i] as unknown[]);
         if (truncated || !chunk.suspended) break;
         batchSize = Math.min(options.maxRows + 1 - kept.length, 1000);
       }

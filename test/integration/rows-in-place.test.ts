@@ -64,4 +64,32 @@ describe('PostgresConnector: rows converted in place as they arrive (issue 19)',
     expect(result).toMatchObject({ rowCount: 1, truncated: true, cutValues: 1 });
     expectPlainRows(result.rows, 3);
   });
+
+  it('keeps the first batch as the result and appends later ones, cut exactly at the row cap', async () => {
+    const sql = 'SELECT g FROM generate_series(1, $1::int) AS g';
+    const cases: [rows: number, maxRows: number, kept: number, truncated: boolean][] = [
+      [1000, 1000, 1000, false],
+      [1001, 1000, 1000, true],
+      [3000, 1500, 1500, true],
+      [2500, 5000, 2500, false],
+      [0, 10, 0, false],
+    ];
+    for (const [total, maxRows, kept, truncated] of cases) {
+      const result = await connector.run('shop', sql, [total], { ...read, maxRows });
+      expect({ total, maxRows, rowCount: result.rowCount, length: result.rows.length, truncated: result.truncated }).toEqual({ total, maxRows, rowCount: kept, length: kept, truncated });
+      expect(result.rows.map((r) => r[0])).toEqual(Array.from({ length: kept }, (_, i) => i + 1));
+    }
+  });
+
+  it('stops at the byte cap inside a later batch with the rows before it kept', async () => {
+    // Each row ~1 KB: the 64 KiB cap falls in the first batch; 1.2 MB cap in the second.
+    for (const [maxBytes, batchOfCut] of [[64 * 1024, 1], [1200 * 1024, 2]] as const) {
+      const result = await connector.run('shop', "SELECT g, repeat('r', 1000) AS pad FROM generate_series(1, 3000) AS g", [], { ...read, maxBytes });
+      expect(result.truncated).toBe(true);
+      expect(result.rowCount).toBe(result.rows.length);
+      expect(Math.ceil(result.rowCount / 1000)).toBe(batchOfCut);
+      expect(result.rows.map((r) => r[0])).toEqual(Array.from({ length: result.rowCount }, (_, i) => i + 1));
+      expectPlainRows(result.rows, 2);
+    }
+  });
 });
