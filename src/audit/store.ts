@@ -157,7 +157,7 @@ export class JsonAuditStore implements AuditSink {
       this.journal.write(lines.map((l) => l.line).join(''));
       for (const l of lines) this.commitEnd(l.record);
     }
-    await this.flushSegments();
+    await this.flushSegments(true);
     this.compactJournal(true);
   }
 
@@ -252,17 +252,26 @@ export class JsonAuditStore implements AuditSink {
     this.flushTimer.unref();
   }
 
-  /** Moves journalled records into segments, in order; one at a time. */
-  private flushSegments(): Promise<void> {
+  /**
+   * Moves journalled records into segments, in order; one at a time. A segment is sealed only when the next
+   * record does not fit. Records journalled while a segment is being written wait for the next move (the
+   * timer their commit set), unless `drain` asks for everything now (`flush`, `close`): sealing on their
+   * arrival cut a busy store into segments of one or two records, each a file written, renamed and hashed.
+   */
+  private flushSegments(drain = false): Promise<void> {
     const run = this.flushing.then(async () => {
       while (this.unflushed.length > 0) {
         const segment = this.segmentFor();
         const start = segment.db.data.records.length;
         let bytes = segment.bytes;
         let taken = 0;
+        let full = false;
         for (const record of this.unflushed) {
           const size = recordJson(record).length + 2;
-          if (taken + start > 0 && bytes + size > this.segmentBytes) break;
+          if (taken + start > 0 && bytes + size > this.segmentBytes) {
+            full = true;
+            break;
+          }
           segment.db.data.records.push(record);
           bytes += size;
           taken++;
@@ -281,7 +290,8 @@ export class JsonAuditStore implements AuditSink {
         }
         segment.bytes = bytes;
         this.unflushed.splice(0, taken);
-        if (this.unflushed.length > 0) this.seal();
+        if (full) this.seal();
+        else if (!drain) break;
       }
       this.compactJournal(false);
     });
@@ -357,7 +367,7 @@ export class JsonAuditStore implements AuditSink {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`audit store ${this.dir} is closed`));
-    return this.flushSegments();
+    return this.flushSegments(true);
   }
 
   /** Moves everything to segments, empties the journal and releases the lock. */
@@ -369,7 +379,7 @@ export class JsonAuditStore implements AuditSink {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     try {
-      await this.flushSegments();
+      await this.flushSegments(true);
       this.compactJournal(true);
     } finally {
       this.journal.close();
