@@ -9,7 +9,7 @@ import { interruptedRecord } from './interrupted.js';
 import { acquireLock } from './lock.js';
 import { readJournal, readRecords } from './read.js';
 import type { AuditRecord, AuditSink, StartedEntry } from './record.js';
-import { dayOf, JOURNAL_NAME, listSegmentsSync, LOCK_NAME, readSegment, recordJson, SEGMENT_NAME, segmentName, stringifySegment, type SegmentFile, type SegmentHead } from './segments.js';
+import { dayOf, JOURNAL_NAME, listSegmentsSync, LOCK_NAME, readSegment, recordJson, SEGMENT_NAME, segmentName, segmentText, type SegmentHead } from './segments.js';
 
 
 export interface JsonAuditStoreOptions {
@@ -36,12 +36,35 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
+/**
+ * A finished record on its way to a segment, as the text it is stored as. Only the text is kept, not the record:
+ * records wait here up to `flushIntervalMs` and the open segment holds them until it is sealed, and a record's
+ * objects (input, facts, the response body) kept that long were copied by every young-generation GC and promoted.
+ */
+interface Moving {
+  readonly text: string;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** The open segment as it is written: its head and its records' stored lines. */
+interface SegmentLines {
+  readonly head: SegmentHead;
+  readonly lines: string[];
+}
+
 interface Current {
   readonly name: string;
   readonly day: string;
   readonly seq: number;
-  readonly db: Low<SegmentFile>;
+  readonly db: Low<SegmentLines>;
   bytes: number;
+  /** `chain.hash` of its last record, once it has one. */
+  lastHash: string | undefined;
+}
+
+function moving(record: ChainedRecord): Moving {
+  return { text: recordJson(record), seq: record.chain.seq, hash: record.chain.hash };
 }
 
 /**
@@ -72,7 +95,7 @@ export class JsonAuditStore implements AuditSink {
   private pending: Pending[] = [];
   private scheduled = false;
   /** Journalled, chained, not yet in a segment. */
-  private unflushed: ChainedRecord[] = [];
+  private unflushed: Moving[] = [];
   /** Started calls without an outcome yet: the journal lines compaction must keep. */
   private readonly open = new Map<string, string>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -122,9 +145,9 @@ export class JsonAuditStore implements AuditSink {
       const bytes = readFileSync(join(this.dir, lastName));
       const last = { name: lastName, bytes, file: readSegment(lastName, bytes.toString('utf8')) };
       const [, day = '', n = '1'] = SEGMENT_NAME.exec(last.name) ?? [];
-      const db = this.segmentDb(last.name, last.file);
-      this.current = { name: last.name, day, seq: Number(n), db, bytes: last.bytes.length };
+      const db = this.segmentDb(last.name, { head: last.file.head, lines: last.file.records.map(recordJson) });
       const lastRecord = last.file.records.at(-1);
+      this.current = { name: last.name, day, seq: Number(n), db, bytes: last.bytes.length, lastHash: lastRecord?.chain.hash };
       this.seq = lastRecord?.chain.seq ?? last.file.head.firstSeq - 1;
       this.lastHash = lastRecord?.chain.hash ?? last.file.head.previous?.lastHash ?? GENESIS;
     }
@@ -147,7 +170,7 @@ export class JsonAuditStore implements AuditSink {
       if (chain.seq !== this.seq + 1 || chain.prev !== this.lastHash || chain.hash !== expected.chain.hash) {
         throw new AuditRecoveryError(`${JOURNAL_NAME} entry ${lineNo} (record ${entry.end.id}, seq ${chain.seq}) does not continue the chain at seq ${this.seq}; run \`airlock audit verify\``);
       }
-      this.unflushed.push(entry.end);
+      this.unflushed.push(moving(entry.end));
       this.seq = chain.seq;
       this.lastHash = chain.hash;
     }
@@ -157,7 +180,7 @@ export class JsonAuditStore implements AuditSink {
       this.journal.write(lines.map((l) => l.line).join(''));
       for (const l of lines) this.commitEnd(l.record);
     }
-    await this.flushSegments();
+    await this.flushSegments(true);
     this.compactJournal(true);
   }
 
@@ -191,7 +214,7 @@ export class JsonAuditStore implements AuditSink {
 
   private commitEnd(record: ChainedRecord): void {
     this.open.delete(record.id);
-    this.unflushed.push(record);
+    this.unflushed.push(moving(record));
     this.scheduleFlush();
   }
 
@@ -252,18 +275,28 @@ export class JsonAuditStore implements AuditSink {
     this.flushTimer.unref();
   }
 
-  /** Moves journalled records into segments, in order; one at a time. */
-  private flushSegments(): Promise<void> {
+  /**
+   * Moves journalled records into segments, in order; one at a time. A segment is sealed only when the next
+   * record does not fit. Records journalled while a segment is being written wait for the next move (the
+   * timer their commit set), unless `drain` asks for everything now (`flush`, `close`): sealing on their
+   * arrival cut a busy store into segments of one or two records, each a file written, renamed and hashed.
+   */
+  private flushSegments(drain = false): Promise<void> {
     const run = this.flushing.then(async () => {
       while (this.unflushed.length > 0) {
         const segment = this.segmentFor();
-        const start = segment.db.data.records.length;
+        const { lines } = segment.db.data;
+        const start = lines.length;
         let bytes = segment.bytes;
         let taken = 0;
+        let full = false;
         for (const record of this.unflushed) {
-          const size = recordJson(record).length + 2;
-          if (taken + start > 0 && bytes + size > this.segmentBytes) break;
-          segment.db.data.records.push(record);
+          const size = record.text.length + 2;
+          if (taken + start > 0 && bytes + size > this.segmentBytes) {
+            full = true;
+            break;
+          }
+          lines.push(record.text);
           bytes += size;
           taken++;
         }
@@ -275,13 +308,15 @@ export class JsonAuditStore implements AuditSink {
         try {
           await segment.db.write();
         } catch (error) {
-          segment.db.data.records.length = start;
+          lines.length = start;
           this.scheduleFlush();
           throw error;
         }
         segment.bytes = bytes;
+        segment.lastHash = (this.unflushed[taken - 1] as Moving).hash;
         this.unflushed.splice(0, taken);
-        if (this.unflushed.length > 0) this.seal();
+        if (full) this.seal();
+        else if (!drain) break;
       }
       this.compactJournal(false);
     });
@@ -308,29 +343,31 @@ export class JsonAuditStore implements AuditSink {
     const prev = this.current;
     let previous: SegmentHead['previous'] = null;
     if (prev !== undefined) {
-      const text = stringifySegment(prev.db.data);
-      const last = prev.db.data.records.at(-1);
+      const { head, lines } = prev.db.data;
       previous = {
         segment: prev.name,
-        sha256: createHash('sha256').update(text).digest('hex'),
-        records: prev.db.data.records.length,
-        lastHash: last?.chain.hash ?? prev.db.data.head.previous?.lastHash ?? GENESIS,
+        sha256: createHash('sha256').update(segmentText(head, lines)).digest('hex'),
+        records: lines.length,
+        lastHash: prev.lastHash ?? head.previous?.lastHash ?? GENESIS,
       };
     }
     const first = this.unflushed[0];
-    const head: SegmentHead = { firstSeq: first?.chain.seq ?? this.seq + 1, previous };
+    const head: SegmentHead = { firstSeq: first?.seq ?? this.seq + 1, previous };
     const name = segmentName(day, seq);
-    const data: SegmentFile = { format: 'airlock-audit', version: 2, head, records: [] };
-    this.current = { name, day, seq, db: this.segmentDb(name, data), bytes: stringifySegment(data).length };
+    const data: SegmentLines = { head, lines: [] };
+    this.current = { name, day, seq, db: this.segmentDb(name, data), bytes: segmentText(head, []).length, lastHash: undefined };
     return this.current;
   }
 
-  private segmentDb(name: string, data: SegmentFile): Low<SegmentFile> {
-    const adapter = new DataFile<SegmentFile>(join(this.dir, name), {
-      parse: (text) => JSON.parse(text) as SegmentFile,
-      stringify: stringifySegment,
+  private segmentDb(name: string, data: SegmentLines): Low<SegmentLines> {
+    const adapter = new DataFile<SegmentLines>(join(this.dir, name), {
+      // The store never reads a segment back through lowdb (see recover).
+      parse: () => {
+        throw new TypeError(`${name}: the open segment is not read back through its writer`);
+      },
+      stringify: (segment) => segmentText(segment.head, segment.lines),
     });
-    return new Low<SegmentFile>(adapter, data);
+    return new Low<SegmentLines>(adapter, data);
   }
 
   /**
@@ -339,7 +376,7 @@ export class JsonAuditStore implements AuditSink {
    */
   private compactJournal(force: boolean): void {
     if (!force && this.journal.bytes < this.journalCompactBytes) return;
-    const keep = [...this.open.values(), ...this.unflushed.map((r) => `{"end":${recordJson(r)}}\n`)].join('');
+    const keep = [...this.open.values(), ...this.unflushed.map((r) => `{"end":${r.text}}\n`)].join('');
     const path = join(this.dir, JOURNAL_NAME);
     const tmp = `${path}.tmp`;
     try {
@@ -357,7 +394,7 @@ export class JsonAuditStore implements AuditSink {
    */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new Error(`audit store ${this.dir} is closed`));
-    return this.flushSegments();
+    return this.flushSegments(true);
   }
 
   /** Moves everything to segments, empties the journal and releases the lock. */
@@ -369,7 +406,7 @@ export class JsonAuditStore implements AuditSink {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     try {
-      await this.flushSegments();
+      await this.flushSegments(true);
       this.compactJournal(true);
     } finally {
       this.journal.close();

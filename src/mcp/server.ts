@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CLIENT_INFO_META_KEY, Server, type Implementation, type JSONRPCMessage, type LoggingLevel, type MessageExtraInfo, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
+import { CLIENT_INFO_META_KEY, Server, type Implementation, type JSONRPCMessage, type JSONRPCRequest, type LoggingLevel, type MessageExtraInfo, type Result, type ServerContext, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
 import type { ClientInfo, TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
@@ -77,6 +77,8 @@ export async function refuse(
   return { jsonrpc: '2.0', id: refused.id, error: { code: refused.code, message: text } };
 }
 
+type InvokeHandler = (method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>, request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+
 /**
  * A Server whose connection screens every inbound message with its IntakeDesk. Transports that read raw
  * input (stdio lines, HTTP bodies) screen it themselves before the SDK's message schema can drop it; the
@@ -92,6 +94,20 @@ export class GovernedServer extends Server {
     readonly desk: IntakeDesk,
   ) {
     super(info, serverOptions);
+  }
+
+  /**
+   * tools/call without the SDK's second pass over airlock's own messages: the request the handler gets is the
+   * minimal one IntakeDesk wrote (the SDK has checked it once already, before this wrapper), and the result is
+   * the response the pipeline rendered and the audit hashed. The SDK's wrapper validated the request again and
+   * the result with its zod schemas on every call and handed on a copy of the result. The multi-round-trip
+   * step (2026-07-28 input-required results, requestState) stays the SDK's own; any other method is wrapped
+   * as the SDK wraps it, and so is tools/call should the SDK no longer have that step under this name.
+   */
+  protected override _wrapHandler(method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>): (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result> {
+    const invoke = (this as unknown as { _invokeInputRequiredCapableHandler?: InvokeHandler })._invokeInputRequiredCapableHandler;
+    if (method !== 'tools/call' || typeof invoke !== 'function') return super._wrapHandler(method, handler);
+    return (request, ctx) => invoke.call(this, method, handler, request, ctx);
   }
 
   override async connect(transport: Transport): Promise<void> {

@@ -48,6 +48,56 @@ describe('JsonAuditStore.flush', () => {
   });
 });
 
+describe('JsonAuditStore segments under steady load', () => {
+  it('keeps filling the open segment when records arrive while it is being written (issue 19)', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir, { now: DAY, flushIntervalMs: 3_600_000 });
+    try {
+      await store.append(finished('a'));
+      // The move of "a" is writing the segment file when "b" is journalled.
+      const moving = store.flush();
+      await store.append(finished('b'));
+      await moving;
+      await store.append(finished('c'));
+      const again = store.flush();
+      await store.append(finished('d'));
+      await again;
+      await store.flush();
+      // One segment, far from full: no record sealed it.
+      expect(listSegmentsSync(dir)).toEqual(['audit-20261207-001.json']);
+      expect(segmentIds(dir, 'audit-20261207-001.json')).toEqual(['a', 'b', 'c', 'd']);
+    } finally {
+      await store.close();
+    }
+    expect(verifyStore(dir)).toMatchObject({ ok: true, records: 4, segments: 1, open: 0 });
+  });
+
+  it('seals a segment only when the next record does not fit, with the background move running all along (issue 19)', async () => {
+    const dir = tempDir();
+    const segmentBytes = 8 * 1024;
+    // The background move runs as soon as a record is journalled: it is always writing while the next ones arrive.
+    const store = await JsonAuditStore.open(dir, { now: DAY, segmentBytes, flushIntervalMs: 0 });
+    const count = 120;
+    try {
+      for (let i = 0; i < count; i++) {
+        await store.append(finished(`r${i}`));
+        if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      await store.close();
+    }
+    const names = listSegmentsSync(dir);
+    const sizes = names.map((n) => readFileSync(join(dir, n)).length);
+    const recordBytes = Math.max(...names.map((n) => readFileSync(join(dir, n), 'utf8').split('\n').filter((l) => l.startsWith('{"chain"')).map((l) => l.length + 2)).flat());
+    // Every sealed segment is full: the next record would have passed the size.
+    for (const size of sizes.slice(0, -1)) expect(size + recordBytes).toBeGreaterThan(segmentBytes);
+    const perSegment = Math.floor(segmentBytes / recordBytes);
+    expect(names.length).toBeLessThanOrEqual(Math.ceil(count / perSegment) + 1);
+    expect(readRecords(dir).map((r) => r.id)).toEqual(Array.from({ length: count }, (_, i) => `r${i}`));
+    expect(verifyStore(dir)).toMatchObject({ ok: true, records: count, segments: names.length, problems: [] });
+  });
+});
+
 describe('JsonAuditStore with more than 999 segments in a day', () => {
   it('orders segment 1000 after 999, verifies, and continues from the last one when reopened (issue 19)', async () => {
     const dir = tempDir();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { parseDevIdentity } from '../../src/identity/dev.js';
 import { ToolRegistry } from '../../src/mcp/registry.js';
 import { createGovernedServer } from '../../src/mcp/server.js';
 import { buildPipeline } from '../../src/pipeline/chain.js';
+import type { CallContext } from '../../src/pipeline/context.js';
 import { parsePolicy } from '../../src/policy/load.js';
 import { defineTool, type ToolDeps } from '../../src/tool.js';
 import { tempDir } from '../support/airlock.js';
@@ -173,6 +175,43 @@ describe('every outcome, one complete record (real JSON store)', () => {
 });
 
 describe('messages screened on a transport that does not screen raw input itself (issue 15)', () => {
+  it('sends the very response the pipeline rendered and the audit hashed, for results and refusals alike (issue 19)', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir);
+    const rendered = new Map<string, CallContext>();
+    const inner = buildPipeline({ audit: store, tools: registry, policy: { current: () => policy }, deps, clock: { now: () => Date.now() }, onAuditFailure: () => undefined });
+    const pipeline = async (ctx: CallContext): Promise<void> => {
+      await inner(ctx);
+      rendered.set(ctx.id, ctx);
+    };
+    const server = createGovernedServer({ name: 'airlock', version: 'test', registry, pipeline, clock: { now: () => Date.now() }, transport: 'in-memory', sessionId: () => 'same', credential: () => ({ kind: 'dev', principal }) });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    const answers: { id: number; result: { content: unknown[]; structuredContent?: unknown; isError?: boolean } }[] = [];
+    clientSide.onmessage = (message) => void ('id' in message && answers.push(message as never));
+    await server.connect(serverSide);
+    await clientSide.start();
+    try {
+      await clientSide.send({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'probe', arguments: { n: 3 } } });
+      await clientSide.send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'probe', arguments: { n: 'x' } } });
+      await clientSide.send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'nope', arguments: {} } });
+      await expect.poll(() => answers.length, { timeout: 5000 }).toBe(3);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+    const records = readRecords(dir);
+    expect(records.map((r) => r.outcome).sort()).toEqual(['invalid', 'ok', 'unknown_tool']);
+    for (const record of records) {
+      const ctx = rendered.get(record.id);
+      const answer = answers.find((a) => JSON.stringify(a.result).includes(record.id));
+      // Not a copy made by a second validation: the pipeline's own content array went out.
+      expect(answer?.result.content).toBe(ctx?.response?.content);
+      expect(record.response.sha256).toBe(createHash('sha256').update(JSON.stringify(answer?.result)).digest('hex'));
+    }
+    expect(answers.find((a) => a.id === 1)?.result.structuredContent).toMatchObject({ rows: [[3]] });
+    expect(answers.filter((a) => a.result.isError === true).map((a) => a.id).sort()).toEqual([2, 3]);
+  });
+
   it('answers a refused request once, audits it once, and runs a tools/call through its ticket', async () => {
     const dir = tempDir();
     const store = await JsonAuditStore.open(dir);

@@ -5,6 +5,8 @@ import { seal, type Keyring } from '../../audit/sealed.js';
 import { AuditUnavailableError, toAirlockError, type AirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
+import type { Principal } from '../../identity/principal.js';
+import type { Decision } from '../../policy/evaluate.js';
 import type { CallContext, Next, Stage } from '../context.js';
 import { redactError } from './mask.js';
 
@@ -78,24 +80,59 @@ export function auditStage(options: AuditStageOptions): Stage {
 
 /** The journal entry written just before a call executes (see the execute stage). */
 export function startedEntry(ctx: CallContext): StartedEntry {
+  // Its fields do not change once the call runs: the outcome record reuses the entry the execute stage wrote.
+  const known = startedEntries.get(ctx);
+  if (known !== undefined) return known;
   const p = ctx.principal;
-  return {
+  const entry: StartedEntry = {
     id: ctx.id,
     time: new Date(ctx.startedAt).toISOString(),
     sessionId: ctx.sessionId,
     transport: ctx.transport,
     ...(ctx.protocol === undefined ? {} : { protocol: ctx.protocol }),
     ...(ctx.client === undefined ? {} : { client: { name: ctx.client.name, version: ctx.client.version } }),
-    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    principal: p === undefined ? null : auditedPrincipal(p),
     devIdentity: ctx.credential.kind === 'dev',
     tool: ctx.toolName,
     input: (ctx.auditedInput ??= boundedInput(ctx.rawArguments ?? null)),
     facts: ctx.facts === undefined ? null : { ...ctx.facts },
-    decision:
-      ctx.decision === undefined
-        ? null
-        : { effect: ctx.decision.effect, ruleIds: [...ctx.decision.ruleIds], reason: ctx.decision.reason, policyVersion: ctx.decision.policyVersion },
+    decision: ctx.decision === undefined ? null : auditedDecision(ctx.decision),
   };
+  if (ctx.decision !== undefined) startedEntries.set(ctx, entry);
+  return entry;
+}
+
+const startedEntries = new WeakMap<CallContext, StartedEntry>();
+
+/**
+ * The principal as records keep it, one frozen object per principal: every record of a session shares it,
+ * and canonical JSON keeps the text of a frozen value (see canonicalJson), so it is encoded once.
+ */
+const principals = new WeakMap<Principal, NonNullable<StartedEntry['principal']>>();
+
+function auditedPrincipal(p: Principal): NonNullable<StartedEntry['principal']> {
+  let view = principals.get(p);
+  if (view === undefined) {
+    view = Object.freeze({ issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: Object.freeze([...p.groups]), dev: p.dev });
+    principals.set(p, view);
+  }
+  return view;
+}
+
+/** The decision as records keep it; shared (frozen, encoded once) when the decision itself is (see DecisionMemo). */
+const decisions = new WeakMap<Decision, NonNullable<StartedEntry['decision']>>();
+
+function auditedDecision(d: Decision): NonNullable<StartedEntry['decision']> {
+  const shared = Object.isFrozen(d);
+  let view = shared ? decisions.get(d) : undefined;
+  if (view === undefined) {
+    view = { effect: d.effect, ruleIds: [...d.ruleIds], reason: d.reason, policyVersion: d.policyVersion };
+    if (shared) {
+      Object.freeze(view.ruleIds);
+      decisions.set(d, Object.freeze(view));
+    }
+  }
+  return view;
 }
 
 function buildRecord(ctx: CallContext, now: number, cap: number, digest: JsonDigest | undefined): AuditRecord {
