@@ -75,7 +75,7 @@ export function jsonDigest(value: unknown, headChars: number): JsonDigest {
   if (skipped(value)) throw new TypeError('jsonDigest: the value has no JSON text');
   walk(value, 0);
   flush();
-  return { sha256: hash.digest('hex'), bytes, head, chars };
+  return { sha256: hash.digest('hex'), bytes, head: detached(head), chars };
 }
 
 /** Values JSON.stringify leaves out of objects (and writes as null in arrays). */
@@ -100,5 +100,14 @@ export function encodeJson(value: unknown, headChars: number): { readonly text: 
   const text = JSON.stringify(value) as string | undefined;
   if (text === undefined) throw new TypeError('encodeJson: the value has no JSON text');
   const sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
-  return { text, digest: { sha256, bytes: Buffer.byteLength(text, 'utf8'), head: text.slice(0, headChars), chars: text.length } };
+  return { text, digest: { sha256, bytes: Buffer.byteLength(text, 'utf8'), head: detached(text.slice(0, headChars)), chars: text.length } };
+}
+
+/**
+ * A string of its own. V8 keeps a long `slice` (or a `+=` of slices) as a view of the string it came from, so a
+ * head kept in an audit record would keep the whole response text alive as long as the record is in memory.
+ * JSON's round trip copies it exactly (lone surrogates too).
+ */
+function detached(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jsonDigest } from '../../../src/audit/json-digest.js';
@@ -29,5 +31,28 @@ describe('jsonDigest (issue 18)', () => {
   it('throws on values without JSON text, as the response hash must never be made up', () => {
     expect(() => jsonDigest(undefined, 10)).toThrow(TypeError);
     expect(() => jsonDigest({ n: 10n }, 10)).toThrow(TypeError);
+  });
+});
+
+describe('a digest does not keep its response alive (issue 19)', () => {
+  it('keeps ~16 KiB per digest, not the whole text, after 40 responses of ~1 MB each', () => {
+    const module = fileURLToPath(new URL('../../../dist/src/audit/json-digest.js', import.meta.url));
+    const script = `
+      const { encodeJson, jsonDigest } = await import(${JSON.stringify(module)});
+      const kept = [];
+      const row = (i) => [i, 'name-' + i, 'user' + i + '@example.com', 'x'.repeat(200)];
+      globalThis.gc(); const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 40; i++) {
+        const rows = Array.from({ length: 4000 }, (_, j) => row(i * 4000 + j));
+        kept.push(encodeJson({ rows }, 16384).digest, jsonDigest({ structuredContent: { rows } }, 16384));
+      }
+      globalThis.gc();
+      process.stdout.write(JSON.stringify({ retained: process.memoryUsage().heapUsed - before, heads: kept.map((d) => d.head.length) }));`;
+    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const out = JSON.parse(run.stdout) as { retained: number; heads: number[] };
+    expect(out.heads).toEqual(Array.from({ length: 80 }, () => 16384));
+    // 80 heads of 16 KiB are ~1.3 MB; the texts they came from are ~40 MB.
+    expect(out.retained).toBeLessThan(8 * 1024 * 1024);
   });
 });
