@@ -45,4 +45,16 @@ describe('ToolRegistry', () => {
     expect(all.list()).toBe(first);
     expect(first.map((t) => t.name)).toEqual(ALL_TOOLS.map((t) => t.name));
   });
+
+  it('every tool builds its schemas on first use and keeps them (issue 19)', () => {
+    for (const tool of ALL_TOOLS) {
+      // A getter, not a value: importing the tools (which a server does before initialize) builds no schema.
+      expect(typeof Object.getOwnPropertyDescriptor(tool, 'input')?.get, tool.name).toBe('function');
+      expect(tool.input, tool.name).toBe(tool.input);
+      if (Object.hasOwn(tool, 'output')) {
+        expect(typeof Object.getOwnPropertyDescriptor(tool, 'output')?.get, tool.name).toBe('function');
+        expect(tool.output, tool.name).toBe(tool.output);
+      }
+    }
+  });
 });
