@@ -4,7 +4,7 @@ import * as z from 'zod';
 import { notifyConfigSchema } from './approval/notify/config.js';
 import { identityConfigSchema } from './identity/config.js';
 import { consoleConfigSchema } from './console/console-config.js';
-import { once } from './once.js';
+import { once, ONE_SHOT } from './once.js';
 import { parseStrictJson, StrictJsonError } from './strict-json.js';
 
 /** Runtime settings for `airlock serve` / `airlock start`, from flags (checked here, once, at start-up). */
@@ -55,7 +55,7 @@ export type ServeConfig = z.output<ReturnType<typeof serveConfigSchema>>;
 
 /** Validates settings; every problem is reported with the flag it came from. */
 export function parseServeConfig(input: unknown): ServeConfig {
-  const parsed = serveConfigSchema().safeParse(input);
+  const parsed = serveConfigSchema().safeParse(input, ONE_SHOT);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => `  --${flagName(String(issue.path[0] ?? ''))}: ${issue.message}`);
   throw new ConfigError(`invalid settings:\n${lines.join('\n')}`);
@@ -198,7 +198,7 @@ export async function loadRuntimeFile(path: string): Promise<RuntimeFile> {
     if (error instanceof StrictJsonError) throw new ConfigError(`invalid config:\n${error.problems.map((p) => `  ${label}:${p.line}:${p.column}: ${p.message}`).join('\n')}`);
     throw new ConfigError(`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const parsed = runtimeFileSchema().safeParse(json);
+  const parsed = runtimeFileSchema().safeParse(json, ONE_SHOT);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => {
     const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
