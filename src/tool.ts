@@ -7,6 +7,9 @@ import type { SqlFacts } from './policy/sql/classify.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { StorageConnector } from './connectors/storage-types.js';
 import type { LoggingConnector } from './connectors/logging-types.js';
+
+/** Tools build their zod schemas on first use (`get input() { return input(); }`): see src/once.ts. */
+export { once } from './once.js';
 import type { Explanation } from './policy/explain.js';
 
 export type ResourceKind = 'connection' | 'bucket' | 'log_scope';

@@ -9,7 +9,7 @@ import { bindCall } from '../src/approval/binding.js';
 import { createApprovalService, type ApprovalService } from '../src/approval/service.js';
 import { createMemoryApprovalStore } from '../src/approval/store.js';
 import { createApprovalConsole, type ApprovalConsole } from '../src/console/approvals-console.js';
-import { IdentityConfigSchema } from '../src/identity/config.js';
+import { identityConfigSchema } from '../src/identity/config.js';
 import { OidcVerifier } from '../src/identity/oidc.js';
 import { launchBrowser } from './support/browser.js';
 import { startLocalIssuer, type LocalIssuer } from './support/oidc-issuer.js';
@@ -61,7 +61,7 @@ async function startHarness(options: { secureCookies?: boolean; dev?: boolean; o
     refusals.push(r);
     return Promise.resolve();
   };
-  const verifier = new OidcVerifier(IdentityConfigSchema.parse({ issuers: [{ issuer: idp.issuer, audiences: ['airlock'] }], jwksCooldownSeconds: 0 }));
+  const verifier = new OidcVerifier(identityConfigSchema().parse({ issuers: [{ issuer: idp.issuer, audiences: ['airlock'] }], jwksCooldownSeconds: 0 }));
   let routes: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean>)[] = [];
   const { server, base } = await listen((req, res) => {
     void (async () => {
@@ -473,7 +473,7 @@ describe('createApprovalConsole (issue 17)', () => {
       await h.close();
     }
     expect(() =>
-      createApprovalConsole({ service: createApprovalService({ store: createMemoryApprovalStore(), clock: { now: () => 0 }, key: randomBytes(32) }), verifier: new OidcVerifier(IdentityConfigSchema.parse({ issuers: [{ issuer: idp.issuer, audiences: ['airlock'] }] })), oidc: { issuer: idp.issuer, clientId: CLIENT, redirectUri: 'https://airlock.example.com/console/callback', scopes: ['openid'] }, secureCookies: false, onRefused: () => Promise.resolve() }),
+      createApprovalConsole({ service: createApprovalService({ store: createMemoryApprovalStore(), clock: { now: () => 0 }, key: randomBytes(32) }), verifier: new OidcVerifier(identityConfigSchema().parse({ issuers: [{ issuer: idp.issuer, audiences: ['airlock'] }] })), oidc: { issuer: idp.issuer, clientId: CLIENT, redirectUri: 'https://airlock.example.com/console/callback', scopes: ['openid'] }, secureCookies: false, onRefused: () => Promise.resolve() }),
     ).toThrow('createApprovalConsole: secureCookies: false is only for plain HTTP on loopback, and the console URL is not');
   });
 

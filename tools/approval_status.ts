@@ -1,5 +1,12 @@
 import * as z from 'zod';
-import { defineTool } from '../src/tool.js';
+import { defineTool, once } from '../src/tool.js';
+
+const input = once(() =>
+  z.strictObject({
+    requestId: z.string().regex(/^apr_[A-Za-z0-9_-]{1,64}$/, 'an approval request id ("apr_…") from a pending_approval result').describe('The requestId of the pending_approval result.'),
+    wait_seconds: z.int().min(0).max(120).optional().describe('How long to wait for a decision in this call (default 45).'),
+  }),
+);
 
 /**
  * approval_status: collects a call that waited for a human approval. The pipeline's recall stage replaces
@@ -14,10 +21,9 @@ export const approvalStatus = defineTool({
     'audited like any call). Still undecided: the same pending handle again (call again later). Denied, expired or',
     'withdrawn: an error saying so. Only the agent identity that made the call can collect it, once.',
   ].join(' '),
-  input: z.strictObject({
-    requestId: z.string().regex(/^apr_[A-Za-z0-9_-]{1,64}$/, 'an approval request id ("apr_…") from a pending_approval result').describe('The requestId of the pending_approval result.'),
-    wait_seconds: z.int().min(0).max(120).optional().describe('How long to wait for a decision in this call (default 45).'),
-  }),
+  get input() {
+    return input();
+  },
   annotations: { title: 'Approval status (collect an approved call)', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   facts: () => ({}),
   execute() {

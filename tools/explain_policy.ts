@@ -1,6 +1,32 @@
 import * as z from 'zod';
-import { defineTool } from '../src/tool.js';
+import { defineTool, once } from '../src/tool.js';
 import { jsonObject } from './json.js';
+
+const input = once(() =>
+  z.strictObject({
+    tool: z.string().min(1).max(64).describe('The tool to explain, e.g. "query_sql".'),
+    arguments: jsonObject().describe('The arguments you would pass to that tool.'),
+  }),
+);
+
+const output = once(() =>
+  z.object({
+    tool: z.string(),
+    effect: z.enum(['allow', 'approve', 'deny']),
+    ruleIds: z.array(z.string()),
+    reason: z.string(),
+    policyVersion: z.string(),
+    facts: z.union([jsonObject(), z.null()]).describe('What the call would touch (resource; for SQL: class, tables, functions); null when it stops before policy.'),
+    limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int(), maxWindowMs: z.int(), maxFollowMs: z.int() }), z.null()]),
+    approval: z
+      .union([z.object({ approverGroups: z.array(z.string()), confirmByCaller: z.boolean(), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()])
+      .describe('For "approve": who approves (approverGroups, quorum) and whether your user must confirm the exact call first (confirmByCaller, through MCP elicitation).'),
+    maskedColumns: z.array(z.string()),
+    masking: z.object({ detectors: z.array(z.string()), overrides: z.array(z.string()) }),
+    error: z.union([z.object({ code: z.string(), message: z.string() }), z.null()]).describe('Set when the call would stop before policy (unknown tool, invalid input, invalid or rejected SQL).'),
+    auditId: z.string(),
+  }),
+);
 
 /** explain_policy: a dry run of a call for the caller: the decision, the deciding rules and the facts. */
 export const explainPolicy = defineTool({
@@ -12,26 +38,12 @@ export const explainPolicy = defineTool({
     'tail_logs: the log scope, its logs and your filter). Use it to find out before calling whether a query,',
     'an object read or a log read will run.',
   ].join(' '),
-  input: z.strictObject({
-    tool: z.string().min(1).max(64).describe('The tool to explain, e.g. "query_sql".'),
-    arguments: jsonObject.describe('The arguments you would pass to that tool.'),
-  }),
-  output: z.object({
-    tool: z.string(),
-    effect: z.enum(['allow', 'approve', 'deny']),
-    ruleIds: z.array(z.string()),
-    reason: z.string(),
-    policyVersion: z.string(),
-    facts: z.union([jsonObject, z.null()]).describe('What the call would touch (resource; for SQL: class, tables, functions); null when it stops before policy.'),
-    limits: z.union([z.object({ maxRows: z.int(), maxBytes: z.int(), timeoutMs: z.int(), maxWindowMs: z.int(), maxFollowMs: z.int() }), z.null()]),
-    approval: z
-      .union([z.object({ approverGroups: z.array(z.string()), confirmByCaller: z.boolean(), quorum: z.int(), timeoutSeconds: z.int(), justificationRequired: z.boolean() }), z.null()])
-      .describe('For "approve": who approves (approverGroups, quorum) and whether your user must confirm the exact call first (confirmByCaller, through MCP elicitation).'),
-    maskedColumns: z.array(z.string()),
-    masking: z.object({ detectors: z.array(z.string()), overrides: z.array(z.string()) }),
-    error: z.union([z.object({ code: z.string(), message: z.string() }), z.null()]).describe('Set when the call would stop before policy (unknown tool, invalid input, invalid or rejected SQL).'),
-    auditId: z.string(),
-  }),
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: { title: 'Explain policy (dry run)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts: () => ({}),
   async execute(input, ctx) {

@@ -1,29 +1,35 @@
 import * as z from 'zod';
-import { defineTool, type ResourceAccess } from '../src/tool.js';
+import { defineTool, once, type ResourceAccess } from '../src/tool.js';
 
-const grant = z.object({
-  tool: z.string().describe('The tool that acts on this resource, e.g. "query_sql".'),
-  effect: z.enum(['allow', 'approve']).describe('allow = runs; approve = waits for a human approval (not run until approved).'),
-  sqlClasses: z.array(z.string()).optional().describe('query_sql: the statement classes this covers (read, write, ddl, destructive, privilege, admin).'),
-  approverGroups: z.array(z.string()).optional().describe('effect approve: the groups whose members may approve.'),
-  conditional: z.boolean().describe('true when policy also looks at the tables, functions, columns, objects or log names a call touches: dry-run one exact call with explain_policy.'),
-  objects: z.array(z.string()).optional().describe('read_bucket: the object paths (globs: * within a folder, ** across folders) this covers.'),
-  deniedObjects: z.array(z.string()).optional().describe('read_bucket: object paths (globs) that are denied whatever `objects` says.'),
-  logNames: z.array(z.string()).optional().describe('log scopes: the logs this scope reads (absent: every log of the project).'),
-  logFilters: z.array(z.string()).optional().describe('log scopes: Logging filters ANDed with every call (your filter can only narrow them).'),
-});
+const grant = once(() =>
+  z.object({
+    tool: z.string().describe('The tool that acts on this resource, e.g. "query_sql".'),
+    effect: z.enum(['allow', 'approve']).describe('allow = runs; approve = waits for a human approval (not run until approved).'),
+    sqlClasses: z.array(z.string()).optional().describe('query_sql: the statement classes this covers (read, write, ddl, destructive, privilege, admin).'),
+    approverGroups: z.array(z.string()).optional().describe('effect approve: the groups whose members may approve.'),
+    conditional: z.boolean().describe('true when policy also looks at the tables, functions, columns, objects or log names a call touches: dry-run one exact call with explain_policy.'),
+    objects: z.array(z.string()).optional().describe('read_bucket: the object paths (globs: * within a folder, ** across folders) this covers.'),
+    deniedObjects: z.array(z.string()).optional().describe('read_bucket: object paths (globs) that are denied whatever `objects` says.'),
+    logNames: z.array(z.string()).optional().describe('log scopes: the logs this scope reads (absent: every log of the project).'),
+    logFilters: z.array(z.string()).optional().describe('log scopes: Logging filters ANDed with every call (your filter can only narrow them).'),
+  }),
+);
 
-const output = z.object({
-  resources: z.array(
-    z.object({
-      kind: z.enum(['connection', 'bucket', 'log_scope']).describe('connection = a PostgreSQL database for query_sql; bucket = Cloud Storage for read_bucket; log_scope = a Cloud Logging scope.'),
-      name: z.string().describe('The name to pass to the tool: query_sql\'s "connection", read_bucket\'s "bucket", or a log scope\'s "scope".'),
-      description: z.string().optional(),
-      access: z.array(grant).describe('What runs and what needs approval on this resource; anything not listed is denied.'),
-    }),
-  ),
-  auditId: z.string(),
-});
+const output = once(() =>
+  z.object({
+    resources: z.array(
+      z.object({
+        kind: z.enum(['connection', 'bucket', 'log_scope']).describe('connection = a PostgreSQL database for query_sql; bucket = Cloud Storage for read_bucket; log_scope = a Cloud Logging scope.'),
+        name: z.string().describe('The name to pass to the tool: query_sql\'s "connection", read_bucket\'s "bucket", or a log scope\'s "scope".'),
+        description: z.string().optional(),
+        access: z.array(grant()).describe('What runs and what needs approval on this resource; anything not listed is denied.'),
+      }),
+    ),
+    auditId: z.string(),
+  }),
+);
+
+const input = once(() => z.strictObject({}));
 
 /** list_resources: the resources this caller may use, and what policy allows on each. */
 export const listResources = defineTool({
@@ -35,8 +41,12 @@ export const listResources = defineTool({
     'the object paths (globs) you may read and those denied; for log scopes, the logs and the filters always applied.',
     'Anything not listed is denied. Call this first to find the name to pass; explain_policy dry-runs one exact call.',
   ].join(' '),
-  input: z.strictObject({}),
-  output,
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: { title: 'List resources (airlock)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts: () => ({}),
   execute(_input, ctx) {

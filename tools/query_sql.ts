@@ -1,29 +1,33 @@
 import * as z from 'zod';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
-import { defineTool } from '../src/tool.js';
+import { defineTool, once } from '../src/tool.js';
 import { jsonValue, justification } from './json.js';
 
-const input = z.strictObject({
-  connection: z.string().min(1).max(64).describe('Name of a database connection from list_resources, e.g. "shop".'),
-  sql: z.string().min(1).max(100_000).describe('Exactly one PostgreSQL statement. Use $1, $2, … placeholders for values.'),
-  params: z
-    .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
-    .max(100)
-    .optional()
-    .describe('Values for $1, $2, … in order. Never build values into the SQL text.'),
-  maxRows: z.int().min(1).max(100_000).optional().describe('Row cap for this call; policy may lower it.'),
-  justification,
-});
+const input = once(() =>
+  z.strictObject({
+    connection: z.string().min(1).max(64).describe('Name of a database connection from list_resources, e.g. "shop".'),
+    sql: z.string().min(1).max(100_000).describe('Exactly one PostgreSQL statement. Use $1, $2, … placeholders for values.'),
+    params: z
+      .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
+      .max(100)
+      .optional()
+      .describe('Values for $1, $2, … in order. Never build values into the SQL text.'),
+    maxRows: z.int().min(1).max(100_000).optional().describe('Row cap for this call; policy may lower it.'),
+    justification: justification(),
+  }),
+);
 
-const output = z.object({
-  columns: z.array(z.object({ name: z.string(), type: z.string() })),
-  rows: z.array(z.array(jsonValue)),
-  rowCount: z.int(),
-  truncated: z.boolean(),
-  masked: z.array(z.string()),
-  rowsAffected: z.int().optional(),
-  auditId: z.string(),
-});
+const output = once(() =>
+  z.object({
+    columns: z.array(z.object({ name: z.string(), type: z.string() })),
+    rows: z.array(z.array(jsonValue())),
+    rowCount: z.int(),
+    truncated: z.boolean(),
+    masked: z.array(z.string()),
+    rowsAffected: z.int().optional(),
+    auditId: z.string(),
+  }),
+);
 
 /** query_sql: one PostgreSQL statement on a governed connection. */
 export const querySql = defineTool({
@@ -40,8 +44,12 @@ export const querySql = defineTool({
     'Give a `justification` for approvers when a write or change needs one. SQL that does not parse comes back as INVALID_SQL with its line and column;',
     'params that do not match the placeholders as INVALID_INPUT. Nothing runs in either case. Every call is audited.',
   ].join(' '),
-  input,
-  output,
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: {
     title: 'Query SQL (governed)',
     readOnlyHint: false,

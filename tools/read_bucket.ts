@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
-import { defineTool, type ContentFormat, type ExecuteContext, type JsonResult } from '../src/tool.js';
+import { defineTool, once, type ContentFormat, type ExecuteContext, type JsonResult } from '../src/tool.js';
 import { justification } from './json.js';
 import { objectNameProblem } from './object_name.js';
 
@@ -13,64 +13,72 @@ const MAX_LIST = 1000;
  */
 export const MAX_READ_BYTES = 4 * 1024 * 1024;
 
-const input = z.strictObject({
-  bucket: z.string().min(1).max(64).describe('Name of a bucket from list_resources (airlock\'s name for it, not necessarily the Cloud Storage name).'),
-  action: z.enum(['list', 'read']).describe('"list": object names under a prefix; "read": one object\'s metadata and (masked) content.'),
-  prefix: z.string().max(4096).optional().describe('list: only names starting with this, e.g. "app/logs/".'),
-  delimiter: z.string().min(1).max(16).optional().describe('list: usually "/": names below the next "/" are grouped into `prefixes` (folders).'),
-  pageToken: z.string().min(1).max(4096).optional().describe('list: `nextPageToken` of the previous page (same bucket, prefix and delimiter).'),
-  maxResults: z.int().min(1).max(MAX_LIST).optional().describe(`list: entries per page (default ${DEFAULT_LIST}).`),
-  object: z.string().max(4096).optional().describe('read: the full object name, e.g. "app/logs/api-2026-12-01.ndjson".'),
-  range: z
-    .strictObject({
-      start: z.int().min(0).describe('First byte to read (0-based).'),
-      end: z.int().min(0).optional().describe('Last byte to read, inclusive; absent: up to the byte cap.'),
-    })
-    .optional()
-    .describe('read: a byte range, e.g. the `next.range` of a truncated read. For gzip objects, offsets count decompressed bytes.'),
-  generation: z.string().regex(/^[0-9]{1,20}$/, 'must be a generation number (digits)').optional().describe('read: a specific generation of the object.'),
-  justification,
-});
+const input = once(() =>
+  z.strictObject({
+    bucket: z.string().min(1).max(64).describe('Name of a bucket from list_resources (airlock\'s name for it, not necessarily the Cloud Storage name).'),
+    action: z.enum(['list', 'read']).describe('"list": object names under a prefix; "read": one object\'s metadata and (masked) content.'),
+    prefix: z.string().max(4096).optional().describe('list: only names starting with this, e.g. "app/logs/".'),
+    delimiter: z.string().min(1).max(16).optional().describe('list: usually "/": names below the next "/" are grouped into `prefixes` (folders).'),
+    pageToken: z.string().min(1).max(4096).optional().describe('list: `nextPageToken` of the previous page (same bucket, prefix and delimiter).'),
+    maxResults: z.int().min(1).max(MAX_LIST).optional().describe(`list: entries per page (default ${DEFAULT_LIST}).`),
+    object: z.string().max(4096).optional().describe('read: the full object name, e.g. "app/logs/api-2026-12-01.ndjson".'),
+    range: z
+      .strictObject({
+        start: z.int().min(0).describe('First byte to read (0-based).'),
+        end: z.int().min(0).optional().describe('Last byte to read, inclusive; absent: up to the byte cap.'),
+      })
+      .optional()
+      .describe('read: a byte range, e.g. the `next.range` of a truncated read. For gzip objects, offsets count decompressed bytes.'),
+    generation: z.string().regex(/^[0-9]{1,20}$/, 'must be a generation number (digits)').optional().describe('read: a specific generation of the object.'),
+    justification: justification(),
+  }),
+);
 
-type Input = z.output<typeof input>;
+type Input = z.output<ReturnType<typeof input>>;
 
-const entry = z.object({
-  name: z.string(),
-  size: z.number(),
-  contentType: z.string().optional(),
-  updated: z.string().optional(),
-  generation: z.string().optional(),
-});
+const entry = once(() =>
+  z.object({
+    name: z.string(),
+    size: z.number(),
+    contentType: z.string().optional(),
+    updated: z.string().optional(),
+    generation: z.string().optional(),
+  }),
+);
 
-const metadata = z.object({
-  size: z.number(),
-  contentType: z.string().optional(),
-  contentEncoding: z.string().optional(),
-  generation: z.string().optional(),
-  updated: z.string().optional(),
-  md5Hash: z.string().optional(),
-  crc32c: z.string().optional(),
-});
+const metadata = once(() =>
+  z.object({
+    size: z.number(),
+    contentType: z.string().optional(),
+    contentEncoding: z.string().optional(),
+    generation: z.string().optional(),
+    updated: z.string().optional(),
+    md5Hash: z.string().optional(),
+    crc32c: z.string().optional(),
+  }),
+);
 
-const output = z.object({
-  bucket: z.string(),
-  action: z.enum(['list', 'read']),
-  // list
-  prefix: z.string().optional().describe('list: the prefix listed.'),
-  items: z.array(entry).optional().describe('list: objects you may read (or request approval for).'),
-  prefixes: z.array(z.string()).optional().describe('list: folders (with delimiter) that hold objects you may see.'),
-  nextPageToken: z.string().optional().describe('list: pass as pageToken for the next page.'),
-  hidden: z.int().optional().describe('list: entries of this page that policy does not let you see (not shown).'),
-  // read
-  object: z.string().optional(),
-  metadata: metadata.optional(),
-  format: z.enum(['text', 'csv', 'json', 'ndjson', 'binary']).optional().describe('read: how the content was masked; binary: no content.'),
-  content: z.string().optional().describe('read: the masked text content (absent for binary objects).'),
-  truncated: z.boolean().optional().describe('read: the content goes on past what was returned.'),
-  next: z.object({ range: z.object({ start: z.int() }) }).optional().describe('read: the range to pass to read on.'),
-  note: z.string().optional(),
-  auditId: z.string(),
-});
+const output = once(() =>
+  z.object({
+    bucket: z.string(),
+    action: z.enum(['list', 'read']),
+    // list
+    prefix: z.string().optional().describe('list: the prefix listed.'),
+    items: z.array(entry()).optional().describe('list: objects you may read (or request approval for).'),
+    prefixes: z.array(z.string()).optional().describe('list: folders (with delimiter) that hold objects you may see.'),
+    nextPageToken: z.string().optional().describe('list: pass as pageToken for the next page.'),
+    hidden: z.int().optional().describe('list: entries of this page that policy does not let you see (not shown).'),
+    // read
+    object: z.string().optional(),
+    metadata: metadata().optional(),
+    format: z.enum(['text', 'csv', 'json', 'ndjson', 'binary']).optional().describe('read: how the content was masked; binary: no content.'),
+    content: z.string().optional().describe('read: the masked text content (absent for binary objects).'),
+    truncated: z.boolean().optional().describe('read: the content goes on past what was returned.'),
+    next: z.object({ range: z.object({ start: z.int() }) }).optional().describe('read: the range to pass to read on.'),
+    note: z.string().optional(),
+    auditId: z.string(),
+  }),
+);
 
 function invalid(path: string, message: string): InvalidInputError {
   return new InvalidInputError(TOOL, [{ path, message }]);
@@ -112,8 +120,12 @@ export const readBucket = defineTool({
     'Object names are exact paths: "..", ".", "//", a leading "/", backslashes, percent escapes and control characters are rejected (INVALID_INPUT).',
     'Errors: NOT_FOUND (no such object), POLICY_DENIED (outside what you may read), UPSTREAM_UNAVAILABLE / UPSTREAM_TIMEOUT (try again). Every call is audited.',
   ].join(' '),
-  input,
-  output,
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: { title: 'Read bucket (governed)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts(args, deps) {
     checkArgs(args);

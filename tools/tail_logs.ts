@@ -2,7 +2,7 @@ import * as z from 'zod';
 import type { LogEntryJson } from '../src/connectors/logging-types.js';
 import { InvalidInputError, UnknownResourceError } from '../src/errors.js';
 import { composeLogFilter, LogFilterError, LogTimeError, parseLogFilter, parseSince, type LogFilter } from '../src/policy/log-filter.js';
-import { defineTool, type ExecuteContext, type JsonResult } from '../src/tool.js';
+import { defineTool, once, type ExecuteContext, type JsonResult } from '../src/tool.js';
 import { jsonObject, justification } from './json.js';
 
 /** The window read when `since` is not given (shortened to the policy's maxWindow when that is less). */
@@ -14,39 +14,43 @@ const MAX_PAGE = 1000;
 /** A live tail accepts entries stamped up to this long after it ends (clock skew between writers). */
 const TAIL_SKEW_MS = 60_000;
 
-const input = z.strictObject({
-  scope: z.string().min(1).max(64).describe('Name of a log scope from list_resources, e.g. "checkout-logs".'),
-  filter: z
-    .string()
-    .max(20_000)
-    .optional()
-    .describe('A Cloud Logging query that narrows the scope, e.g. `severity>=ERROR AND jsonPayload.message:"timeout"`. It can only narrow: policy filters always apply.'),
-  since: z.string().max(64).optional().describe('Start of the window: a duration before now ("15m", "2h", "1d") or an RFC 3339 time. Default: 1 hour ago.'),
-  until: z.string().max(64).optional().describe('End of the window (same forms as since). Default: now. Not with follow_seconds.'),
-  order: z.enum(['asc', 'desc']).optional().describe('"desc" (default): newest entries first, so a limit keeps the latest; "asc": oldest first.'),
-  limit: z.int().min(1).max(100_000).optional().describe(`Most entries to return (default ${DEFAULT_LIMIT}); policy may lower it.`),
-  follow_seconds: z.int().min(0).max(600).optional().describe('After the listing, keep the call open this many seconds and collect new entries live (progress is reported per batch).'),
-  page_token: z.string().min(1).max(4096).optional().describe('nextPageToken of an earlier call with the same scope, filter, since, until and order (give since and until as RFC 3339 times).'),
-  justification,
-});
+const input = once(() =>
+  z.strictObject({
+    scope: z.string().min(1).max(64).describe('Name of a log scope from list_resources, e.g. "checkout-logs".'),
+    filter: z
+      .string()
+      .max(20_000)
+      .optional()
+      .describe('A Cloud Logging query that narrows the scope, e.g. `severity>=ERROR AND jsonPayload.message:"timeout"`. It can only narrow: policy filters always apply.'),
+    since: z.string().max(64).optional().describe('Start of the window: a duration before now ("15m", "2h", "1d") or an RFC 3339 time. Default: 1 hour ago.'),
+    until: z.string().max(64).optional().describe('End of the window (same forms as since). Default: now. Not with follow_seconds.'),
+    order: z.enum(['asc', 'desc']).optional().describe('"desc" (default): newest entries first, so a limit keeps the latest; "asc": oldest first.'),
+    limit: z.int().min(1).max(100_000).optional().describe(`Most entries to return (default ${DEFAULT_LIMIT}); policy may lower it.`),
+    follow_seconds: z.int().min(0).max(600).optional().describe('After the listing, keep the call open this many seconds and collect new entries live (progress is reported per batch).'),
+    page_token: z.string().min(1).max(4096).optional().describe('nextPageToken of an earlier call with the same scope, filter, since, until and order (give since and until as RFC 3339 times).'),
+    justification: justification(),
+  }),
+);
 
-type Input = z.output<typeof input>;
+type Input = z.output<ReturnType<typeof input>>;
 
-const output = z.object({
-  scope: z.string(),
-  project: z.string(),
-  filter: z.string().describe('The complete filter sent to Cloud Logging: policy filters, log names, your filter, time window.'),
-  since: z.string(),
-  until: z.string(),
-  order: z.enum(['asc', 'desc']),
-  entries: z.array(jsonObject),
-  count: z.int(),
-  truncated: z.boolean(),
-  nextPageToken: z.string().optional(),
-  followedSeconds: z.int().optional(),
-  note: z.string().optional(),
-  auditId: z.string(),
-});
+const output = once(() =>
+  z.object({
+    scope: z.string(),
+    project: z.string(),
+    filter: z.string().describe('The complete filter sent to Cloud Logging: policy filters, log names, your filter, time window.'),
+    since: z.string(),
+    until: z.string(),
+    order: z.enum(['asc', 'desc']),
+    entries: z.array(jsonObject()),
+    count: z.int(),
+    truncated: z.boolean(),
+    nextPageToken: z.string().optional(),
+    followedSeconds: z.int().optional(),
+    note: z.string().optional(),
+    auditId: z.string(),
+  }),
+);
 
 /** tail_logs: entries of a governed Cloud Logging scope, narrowed by policy, masked, optionally followed live. */
 export const tailLogs = defineTool({
@@ -61,8 +65,12 @@ export const tailLogs = defineTool({
     '`follow_seconds` keeps the call open after the listing and collects new entries live (progress per batch; cancelling the call ends it).',
     'Emails, card numbers, tokens, keys and IPs in payloads, URLs and labels come back masked. Every call is audited.',
   ].join(' '),
-  input,
-  output,
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: {
     title: 'Tail logs (governed)',
     readOnlyHint: true,

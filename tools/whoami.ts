@@ -1,18 +1,10 @@
 import * as z from 'zod';
-import { defineTool } from '../src/tool.js';
+import { defineTool, once } from '../src/tool.js';
 
-/** whoami: the verified caller and what policy lets it use. */
-export const whoami = defineTool({
-  name: 'whoami',
-  description: [
-    'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
-    'and, for every resource you may use, what policy does with it: on a database connection each kind of SQL',
-    'statement, on a Cloud Storage bucket read_bucket, on a log scope tail_logs (allow = runs, approve = needs',
-    'a human approval, deny = refused; list_resources names the object paths and log filters policy applies),',
-    'and your pending and recent approval requests (collect approved ones with approval_status). Call this first to plan.',
-  ].join(' '),
-  input: z.strictObject({}),
-  output: z.object({
+const input = once(() => z.strictObject({}));
+
+const output = once(() =>
+  z.object({
     identity: z.object({
       issuer: z.string(),
       sub: z.string(),
@@ -28,6 +20,24 @@ export const whoami = defineTool({
       .describe('Your approval requests, pending first, then the most recent others.'),
     auditId: z.string(),
   }),
+);
+
+/** whoami: the verified caller and what policy lets it use. */
+export const whoami = defineTool({
+  name: 'whoami',
+  description: [
+    'Tell me who I am to airlock and what I may use: the verified identity (issuer, subject, email, groups)',
+    'and, for every resource you may use, what policy does with it: on a database connection each kind of SQL',
+    'statement, on a Cloud Storage bucket read_bucket, on a log scope tail_logs (allow = runs, approve = needs',
+    'a human approval, deny = refused; list_resources names the object paths and log filters policy applies),',
+    'and your pending and recent approval requests (collect approved ones with approval_status). Call this first to plan.',
+  ].join(' '),
+  get input() {
+    return input();
+  },
+  get output() {
+    return output();
+  },
   annotations: { title: 'Who am I (airlock)', readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   facts: () => ({}),
   async execute(_input, ctx) {

@@ -9,9 +9,8 @@ import { ConfigError, type ApprovalsConfig } from '../config.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { Logger } from '../log.js';
 import type { ApprovalConsole } from '../console/approvals-console.js';
-import { createApprovalApi, type ApiRefusal, type ApprovalApi } from './api.js';
-import { bearerApprovers } from './bearer-auth.js';
-import { createNotifier, resolveNotifyChannels, type Notifier } from './notify.js';
+import type { ApiRefusal, ApprovalApi } from './api.js';
+import type { Notifier } from './notify.js';
 import { createApprovalService, type ApprovalService } from './service.js';
 import { createMemoryApprovalStore, openJsonApprovalStore, type ApprovalStore } from './store.js';
 
@@ -87,11 +86,13 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     onEvent: (event) => record(approvalEventRecord(event, new Date(deps.clock.now()))),
   });
   const onRefused = (refusal: ApiRefusal): Promise<void> => record(refusedApprovalRecord(refusal, new Date(deps.clock.now())));
-  const channels = resolveNotifyChannels(settings.notify, deps.env);
+  // The notification channels (and their Slack and webhook renderers) load only when some are configured.
+  const notify = settings.notify === undefined ? undefined : await import('./notify.js');
+  const channels = notify?.resolveNotifyChannels(settings.notify, deps.env) ?? [];
   const notifier: Notifier | undefined =
-    channels.length === 0 || settings.publicUrl === undefined
+    notify === undefined || channels.length === 0 || settings.publicUrl === undefined
       ? undefined
-      : createNotifier({ channels, publicUrl: settings.publicUrl, clock: deps.clock, onDelivery: (report) => void record(notifiedRecord(report, new Date(deps.clock.now()))) });
+      : notify.createNotifier({ channels, publicUrl: settings.publicUrl, clock: deps.clock, onDelivery: (report) => void record(notifiedRecord(report, new Date(deps.clock.now()))) });
   // Events of this process only: with a shared store, each replica announces what it did, so each event once.
   const unsubscribe = service.subscribe(({ requestId, event }) => {
     if (notifier === undefined || event === undefined || event.type === 'joined') return;
@@ -115,8 +116,8 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     ...(consoleSettings === undefined ? {} : { sessionIdleMinutes: consoleSettings.sessionIdleMinutes, sessionMaxHours: consoleSettings.sessionMaxHours }),
     clock: deps.clock,
   });
-  // A bearer token, when sent, decides; the console's session cookie otherwise.
-  const api = ui === undefined ? undefined : createApprovalApi({ service, authenticators: [...(deps.verifier === undefined ? [] : [bearerApprovers(deps.verifier)]), ui.authenticator], onRefused });
+  // A bearer token, when sent, decides; the console's session cookie otherwise. Served only, as the console.
+  const api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused });
   const sweep = setInterval(() => {
     service.expireDue().catch((error: unknown) => deps.log('warn', `approvals: expiry sweep failed: ${String(error)}`));
   }, SWEEP_MS);
@@ -140,6 +141,12 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
       await store.close();
     },
   };
+}
+
+/** The approval API, whose modules (and request schemas) load only when approvers are served. */
+async function approvalApi(parts: { service: ApprovalService; verifier: TokenVerifier | undefined; console: ApprovalConsole; onRefused: (refusal: ApiRefusal) => Promise<void> }): Promise<ApprovalApi> {
+  const [{ createApprovalApi }, { bearerApprovers }] = await Promise.all([import('./api.js'), import('./bearer-auth.js')]);
+  return createApprovalApi({ service: parts.service, authenticators: [...(parts.verifier === undefined ? [] : [bearerApprovers(parts.verifier)]), parts.console.authenticator], onRefused: parts.onRefused });
 }
 
 /** The configured store: PostgreSQL (several replicas), else the JSON file. */

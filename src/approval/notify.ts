@@ -6,7 +6,7 @@ import { DEFAULT_NOTIFY_EVENTS, endpointProblem, type NotifyConfig, type NotifyE
 import { slackMessage } from './notify/slack.js';
 import { signWebhook, webhookBody } from './notify/webhook.js';
 
-export { NOTIFY_EVENTS, NotifyConfigSchema, type NotifyConfig, type NotifyEventType } from './notify/config.js';
+export { NOTIFY_EVENTS, notifyConfigSchema, type NotifyConfig, type NotifyEventType } from './notify/config.js';
 export { escapeMrkdwn, slackMessage, type SlackBlock, type SlackMessage } from './notify/slack.js';
 export { SIGNATURE_TOLERANCE_SECONDS, verifyWebhookSignature, type NotifiedRequest, type SignatureCheck, type SignatureProblem, type WebhookBody } from './notify/webhook.js';
 

@@ -221,7 +221,7 @@ function recordOf(row: Row, t: string): ApprovalRecord {
   } catch (error) {
     throw refuse(`is not valid JSON (${(error as Error).message})`, error);
   }
-  const parsed = recordSchema.safeParse(raw);
+  const parsed = recordSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw refuse(`is not an airlock approval record (${issue === undefined ? '' : `${issue.path.join('.') || '(record)'}: ${issue.message}`})`);

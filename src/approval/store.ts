@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { acquireFileLock } from '../file-lock.js';
+import { once } from '../once.js';
 import { sameIdentity, type ApprovalRecord, type ApprovalState, type Identity } from './model.js';
 
 /**
@@ -118,53 +119,56 @@ export function createMemoryApprovalStore(): ApprovalStore {
 
 const FORMAT = 'airlock-approvals/1';
 
-const identity = z.strictObject({ issuer: z.string(), sub: z.string() });
 /**
  * The strict shape of a stored record, shared by every backend that reads records back (the JSON file,
- * PostgreSQL): an unknown or misspelled key is refused, never carried along.
+ * PostgreSQL): an unknown or misspelled key is refused, never carried along. Built on first use: a new
+ * store has nothing to read back.
  */
-export const recordSchema = z.strictObject({
-  id: z.string().regex(/^apr_[A-Za-z0-9_-]+$/),
-  version: z.number().int().positive(),
-  state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed', 'withdrawn']),
-  requester: identity,
-  binding: z.strictObject({
-    principal: identity,
-    tool: z.string(),
-    resource: z.string(),
-    input: z.unknown(),
-    ruleIds: z.array(z.string()),
-    policyVersion: z.string(),
-  }),
-  bindingHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
-  approverGroups: z.array(z.string()).min(1),
-  quorum: z.number().int().positive(),
-  justification: z.string().optional(),
-  details: z
-    .strictObject({
-      requester: z.strictObject({ email: z.string().optional(), groups: z.array(z.string()) }),
-      reason: z.string(),
-      facts: z.record(z.string(), z.unknown()).optional(),
-    })
-    .optional(),
-  createdAt: z.number().int(),
-  expiresAt: z.number().int(),
-  decisions: z.array(
-    z.strictObject({
-      approver: z.strictObject({ issuer: z.string(), sub: z.string(), email: z.string().optional(), groups: z.array(z.string()) }),
-      verdict: z.enum(['approve', 'deny']),
-      reason: z.string().optional(),
-      at: z.number().int(),
+export const recordSchema = once(() => {
+  const identity = z.strictObject({ issuer: z.string(), sub: z.string() });
+  return z.strictObject({
+    id: z.string().regex(/^apr_[A-Za-z0-9_-]+$/),
+    version: z.number().int().positive(),
+    state: z.enum(['pending', 'approved', 'denied', 'expired', 'consumed', 'withdrawn']),
+    requester: identity,
+    binding: z.strictObject({
+      principal: identity,
+      tool: z.string(),
+      resource: z.string(),
+      input: z.unknown(),
+      ruleIds: z.array(z.string()),
+      policyVersion: z.string(),
     }),
-  ),
-  decidedAt: z.number().int().optional(),
-  executeBy: z.number().int().optional(),
-  consumedAt: z.number().int().optional(),
-  expiredIn: z.enum(['decision', 'execution']).optional(),
-  withdrawnAt: z.number().int().optional(),
-  mac: z.string(),
+    bindingHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+    approverGroups: z.array(z.string()).min(1),
+    quorum: z.number().int().positive(),
+    justification: z.string().optional(),
+    details: z
+      .strictObject({
+        requester: z.strictObject({ email: z.string().optional(), groups: z.array(z.string()) }),
+        reason: z.string(),
+        facts: z.record(z.string(), z.unknown()).optional(),
+      })
+      .optional(),
+    createdAt: z.number().int(),
+    expiresAt: z.number().int(),
+    decisions: z.array(
+      z.strictObject({
+        approver: z.strictObject({ issuer: z.string(), sub: z.string(), email: z.string().optional(), groups: z.array(z.string()) }),
+        verdict: z.enum(['approve', 'deny']),
+        reason: z.string().optional(),
+        at: z.number().int(),
+      }),
+    ),
+    decidedAt: z.number().int().optional(),
+    executeBy: z.number().int().optional(),
+    consumedAt: z.number().int().optional(),
+    expiredIn: z.enum(['decision', 'execution']).optional(),
+    withdrawnAt: z.number().int().optional(),
+    mac: z.string(),
+  });
 });
-const fileSchema = z.strictObject({ format: z.literal(FORMAT), requests: z.array(recordSchema) });
+const fileSchema = once(() => z.strictObject({ format: z.literal(FORMAT), requests: z.array(recordSchema()) }));
 
 export interface JsonApprovalStoreOptions {
   /** fsync each write: survives power loss, not only a crash (default false). */
@@ -250,7 +254,7 @@ function readStore(path: string): Map<string, ApprovalRecord> {
       { cause: error },
     );
   }
-  const parsed = fileSchema.safeParse(raw);
+  const parsed = fileSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const at = issue === undefined ? '' : `${issue.path.join('.') || '(file)'}: ${issue.message}`;

@@ -18,8 +18,7 @@ import type { Storage as GcsStorage } from '@google-cloud/storage';
 import { CancelledError, InvalidInputError, NotFoundError, UnknownResourceError, UpstreamDeniedError, UpstreamTimeoutError, UpstreamUnavailableError, type AirlockError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Policy } from '../policy/load.js';
-import { ConfigError, type StorageConfigSchema } from '../config.js';
-import type * as z from 'zod';
+import { ConfigError, type EndpointConfig } from '../config.js';
 import { writeDemoObjects, DEMO_BUCKET } from './demo-objects.js';
 import { startLocalGcs, type LocalGcs } from './local-gcs.js';
 import { contentFormatOf, readObjectText } from './object-text.js';
@@ -30,7 +29,7 @@ export interface StorageOptions {
   readonly demo: boolean;
   readonly policy: () => Policy;
   /** Runtime file `storage` section. */
-  readonly config: z.output<typeof StorageConfigSchema> | undefined;
+  readonly config: EndpointConfig | undefined;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly log: Logger;
 }

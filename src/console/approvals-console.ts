@@ -8,7 +8,7 @@ import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { cookie, createSessionStore, readCookie, sameSecret, type ConsoleSession, type SignInMethod } from './console-session.js';
 import { createOidcLogin, LoginError, type LoginAttempt } from './oidc-login.js';
 
-export { ConsoleConfigSchema, type ConsoleConfig } from './console-config.js';
+export { consoleConfigSchema, type ConsoleConfig } from './console-config.js';
 
 export interface ApprovalConsoleOptions {
   readonly service: ApprovalService;

@@ -74,24 +74,19 @@ function orPending(schema: { type: 'object'; [key: string]: unknown }): { type: 
   return { type: 'object', anyOf: [schema, PENDING_APPROVAL] };
 }
 
-/** The governed tools, looked up by name; tools/list is computed once. */
+/**
+ * The governed tools, looked up by name. tools/list is computed once, on first use: turning the zod
+ * schemas into JSON Schema is work a server need not do before it answers `initialize`.
+ */
 export class ToolRegistry {
   private readonly byName = new Map<string, AnyTool>();
-  private readonly listed: readonly ListedTool[];
+  private listed: readonly ListedTool[] | undefined;
 
-  constructor(tools: readonly AnyTool[]) {
+  constructor(private readonly tools: readonly AnyTool[]) {
     for (const tool of tools) {
       if (this.byName.has(tool.name)) throw new TypeError(`ToolRegistry: duplicate tool "${tool.name}"`);
       this.byName.set(tool.name, tool);
     }
-    this.listed = tools.map((tool) => ({
-      name: tool.name,
-      title: tool.annotations.title,
-      description: tool.description,
-      inputSchema: jsonSchema(tool.input, 'input'),
-      ...(tool.output === undefined ? {} : { outputSchema: orPending(jsonSchema(tool.output, 'output')) }),
-      annotations: { ...tool.annotations },
-    }));
   }
 
   get(name: string): AnyTool | undefined {
@@ -103,6 +98,14 @@ export class ToolRegistry {
   }
 
   list(): readonly ListedTool[] {
+    this.listed ??= this.tools.map((tool) => ({
+      name: tool.name,
+      title: tool.annotations.title,
+      description: tool.description,
+      inputSchema: jsonSchema(tool.input, 'input'),
+      ...(tool.output === undefined ? {} : { outputSchema: orPending(jsonSchema(tool.output, 'output')) }),
+      annotations: { ...tool.annotations },
+    }));
     return this.listed;
   }
 }

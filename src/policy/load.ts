@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type * as z from 'zod';
 import { parseStrictJson, StrictJsonError } from '../strict-json.js';
+import { ONE_SHOT } from '../once.js';
 import { PolicyFileSchema, type PolicyFile } from './schema.js';
 
 /** A validated policy and its version (the SHA-256 of the file's bytes). */
@@ -54,7 +55,7 @@ export function parsePolicy(text: string, source: string, knownTools: readonly s
     if (error instanceof StrictJsonError) throw new PolicyLoadError(source, error.problems.map((p) => `${label}:${p.line}:${p.column}: ${p.message}`));
     throw new PolicyLoadError(source, [`${label}: not valid JSON: ${error instanceof Error ? error.message : String(error)}`]);
   }
-  const parsed = PolicyFileSchema.safeParse(json);
+  const parsed = PolicyFileSchema.safeParse(json, ONE_SHOT);
   // Cross-reference checks also run on a file that fails the schema, so one pass reports everything.
   const rawRules = (json as { rules?: unknown } | null)?.rules;
   const rawOverrides = (json as { masking?: { overrides?: unknown } } | null)?.masking?.overrides;

@@ -141,6 +141,12 @@ const NOT_AT_INITIALIZE = [
   '/dist/src/connectors/postgres.js',
   '/dist/src/connectors/demo-seed.js',
   '/dist/src/connectors/embedded.js',
+  // The approval API and the notification channels: for approvers served over HTTP and configured channels only.
+  '/dist/src/approval/api.js',
+  '/dist/src/approval/bearer-auth.js',
+  '/dist/src/approval/notify.js',
+  '/dist/src/approval/notify/slack.js',
+  '/dist/src/approval/notify/webhook.js',
 ];
 
 /** Spawns the server, answers `initialize` by hand and returns the modules loaded by then; stdin stays open. */
@@ -198,6 +204,36 @@ describe('airlock serve --stdio answers initialize before loading what calls nee
     }
   });
 
+  it('with notification channels configured, loads them (and still not the approval API) at start (issue 19)', async () => {
+    const s = stdioSetup(PLAIN_POLICY, {
+      approvals: { publicUrl: 'https://airlock.example.com', notify: [{ type: 'webhook', url: 'https://hooks.example.com/airlock', secret: 'env:HOOK_SECRET' }, { type: 'slack', url: 'env:SLACK_URL' }] },
+    });
+    let child: ReturnType<typeof spawn> | undefined;
+    try {
+      const started = await initializeOnly({ ...s, env: { ...s.env, HOOK_SECRET: 'x'.repeat(32), SLACK_URL: 'https://hooks.slack.com/services/T0/B0/x' } });
+      child = started.child;
+      for (const m of ['/dist/src/approval/notify.js', '/dist/src/approval/notify/slack.js', '/dist/src/approval/notify/webhook.js']) expect(started.loaded.filter((l) => l.includes(m))).not.toEqual([]);
+      expect(started.loaded.filter((m) => m.includes('/dist/src/approval/api.js') || m.includes('/dist/src/approval/bearer-auth.js'))).toEqual([]);
+    } finally {
+      if (child !== undefined) await stopChild(child);
+    }
+  });
+
+  it('a channel whose secret is not set still fails the start, with its name (issue 19)', async () => {
+    const s = stdioSetup(PLAIN_POLICY, { approvals: { publicUrl: 'https://airlock.example.com', notify: [{ type: 'webhook', url: 'https://hooks.example.com/airlock', secret: 'env:HOOK_SECRET' }] } });
+    const child = spawn(process.execPath, s.args, { cwd: s.dir, env: s.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code).toBe(2);
+      expect(stderr).toContain('approvals.notify[0] ("webhook-0")');
+      expect(stderr).toContain('env:HOOK_SECRET is not set');
+    } finally {
+      await stopChild(child);
+    }
+  });
+
   it('with identity issuers configured, loads the verifier (jose) at start', async () => {
     const s = stdioSetup(PLAIN_POLICY, { identity: { issuers: [{ issuer: 'http://127.0.0.1:9', audiences: ['airlock'] }] } });
     const args = s.args.filter((a, i) => a !== '--dev-identity' && s.args[i - 1] !== '--dev-identity');
@@ -222,6 +258,8 @@ describe('configured features still load their libraries (issue 19)', () => {
       await waitForOutput(child, /serving MCP on http:\/\/\S+\/mcp /, { stream: 'stderr' });
       expect(loadedOf(s.log, ['/node_modules/@modelcontextprotocol/node/'])).not.toEqual([]);
       expect(loadedOf(s.log, ['/node_modules/@modelcontextprotocol/server-legacy/'])).not.toEqual([]);
+      // The approvers' API is served on the same port (issue 19: loaded only when served).
+      expect(loadedOf(s.log, ['/dist/src/approval/api.js'])).not.toEqual([]);
       expect(loadedOf(s.log, GOOGLE)).toEqual([]);
     } finally {
       await stopChild(child);

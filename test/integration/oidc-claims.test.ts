@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UnauthenticatedError } from '../../src/errors.js';
-import { IdentityConfigSchema, type IdentityConfig } from '../../src/identity/config.js';
+import { identityConfigSchema, type IdentityConfig } from '../../src/identity/config.js';
 import { OidcVerifier } from '../../src/identity/oidc.js';
 import { principalKey } from '../../src/identity/principal.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
@@ -11,7 +11,7 @@ const AUD = 'https://airlock.test/mcp';
 const now = (): number => Math.floor(Date.now() / 1000);
 
 function config(issuer: Record<string, unknown> = {}, extra: Record<string, unknown> = {}): IdentityConfig {
-  return IdentityConfigSchema.parse({ issuers: [{ issuer: idp.issuer, audiences: [AUD], ...issuer }], jwksCooldownSeconds: 0, ...extra });
+  return identityConfigSchema().parse({ issuers: [{ issuer: idp.issuer, audiences: [AUD], ...issuer }], jwksCooldownSeconds: 0, ...extra });
 }
 
 async function refusal(verifier: OidcVerifier, token: string): Promise<string> {
@@ -96,7 +96,7 @@ describe('OidcVerifier: emails that change under Unicode folding identify nobody
 
 describe('OidcVerifier: emails and static groups are keyed by issuer (issue 15)', () => {
   function twoIssuers(partnerIssuer: Record<string, unknown> = {}): IdentityConfig {
-    return IdentityConfigSchema.parse({
+    return identityConfigSchema().parse({
       issuers: [
         { issuer: idp.issuer, audiences: [AUD], emailDomains: ['corp.example'], groups: { dba: ['kate@corp.example'] } },
         { issuer: partner.issuer, audiences: [AUD], emailDomains: ['partner.example'], ...partnerIssuer },
@@ -129,7 +129,7 @@ describe('OidcVerifier: emails and static groups are keyed by issuer (issue 15)'
 
   it('refuses a configuration whose static groups or email domains are not tied to an issuer', () => {
     const issues = (input: unknown): string[] => {
-      const parsed = IdentityConfigSchema.safeParse(input);
+      const parsed = identityConfigSchema().safeParse(input);
       return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     };
     const a = { issuer: 'https://a.example', audiences: ['x'], emailDomains: ['a.example'] };

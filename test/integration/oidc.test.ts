@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdentityConfigSchema, type IdentityConfig } from '../../src/identity/config.js';
+import { identityConfigSchema, type IdentityConfig } from '../../src/identity/config.js';
 import { OidcVerifier } from '../../src/identity/oidc.js';
 import { UnauthenticatedError } from '../../src/errors.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
@@ -10,7 +10,7 @@ let stranger: LocalIssuer;
 const AUD = 'https://airlock.test/mcp';
 
 function config(extra: Partial<IdentityConfig> = {}, issuer: Record<string, unknown> = {}): IdentityConfig {
-  return IdentityConfigSchema.parse({ issuers: [{ issuer: idp.issuer, audiences: [AUD], ...issuer }], jwksCooldownSeconds: 0, ...extra });
+  return identityConfigSchema().parse({ issuers: [{ issuer: idp.issuer, audiences: [AUD], ...issuer }], jwksCooldownSeconds: 0, ...extra });
 }
 
 

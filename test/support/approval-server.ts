@@ -13,7 +13,7 @@ import { bindCall } from '../../src/approval/binding.js';
 import type { ApprovalEvent, ApprovalRecord, Approver } from '../../src/approval/model.js';
 import { createApprovalService, type ApprovalService } from '../../src/approval/service.js';
 import { openJsonApprovalStore } from '../../src/approval/store.js';
-import { IdentityConfigSchema } from '../../src/identity/config.js';
+import { identityConfigSchema } from '../../src/identity/config.js';
 import { OidcVerifier } from '../../src/identity/oidc.js';
 import { tempDir } from './airlock.js';
 import type { LocalIssuer } from './oidc-issuer.js';
@@ -67,7 +67,7 @@ export async function startApprovalServer(issuer: LocalIssuer, options: { dir?: 
   const refusals: ApiRefusal[] = [];
   const thrown: unknown[] = [];
   const service = createApprovalService({ store, clock: { now: () => Date.now() + offset }, key: randomBytes(32), onEvent: (e) => void events.push(e) });
-  const verifier = new OidcVerifier(IdentityConfigSchema.parse({ issuers: [{ issuer: issuer.issuer, audiences: [AUDIENCE] }], jwksCooldownSeconds: 0 }));
+  const verifier = new OidcVerifier(identityConfigSchema().parse({ issuers: [{ issuer: issuer.issuer, audiences: [AUDIENCE] }], jwksCooldownSeconds: 0 }));
   const api = createApprovalApi({
     service,
     authenticators: [bearerApprovers(verifier)],

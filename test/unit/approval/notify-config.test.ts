@@ -2,15 +2,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createNotifier, NotifyConfigSchema, resolveNotifyChannels } from '../../../src/approval/notify.js';
-import { ConfigError, RuntimeFileSchema } from '../../../src/config.js';
+import { createNotifier, notifyConfigSchema, resolveNotifyChannels } from '../../../src/approval/notify.js';
+import { ConfigError, runtimeFileSchema } from '../../../src/config.js';
 
 const issues = (input: unknown): string[] => {
-  const parsed = NotifyConfigSchema.safeParse(input);
+  const parsed = notifyConfigSchema().safeParse(input);
   return parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
 };
 
-describe('NotifyConfigSchema (issue 17)', () => {
+describe('notifyConfigSchema (issue 17)', () => {
   it('accepts Slack by reference and webhooks by reference or by https/loopback URL, as approvals.notify of the runtime file', () => {
     const notify = [
       { type: 'slack', id: 'dba-slack', url: 'env:SLACK_WEBHOOK_URL' },
@@ -19,9 +19,9 @@ describe('NotifyConfigSchema (issue 17)', () => {
       { type: 'webhook', url: 'env:HOOK_URL', secret: 'env:HOOK_SECRET' },
     ];
     expect(issues(notify)).toEqual([]);
-    expect(RuntimeFileSchema.parse({ approvals: { publicUrl: 'https://airlock.example.com', notify } }).approvals?.notify).toEqual(notify);
+    expect(runtimeFileSchema().parse({ approvals: { publicUrl: 'https://airlock.example.com', notify } }).approvals?.notify).toEqual(notify);
     // Links in notifications must reach the console from elsewhere: a notify list needs the public URL (issue 17).
-    expect(RuntimeFileSchema.safeParse({ approvals: { notify } }).error?.issues[0]?.message).toBe('approvals.notify needs approvals.publicUrl (the console address approvers open from a notification)');
+    expect(runtimeFileSchema().safeParse({ approvals: { notify } }).error?.issues[0]?.message).toBe('approvals.notify needs approvals.publicUrl (the console address approvers open from a notification)');
   });
 
   it.each([
@@ -50,7 +50,7 @@ describe('resolveNotifyChannels (issue 17)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'airlock-notify-'));
     try {
       writeFileSync(join(dir, 'secret'), 'k3y-from-file\n');
-      const config = NotifyConfigSchema.parse([
+      const config = notifyConfigSchema().parse([
         { type: 'slack', url: 'env:SLACK_URL' },
         { type: 'webhook', id: 'siem', url: 'https://siem.example.com/h', secret: `file:${join(dir, 'secret')}`, events: ['denied'] },
       ]);
@@ -65,7 +65,7 @@ describe('resolveNotifyChannels (issue 17)', () => {
   });
 
   it('names the channel and the reference, never the value, when a secret is missing or its URL is not allowed', () => {
-    const config = NotifyConfigSchema.parse([{ type: 'slack', id: 'dba', url: 'env:SLACK_URL' }]);
+    const config = notifyConfigSchema().parse([{ type: 'slack', id: 'dba', url: 'env:SLACK_URL' }]);
     expect(() => resolveNotifyChannels(config, {})).toThrow(new ConfigError('approvals.notify[0] ("dba").url: env:SLACK_URL is not set'));
     const leak = 'http://hooks.example.com/services/T/B/s3cr3t';
     let message = '';
@@ -76,7 +76,7 @@ describe('resolveNotifyChannels (issue 17)', () => {
       message = (error as Error).message;
     }
     expect(message).toBe('approvals.notify[0] ("dba").url: the URL behind env:SLACK_URL must be https (plain http only on a loopback address)');
-    const hook = NotifyConfigSchema.parse([{ type: 'webhook', url: 'https://x.example.com', secret: 'file:/nonexistent/airlock-secret' }]);
+    const hook = notifyConfigSchema().parse([{ type: 'webhook', url: 'https://x.example.com', secret: 'file:/nonexistent/airlock-secret' }]);
     expect(() => resolveNotifyChannels(hook, {})).toThrow(new ConfigError('approvals.notify[0] ("webhook-0").secret: cannot read /nonexistent/airlock-secret (ENOENT)'));
   });
 });

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ApprovalsConfigSchema, ConfigError, loadRuntimeFile, parseServeConfig } from '../../../src/config.js';
+import { approvalsConfigSchema, ConfigError, loadRuntimeFile, parseServeConfig } from '../../../src/config.js';
 import { tempDir } from '../../support/airlock.js';
 
 async function problem(doc: unknown): Promise<string> {
@@ -66,9 +66,9 @@ describe('parseServeConfig: fairness bounds (issue 15)', () => {
   });
 });
 
-describe('ApprovalsConfigSchema console (issue 17)', () => {
+describe('approvalsConfigSchema console (issue 17)', () => {
   it('accepts the console settings with their defaults', () => {
-    const parsed = ApprovalsConfigSchema.parse({
+    const parsed = approvalsConfigSchema().parse({
       console: { oidc: { issuer: 'https://accounts.example.com', clientId: 'airlock-console', clientSecret: 'env:CONSOLE_SECRET', redirectUri: 'https://airlock.example.com/console/callback' } },
     });
     expect(parsed.console).toEqual({
@@ -81,7 +81,7 @@ describe('ApprovalsConfigSchema console (issue 17)', () => {
 
   it('refuses a secret written in the file, a callback elsewhere and a misspelled key', () => {
     const issues = (value: unknown): string[] => {
-      const result = ApprovalsConfigSchema.safeParse(value);
+      const result = approvalsConfigSchema().safeParse(value);
       return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
     };
     const oidc = { issuer: 'https://accounts.example.com', clientId: 'c', redirectUri: 'https://airlock.example.com/console/callback' };
