@@ -36,10 +36,11 @@ function mtimeOf(path: string): number {
   }
 }
 
-/** `npm run build`'s second step, when `npx tsc` alone rebuilt dist/src after the last bundle. */
+/** `npm run build`'s second step, when `npx tsc` alone rebuilt dist/src (or the bundle step changed) after the last bundle. */
 function freshBundle(): void {
   const bundle = mtimeOf(join(ROOT, 'dist', 'bundle-meta.json'));
-  if (bundle >= 0 && bundle >= mtimeOf(join(ROOT, 'dist', 'src', 'cli.js'))) return;
+  const inputs = [join(ROOT, 'dist', 'src', 'cli.js'), join(ROOT, 'scripts', 'bundle.mjs'), join(ROOT, 'scripts', 'cli-launcher.mjs')];
+  if (bundle >= 0 && inputs.every((input) => bundle >= mtimeOf(input))) return;
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`bundling the CLI failed (node scripts/bundle.mjs): ${r.stderr}`);
 }
