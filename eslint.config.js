@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.airlock/**', 'test/run.mjs', 'test/support/*.mjs', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', '.airlock/**', 'test/run.mjs', 'scripts/*.mjs', 'test/support/*.mjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

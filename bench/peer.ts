@@ -2,7 +2,7 @@
  * `BENCH_ONLY=peer npm run bench`: airlock against the real peer a user would otherwise install, the MCP
  * reference Postgres server (`@modelcontextprotocol/server-postgres` 0.6.2, a devDependency: nothing is
  * installed at run time). Both are spawned as an agent spawns them (`node …/server-postgres/dist/index.js URL`
- * and `node dist/src/cli.js serve --stdio …`), against the same PostgreSQL database, role and data, with the
+ * and `node dist/bundle/cli.js serve --stdio …`, the file package.json's `bin` names), against the same PostgreSQL database, role and data, with the
  * same SQL, and driven by one raw JSON-RPC client (no SDK on the client side). Figures:
  *
  * 1. stdio cold start, spawn → `initialize` answered, median of 10 alternating spawns;
@@ -15,11 +15,11 @@
  *    the run and `airlock audit verify` of its store.
  *
  * Server CPU time (from /proc) is printed beside the wall-clock figures: on a shared machine it is the steadier
- * of the two. `BENCH_PEER_CALLS` sets the calls of figure 4 (default 5,000), `BENCH_PEER_FIRST=peer|airlock`
+ * of the two. `BENCH_AIRLOCK_CLI=dist/src/cli.js` runs the unbundled build instead. `BENCH_PEER_CALLS` sets the calls of figure 4 (default 5,000), `BENCH_PEER_FIRST=peer|airlock`
  * which side runs first in figures 4 and 5 (default: chosen at random, printed).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,10 @@ import { freePort } from '../src/connectors/embedded.js';
 import { cpuMsOf, HttpSession, keepAliveAgent, median, memoryOf, percentile, RpcFailure, StdioRpc, stopChild } from './rpc.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { airlock: string } };
+/** The command an installed `airlock` runs (package.json `bin`: the bundle); `BENCH_AIRLOCK_CLI` picks another build. */
+const CLI_PATH = process.env.BENCH_AIRLOCK_CLI ?? PACKAGE.bin.airlock;
+const CLI = join(ROOT, CLI_PATH);
 const PEER = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-postgres', 'dist', 'index.js');
 const BARE_HTTP = fileURLToPath(new URL('./bare-http-server.js', import.meta.url));
 
@@ -350,7 +353,7 @@ export async function peerBench(adminUrl: string, work: string): Promise<string[
   const coldP = median(cold.peer.ms);
   const coldA = median(cold.airlock.ms);
   return [
-    `airlock vs the MCP reference Postgres server (@modelcontextprotocol/server-postgres 0.6.2, "peer"), same PostgreSQL, role, data and SQL, one raw JSON-RPC client, Node ${process.version}. ` +
+    `airlock vs the MCP reference Postgres server (@modelcontextprotocol/server-postgres 0.6.2, "peer"), same PostgreSQL, role, data and SQL, one raw JSON-RPC client, Node ${process.version}, airlock run as node ${CLI_PATH}. ` +
       `Stdio figures alternate between the sides call by call; RSS and HTTP run each server alone (${order.join(' first, then ')}). Server CPU from /proc (10 ms ticks).`,
     '',
     '| figure | airlock | peer / bare | ratio (airlock/peer) | added |',

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: build (the e2e tests spawn the compiled CLI), lint, then vitest. Prints a final line
+// `npm test`: build (the e2e tests spawn the compiled CLI and its bundle), lint, then vitest. Prints a final line
 // "N passed, N failed" from vitest's JSON report and exits non-zero on any failure, including a process
 // that the tests left running (listed by pid and command line, then stopped).
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const run = (cmd, args, env = process.env) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env }).status ?? 1;
 
 let extraFailures = 0;
-if (run(bin('tsc'), ['-p', 'tsconfig.json']) !== 0) {
+if (run(bin('tsc'), ['-p', 'tsconfig.json']) !== 0 || run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]) !== 0) {
   process.stdout.write('build failed\n0 passed, 1 failed\n');
   process.exit(1);
 }

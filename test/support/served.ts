@@ -50,11 +50,11 @@ export interface Served {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `airlock serve --http` on a free loopback port; the caller stops it in `finally`. */
-export async function serveHttp(options: { readonly configPath: string; readonly policyPath: string; readonly auditDir: string; readonly env?: Record<string, string> }): Promise<Served> {
+/** Starts `airlock serve --http` (the unbundled CLI unless `cli` is given) on a free loopback port; the caller stops it in `finally`. */
+export async function serveHttp(options: { readonly configPath: string; readonly policyPath: string; readonly auditDir: string; readonly env?: Record<string, string>; readonly cli?: string }): Promise<Served> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--http', '--port', '0', '--config', options.configPath, '--policy', options.policyPath, '--audit-dir', options.auditDir, '--log-level', 'info'],
+    [options.cli ?? CLI, 'serve', '--http', '--port', '0', '--config', options.configPath, '--policy', options.policyPath, '--audit-dir', options.auditDir, '--log-level', 'info'],
     { cwd: tempDir('airlock-serve-'), env: { PATH: process.env.PATH ?? '', HOME: tempDir('airlock-home-'), DATABASE_URL: inject('databaseUrl'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
