@@ -103,11 +103,18 @@ export function encodeJson(value: unknown, headChars: number): { readonly text: 
   return { text, digest: { sha256, bytes: Buffer.byteLength(text, 'utf8'), head: detached(text.slice(0, headChars)), chars: text.length } };
 }
 
+/** A character outside Latin-1: such a text has no one-byte form. */
+const WIDE = /[\u0100-\uffff]/;
+
 /**
  * A string of its own. V8 keeps a long `slice` (or a `+=` of slices) as a view of the string it came from, so a
  * head kept in an audit record would keep the whole response text alive as long as the record is in memory.
- * JSON's round trip copies it exactly (lone surrogates too).
+ * Latin-1 text (JSON of most results) is copied through its bytes: one new string, where JSON's round trip
+ * made three (its quoted form, that form flattened, the parsed copy) on every large call. Other text takes
+ * JSON's round trip, which copies it exactly (lone surrogates too).
  */
 function detached(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+  if (s.length < 13) return s;
+  if (!WIDE.test(s)) return Buffer.from(s, 'latin1').toString('latin1');
+  return JSON.parse(JSON.stringify(s)) as string;
 }

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { jsonDigest } from '../../../src/audit/json-digest.js';
+import { encodeJson, jsonDigest } from '../../../src/audit/json-digest.js';
 
 function expected(value: unknown, headChars: number): { sha256: string; bytes: number; head: string; chars: number } {
   const text = JSON.stringify(value);
@@ -34,13 +34,35 @@ describe('jsonDigest (issue 18)', () => {
   });
 });
 
+describe('encodeJson (issue 19)', () => {
+  const heads: [string, string][] = [
+    ['ASCII', 'card **** **** **** 1111 | ana@example.com\n'],
+    ['Latin-1', 'Zürich, Bogotá, ÿ and \u0080–\u00ff bytes: é à ß\n'],
+    ['wide characters', '東京 🙂 ключ\n'],
+    ['a lone surrogate', 'before \ud800 after\n'],
+  ];
+  it.each(heads)('keeps the text, its hash and the exact head for %s text', (_name, line) => {
+    const value = { content: [{ type: 'text', text: line.repeat(2000) }], rows: [[1, line]] };
+    const text = JSON.stringify(value);
+    for (const headChars of [0, 12, 13, 5000, 16 * 1024, 10_000_000]) {
+      const { text: encoded, digest } = encodeJson(value, headChars);
+      expect(encoded).toBe(text);
+      expect(digest).toEqual(expected(value, headChars));
+    }
+  });
+});
+
 describe('a digest does not keep its response alive (issue 19)', () => {
-  it('keeps ~16 KiB per digest, not the whole text, after 40 responses of ~1 MB each', () => {
+  it.each([
+    ['ASCII', 'x'],
+    ['Latin-1', 'é'],
+    ['wide', '東'],
+  ])('keeps ~16 KiB per digest, not the whole text, after 40 responses of ~1 MB each (%s text)', (_name, fill) => {
     const module = fileURLToPath(new URL('../../../dist/src/audit/json-digest.js', import.meta.url));
     const script = `
       const { encodeJson, jsonDigest } = await import(${JSON.stringify(module)});
       const kept = [];
-      const row = (i) => [i, 'name-' + i, 'user' + i + '@example.com', 'x'.repeat(200)];
+      const row = (i) => [i, 'name-' + i, 'user' + i + '@example.com', ${JSON.stringify(fill)}.repeat(200)];
       globalThis.gc(); const before = process.memoryUsage().heapUsed;
       for (let i = 0; i < 40; i++) {
         const rows = Array.from({ length: 4000 }, (_, j) => row(i * 4000 + j));
