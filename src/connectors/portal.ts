@@ -24,6 +24,8 @@ export interface PortalBatchResult {
   readonly rowCount: number | null;
   /** Values the row guard cut short (kept as the server's text, unparsed). */
   readonly cutValues: number;
+  /** The request's `end` statement ran to completion: the transaction is over and the connection idle. */
+  readonly ended: boolean;
 }
 
 /** Row metadata shared by the batches of one portal (only the first batch describes it). */
@@ -54,6 +56,9 @@ interface Connection {
  * Execute(rows) + Sync for the statement, in one write; later batches send Execute(rows) + Sync
  * on the same portal, which lives until the transaction ends (airlock always runs inside BEGIN … ROLLBACK
  * or COMMIT, so no Close is needed). pg-cursor needs two or three round trips for the same first batch.
+ * A batch that is sure to be the last may carry the transaction's end (`end`, e.g. ROLLBACK) before its Sync:
+ * the server runs it only if everything before it succeeded, so the answer and the idle connection come back
+ * in the same round trip.
  */
 export class PortalBatch extends EventEmitter implements pg.Submittable {
   private readonly rows: unknown[][] = [];
@@ -64,6 +69,9 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
   private done = false;
   /** CommandComplete messages still expected from the preamble before the statement's own. */
   private preambleLeft: number;
+  /** The statement's own completion (or suspension) was seen: a later CommandComplete is the end's. */
+  private statementDone = false;
+  private ended = false;
 
   constructor(
     private readonly request: {
@@ -72,6 +80,8 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
       readonly shape: PortalShape;
       /** First batch only: the statement, its parameters, and airlock's own statements to run before it. */
       readonly first?: { readonly text: string; readonly values: readonly unknown[]; readonly preamble?: readonly string[] };
+      /** A statement that ends the transaction after this batch's rows, in the same write (last batch only). */
+      readonly end?: string;
     },
     private readonly callback: (error: Error | undefined, result?: PortalBatchResult) => void,
   ) {
@@ -96,6 +106,11 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
         con.describe({ type: 'P', name: this.request.portal });
       }
       con.execute({ portal: this.request.portal, rows: this.request.rows });
+      if (this.request.end !== undefined) {
+        con.parse({ text: this.request.end });
+        con.bind({ portal: '', statement: '', values: [] });
+        con.execute({ portal: '', rows: 0 });
+      }
       con.sync();
     } finally {
       con.stream.uncork?.();
@@ -136,6 +151,7 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
 
   handlePortalSuspended(): void {
     this.suspended = true;
+    this.statementDone = true;
   }
 
   handleCommandComplete(msg: { text?: string; command?: string }): void {
@@ -143,12 +159,18 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
       this.preambleLeft--;
       return;
     }
+    if (this.statementDone) {
+      this.ended = true;
+      return;
+    }
+    this.statementDone = true;
     const count = /\s(\d+)$/.exec(msg.text ?? msg.command ?? '');
     this.rowCount = count === null ? null : Number(count[1]);
   }
 
   handleEmptyQuery(): void {
     this.rowCount = null;
+    this.statementDone = true;
   }
 
   handleCopyInResponse(connection: pg.Connection): void {
@@ -166,7 +188,7 @@ export class PortalBatch extends EventEmitter implements pg.Submittable {
 
   handleReadyForQuery(): void {
     if (this.parseError !== undefined) this.finish(this.parseError instanceof Error ? this.parseError : new Error('a value could not be read'));
-    else this.finish(undefined, { rows: this.rows, suspended: this.suspended, rowCount: this.rowCount, cutValues: this.cutValues });
+    else this.finish(undefined, { rows: this.rows, suspended: this.suspended, rowCount: this.rowCount, cutValues: this.cutValues, ended: this.ended });
   }
 
   private finish(error: Error | undefined, result?: PortalBatchResult): void {

@@ -248,16 +248,25 @@ export class PostgresConnector implements SqlConnector {
       const guard = guardOf(client, this.options.maxMessageBytes);
       const timeout = Math.max(1, Math.floor(options.timeoutMs));
       const preamble = preambleOf(options.mode, timeout);
-      const result = await this.readRows(client, guard, entry, sql, params, options, preamble);
+      const end = { ended: false };
+      const result = await this.readRows(client, guard, entry, sql, params, options, preamble, end);
       if (options.mode === 'read') {
-        // The answer does not wait for ROLLBACK: the connection goes back to the pool only once it is
-        // done (or is discarded if it fails), so no later call can see this transaction.
         released = true;
         stopCancel();
-        client.query('ROLLBACK').then(
-          () => release(broken),
-          () => release(true),
-        );
+        if (end.ended) {
+          // The ROLLBACK rode in the last batch's write and completed before its ReadyForQuery: idle now.
+          release(broken);
+        } else {
+          // The answer does not wait for ROLLBACK, and it is sent after the answer has been written (the
+          // rest of the call runs in this turn's microtasks): the connection goes back to the pool only
+          // once it is done (or is discarded if it fails), so no later call can see this transaction.
+          setImmediate(() => {
+            client.query('ROLLBACK').then(
+              () => release(broken),
+              () => release(true),
+            );
+          });
+        }
       } else {
         await client.query('COMMIT');
         // A committed statement may have changed session state or the schema: reset both views of it.
@@ -286,12 +295,13 @@ export class PostgresConnector implements SqlConnector {
     params: readonly unknown[],
     options: SqlRunOptions,
     preamble: readonly string[],
+    end: { ended: boolean },
   ): Promise<RowsResult> {
     if (options.signal.aborted) throw new CancelledError({ detail: 'cancelled before the query ran' });
     const shape = new PortalShape(typeParsers);
-    const batchOf = (rows: number, first: boolean): Promise<PortalBatchResult> =>
+    const batchOf = (rows: number, first: boolean, last: boolean): Promise<PortalBatchResult> =>
       new Promise((resolve, reject) => {
-        const batch = new PortalBatch({ portal: 'airlock_rows', rows, shape, ...(first ? { first: { text: sql, values: params, preamble } } : {}) }, (error, result) => {
+        const batch = new PortalBatch({ portal: 'airlock_rows', rows, shape, ...(first ? { first: { text: sql, values: params, preamble } } : {}), ...(last ? { end: 'ROLLBACK' } : {}) }, (error, result) => {
           if (error !== undefined) reject(error);
           else resolve(result as PortalBatchResult);
         });
@@ -303,13 +313,17 @@ export class PostgresConnector implements SqlConnector {
     let bytes = 0;
     let truncated = false;
     let rowCount: number | null;
-    let batchSize = Math.min(options.maxRows + 1, 1000);
+    // A read whose whole row cap (plus the one row that tells whether more exist) fits in the first batch
+    // needs no second one: that batch ends the transaction too (ROLLBACK before its Sync, one round trip).
+    let batchSize = options.maxRows <= 1000 ? options.maxRows + 1 : 1000;
+    const oneBatch = options.mode === 'read' && batchSize === options.maxRows + 1;
     let cutValues = 0;
     // Every row, the first included, comes off the wire cut to the byte cap (values marked as cut).
     guard.limit = options.maxBytes;
     try {
       for (let first = true; ; first = false) {
-        const chunk = await batchOf(batchSize, first);
+        const chunk = await batchOf(batchSize, first, first && oneBatch);
+        end.ended = chunk.ended;
         rowCount = chunk.rowCount;
         cutValues += chunk.cutValues;
         const rows = chunk.rows;

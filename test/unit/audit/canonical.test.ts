@@ -33,6 +33,37 @@ describe('canonicalJson', () => {
     expect(canonicalJson(after)).toBe(reference(after));
   });
 
+  it('orders keys by UTF-16 code units in objects of every size, whatever order they were built in (issue 19)', () => {
+    // Integer-like keys come first from Object.keys in numeric order ("2" before "10"); an astral character
+    // sorts before U+FFFF by code unit though after it by code point; sizes cross the in-place sort's limit.
+    const pool = ['2', '10', '0', '01', '\uffff', '😀', '\ud800', 'é', 'e', 'E', '', 'a"b', 'chain', 'id', 'z', ...Array.from({ length: 60 }, (_, i) => `k${(i * 37) % 61}`)];
+    // JSON.stringify puts integer-like keys first whatever the order of insertion: the text is built by hand.
+    const text = (v: unknown): string =>
+      v !== null && typeof v === 'object'
+        ? `{${Object.keys(v)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${text((v as Record<string, unknown>)[k])}`)
+            .join(',')}}`
+        : JSON.stringify(v);
+    let seed = 19;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let round = 0; round < 300; round++) {
+      const size = round % 50;
+      const keys = [...pool];
+      for (let i = keys.length - 1; i > 0; i--) {
+        const j = next(i + 1);
+        [keys[i], keys[j]] = [keys[j] as string, keys[i] as string];
+      }
+      const value = Object.fromEntries(keys.slice(0, size).map((k, i) => [k, i % 3 === 0 ? { [k]: i, b: 1, a: 2 } : i]));
+      expect(canonicalJson(value)).toBe(text(value));
+      const [before, middle, after] = canonicalJsonAround(value, 'chain', { seq: round, prev: 'p' });
+      expect(before + middle + after).toBe(text({ ...value, chain: { seq: round, prev: 'p' } }));
+    }
+  });
+
   it('splits around the chain exactly where canonicalJsonWith puts it (issue 19)', () => {
     const record = { z: 1, 'x"y': ['\n'], a: { d: 2, c: 3 }, chain: 'replaced' };
     const [before, middle, after] = canonicalJsonAround(record, 'chain', { seq: 7, prev: '0' });
