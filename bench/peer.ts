@@ -304,13 +304,14 @@ const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
 export async function peerBench(adminUrl: string, work: string): Promise<string[]> {
   const demo = await seedDemoDatabase(adminUrl, 'airlock_bench_peer');
   const policy = join(work, 'peer-policies.json');
-  // One connection, one read rule with room for 1,000 rows, the card column masked by content.
+  // One connection, one read rule with the shipped default limits (1,000 rows, 1 MiB: room for the 1,000-row
+  // query), the card column masked by content.
   writeFileSync(
     policy,
     JSON.stringify({
       version: 1,
       resources: { connections: { shop: { url: 'env:BENCH_DATABASE_URL' } } },
-      rules: [{ id: 'read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] }, limits: { maxRows: 5000 } }],
+      rules: [{ id: 'read', effect: 'allow', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['read'] } }],
       masking: { detectors: ['CREDIT_CARD'], style: 'last4' },
     }),
   );
