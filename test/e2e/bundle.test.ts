@@ -488,3 +488,47 @@ describe('confirmByCaller from the bundle: elicitation answers are checked again
     });
   }
 });
+
+describe('serve --stdio: the young generation stops growing once initialize is answered (issue 19)', () => {
+  const HEAP_HOOK = join(ROOT, 'test', 'support', 'heap-report.mjs');
+  const ROWS = "SELECT g AS id, 'customer ' || g AS name, '4111 1111 1111 1111' AS card FROM generate_series(1, 1000) g";
+  /** V8's largest new space on this Node (two 16 MB semi-spaces are reported as 16 MB of space). */
+  const MAX_NEW_SPACE = 16 * 1024 * 1024;
+
+  /** The server's new-space size in bytes, as the preloaded hook reports it on SIGUSR2. */
+  async function newSpace(pid: number, report: string): Promise<number> {
+    writeFileSync(report, '');
+    process.kill(pid, 'SIGUSR2');
+    for (let i = 0; i < 100 && readFileSync(report, 'utf8') === ''; i++) await new Promise((r) => setTimeout(r, 20));
+    return Number(readFileSync(report, 'utf8'));
+  }
+
+  it('keeps the size it had after the start under 1,000-row calls (the setting waits for initialize, the start grows as V8 likes)', async () => {
+    const dir = tempDir('airlock-bundle-heap-');
+    const report = join(dir, 'heap.txt');
+    const client = new Client({ name: 'bundle-heap', version: '1.0.0' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--import', HEAP_HOOK, BUNDLE, 'serve', '--stdio', '--policy', writePolicy(dir, POLICY), '--audit-dir', join(dir, 'audit'), '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'],
+      env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: inject('databaseUrl'), AIRLOCK_HEAP_REPORT: report },
+      cwd: dir,
+      stderr: 'ignore',
+    });
+    await client.connect(transport);
+    try {
+      const pid = transport.pid ?? 0;
+      expect(pid).toBeGreaterThan(0);
+      const first = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: ROWS } });
+      expect(textOf(first)).toMatch(/^1,?000 rows \(masked: card\)/);
+      const started = await newSpace(pid, report);
+      // Below V8's maximum, or the check below could not tell a setting applied from one missing.
+      expect(started).toBeGreaterThan(0);
+      expect(started).toBeLessThan(MAX_NEW_SPACE);
+      // ~60 MB of rows, text and audit records: without the setting, V8 grows the new space to its maximum.
+      for (let i = 0; i < 60; i++) expect((await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: ROWS } })).isError ?? false).toBe(false);
+      expect(await newSpace(pid, report)).toBe(started);
+    } finally {
+      await client.close();
+    }
+  });
+});
