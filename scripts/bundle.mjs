@@ -69,7 +69,33 @@ function dynamicImportsThroughLauncher(source) {
   return out;
 }
 
-const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', plugins: [externals], logLevel: 'warning', metafile: true };
+/**
+ * Two modules of the bundled packages that a start evaluated for nothing, replaced at build time:
+ * - zod's locale index (`z.locales`: 63 translations of its error messages). zod speaks English unless
+ *   `z.config(z.locales.xx())` is called, and neither airlock nor the MCP SDK calls it; its English messages
+ *   come from `locales/en.js`, which zod's schemas import directly. The index keeps `en` only.
+ * - the MCP SDK's Node shim, whose default JSON-schema validator imports ajv (~8,000 lines) at load. airlock
+ *   hands every Server its own validator, which loads the SDK's ajv provider on first use
+ *   (src/mcp/json-schema.ts); the shim's default becomes that same class, so a Server or helper built without
+ *   one still validates, with ajv, once it has something to validate.
+ */
+const trimmed = {
+  name: 'airlock-trimmed',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: join(dirname(args.importer), '..', 'locales', 'en.js'), namespace: 'zod-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({ contents: `export { default as en } from ${JSON.stringify(args.path)};`, resolveDir: dirname(args.path), loader: 'js' }));
+    b.onResolve({ filter: /^@modelcontextprotocol\/server\/_shims$/ }, () => ({ path: 'shims', namespace: 'airlock-sdk-shims' }));
+    b.onLoad({ filter: /.*/, namespace: 'airlock-sdk-shims' }, () => ({
+      contents: `export { default as process } from 'node:process';\nexport { LazyJsonSchemaValidator as DefaultJsonSchemaValidator } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'mcp', 'json-schema.js'))};\n`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
+const common = { absWorkingDir: ROOT, bundle: true, platform: 'node', target: 'node20', legalComments: 'none', plugins: [trimmed, externals], logLevel: 'warning', metafile: true };
 
 rmSync(OUT, { recursive: true, force: true });
 const cli = await build({

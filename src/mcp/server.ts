@@ -5,6 +5,7 @@ import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
 import { callerConfirmer } from './confirm.js';
 import { callNotifier } from './notify.js';
+import { JSON_SCHEMA_VALIDATOR } from './json-schema.js';
 import { IntakeDesk, type Screened } from './screen.js';
 import type { ToolRegistry } from './registry.js';
 
@@ -146,7 +147,7 @@ function clientOf(info: unknown): ClientInfo | undefined {
 export function createGovernedServer(options: GovernedServerOptions, desk: IntakeDesk = new IntakeDesk()): GovernedServer {
   const server = new GovernedServer(options,
     { name: options.name, version: options.version, title: 'airlock' },
-    { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS },
+    { capabilities: { tools: { listChanged: false }, logging: {} }, instructions: INSTRUCTIONS, jsonSchemaValidator: JSON_SCHEMA_VALIDATOR },
     desk,
   );
   if (options.onerror !== undefined) server.onerror = options.onerror;

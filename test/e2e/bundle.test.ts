@@ -17,6 +17,8 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditIdOf, auditRecord, CLI, readAudit, ROOT, tempDir, textOf, writePolicy } from '../support/airlock.js';
 import { stopChild, waitForOutput } from '../support/child.js';
@@ -28,7 +30,8 @@ const BUNDLE_DIR = join(ROOT, 'dist', 'bundle');
 const BUNDLE = join(BUNDLE_DIR, 'cli.js');
 const HOOK = join(ROOT, 'test', 'support', 'module-log.mjs');
 
-const meta = (): { readonly codeCache: string } => JSON.parse(readFileSync(join(ROOT, 'dist', 'bundle-meta.json'), 'utf8')) as { codeCache: string };
+const meta = (): { readonly codeCache: string; readonly outputs: Record<string, { readonly inputs: readonly string[] }> } =>
+  JSON.parse(readFileSync(join(ROOT, 'dist', 'bundle-meta.json'), 'utf8')) as { codeCache: string; outputs: Record<string, { inputs: string[] }> };
 
 /** Files a process loaded from outside the bundle: ES modules (module-log hook) and CommonJS (NODE_DEBUG=module on stderr). */
 function modulesLoaded(moduleLog: string, stderr = ''): string[] {
@@ -70,8 +73,7 @@ interface StdioRun {
   stderr(): string;
 }
 
-async function stdioClient(cli: string, args: readonly string[], env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<StdioRun> {
-  const client = new Client({ name: 'bundle-test', version: '1.0.0' });
+async function stdioClient(cli: string, args: readonly string[], env: Record<string, string>, nodeArgs: readonly string[] = [], client = new Client({ name: 'bundle-test', version: '1.0.0' })): Promise<StdioRun> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [...nodeArgs, cli, 'serve', '--stdio', ...args], env: { PATH: process.env.PATH ?? '', ...env }, cwd: tempDir('airlock-bundle-cwd-'), stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (c: Buffer) => void (stderr += c.toString()));
@@ -360,6 +362,173 @@ describe('airlock serve --http from the bundle (issue 19)', () => {
       expect(readAudit(auditDir)).toHaveLength(AGENT_KINDS.length + 2);
     } finally {
       await served.stop();
+    }
+  });
+});
+
+describe('what the bundle leaves out of a start, and the same answers without it (issue 19)', () => {
+  it('holds zod\'s English messages only and not the SDK\'s ajv: both were evaluated by every start for nothing', () => {
+    const inputs = meta().outputs['dist/bundle/airlock.cjs']?.inputs ?? [];
+    // zod itself and the SDK are in the bundle (a check that cannot pass on an empty list).
+    expect(inputs.filter((i) => i.startsWith('node_modules/zod/v4/classic/')).length).toBeGreaterThan(3);
+    expect(inputs.filter((i) => i.startsWith('node_modules/@modelcontextprotocol/server/dist/')).length).toBeGreaterThan(1);
+    expect(inputs.filter((i) => i.includes('zod/v4/locales/')).map((i) => i.replace(/^.*zod\/v4\/locales\//, ''))).toEqual(['en.js', 'en.js']);
+    expect(inputs.filter((i) => /ajv|shimsNode/.test(i))).toEqual([]);
+  });
+
+  it('shows zod\'s exact messages for a bad policy, as the unbundled CLI does', async () => {
+    const dir = tempDir('airlock-bundle-');
+    const cases: [unknown, string][] = [
+      [{ version: '1', rules: [] }, 'bad-0.json: version: Invalid input: expected 1'],
+      [{ version: 1, rules: [{ id: 'a', effect: 'maybe', tools: ['query_sql'] }] }, 'bad-1.json: rules[0].effect: Invalid option: expected one of "allow"|"approve"|"deny"'],
+      [{ version: 1, rules: [{ id: 'a', effect: 'allow', tools: 'query_sql' }] }, 'bad-2.json: rules[0].tools: Invalid input: expected array, received string'],
+      [{ version: 1, rules: [{ id: 7, effect: 'allow', tools: ['query_sql'] }] }, 'bad-3.json: rules[0].id: Invalid input: expected string, received number'],
+      [{ version: 1, rules: [{ id: 'a', effect: 'allow', tools: ['query_sql'], limits: { maxRows: -5 } }] }, 'bad-4.json: rules[0].limits.maxRows: Too small: expected number to be >=1'],
+    ];
+    for (const [i, [policy, message]] of cases.entries()) {
+      const path = join(dir, `bad-${i}.json`);
+      writeFileSync(path, JSON.stringify(policy));
+      const [bundled, plain] = await Promise.all([run(BUNDLE, ['policy', 'check', path]), run(CLI, ['policy', 'check', path])]);
+      expect(bundled.code, message).toBe(2);
+      expect(bundled.stderr, message).toContain(`  ${message}\n`);
+      expect(bundled).toEqual(plain);
+    }
+  });
+
+  it('shows zod\'s exact messages for bad tool arguments, as the unbundled CLI does, and audits each refusal once', async () => {
+    const dir = tempDir('airlock-bundle-');
+    const env = { HOME: dir, DATABASE_URL: inject('databaseUrl') };
+    const flags = (audit: string): string[] => ['--policy', writePolicy(dir, POLICY), '--audit-dir', join(dir, audit), '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'];
+    const bundled = await stdioClient(BUNDLE, flags('audit'), env);
+    try {
+      const plain = await stdioClient(CLI, flags('audit-plain'), env);
+      try {
+        const cases: [Record<string, unknown>, string][] = [
+          [{ connection: 'shop', sql: 42 }, 'sql: Invalid input: expected string, received number'],
+          [{ sql: 'SELECT 1' }, 'connection: Invalid input: expected string, received undefined'],
+          [{ connection: 'shop', sql: 'SELECT 1', params: 'x' }, 'params: Invalid input: expected array, received string'],
+        ];
+        for (const [args, message] of cases) {
+          const [got, want] = await Promise.all([bundled.client.callTool({ name: 'query_sql', arguments: args }), plain.client.callTool({ name: 'query_sql', arguments: args })]);
+          const id = auditIdOf(got);
+          expect(got.isError, message).toBe(true);
+          expect(textOf(got), message).toContain(message);
+          expect(textOf(got).replace(id, 'ID')).toBe(textOf(want).replace(auditIdOf(want), 'ID'));
+          expect(readAudit(join(dir, 'audit')).filter((r) => r.id === id).map((r) => [r.outcome, r.error?.code])).toEqual([['invalid', 'INVALID_INPUT']]);
+        }
+      } finally {
+        await plain.client.close();
+      }
+    } finally {
+      await bundled.client.close();
+    }
+  });
+});
+
+describe('confirmByCaller from the bundle: elicitation answers are checked against the form\'s schema (issue 19)', () => {
+  const TABLE = 'bundle_confirm_notes';
+  const dbUrl = new URL(inject('databaseUrl'));
+  const adminUrl = new URL(inject('adminUrl'));
+  adminUrl.pathname = dbUrl.pathname;
+  const admin = new pg.Client({ connectionString: adminUrl.toString() });
+  beforeAll(async () => {
+    await admin.connect();
+    await admin.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id int NOT NULL, note text NOT NULL)`);
+    await admin.query(`GRANT SELECT, INSERT ON ${TABLE} TO ${pg.escapeIdentifier(decodeURIComponent(dbUrl.username))}`);
+  });
+  afterAll(async () => {
+    await admin.end();
+  });
+  const rows = async (note: string): Promise<number> => (await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${TABLE} WHERE note = $1`, [note])).rows[0]?.n ?? -1;
+  const policy = {
+    ...POLICY,
+    rules: [
+      ...POLICY.rules,
+      { id: 'confirm-notes', effect: 'approve', principals: { groups: ['analysts'] }, tools: ['query_sql'], resources: ['shop'], sql: { classes: ['write'], tablesWritten: [TABLE] }, reason: 'Notes change only when the user confirms.', approval: { confirmByCaller: true } },
+    ],
+  };
+  const ajvLoaded = (stderr: string): boolean => /^MODULE \d+: load "[^"]*\/@modelcontextprotocol\/server\/dist\/ajvProvider-[^"]*\.cjs"/m.test(stderr);
+
+  for (const [name, cli] of [['bundle', BUNDLE], ['unbundled CLI', CLI]] as const) {
+    it(`refuses answers that do not match the form and runs nothing; a matching answer runs once (${name})`, async () => {
+      const dir = tempDir('airlock-bundle-confirm-');
+      const auditDir = join(dir, 'audit');
+      let answer: Record<string, unknown> = {};
+      const client = new Client({ name: 'bundle-confirm', version: '1.0.0' }, { capabilities: { elicitation: {} } });
+      client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: answer }));
+      const args = ['--policy', writePolicy(dir, policy), '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'];
+      const server = await stdioClient(cli, args, { HOME: dir, DATABASE_URL: inject('databaseUrl'), NODE_DEBUG: 'module' }, [], client);
+      try {
+        // Nothing validated yet: the SDK's ajv provider is not loaded by the start.
+        expect(ajvLoaded(server.stderr())).toBe(false);
+        const bad: Record<string, unknown>[] = [{ confirm: true, note: 42 }, { confirm: true, note: 'x'.repeat(501) }, { confirm: 'true' }, { note: 'no box' }];
+        for (const [i, content] of bad.entries()) {
+          const note = `bundle-${name}-${process.pid}-bad-${i}`;
+          answer = content;
+          const result = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: `INSERT INTO ${TABLE} (id, note) VALUES (1, '${note}')` } });
+          const id = auditIdOf(result);
+          expect(result, JSON.stringify(content)).toMatchObject({ isError: true, _meta: { 'airlock/error': { code: 'CONFIRMATION_DECLINED', how: 'no_answer', ruleIds: ['confirm-notes'] } } });
+          expect(textOf(result)).toBe(`Your user's confirmation of this call did not arrive; it was not run. Do not send it again unless your user asks for it.\n[code: CONFIRMATION_DECLINED; audit id: ${id}]`);
+          expect(await rows(note)).toBe(0);
+          // Exactly one record of the refused call.
+          expect(readAudit(auditDir).filter((r) => JSON.stringify(r.input).includes(note)).map((r) => [r.id, r.outcome, r.error?.code, r.confirmation?.state, r.confirmation?.how])).toEqual([
+            [id, 'denied', 'CONFIRMATION_DECLINED', 'declined', 'no_answer'],
+          ]);
+        }
+        expect(ajvLoaded(server.stderr())).toBe(true);
+        const note = `bundle-${name}-${process.pid}-good`;
+        answer = { confirm: true, note: 'ok' };
+        const ok = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: `INSERT INTO ${TABLE} (id, note) VALUES (1, '${note}')` } });
+        expect(textOf(ok)).toMatch(/^0 rows \(1 affected\)/);
+        expect(await rows(note)).toBe(1);
+        expect(auditRecord(auditDir, auditIdOf(ok))).toMatchObject({ outcome: 'ok', confirmation: { state: 'confirmed', note: 'ok' } });
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});
+
+describe('serve --stdio: the young generation stops growing once initialize is answered (issue 19)', () => {
+  const HEAP_HOOK = join(ROOT, 'test', 'support', 'heap-report.mjs');
+  const ROWS = "SELECT g AS id, 'customer ' || g AS name, '4111 1111 1111 1111' AS card FROM generate_series(1, 1000) g";
+  /** V8's largest new space on this Node (two 16 MB semi-spaces are reported as 16 MB of space). */
+  const MAX_NEW_SPACE = 16 * 1024 * 1024;
+
+  /** The server's new-space size in bytes, as the preloaded hook reports it on SIGUSR2. */
+  async function newSpace(pid: number, report: string): Promise<number> {
+    writeFileSync(report, '');
+    process.kill(pid, 'SIGUSR2');
+    for (let i = 0; i < 100 && readFileSync(report, 'utf8') === ''; i++) await new Promise((r) => setTimeout(r, 20));
+    return Number(readFileSync(report, 'utf8'));
+  }
+
+  it('keeps the size it had after the start under 1,000-row calls (the setting waits for initialize, the start grows as V8 likes)', async () => {
+    const dir = tempDir('airlock-bundle-heap-');
+    const report = join(dir, 'heap.txt');
+    const client = new Client({ name: 'bundle-heap', version: '1.0.0' });
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--import', HEAP_HOOK, BUNDLE, 'serve', '--stdio', '--policy', writePolicy(dir, POLICY), '--audit-dir', join(dir, 'audit'), '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'],
+      env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: inject('databaseUrl'), AIRLOCK_HEAP_REPORT: report },
+      cwd: dir,
+      stderr: 'ignore',
+    });
+    await client.connect(transport);
+    try {
+      const pid = transport.pid ?? 0;
+      expect(pid).toBeGreaterThan(0);
+      const first = await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: ROWS } });
+      expect(textOf(first)).toMatch(/^1,?000 rows \(masked: card\)/);
+      const started = await newSpace(pid, report);
+      // Below V8's maximum, or the check below could not tell a setting applied from one missing.
+      expect(started).toBeGreaterThan(0);
+      expect(started).toBeLessThan(MAX_NEW_SPACE);
+      // ~60 MB of rows, text and audit records: without the setting, V8 grows the new space to its maximum.
+      for (let i = 0; i < 60; i++) expect((await client.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: ROWS } })).isError ?? false).toBe(false);
+      expect(await newSpace(pid, report)).toBe(started);
+    } finally {
+      await client.close();
     }
   });
 });
