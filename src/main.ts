@@ -37,7 +37,6 @@ import type { SqlConnector } from './connectors/types.js';
 import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
 import type { ApprovalService } from './approval/service.js';
 import { VERSION } from './version.js';
-import { applyStdioHeap } from './cli/server-heap.js';
 
 /** Who may approve in the demo's console (dev sign-in): a DBA, as the demo policy's write rule asks. */
 const DEMO_APPROVERS = [{ sub: 'dba@example.com', email: 'dba@example.com', groups: ['dba'] }] as const;
@@ -384,13 +383,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
     log('info', 'serving MCP on stdio');
     // Clients open with `initialize`: its answer is written in the same turn as the first line is read, so
     // loading starts just after it (or at the first call, which waits for what it needs either way).
-    // The young generation's stdio setting (see applyStdioHeap) waits for the same moment: the start is over.
-    process.stdin.once('data', () =>
-      setImmediate(() => {
-        applyStdioHeap();
-        warmUp(log, parts.sql);
-      }),
-    );
+    process.stdin.once('data', () => setImmediate(() => warmUp(log, parts.sql)));
     const listen = parts.runtime.approvals?.listen;
     if (listen !== undefined) {
       const approvers = owned.add(await listenForApprovers(listen, approvals.routes, log));

@@ -20,30 +20,10 @@ export const SERVER_V8_FLAGS: readonly string[] = ['--liftoff-only', '--heap-gro
  * high allocation rate. Measured under 1,000-row calls: steady RSS ~155 → ~121 MB at the same CPU per call.
  * Not for HTTP, where one process serves many sessions at once and a small young generation promotes more of
  * the calls in flight. (`--max-semi-space-size` cannot be changed once the heap exists; the growth factor can.)
- *
- * Applied once `initialize` has been answered (applyStdioHeap), not at boot: the start allocates fast while it
- * loads, and with 1 MB semi-spaces it ran a scavenge every megabyte (35–55 ms of GC before `initialize`).
  */
 export const STDIO_V8_FLAGS: readonly string[] = ['--semi-space-growth-factor=1'];
 
-let stdioPending = false;
-
-/**
- * Applies the server's V8 settings to this process; call before the server is loaded. For stdio, the young
- * generation's setting waits for applyStdioHeap.
- */
+/** Applies the server's V8 settings to this process; call before the server is loaded. */
 export function tuneServerHeap(stdio: boolean): void {
-  for (const flag of SERVER_V8_FLAGS) setFlagsFromString(flag);
-  stdioPending = stdio;
+  for (const flag of stdio ? [...SERVER_V8_FLAGS, ...STDIO_V8_FLAGS] : SERVER_V8_FLAGS) setFlagsFromString(flag);
 }
-
-/**
- * Applies the stdio settings tuneServerHeap left for later, once; the stdio transport calls it right after it
- * answered the first message. A no-op in a process whose CLI did not ask for them (an embedding, the tests).
- */
-export function applyStdioHeap(): void {
-  if (!stdioPending) return;
-  stdioPending = false;
-  for (const flag of STDIO_V8_FLAGS) setFlagsFromString(flag);
-}
-

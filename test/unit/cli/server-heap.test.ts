@@ -17,7 +17,7 @@ describe('the server process V8 settings (issue 19)', () => {
   });
 
   it('keep the young generation of a stdio server at its initial size when set at run time, as the CLI sets it', () => {
-    // Set in-process after start-up (as serve --stdio does once initialize is answered), then a burst of allocation: the new space stays at
+    // Set in-process after start-up (as src/cli.ts does), then a burst of allocation: the new space stays at
     // its initial semi-spaces with the setting and grows without it.
     const script = [
       "const v8 = require('node:v8');",
