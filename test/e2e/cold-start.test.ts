@@ -35,7 +35,18 @@ const PLAIN_POLICY = {
 };
 
 function modules(log: string): string[] {
-  return readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
+  return readFileSync(log, 'utf8').split('\n').filter((l) => l !== '' && l !== STDOUT_MARK);
+}
+
+/** The hook's mark before the server's first stdout write (AIRLOCK_MODULE_LOG_MARK). */
+const STDOUT_MARK = '# stdout';
+
+/** The modules loaded before the server first wrote to stdout (its answer to `initialize`). */
+function modulesBeforeAnswer(log: string): string[] {
+  const lines = readFileSync(log, 'utf8').split('\n');
+  const mark = lines.indexOf(STDOUT_MARK);
+  if (mark < 0) throw new Error(`no "${STDOUT_MARK}" mark in ${log}`);
+  return lines.slice(0, mark).filter((l) => l !== '');
 }
 
 function loadedOf(log: string, prefixes: readonly string[]): string[] {
@@ -63,7 +74,7 @@ function stdioSetup(policy: unknown, runtime?: unknown): Spawned {
     auditDir,
     log,
     args: ['--import', HOOK, CLI, 'serve', '--stdio', '--policy', policyPath, '--audit-dir', auditDir, ...config, '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'],
-    env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: inject('databaseUrl'), AIRLOCK_MODULE_LOG: log },
+    env: { PATH: process.env.PATH ?? '', HOME: dir, DATABASE_URL: inject('databaseUrl'), AIRLOCK_MODULE_LOG: log, AIRLOCK_MODULE_LOG_MARK: '1' },
   };
 }
 
@@ -164,8 +175,9 @@ async function initializeOnly(s: Spawned): Promise<{ loaded: string[]; child: Re
   child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cold', version: '1' } } })}\n`);
   const line = JSON.parse((await answered).split('\n')[0] ?? '') as { id: number; result?: { serverInfo?: { name?: string } } };
   expect(line).toMatchObject({ id: 1, result: { serverInfo: { name: 'airlock' } } });
-  // Read the log right at the answer: the background loading that starts after it is not counted.
-  return { loaded: modules(s.log), child };
+  // What was loaded before the answer was written (the hook's mark), not what the background loading that
+  // starts right after it may have added by the time the answer reached this process.
+  return { loaded: modulesBeforeAnswer(s.log), child };
 }
 
 describe('airlock serve --stdio answers initialize before loading what calls need (issue 19)', () => {
