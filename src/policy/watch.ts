@@ -25,6 +25,7 @@ export class PolicyWatcher {
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<ReloadResult> | undefined;
+  private rereading: Promise<ReloadResult> | undefined;
   private readonly listeners = new Set<(result: ReloadResult) => void>();
 
   private constructor(
@@ -53,12 +54,23 @@ export class PolicyWatcher {
     return () => this.listeners.delete(listener);
   }
 
-  /** Re-reads the file now (also on SIGHUP). Concurrent requests share one read. */
+  /**
+   * Re-reads the file now (also on SIGHUP). A request that arrives while a read is in flight gets a fresh read
+   * once that one is done: the read in flight may have started before the caller's edit (the watcher's own, for
+   * one), and its answer would be about the file before it. Requests arriving meanwhile share that next read.
+   */
   reload(): Promise<ReloadResult> {
-    this.reloading ??= this.doReload().finally(() => {
-      this.reloading = undefined;
+    if (this.reloading === undefined) {
+      this.reloading = this.doReload().finally(() => {
+        this.reloading = undefined;
+      });
+      return this.reloading;
+    }
+    this.rereading ??= this.reloading.then(() => {
+      this.rereading = undefined;
+      return this.reload();
     });
-    return this.reloading;
+    return this.rereading;
   }
 
   private async doReload(): Promise<ReloadResult> {

@@ -60,4 +60,33 @@ describe('PolicyWatcher (hot reload)', () => {
       'policies.json: rules[0].reason: a "deny" rule needs a "reason" (it is shown to the agent)',
     );
   });
+  it('answers a reload asked for after an edit with the edited file, even while an earlier read is in flight (issue 19)', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'policies.json');
+    const original = readFileSync(EXAMPLE_POLICY, 'utf8');
+    const ambiguous = original.replace('"effect": "deny",', '"effect": "deny", "effect": "allow",');
+    const appended = original.replace(/\}\s*$/, ', "rules": []}');
+    writeFileSync(path, original);
+    const watcher = await PolicyWatcher.start(path, { knownTools: TOOLS, log: () => undefined, watch: false });
+    try {
+      writeFileSync(path, ambiguous);
+      // The file is edited and a reload asked for while the first reload has read the old text and is not done
+      // yet (its listeners run before it settles): as an operator's SIGHUP right after the watcher's own read.
+      let later: Promise<ReloadResult> | undefined;
+      const off = watcher.onReload(() => {
+        off();
+        writeFileSync(path, appended);
+        later = watcher.reload();
+      });
+      const first = await watcher.reload();
+      expect(first.ok === false && first.problems.some((p) => p.includes('duplicate key "effect"'))).toBe(true);
+      const second = await (later as Promise<ReloadResult>);
+      expect(second.ok).toBe(false);
+      expect(second.ok === false ? second.problems.join('; ') : '').toContain('duplicate key "rules"');
+      writeFileSync(path, original);
+      expect(await watcher.reload()).toMatchObject({ ok: true, changed: false });
+    } finally {
+      watcher.close();
+    }
+  });
 });
