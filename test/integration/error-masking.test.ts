@@ -174,4 +174,19 @@ describe('error texts are masked like results (issue 15)', () => {
     expect(ctx.error).toBeInstanceOf(QueryFailedError);
     expect(auditRecord(dir, 'fallback-1')).toMatchObject({ error: { code: 'QUERY_FAILED', detail: 'raw [CREDIT_CARD]' } });
   });
+  it('answers and audits a call whose error texts cannot be masked at all, with none of those texts (issue 19)', async () => {
+    const dir = join(tempDir(), 'audit');
+    const audit = await JsonAuditStore.open(dir);
+    stores.push(audit);
+    const run = compose([
+      // As when the phone metadata cannot be loaded: every masking of text fails, the fallback's too.
+      auditStage({ sink: audit, clock: { now: () => Date.now() }, onAuditFailure: () => undefined, maskError: () => { throw new Error('phone metadata could not be loaded'); } }),
+      () => Promise.reject(new QueryFailedError('relation "ana@example.com 4111 1111 1111 1111" does not exist', { detail: 'raw 5555-5555-5555-4444', data: { value: '4242424242424242' } })),
+    ]);
+    const ctx: CallContext = { id: 'withheld-1', startedAt: Date.now(), sessionId: 's', transport: 'in-memory', toolName: 'probe', rawArguments: {}, credential: { kind: 'none' }, signal: new AbortController().signal };
+    await run(ctx);
+    expect(text(ctx)).toBe('The result could not be masked, so no data was returned.\n[code: MASKING_FAILED; audit id: withheld-1]');
+    expect(auditRecord(dir, 'withheld-1')).toMatchObject({ outcome: 'error', error: { code: 'MASKING_FAILED', detail: 'the texts of a QUERY_FAILED error could not be masked, so they were withheld (Error: phone metadata could not be loaded)' } });
+    for (const secret of ['ana@example.com', '4111 1111 1111 1111', '5555-5555-5555-4444', '4242424242424242']) expect(auditText(dir)).not.toContain(secret);
+  });
 });

@@ -2,7 +2,7 @@ import { encodeJson, jsonDigest, type JsonDigest } from '../../audit/json-digest
 import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
-import { AuditUnavailableError, toAirlockError, type AirlockError } from '../../errors.js';
+import { AuditUnavailableError, MaskingFailedError, toAirlockError, type AirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
 import type { Principal } from '../../identity/principal.js';
@@ -55,7 +55,7 @@ export function auditStage(options: AuditStageOptions): Stage {
       if (compliance === undefined) ctx.unmaskedResult = undefined;
     } catch (error) {
       // Error texts are output: masked before the response and the record are built from them.
-      ctx.error = maskError(ctx, toAirlockError(error));
+      ctx.error = maskedOrWithheld(ctx, toAirlockError(error), maskError);
     }
     ctx.response =
       ctx.error !== undefined
@@ -76,6 +76,20 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.encodedResponse = undefined;
     }
   };
+}
+
+/**
+ * The error with its texts masked; when even the masking of error texts fails (the last fallback, every
+ * built-in detector, needs the phone metadata loaded), an error with none of its texts: the call still gets
+ * an answer and an audit record, and nothing unmasked leaves.
+ */
+function maskedOrWithheld(ctx: CallContext, error: AirlockError, maskError: (ctx: CallContext, error: AirlockError) => AirlockError): AirlockError {
+  try {
+    return maskError(ctx, error);
+  } catch (cause) {
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : 'unknown failure';
+    return new MaskingFailedError({ detail: `the texts of a ${error.code} error could not be masked, so they were withheld (${why})` });
+  }
 }
 
 /** The journal entry written just before a call executes (see the execute stage). */

@@ -44,9 +44,15 @@ const severity = (c: SqlClass): number => SQL_CLASSES.indexOf(c);
 
 let loaded: Promise<void> | undefined;
 
-/** Loads the Postgres parser (WASM) once. Must be awaited before `classifySql`. */
+/** Loads the Postgres parser (WASM) once. Must be awaited before `classifySql`. A failed load is forgotten: the next call tries again. */
 export function loadSqlParser(): Promise<void> {
-  loaded ??= loadModule();
+  if (loaded === undefined) {
+    const loading = loadModule();
+    loaded = loading;
+    loading.catch(() => {
+      if (loaded === loading) loaded = undefined;
+    });
+  }
   return loaded;
 }
 
