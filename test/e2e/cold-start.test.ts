@@ -163,21 +163,31 @@ const NOT_AT_INITIALIZE = [
 /** Spawns the server, answers `initialize` by hand and returns the modules loaded by then; stdin stays open. */
 async function initializeOnly(s: Spawned): Promise<{ loaded: string[]; child: ReturnType<typeof spawn> }> {
   const child = spawn(process.execPath, s.args, { cwd: s.dir, env: s.env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const answered = new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('\n')) resolve(out);
+  try {
+    const answered = new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('no answer to initialize within 30 s')), 30_000);
+      child.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('\n')) {
+          clearTimeout(timer);
+          resolve(out);
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (code) => reject(new Error(`server exited (${String(code)}) before answering initialize`)));
     });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`server exited (${String(code)}) before answering initialize`)));
-  });
-  child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cold', version: '1' } } })}\n`);
-  const line = JSON.parse((await answered).split('\n')[0] ?? '') as { id: number; result?: { serverInfo?: { name?: string } } };
-  expect(line).toMatchObject({ id: 1, result: { serverInfo: { name: 'airlock' } } });
-  // What was loaded before the answer was written (the hook's mark), not what the background loading that
-  // starts right after it may have added by the time the answer reached this process.
-  return { loaded: modulesBeforeAnswer(s.log), child };
+    child.stdin.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cold', version: '1' } } })}\n`);
+    const line = JSON.parse((await answered).split('\n')[0] ?? '') as { id: number; result?: { serverInfo?: { name?: string } } };
+    expect(line).toMatchObject({ id: 1, result: { serverInfo: { name: 'airlock' } } });
+    // What was loaded before the answer was written (the hook's mark), not what the background loading that
+    // starts right after it may have added by the time the answer reached this process.
+    return { loaded: modulesBeforeAnswer(s.log), child };
+  } catch (error) {
+    // The caller's finally never sees this child: stopped here.
+    await stopChild(child);
+    throw error;
+  }
 }
 
 describe('airlock serve --stdio answers initialize before loading what calls need (issue 19)', () => {

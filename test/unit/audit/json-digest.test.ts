@@ -70,7 +70,7 @@ describe('a digest does not keep its response alive (issue 19)', () => {
       }
       globalThis.gc();
       process.stdout.write(JSON.stringify({ retained: process.memoryUsage().heapUsed - before, heads: kept.map((d) => d.head.length) }));`;
-    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).toBe('');
     const out = JSON.parse(run.stdout) as { retained: number; heads: number[] };
     expect(out.heads).toEqual(Array.from({ length: 80 }, () => 16384));
