@@ -108,7 +108,10 @@ const cli = await build({
   banner: { js: 'var __airlock_module_url = require("node:url").pathToFileURL(__filename).href;' },
 });
 const worker = await build({ ...common, entryPoints: ['dist/src/masking/mask-worker.js'], outfile: join(OUT, 'mask-worker.js'), format: 'esm' });
-if (cli.errors.length > 0 || worker.errors.length > 0) process.exit(1);
+// esbuild rejects on errors; a warning is a break too (an `import.meta` property other than `url` would be `{}`
+// in the CommonJS bundle and fail only at run time).
+const warnings = [...cli.warnings, ...worker.warnings];
+if (warnings.length > 0) throw new Error(`the bundle has ${warnings.length} warning(s): ${warnings.map((w) => w.text).join('; ')}`);
 
 // Every dynamic import() left in the bundle (packages loaded when a feature needs them) calls the launcher's
 // `__airlock_import` instead: code compiled from a cache by vm.Script loses its import() callback on Node 20

@@ -18,9 +18,11 @@ import { Script } from 'node:vm';
 
 const dir = dirname(fileURLToPath(import.meta.url));
 const file = join(dir, 'airlock.cjs');
-const source = readFileSync(file, 'utf8');
+// Hashed as the bytes it was read as (hashing the string would encode it to UTF-8 again on every start).
+const bytes = readFileSync(file);
+const source = bytes.toString('utf8');
 // The same name scripts/bundle.mjs gives the cache it writes.
-const cacheFile = join(dir, `airlock.cjs.${process.version}-${process.arch}-${createHash('sha256').update(source).digest('hex').slice(0, 16)}.cache`);
+const cacheFile = join(dir, `airlock.cjs.${process.version}-${process.arch}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}.cache`);
 let cachedData;
 let damaged = false;
 try {
