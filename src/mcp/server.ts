@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CLIENT_INFO_META_KEY, Server, type Implementation, type JSONRPCMessage, type JSONRPCRequest, type LoggingLevel, type MessageExtraInfo, type Result, type ServerContext, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
+import { CLIENT_INFO_META_KEY, Server, type BaseContext, type CallToolRequest, type CallToolResult, type Implementation, type InputRequiredResult, type JSONRPCMessage, type JSONRPCRequest, type LoggingLevel, type MessageExtraInfo, type RequestId, type Result, type ServerContext, type ServerOptions, type Transport } from '@modelcontextprotocol/server';
 import type { ClientInfo, TransportKind } from '../audit/record.js';
 import type { Credential } from '../identity/principal.js';
 import type { CallContext } from '../pipeline/context.js';
@@ -78,7 +78,28 @@ export async function refuse(
   return { jsonrpc: '2.0', id: refused.id, error: { code: refused.code, message: text } };
 }
 
-type InvokeHandler = (method: string, handler: (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>, request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+type Handler = (request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+type InvokeHandler = (method: string, handler: Handler, request: JSONRPCRequest, ctx: ServerContext) => Promise<Result>;
+type ToolCallHandler = (request: CallToolRequest, ctx: ServerContext) => Promise<unknown>;
+
+/** The first protocol revision whose requests carry their own envelope (served by the SDK's request path). */
+const FIRST_MODERN = '2026-07-28';
+
+/** `_meta` keys of the 2026-07-28 request envelope: a request that carries one goes the SDK's way. */
+const ENVELOPE_PREFIX = 'io.modelcontextprotocol/';
+
+/**
+ * A tools/call that the direct path serves: a request IntakeDesk wrote (valid by construction) with no
+ * 2026-07-28 envelope or retry material, on a connection with nothing else that changes how it is read.
+ */
+function plainCall(message: Record<string, unknown>, extra: MessageExtraInfo | undefined): message is JSONRPCRequest {
+  if (message.method !== 'tools/call' || extra?.classification !== undefined) return false;
+  const params = message.params as Record<string, unknown> | undefined;
+  if (params === undefined || params.inputResponses !== undefined || params.requestState !== undefined) return false;
+  const meta = params._meta as Record<string, unknown> | undefined;
+  if (meta !== undefined) for (const key in meta) if (key.startsWith(ENVELOPE_PREFIX)) return false;
+  return true;
+}
 
 /**
  * A Server whose connection screens every inbound message with its IntakeDesk. Transports that read raw
@@ -87,6 +108,9 @@ type InvokeHandler = (method: string, handler: (request: JSONRPCRequest, ctx: Se
  * other transport the screening happens here, as each message arrives.
  */
 export class GovernedServer extends Server {
+  /** airlock's own tools/call handler, for the direct path (see serveDirect). */
+  private toolsCall: ToolCallHandler | undefined;
+
   constructor(
     private readonly governed: GovernedServerOptions,
     info: Implementation,
@@ -111,6 +135,75 @@ export class GovernedServer extends Server {
     return (request, ctx) => invoke.call(this, method, handler, request, ctx);
   }
 
+  /** airlock's tools/call handler (registered with the SDK too), for the direct path. */
+  serveToolCallsDirect(handler: ToolCallHandler): void {
+    this.toolsCall = handler;
+  }
+
+  /**
+   * True when this connection serves tools/call directly: it negotiated a 2025-era protocol (initialize
+   * answered). A 2026-07-28 connection, whose requests carry their own envelope and may come back with
+   * answers to a form (input_required), takes the SDK's request path.
+   */
+  private servesDirect(): boolean {
+    const version = this.getNegotiatedProtocolVersion();
+    return this.toolsCall !== undefined && version !== undefined && version < FIRST_MODERN;
+  }
+
+  /**
+   * A 2025-era tools/call served as the SDK serves it, without its request path's per-message work: its
+   * message router's schema checks (four zod passes to tell a request from a response), the era checks
+   * and envelope lifting that a request IntakeDesk wrote cannot need, the request's validation against
+   * the tools/call schema (the desk wrote it), and the result's encoding (the identity for 2025-era
+   * tools/call). What the handler sees is the SDK's own context (`buildContext`): notifications and
+   * requests to the client go out through the SDK, related to this request; `notifications/cancelled`
+   * and the connection's close abort it through the SDK's own table of requests in flight; a cancelled
+   * call gets no response, and a failed one the error response the SDK would send.
+   */
+  private serveDirect(transport: Transport, request: JSONRPCRequest, extra: MessageExtraInfo | undefined, handler: ToolCallHandler): void {
+    const id = request.id;
+    const controller = new AbortController();
+    const inFlight = (this as unknown as { _requestHandlerAbortControllers: Map<RequestId, AbortController> })._requestHandlerAbortControllers;
+    inFlight.set(id, controller);
+    const base: BaseContext = {
+      sessionId: transport.sessionId,
+      mcpReq: {
+        id,
+        method: request.method,
+        _meta: request.params?._meta,
+        requestState: () => undefined,
+        signal: controller.signal,
+        send: ((r: never, schemaOrOptions?: unknown, options?: unknown) => {
+          const isSchema = typeof schemaOrOptions === 'object' && schemaOrOptions !== null && '~standard' in schemaOrOptions;
+          return isSchema
+            ? this.request(r, schemaOrOptions as never, { ...(options as object), relatedRequestId: id })
+            : this.request(r, { ...(schemaOrOptions as object), relatedRequestId: id });
+        }) as BaseContext['mcpReq']['send'],
+        notify: ((notification: Parameters<Server['notification']>[0], options?: Parameters<Server['notification']>[1]) =>
+          this.notification(notification, { ...options, relatedRequestId: id })),
+      },
+      http: extra?.authInfo === undefined ? undefined : { authInfo: extra.authInfo },
+    };
+    const ctx = this.buildContext(base, extra);
+    handler(request as unknown as CallToolRequest, ctx)
+      .then(
+        async (result) => {
+          if (!controller.signal.aborted) await transport.send({ result, jsonrpc: '2.0', id } as JSONRPCMessage);
+        },
+        async (error: unknown) => {
+          if (controller.signal.aborted) return;
+          const e = error as { code?: unknown; message?: unknown; data?: unknown };
+          const code = Number.isSafeInteger(e.code) ? (e.code as number) : -32603;
+          const message = typeof e.message === 'string' ? e.message : 'Internal error';
+          await transport.send({ jsonrpc: '2.0', id, error: { code: code === -32002 ? -32602 : code, message, ...(e.data === undefined ? {} : { data: e.data }) } });
+        },
+      )
+      .catch((error: unknown) => this.onerror?.(new Error(`Failed to send response: ${String(error)}`)))
+      .finally(() => {
+        if (inFlight.get(id) === controller) inFlight.delete(id);
+      });
+  }
+
   override async connect(transport: Transport): Promise<void> {
     await super.connect(transport);
     // The SDK's handler is set now: this one runs first and hands it the screened message.
@@ -119,7 +212,9 @@ export class GovernedServer extends Server {
     transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
       const screened = this.desk.screen(message);
       if (screened.kind === 'pass') {
-        sdk.call(transport, screened.message as JSONRPCMessage, extra);
+        const handler = this.toolsCall;
+        if (handler !== undefined && plainCall(screened.message, extra) && this.servesDirect()) this.serveDirect(transport, screened.message, extra, handler);
+        else sdk.call(transport, screened.message as JSONRPCMessage, extra);
         return;
       }
       const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
@@ -158,7 +253,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     chosenLevel = request.params.level;
     return {};
   });
-  server.setRequestHandler('tools/call', async (request, ctx) => {
+  const toolsCall = async (request: CallToolRequest, ctx: ServerContext): Promise<CallToolResult | InputRequiredResult> => {
     const call = desk.take(request.params._meta);
     const protocol = server.getNegotiatedProtocolVersion();
     const client = clientOf((ctx.mcpReq as { envelope?: Record<string, unknown> }).envelope?.[CLIENT_INFO_META_KEY] ?? server.getClientVersion());
@@ -193,6 +288,8 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     const result = { ...response };
     if (sink !== undefined && callCtx.encodedResponse !== undefined) sink.expectEncoded(ctx.mcpReq.id, result, callCtx.encodedResponse, ctx.mcpReq.signal);
     return result;
-  });
+  };
+  server.setRequestHandler('tools/call', toolsCall);
+  server.serveToolCallsDirect(toolsCall);
   return server;
 }
