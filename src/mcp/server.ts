@@ -204,6 +204,19 @@ export class GovernedServer extends Server {
       });
   }
 
+  /**
+   * Serves `message` on the direct path when it is a tools/call that path takes (see serveDirect); its
+   * answer, and any message related to it, go out through the connected transport's `send`. False when the
+   * message is for the SDK's request path. `message` must have passed this server's IntakeDesk.
+   */
+  tryDirect(message: Record<string, unknown>, extra?: MessageExtraInfo): boolean {
+    const handler = this.toolsCall;
+    const transport = this.transport;
+    if (handler === undefined || transport === undefined || !plainCall(message, extra) || !this.servesDirect()) return false;
+    this.serveDirect(transport, message, extra, handler);
+    return true;
+  }
+
   override async connect(transport: Transport): Promise<void> {
     await super.connect(transport);
     // The SDK's handler is set now: this one runs first and hands it the screened message.
@@ -212,9 +225,7 @@ export class GovernedServer extends Server {
     transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
       const screened = this.desk.screen(message);
       if (screened.kind === 'pass') {
-        const handler = this.toolsCall;
-        if (handler !== undefined && plainCall(screened.message, extra) && this.servesDirect()) this.serveDirect(transport, screened.message, extra, handler);
-        else sdk.call(transport, screened.message as JSONRPCMessage, extra);
+        if (!this.tryDirect(screened.message, extra)) sdk.call(transport, screened.message as JSONRPCMessage, extra);
         return;
       }
       const credential = Promise.resolve(this.governed.credential(extra?.authInfo));
