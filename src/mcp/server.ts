@@ -185,7 +185,10 @@ export class GovernedServer extends Server {
       http: extra?.authInfo === undefined ? undefined : { authInfo: extra.authInfo },
     };
     const ctx = this.buildContext(base, extra);
-    handler(request as unknown as CallToolRequest, ctx)
+    // Started in a microtask, as the SDK starts a handler: a request delivered just before this one (a
+    // logging/setLevel in the same chunk of input) is handled first.
+    Promise.resolve()
+      .then(() => handler(request as unknown as CallToolRequest, ctx))
       .then(
         async (result) => {
           if (!controller.signal.aborted) await transport.send({ result, jsonrpc: '2.0', id } as JSONRPCMessage);
@@ -206,16 +209,20 @@ export class GovernedServer extends Server {
 
   /**
    * Serves `message` on the direct path when it is a tools/call that path takes (see serveDirect); its
-   * answer, and any message related to it, go out through the connected transport's `send`. False when the
-   * message is for the SDK's request path. `message` must have passed this server's IntakeDesk.
+   * answer goes out through `answerOn` (by default the connected transport), any message related to it
+   * through the connected transport. False when the message is for the SDK's request path. `message` must
+   * have passed this server's IntakeDesk.
    */
-  tryDirect(message: Record<string, unknown>, extra?: MessageExtraInfo): boolean {
+  tryDirect(message: Record<string, unknown>, extra?: MessageExtraInfo, answerOn?: Transport): boolean {
     const handler = this.toolsCall;
-    const transport = this.transport;
+    const transport = answerOn ?? this.transport;
     if (handler === undefined || transport === undefined || !plainCall(message, extra) || !this.servesDirect()) return false;
     this.serveDirect(transport, message, extra, handler);
     return true;
   }
+
+  /** Called with each message the connected transport hands this server, before it is read (see ScreenedStdioTransport). */
+  onDelivered?: (message: JSONRPCMessage) => void;
 
   override async connect(transport: Transport): Promise<void> {
     await super.connect(transport);
@@ -223,6 +230,7 @@ export class GovernedServer extends Server {
     const sdk = transport.onmessage;
     if (sdk === undefined) return;
     transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
+      this.onDelivered?.(message);
       const screened = this.desk.screen(message);
       if (screened.kind === 'pass') {
         if (!this.tryDirect(screened.message, extra)) sdk.call(transport, screened.message as JSONRPCMessage, extra);

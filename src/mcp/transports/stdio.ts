@@ -4,7 +4,7 @@ import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextp
 import { serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
 import type { Credential } from '../../identity/principal.js';
 import { IntakeDesk, type Screened } from '../screen.js';
-import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServerOptions, type Refusal } from '../server.js';
+import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { sameJson } from '../same-json.js';
 
 export interface StdioOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -75,6 +75,11 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
   private readonly reader: LineReader;
   /** Results encoded by the audit stage, by request id, until their response is sent. */
   private readonly encoded = new Map<string | number, { readonly result: object; readonly text: string }>();
+  /** The connection's server, once the serving entry has created it (see `serve`). */
+  private server: GovernedServer | undefined;
+  /** The last message handed to the serving entry, and the last one the server received from it. */
+  private lastHanded: object | undefined;
+  private lastDelivered: object | undefined;
 
   constructor(
     private readonly input: Readable,
@@ -111,8 +116,26 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     const screened = Array.isArray(value)
       ? IntakeDesk.unreadable('message', 'JSON-RPC batches are not accepted over stdio; send one message per line', -32600)
       : this.desk.screen(value);
-    if (screened.kind === 'refuse') this.refuse(screened);
-    else this.onmessage?.(screened.message as JSONRPCMessage);
+    if (screened.kind === 'refuse') {
+      this.refuse(screened);
+      return;
+    }
+    // A tools/call goes straight to the server when the serving entry holds nothing before it (the last
+    // message handed to the entry has reached the server): the entry's queue, era routing and its schema
+    // checks of every message in and every answer out are for messages whose order or era are in question.
+    // Anything else, or a call behind messages still queued, goes through the entry in order.
+    const message = screened.message;
+    if (this.server !== undefined && this.lastHanded === this.lastDelivered && this.server.tryDirect(message, undefined, this)) return;
+    this.lastHanded = message;
+    this.onmessage?.(message as JSONRPCMessage);
+  }
+
+  /** Serves tools/calls of `server` directly where the order of messages allows (see `line`). */
+  serve(server: GovernedServer): void {
+    this.server = server;
+    server.onDelivered = (message) => {
+      this.lastDelivered = message;
+    };
   }
 
   private refuse(refused: Screened & { kind: 'refuse' }): void {
@@ -203,11 +226,14 @@ export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<voi
     process.stdin.once('end', () => resolve());
   });
   serveStdioEntry(
-    () =>
-      createGovernedServer(
+    () => {
+      const server = createGovernedServer(
         { ...options, transport: 'stdio', sessionId: () => sessionId, credential: () => options.credential(), onerror, encodedResults: transport },
         desk,
-      ),
+      );
+      transport.serve(server);
+      return server;
+    },
     { transport, onerror },
   );
   return Promise.resolve({ closed });
