@@ -11,7 +11,7 @@ import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
 import { IntakeDesk, type Screened } from '../screen.js';
-import { createGovernedServer, refuse, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
+import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { DirectPost, webRequestOf, writeWebResponse } from './respond.js';
 import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
 
@@ -124,6 +124,18 @@ interface DirectCalls {
 
 /** How many ended direct calls a session remembers, to drop their late messages. */
 const GONE_REMEMBERED = 256;
+
+/**
+ * Where the audit stage leaves the JSON text it hashed of a direct call's result: the POST sends that text
+ * as it is (one encoding per response, and the bytes the agent receives are the bytes the record hashed).
+ */
+function encodedInto(calls: DirectCalls): EncodedResultSink {
+  return {
+    expectEncoded(id, result, text, signal) {
+      if (!signal.aborted) calls.open.get(idKey(id))?.expectEncoded(result, text);
+    },
+  };
+}
 
 function forget(calls: DirectCalls, key: string): void {
   calls.open.delete(key);
@@ -259,10 +271,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   /** One desk for every server instance of this HTTP server: 2026-07-28 requests get an instance each. */
   const desk = new IntakeDesk();
   const reportError = (where: string) => (error: Error): void => options.log('warn', `${where}: ${error.message}`);
-  const serverFor = (kind: 'http' | 'sse', sessionId: () => string): GovernedServer =>
+  const serverFor = (kind: 'http' | 'sse', sessionId: () => string, direct?: DirectCalls): GovernedServer =>
     createGovernedServer(
       {
         ...options,
+        ...(direct === undefined ? {} : { encodedResults: encodedInto(direct) }),
         transport: kind,
         sessionId,
         credential: (authInfo) => {
@@ -705,7 +718,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       },
     });
     trackAnswers(transport, pending, watched, direct);
-    const server = serverFor('http', () => id);
+    const server = serverFor('http', () => id, direct);
     const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) {
       lease.release();
