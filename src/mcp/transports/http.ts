@@ -11,8 +11,8 @@ import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
 import { IntakeDesk, type Screened } from '../screen.js';
-import { createGovernedServer, refuse, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
-import { webRequestOf, writeWebResponse } from './respond.js';
+import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
+import { DirectPost, webRequestOf, writeWebResponse } from './respond.js';
 import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
 
 export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | 'sessionId' | 'credential'> {
@@ -108,7 +108,39 @@ interface Session {
   readonly pending: Set<string>;
   /** Requests whose POST waits to learn whether its answer went out alone (see writeWebResponse). */
   readonly watched: Map<string, { answered: boolean }>;
+  /** 2025-era tools/call POSTs that airlock answers itself (see serveDirect), by request id. */
+  readonly direct: DirectCalls;
   lastSeen: number;
+}
+
+/**
+ * The direct POSTs of one session, and the ids of those that ended before their answer (cancelled, or the
+ * client went away): what the call still sends is dropped, as the SDK drops it on a closed stream.
+ */
+interface DirectCalls {
+  readonly open: Map<string, DirectPost>;
+  readonly gone: Set<string>;
+}
+
+/** How many ended direct calls a session remembers, to drop their late messages. */
+const GONE_REMEMBERED = 256;
+
+/**
+ * Where the audit stage leaves the JSON text it hashed of a direct call's result: the POST sends that text
+ * as it is (one encoding per response, and the bytes the agent receives are the bytes the record hashed).
+ */
+function encodedInto(calls: DirectCalls): EncodedResultSink {
+  return {
+    expectEncoded(id, result, text, signal) {
+      if (!signal.aborted) calls.open.get(idKey(id))?.expectEncoded(result, text);
+    },
+  };
+}
+
+function forget(calls: DirectCalls, key: string): void {
+  calls.open.delete(key);
+  calls.gone.add(key);
+  if (calls.gone.size > GONE_REMEMBERED) calls.gone.delete(calls.gone.values().next().value as string);
 }
 
 /** A JSON-RPC id as a map key: `1` and `"1"` are different ids. */
@@ -239,10 +271,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   /** One desk for every server instance of this HTTP server: 2026-07-28 requests get an instance each. */
   const desk = new IntakeDesk();
   const reportError = (where: string) => (error: Error): void => options.log('warn', `${where}: ${error.message}`);
-  const serverFor = (kind: 'http' | 'sse', sessionId: () => string): GovernedServer =>
+  const serverFor = (kind: 'http' | 'sse', sessionId: () => string, direct?: DirectCalls): GovernedServer =>
     createGovernedServer(
       {
         ...options,
+        ...(direct === undefined ? {} : { encodedResults: encodedInto(direct) }),
         transport: kind,
         sessionId,
         credential: (authInfo) => {
@@ -433,6 +466,21 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     return { body: batch ? messages : messages[0] };
   };
 
+  /** The checks of the SDK's handlePostRequest that a POST with a screened tools/call can still fail. */
+  const acceptsDirect = (req: IncomingMessage, transport: WebStandardStreamableHTTPServerTransport): boolean => {
+    const accept = req.headers.accept;
+    if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream')) return false;
+    // Node keeps the first of repeated Content-Type headers, where the SDK's web headers join them all.
+    let contentTypes = 0;
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 12 && (raw[i] as string).toLowerCase() === 'content-type') contentTypes++;
+    if (contentTypes !== 1 || !isJsonContentType(req.headers['content-type'])) return false;
+    const version = req.headers['mcp-protocol-version'];
+    if (version === undefined) return true;
+    const supported = (transport as unknown as { _supportedProtocolVersions?: unknown })._supportedProtocolVersions;
+    return Array.isArray(supported) && typeof version === 'string' && supported.includes(version);
+  };
+
   /** Ends a session at once: its transport closes, the server with it, and its slot is released. */
   const endSession = (id: string, session: Session, why: string): void => {
     sessions.delete(id);
@@ -440,18 +488,57 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     void session.transport.close().catch(() => undefined);
   };
 
-  /** Keeps `pending` to the requests whose answer has not been sent. */
-  const trackAnswers = (transport: WebStandardStreamableHTTPServerTransport | SSEServerTransport, pending: Set<string>, watched?: Map<string, { answered: boolean }>): void => {
-    const send = transport.send.bind(transport) as (message: JSONRPCMessage, sendOptions?: unknown) => Promise<void>;
-    transport.send = (message: JSONRPCMessage, sendOptions?: unknown) => {
-      if ('id' in message && ('result' in message || 'error' in message)) {
-        const key = idKey(message.id);
+  /**
+   * Keeps `pending` to the requests whose answer has not been sent, and routes the answer of a direct POST,
+   * and every message related to its request, to that POST instead of the SDK's streams.
+   */
+  const trackAnswers = (transport: WebStandardStreamableHTTPServerTransport | SSEServerTransport, pending: Set<string>, watched?: Map<string, { answered: boolean }>, direct?: DirectCalls): void => {
+    const send: (message: JSONRPCMessage, sendOptions?: { relatedRequestId?: RequestId }) => Promise<void> = transport.send.bind(transport);
+    transport.send = (message: JSONRPCMessage, sendOptions?: { relatedRequestId?: RequestId }) => {
+      const answer = 'id' in message && ('result' in message || 'error' in message);
+      let key: string | undefined;
+      if (answer) {
+        key = idKey(message.id);
         pending.delete(key);
         const watch = watched?.get(key);
         if (watch !== undefined) watch.answered = true;
+      } else if (sendOptions?.relatedRequestId !== undefined) key = idKey(sendOptions.relatedRequestId);
+      if (direct !== undefined && key !== undefined && (direct.open.size > 0 || direct.gone.size > 0)) {
+        const post = direct.open.get(key);
+        if (post !== undefined) {
+          post.write(message, answer);
+          if (answer) direct.open.delete(key);
+          return Promise.resolve();
+        }
+        if (direct.gone.has(key)) {
+          if (answer) direct.gone.delete(key);
+          return Promise.resolve();
+        }
       }
       return send(message, sendOptions);
     };
+  };
+
+  /**
+   * Serves a POST of one 2025-era tools/call without the SDK's transport: true when the session's server took
+   * it (see GovernedServer.tryDirect); its answer and related messages reach `res` through trackAnswers.
+   * Only a POST the SDK's transport would accept is taken (Accept, Content-Type, MCP-Protocol-Version, as
+   * its handlePostRequest checks them); any other goes the SDK's way, which answers it as it always has.
+   */
+  const serveDirect = (req: AuthedRequest, res: ServerResponse, session: Session, sessionId: string, message: { method: string; id: RequestId; params?: unknown }): boolean => {
+    if (!acceptsDirect(req, session.transport as WebStandardStreamableHTTPServerTransport)) return false;
+    const key = idKey(message.id);
+    const post = new DirectPost(res, sessionId);
+    session.direct.open.set(key, post);
+    session.direct.gone.delete(key);
+    if (!session.server.tryDirect(message, req.auth === undefined ? undefined : { authInfo: req.auth })) {
+      session.direct.open.delete(key);
+      return false;
+    }
+    res.on('close', () => {
+      if (session.direct.open.get(key) === post) forget(session.direct, key);
+    });
+    return true;
   };
 
   /**
@@ -480,7 +567,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       if (m === null || typeof m !== 'object' || m.method !== 'notifications/cancelled' || 'id' in m) continue;
       const target = m.params?.requestId;
       if ((typeof target !== 'string' && typeof target !== 'number') || !session.pending.delete(idKey(target))) continue;
-      if (session.transport instanceof WebStandardStreamableHTTPServerTransport) session.transport.closeSSEStream(target);
+      const post = session.direct.open.get(idKey(target));
+      if (post !== undefined) {
+        forget(session.direct, idKey(target));
+        post.end();
+      } else if (session.transport instanceof WebStandardStreamableHTTPServerTransport) session.transport.closeSSEStream(target);
     }
   };
 
@@ -596,6 +687,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         recordLimit({ transport: 'http', sessionId, credential, kind: 'session_dropped', method: `${req.method ?? 'GET'} /mcp`, message: 'Session dropped: its client stopped reading', detail: `${buffered} bytes of output unread (limit ${maxBuffered})` });
         void transport.close().catch(() => undefined);
       });
+      if (req.method === 'POST' && requestIds.length === 1 && isRequestMessage(body) && serveDirect(req, res, session, sessionId, body)) return;
       if (req.method === 'GET') {
         // The client's stream for server messages: when it closes, the client has gone.
         res.on('close', () => {
@@ -617,15 +709,16 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     let id = '';
     const pending = new Set<string>();
     const watched = new Map<string, { answered: boolean }>();
+    const direct: DirectCalls = { open: new Map(), gone: new Set() };
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (newId) => {
         id = newId;
-        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, pending, watched, lastSeen: Date.now() });
+        sessions.set(newId, { kind: 'http', owner: ownerOf(credential), server, transport, pending, watched, direct, lastSeen: Date.now() });
       },
     });
-    trackAnswers(transport, pending, watched);
-    const server = serverFor('http', () => id);
+    trackAnswers(transport, pending, watched, direct);
+    const server = serverFor('http', () => id, direct);
     const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) {
       lease.release();
@@ -635,6 +728,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     transport.onclose = () => {
       lease.release();
       if (id !== '') sessions.delete(id);
+      // As the SDK closes its own streams: a direct POST still waiting ends without an answer.
+      for (const post of direct.open.values()) post.end();
+      direct.open.clear();
     };
     transport.onerror = reportError('http');
     await server.connect(transport);
@@ -660,7 +756,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     const pending = new Set<string>();
     trackAnswers(transport, pending);
     transport.onerror = reportError('sse');
-    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, pending, watched: new Map(), lastSeen: Date.now() });
+    sessions.set(transport.sessionId, { kind: 'sse', owner: ownerOf(credential), server, transport, pending, watched: new Map(), direct: { open: new Map(), gone: new Set() }, lastSeen: Date.now() });
     res.on('close', () => {
       // The client closed its stream: the session ends now, not at the idle reap.
       lease.release();

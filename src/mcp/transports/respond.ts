@@ -110,3 +110,73 @@ export async function writeWebResponse(res: ServerResponse, response: Response, 
     res.off('close', onClose);
   }
 }
+
+/** The headers the SDK's session transport puts on a request's SSE stream. */
+function streamHeaders(sessionId: string): Record<string, string> {
+  return { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', 'mcp-session-id': sessionId };
+}
+
+/**
+ * The answer of one 2025-era tools/call POST that airlock serves itself (no web Request, no SDK stream): the
+ * request's answer alone goes out as one `application/json` body; a message related to the request before
+ * it (progress, a log message, a question to the client) turns the POST into an SSE stream, framed as the
+ * SDK frames it, that ends with the answer. What the client sees is what the SDK's transport sent for the
+ * same messages, after writeWebResponse.
+ */
+export class DirectPost {
+  private streaming = false;
+  private ended = false;
+  /** The result's JSON text as the audit hashed it, sent in place of a new encoding (see expectEncoded). */
+  private encoded: { readonly result: object; readonly text: string } | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly sessionId: string,
+  ) {}
+
+  /** The JSON text of `result`, which the answer carries unchanged when it comes. */
+  expectEncoded(result: object, text: string): void {
+    this.encoded = { result, text };
+  }
+
+  /** Writes a message related to the request, or (`answer`) the request's answer, which ends the POST. */
+  write(message: object, answer: boolean): void {
+    if (this.ended) return;
+    const res = this.res;
+    if (answer) this.ended = true;
+    if (res.destroyed) return;
+    const text = answer ? this.answerText(message) : JSON.stringify(message);
+    if (answer && !this.streaming) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'mcp-session-id': this.sessionId });
+      res.end(text);
+      return;
+    }
+    if (!this.streaming) {
+      this.streaming = true;
+      res.writeHead(200, streamHeaders(this.sessionId));
+    }
+    res.write(`event: message\ndata: ${text}\n\n`);
+    if (answer) res.end();
+  }
+
+  /** Ends the POST with no answer (the request was cancelled): an SSE stream that closes, as the SDK's does. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    const res = this.res;
+    if (res.destroyed) return;
+    if (!this.streaming) res.writeHead(200, streamHeaders(this.sessionId));
+    res.end();
+  }
+
+  private answerText(message: object): string {
+    const pre = this.encoded;
+    this.encoded = undefined;
+    const m = message as { result?: unknown; jsonrpc?: unknown; id?: unknown };
+    // Only the shape serveDirect sends, with the very result the audit encoded: anything else is encoded anew.
+    if (pre === undefined || m.result !== pre.result) return JSON.stringify(message);
+    const keys = Object.keys(message);
+    if (keys.length !== 3 || keys[0] !== 'result' || keys[1] !== 'jsonrpc' || keys[2] !== 'id') return JSON.stringify(message);
+    return `{"result":${pre.text},"jsonrpc":${JSON.stringify(m.jsonrpc)},"id":${JSON.stringify(m.id)}}`;
+  }
+}
