@@ -86,7 +86,7 @@ describe('the row pass against each cell masked alone (issue 19)', () => {
     const rowsOf = (values: unknown[]): unknown[][] => Array.from({ length: Math.ceil(values.length / 4) }, (_, r) => values.slice(r * 4, r * 4 + 4));
     const data = rowsOf([...cells, ...[...cells].reverse()]);
     const result: RowsResult = { kind: 'rows', columns: ['a', 'b', 'c', 'd'].map((name) => ({ name, type: 'text' })), rows: data, rowCount: data.length, truncated: false };
-    for (const style of ['last4', 'placeholder'] as const) {
+    for (const style of ['last4', 'redact'] as const) {
       const masker = new Masker({ detectors, style, columns: [] });
       const out = masker.maskResult(result, [], { lineageKnown: true });
       const rows = (out.value as RowsResult).rows;
