@@ -91,16 +91,32 @@ function plain(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** Bytes of the buffer the UTF-8 of a response is written into for its hash, reused by every call. */
+const SCRATCH_BYTES = 512 * 1024;
+let scratch: Buffer | undefined;
+
 /**
  * `JSON.stringify(value)` and its digest: one encoding that is hashed for the audit and sent to the agent as
- * it is. Only the text is kept: the hash reads its UTF-8 without a byte copy that would live until the
- * response is written (a 1,000-row response is ~160 KB of off-heap memory per call in flight).
+ * it is. Only the text is kept: its UTF-8 is written once into a buffer every call reuses (encoding and hashing
+ * are synchronous), and that gives both the hash and the byte count, where hashing the string and then
+ * measuring it walked the text twice and allocated a copy of its bytes per call. A text too large for that
+ * buffer is hashed as a string, so nothing large outlives the call.
  */
 export function encodeJson(value: unknown, headChars: number): { readonly text: string; readonly digest: JsonDigest } {
   const text = JSON.stringify(value) as string | undefined;
   if (text === undefined) throw new TypeError('encodeJson: the value has no JSON text');
-  const sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
-  return { text, digest: { sha256, bytes: Buffer.byteLength(text, 'utf8'), head: detached(text.slice(0, headChars)), chars: text.length } };
+  let sha256: string;
+  let bytes: number;
+  // At most three bytes per UTF-16 unit: a text that cannot overflow the buffer is written without measuring it.
+  if (text.length <= SCRATCH_BYTES / 3) {
+    scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);
+    bytes = scratch.write(text, 0, 'utf8');
+    sha256 = createHash('sha256').update(scratch.subarray(0, bytes)).digest('hex');
+  } else {
+    sha256 = createHash('sha256').update(text, 'utf8').digest('hex');
+    bytes = Buffer.byteLength(text, 'utf8');
+  }
+  return { text, digest: { sha256, bytes, head: detached(text.slice(0, headChars)), chars: text.length } };
 }
 
 /** A character outside Latin-1: such a text has no one-byte form. */

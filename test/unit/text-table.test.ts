@@ -101,4 +101,39 @@ describe('the text table of a rows result, written as bytes (issue 19)', () => {
     expect(textOf(small)).toBe(before);
     expect(before).toBe('2 rows\nn | s\n1 | a\n2 | b');
   });
+
+  it('keeps every character when Latin-1 text meets a wider one anywhere in the table (issue 19)', () => {
+    // Latin-1 beyond ASCII (one byte each, two in UTF-8) before the switch, so a wrong re-encoding shows.
+    const latin1 = ['Chloé Martin', 'naïve café ÿ', '\u0080\u00a0\u00ff', 'Ægir Ørsted', '£ 12,50 ½'];
+    const wide = ['€', '名前', '😀', 'ĉ', '\u0100', '\uffff'];
+    for (const w of wide) {
+      for (const at of [0, 1, 500, 999]) {
+        const rows = Array.from({ length: 1000 }, (_, i) => [i, latin1[i % latin1.length], i === at ? `x${w}y` : 'plain']);
+        const result = rowsOf(['n', 'name', 'tag'], rows);
+        expect(textOf(result)).toBe(referenceText(result, []));
+      }
+      // The wider character in the column names, the count line's flags and the note.
+      const named = rowsOf(['café', `n${w}`], [['é', 1], ['ü', 2]], { note: `note ${w} é` });
+      expect(textOf(named, [`n${w}`])).toBe(referenceText(named, [`n${w}`]));
+      const noted = rowsOf(['café'], [['é'], ['ü|x']], { note: `é then ${w}` });
+      expect(textOf(noted)).toBe(referenceText(noted, []));
+    }
+    // A lone surrogate after the switch to UTF-8, and after Latin-1 only.
+    for (const rows of [[['é'], ['€'], ['\ud800'], ['ÿ']], [['é'], ['\udfff'], ['ÿ']]]) {
+      const result = rowsOf(['v'], rows);
+      expect(textOf(result)).toBe(referenceText(result, []));
+    }
+  });
+
+  it('renders a Latin-1 table as the same text and a later wide table after it (issue 19)', () => {
+    const latin = rowsOf(['name'], Array.from({ length: 3000 }, (_, i) => [`Chloé ${i} ÿ`]));
+    const wide = rowsOf(['name'], Array.from({ length: 3000 }, (_, i) => [`Chloé ${i} €`]));
+    const a = textOf(latin);
+    const b = textOf(wide);
+    expect(a).toBe(referenceText(latin, []));
+    expect(b).toBe(referenceText(wide, []));
+    expect(textOf(latin)).toBe(a);
+    expect(a.split('\n')[3001]).toBe('Chloé 2999 ÿ');
+    expect(b.split('\n')[3001]).toBe('Chloé 2999 €');
+  });
 });

@@ -50,6 +50,26 @@ describe('encodeJson (issue 19)', () => {
       expect(digest).toEqual(expected(value, headChars));
     }
   });
+
+  it('hashes the same bytes on both sides of the size where the reused buffer is no longer used, in any order (issue 19)', () => {
+    // The buffer is 512 KiB: texts of up to a third of that many characters are written into it. Three-byte
+    // characters fill it the most; a long text then a short one must not hash what the long one left behind.
+    const limit = Math.floor((512 * 1024) / 3);
+    const texts: unknown[] = [];
+    for (const fill of ['€', 'x', 'é', '🙂']) {
+      for (const chars of [limit - 12, limit - 11, limit - 10, limit + 1, 40, 3, 0]) {
+        // JSON adds the two quotes: the text is `chars` UTF-16 units long (a surrogate pair is two).
+        const body = fill.repeat(Math.max(0, Math.floor((chars - 2) / fill.length)));
+        texts.push(body, { t: body, n: chars });
+      }
+    }
+    texts.push(['€'.repeat(limit - 2)], 'tail', '€'.repeat(limit - 2), '');
+    for (const value of [...texts, ...[...texts].reverse()]) {
+      const { text, digest } = encodeJson(value, 64);
+      expect(text).toBe(JSON.stringify(value));
+      expect(digest).toEqual(expected(value, 64));
+    }
+  });
 });
 
 describe('a digest does not keep its response alive (issue 19)', () => {
