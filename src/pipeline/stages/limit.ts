@@ -1,4 +1,5 @@
 import { CancelledError, TooManyCallsError } from '../../errors.js';
+import type { Principal } from '../../identity/principal.js';
 import type { CallContext, Next, Stage } from '../context.js';
 
 export interface ConcurrencyLimits {
@@ -22,6 +23,19 @@ interface Lane {
   readonly waiting: Waiter[];
 }
 
+/** A principal's lane key, kept per principal object (a session's calls share one). */
+const laneKeys = new WeakMap<Principal, string>();
+
+function laneKey(principal: Principal): string {
+  let key = laneKeys.get(principal);
+  if (key === undefined) {
+    // Structural key: no separator in either part can make two principals share a lane.
+    key = JSON.stringify([principal.issuer, principal.sub]);
+    laneKeys.set(principal, key);
+  }
+  return key;
+}
+
 /**
  * Per-principal fairness before execution: one principal runs at most `maxConcurrent` calls at once, so
  * slow calls of one agent cannot take every database connection (or every approval slot) from the
@@ -43,12 +57,8 @@ export function concurrencyStage(limits: ConcurrencyLimits = DEFAULT_CONCURRENCY
     else if (--lane.running === 0) lanes.delete(key);
   };
 
-  /** Resolves once the call holds a slot; rejects when it cannot get one. */
-  const acquire = (key: string, lane: Lane, signal: AbortSignal): Promise<void> => {
-    if (lane.running < maxConcurrent) {
-      lane.running++;
-      return Promise.resolve();
-    }
+  /** Resolves once a call that found every slot taken holds one; rejects when it cannot get one. */
+  const acquire = (lane: Lane, signal: AbortSignal): Promise<void> => {
     if (lane.waiting.length >= maxQueued) {
       return Promise.reject(new TooManyCallsError(maxConcurrent, { detail: `${lane.running} calls running and ${lane.waiting.length} waiting for this principal (queue full)` }));
     }
@@ -81,15 +91,18 @@ export function concurrencyStage(limits: ConcurrencyLimits = DEFAULT_CONCURRENCY
   return async function concurrency(ctx: CallContext, next: Next): Promise<void> {
     const principal = ctx.principal;
     if (principal === undefined) throw new TypeError('concurrency stage needs a principal');
-    // Structural key: no separator in either part can make two principals share a lane.
-    const key = JSON.stringify([principal.issuer, principal.sub]);
+    const key = laneKey(principal);
     let lane = lanes.get(key);
     if (lane === undefined) lanes.set(key, (lane = { running: 0, waiting: [] }));
-    try {
-      await acquire(key, lane, ctx.signal);
-    } catch (error) {
-      if (lane.running === 0 && lane.waiting.length === 0) lanes.delete(key);
-      throw error;
+    // A free slot is taken at once: no promise, no turn of the microtask queue (the usual case).
+    if (lane.running < maxConcurrent) lane.running++;
+    else {
+      try {
+        await acquire(lane, ctx.signal);
+      } catch (error) {
+        if (lane.running === 0 && lane.waiting.length === 0) lanes.delete(key);
+        throw error;
+      }
     }
     try {
       await next();

@@ -72,4 +72,24 @@ describe('canonicalJson', () => {
     expect(middle).toBe('{"prev":"0","seq":7}');
     expect(after).toBe(',"x\\"y":["\\n"],"z":1}');
   });
+  it('puts commas only between the members kept, when the first, last or every member is left out (issue 19)', () => {
+    const gone = [undefined, () => 1, Symbol('s')];
+    for (const [i, skip] of gone.entries()) {
+      const cases: Record<string, unknown>[] = [
+        { a: skip, b: 1, c: { a: skip, b: [skip, 2] } },
+        { a: 1, b: 2, z: skip },
+        { a: skip, b: skip },
+        { a: skip, chain: 'x', d: skip, e: { '"': skip, f: i } },
+        { b: skip },
+        {},
+      ];
+      for (const value of cases) {
+        expect(canonicalJson(value)).toBe(reference(value));
+        const [before, middle, after] = canonicalJsonAround(value, 'chain', { seq: i, prev: 'p' });
+        expect(before + middle + after).toBe(reference({ ...value, chain: { seq: i, prev: 'p' } }));
+      }
+    }
+    expect(canonicalJsonAround({ a: undefined, z: 1 }, 'chain', { seq: 1, prev: 'p' })).toEqual(['{"chain":', '{"prev":"p","seq":1}', ',"z":1}']);
+    expect(canonicalJsonAround({ z: undefined }, 'chain', { seq: 1, prev: 'p' })).toEqual(['{"chain":', '{"prev":"p","seq":1}', '}']);
+  });
 });

@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { SERVER_V8_FLAGS, STDIO_V8_FLAGS } from '../../../src/cli/server-heap.js';
+import { SERVER_V8_FLAGS, STDIO_SEMI_SPACE_LIMIT } from '../../../src/cli/server-heap.js';
+
+const MB = 1024 * 1024;
 
 // setFlagsFromString ignores a flag this V8 does not know: a Node upgrade that drops one would silently give
 // the server its old heap back. The command line refuses unknown flags, so each is checked there.
@@ -10,30 +12,55 @@ const accepted = (flags: readonly string[]): { status: number | null; stderr: st
   return { status: run.status, stderr: run.stderr };
 };
 
+// A child process calls the CLI's own functions from dist/ in-process after start-up (as src/cli.ts does), then
+// allocates like a server answering calls: rows kept alive for a few turns of the event loop (so some survive
+// a scavenge, which is what makes V8 grow the new space), the loop turning between calls. It prints the
+// semi-space capacity at start, the largest seen and the last, in bytes rounded to V8's 1 MB steps.
+const semiSpaces = (setup: string): { initial: number; largest: number; last: number } => {
+  const module = fileURLToPath(new URL('../../../dist/src/cli/server-heap.js', import.meta.url));
+  const script = [
+    "import v8 from 'node:v8';",
+    `const { tuneServerHeap, limitYoungGeneration } = await import(${JSON.stringify(module)});`,
+    "const capacity = () => { const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space'); return Math.ceil((s.space_used_size + s.space_available_size) / 1048576) * 1048576; };",
+    'const initial = capacity();',
+    setup,
+    'let largest = 0; const kept = [];',
+    'for (let i = 0; i < 3000; i++) {',
+    '  const rows = []; for (let j = 0; j < 1000; j++) rows.push({ n: j, s: "x" + j });',
+    '  kept.push(rows); if (kept.length > 8) kept.shift(); JSON.stringify(rows);',
+    '  await new Promise((resolve) => setImmediate(resolve)); largest = Math.max(largest, capacity());',
+    '}',
+    'process.stdout.write(JSON.stringify({ initial, largest, last: capacity() }));',
+  ].join('\n');
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  expect(run.stderr).toBe('');
+  return JSON.parse(run.stdout) as { initial: number; largest: number; last: number };
+};
+
 describe('the server process V8 settings (issue 19)', () => {
   it('are each known to this Node', () => {
     expect(SERVER_V8_FLAGS).toEqual(['--liftoff-only', '--heap-growing-percent=50']);
-    expect(STDIO_V8_FLAGS).toEqual(['--semi-space-growth-factor=1']);
-    for (const flag of [...SERVER_V8_FLAGS, ...STDIO_V8_FLAGS]) expect(accepted([flag]), flag).toEqual({ status: 0, stderr: '' });
+    expect(STDIO_SEMI_SPACE_LIMIT).toBe(8 * MB);
+    // The young generation is limited through this flag, set at run time: it must exist too.
+    for (const flag of [...SERVER_V8_FLAGS, '--semi-space-growth-factor=1', '--semi-space-growth-factor=2']) expect(accepted([flag]), flag).toEqual({ status: 0, stderr: '' });
   });
 
-  it('keep the young generation of a stdio server at its initial size when set at run time by tuneServerHeap', () => {
-    // The CLI's own tuneServerHeap, called in-process after start-up (as src/cli.ts calls it), then a burst of
-    // allocation: the new space stays at its initial semi-spaces for stdio and grows for HTTP.
-    const module = fileURLToPath(new URL('../../../dist/src/cli/server-heap.js', import.meta.url));
-    const script = [
-      "import v8 from 'node:v8';",
-      `const { tuneServerHeap } = await import(${JSON.stringify(module)});`,
-      'tuneServerHeap(process.argv[1] === "stdio");',
-      'for (let i = 0; i < 1500; i++) { const rows = []; for (let j = 0; j < 1000; j++) rows.push({ n: j, s: "x" + j }); JSON.stringify(rows); }',
-      "process.stdout.write(String(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size));",
-    ].join('\n');
-    const newSpace = (transport: string): number => Number(spawnSync(process.execPath, ['--input-type=module', '-e', script, transport], { encoding: 'utf8', timeout: 60_000 }).stdout);
-    const stdio = newSpace('stdio');
-    const http = newSpace('http');
-    expect(stdio).toBeGreaterThan(0);
-    expect(stdio).toBeLessThanOrEqual(4 * 1024 * 1024);
-    expect(http).toBeGreaterThanOrEqual(2 * stdio);
+  it('let the young generation of a stdio server grow to its limit and no further, and HTTP past it, set at run time by tuneServerHeap (issue 19)', () => {
+    const stdio = semiSpaces('tuneServerHeap(true);');
+    const http = semiSpaces('tuneServerHeap(false);');
+    // V8 starts at 1 MB semi-spaces and doubles them: the stdio server reaches its 8 MB and stays there.
+    expect(stdio.initial).toBe(1 * MB);
+    expect(stdio.largest).toBe(STDIO_SEMI_SPACE_LIMIT);
+    expect(stdio.last).toBe(STDIO_SEMI_SPACE_LIMIT);
+    // The same allocation grows an HTTP server's young generation to V8's own maximum.
+    expect(http.largest).toBe(16 * MB);
+  });
+
+  it('keep the young generation at or under other limits too (issue 19)', () => {
+    for (const limit of [1, 2, 4]) {
+      const run = semiSpaces(`limitYoungGeneration(${limit * MB});`);
+      expect(run.largest, `limit ${limit} MB`).toBe(limit * MB);
+    }
   });
 
   it('would be caught if one were not', () => {

@@ -76,6 +76,32 @@ describe('concurrencyStage (issue 15)', () => {
     expect(await codeOf(stage(ctx('ana'), () => Promise.resolve()))).toBe('ran');
   });
 
+  it('shares one lane among the calls of one principal object, and frees it for the next call (issue 19)', async () => {
+    const stage = concurrencyStage({ maxConcurrent: 2, maxQueued: 0, queueWaitMs: 60_000 });
+    const ana = ctx('ana');
+    const same = (): CallContext => ({ ...ana, id: `call-${Math.random()}` });
+    for (let round = 0; round < 3; round++) {
+      const first = gate();
+      const second = gate();
+      const running = [stage(same(), first.next), stage(same(), second.next)];
+      await Promise.all([first.entered, second.entered]);
+      // The same principal object (its lane key kept) and an equal one built anew both meet the full lane.
+      expect(await codeOf(stage(same(), () => Promise.resolve()))).toBe('TOO_MANY_CALLS');
+      expect(await codeOf(stage(ctx('ana'), () => Promise.resolve()))).toBe('TOO_MANY_CALLS');
+      expect(await codeOf(stage(ctx('ana', undefined, 'https://other.example'), () => Promise.resolve()))).toBe('ran');
+      first.release();
+      await running[0];
+      expect(await codeOf(stage(same(), () => Promise.resolve()))).toBe('ran');
+      second.release();
+      await running[1];
+    }
+    // A free slot runs the rest of the chain before the stage yields.
+    let ran = false;
+    const call = stage(same(), () => ((ran = true), Promise.resolve()));
+    expect(ran).toBe(true);
+    await call;
+  });
+
   it('rejects bad limits when it is built', () => {
     expect(() => concurrencyStage({ maxConcurrent: 0, maxQueued: 0, queueWaitMs: 0 })).toThrow(TypeError);
     expect(() => concurrencyStage({ maxConcurrent: 1, maxQueued: -1, queueWaitMs: 0 })).toThrow(TypeError);
