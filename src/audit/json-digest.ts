@@ -101,12 +101,21 @@ let scratch: Buffer | undefined;
  * are synchronous), and that gives both the hash and the byte count, where hashing the string and then
  * measuring it walked the text twice and allocated a copy of its bytes per call. A text too large for that
  * buffer is hashed as a string, so nothing large outlives the call.
+ *
+ * A text longer than `keepUtf8From` characters (and within the buffer's reach) is encoded into bytes of its
+ * own instead, returned as `utf8`: a transport that writes those bytes sends the response without encoding
+ * it a second time (a 1,000-row response is ~130 K characters: ~0.17 ms per encoding).
  */
-export function encodeJson(value: unknown, headChars: number): { readonly text: string; readonly digest: JsonDigest } {
+export function encodeJson(value: unknown, headChars: number, keepUtf8From = Number.POSITIVE_INFINITY): { readonly text: string; readonly utf8?: Buffer; readonly digest: JsonDigest } {
   const text = JSON.stringify(value) as string | undefined;
   if (text === undefined) throw new TypeError('encodeJson: the value has no JSON text');
   let sha256: string;
   let bytes: number;
+  if (text.length > keepUtf8From && text.length <= SCRATCH_BYTES / 3) {
+    const utf8 = Buffer.from(text, 'utf8');
+    sha256 = createHash('sha256').update(utf8).digest('hex');
+    return { text, utf8, digest: { sha256, bytes: utf8.length, head: detached(text.slice(0, headChars)), chars: text.length } };
+  }
   // At most three bytes per UTF-16 unit: a text that cannot overflow the buffer is written without measuring it.
   if (text.length <= SCRATCH_BYTES / 3) {
     scratch ??= Buffer.allocUnsafe(SCRATCH_BYTES);

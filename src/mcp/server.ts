@@ -42,7 +42,7 @@ export interface EncodedResultSink {
    * when the message the SDK hands it carries that result unchanged, and forgets it once the request is
    * answered or `signal` aborts it.
    */
-  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void;
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal, utf8?: Buffer): void;
 }
 
 /** The JSON-RPC error that answers a message airlock refused before the SDK saw it. */
@@ -305,7 +305,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     const response = callCtx.response;
     if (response === undefined) throw new Error('pipeline produced no response');
     const result = { ...response };
-    if (sink !== undefined && callCtx.encodedResponse !== undefined) sink.expectEncoded(ctx.mcpReq.id, result, callCtx.encodedResponse, ctx.mcpReq.signal);
+    if (sink !== undefined && callCtx.encodedResponse !== undefined) sink.expectEncoded(ctx.mcpReq.id, result, callCtx.encodedResponse, ctx.mcpReq.signal, callCtx.encodedUtf8);
     return result;
   };
   server.setRequestHandler('tools/call', toolsCall);

@@ -89,6 +89,8 @@ export interface CallContext {
   readonly sendsEncoded?: boolean;
   /** `JSON.stringify(response)`: the text whose UTF-8 hash and size the audit record keeps. */
   encodedResponse?: string;
+  /** The UTF-8 of `encodedResponse` that was hashed, when the audit stage kept it (long texts; see encodeJson). */
+  encodedUtf8?: Buffer;
 }
 
 /** What a call's audit record says about its approval. */

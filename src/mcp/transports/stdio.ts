@@ -77,7 +77,7 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
   private closed = false;
   private readonly reader: LineReader;
   /** Results encoded by the audit stage, by request id, until their response is sent. */
-  private readonly encoded = new Map<string | number, { readonly result: object; readonly text: string }>();
+  private readonly encoded = new Map<string | number, { readonly result: object; readonly text: string; readonly utf8: Buffer | undefined }>();
   /** The connection's server, once the serving entry has created it (see `serve`). */
   private server: GovernedServer | undefined;
   /** The last message handed to the serving entry, and the last one the server received from it. */
@@ -147,10 +147,10 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
       .catch((error: unknown) => this.onerror?.(error instanceof Error ? error : new Error(String(error))));
   }
 
-  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal): void {
+  expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal, utf8?: Buffer): void {
     // A cancelled request gets no response from the SDK: nothing would ever take this text.
     if (this.closed || signal.aborted) return;
-    this.encoded.set(id, { result, text });
+    this.encoded.set(id, { result, text, utf8 });
     signal.addEventListener('abort', () => this.encoded.delete(id), { once: true });
   }
 
@@ -168,17 +168,20 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
    * validation hands on a copy, members reordered: the same JSON value is what counts). The agent then
    * receives exactly the bytes whose hash the audit record keeps.
    */
-  private takeEncoded(message: JSONRPCMessage): string | undefined {
+  private takeEncoded(message: JSONRPCMessage): { readonly text: string; readonly utf8: Buffer | undefined } | undefined {
     if (this.encoded.size === 0 || 'method' in message || !('id' in message)) return undefined;
     const id = message.id as string | number;
     const pre = this.encoded.get(id);
     if (pre === undefined) return undefined;
     this.encoded.delete(id);
-    return 'result' in message && sameJson(message.result, pre.result) ? pre.text : undefined;
+    return 'result' in message && sameJson(message.result, pre.result) ? pre : undefined;
   }
 
-  /** The message as `JSON.stringify` writes it, with the pre-encoded text in place of its result. */
-  private writeSpliced(message: JSONRPCMessage, text: string): boolean {
+  /**
+   * The message as `JSON.stringify` writes it, with the pre-encoded text in place of its result (its UTF-8
+   * as the audit hashed it, when the audit stage kept those bytes).
+   */
+  private writeSpliced(message: JSONRPCMessage, { text, utf8 }: { readonly text: string; readonly utf8: Buffer | undefined }): boolean {
     let before = '';
     let after: string | undefined;
     for (const [key, value] of Object.entries(message)) {
@@ -194,7 +197,8 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     if (text.length <= ONE_WRITE_CHARS) return this.output.write(`{${before}${text}${after ?? ''}}\n`, 'utf8');
     this.output.cork();
     this.output.write(`{${before}`);
-    this.output.write(text, 'utf8');
+    if (utf8 === undefined) this.output.write(text, 'utf8');
+    else this.output.write(utf8);
     const ok = this.output.write(`${after ?? ''}}\n`);
     this.output.uncork();
     return ok;

@@ -37,6 +37,12 @@ export interface AuditStageOptions {
  * audit record before the response is released. If the record cannot be written, the agent gets
  * AUDIT_UNAVAILABLE instead of the result (fail closed).
  */
+/**
+ * Responses longer than this many characters keep the UTF-8 bytes that were hashed, for a transport that
+ * writes bytes (stdio writes shorter ones whole, as one string with the JSON-RPC envelope).
+ */
+const KEEP_UTF8_FROM = 16 * 1024;
+
 export function auditStage(options: AuditStageOptions): Stage {
   if (typeof options.sink?.append !== 'function') throw new TypeError('auditStage: a sink with append() is required');
   const { sink, clock, onAuditFailure } = options;
@@ -63,8 +69,9 @@ export function auditStage(options: AuditStageOptions): Stage {
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
       // Encoded once: this text is hashed for the record and, where the transport takes it, sent as it is.
-      const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap) : undefined;
+      const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap, KEEP_UTF8_FROM) : undefined;
       ctx.encodedResponse = encoded?.text;
+      ctx.encodedUtf8 = encoded?.utf8;
       const record = buildRecord(ctx, clock.now(), cap, encoded?.digest);
       const raw = ctx.error === undefined ? ctx.unmaskedResult : undefined;
       await sink.append(compliance === undefined || raw === undefined ? record : { ...record, sealedResult: seal(raw, ctx.id, compliance.keyring, compliance.maxBytes) });
@@ -74,6 +81,7 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.result = undefined;
       ctx.response = errorResponse(ctx.error, ctx.id);
       ctx.encodedResponse = undefined;
+      ctx.encodedUtf8 = undefined;
     }
   };
 }

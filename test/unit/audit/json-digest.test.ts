@@ -70,6 +70,26 @@ describe('encodeJson (issue 19)', () => {
       expect(digest).toEqual(expected(value, 64));
     }
   });
+
+  it('keeps the hashed UTF-8 of a text longer than asked, and only within the reused buffer\'s reach (issue 19)', () => {
+    const limit = Math.floor((512 * 1024) / 3);
+    for (const fill of ['x', 'é', '€', '🙂', '\ud800']) {
+      for (const chars of [100, 16 * 1024 - 1, 16 * 1024 + 1, 40_000, limit - 2, limit + 2]) {
+        const value = fill.repeat(Math.max(1, Math.floor((chars - 2) / fill.length)));
+        const { text, utf8, digest } = encodeJson(value, 64, 16 * 1024);
+        expect(text).toBe(JSON.stringify(value));
+        expect(digest).toEqual(expected(value, 64));
+        if (text.length > 16 * 1024 && text.length <= limit) {
+          // The bytes the transport writes are the bytes whose hash the record keeps.
+          expect(utf8).toBeInstanceOf(Buffer);
+          expect((utf8 as Buffer).equals(Buffer.from(text, 'utf8'))).toBe(true);
+          expect(createHash('sha256').update(utf8 as Buffer).digest('hex')).toBe(digest.sha256);
+        } else expect(utf8).toBeUndefined();
+      }
+    }
+    // Without a bound nothing is kept.
+    expect(encodeJson('x'.repeat(50_000), 64).utf8).toBeUndefined();
+  });
 });
 
 describe('a digest does not keep its response alive (issue 19)', () => {
