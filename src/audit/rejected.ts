@@ -15,17 +15,23 @@ const ERRORS = {
   401: { code: 'UNAUTHENTICATED', outcome: 'unauthenticated', message: 'No verified identity: this call carries no valid credential.' },
   403: { code: 'POLICY_DENIED', outcome: 'denied', message: 'Forbidden: this session belongs to another principal.' },
   404: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Session not found.' },
+  406: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Not acceptable: the client must accept both application/json and text/event-stream.' },
+  415: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Unsupported media type: Content-Type must be application/json.' },
 } as const;
+
+/** A 400 for a request's headers (an MCP-Protocol-Version this server does not speak), not for its session. */
+const HEADER_400 = { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Bad request: unsupported MCP-Protocol-Version header.' } as const;
 
 /**
  * The audit record for a request refused at the HTTP gate: without a verified identity (401), or a
  * verified caller naming a session that is not theirs (403) or does not exist (404), or sending something
- * other than initialize without a session (400). The record belongs
+ * other than initialize without a session (400), or a request whose headers the Streamable HTTP transport
+ * refuses (400, 406, 415: see HttpRejection.headerFault). The record belongs
  * to the caller's own identity (none for a 401) and to no session: the session id the request named is
  * unverified and is kept apart in `claimedSessionId`, so it never shows up as a call of that session.
  */
 export function rejectedRequestRecord(rejection: HttpRejection, time: Date): AuditRecord {
-  const kind = ERRORS[rejection.status];
+  const kind = rejection.status === 400 && rejection.headerFault === true ? HEADER_400 : ERRORS[rejection.status];
   const response = { error: kind.code, status: rejection.status };
   const text = JSON.stringify(response);
   const p = rejection.principal;

@@ -129,7 +129,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
     }
   });
 
-  it('refuses a POST the SDK transport would refuse with its own status and message, and runs nothing (issue 19)', async () => {
+  it('refuses a POST the SDK transport would refuse with its own status and message, runs nothing, and records the refusal (issue 19)', async () => {
     const session = await open();
     try {
       const call = { jsonrpc: '2.0', id: 3, method: 'tools/call', params: oneRow };
@@ -145,6 +145,13 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
         const body = JSON.parse(res.body) as { jsonrpc: string; id: unknown; error: { code: number; message: string } };
         expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000 } });
         expect(body.error.message.startsWith(message)).toBe(true);
+        // One record of the refusal, under the caller, naming the session it claimed and the call it carried.
+        const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(body.error.message)?.[1];
+        expect(auditId).toBeDefined();
+        const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
+        expect(records).toHaveLength(1);
+        expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: 'query_sql', principal: { email: 'ana@example.com' } });
+        expect(JSON.stringify(records[0])).toContain(message);
       }
       expect(callRecords(session.id)).toHaveLength(0);
       // The same id is free again: nothing stayed in flight.
@@ -154,6 +161,23 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       expect(callRecords(session.id)).toHaveLength(1);
     } finally {
       await session.close();
+    }
+  });
+
+  it('refuses an initialize POST with a header the transport refuses, opens no session, and records it (issue 19)', async () => {
+    const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'direct-19', version: '1' } } };
+    for (const [headers, status] of [
+      [{ 'content-type': 'application/json', accept: 'application/json' }, 406],
+      [{ 'content-type': 'text/plain', accept: ACCEPT }, 415],
+    ] as const) {
+      const res = await raw(`${base}/mcp`, { method: 'POST', headers, body: JSON.stringify(init) });
+      expect(res.status).toBe(status);
+      expect(res.headers['mcp-session-id']).toBeUndefined();
+      const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+      const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(message)?.[1];
+      const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', tool: 'initialize', error: { code: 'INVALID_INPUT' } });
     }
   });
 

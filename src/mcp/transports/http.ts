@@ -74,11 +74,15 @@ export interface HttpRejection {
   readonly id: string;
   readonly transport: 'http' | 'sse';
   /**
-   * 400: no session and not an initialize request; 401: no verified identity; 403: the session belongs
-   * to another principal; 404: no such session. The record is kept under `principal` (null for 401),
-   * never inside the session the request named.
+   * 400: no session and not an initialize request, or (with `headerFault`) an MCP-Protocol-Version header
+   * this server does not speak; 401: no verified identity; 403: the session belongs to another principal;
+   * 404: no such session; 406: an Accept header without both application/json and text/event-stream; 415:
+   * a Content-Type other than JSON. The record is kept under `principal` (null for 401), never inside the
+   * session the request named.
    */
-  readonly status: 400 | 401 | 403 | 404;
+  readonly status: 400 | 401 | 403 | 404 | 406 | 415;
+  /** The request was refused for its headers (400, 406, 415), as the SDK's transport refuses them. */
+  readonly headerFault?: true;
   /** The verified caller of a 403/404; absent for a 401. */
   readonly principal?: Principal;
   /** The session id the request named, unverified: recorded apart from the record's own `sessionId`. */
@@ -466,19 +470,37 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     return { body: batch ? messages : messages[0] };
   };
 
-  /** The checks of the SDK's handlePostRequest that a POST with a screened tools/call can still fail. */
-  const acceptsDirect = (req: IncomingMessage, transport: WebStandardStreamableHTTPServerTransport): boolean => {
+  /**
+   * The header checks of the SDK transport's handlePostRequest (Accept, Content-Type, MCP-Protocol-Version),
+   * with its statuses and messages: airlock makes them itself, so that such a refusal is recorded and a
+   * tools/call served directly has passed them too.
+   */
+  const postHeaderFault = (req: IncomingMessage, transport: WebStandardStreamableHTTPServerTransport | undefined): { readonly status: 400 | 406 | 415; readonly message: string } | undefined => {
     const accept = req.headers.accept;
-    if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream')) return false;
+    if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream')) {
+      return { status: 406, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+    }
     // Node keeps the first of repeated Content-Type headers, where the SDK's web headers join them all.
     let contentTypes = 0;
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 12 && (raw[i] as string).toLowerCase() === 'content-type') contentTypes++;
-    if (contentTypes !== 1 || !isJsonContentType(req.headers['content-type'])) return false;
+    if (contentTypes !== 1 || !isJsonContentType(req.headers['content-type'])) return { status: 415, message: 'Unsupported Media Type: Content-Type must be application/json' };
+    // initialize names its version in the body (no transport yet): the header is checked on later requests.
     const version = req.headers['mcp-protocol-version'];
-    if (version === undefined) return true;
+    if (version === undefined || transport === undefined) return undefined;
     const supported = (transport as unknown as { _supportedProtocolVersions?: unknown })._supportedProtocolVersions;
-    return Array.isArray(supported) && typeof version === 'string' && supported.includes(version);
+    if (Array.isArray(supported) && typeof version === 'string' && supported.includes(version)) return undefined;
+    return { status: 400, message: `Bad Request: Unsupported protocol version: ${String(version)} (supported versions: ${Array.isArray(supported) ? supported.join(', ') : ''})` };
+  };
+
+  /**
+   * A 2025-era POST refused for its headers (see postHeaderFault): answered with the SDK transport's status,
+   * code and message, and recorded under the caller, like any refused request.
+   */
+  const refuseHeaders = async (res: ServerResponse, credential: Credential, sessionId: string | undefined, what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>, fault: { readonly status: 400 | 406 | 415; readonly message: string }): Promise<void> => {
+    const principal = principalOf(credential);
+    const id = await recordRejection({ transport: 'http', status: fault.status, headerFault: true, ...(principal === undefined ? {} : { principal }), ...claimed(sessionId), ...what, detail: fault.message });
+    rpcError(res, fault.status, -32000, `${fault.message} [audit id: ${id}]`);
   };
 
   /** Ends a session at once: its transport closes, the server with it, and its slot is released. */
@@ -522,11 +544,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   /**
    * Serves a POST of one 2025-era tools/call without the SDK's transport: true when the session's server took
    * it (see GovernedServer.tryDirect); its answer and related messages reach `res` through trackAnswers.
-   * Only a POST the SDK's transport would accept is taken (Accept, Content-Type, MCP-Protocol-Version, as
-   * its handlePostRequest checks them); any other goes the SDK's way, which answers it as it always has.
+   * A POST whose headers the SDK's transport would refuse never gets here (see postHeaderFault).
    */
   const serveDirect = (req: AuthedRequest, res: ServerResponse, session: Session, sessionId: string, message: { method: string; id: RequestId; params?: unknown }): boolean => {
-    if (!acceptsDirect(req, session.transport as WebStandardStreamableHTTPServerTransport)) return false;
     const key = idKey(message.id);
     const post = new DirectPost(res, sessionId);
     session.direct.open.set(key, post);
@@ -654,6 +674,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       const transport = session.transport as WebStandardStreamableHTTPServerTransport;
       let requestIds: RequestId[] = [];
       if (req.method === 'POST') {
+        const fault = postHeaderFault(req, transport);
+        if (fault !== undefined) {
+          await refuseHeaders(res, credential, sessionId, what, fault);
+          return;
+        }
         const screened = await screenBody(res, body, 'http', credential, sessionId);
         if (screened === undefined) return;
         body = screened.body;
@@ -702,6 +727,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       const principal = principalOf(credential);
       const id = await recordRejection({ transport: 'http', status: 400, ...(principal === undefined ? {} : { principal }), ...what, detail: 'no session id, and the request is not initialize' });
       rpcError(res, 400, -32000, `Bad Request: no valid session id; the first request must be initialize [audit id: ${id}]`);
+      return;
+    }
+    const fault = postHeaderFault(req, undefined);
+    if (fault !== undefined) {
+      await refuseHeaders(res, credential, undefined, what, fault);
       return;
     }
     const lease = await admitSession(res, 'http', credential, 'initialize');
