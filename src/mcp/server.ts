@@ -43,6 +43,8 @@ export interface EncodedResultSink {
    * answered or `signal` aborts it.
    */
   expectEncoded(id: string | number, result: object, text: string, signal: AbortSignal, utf8?: Buffer): void;
+  /** True when the sink writes the hashed UTF-8 it is handed (`utf8`): only then does the audit stage keep it. */
+  readonly takesUtf8?: boolean;
 }
 
 /** The JSON-RPC error that answers a message airlock refused before the SDK saw it. */
@@ -215,8 +217,10 @@ export class GovernedServer extends Server {
    */
   tryDirect(message: Record<string, unknown>, extra?: MessageExtraInfo, answerOn?: Transport): boolean {
     const handler = this.toolsCall;
-    const transport = answerOn ?? this.transport;
-    if (handler === undefined || transport === undefined || !plainCall(message, extra) || !this.servesDirect()) return false;
+    // A server whose connection has closed serves nothing, whichever transport would carry the answer.
+    const connected = this.transport;
+    const transport = answerOn ?? connected;
+    if (handler === undefined || connected === undefined || transport === undefined || !plainCall(message, extra) || !this.servesDirect()) return false;
     this.serveDirect(transport, message, extra, handler);
     return true;
   }
@@ -295,6 +299,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       confirm: confirmer.confirm,
       askJustification: confirmer.askJustification,
       ...(sink === undefined ? {} : { sendsEncoded: true }),
+      ...(sink?.takesUtf8 === true ? { sendsUtf8: true } : {}),
     };
     await options.pipeline(callCtx);
     // Progress and messages go out before the result that ends the request.

@@ -89,6 +89,8 @@ export interface CallContext {
   readonly sendsEncoded?: boolean;
   /** `JSON.stringify(response)`: the text whose UTF-8 hash and size the audit record keeps. */
   encodedResponse?: string;
+  /** Set with `sendsEncoded` when the transport writes bytes: the audit stage then keeps the UTF-8 it hashed. */
+  readonly sendsUtf8?: boolean;
   /** The UTF-8 of `encodedResponse` that was hashed, when the audit stage kept it (long texts; see encodeJson). */
   encodedUtf8?: Buffer;
 }

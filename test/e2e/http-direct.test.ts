@@ -205,7 +205,12 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       // The duplicate's refusal is the session's one other record of this tool.
       expect(records.filter((r) => r.error?.code === 'INVALID_INPUT')).toHaveLength(1);
       expect(records).toHaveLength(2);
-      // The session goes on, and the id may be used again.
+      // The session goes on, and the id may be used again: by a request the SDK serves (its answer is not
+      // taken for a late message of the cancelled call), then by another call.
+      const list = await session.post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/list' });
+      expect(list.status).toBe(200);
+      const listed = list.headers['content-type'] === 'text/event-stream' ? events(list.body).at(-1) : (JSON.parse(list.body) as Record<string, unknown>);
+      expect(listed).toMatchObject({ id: 'slow-1', result: { tools: expect.arrayContaining([expect.objectContaining({ name: 'query_sql' })]) as unknown } });
       const again = await session.post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: oneRow });
       expect(again.status).toBe(200);
       expect(JSON.parse(again.body)).toMatchObject({ id: 'slow-1', result: { structuredContent: { rows: [['Ana Silva', '[MASKED]']] } } });

@@ -553,10 +553,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     session.direct.gone.delete(key);
     if (!session.server.tryDirect(message, req.auth === undefined ? undefined : { authInfo: req.auth })) {
       session.direct.open.delete(key);
+      post.release();
       return false;
     }
     res.on('close', () => {
       if (session.direct.open.get(key) === post) forget(session.direct, key);
+      post.release();
     });
     return true;
   };
@@ -698,7 +700,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
           return;
         }
         requestIds = requests.map((m) => m.id);
-        for (const id of requestIds) session.pending.add(idKey(id));
+        for (const id of requestIds) {
+          session.pending.add(idKey(id));
+          // A new request with the id of an ended direct call: its answers are this one's, not late ones.
+          session.direct.gone.delete(idKey(id));
+        }
         // A client that goes away mid-call cancels it, as notifications/cancelled would.
         res.on('close', () => {
           for (const id of requestIds) {

@@ -111,6 +111,9 @@ export async function writeWebResponse(res: ServerResponse, response: Response, 
   }
 }
 
+/** How often the SDK's session transport writes a keep-alive comment on a quiet SSE stream (its default). */
+const KEEP_ALIVE_MS = 15_000;
+
 /** The headers the SDK's session transport puts on a request's SSE stream. */
 function streamHeaders(sessionId: string): Record<string, string> {
   return { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive', 'x-accel-buffering': 'no', 'mcp-session-id': sessionId };
@@ -120,19 +123,51 @@ function streamHeaders(sessionId: string): Record<string, string> {
  * The answer of one 2025-era tools/call POST that airlock serves itself (no web Request, no SDK stream): the
  * request's answer alone goes out as one `application/json` body; a message related to the request before
  * it (progress, a log message, a question to the client) turns the POST into an SSE stream, framed as the
- * SDK frames it, that ends with the answer. What the client sees is what the SDK's transport sent for the
- * same messages, after writeWebResponse.
+ * SDK frames it, that ends with the answer. A call still running after the SDK's keep-alive interval (15 s:
+ * waiting for an approval, a long statement) turns the POST into an SSE stream too, with a `: keepalive`
+ * comment per interval as the SDK sends them, so that no proxy or client drops a quiet connection. What the
+ * client sees is what the SDK's transport sent for the same messages, after writeWebResponse.
  */
 export class DirectPost {
   private streaming = false;
   private ended = false;
   /** The result's JSON text as the audit hashed it, sent in place of a new encoding (see expectEncoded). */
   private encoded: { readonly result: object; readonly text: string } | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly sessionId: string,
-  ) {}
+    keepAliveMs = KEEP_ALIVE_MS,
+  ) {
+    this.keepAlive = setInterval(() => this.tick(), keepAliveMs);
+    this.keepAlive.unref();
+  }
+
+  private tick(): void {
+    const res = this.res;
+    if (this.ended || res.destroyed) {
+      this.stop();
+      return;
+    }
+    if (!this.streaming) {
+      this.streaming = true;
+      res.writeHead(200, streamHeaders(this.sessionId));
+    }
+    res.write(': keepalive\n\n');
+  }
+
+  /** Lets go of the POST without writing anything (it was not served here after all, or it is gone). */
+  release(): void {
+    this.ended = true;
+    this.stop();
+  }
+
+  private stop(): void {
+    if (this.keepAlive === undefined) return;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+  }
 
   /** The JSON text of `result`, which the answer carries unchanged when it comes. */
   expectEncoded(result: object, text: string): void {
@@ -143,7 +178,10 @@ export class DirectPost {
   write(message: object, answer: boolean): void {
     if (this.ended) return;
     const res = this.res;
-    if (answer) this.ended = true;
+    if (answer) {
+      this.ended = true;
+      this.stop();
+    }
     if (res.destroyed) return;
     const text = answer ? this.answerText(message) : JSON.stringify(message);
     if (answer && !this.streaming) {
@@ -163,6 +201,7 @@ export class DirectPost {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    this.stop();
     const res = this.res;
     if (res.destroyed) return;
     if (!this.streaming) res.writeHead(200, streamHeaders(this.sessionId));

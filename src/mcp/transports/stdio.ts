@@ -69,6 +69,8 @@ export class LineReader {
  * is answered with a JSON-RPC error and audited instead of being dropped in silence.
  */
 export class ScreenedStdioTransport implements Transport, EncodedResultSink {
+  /** Large answers are written from the UTF-8 the audit hashed (see writeSpliced). */
+  readonly takesUtf8 = true;
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;

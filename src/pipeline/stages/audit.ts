@@ -33,16 +33,16 @@ export interface AuditStageOptions {
 }
 
 /**
- * Outermost stage: catches every outcome of the call, renders the agent's response, and writes one
- * audit record before the response is released. If the record cannot be written, the agent gets
- * AUDIT_UNAVAILABLE instead of the result (fail closed).
- */
-/**
  * Responses longer than this many characters keep the UTF-8 bytes that were hashed, for a transport that
  * writes bytes (stdio writes shorter ones whole, as one string with the JSON-RPC envelope).
  */
 const KEEP_UTF8_FROM = 16 * 1024;
 
+/**
+ * Outermost stage: catches every outcome of the call, renders the agent's response, and writes one
+ * audit record before the response is released. If the record cannot be written, the agent gets
+ * AUDIT_UNAVAILABLE instead of the result (fail closed).
+ */
 export function auditStage(options: AuditStageOptions): Stage {
   if (typeof options.sink?.append !== 'function') throw new TypeError('auditStage: a sink with append() is required');
   const { sink, clock, onAuditFailure } = options;
@@ -69,7 +69,7 @@ export function auditStage(options: AuditStageOptions): Stage {
         : resultResponse(ctx.result as NonNullable<typeof ctx.result>, ctx.maskReport ?? { findings: {}, maskedColumns: [] }, ctx.id);
     try {
       // Encoded once: this text is hashed for the record and, where the transport takes it, sent as it is.
-      const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap, KEEP_UTF8_FROM) : undefined;
+      const encoded = ctx.sendsEncoded === true ? encodeJson(ctx.response, cap, ctx.sendsUtf8 === true ? KEEP_UTF8_FROM : undefined) : undefined;
       ctx.encodedResponse = encoded?.text;
       ctx.encodedUtf8 = encoded?.utf8;
       const record = buildRecord(ctx, clock.now(), cap, encoded?.digest);

@@ -77,3 +77,32 @@ describe('DirectPost', () => {
     expect(res.body).toBe('');
   });
 });
+
+describe('DirectPost keep-alive', () => {
+  /** As `exchange`, with the keep-alive interval given. */
+  async function exchangeEvery(keepAliveMs: number, answer: (post: DirectPost) => void): Promise<RawResponse> {
+    server = createServer((_req, res: ServerResponse) => answer(new DirectPost(res, 'session-19', keepAliveMs)));
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    return raw(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  }
+
+  it('turns a quiet POST into an SSE stream with the SDK\'s keep-alive comments, then the answer (issue 19)', async () => {
+    const res = await exchangeEvery(40, (post) => {
+      setTimeout(() => post.write({ result: { content: [] }, jsonrpc: '2.0', id: 5 }, true), 150);
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    expect(res.headers['mcp-session-id']).toBe('session-19');
+    const comments = res.body.split('\n\n').filter((chunk) => chunk === ': keepalive');
+    expect(comments.length).toBeGreaterThanOrEqual(2);
+    expect(res.body.endsWith('event: message\ndata: {"result":{"content":[]},"jsonrpc":"2.0","id":5}\n\n')).toBe(true);
+  });
+
+  it('writes no keep-alive after the answer, and none to a POST that answers in time (issue 19)', async () => {
+    const res = await exchangeEvery(40, (post) => post.write({ result: {}, jsonrpc: '2.0', id: 6 }, true));
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.body).toBe('{"result":{},"jsonrpc":"2.0","id":6}');
+    // The released or answered post's timer is gone: nothing fires on a finished response.
+    await new Promise((r) => setTimeout(r, 120));
+  });
+});
