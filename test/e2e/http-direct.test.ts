@@ -240,6 +240,12 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       await until(async () => (await running(tag)) === 0 && callRecords(session.id).some((r) => r.outcome === 'cancelled'), 'the cancelled record');
       expect(callRecords(session.id)).toHaveLength(1);
       expect(callRecords(session.id)[0]).toMatchObject({ outcome: 'cancelled', error: { code: 'CANCELLED' } });
+      // The id is free for any request: one the SDK serves gets its answer (not dropped as a late message of
+      // the call that went away), then another call.
+      const list = await session.post({ jsonrpc: '2.0', id: 77, method: 'tools/list' });
+      expect(list.status).toBe(200);
+      const listed = list.headers['content-type'] === 'text/event-stream' ? events(list.body).at(-1) : (JSON.parse(list.body) as Record<string, unknown>);
+      expect(listed).toMatchObject({ id: 77, result: { tools: expect.arrayContaining([expect.objectContaining({ name: 'query_sql' })]) as unknown } });
       const next = await session.post({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: oneRow });
       expect(next.status).toBe(200);
       expect(JSON.parse(next.body)).toMatchObject({ id: 77, result: { structuredContent: { rows: [['Ana Silva', '[MASKED]']] } } });

@@ -297,6 +297,8 @@ describe('createApprovalApi: what approvers can do (issue 17)', () => {
     const local = await startApprovalServer(idp);
     try {
       const first = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE a SET x = 1', params: [] } });
+      // "Newest first" orders by creation time (milliseconds): two requests opened within the same one are a tie.
+      await new Promise((resolve) => setTimeout(resolve, 5));
       const second = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE b SET x = $1', params: ['1'] }, justification: 'ticket 7' });
       const done = await local.open(ana, { input: { connection: 'shop', sql: 'UPDATE c SET x = 1' } });
       await local.service.decide(done.id, local.approver(bob), 'deny', 'no');
