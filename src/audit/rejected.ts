@@ -15,7 +15,7 @@ const ERRORS = {
   401: { code: 'UNAUTHENTICATED', outcome: 'unauthenticated', message: 'No verified identity: this call carries no valid credential.' },
   403: { code: 'POLICY_DENIED', outcome: 'denied', message: 'Forbidden: this session belongs to another principal.' },
   404: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Session not found.' },
-  406: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Not acceptable: the client must accept both application/json and text/event-stream.' },
+  406: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Not acceptable: the Accept header leaves out the media types of the answer.' },
   415: { code: 'INVALID_INPUT', outcome: 'invalid', message: 'Unsupported media type: Content-Type must be application/json.' },
 } as const;
 

@@ -164,6 +164,32 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
     }
   });
 
+  it('refuses a GET or DELETE with a header the transport refuses, records it, and the session goes on (issue 19)', async () => {
+    const session = await open();
+    try {
+      const cases: [string, Record<string, string>, number, string][] = [
+        ['GET', { accept: 'application/json' }, 406, 'Not Acceptable: Client must accept text/event-stream'],
+        ['GET', { accept: 'text/event-stream', 'mcp-protocol-version': '1999-01-01' }, 400, 'Bad Request: Unsupported protocol version: 1999-01-01'],
+        ['DELETE', { 'mcp-protocol-version': '1999-01-01' }, 400, 'Bad Request: Unsupported protocol version: 1999-01-01'],
+      ];
+      for (const [method, headers, status, message] of cases) {
+        const res = await raw(`${base}/mcp`, { method, headers: { ...session.headers, ...headers } });
+        expect(res.status, `${method} ${JSON.stringify(headers)}`).toBe(status);
+        const text = (JSON.parse(res.body) as { error: { message: string } }).error.message;
+        expect(text.startsWith(message)).toBe(true);
+        const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(text)?.[1];
+        const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
+        expect(records).toHaveLength(1);
+        expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: `${method} /mcp` });
+      }
+      // Nothing was ended: the session still serves calls.
+      const ok = await session.post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: oneRow });
+      expect(JSON.parse(ok.body)).toMatchObject({ id: 8, result: { structuredContent: { rows: [['Ana Silva', '[MASKED]']] } } });
+    } finally {
+      await session.close();
+    }
+  });
+
   it('refuses an initialize POST with a header the transport refuses, opens no session, and records it (issue 19)', async () => {
     const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'direct-19', version: '1' } } };
     for (const [headers, status] of [

@@ -76,8 +76,8 @@ export interface HttpRejection {
   /**
    * 400: no session and not an initialize request, or (with `headerFault`) an MCP-Protocol-Version header
    * this server does not speak; 401: no verified identity; 403: the session belongs to another principal;
-   * 404: no such session; 406: an Accept header without both application/json and text/event-stream; 415:
-   * a Content-Type other than JSON. The record is kept under `principal` (null for 401), never inside the
+   * 404: no such session; 406: an Accept header without the media types of the answer (a POST's JSON and
+   * event stream, a GET's event stream); 415: a POST whose Content-Type is not JSON. The record is kept under `principal` (null for 401), never inside the
    * session the request named.
    */
   readonly status: 400 | 401 | 403 | 404 | 406 | 415;
@@ -471,20 +471,24 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /**
-   * The header checks of the SDK transport's handlePostRequest (Accept, Content-Type, MCP-Protocol-Version),
-   * with its statuses and messages: airlock makes them itself, so that such a refusal is recorded and a
-   * tools/call served directly has passed them too.
+   * The header checks of the SDK session transport (a POST's Accept and Content-Type, a GET's Accept, and the
+   * MCP-Protocol-Version of any request after initialize), with its statuses and messages: airlock makes them
+   * itself, so that such a refusal is recorded and a tools/call served directly has passed them too.
    */
-  const postHeaderFault = (req: IncomingMessage, transport: WebStandardStreamableHTTPServerTransport | undefined): { readonly status: 400 | 406 | 415; readonly message: string } | undefined => {
+  const headerFault = (req: IncomingMessage, transport: WebStandardStreamableHTTPServerTransport | undefined): { readonly status: 400 | 406 | 415; readonly message: string } | undefined => {
     const accept = req.headers.accept;
-    if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream')) {
-      return { status: 406, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+    if (req.method === 'GET') {
+      if (accept === undefined || !accept.includes('text/event-stream')) return { status: 406, message: 'Not Acceptable: Client must accept text/event-stream' };
+    } else if (req.method === 'POST') {
+      if (accept === undefined || !accept.includes('application/json') || !accept.includes('text/event-stream')) {
+        return { status: 406, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' };
+      }
+      // Node keeps the first of repeated Content-Type headers, where the SDK's web headers join them all.
+      let contentTypes = 0;
+      const raw = req.rawHeaders;
+      for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 12 && (raw[i] as string).toLowerCase() === 'content-type') contentTypes++;
+      if (contentTypes !== 1 || !isJsonContentType(req.headers['content-type'])) return { status: 415, message: 'Unsupported Media Type: Content-Type must be application/json' };
     }
-    // Node keeps the first of repeated Content-Type headers, where the SDK's web headers join them all.
-    let contentTypes = 0;
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 12 && (raw[i] as string).toLowerCase() === 'content-type') contentTypes++;
-    if (contentTypes !== 1 || !isJsonContentType(req.headers['content-type'])) return { status: 415, message: 'Unsupported Media Type: Content-Type must be application/json' };
     // initialize names its version in the body (no transport yet): the header is checked on later requests.
     const version = req.headers['mcp-protocol-version'];
     if (version === undefined || transport === undefined) return undefined;
@@ -494,7 +498,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /**
-   * A 2025-era POST refused for its headers (see postHeaderFault): answered with the SDK transport's status,
+   * A 2025-era request refused for its headers (see headerFault): answered with the SDK transport's status,
    * code and message, and recorded under the caller, like any refused request.
    */
   const refuseHeaders = async (res: ServerResponse, credential: Credential, sessionId: string | undefined, what: Pick<HttpRejection, 'method' | 'tool' | 'arguments'>, fault: { readonly status: 400 | 406 | 415; readonly message: string }): Promise<void> => {
@@ -544,7 +548,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   /**
    * Serves a POST of one 2025-era tools/call without the SDK's transport: true when the session's server took
    * it (see GovernedServer.tryDirect); its answer and related messages reach `res` through trackAnswers.
-   * A POST whose headers the SDK's transport would refuse never gets here (see postHeaderFault).
+   * A POST whose headers the SDK's transport would refuse never gets here (see headerFault).
    */
   const serveDirect = (req: AuthedRequest, res: ServerResponse, session: Session, sessionId: string, message: { method: string; id: RequestId; params?: unknown }): boolean => {
     const key = idKey(message.id);
@@ -674,13 +678,13 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       }
       session.lastSeen = Date.now();
       const transport = session.transport as WebStandardStreamableHTTPServerTransport;
+      const fault = headerFault(req, transport);
+      if (fault !== undefined) {
+        await refuseHeaders(res, credential, sessionId, what, fault);
+        return;
+      }
       let requestIds: RequestId[] = [];
       if (req.method === 'POST') {
-        const fault = postHeaderFault(req, transport);
-        if (fault !== undefined) {
-          await refuseHeaders(res, credential, sessionId, what, fault);
-          return;
-        }
         const screened = await screenBody(res, body, 'http', credential, sessionId);
         if (screened === undefined) return;
         body = screened.body;
@@ -735,7 +739,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       rpcError(res, 400, -32000, `Bad Request: no valid session id; the first request must be initialize [audit id: ${id}]`);
       return;
     }
-    const fault = postHeaderFault(req, undefined);
+    const fault = headerFault(req, undefined);
     if (fault !== undefined) {
       await refuseHeaders(res, credential, undefined, what, fault);
       return;
