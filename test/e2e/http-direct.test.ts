@@ -45,15 +45,15 @@ interface Session {
   close(): Promise<void>;
 }
 
-async function open(): Promise<Session> {
+async function open(protocolVersion = '2025-11-25'): Promise<Session> {
   const headers = { 'content-type': 'application/json', accept: ACCEPT };
   const init = await raw(`${base}/mcp`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'direct-19', version: '1' } } }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion, capabilities: {}, clientInfo: { name: 'direct-19', version: '1' } } }),
   });
   const id = String(init.headers['mcp-session-id'] ?? '');
-  const sessionHeaders = { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' };
+  const sessionHeaders = { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': protocolVersion };
   const post = (body: unknown, extra: Record<string, string> = {}): Promise<RawResponse> =>
     raw(`${base}/mcp`, { method: 'POST', headers: { ...sessionHeaders, ...extra }, body: JSON.stringify(body) });
   expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
@@ -276,6 +276,32 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       expect(next.status).toBe(200);
       expect(JSON.parse(next.body)).toMatchObject({ id: 77, result: { structuredContent: { rows: [['Ana Silva', '[MASKED]']] } } });
       expect(callRecords(session.id)).toHaveLength(2);
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('answers a batch member that reuses the id of a direct call whose client went away (2025-03-26) (issue 19)', async () => {
+    const session = await open('2025-03-26');
+    try {
+      const tag = 'direct_cancel_19d';
+      const req = request(`${base}/mcp`, { method: 'POST', headers: session.headers });
+      const closed = new Promise<void>((resolve) => {
+        req.on('response', (res) => res.resume());
+        req.on('error', () => resolve());
+        req.on('close', () => resolve());
+      });
+      req.end(JSON.stringify({ jsonrpc: '2.0', id: 78, method: 'tools/call', params: slowCall(tag) }));
+      await until(async () => (await running(tag)) === 1, 'the statement to run');
+      req.destroy();
+      await closed;
+      await until(async () => (await running(tag)) === 0 && callRecords(session.id).some((r) => r.outcome === 'cancelled'), 'the cancelled record');
+      // A batch (2025-03-26 allows them) whose one member reuses the id: its answer must not be taken for a late
+      // message of the call that went away.
+      const batch = await session.post([{ jsonrpc: '2.0', id: 78, method: 'tools/list' }]);
+      expect(batch.status).toBe(200);
+      const answers = batch.headers['content-type'] === 'text/event-stream' ? events(batch.body) : (JSON.parse(batch.body) as Record<string, unknown>[]);
+      expect(answers.flat()).toEqual([expect.objectContaining({ id: 78, result: expect.objectContaining({ tools: expect.any(Array) as unknown }) as unknown })]);
     } finally {
       await session.close();
     }

@@ -77,8 +77,8 @@ export interface HttpRejection {
    * 400: no session and not an initialize request, or (with `headerFault`) an MCP-Protocol-Version header
    * this server does not speak; 401: no verified identity; 403: the session belongs to another principal;
    * 404: no such session; 406: an Accept header without the media types of the answer (a POST's JSON and
-   * event stream, a GET's event stream); 415: a POST whose Content-Type is not JSON. The record is kept under `principal` (null for 401), never inside the
-   * session the request named.
+   * event stream, a GET's event stream); 415: a POST whose Content-Type is not JSON. The record is kept
+   * under `principal` (null for 401), never inside the session the request named.
    */
   readonly status: 400 | 401 | 403 | 404 | 406 | 415;
   /** The request was refused for its headers (400, 406, 415), as the SDK's transport refuses them. */
@@ -551,15 +551,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
    * A POST whose headers the SDK's transport would refuse never gets here (see headerFault).
    */
   const serveDirect = (req: AuthedRequest, res: ServerResponse, session: Session, sessionId: string, message: { method: string; id: RequestId; params?: unknown }): boolean => {
+    if (!session.server.tryDirect(message, req.auth === undefined ? undefined : { authInfo: req.auth })) return false;
+    // The handler starts in a microtask (see GovernedServer.serveDirect): the POST is registered before it
+    // can send anything related to the request.
     const key = idKey(message.id);
     const post = new DirectPost(res, sessionId);
     session.direct.open.set(key, post);
-    session.direct.gone.delete(key);
-    if (!session.server.tryDirect(message, req.auth === undefined ? undefined : { authInfo: req.auth })) {
-      session.direct.open.delete(key);
-      post.release();
-      return false;
-    }
     res.on('close', () => {
       if (session.direct.open.get(key) === post) forget(session.direct, key);
       post.release();
@@ -706,7 +703,8 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         requestIds = requests.map((m) => m.id);
         for (const id of requestIds) {
           session.pending.add(idKey(id));
-          // A new request with the id of an ended direct call: its answers are this one's, not late ones.
+          // A new request with the id of an ended direct call (a single request or a batch member): its
+          // answers are this one's, not late ones of that call.
           session.direct.gone.delete(idKey(id));
         }
         // A client that goes away mid-call cancels it, as notifications/cancelled would.
