@@ -67,6 +67,21 @@ function events(body: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
 }
 
+/** The JSON-RPC messages of an answer, whether it came as an event stream or as one JSON body (or array). */
+function messagesIn(res: RawResponse): Record<string, unknown>[] {
+  if (res.headers['content-type'] === 'text/event-stream') return events(res.body);
+  return [JSON.parse(res.body) as Record<string, unknown> | Record<string, unknown>[]].flat();
+}
+
+/** The one audit record of a refusal whose error message ends with its audit id. */
+function refusalRecord(message: string): ReturnType<typeof readAudit>[number] {
+  const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(message)?.[1];
+  expect(auditId, message).toBeDefined();
+  const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
+  expect(records).toHaveLength(1);
+  return records[0] as ReturnType<typeof readAudit>[number];
+}
+
 const callRecords = (sessionId: string): ReturnType<typeof readAudit> => readAudit(`${dir}/audit`).filter((r) => r.sessionId === sessionId && r.tool === 'query_sql');
 
 /** A statement that runs until cancelled, tagged so pg_stat_activity can find it. */
@@ -146,12 +161,9 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
         expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32000 } });
         expect(body.error.message.startsWith(message)).toBe(true);
         // One record of the refusal, under the caller, naming the session it claimed and the call it carried.
-        const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(body.error.message)?.[1];
-        expect(auditId).toBeDefined();
-        const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
-        expect(records).toHaveLength(1);
-        expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: 'query_sql', principal: { email: 'ana@example.com' } });
-        expect(JSON.stringify(records[0])).toContain(message);
+        const record = refusalRecord(body.error.message);
+        expect(record).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: 'query_sql', principal: { email: 'ana@example.com' } });
+        expect(JSON.stringify(record)).toContain(message);
       }
       expect(callRecords(session.id)).toHaveLength(0);
       // The same id is free again: nothing stayed in flight.
@@ -177,10 +189,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
         expect(res.status, `${method} ${JSON.stringify(headers)}`).toBe(status);
         const text = (JSON.parse(res.body) as { error: { message: string } }).error.message;
         expect(text.startsWith(message)).toBe(true);
-        const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(text)?.[1];
-        const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
-        expect(records).toHaveLength(1);
-        expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: `${method} /mcp` });
+        expect(refusalRecord(text)).toMatchObject({ outcome: 'invalid', sessionId: '', claimedSessionId: session.id, tool: `${method} /mcp` });
       }
       // Nothing was ended: the session still serves calls.
       const ok = await session.post({ jsonrpc: '2.0', id: 8, method: 'tools/call', params: oneRow });
@@ -200,10 +209,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       expect(res.status).toBe(status);
       expect(res.headers['mcp-session-id']).toBeUndefined();
       const message = (JSON.parse(res.body) as { error: { message: string } }).error.message;
-      const auditId = /\[audit id: ([0-9a-f-]{36})\]$/.exec(message)?.[1];
-      const records = readAudit(`${dir}/audit`).filter((r) => r.id === auditId);
-      expect(records).toHaveLength(1);
-      expect(records[0]).toMatchObject({ outcome: 'invalid', sessionId: '', tool: 'initialize', error: { code: 'INVALID_INPUT' } });
+      expect(refusalRecord(message)).toMatchObject({ outcome: 'invalid', sessionId: '', tool: 'initialize', error: { code: 'INVALID_INPUT' } });
     }
   });
 
@@ -235,7 +241,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       // taken for a late message of the cancelled call), then by another call.
       const list = await session.post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/list' });
       expect(list.status).toBe(200);
-      const listed = list.headers['content-type'] === 'text/event-stream' ? events(list.body).at(-1) : (JSON.parse(list.body) as Record<string, unknown>);
+      const listed = messagesIn(list).at(-1);
       expect(listed).toMatchObject({ id: 'slow-1', result: { tools: expect.arrayContaining([expect.objectContaining({ name: 'query_sql' })]) as unknown } });
       const again = await session.post({ jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: oneRow });
       expect(again.status).toBe(200);
@@ -270,7 +276,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       // the call that went away), then another call.
       const list = await session.post({ jsonrpc: '2.0', id: 77, method: 'tools/list' });
       expect(list.status).toBe(200);
-      const listed = list.headers['content-type'] === 'text/event-stream' ? events(list.body).at(-1) : (JSON.parse(list.body) as Record<string, unknown>);
+      const listed = messagesIn(list).at(-1);
       expect(listed).toMatchObject({ id: 77, result: { tools: expect.arrayContaining([expect.objectContaining({ name: 'query_sql' })]) as unknown } });
       const next = await session.post({ jsonrpc: '2.0', id: 77, method: 'tools/call', params: oneRow });
       expect(next.status).toBe(200);
@@ -300,8 +306,7 @@ describe('a 2025-era tools/call POST served by airlock directly (issue 19)', () 
       // message of the call that went away.
       const batch = await session.post([{ jsonrpc: '2.0', id: 78, method: 'tools/list' }]);
       expect(batch.status).toBe(200);
-      const answers = batch.headers['content-type'] === 'text/event-stream' ? events(batch.body) : (JSON.parse(batch.body) as Record<string, unknown>[]);
-      expect(answers.flat()).toEqual([expect.objectContaining({ id: 78, result: expect.objectContaining({ tools: expect.any(Array) as unknown }) as unknown })]);
+      expect(messagesIn(batch)).toEqual([expect.objectContaining({ id: 78, result: expect.objectContaining({ tools: expect.any(Array) as unknown }) as unknown })]);
     } finally {
       await session.close();
     }
