@@ -12,8 +12,14 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  *   next one, instead of V8's default of up to 4×: a server with ~50 MB live otherwise lets its heap reach
  *   ~200 MB of mostly garbage. 1.5× costs no measurable CPU per call; 1.2× saved ~13 MB more but cost ~25%
  *   more CPU per 1,000-row call. A growth factor, not a limit: a large call still gets the heap it needs.
+ * - `--interrupt-budget=16384`: V8 optimises a hot JavaScript function after a quarter of the bytecode it
+ *   otherwise runs first (67,584). A stdio server lives one agent session, often a few hundred calls; with V8's
+ *   default, calls 100–1,100 still ran much of the call path unoptimised: 1-row query_sql calls cost ~1.7 ms
+ *   of server CPU there against ~0.7 ms once warm. At a quarter, the same window costs ~0.3 ms less per call
+ *   (p50 vs the MCP reference Postgres server, calls alternating: +0.47–0.72 ms → +0.31–0.34 ms); the warm
+ *   cost is unchanged.
  */
-export const SERVER_V8_FLAGS: readonly string[] = ['--liftoff-only', '--heap-growing-percent=50'];
+export const SERVER_V8_FLAGS: readonly string[] = ['--liftoff-only', '--heap-growing-percent=50', '--interrupt-budget=16384'];
 
 /**
  * The largest semi-space a stdio server's young generation grows to (bytes; V8's own limit on 64-bit is 16 MB).

@@ -39,7 +39,7 @@ const semiSpaces = (setup: string): { initial: number; largest: number; last: nu
 
 describe('the server process V8 settings (issue 19)', () => {
   it('are each known to this Node', () => {
-    expect(SERVER_V8_FLAGS).toEqual(['--liftoff-only', '--heap-growing-percent=50']);
+    expect(SERVER_V8_FLAGS).toEqual(['--liftoff-only', '--heap-growing-percent=50', '--interrupt-budget=16384']);
     expect(STDIO_SEMI_SPACE_LIMIT).toBe(8 * MB);
     // The young generation is limited through this flag, set at run time: it must exist too.
     for (const flag of [...SERVER_V8_FLAGS, '--semi-space-growth-factor=1', '--semi-space-growth-factor=2']) expect(accepted([flag]), flag).toEqual({ status: 0, stderr: '' });
@@ -61,6 +61,33 @@ describe('the server process V8 settings (issue 19)', () => {
       const run = semiSpaces(`limitYoungGeneration(${limit * MB});`);
       expect(run.largest, `limit ${limit} MB`).toBe(limit * MB);
     }
+  });
+
+  it('make V8 optimise a hot function after about a quarter of the calls, set at run time by tuneServerHeap (issue 19)', () => {
+    // How many calls of a small function V8 makes before it marks it for its optimising compiler (or has done
+    // so), in a child with V8's own status bits (optimised 1<<4, marked 1<<8, marked concurrent 1<<9,
+    // optimising concurrently 1<<10).
+    const callsToOptimise = (setup: string): number => {
+      const module = fileURLToPath(new URL('../../../dist/src/cli/server-heap.js', import.meta.url));
+      const script = [
+        `const { tuneServerHeap } = await import(${JSON.stringify(module)});`,
+        setup,
+        'function hot(rows) { let n = 0; for (const row of rows) n += row.id * 2 + row.name.length; return n; }',
+        "const rows = Array.from({ length: 8 }, (_, i) => ({ id: i, name: 'n' + i }));",
+        'let calls = 0;',
+        'while (calls < 1e6 && (%GetOptimizationStatus(hot) & ((1 << 4) | (1 << 8) | (1 << 9) | (1 << 10))) === 0) { hot(rows); calls++; }',
+        'process.stdout.write(String(calls));',
+      ].join('\n');
+      const run = spawnSync(process.execPath, ['--allow-natives-syntax', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(run.stderr).toBe('');
+      return Number(run.stdout);
+    };
+    const stock = callsToOptimise('');
+    const tuned = callsToOptimise('tuneServerHeap(true);');
+    expect(stock).toBeGreaterThan(0);
+    expect(stock).toBeLessThan(1e6);
+    expect(tuned).toBeGreaterThan(0);
+    expect(tuned).toBeLessThan(stock / 2);
   });
 
   it('would be caught if one were not', () => {
