@@ -32,21 +32,21 @@ export function rng(seed: number): () => number {
   };
 }
 
-type Rand = () => number;
-const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
-const LOWER = 'abcdefghijklmnopqrstuvwxyz';
-const DIGITS = '0123456789';
-const ALNUM = UPPER + LOWER + DIGITS;
-const HEX = '0123456789abcdef';
+export type Rand = () => number;
+export const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+export const LOWER = 'abcdefghijklmnopqrstuvwxyz';
+export const DIGITS = '0123456789';
+export const ALNUM = UPPER + LOWER + DIGITS;
+export const HEX = '0123456789abcdef';
 
-const int = (r: Rand, n: number): number => Math.floor(r() * n);
-const pick = <T>(r: Rand, items: readonly T[]): T => items[int(r, items.length)] as T;
-const chars = (r: Rand, alphabet: string, n: number): string => Array.from({ length: n }, () => alphabet[int(r, alphabet.length)]).join('');
+export const int = (r: Rand, n: number): number => Math.floor(r() * n);
+export const pick = <T>(r: Rand, items: readonly T[]): T => items[int(r, items.length)] as T;
+export const chars = (r: Rand, alphabet: string, n: number): string => Array.from({ length: n }, () => alphabet[int(r, alphabet.length)]).join('');
 
 /** A piece of text: literal, or a value labelled with the detector that must find it. */
-type Piece = string | readonly [DetectorName, string];
+export type Piece = string | readonly [DetectorName, string];
 
-function sample(kind: string, pieces: readonly Piece[]): Sample {
+export function sample(kind: string, pieces: readonly Piece[]): Sample {
   let text = '';
   const expected: Expected[] = [];
   for (const piece of pieces) {
