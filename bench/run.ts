@@ -137,6 +137,11 @@ async function main(): Promise<void> {
     }
     return;
   }
+  // BENCH_ONLY=masking: the masking table alone (in-process, no PostgreSQL).
+  if (process.env.BENCH_ONLY === 'masking') {
+    process.stdout.write(`${(await maskingBench()).join('\n')}\n`);
+    return;
+  }
   // BENCH_ONLY=audit: the audit store table alone (append at 1k/100k/1M records, then verify); no PostgreSQL.
   if (process.env.BENCH_ONLY === 'audit') {
     process.stdout.write(`${(await auditBench()).join('\n')}\n`);
@@ -252,7 +257,7 @@ async function main(): Promise<void> {
       );
       lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
       lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
-      lines.push('', ...maskingBench());
+      lines.push('', ...(await maskingBench()));
       lines.push('', ...(await auditBench()));
       lines.push('', ...(await approvalsBench(adminUrl, work)));
       lines.push('', ...(await storageBench(work)));
