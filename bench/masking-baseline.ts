@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import { MaskContext, Masker } from '../src/masking/masker.js';
 import { DETECTOR_NAMES } from '../src/masking/detectors.js';
 import { MaskingStream } from '../src/masking/stream.js';
@@ -99,6 +99,8 @@ export async function loadBaseline(commit = BASELINE_COMMIT, root = repoRoot()):
   } catch (error) {
     return { reason: `today's engine could not be built: ${error instanceof Error ? error.message : String(error)}` };
   } finally {
+    // esbuild's service process would outlive the build (and be a process left behind in a test).
+    await stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
