@@ -6,7 +6,7 @@
  * masking a 1,000-row × 10-column SQL result. Every figure is measured for the working tree's engine and for
  * today's engine (git commit BASELINE_COMMIT, built by masking-baseline.ts) alternately in the same run, and
  * printed with their ratio. Run alone with `npm run build && BENCH_ONLY=masking node dist/bench/run.js`
- * (or `node dist/bench/masking.js`); BENCH_MASK_MB sets the dense and sparse sizes (default 32),
+ * (or `node dist/bench/masking.js`); BENCH_MASK_MB sets the dense and sparse sizes (default 16),
  * BENCH_MASK_ADV_MB each adversarial input (default 4), BENCH_MASK_PASSES the passes (default 3).
  */
 import { cpus, loadavg } from 'node:os';
@@ -135,7 +135,7 @@ function row(label: string, figure: Figure, target: string): string {
 
 /** The masking figures as markdown lines (the bench prints them; BENCHMARKS.md quotes them). */
 export async function maskingBench(
-  megabytes = Number(process.env.BENCH_MASK_MB ?? 32),
+  megabytes = Number(process.env.BENCH_MASK_MB ?? 16),
   adversarialMb = Number(process.env.BENCH_MASK_ADV_MB ?? 4),
   passes = Number(process.env.BENCH_MASK_PASSES ?? 3),
 ): Promise<string[]> {
@@ -169,8 +169,8 @@ export async function maskingBench(
     const stream = compare(sides, passes, (side, deadline) => streamed(side.masker, side.engine, file, deadline), (side) => streamed(side.masker, side.engine, file.slice(0, 1024 * 1024), Number.POSITIVE_INFINITY));
     table.push(row(`${input.name}, one stream in 64 KiB chunks`, stream, 'no slower than line by line'));
     for (const side of sides) {
-      const ratio = median(stream.passes[side.name].map(mbps)) / median(lines.passes[side.name].map(mbps));
-      streamVsLines.push(`${input.name.split(',')[0]}, ${side.name === 'current' ? 'working tree' : `today (${BASELINE_COMMIT})`}: stream/line-by-line ${ratio.toFixed(2)}×`);
+      const ratio = (rate: (p: Pass) => number): string => (median(stream.passes[side.name].map(rate)) / median(lines.passes[side.name].map(rate))).toFixed(2);
+      streamVsLines.push(`${input.name.split(',')[0]}, ${side.name === 'current' ? 'working tree' : `today (${BASELINE_COMMIT})`}: stream/line-by-line ${ratio(mbps)}× by wall time, ${ratio(cpuMbps)}× by CPU time (target ≥ 1)`);
     }
     if ('planted' in log) {
       const planted = (log as ReturnType<typeof sparseLog>).planted;
