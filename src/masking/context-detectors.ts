@@ -185,16 +185,121 @@ function dottedQuadEnd(text: string, i: number): number {
   return j;
 }
 
-/** "version 1.2.3.4", "version=1.2.3.4": a version, not an address ("v1.2.3.4" is glued to a word). */
-function versionBefore(text: string, i: number): boolean {
-  let j = i;
-  const c = text.charCodeAt(j - 1);
-  if (c === 32 || c === 58 || c === 61) j--;
-  return j >= 7 && text.slice(j - 7, j).toLowerCase() === 'version';
+/** A word that names a version: `version`, `ver`, `build`, `release`, `firmware`, also as a key's last part. */
+const VERSION_WORD = /(?:^|[_.-])(?:version|ver|build|release|firmware|fw|rev|revision)$/;
+const VERSION_CAMEL = /[a-z0-9](?:Version|Ver|Build|Release|Firmware|Revision)$/;
+
+/** Characters between a key and its value: spaces, `=`, `:`, quotes and the backslashes of escaped JSON. */
+const isValueSeparator = (c: number): boolean => c === 32 || c === 9 || c === 58 || c === 61 || c === 34 || c === 39 || c === 92;
+
+/** The key-like word that ends at `end` (exclusive): at most 64 characters of `[A-Za-z0-9_.-]`. */
+function wordBefore(text: string, end: number): string {
+  let s = end;
+  while (s > 0 && end - s < 64 && is(text, s - 1, KEY)) s--;
+  return text.slice(s, end);
 }
 
-/** IPv4 addresses in `[from, to)`: from each '.', step back to the start of the dotted run. */
-export function ipv4In(text: string, from: number, to: number, out: Sink): void {
+/** The key or word before a value at `i`, over at most 12 separators (`": \"` of escaped JSON too). */
+function keyBefore(text: string, i: number): string {
+  let j = i;
+  while (j > 0 && i - j < 12 && isValueSeparator(text.charCodeAt(j - 1))) j--;
+  return j === i && i > 0 && is(text, i - 1, KEY) ? '' : wordBefore(text, j);
+}
+
+/** `version 1.2.3.4`, `"app_version": "1.2.3.4"`, `clientVersion=1.2.3.4`: a version, not an address. */
+function versionBefore(text: string, i: number): boolean {
+  const word = keyBefore(text, i);
+  if (word === '') return false;
+  const lower = word.toLowerCase();
+  return VERSION_WORD.test(lower) || VERSION_CAMEL.test(word);
+}
+
+/**
+ * `Product/` just before `i` (`Chrome/131.0.0.0`, `grpc-java-netty/1.62.0.1`): the token starts with a
+ * letter and does not continue a path (`/hosts/10.1.2.3`, `https://example.com/10.1.2.3` are addresses).
+ */
+function productBefore(text: string, i: number): boolean {
+  if (text.charCodeAt(i - 1) !== 47) return false;
+  let s = i - 1;
+  while (s > 0 && i - 1 - s < 64 && is(text, s - 1, KEY)) s--;
+  if (s === i - 1 || !is(text, s, WORD) || is(text, s, DIGIT) || text.charCodeAt(s) === 95) return false;
+  const before = text.charCodeAt(s - 1);
+  return before !== 47 && before !== 64 && before !== 58;
+}
+
+/** A quoted or line-start value that opens with `Product/<digit>`: how every user agent begins. */
+function productAt(text: string, s: number): boolean {
+  let e = s;
+  while (e - s < 64 && is(text, e, KEY)) e++;
+  return e > s && !is(text, s, DIGIT) && text.charCodeAt(e) === 47 && is(text, e + 1, DIGIT);
+}
+
+/** `user_agent`, `userAgent`, `http_user_agent`, `User-Agent`, `ua`: keys whose value is a user agent. */
+const UA_KEY = /(?:^|[_.-])ua$|user[_-]?agent$/i;
+
+/**
+ * Which field of a text the IPv4 candidates are in, remembered across the candidates of one scan so that
+ * no character is read twice: `scanned` is the last candidate looked from, `ua` whether its field is a
+ * user agent.
+ */
+export interface FieldMemo {
+  scanned: number;
+  ua: boolean;
+}
+
+/** A new memo for one scan of one text. */
+export const fieldMemo = (): FieldMemo => ({ scanned: 0, ua: false });
+
+/** How far back a user-agent field is looked for: longer user agents are rare (and then addresses stay masked). */
+const UA_REACH = 1024;
+
+/**
+ * Whether `i` is inside a user-agent field: a quoted value under a user-agent key, a bare quoted value that
+ * opens with `Product/<digit>` (the user-agent column of an access log or CSV export), or a
+ * `User-Agent:` header line. The field starts after the nearest quote or line break before `i`.
+ */
+function inUserAgent(text: string, i: number, memo: FieldMemo): boolean {
+  const stop = Math.max(memo.scanned, i - UA_REACH, 0);
+  let b = i - 1;
+  while (b >= stop) {
+    const c = text.charCodeAt(b);
+    if (c === 34 || c === 10 || c === 13 || (c === 110 && text.charCodeAt(b - 1) === 92)) break;
+    b--;
+  }
+  const reused = b < stop && stop === memo.scanned && memo.scanned > 0;
+  memo.scanned = i;
+  if (reused) return memo.ua;
+  if (b < stop && b >= 0) {
+    memo.ua = false;
+    return false;
+  }
+  memo.ua = b >= 0 && text.charCodeAt(b) === 34 ? quotedUserAgent(text, b) : headerUserAgent(text, b + 1);
+  return memo.ua;
+}
+
+/** The value opened by the quote at `quote` is a user agent (by its key, or by its first token when it has none). */
+function quotedUserAgent(text: string, quote: number): boolean {
+  let k = quote - 1;
+  while (k >= 0 && quote - k <= 8 && text.charCodeAt(k) === 92) k--;
+  while (k >= 0 && quote - k <= 16 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
+  const sep = text.charCodeAt(k);
+  if (sep !== 58 && sep !== 61) return productAt(text, quote + 1);
+  return UA_KEY.test(keyBefore(text, k));
+}
+
+/** A header line `User-Agent: …` (after a real or escaped line break), or a line that opens with `Product/<digit>`. */
+function headerUserAgent(text: string, s: number): boolean {
+  let j = s;
+  while (j < text.length && j - s < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+  return text.slice(j, j + 11).toLowerCase() === 'user-agent:';
+}
+
+/**
+ * IPv4 addresses in `[from, to)`: from each '.', step back to the start of the dotted run. A dotted quad
+ * that is a version (after `Product/`, after a version word or key, inside a user-agent field) is left
+ * readable: reduced user agents (`Chrome/131.0.0.0`) are on every request.
+ */
+export function ipv4In(text: string, from: number, to: number, out: Sink, memo: FieldMemo = fieldMemo()): void {
   let reach = from;
   for (let dot = text.indexOf('.', from); dot >= 0 && dot < to; dot = text.indexOf('.', dot + 1)) {
     if (dot < reach) continue;
@@ -205,7 +310,8 @@ export function ipv4In(text: string, from: number, to: number, out: Sink): void 
     if (end < 0) continue;
     reach = end;
     if (is(text, end, WORD) || (text.charCodeAt(end) === 46 && is(text, end + 1, DIGIT)) || !isIPv4(text.slice(i, end))) continue;
-    if (!versionBefore(text, i)) out.push({ start: i, end, type: 'IP_ADDRESS' });
+    if (productBefore(text, i) || versionBefore(text, i) || inUserAgent(text, i, memo)) continue;
+    out.push({ start: i, end, type: 'IP_ADDRESS' });
   }
 }
 
