@@ -219,6 +219,8 @@ function adjacent(r: Rand): Piece[] {
     (): Piece[] => [PHONE(a), ` ${epochSeconds(r)}`],
     (): Piece[] => [`${decimalId(r)} `, PHONE(a)],
     (): Piece[] => [PHONE(intlPhone(r)), ' ', PHONE(a)],
+    (): Piece[] => [PHONE(a), ' ', CARD(card(r)), ' ', PHONE(usPhone(r))],
+    (): Piece[] => [CARD(card(r)), ' ', PHONE(intlPhone(r))],
   ])();
 }
 

@@ -9,7 +9,7 @@ const all = [...DETECTOR_NAMES];
 const scores = score(samples, (text) => detect(text, all));
 
 /** The types this group labels (issue 20): addresses, phones, and the cards that sit next to phones. */
-const TYPES: readonly DetectorName[] = ['IP_ADDRESS'];
+const TYPES: readonly DetectorName[] = ['IP_ADDRESS', 'PHONE', 'CREDIT_CARD'];
 
 describe('detect on the digit-run cases (issue 20)', () => {
   it('generates the same cases on every run, across every kind', () => {
@@ -27,7 +27,7 @@ describe('detect on the digit-run cases (issue 20)', () => {
 
   it('leaves every version, user agent and decimal id readable (issue 20)', () => {
     const flagged = samples
-      .filter((s) => s.kind.startsWith('negative:version'))
+      .filter((s) => s.kind.startsWith('negative:'))
       .map((s) => ({ kind: s.kind, text: s.text, found: detect(s.text, all).map((d) => `${d.type}:${s.text.slice(d.start, d.end)}`) }))
       .filter((s) => s.found.length > 0);
     expect(flagged).toEqual([]);
@@ -62,5 +62,43 @@ describe('dotted quads: versions are not addresses (issue 20)', () => {
     ['server: 10.0.0.5', ['10.0.0.5']],
   ])('finds the addresses in %s', (text, addresses) => {
     expect(found(text).filter((f) => f.startsWith('IP_ADDRESS'))).toEqual(addresses.map((a) => `IP_ADDRESS:${a}`));
+  });
+});
+
+const phones = (text: string): string[] => found(text).filter((f) => !f.startsWith('IP_ADDRESS'));
+
+describe('phone numbers next to other digit runs (issue 20)', () => {
+  it.each([
+    ['(415) 555-2671 (415) 555-2672', ['PHONE:(415) 555-2671', 'PHONE:(415) 555-2672']],
+    ['4155552671 4111111111111111', ['PHONE:4155552671', 'CREDIT_CARD:4111111111111111']],
+    ['4111111111111111 4155552671', ['CREDIT_CARD:4111111111111111', 'PHONE:4155552671']],
+    ['4111 1111 1111 1111 415.555.2671', ['CREDIT_CARD:4111 1111 1111 1111', 'PHONE:415.555.2671']],
+    ['4155552671 4155552672 +44 20 7946 0958', ['PHONE:4155552671', 'PHONE:4155552672', 'PHONE:+44 20 7946 0958']],
+    ['+49 30 1234567 617-234-6491', ['PHONE:+49 30 1234567', 'PHONE:617-234-6491']],
+    ['7302712376834738291 (212) 234-5678', ['PHONE:(212) 234-5678']],
+    ['| 42 | 2125550123 1764460800 |', ['PHONE:2125550123']],
+    ['call 4155552671 2026-11-29', ['PHONE:4155552671']],
+    ['6011-2408-7535-9925 415-755-0240', ['CREDIT_CARD:6011-2408-7535-9925', 'PHONE:415-755-0240']],
+    ['4246 6501 6165 9006 702-349-2929', ['CREDIT_CARD:4246 6501 6165 9006', 'PHONE:702-349-2929']],
+    ['+1 (646) 223-4670 (512) 307-4253', ['PHONE:+1 (646) 223-4670', 'PHONE:(512) 307-4253']],
+  ])('finds each number in %s', (text, want) => {
+    expect(phones(text)).toEqual(want);
+  });
+});
+
+describe('decimal ids are not phones (issue 20)', () => {
+  it.each(['order_id=4155552671', '{"id": 2125550123}', '"userId":"6465550199"', 'span_id=2125550123 trace=4155552671', 'build #6175550123', 'Order ID: 3035550123', '{"responseSize":"2125550123"}', 'invoice 2125550123 paid', 'createdAt=4155552671'])('leaves %s readable', (text) => {
+    expect(phones(text)).toEqual([]);
+  });
+
+  it.each([
+    ['phone_number=4155552671', ['PHONE:4155552671']],
+    ['{"contact_id": "2125550123"}', ['PHONE:2125550123']],
+    ['order_id=123 phone=4155552671', ['PHONE:4155552671']],
+    ['{"id": 7, "mobile": "+1 (212) 234-5678"}', ['PHONE:+1 (212) 234-5678']],
+    ['updated: 818-754-1422', ['PHONE:818-754-1422']],
+    ['order_id: 415-555-2671', ['PHONE:415-555-2671']],
+  ])('still finds the phone in %s', (text, want) => {
+    expect(phones(text)).toEqual(want);
   });
 });
