@@ -73,6 +73,20 @@ interface Group {
   readonly end: number;
 }
 
+/**
+ * Whether the card made of groups `g..k` takes its last group from the next token: that group is joined
+ * by another separator than the card's first ("6011-2408-7535-9925 415-755-0240"), or by a space while a
+ * dash joins it to the digits after it ("4246 6501 6165 9006 702-349-2929"), and more digits follow it:
+ * a card, then a phone number.
+ */
+function continuedOtherwise(text: string, groups: readonly Group[], g: number, k: number): boolean {
+  // A card that ends its run may mix separators ("4111 1111 1111-1111").
+  if (k === g || k + 1 >= groups.length) return false;
+  const last = groups[k] as Group;
+  const joined = text.charCodeAt(last.start - 1);
+  return joined !== text.charCodeAt((groups[g + 1] as Group).start - 1) || (joined === 32 && text.charCodeAt(last.end) === 45);
+}
+
 /** Finds card numbers in text. Offsets are JS string indices into `text`. */
 export function findCards(text: string): Finding[] {
   const findings: Finding[] = [];
@@ -117,7 +131,7 @@ export function cardsIn(text: string, from: number, to: number, out: { push(find
         const group = groups[k] as Group;
         digits += text.slice(group.start, group.end);
         if (digits.length > 19) break;
-        if (isCardNumber(digits)) best = k;
+        if (isCardNumber(digits) && !continuedOtherwise(text, groups, g, k)) best = k;
       }
       if (best >= 0) {
         out.push({ start: (groups[g] as Group).start, end: (groups[best] as Group).end, type: 'CREDIT_CARD' });

@@ -185,16 +185,121 @@ function dottedQuadEnd(text: string, i: number): number {
   return j;
 }
 
-/** "version 1.2.3.4", "version=1.2.3.4": a version, not an address ("v1.2.3.4" is glued to a word). */
-function versionBefore(text: string, i: number): boolean {
-  let j = i;
-  const c = text.charCodeAt(j - 1);
-  if (c === 32 || c === 58 || c === 61) j--;
-  return j >= 7 && text.slice(j - 7, j).toLowerCase() === 'version';
+/** A word that names a version: `version`, `ver`, `build`, `release`, `firmware`, also as a key's last part. */
+const VERSION_WORD = /(?:^|[_.-])(?:version|ver|build|release|firmware|fw|rev|revision)$/;
+const VERSION_CAMEL = /[a-z0-9](?:Version|Ver|Build|Release|Firmware|Revision)$/;
+
+/** Characters between a key and its value: spaces, `=`, `:`, quotes and the backslashes of escaped JSON. */
+const isValueSeparator = (c: number): boolean => c === 32 || c === 9 || c === 58 || c === 61 || c === 34 || c === 39 || c === 92;
+
+/** The key-like word that ends at `end` (exclusive): at most 64 characters of `[A-Za-z0-9_.-]`. */
+function wordBefore(text: string, end: number): string {
+  let s = end;
+  while (s > 0 && end - s < 64 && is(text, s - 1, KEY)) s--;
+  return text.slice(s, end);
 }
 
-/** IPv4 addresses in `[from, to)`: from each '.', step back to the start of the dotted run. */
-export function ipv4In(text: string, from: number, to: number, out: Sink): void {
+/** The key or word before a value at `i`, over at most 12 separators (`": \"` of escaped JSON too). */
+function keyBefore(text: string, i: number): string {
+  let j = i;
+  while (j > 0 && i - j < 12 && isValueSeparator(text.charCodeAt(j - 1))) j--;
+  return j === i && i > 0 && is(text, i - 1, KEY) ? '' : wordBefore(text, j);
+}
+
+/** `version 1.2.3.4`, `"app_version": "1.2.3.4"`, `clientVersion=1.2.3.4`: a version, not an address. */
+function versionBefore(text: string, i: number): boolean {
+  const word = keyBefore(text, i);
+  if (word === '') return false;
+  const lower = word.toLowerCase();
+  return VERSION_WORD.test(lower) || VERSION_CAMEL.test(word);
+}
+
+/**
+ * `Product/` just before `i` (`Chrome/131.0.0.0`, `grpc-java-netty/1.62.0.1`): the token starts with a
+ * letter and does not continue a path (`/hosts/10.1.2.3`, `https://example.com/10.1.2.3` are addresses).
+ */
+function productBefore(text: string, i: number): boolean {
+  if (text.charCodeAt(i - 1) !== 47) return false;
+  let s = i - 1;
+  while (s > 0 && i - 1 - s < 64 && is(text, s - 1, KEY)) s--;
+  if (s === i - 1 || !is(text, s, WORD) || is(text, s, DIGIT) || text.charCodeAt(s) === 95) return false;
+  const before = text.charCodeAt(s - 1);
+  return before !== 47 && before !== 64 && before !== 58;
+}
+
+/** A quoted or line-start value that opens with `Product/<digit>`: how every user agent begins. */
+function productAt(text: string, s: number): boolean {
+  let e = s;
+  while (e - s < 64 && is(text, e, KEY)) e++;
+  return e > s && !is(text, s, DIGIT) && text.charCodeAt(e) === 47 && is(text, e + 1, DIGIT);
+}
+
+/** `user_agent`, `userAgent`, `http_user_agent`, `User-Agent`, `ua`: keys whose value is a user agent. */
+const UA_KEY = /(?:^|[_.-])ua$|user[_-]?agent$/i;
+
+/**
+ * Which field of a text the IPv4 candidates are in, remembered across the candidates of one scan so that
+ * no character is read twice: `scanned` is the last candidate looked from, `ua` whether its field is a
+ * user agent.
+ */
+export interface FieldMemo {
+  scanned: number;
+  ua: boolean;
+}
+
+/** A new memo for one scan of one text. */
+export const fieldMemo = (): FieldMemo => ({ scanned: 0, ua: false });
+
+/** How far back a user-agent field is looked for: longer user agents are rare (and then addresses stay masked). */
+const UA_REACH = 1024;
+
+/**
+ * Whether `i` is inside a user-agent field: a quoted value under a user-agent key, a bare quoted value that
+ * opens with `Product/<digit>` (the user-agent column of an access log or CSV export), or a
+ * `User-Agent:` header line. The field starts after the nearest quote or line break before `i`.
+ */
+function inUserAgent(text: string, i: number, memo: FieldMemo): boolean {
+  const stop = Math.max(memo.scanned, i - UA_REACH, 0);
+  let b = i - 1;
+  while (b >= stop) {
+    const c = text.charCodeAt(b);
+    if (c === 34 || c === 10 || c === 13 || (c === 110 && text.charCodeAt(b - 1) === 92)) break;
+    b--;
+  }
+  const reused = b < stop && stop === memo.scanned && memo.scanned > 0;
+  memo.scanned = i;
+  if (reused) return memo.ua;
+  if (b < stop && b >= 0) {
+    memo.ua = false;
+    return false;
+  }
+  memo.ua = b >= 0 && text.charCodeAt(b) === 34 ? quotedUserAgent(text, b) : headerUserAgent(text, b + 1);
+  return memo.ua;
+}
+
+/** The value opened by the quote at `quote` is a user agent (by its key, or by its first token when it has none). */
+function quotedUserAgent(text: string, quote: number): boolean {
+  let k = quote - 1;
+  while (k >= 0 && quote - k <= 8 && text.charCodeAt(k) === 92) k--;
+  while (k >= 0 && quote - k <= 16 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
+  const sep = text.charCodeAt(k);
+  if (sep !== 58 && sep !== 61) return productAt(text, quote + 1);
+  return UA_KEY.test(keyBefore(text, k));
+}
+
+/** A header line `User-Agent: …` (after a real or escaped line break), or a line that opens with `Product/<digit>`. */
+function headerUserAgent(text: string, s: number): boolean {
+  let j = s;
+  while (j < text.length && j - s < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+  return text.slice(j, j + 11).toLowerCase() === 'user-agent:';
+}
+
+/**
+ * IPv4 addresses in `[from, to)`: from each '.', step back to the start of the dotted run. A dotted quad
+ * that is a version (after `Product/`, after a version word or key, inside a user-agent field) is left
+ * readable: reduced user agents (`Chrome/131.0.0.0`) are on every request.
+ */
+export function ipv4In(text: string, from: number, to: number, out: Sink, memo: FieldMemo = fieldMemo()): void {
   let reach = from;
   for (let dot = text.indexOf('.', from); dot >= 0 && dot < to; dot = text.indexOf('.', dot + 1)) {
     if (dot < reach) continue;
@@ -205,7 +310,8 @@ export function ipv4In(text: string, from: number, to: number, out: Sink): void 
     if (end < 0) continue;
     reach = end;
     if (is(text, end, WORD) || (text.charCodeAt(end) === 46 && is(text, end + 1, DIGIT)) || !isIPv4(text.slice(i, end))) continue;
-    if (!versionBefore(text, i)) out.push({ start: i, end, type: 'IP_ADDRESS' });
+    if (productBefore(text, i) || versionBefore(text, i) || inUserAgent(text, i, memo)) continue;
+    out.push({ start: i, end, type: 'IP_ADDRESS' });
   }
 }
 
@@ -316,21 +422,84 @@ function gluedAfter(text: string, end: number): boolean {
   return !(((after === 120 || after === 88) && digitAt(text, end + 1)) || text.slice(end, end + 3).toLowerCase() === 'ext');
 }
 
+/** The end of the digits at `q`. */
+function groupEnd(text: string, q: number): number {
+  let e = q;
+  while (digitAt(text, e)) e++;
+  return e;
+}
+
+/** The digits in `[from, to)`. */
+function digitsIn(text: string, from: number, to: number): number {
+  let digits = 0;
+  for (let k = from; k < to; k++) if (digitAt(text, k)) digits++;
+  return digits;
+}
+
 /**
- * Where a number may end in the candidate `[q, end)` that holds more digits than any number: just before a
- * date in it ("4155552671 2026-11-29"), if at least 7 digits come first; else -1 (a longer run of digits,
- * such as a card number, is not handed to libphonenumber).
+ * In the candidate `[q, end)`, which holds more digits than any number ("4155552671 4111111111111111",
+ * "(415) 555-2671 (415) 555-2672"): the end of its longest opening of whole digit groups (with `spaces`,
+ * whole space-separated tokens) that holds at most 15 digits and stops before a date; -1 when there is
+ * none. The rest of the run is looked at from there on.
  */
-function endBeforeDate(text: string, q: number, end: number): number {
-  for (let k = q + 1; k < end; k++) {
-    if (!digitAt(text, k) || digitAt(text, k - 1) || !dateAt(text, k)) continue;
+function cutAt15(text: string, q: number, end: number, spaces: boolean): number {
+  let digits = 0;
+  let cut = -1;
+  let k = q;
+  while (k < end) {
+    if (k > q && dateAt(text, k)) break;
+    const e = groupEnd(text, k);
+    digits += e - k;
+    if (digits > 15) break;
+    let space = false;
+    for (k = e; k < end && !digitAt(text, k); k++) if (text.charCodeAt(k) === 32) space = true;
+    if (!spaces || space) cut = text.charCodeAt(e) === 41 ? e + 1 : e;
+  }
+  return cut;
+}
+
+/** The end of the space-separated token at `q` (at most `to`). */
+function tokenEnd(text: string, q: number, to: number): number {
+  let e = q;
+  while (e < to && text.charCodeAt(e) !== 32) e++;
+  return e;
+}
+
+/**
+ * The end of the last whole space-separated token in `[q, end)` when the window ends inside a token
+ * ("+1 (713) 877-1431 212.7" of "… 212.795.7424"): the matcher rejects a candidate with half a number at
+ * its end, so the candidate ends before it. -1 when the window is one token.
+ */
+function lastTokenEnd(text: string, q: number, end: number): number {
+  return text.charCodeAt(end) === 32 || !isPhoneChar(text.charCodeAt(end)) ? -1 : prevTokenEnd(text, q, end);
+}
+
+/** The end of the token before the last one in `[q, end)`, -1 when it is one token. */
+function prevTokenEnd(text: string, q: number, end: number): number {
+  for (let k = end - 1; k > q; k--) {
+    if (text.charCodeAt(k) !== 32) continue;
     let e = k;
-    while (e > q && !digitAt(text, e - 1)) e--;
-    let before = 0;
-    for (let j = q; j < e; j++) if (digitAt(text, j)) before++;
-    return before >= 7 && before <= 15 ? e : -1;
+    while (e > q && text.charCodeAt(e - 1) === 32) e--;
+    return e;
   }
   return -1;
+}
+
+/** Words that say a number is a phone number, whatever else its key says (`phone_number`, `contactId`). */
+const PHONE_WORD = /phone|tel|mobile|fax|cell|msisdn|sms|whatsapp|contact/i;
+/** Keys and words that say a decimal number is an id, a counter, a size or a time. */
+const ID_WORD = /(?:^|[_.-])(?:ids?|uid|gid|pid|tid|ts|timestamp|time|epoch|seq|sequence|offset|build|bytes|size|count|generation|span|trace|order|invoice|ticket|job|txn|ref|nonce|serial|exp|iat|nbf|ms|millis|micros|nanos)$|[_.-](?:at|number|no|num|nr)$/;
+const ID_CAMEL = /[a-z0-9](?:Id|ID|Ids|Ts|Time|Timestamp|Size|Count|Number|Millis|Ms|At|Seq|Offset|Generation)$/;
+
+/**
+ * The digits at `i` stand under a key or after a word that says id, size, counter or time (`order_id=`,
+ * `"id":`, `ts=`, `span=`, `build #`, `Order ID:`): they are not a phone number even when they form a
+ * valid one. A phone word in the key (`phone_number`, `contact_id`) wins.
+ */
+function idBefore(text: string, i: number): boolean {
+  const word = keyBefore(text, text.charCodeAt(i - 1) === 35 /* # */ ? i - 1 : i);
+  if (word === '' || PHONE_WORD.test(word)) return false;
+  return ID_WORD.test(word.toLowerCase()) || ID_CAMEL.test(word);
 }
 
 interface PhonePlan {
@@ -417,6 +586,8 @@ function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): b
 export function phonesIn(text: string, from: number, to: number, country: CountryCode, out: Sink, checks: { left: number } = { left: Number.POSITIVE_INFINITY }): void {
   const plan = planFor(country);
   let p = from;
+  // A run under an id-like key opens with that id: its first digit group, when it is a whole number, is no phone.
+  if (digitAt(text, from) && groupEnd(text, from) - from >= 7 && idBefore(text, from)) p = groupEnd(text, from);
   while (p < to) {
     let q = p;
     if (text.charCodeAt(q) === 43) q++;
@@ -433,23 +604,44 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
       continue;
     }
     const start = p;
-    p = end;
     if (dateAt(text, start)) {
       // A date is not a phone, but a number may follow it in the same run ("2026-11-29 415 555 2671").
       p = start + 10;
       continue;
     }
-    let digits = 0;
-    for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
+    let digits = digitsIn(text, q, end);
     if (digits > 15) {
-      // More digits than any number: a number may still open the run before a date.
-      end = endBeforeDate(text, q, end);
-      if (end < 0) continue;
-      p = end;
-      digits = 0;
-      for (let k = q; k < end; k++) if (digitAt(text, k)) digits++;
+      // More digits than any number: several numbers (or a number and an id or a card) in one run, cut
+      // between space-separated tokens, else between digit groups; a first group that long is skipped.
+      let cut = cutAt15(text, q, end, true);
+      if (cut < 0) {
+        // The first token alone holds more (a card, a long id, "4111-1111-1111-1111"): skip it whole.
+        p = tokenEnd(text, q, to);
+        continue;
+      }
+      if (digitsIn(text, q, cut) < 7) cut = cutAt15(text, q, end, false);
+      end = cut;
+      digits = digitsIn(text, q, end);
+    } else {
+      const e = lastTokenEnd(text, q, end);
+      if (e > 0 && digitsIn(text, q, e) >= 7) {
+        end = e;
+        digits = digitsIn(text, q, end);
+      }
     }
-    if (digits < 7 || (dottedAt(text, start, end) && !dottedPhone(text, start, end)) || insideId(text, start)) continue;
+    p = end;
+    if (digits < 7 || insideId(text, start)) continue;
+    if (dottedAt(text, start, end) && !dottedPhone(text, start, end)) {
+      // A dotted version or address, unless the first token is a dotted phone ("206.476.1352 (646) …").
+      // Otherwise the run goes on after that first token ("4119 5223 8432 1041 818.234.0537").
+      const first = tokenEnd(text, start, end);
+      if (!dottedPhone(text, start, first)) {
+        if (first < end) p = first;
+        continue;
+      }
+      end = first;
+      p = end;
+    }
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
       const bare = candidate.replace(/\D/g, '');
@@ -464,8 +656,23 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     }
     checks.left--;
     // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
-    for (const n of phoneLib().findNumbers(candidate, { defaultCountry: country, v2: true })) {
-      if (!gluedAfter(text, start + n.endsAt)) out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
+    let found = phoneLib().findNumbers(candidate, { defaultCountry: country, v2: true });
+    // The matcher takes a candidate whole or looks inside it: a number followed by part of the next one
+    // ("+1 818 674 1050 4543", "+1 (646) 223-4670 (512)") is found short or not at all. Up to two
+    // candidates a token shorter are tried when nothing was found from the candidate's start.
+    for (let e = end, tries = 0; tries < 2 && checks.left > 0 && (found[0]?.startsAt ?? 1) > 0; tries++) {
+      e = prevTokenEnd(text, start, e);
+      if (e < 0 || digitsIn(text, q, e) < 7) break;
+      checks.left--;
+      const shorter = phoneLib().findNumbers(text.slice(start, e), { defaultCountry: country, v2: true });
+      if (shorter.length > 0 && (shorter[0]?.startsAt ?? 1) < (found[0]?.startsAt ?? e)) found = shorter;
     }
+    let last = 0;
+    for (const n of found) {
+      if (!gluedAfter(text, start + n.endsAt)) out.push({ start: start + n.startsAt, end: start + n.endsAt, type: 'PHONE' });
+      last = n.endsAt;
+    }
+    // The rest of the candidate may open the next number ("(415) 555-2671 (415) 555-2672").
+    if (last > 0) p = start + last;
   }
 }

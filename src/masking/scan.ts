@@ -9,7 +9,7 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
-import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './context-detectors.js';
+import { authHeaderAt, fieldMemo, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn, type FieldMemo } from './context-detectors.js';
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
@@ -88,6 +88,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   const v6 = { end: 0 };
   const jwt = { end: 0 };
   const phoneChecks = { left: PHONE_CHECKS_PER_STRING };
+  const fields = fieldMemo();
   // The next candidate after `i` (the detectors below never move the prefilter: it is set here).
   const next = (i: number): number => {
     if (pre === null) return i + 1;
@@ -106,7 +107,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
     if (anchor === 0) continue;
     switch (anchor) {
       case A_DIGIT:
-        if (i >= runEnd) runEnd = digitRun(text, i, mask, phoneCountry, out, phoneChecks);
+        if (i >= runEnd) runEnd = digitRun(text, i, mask, phoneCountry, out, phoneChecks, fields);
         break;
       case A_AT:
         if (i >= emailEnd) {
@@ -212,7 +213,7 @@ function scanFolded(text: string, mask: number, phoneCountry: CountryCode, every
  * digit-based detector looks inside it, and only when it holds enough digits for that detector.
  * Returns the end of the run.
  */
-function digitRun(text: string, first: number, mask: number, phoneCountry: CountryCode, out: Detection[], phoneChecks: { left: number }): number {
+function digitRun(text: string, first: number, mask: number, phoneCountry: CountryCode, out: Detection[], phoneChecks: { left: number }, fields: FieldMemo): number {
   const n = text.length;
   let end = first;
   let digits = 0;
@@ -228,7 +229,7 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
   if (digits < 4) return end;
   if (digits >= 13 && (mask & BIT.CREDIT_CARD) !== 0) cardsIn(text, first, end, out);
   if (digits >= 9 && dashes >= 2 && (mask & BIT.US_SSN) !== 0) ssnsIn(text, first, end, out);
-  if (dots >= 3 && (mask & BIT.IP_ADDRESS) !== 0) ipv4In(text, first, end, out);
+  if (dots >= 3 && (mask & BIT.IP_ADDRESS) !== 0) ipv4In(text, first, end, out, fields);
   if (digits >= 7 && (mask & BIT.PHONE) !== 0) {
     // A phone number may open with '+', '(' or '+(' just before its first digit.
     let from = first;

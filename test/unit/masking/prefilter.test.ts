@@ -3,6 +3,7 @@ import { DETECTOR_NAMES, maskOf } from '../../../src/masking/detectors.js';
 import { BIT } from '../../../src/masking/names.js';
 import { mayMatch, prefilterFor } from '../../../src/masking/prefilter.js';
 import { scan } from '../../../src/masking/scan.js';
+import { numbersSamples } from '../../support/labelled/numbers.js';
 import { labelledSet, rng } from '../../support/masking-labelled.js';
 
 /**
@@ -52,6 +53,10 @@ describe('scanner prefilter', () => {
     const samples = labelledSet();
     expect(samples.length).toBeGreaterThan(1000);
     for (const mask of MASKS) for (const s of samples) same(s.text, mask);
+  });
+
+  it('finds exactly what visiting every anchor finds, on the digit-run cases (issue 20)', () => {
+    for (const mask of [ALL, BIT.PHONE, BIT.IP_ADDRESS, BIT.CREDIT_CARD, BIT.PHONE | BIT.CREDIT_CARD]) for (const s of numbersSamples(2026120703)) same(s.text, mask);
   });
 
   it('finds exactly what visiting every anchor finds, on real findings in context', () => {
