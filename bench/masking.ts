@@ -12,6 +12,7 @@
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { RowsResult } from '../src/tool.js';
+import { accuracyTable } from './masking-accuracy.js';
 import { ADVERSARIAL, adversarialLog } from './masking-adversarial.js';
 import { BASELINE_COMMIT, CURRENT_ENGINE, loadBaseline, type EngineMasker, type MaskingEngine } from './masking-baseline.js';
 import { denseLog } from './masking-dense.js';
@@ -204,6 +205,8 @@ export async function maskingBench(
     '',
     ...densities,
     ...streamVsLines,
+    '',
+    ...accuracyTable(CURRENT_ENGINE, hasToday && 'engine' in baseline ? baseline.engine : undefined),
   ];
 }
 
