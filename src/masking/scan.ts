@@ -13,7 +13,7 @@ import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './conte
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
-import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -40,8 +40,8 @@ function tableFor(mask: number): Uint8Array {
   if ((mask & BIT.EMAIL) !== 0) set('@', A_AT);
   if ((mask & (KEYED | BIT.GCP_SA_KEY | BIT.PASSWORD_IN_URL | BIT.SLACK_TOKEN | BIT.IP_ADDRESS)) !== 0) set(':', A_COLON);
   if ((mask & (KEYED | BIT.GCP_SA_KEY)) !== 0) set('=', A_EQUALS);
-  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN)) !== 0) set('-', A_DASH);
-  if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) !== 0) set('_', A_UNDERSCORE);
+  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0) set('-', A_DASH);
+  if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) !== 0) set('_', A_UNDERSCORE);
   if ((mask & BIT.IBAN) !== 0) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', A_CAPITAL);
   if ((mask & (BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY)) !== 0) set('A', A_CAPITAL);
   if ((mask & BIT.GENERIC_API_KEY) !== 0) set('BT', A_CAPITAL);
@@ -154,11 +154,13 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
               pemEnd = d.end;
             }
           }
-        } else if ((mask & BIT.SLACK_TOKEN) !== 0 && i >= slackEnd) {
-          const d = slackTokenAt(text, i);
+        } else if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
+          const d = dashTokenAt(text, i);
           if (d !== undefined) {
-            out.push(d);
-            slackEnd = d.end;
+            if (on(mask, d)) {
+              out.push(d);
+              slackEnd = d.end;
+            }
           }
         }
         break;

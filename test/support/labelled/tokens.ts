@@ -1,11 +1,167 @@
 /**
- * Labelled masking cases (issue 20): secrets found by their own shape: URL-encoded and mailto emails, PEM blocks, Slack, URL credentials, prefixed tokens, across the surfaces real systems write (request and application
- * logs, CSV exports, SQL rows, config files, Cloud Logging entries).
+ * Labelled masking cases (issue 20): secrets found by their own shape: prefixed tokens, PEM blocks,
+ * URL-encoded and mailto emails, URL credentials, Slack tokens and webhooks, across the surfaces real
+ * systems write (request and application logs, CSV exports, SQL rows, config files, Cloud Logging entries).
+ * Every value is made up; the negatives are look-alikes that must stay readable.
  */
-import type { Sample } from '../masking-labelled.js';
+import { crc32 } from 'node:zlib';
+import type { DetectorName } from '../../../src/masking/detectors.js';
+import { ALNUM, chars, DIGITS, HEX, int, LOWER, pick, rng, sample, UPPER, type Piece, type Rand, type Sample } from '../masking-labelled.js';
+
+// ---------- how a value is written on each surface ----------
+
+/** A value as a surface writes it: `json` once escaped in a JSON string, `json2` in a JSON string inside one. */
+type Escape = 'raw' | 'json' | 'json2';
+const escape = (value: string, how: Escape): string => {
+  if (how === 'raw') return value;
+  const once = JSON.stringify(value).slice(1, -1);
+  return how === 'json' ? once : JSON.stringify(once).slice(1, -1);
+};
+
+const ts = (r: Rand): string => `2026-12-${String(1 + int(r, 28)).padStart(2, '0')}T${String(int(r, 24)).padStart(2, '0')}:${String(int(r, 60)).padStart(2, '0')}:${String(int(r, 60)).padStart(2, '0')}.${String(int(r, 1000)).padStart(3, '0')}Z`;
+const sqlTs = (r: Rand): string => `2026-12-${String(1 + int(r, 28)).padStart(2, '0')} ${String(int(r, 24)).padStart(2, '0')}:${String(int(r, 60)).padStart(2, '0')}:00`;
+const reqId = (r: Rand): string => chars(r, HEX, 16);
+const uuid = (r: Rand): string => {
+  const h = chars(r, HEX, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
+};
+const service = (r: Rand): string => pick(r, ['billing-api', 'checkout', 'ingest-worker', 'deployer', 'notifier', 'ci-runner']);
+const level = (r: Rand): string => pick(r, ['INFO', 'WARN', 'DEBUG', 'ERROR']);
+const severity = (r: Rand): string => pick(r, ['INFO', 'WARNING', 'DEBUG', 'ERROR']);
+
+/** `KEY_NAME` in the spelling a surface uses. */
+const spell = (key: string, how: 'env' | 'snake' | 'camel' | 'dotted' | 'dashed'): string => {
+  const words = key.toLowerCase().split('_');
+  switch (how) {
+    case 'env':
+      return key.toUpperCase();
+    case 'snake':
+      return words.join('_');
+    case 'camel':
+      return words.map((w, i) => (i === 0 ? w : w.charAt(0).toUpperCase() + w.slice(1))).join('');
+    case 'dotted':
+      return words.join('.');
+    case 'dashed':
+      return words.join('-');
+  }
+};
+
+/**
+ * The value `[type, value]` under `key` on one surface: config files, CLI flags, CSV, SQL rows, logs and
+ * Cloud Logging entries. The label is the value as written there (escaped where the surface escapes it).
+ */
+type Surface = (r: Rand, key: string, type: DetectorName, value: string) => Piece[];
+
+const SURFACES: readonly Surface[] = [
+  // config files
+  (_, key, type, v) => [`${spell(key, 'env')}=`, [type, v], '\nLOG_LEVEL=info\n'],
+  (_, key, type, v) => [`export ${spell(key, 'env')}="`, [type, v], '"\n'],
+  (r, key, type, v) => [`${service(r)}:\n  env:\n    ${spell(key, 'snake')}: `, [type, v], '\n    region: europe-west1\n'],
+  (r, key, type, v) => [`${spell(key, 'camel')}: "`, [type, v], `"\ntimeoutSeconds: ${int(r, 60)}\n`],
+  (_, key, type, v) => ['{\n  "', spell(key, 'camel'), '": "', [type, escape(v, 'json')], '",\n  "enabled": true\n}'],
+  (r, key, type, v) => [`[${pick(r, ['default', 'profile ci', 'prod'])}]\n${spell(key, 'snake')} = `, [type, v], '\n'],
+  (_, key, type, v) => [`app.${spell(key, 'dotted')}=`, [type, v], '\napp.pool.size=10\n'],
+  (r, key, type, v) => [
+    `{"version": 4, "resources": [{"type": "${pick(r, ['google_secret_manager_secret_version', 'kubernetes_secret', 'null_resource'])}", "instances": [{"attributes": {"id": "${uuid(r)}", "${spell(key, 'snake')}": "`,
+    [type, escape(v, 'json')],
+    '"}}]}]}',
+  ],
+  (r, key, type, v) => [`${service(r)} --${spell(key, 'dashed')}=`, [type, v], ' --verbose'],
+  (r, key, type, v) => [`$ ${service(r)} deploy --${spell(key, 'dashed')} `, [type, v], ` --project shop-prod-${int(r, 90)}`],
+  // CSV export with a header, SQL rows
+  (r, key, type, v) => [`id,name,${spell(key, 'snake')},created_at\n${int(r, 9000)},${service(r)},`, [type, v], `,${sqlTs(r)}\n`],
+  (r, key, type, v) => [`INSERT INTO integrations (id, kind, ${spell(key, 'snake')}) VALUES (${int(r, 9000)}, '${service(r)}', '`, [type, v], "');"],
+  (r, key, type, v) => [` ${int(r, 900)} | ${service(r)} | `, [type, v], ` | ${sqlTs(r)}`],
+  // request logs: a query parameter, a header
+  (r, key, type, v) => [
+    ['IP_ADDRESS', `203.0.113.${1 + int(r, 254)}`],
+    ` - - [${String(1 + int(r, 28)).padStart(2, '0')}/Dec/2026:10:${String(int(r, 60)).padStart(2, '0')}:07 +0000] "GET /v1/hooks?${spell(key, 'snake')}=`,
+    [type, v],
+    `&page=${1 + int(r, 9)} HTTP/1.1" ${pick(r, ['200', '401', '403'])} ${100 + int(r, 900)} "-" "curl/8.5.0"`,
+  ],
+  (r, _, type, v) => [`${ts(r)} DEBUG outgoing request headers: Authorization: ${pick(r, ['Bearer', 'token'])} `, [type, v], ` X-Request-Id: ${uuid(r)}`],
+  // application logs, plain and JSON
+  (r, key, type, v) => [`${ts(r)} ${level(r)} [${service(r)}] loaded ${spell(key, 'snake')}=`, [type, v], ` req=${reqId(r)}`],
+  (r, _, type, v) => [`${ts(r)} ${level(r)} ${service(r)}: using credential `, [type, v], ` for upstream call (attempt ${1 + int(r, 3)})`],
+  (r, key, type, v) => [`{"time":"${ts(r)}","level":"${level(r).toLowerCase()}","msg":"config loaded","${spell(key, 'camel')}":"`, [type, escape(v, 'json')], `","trace":"${reqId(r)}"}`],
+  (r, _, type, v) => [`{"ts":"${ts(r)}","level":"error","msg":"request failed with `, [type, escape(v, 'json')], `","service":"${service(r)}"}`],
+  // Cloud Logging entries: jsonPayload, and textPayload holding JSON text (escaped once more)
+  (r, key, type, v) => [
+    `{"insertId":"${chars(r, LOWER + DIGITS, 14)}","jsonPayload":{"message":"env dump","${spell(key, 'snake')}":"`,
+    [type, escape(v, 'json')],
+    `"},"resource":{"type":"cloud_run_revision"},"severity":"${severity(r)}","timestamp":"${ts(r)}"}`,
+  ],
+  (r, key, type, v) => [
+    `{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"{\\"level\\":\\"info\\",\\"${spell(key, 'camel')}\\":\\"`,
+    [type, escape(v, 'json2')],
+    `\\"}","severity":"${severity(r)}","timestamp":"${ts(r)}"}`,
+  ],
+  (r, _, type, v) => [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"${ts(r)} startup: token `, [type, escape(v, 'json')], ` accepted","severity":"${severity(r)}"}`],
+];
+
+/** A value on a surface chosen at random. */
+const somewhere = (r: Rand, key: string, type: DetectorName, value: string): Piece[] => pick(r, SURFACES)(r, key, type, value);
+
+// ---------- 1. prefixed tokens, masked on their shape alone ----------
+
+const BASE62 = DIGITS + UPPER + LOWER;
+function base62(n: number, width: number): string {
+  let out = '';
+  let v = n >>> 0;
+  do {
+    out = BASE62[v % 62] + out;
+    v = Math.floor(v / 62);
+  } while (v > 0);
+  return out.padStart(width, '0');
+}
+
+/** A classic GitHub token: its CRC32 checksum valid or not (a wrong checksum is no reason to let one through). */
+function githubClassic(r: Rand): string {
+  const body = chars(r, ALNUM, 30);
+  const tail = r() < 0.5 ? base62(crc32(body), 6) : chars(r, ALNUM, 6);
+  return `gh${pick(r, ['p', 'o', 'u', 's', 'r'])}_${body}${tail}`;
+}
+
+const PREFIXED: readonly (readonly [string, DetectorName, (r: Rand) => string])[] = [
+  ['github_token', 'GITHUB_TOKEN', githubClassic],
+  ['gh_token', 'GITHUB_TOKEN', githubClassic],
+  ['github_pat', 'GITHUB_TOKEN', (r) => `github_pat_${chars(r, ALNUM, 22)}_${chars(r, ALNUM, 59)}`],
+  ['aws_access_key_id', 'AWS_ACCESS_KEY', (r) => `${pick(r, ['AKIA', 'ASIA'])}${chars(r, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`],
+  ['stripe_secret_key', 'STRIPE_KEY', (r) => `${pick(r, ['sk_live_', 'rk_live_', 'sk_test_', 'rk_test_'])}${chars(r, ALNUM, 24 + int(r, 76))}`],
+  ['stripe_webhook_secret', 'STRIPE_KEY', (r) => `whsec_${chars(r, ALNUM, 32)}`],
+  ['google_api_key', 'GCP_API_KEY', (r) => `AIza${chars(r, ALNUM, 20)}${chars(r, `${ALNUM}_-`, 14)}${chars(r, ALNUM, 1)}`],
+  ['slack_bot_token', 'SLACK_TOKEN', (r) => `xox${pick(r, ['b', 'p', 'a', 'r'])}-${chars(r, DIGITS, 10 + int(r, 3))}-${chars(r, DIGITS, 12)}-${chars(r, ALNUM, 24)}`],
+  ['slack_app_token', 'SLACK_TOKEN', (r) => `xapp-1-A${chars(r, UPPER + DIGITS, 10)}-${chars(r, DIGITS, 13)}-${chars(r, HEX, 64)}`],
+  ['gitlab_token', 'GENERIC_API_KEY', (r) => `glpat-${chars(r, `${ALNUM}_-`, 19)}${chars(r, ALNUM, 1)}`],
+  ['npm_token', 'GENERIC_API_KEY', (r) => `npm_${chars(r, ALNUM, 36)}`],
+];
+
+function prefixed(r: Rand): Sample {
+  const [key, type, make] = pick(r, PREFIXED);
+  return sample(`prefixed:${type}`, somewhere(r, key, type, make(r)));
+}
+
+/** Look-alikes of prefixed tokens: publishable keys, prefixes in prose, too short or glued to a word. */
+const PREFIX_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `STRIPE_PUBLISHABLE_KEY=pk_live_${chars(r, ALNUM, 24)}`,
+  (r) => `${ts(r)} INFO classic tokens start with ghp_ and fine-grained ones with github_pat_`,
+  (r) => `ref ghp_${chars(r, ALNUM, 20)} (truncated in the ticket)`,
+  (r) => `npm_config_cache=/home/runner/.npm npm_lifecycle_event=${pick(r, ['build', 'test'])}`,
+  (r) => `{"setting":"sk_live_mode","value":${r() < 0.5 ? 'true' : 'false'}}`,
+  (r) => `MYAKIA${chars(r, UPPER, 16)} is a product code`,
+  (r) => `sha256:${chars(r, HEX, 64)} ${chars(r, HEX, 40)}`,
+  (r) => `request_id=${uuid(r)} span=${chars(r, HEX, 16)}`,
+  (r) => `${ts(r)} DEBUG slack channel C${chars(r, UPPER + DIGITS, 10)} user U${chars(r, UPPER + DIGITS, 10)}`,
+  (r) => `glpat- prefix rotated ${chars(r, DIGITS, 2)} days ago`,
+];
+
+// ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
 export function tokensSamples(seed: number): Sample[] {
-  void seed;
-  return [];
+  const r = rng(seed);
+  const out: Sample[] = [];
+  for (let i = 0; i < 600; i++) out.push(prefixed(r));
+  for (let i = 0; i < 150; i++) out.push(sample('negative:prefixed look-alike', [pick(r, PREFIX_NEGATIVES)(r)]));
+  return out;
 }
