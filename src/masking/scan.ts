@@ -13,7 +13,7 @@ import { authHeaderAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn } from './conte
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
-import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, ibanAt, jwtAt, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -81,7 +81,6 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let emailEnd = 0;
   let pemEnd = 0;
   let saEnd = 0;
-  const pem = pemMemo();
   let ibanEnd = 0;
   let slackEnd = 0;
   let underscoreEnd = 0;
@@ -120,7 +119,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_COLON:
       case A_EQUALS:
         if ((mask & BIT.GCP_SA_KEY) !== 0 && i >= saEnd) {
-          const d = serviceAccountKeyAt(text, i, pem);
+          const d = serviceAccountKeyAt(text, i);
           if (d !== undefined) {
             out.push(d);
             saEnd = d.end;
@@ -148,7 +147,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_DASH:
         if (text.charCodeAt(i + 1) === 45) {
           if ((mask & BIT.PRIVATE_KEY) !== 0 && i >= pemEnd && text.startsWith('-----BEGIN ', i)) {
-            const d = privateKeyAt(text, i, pem);
+            const d = privateKeyAt(text, i);
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;

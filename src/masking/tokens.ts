@@ -140,42 +140,80 @@ export function jwtAt(text: string, at: number, reach: { end: number }): Detecti
 }
 
 // ---------- PRIVATE_KEY (anchor '-----BEGIN ') ----------
-const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----/y;
-const PEM_BODY = /[A-Za-z0-9+/=\r\n\\ ]/;
+const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |ED25519 )?PRIVATE KEY(?: BLOCK)?-----/y;
+/** A private key block is at most this long (an RSA-8192 key is ~6.5 KB); past it, it is masked as truncated. */
+const PEM_MAX = 16_384;
+/** A body line at least this long is a full line: another line may follow it (a shorter one is the last). */
+const PEM_FULL_LINE = 40;
+/** A base64 run this long is a line of the block whatever follows it. */
+const PEM_RUN_ALONE = 8;
+
+const isBase64 = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61;
+
 /**
- * Where the scan last looked for an `-----END ` marker: `end` is the first one at or after `from` (-1:
- * none). Without it, many BEGIN markers and no END would search to the end of the text for each one.
+ * The length of the line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto
+ * one line), or an escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string
+ * inside a JSON string, and deeper); 0 when there is none.
  */
-export interface PemMemo {
-  from: number;
-  end: number;
+function pemBreak(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === 10 || c === 13 || c === 32 || c === 9) return 1;
+  if (c !== 92) return 0;
+  let k = i + 1;
+  while (k - i < 8 && text.charCodeAt(k) === 92) k++;
+  const e = text.charCodeAt(k);
+  return e === 110 || e === 114 ? k + 1 - i : 0;
 }
 
-export const pemMemo = (): PemMemo => ({ from: Number.POSITIVE_INFINITY, end: -1 });
-
-function endMarkerFrom(text: string, from: number, memo: PemMemo | undefined): number {
-  if (memo !== undefined && memo.from <= from && (memo.end < 0 || memo.end >= from)) return memo.end;
-  const end = text.indexOf('-----END ', from);
-  if (memo !== undefined) {
-    memo.from = from;
-    memo.end = end;
-  }
-  return end;
+/**
+ * Whether a run of base64 that ends at `i` is a line of the block: it ends at the END line, the end of the
+ * text, a line break or closing punctuation, or it is long enough that it cannot be a word or a timestamp
+ * written after a cut (`…abc...[truncated]`).
+ */
+function pemLine(text: string, start: number, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (i - start >= PEM_RUN_ALONE || Number.isNaN(c) || pemBreak(text, i) > 0 || text.startsWith('-----END ', i)) return true;
+  return c === 34 || c === 39 || c === 92 || c === 44 || c === 59 || c === 125 || c === 93 || c === 41 || c === 62 || c === 124;
 }
 
-export function privateKeyAt(text: string, at: number, memo?: PemMemo): Detection | undefined {
+/**
+ * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
+ * with its line breaks as written (real, escaped once or more, or spaces). A block with no END line
+ * (truncated by a log line limit, a column width) ends with its last base64 line: lines follow one another
+ * while each before is a full line, and a line ends at a break or closing punctuation, so the text after a
+ * cut (a timestamp, a quote) stays out. Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part
+ * of the block. Each character is read once; the block is at most PEM_MAX long.
+ */
+export function privateKeyAt(text: string, at: number): Detection | undefined {
   PEM_BEGIN.lastIndex = at;
   const head = PEM_BEGIN.exec(text);
   if (head === null) return undefined; // certificates and public keys are not secrets
-  const endMarker = endMarkerFrom(text, at + head[0].length, memo);
-  let end: number;
-  if (endMarker >= 0 && endMarker - at <= 16_384) {
-    const close = text.indexOf('-----', endMarker + 9);
-    end = close >= 0 && close - endMarker < 64 ? close + 5 : endMarker + 9;
-  } else {
-    // Truncated block: everything up to the first character that cannot be in one.
-    end = at + head[0].length;
-    while (end < text.length && end - at < 16_384 && PEM_BODY.test(text[end] ?? '')) end++;
+  const limit = Math.min(text.length, at + PEM_MAX);
+  let end = at + head[0].length;
+  let previous = Number.POSITIVE_INFINITY; // the BEGIN line counts as full: the body may follow it
+  for (let breaks = 0; end < limit; ) {
+    let p = end;
+    for (let b = pemBreak(text, p); b > 0 && p < limit && breaks < 64; b = pemBreak(text, p)) {
+      p += b;
+      breaks++;
+    }
+    if (text.startsWith('-----END ', p)) {
+      const close = text.indexOf('-----', p + 9);
+      end = close >= 0 && close - p < 64 ? close + 5 : p + 9;
+      break;
+    }
+    if (p > end && (text.startsWith('Proc-Type:', p) || text.startsWith('DEK-Info:', p))) {
+      let q = p;
+      while (q < limit && q - p < 128 && text.charCodeAt(q) !== 10 && text.charCodeAt(q) !== 13 && text.charCodeAt(q) !== 92) q++;
+      end = q;
+      continue;
+    }
+    let q = p;
+    while (q < limit && isBase64(text.charCodeAt(q))) q++;
+    if (q === p || previous < PEM_FULL_LINE || !pemLine(text, p, q)) break;
+    previous = q - p;
+    end = q;
+    breaks = 0;
   }
   return found(at, end, 'PRIVATE_KEY');
 }
@@ -197,7 +235,7 @@ export function pemPrivateKeyValue(value: string): boolean {
  * env-file text with real newlines. The span is the whole value (the PEM block and the newline escapes
  * after it), never the quotes. Certificates and public keys under that key are not secrets.
  */
-export function serviceAccountKeyAt(text: string, sep: number, memo?: PemMemo): Detection | undefined {
+export function serviceAccountKeyAt(text: string, sep: number): Detection | undefined {
   let k = sep - 1;
   while (k >= 0 && sep - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
@@ -213,7 +251,7 @@ export function serviceAccountKeyAt(text: string, sep: number, memo?: PemMemo): 
   const open = text.charCodeAt(v);
   if (open === 34 || open === 39) v++;
   if (!text.startsWith('-----BEGIN ', v)) return undefined;
-  const pem = privateKeyAt(text, v, memo);
+  const pem = privateKeyAt(text, v);
   if (pem === undefined) return undefined;
   // The newline a key file ends its key with belongs to the value: `\n`, `\\n`, `\r\n`, real or escaped.
   let end = pem.end;

@@ -155,6 +155,82 @@ const PREFIX_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `glpat- prefix rotated ${chars(r, DIGITS, 2)} days ago`,
 ];
 
+// ---------- 2. PEM private keys: whole blocks, escaped once or twice, truncated ----------
+
+const B64 = `${ALNUM}+/`;
+
+/** A PEM private key block with real newlines (made-up base64). */
+function pemBlock(r: Rand): string {
+  const [label, width, headers] = pick(r, [
+    ['PRIVATE KEY', 64, ''],
+    ['RSA PRIVATE KEY', 64, ''],
+    ['EC PRIVATE KEY', 64, ''],
+    ['ENCRYPTED PRIVATE KEY', 64, ''],
+    ['OPENSSH PRIVATE KEY', 70, ''],
+    ['RSA PRIVATE KEY', 64, `Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,${chars(r, HEX.toUpperCase(), 32)}\n\n`],
+  ] as const);
+  const lines = Array.from({ length: 2 + int(r, 8) }, () => chars(r, B64, width));
+  lines.push(`${chars(r, B64, 4 + int(r, width - 8))}${pick(r, ['', '=', '=='])}`);
+  return `-----BEGIN ${label}-----\n${headers}${lines.join('\n')}\n-----END ${label}-----`;
+}
+
+/** The block cut short (a log line limit, a column width): BEGIN, some lines and part of the next. */
+function pemTruncated(r: Rand): string {
+  const lines = Array.from({ length: int(r, 4) }, () => chars(r, B64, 64));
+  lines.push(chars(r, B64, 8 + int(r, 50)));
+  return `-----BEGIN ${pick(r, ['PRIVATE KEY', 'RSA PRIVATE KEY', 'OPENSSH PRIVATE KEY'])}-----\n${lines.join('\n')}`;
+}
+
+const PEM_KEYS = ['tls_key', 'private_key_pem', 'ssh_private_key', 'deploy_key', 'client_key_pem'];
+
+/** A block on one surface, written as that surface writes it. */
+const PEM_SURFACES: readonly ((r: Rand, key: string, pem: string) => Piece[])[] = [
+  (r, key, pem) => [`${service(r)}:\n  ${key}: |\n    `, ['PRIVATE_KEY', pem.replace(/\n/g, '\n    ')], '\n  replicas: 2\n'],
+  (_, key, pem) => [`${key.toUpperCase()}="`, ['PRIVATE_KEY', escape(pem, 'json')], '"\n'],
+  (_, key, pem) => [`${key.toUpperCase()}="`, ['PRIVATE_KEY', pem], '"\nPORT=8443\n'],
+  (r, key, pem) => [`{"version": 4, "resources": [{"type": "tls_private_key", "instances": [{"attributes": {"algorithm": "RSA", "id": "${chars(r, HEX, 40)}", "${key}": "`, ['PRIVATE_KEY', escape(pem, 'json')], '\\n", "rsa_bits": 4096}}]}]}'],
+  (r, key, pem) => [`id,name,${key}\n${int(r, 900)},${service(r)},"`, ['PRIVATE_KEY', pem], '\n"\n'],
+  (r, key, pem) => [`INSERT INTO deploy_keys (id, ${key}) VALUES (${int(r, 900)}, E'`, ['PRIVATE_KEY', pem.replace(/\n/g, '\\n')], "');"],
+  (r, _, pem) => [`${ts(r)} ERROR [${service(r)}] could not parse key material: `, ['PRIVATE_KEY', escape(pem, 'json')], ' (PEM routines: bad end line)'],
+  (r, key, pem) => [`{"time":"${ts(r)}","level":"debug","msg":"secret mounted","${key}":"`, ['PRIVATE_KEY', escape(pem, 'json')], '\\n"}'],
+  (r, key, pem) => [
+    `{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"{\\"event\\":\\"config\\",\\"${key}\\":\\"`,
+    ['PRIVATE_KEY', escape(pem, 'json2')],
+    `\\\\n\\"}","severity":"${severity(r)}","timestamp":"${ts(r)}"}`,
+  ],
+  (r, key, pem) => [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","jsonPayload":{"${key}":"`, ['PRIVATE_KEY', escape(pem, 'json')], `"},"severity":"${severity(r)}"}`],
+];
+
+/** Where a truncated block stops: the end of the text, a closing quote, a marker a logger appends. */
+const PEM_CUTS = ['', '"}', ' ...[truncated]', '…', '\n2026-12-07T10:11:12Z INFO next line', '", "len": 4096}'];
+
+function pemCase(r: Rand): Sample {
+  if (r() < 0.2) {
+    const pem = pemTruncated(r);
+    const how = pick<Escape>(r, ['raw', 'json', 'json2']);
+    return sample('PRIVATE_KEY truncated', [`${ts(r)} WARN ${service(r)} payload: "`, ['PRIVATE_KEY', escape(pem, how)], pick(r, PEM_CUTS)]);
+  }
+  if (r() < 0.15) {
+    // A service-account key file: its private_key is a GCP_SA_KEY (the value with its trailing newline).
+    const key = escape(`${pemBlock(r).replace(/^-----BEGIN [A-Z ]+-----/, '-----BEGIN PRIVATE KEY-----').replace(/-----END [A-Z ]+-----$/, '-----END PRIVATE KEY-----')}\n`, 'json');
+    const email = `${pick(r, ['etl', 'ci-deploy', 'reader'])}@${pick(r, ['proj-alpha', 'shop-prod-42'])}.iam.gserviceaccount.com`;
+    const file: Piece[] = ['{"type": "service_account", "project_id": "proj-alpha", "private_key": "', ['GCP_SA_KEY', key], '", "client_email": "', ['EMAIL', email], '"}'];
+    if (r() < 0.5) return sample('GCP_SA_KEY', file);
+    // The key file inside a JSON string (a secret payload in a log entry): escaped once more.
+    return sample('GCP_SA_KEY', ['{"jsonPayload":{"payload":"', ...file.map((p): Piece => (typeof p === 'string' ? escape(p, 'json') : [p[0], escape(p[1], 'json')])), '"}}']);
+  }
+  return sample('PRIVATE_KEY', pick(r, PEM_SURFACES)(r, pick(r, PEM_KEYS), pemBlock(r)));
+}
+
+const PEM_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `-----BEGIN CERTIFICATE-----\n${chars(r, B64, 64)}\n${chars(r, B64, 20)}=\n-----END CERTIFICATE-----`,
+  (r) => `{"tls_crt":"-----BEGIN CERTIFICATE-----\\n${chars(r, B64, 64)}\\n-----END CERTIFICATE-----\\n"}`,
+  (r) => `public_key_pem = "-----BEGIN PUBLIC KEY-----\\n${chars(r, B64, 64)}\\n-----END PUBLIC KEY-----"`,
+  (r) => `-----BEGIN PGP SIGNATURE-----\n\n${chars(r, B64, 64)}\n=${chars(r, B64, 4)}\n-----END PGP SIGNATURE-----`,
+  (r) => `-----BEGIN CERTIFICATE REQUEST-----\n${chars(r, B64, 64)}\n-----END CERTIFICATE REQUEST-----`,
+  (r) => `authorized_keys: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${chars(r, B64, 43)} deploy@ci`,
+];
+
 // ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
@@ -163,5 +239,7 @@ export function tokensSamples(seed: number): Sample[] {
   const out: Sample[] = [];
   for (let i = 0; i < 600; i++) out.push(prefixed(r));
   for (let i = 0; i < 150; i++) out.push(sample('negative:prefixed look-alike', [pick(r, PREFIX_NEGATIVES)(r)]));
+  for (let i = 0; i < 400; i++) out.push(pemCase(r));
+  for (let i = 0; i < 100; i++) out.push(sample('negative:certificates and public keys', [pick(r, PEM_NEGATIVES)(r)]));
   return out;
 }

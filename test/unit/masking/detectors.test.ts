@@ -36,6 +36,13 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
     ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----']],
     ['PRIVATE_KEY', '{"private_key":"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n"}', ['-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----']],
     ['PRIVATE_KEY', 'truncated: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk', ['-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk']],
+    // Doubly escaped (a JSON string inside a log entry's JSON), flattened with spaces, glued, truncated (issue 20).
+    ['PRIVATE_KEY', '{"textPayload":"{\\"k\\":\\"-----BEGIN PRIVATE KEY-----\\\\nMIIEvQ\\\\n-----END PRIVATE KEY-----\\\\n\\"}"}', ['-----BEGIN PRIVATE KEY-----\\\\nMIIEvQ\\\\n-----END PRIVATE KEY-----']],
+    ['PRIVATE_KEY', 'KEY=-----BEGIN EC PRIVATE KEY----- MHcCAQEEIB3 -----END EC PRIVATE KEY----- PORT=1', ['-----BEGIN EC PRIVATE KEY----- MHcCAQEEIB3 -----END EC PRIVATE KEY-----']],
+    ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEA==-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEA==-----END RSA PRIVATE KEY-----']],
+    ['PRIVATE_KEY', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\nMIIEvQIBADAN\n2026-12-07T10:11:12Z INFO next`, [`-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\nMIIEvQIBADAN`]],
+    ['PRIVATE_KEY', '"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq...[truncated]"', ['-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq']],
+    ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B\n\nMIIEow\n-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B\n\nMIIEow\n-----END RSA PRIVATE KEY-----']],
     ['PRIVATE_KEY', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', []],
     ['PRIVATE_KEY', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', []],
     ['AWS_ACCESS_KEY', 'key=AKIAIOSFODNN7EXAMPLE;', ['AKIAIOSFODNN7EXAMPLE']],
