@@ -47,7 +47,7 @@ function source(mask: number): string {
     // Digits, spaces and dashes in other Unicode forms: the scanner folds the text and looks again.
     alts.push(foldableAlternative());
   }
-  if (on(BIT.EMAIL)) alts.push('@');
+  if (on(BIT.EMAIL)) alts.push('@', '%(?=(?:25)?40)');
   if (on(KEYED | BIT.GCP_SA_KEY)) {
     // keyedAt and serviceAccountKeyAt: a key, an optional (escaped) quote, up to 8 spaces or tabs.
     const words = on(KEYED) ? KEY_ENDINGS : ['key'];
@@ -136,7 +136,7 @@ function buildQuick(mask: number): Quick {
   set('0123456789', Q_DIGIT);
   set('.', Q_DOT);
   set(' ()+-', Q_RUN);
-  if (on(BIT.EMAIL)) set('@', Q_ANCHOR);
+  if (on(BIT.EMAIL)) set('@%', Q_ANCHOR);
   if (on(KEYED | BIT.GCP_SA_KEY)) set('=:', Q_ANCHOR);
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL | BIT.IP_ADDRESS)) set(':', Q_ANCHOR);
   if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) set('-', Q_ANCHOR);

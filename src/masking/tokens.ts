@@ -16,30 +16,95 @@ const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'c
 const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
 
 /**
+ * Where the last e-mail marker ('@', `%40`, `%2540`) the scan visited ends: a local part never reaches back
+ * over one, so each character is walked back over at most once.
+ */
+export interface MailMemo {
+  from: number;
+}
+
+export const mailMemo = (): MailMemo => ({ from: 0 });
+
+/** A local part's characters at most, as written: 64, each possibly percent-encoded twice (`%252B`). */
+const LOCAL_REACH = 64 * 5;
+
+const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+
+/** Characters an address's local part is written with (decoded). */
+const localChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === 95 || c === 45 || c === 43;
+
+/**
+ * The start of the local part that ends at `end`, at or after `from`: a percent escape (`%3D`, doubly
+ * `%253D`) of a character that is not in local parts (`=`, `?`, `/`, `:`…) ends what came before, as a
+ * literal one would: `next=%2Fcb%3Femail%3Dana%2540example.com` starts at `ana`. -1: no local part.
+ */
+function localStart(text: string, end: number, from: number): number {
+  let s = end;
+  const stop = Math.max(from, end - LOCAL_REACH);
+  while (s > stop && is(text, s - 1, LOCAL)) s--;
+  for (let k = s; k < end; ) {
+    if (text.charCodeAt(k) !== 37) {
+      k++;
+      continue;
+    }
+    let j = k + 1;
+    if (text.charCodeAt(j) === 50 && text.charCodeAt(j + 1) === 53 && hexValue(text.charCodeAt(j + 2)) >= 0 && hexValue(text.charCodeAt(j + 3)) >= 0) j += 2;
+    const hi = hexValue(text.charCodeAt(j));
+    const lo = hexValue(text.charCodeAt(j + 1));
+    if (hi < 0 || lo < 0 || j + 2 > end) {
+      s = k + 1; // a '%' that is no escape is in no address
+      k++;
+    } else {
+      if (!localChar(hi * 16 + lo)) s = j + 2;
+      k = j + 2;
+    }
+  }
+  return s === end || text.charCodeAt(s) === 46 || text.charCodeAt(end - 1) === 46 ? -1 : s;
+}
+
+/**
  * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that is exactly the password it finds in
  * `scheme://user:password@host` is that password, not an address (the host stays readable); anything
  * else it does not find (no user, a ':' in the password, no scheme) stays an EMAIL, masked.
  */
-export function emailAt(text: string, at: number, urlPasswords = false): Detection | undefined {
-  let s = at;
-  while (s > 0 && at - s < 64 && is(text, s - 1, LOCAL)) s--;
-  if (s === at || text.charCodeAt(s) === 46 || text.charCodeAt(at - 1) === 46) return undefined;
+export function emailAt(text: string, at: number, urlPasswords = false, memo?: MailMemo): Detection | undefined {
+  const s = localStart(text, at, memo?.from ?? 0);
+  if (memo !== undefined) memo.from = at + 1;
+  if (s < 0) return undefined;
   if (urlPasswords && text.charCodeAt(s - 1) === 58) {
     const scheme = urlSchemeColon(text, s - 1);
     const password = scheme < 0 ? undefined : urlPasswordAt(text, scheme);
     if (password !== undefined && password.start === s && password.end === at) return undefined;
   }
-  if (!is(text, at + 1, ALNUM)) return undefined;
-  DOMAIN.lastIndex = at + 1;
+  return domainAfter(text, s, at + 1);
+}
+
+/**
+ * An address written URL-encoded, at the '%' of its `%40` (`ana%40example.com` in a query string, a
+ * signed URL's `X-Goog-Credential`, a certificate URL) or `%2540` (encoded twice: a redirect parameter
+ * inside another URL). The span is the address as written.
+ */
+export function encodedEmailAt(text: string, pct: number, memo?: MailMemo): Detection | undefined {
+  const width = text.startsWith('40', pct + 1) ? 3 : text.startsWith('2540', pct + 1) ? 5 : 0;
+  if (width === 0) return undefined;
+  const s = localStart(text, pct, memo?.from ?? 0);
+  if (memo !== undefined) memo.from = pct + width;
+  return s < 0 ? undefined : domainAfter(text, s, pct + width);
+}
+
+/** The address from `start` whose domain starts at `domain`, when the domain is one. */
+function domainAfter(text: string, start: number, domain: number): Detection | undefined {
+  if (!is(text, domain, ALNUM)) return undefined;
+  DOMAIN.lastIndex = domain;
   const m = DOMAIN.exec(text);
   if (m === null) return undefined;
-  const end = at + 1 + m[0].length;
+  const end = domain + m[0].length;
   const tld = m[0].slice(m[0].lastIndexOf('.') + 1).toLowerCase();
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
   if (FILE_TLDS.has(tld) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
-  return found(s, end, 'EMAIL');
+  return found(start, end, 'EMAIL');
 }
 
 /** After a colon: the end of the text, white space or closing punctuation (the colon ended a phrase). */

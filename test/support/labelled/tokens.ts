@@ -231,6 +231,59 @@ const PEM_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `authorized_keys: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${chars(r, B64, 43)} deploy@ci`,
 ];
 
+// ---------- 5. e-mail addresses written URL-encoded, in mailto: and in angle brackets ----------
+
+const mailbox = (r: Rand): string => `${pick(r, ['ana', 'ben', 'chen', 'dana', 'eli', 'fatima'])}${pick(r, ['', '.', '_', '-'])}${pick(r, ['silva', 'ng', 'ortiz', 'k', 'ito'])}${r() < 0.4 ? String(int(r, 100)) : ''}`;
+const mailDomain = (r: Rand): string => pick(r, ['example.com', 'example.org', 'mail.example.co.uk', 'corp.example.io', 'shop.example.net']);
+const saName = (r: Rand): string => `${pick(r, ['airlock-reader', 'etl', 'ci-deploy', 'signer'])}@${pick(r, ['proj-alpha', 'shop-prod-42', 'data-lake-7'])}.iam.gserviceaccount.com`;
+
+/** `ana+shop@example.com` URL-encoded once (`%2B`, `%40`) or twice (`%252B`, `%2540`). */
+const encode = (address: string, twice: boolean): string => {
+  const once = encodeURIComponent(address);
+  return twice ? once.replace(/%/g, '%25') : once;
+};
+
+const EMAIL_CASES: readonly ((r: Rand) => Piece[])[] = [
+  // query strings and request logs
+  (r) => [`GET /account/unsubscribe?email=`, ['EMAIL', encode(`${mailbox(r)}${r() < 0.4 ? '+news' : ''}@${mailDomain(r)}`, false)], `&list=${pick(r, ['weekly', 'promo'])} HTTP/1.1`],
+  (r) => [
+    ['IP_ADDRESS', `198.51.100.${1 + int(r, 254)}`],
+    ` - - [07/Dec/2026:10:${String(int(r, 60)).padStart(2, '0')}:07 +0000] "GET /login?redirect=https%3A%2F%2Fshop.example.com%2Fverify%3Femail%3D`,
+    ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, true)],
+    `%26step%3D${1 + int(r, 3)} HTTP/1.1" 302 0 "-" "Mozilla/5.0"`,
+  ],
+  (r) => [`${ts(r)} INFO [${service(r)}] callback next=/invite%3Fto%3D`, ['EMAIL', encode(`${mailbox(r)}+${pick(r, ['team', 'ops'])}@${mailDomain(r)}`, true)], ' accepted'],
+  // signed URLs and service-account certificate URLs
+  (r) => [
+    `https://storage.googleapis.com/${pick(r, ['exports', 'invoices'])}-bucket/report.csv?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=`,
+    ['EMAIL', encode(saName(r), false)],
+    `%2F2026120${1 + int(r, 8)}%2Fauto%2Fstorage%2Fgoog4_request&X-Goog-Date=20261207T101112Z&X-Goog-Expires=900`,
+  ],
+  (r) => [`{"type": "service_account", "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/`, ['EMAIL', encode(saName(r), false)], '", "universe_domain": "googleapis.com"}'],
+  (r) => [
+    `{"insertId":"${chars(r, LOWER + DIGITS, 14)}","httpRequest":{"requestMethod":"GET","requestUrl":"https://api.example.com/v2/users?filter=email%3D`,
+    ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, false)],
+    `","status":${pick(r, ['200', '404'])}},"severity":"${severity(r)}"}`,
+  ],
+  (r) => [`id,redirect_url,created_at\n${int(r, 9000)},https://app.example.com/welcome?u=`, ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, r() < 0.3)], `,${sqlTs(r)}\n`],
+  (r) => [`UPDATE sessions SET return_to = '/reset?email=`, ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, false)], `' WHERE id = ${int(r, 9999)};`],
+  // mailto: and angle brackets
+  (r) => ['<a href="mailto:', ['EMAIL', `${mailbox(r)}@${mailDomain(r)}`], `?subject=Invoice%20${int(r, 999)}">Contact billing</a>`],
+  (r) => ['{"contact":"mailto:', ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, false)], '"}'],
+  (r) => [`${ts(r)} INFO mail queued From: ${pick(r, ['Ana Silva', 'Billing', 'Ops Team'])} <`, ['EMAIL', `${mailbox(r)}@${mailDomain(r)}`], '> To: <', ['EMAIL', `${mailbox(r)}@${mailDomain(r)}`], '>'],
+  (r) => [`{"jsonPayload":{"to":"${pick(r, ['Ben', 'Dana K.'])} <`, ['EMAIL', `${mailbox(r)}@${mailDomain(r)}`], '>","template":"receipt"}}'],
+  (r) => [`Reply-To: %3C`, ['EMAIL', encode(`${mailbox(r)}@${mailDomain(r)}`, false)], '%3E'],
+];
+
+const EMAIL_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `GET https://registry.npmjs.org/%40${pick(r, ['types', 'angular', 'babel'])}%2F${pick(r, ['node', 'core', 'parser'])} 200`,
+  (r) => `/static/icon%40${1 + int(r, 3)}x.png`,
+  (r) => `progress=${int(r, 100)}%25 done, discount ${int(r, 50)}%40off`,
+  (r) => `remote=git%40github.com:org/repo-${int(r, 99)}.git`,
+  (r) => `${ts(r)} DEBUG user%40localhost connected`,
+  (r) => `q=${pick(r, ['caf%C3%A9', 'a%2Bb', '100%25%20sure'])}&page=${int(r, 9)}`,
+];
+
 // ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
@@ -241,5 +294,7 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 150; i++) out.push(sample('negative:prefixed look-alike', [pick(r, PREFIX_NEGATIVES)(r)]));
   for (let i = 0; i < 400; i++) out.push(pemCase(r));
   for (let i = 0; i < 100; i++) out.push(sample('negative:certificates and public keys', [pick(r, PEM_NEGATIVES)(r)]));
+  for (let i = 0; i < 400; i++) out.push(sample('EMAIL encoded', pick(r, EMAIL_CASES)(r)));
+  for (let i = 0; i < 100; i++) out.push(sample('negative:encoded non-addresses', [pick(r, EMAIL_NEGATIVES)(r)]));
   return out;
 }

@@ -23,6 +23,12 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
   it.each<[DetectorName, string, string[]]>([
     ['EMAIL', 'contact ana.silva+news@example.co.uk today', ['ana.silva+news@example.co.uk']],
     ['EMAIL', 'icon@2x.png and logo@3x.webp', []],
+    // Written URL-encoded, once or twice, in mailto: and angle brackets (issue 20).
+    ['EMAIL', '/unsubscribe?email=ana%2Bnews%40example.com&list=weekly', ['ana%2Bnews%40example.com']],
+    ['EMAIL', '?next=%2Fcb%3Femail%3Dana.silva%2540example.org%26x%3D1', ['ana.silva%2540example.org']],
+    ['EMAIL', 'X-Goog-Credential=etl%40proj-alpha.iam.gserviceaccount.com%2F20261207%2Fauto%2Fstorage%2Fgoog4_request', ['etl%40proj-alpha.iam.gserviceaccount.com']],
+    ['EMAIL', 'mailto:ben%40example.com <chen@example.io> %3Cdana%40example.net%3E', ['ben%40example.com', 'chen@example.io', 'dana%40example.net']],
+    ['EMAIL', 'registry.npmjs.org/%40types%2Fnode icon%402x.png user%40localhost 50%40off git%40github.com:org/r.git', []],
     ['EMAIL', 'git clone git@github.com:org/repo.git', []],
     ['EMAIL', 'user@localhost is not an address with a TLD', []],
     // The '@' of a URL's credentials: the password is PASSWORD_IN_URL's, the host stays readable.

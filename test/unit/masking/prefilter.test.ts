@@ -19,7 +19,7 @@ const FRAGMENTS = [
   'a', 'b', 'e', 'f', 'x', 'A', 'B', 'D', 'E', 'G', 'J', 'P', 'T', 'Z', 'ey', 'eyJ', 'hbGciOiJIUzI1NiJ9', 'c2ln',
   'password', 'PASSWORD', 'db_pass', 'Passwd', 'pwd', 'secret', 'api_key', 'x-api-key', 'token', 'Token ', 'Bearer ', 'Basic ',
   'aws_secret_access_key', 'private_key', 'credentials', 'ssn', 'social_security_number', 'id', 'name', 'key', 'monkey',
-  'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'xapp-', 'glpat-', 'npm_', 'Ab3dEf6hIj9kLm2nOp5q', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
+  'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'xapp-', 'glpat-', 'npm_', 'Ab3dEf6hIj9kLm2nOp5q', '%40', '%2540', '%3D', '%2B', '%25', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
   'https://', 'postgres://', 'user', 'hooks.slack.com/services/', '-----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY-----',
   '2026-11-29', 'T10', ' 10', ':00', '1999-01-01 ', '(2026-11-29', '+2026-11-29', 'example.com', 'ana', 'fe80', 'ffff', 'abcd', '1:2', 'dead:beef', 'MII', 'q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 ];
