@@ -90,6 +90,8 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
   while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
+  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
+  if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
   // The key must start with a letter or '_' (the regex below would fail otherwise).
   const first = text.charCodeAt(start);
   if (is(text, start, DIGIT) || first === 46 || first === 45) return undefined;

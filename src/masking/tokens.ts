@@ -63,18 +63,20 @@ function localStart(text: string, end: number, from: number): number {
 }
 
 /**
- * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that is exactly the password it finds in
- * `scheme://user:password@host` is that password, not an address (the host stays readable); anything
- * else it does not find (no user, a ':' in the password, no scheme) stays an EMAIL, masked.
+ * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that ends the password of
+ * `scheme://user:password@host` is part of that password (or of a reference to one, left readable), not
+ * an address: the host stays readable. Anything else (no scheme, a ':' in the password) stays an EMAIL.
  */
 export function emailAt(text: string, at: number, urlPasswords = false, memo?: MailMemo): Detection | undefined {
   const s = localStart(text, at, memo?.from ?? 0);
   if (memo !== undefined) memo.from = at + 1;
   if (s < 0) return undefined;
-  if (urlPasswords && text.charCodeAt(s - 1) === 58) {
-    const scheme = urlSchemeColon(text, s - 1);
-    const password = scheme < 0 ? undefined : urlPasswordAt(text, scheme);
-    if (password !== undefined && password.start === s && password.end === at) return undefined;
+  if (urlPasswords) {
+    // The end of a URL's password (or of a reference to one, `$DB_PASSWORD`), not an address.
+    const colon = passwordColon(text, s);
+    const scheme = colon < 0 ? -1 : urlSchemeColon(text, colon);
+    const password = scheme < 0 ? undefined : urlCredentialAt(text, scheme);
+    if (password !== undefined && password.start <= s && password.end === at) return undefined;
   }
   return domainAfter(text, s, at + 1);
 }
@@ -105,6 +107,19 @@ function domainAfter(text: string, start: number, domain: number): Detection | u
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
   if (FILE_TLDS.has(tld) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
   return found(start, end, 'EMAIL');
+}
+
+/**
+ * The ':' before a URL password that holds `i`: walking back over characters a password may hold (so the
+ * walk stops at the previous '@' and never covers another address's), at most 256; -1 when there is none.
+ */
+function passwordColon(text: string, i: number): number {
+  for (let k = i - 1; k >= 0 && i - k <= 256; k--) {
+    const c = text.charCodeAt(k);
+    if (c === 58) return k;
+    if (c === 64 || c <= 32 || c === 34 || c === 39 || c === 92) return -1;
+  }
+  return -1;
 }
 
 /** After a colon: the end of the text, white space or closing punctuation (the colon ended a phrase). */
@@ -449,16 +464,31 @@ export function slackHookAt(text: string, colon: number): Detection | undefined 
   return end < 0 ? undefined : found(colon - 5, end, 'SLACK_TOKEN');
 }
 
-/** Only the password of `scheme://user:password@host`. */
-const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{1,128}:([^\s@/:]{1,256})@[A-Za-z0-9.-]{1,253}/y;
-const URL_PLACEHOLDER = /^(\*+|x+|\$\{[^}]*\}|<[^>]*>|password)$/i;
+/**
+ * Only the password of `scheme://user:password@host`, any scheme (postgres, mysql, redis, amqp,
+ * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`) and the password may hold
+ * '/', '?' or '#' unencoded (generated passwords do); not '@', ':', white space, quotes or backslashes.
+ */
+const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@:"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+/** References to a secret and masked values, not secrets: `${DB_PASSWORD}`, `$PASS`, `{{.Values.pw}}`, `%s`, `****`, `<redacted>`. */
+const URL_PLACEHOLDER = /^(?:\*+|x+|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|\{\{[^}]*\}\}|%(?:\([A-Za-z_]+\))?s|<[^>]*>|\[[A-Za-z0-9_]*\]|password|redacted|\.\.\.)$/i;
+/** `host:8080/path?x=a@b.c`: a port and a path, not a password. */
+const URL_PORT = /^\d{1,5}[/?#]/;
 
-/** At the ':' of `://`. */
-export function urlPasswordAt(text: string, colon: number): Detection | undefined {
+/** The password of the URL whose `://` starts at `colon`, placeholder or not: its span and whether it is a secret. */
+function urlCredentialAt(text: string, colon: number): { start: number; end: number; secret: boolean } | undefined {
   URL_CRED_RE.lastIndex = colon + 3;
   const m = URL_CRED_RE.exec(text);
   const password = m?.[1];
-  if (m === null || password === undefined || URL_PLACEHOLDER.test(password)) return undefined;
+  if (m === null || password === undefined) return undefined;
   const start = colon + 3 + m[0].indexOf(':') + 1;
-  return found(start, start + password.length, 'PASSWORD_IN_URL');
+  // With no user there is no host before the ':' either: `redis://:1/x@host` has a password.
+  if (start > colon + 4 && URL_PORT.test(password)) return undefined;
+  return { start, end: start + password.length, secret: !URL_PLACEHOLDER.test(password) };
+}
+
+/** At the ':' of `://`. */
+export function urlPasswordAt(text: string, colon: number): Detection | undefined {
+  const c = urlCredentialAt(text, colon);
+  return c === undefined || !c.secret ? undefined : found(c.start, c.end, 'PASSWORD_IN_URL');
 }

@@ -284,6 +284,84 @@ const EMAIL_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `q=${pick(r, ['caf%C3%A9', 'a%2Bb', '100%25%20sure'])}&page=${int(r, 9)}`,
 ];
 
+// ---------- 4. credentials in URLs of every scheme ----------
+
+const URL_SCHEMES: readonly (readonly [string, string])[] = [
+  ['postgres', 'db.internal:5432/shop'],
+  ['postgresql', 'pg-primary.prod.internal:5432/orders?sslmode=require'],
+  ['mysql', 'mysql-0.mysql.default.svc.cluster.local:3306/app'],
+  ['redis', 'cache.internal:6379/0'],
+  ['rediss', 'redis-12345.c1.europe-west1-2.gce.example.com:6380'],
+  ['amqp', 'rabbitmq.internal:5672/%2F'],
+  ['amqps', 'mq.example.com:5671/vhost'],
+  ['mongodb', 'mongo-0.internal:27017,mongo-1.internal:27017/app?replicaSet=rs0'],
+  ['mongodb+srv', 'cluster0.ab1cd.mongodb.net/app?retryWrites=true&w=majority'],
+  ['https', 'registry.example.com/v2/'],
+  ['http', 'proxy.internal:3128'],
+  ['ftp', 'files.example.org/incoming'],
+  ['sftp', 'sftp.example.net:22/upload'],
+  ['smtp', 'smtp.example.com:587'],
+];
+
+/** A generated password: letters, digits and the punctuation URLs carry unencoded or percent-encoded. */
+const urlPassword = (r: Rand): string =>
+  `${chars(r, ALNUM, 1)}${chars(r, `${ALNUM}${pick(r, ['', '!-_.~', '*+,;=', '/+'])}`, 6 + int(r, 20))}${pick(r, ['', '%40x', '%23', '%2F9'])}${chars(r, ALNUM, 1)}`;
+
+function credentialUrl(r: Rand): Piece[] {
+  const [scheme, rest] = pick(r, URL_SCHEMES);
+  const user = pick(r, ['app', 'admin', 'svc_etl', 'default', 'readonly', 'guest', 'x-access-token', '']);
+  return [`${scheme}://${user}:`, ['PASSWORD_IN_URL', urlPassword(r)], `@${rest}`];
+}
+
+/** A URL with credentials on a surface (these surfaces do not escape what URLs hold). */
+const URL_SURFACES: readonly ((r: Rand, url: Piece[]) => Piece[])[] = [
+  (_, url) => ['DATABASE_URL=', ...url, '\n'],
+  (_, url) => ['export BROKER_URL="', ...url, '"'],
+  (r, url) => [`${service(r)}:\n  connection: "`, ...url, '"\n'],
+  (_, url) => ['{"dsn": "', ...url, '", "pool": 10}'],
+  (r, url) => [`${service(r)} migrate --url `, ...url, ' --dry-run'],
+  (r, url) => [`${ts(r)} INFO [${service(r)}] connecting to `, ...url, ' (attempt 1)'],
+  (r, url) => [`{"level":"error","msg":"dial failed","target":"`, ...url, `","err":"timeout","ts":"${ts(r)}"}`],
+  (r, url) => [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"${ts(r)} upstream `, ...url, ' refused","severity":"WARNING"}'],
+  (r, url) => [`id,name,endpoint\n${int(r, 900)},${service(r)},`, ...url, '\n'],
+  (r, url) => [`INSERT INTO datasources (id, url) VALUES (${int(r, 900)}, '`, ...url, "');"],
+  (r, url) => [`{"resources":[{"type":"kubernetes_secret","instances":[{"attributes":{"data":{"uri":"`, ...url, `"},"id":"default/${service(r)}"}}]}]}`],
+];
+
+const URL_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  () => 'DATABASE_URL=postgres://app:${DB_PASSWORD}@db.internal:5432/shop',
+  () => 'redis_url: "redis://:{{.Values.redis.password}}@cache:6379/0"',
+  () => 'amqp://guest:<redacted>@mq.internal:5672/',
+  () => 'postgres://app:****@db.internal:5432/shop',
+  () => 'MONGO_URI=mongodb+srv://$MONGO_USER:$MONGO_PASSWORD@cluster0.ab1cd.mongodb.net/app',
+  (r) => `https://api.example.com:${8000 + int(r, 999)}/v1/items?page=${int(r, 9)}`,
+  () => 'ssh://git@github.com:22/org/repo.git',
+  (r) => `${ts(r)} INFO listening on http://localhost:${8000 + int(r, 999)}/healthz`,
+  () => 'dsn = "postgresql://app:%s@%s/shop" % (password, host)',
+];
+
+// ---------- 3. Slack incoming-webhook URLs ----------
+
+function slackHook(r: Rand): string {
+  return `https://hooks.slack.com/services/T${chars(r, UPPER + DIGITS, 8 + int(r, 3))}/B${chars(r, UPPER + DIGITS, 8 + int(r, 3))}/${chars(r, ALNUM, 24)}`;
+}
+
+const SLACK_HOOK_SURFACES: readonly ((r: Rand, hook: string) => Piece[])[] = [
+  (_, hook) => ['SLACK_WEBHOOK_URL=', ['SLACK_TOKEN', hook], '\n'],
+  (_, hook) => ['alerting:\n  slack_api_url: ', ['SLACK_TOKEN', hook], '\n'],
+  (_, hook) => ['{"webhook": "', ['SLACK_TOKEN', hook], '", "channel": "#alerts"}'],
+  (r, hook) => [`${ts(r)} DEBUG POST `, ['SLACK_TOKEN', hook], ` -> ${pick(r, ['200', '404'])} in ${int(r, 900)}ms`],
+  (r, hook) => [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","jsonPayload":{"msg":"notify","url":"`, ['SLACK_TOKEN', hook], '"}}'],
+  (r, hook) => [`id,channel,webhook_url\n${int(r, 900)},#deploys,`, ['SLACK_TOKEN', hook], '\n'],
+  (_, hook) => ['curl -X POST -H "Content-type: application/json" --data \'{"text":"deployed"}\' ', ['SLACK_TOKEN', hook]],
+];
+
+const SLACK_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  () => 'see https://api.slack.com/messaging/webhooks for the setup',
+  (r) => `https://hooks.slack.com/services/T${chars(r, UPPER, 9)}/ (truncated)`,
+  (r) => `${ts(r)} INFO posted to #alerts (ts=${int(r, 1e9)}.${chars(r, DIGITS, 6)})`,
+];
+
 // ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
@@ -296,5 +374,9 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 100; i++) out.push(sample('negative:certificates and public keys', [pick(r, PEM_NEGATIVES)(r)]));
   for (let i = 0; i < 400; i++) out.push(sample('EMAIL encoded', pick(r, EMAIL_CASES)(r)));
   for (let i = 0; i < 100; i++) out.push(sample('negative:encoded non-addresses', [pick(r, EMAIL_NEGATIVES)(r)]));
+  for (let i = 0; i < 400; i++) out.push(sample('PASSWORD_IN_URL', pick(r, URL_SURFACES)(r, credentialUrl(r))));
+  for (let i = 0; i < 100; i++) out.push(sample('negative:URLs without a password', [pick(r, URL_NEGATIVES)(r)]));
+  for (let i = 0; i < 150; i++) out.push(sample('SLACK_TOKEN webhook', pick(r, SLACK_HOOK_SURFACES)(r, slackHook(r))));
+  for (let i = 0; i < 50; i++) out.push(sample('negative:Slack look-alikes', [pick(r, SLACK_NEGATIVES)(r)]));
   return out;
 }

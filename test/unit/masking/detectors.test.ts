@@ -68,6 +68,10 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
     ['STRIPE_KEY', 'pk_live_abcdefghijklmnop1234 is publishable', []],
     ['PASSWORD_IN_URL', 'postgres://app:s3cr3t!@db.internal:5432/shop', ['s3cr3t!']],
     ['PASSWORD_IN_URL', 'postgres://app:${DB_PASSWORD}@db:5432/shop and https://user:****@host', []],
+    // Every scheme, an empty user, '/' in the password, a URL user that reads like a key (issue 20).
+    ['PASSWORD_IN_URL', 'redis://:s3cr3t-Pa55@cache.internal:6379/0 mongodb+srv://app:Ab/cd+ef==@c0.ab1cd.mongodb.net/app', ['s3cr3t-Pa55', 'Ab/cd+ef==']],
+    ['PASSWORD_IN_URL', 'https://x-access-token:Zq8Lk2Vx9Tb7Nw3Hc6Jd1F@github.com/org/repo.git amqps://guest:gu3st!@mq:5671', ['Zq8Lk2Vx9Tb7Nw3Hc6Jd1F', 'gu3st!']],
+    ['PASSWORD_IN_URL', 'mongodb://$MONGO_USER:$MONGO_PASSWORD@c0.example.net/app https://api.example.com:8443/v1?next=/a@b.com ftp://anon@ftp.example.org', []],
   ])('%s in %j', (type, text, expected) => {
     expect(found(text, type)).toEqual(expected);
   });
