@@ -30,7 +30,7 @@ const AWS_SECRET_KEY = /^(?:aws_?)?secret_?access_?key$|^aws_?secret(?:_?key)?$/
 // Compound names may be joined by '_' or '-' (x-api-key, client-secret) or written as one word.
 const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?token|credentials?|signing[_-]?key)$/i;
 /** Keys that look secret but are not: identifiers, counts, public parts. */
-const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?)$/i;
+const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?|(?:goog|amz)-credential)$/i;
 const SSN_KEY = /(?:^|[_.-])(?:ssn|social_?security(?:_?number)?)$/i;
 const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|<[^>]*>|\$\{[^}]*\}?|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|redacted|null|none|true|false|undefined|secret|password|\[[A-Z_]+(?:_\d+)?\])$/i;
 
@@ -90,6 +90,8 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
   while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
+  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
+  if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
   // The key must start with a letter or '_' (the regex below would fail otherwise).
   const first = text.charCodeAt(start);
   if (is(text, start, DIGIT) || first === 46 || first === 45) return undefined;

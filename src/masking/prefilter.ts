@@ -47,7 +47,7 @@ function source(mask: number): string {
     // Digits, spaces and dashes in other Unicode forms: the scanner folds the text and looks again.
     alts.push(foldableAlternative());
   }
-  if (on(BIT.EMAIL)) alts.push('@');
+  if (on(BIT.EMAIL)) alts.push('@', '%(?=(?:25)?40)');
   if (on(KEYED | BIT.GCP_SA_KEY)) {
     // keyedAt and serviceAccountKeyAt: a key, an optional (escaped) quote, up to 8 spaces or tabs.
     const words = on(KEYED) ? KEY_ENDINGS : ['key'];
@@ -60,8 +60,14 @@ function source(mask: number): string {
   if (on(BIT.IP_ADDRESS)) colon.push(':', '(?:[0-9A-Fa-f]{1,4}:){6}[0-9A-Fa-f]');
   if (colon.length > 0) alts.push(`:(?=${colon.join('|')})`);
   if (on(BIT.PRIVATE_KEY)) alts.push('-(?=----BEGIN )');
-  if (on(BIT.SLACK_TOKEN)) alts.push('-(?<=xox[baprse]-)');
-  if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) alts.push('_(?<=(?:gh[pousr]|[sr]k|whsec|github)_)');
+  const dash: string[] = [];
+  if (on(BIT.SLACK_TOKEN)) dash.push('xox[baprse]', 'xapp');
+  if (on(BIT.GENERIC_API_KEY)) dash.push('glpat');
+  if (dash.length > 0) alts.push(`-(?<=(?:${dash.join('|')})-)`);
+  const underscore: string[] = [];
+  if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) underscore.push('gh[pousr]', '[sr]k', 'whsec', 'github');
+  if (on(BIT.GENERIC_API_KEY)) underscore.push('npm');
+  if (underscore.length > 0) alts.push(`_(?<=(?:${underscore.join('|')})_)`);
   const word = '[A-Za-z0-9_]';
   if (on(BIT.IBAN)) alts.push(`[A-Z](?<!${word}[A-Z])(?=[A-Z]\\d\\d)`);
   if (on(BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY)) alts.push(`A(?<!${word}A)(?=KIA|SIA|BIA|CCA|Iza)`);
@@ -130,11 +136,11 @@ function buildQuick(mask: number): Quick {
   set('0123456789', Q_DIGIT);
   set('.', Q_DOT);
   set(' ()+-', Q_RUN);
-  if (on(BIT.EMAIL)) set('@', Q_ANCHOR);
+  if (on(BIT.EMAIL)) set('@%', Q_ANCHOR);
   if (on(KEYED | BIT.GCP_SA_KEY)) set('=:', Q_ANCHOR);
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL | BIT.IP_ADDRESS)) set(':', Q_ANCHOR);
-  if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN)) set('-', Q_ANCHOR);
-  if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) set('_', Q_ANCHOR);
+  if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) set('-', Q_ANCHOR);
+  if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) set('_', Q_ANCHOR);
   if (on(BIT.IBAN | BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY | BIT.GENERIC_API_KEY | BIT.JWT)) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', Q_CAPITAL);
   const least = leastDigits(mask);
   // No anchor character and no capital: what is left of the loop below is the digit run (see digitRun).

@@ -13,7 +13,7 @@ import { authHeaderAt, fieldMemo, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn, typ
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
-import { cloudKeyAt, emailAt, ibanAt, jwtAt, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, slackTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -23,6 +23,7 @@ const A_EQUALS = 4;
 const A_DASH = 5;
 const A_UNDERSCORE = 6;
 const A_CAPITAL = 7; // IBAN, and by letter: A (AWS, Google), B/T (Bearer, Basic, Token), J (eyJ)
+const A_PERCENT = 8; // an e-mail address written URL-encoded: `%40`, `%2540`
 
 const DIGIT_RUNS = BIT.CREDIT_CARD | BIT.US_SSN | BIT.IP_ADDRESS | BIT.PHONE;
 
@@ -38,10 +39,11 @@ function tableFor(mask: number): Uint8Array {
   };
   if ((mask & DIGIT_RUNS) !== 0) set('0123456789', A_DIGIT);
   if ((mask & BIT.EMAIL) !== 0) set('@', A_AT);
+  if ((mask & BIT.EMAIL) !== 0) set('%', A_PERCENT);
   if ((mask & (KEYED | BIT.GCP_SA_KEY | BIT.PASSWORD_IN_URL | BIT.SLACK_TOKEN | BIT.IP_ADDRESS)) !== 0) set(':', A_COLON);
   if ((mask & (KEYED | BIT.GCP_SA_KEY)) !== 0) set('=', A_EQUALS);
-  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN)) !== 0) set('-', A_DASH);
-  if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY)) !== 0) set('_', A_UNDERSCORE);
+  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0) set('-', A_DASH);
+  if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) !== 0) set('_', A_UNDERSCORE);
   if ((mask & BIT.IBAN) !== 0) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', A_CAPITAL);
   if ((mask & (BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY)) !== 0) set('A', A_CAPITAL);
   if ((mask & BIT.GENERIC_API_KEY) !== 0) set('BT', A_CAPITAL);
@@ -79,9 +81,9 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let runEnd = 0;
   let keyedEnd = 0;
   let emailEnd = 0;
+  const mail = mailMemo();
   let pemEnd = 0;
   let saEnd = 0;
-  const pem = pemMemo();
   let ibanEnd = 0;
   let slackEnd = 0;
   let underscoreEnd = 0;
@@ -111,7 +113,16 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
         break;
       case A_AT:
         if (i >= emailEnd) {
-          const d = emailAt(text, i, (mask & BIT.PASSWORD_IN_URL) !== 0);
+          const d = emailAt(text, i, (mask & BIT.PASSWORD_IN_URL) !== 0, mail);
+          if (d !== undefined) {
+            out.push(d);
+            emailEnd = d.end;
+          }
+        }
+        break;
+      case A_PERCENT:
+        if (i >= emailEnd) {
+          const d = encodedEmailAt(text, i, mail);
           if (d !== undefined) {
             out.push(d);
             emailEnd = d.end;
@@ -121,7 +132,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_COLON:
       case A_EQUALS:
         if ((mask & BIT.GCP_SA_KEY) !== 0 && i >= saEnd) {
-          const d = serviceAccountKeyAt(text, i, pem);
+          const d = serviceAccountKeyAt(text, i);
           if (d !== undefined) {
             out.push(d);
             saEnd = d.end;
@@ -149,17 +160,19 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_DASH:
         if (text.charCodeAt(i + 1) === 45) {
           if ((mask & BIT.PRIVATE_KEY) !== 0 && i >= pemEnd && text.startsWith('-----BEGIN ', i)) {
-            const d = privateKeyAt(text, i, pem);
+            const d = privateKeyAt(text, i);
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;
             }
           }
-        } else if ((mask & BIT.SLACK_TOKEN) !== 0 && i >= slackEnd) {
-          const d = slackTokenAt(text, i);
+        } else if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
+          const d = dashTokenAt(text, i);
           if (d !== undefined) {
-            out.push(d);
-            slackEnd = d.end;
+            if (on(mask, d)) {
+              out.push(d);
+              slackEnd = d.end;
+            }
           }
         }
         break;

@@ -16,30 +16,110 @@ const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'c
 const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
 
 /**
- * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that is exactly the password it finds in
- * `scheme://user:password@host` is that password, not an address (the host stays readable); anything
- * else it does not find (no user, a ':' in the password, no scheme) stays an EMAIL, masked.
+ * Where the last e-mail marker ('@', `%40`, `%2540`) the scan visited ends: a local part never reaches back
+ * over one, so each character is walked back over at most once.
  */
-export function emailAt(text: string, at: number, urlPasswords = false): Detection | undefined {
-  let s = at;
-  while (s > 0 && at - s < 64 && is(text, s - 1, LOCAL)) s--;
-  if (s === at || text.charCodeAt(s) === 46 || text.charCodeAt(at - 1) === 46) return undefined;
-  if (urlPasswords && text.charCodeAt(s - 1) === 58) {
-    const scheme = urlSchemeColon(text, s - 1);
-    const password = scheme < 0 ? undefined : urlPasswordAt(text, scheme);
-    if (password !== undefined && password.start === s && password.end === at) return undefined;
+export interface MailMemo {
+  from: number;
+}
+
+export const mailMemo = (): MailMemo => ({ from: 0 });
+
+/** A local part's characters at most, as written: 64, each possibly percent-encoded twice (`%252B`). */
+const LOCAL_REACH = 64 * 5;
+
+const hexValue = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : c >= 97 && c <= 102 ? c - 87 : -1);
+
+/** Characters an address's local part is written with (decoded). */
+const localChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 46 || c === 95 || c === 45 || c === 43;
+
+/**
+ * The start of the local part that ends at `end`, at or after `from`: a percent escape (`%3D`, doubly
+ * `%253D`) of a character that is not in local parts (`=`, `?`, `/`, `:`…) ends what came before, as a
+ * literal one would: `next=%2Fcb%3Femail%3Dana%2540example.com` starts at `ana`. -1: no local part.
+ */
+function localStart(text: string, end: number, from: number): number {
+  let s = end;
+  const stop = Math.max(from, end - LOCAL_REACH);
+  while (s > stop && is(text, s - 1, LOCAL)) s--;
+  for (let k = s; k < end; ) {
+    if (text.charCodeAt(k) !== 37) {
+      k++;
+      continue;
+    }
+    let j = k + 1;
+    if (text.charCodeAt(j) === 50 && text.charCodeAt(j + 1) === 53 && hexValue(text.charCodeAt(j + 2)) >= 0 && hexValue(text.charCodeAt(j + 3)) >= 0) j += 2;
+    const hi = hexValue(text.charCodeAt(j));
+    const lo = hexValue(text.charCodeAt(j + 1));
+    if (hi < 0 || lo < 0 || j + 2 > end) {
+      s = k + 1; // a '%' that is no escape is in no address
+      k++;
+    } else {
+      if (!localChar(hi * 16 + lo)) s = j + 2;
+      k = j + 2;
+    }
   }
-  if (!is(text, at + 1, ALNUM)) return undefined;
-  DOMAIN.lastIndex = at + 1;
+  return s === end || text.charCodeAt(s) === 46 || text.charCodeAt(end - 1) === 46 ? -1 : s;
+}
+
+/**
+ * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that ends the password of
+ * `scheme://user:password@host` is part of that password (or of a reference to one, left readable), not
+ * an address: the host stays readable. Anything else (no scheme, a ':' in the password) stays an EMAIL.
+ */
+export function emailAt(text: string, at: number, urlPasswords = false, memo?: MailMemo): Detection | undefined {
+  const s = localStart(text, at, memo?.from ?? 0);
+  if (memo !== undefined) memo.from = at + 1;
+  if (s < 0) return undefined;
+  if (urlPasswords) {
+    // The end of a URL's password (or of a reference to one, `$DB_PASSWORD`), not an address.
+    const colon = passwordColon(text, s);
+    const scheme = colon < 0 ? -1 : urlSchemeColon(text, colon);
+    const password = scheme < 0 ? undefined : urlCredentialAt(text, scheme);
+    if (password !== undefined && password.start <= s && password.end === at) return undefined;
+  }
+  return domainAfter(text, s, at + 1);
+}
+
+/**
+ * An address written URL-encoded, at the '%' of its `%40` (`ana%40example.com` in a query string, a
+ * signed URL's `X-Goog-Credential`, a certificate URL) or `%2540` (encoded twice: a redirect parameter
+ * inside another URL). The span is the address as written.
+ */
+export function encodedEmailAt(text: string, pct: number, memo?: MailMemo): Detection | undefined {
+  const width = text.startsWith('40', pct + 1) ? 3 : text.startsWith('2540', pct + 1) ? 5 : 0;
+  if (width === 0) return undefined;
+  const s = localStart(text, pct, memo?.from ?? 0);
+  if (memo !== undefined) memo.from = pct + width;
+  return s < 0 ? undefined : domainAfter(text, s, pct + width);
+}
+
+/** The address from `start` whose domain starts at `domain`, when the domain is one. */
+function domainAfter(text: string, start: number, domain: number): Detection | undefined {
+  if (!is(text, domain, ALNUM)) return undefined;
+  DOMAIN.lastIndex = domain;
   const m = DOMAIN.exec(text);
   if (m === null) return undefined;
-  const end = at + 1 + m[0].length;
+  const end = domain + m[0].length;
   const tld = m[0].slice(m[0].lastIndexOf('.') + 1).toLowerCase();
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
   if (FILE_TLDS.has(tld) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
-  return found(s, end, 'EMAIL');
+  return found(start, end, 'EMAIL');
+}
+
+/**
+ * The ':' before a URL password that holds `i`: walking back over characters a password may hold (so the
+ * walk stops at the previous '@' and never covers another address's), at most 256; -1 when there is none.
+ */
+function passwordColon(text: string, i: number): number {
+  for (let k = i - 1; k >= 0 && i - k <= 256; k--) {
+    const c = text.charCodeAt(k);
+    if (c === 58) return k;
+    if (c === 64 || c <= 32 || c === 34 || c === 39 || c === 92) return -1;
+  }
+  return -1;
 }
 
 /** After a colon: the end of the text, white space or closing punctuation (the colon ended a phrase). */
@@ -140,42 +220,80 @@ export function jwtAt(text: string, at: number, reach: { end: number }): Detecti
 }
 
 // ---------- PRIVATE_KEY (anchor '-----BEGIN ') ----------
-const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----/y;
-const PEM_BODY = /[A-Za-z0-9+/=\r\n\\ ]/;
+const PEM_BEGIN = /-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |ED25519 )?PRIVATE KEY(?: BLOCK)?-----/y;
+/** A private key block is at most this long (an RSA-8192 key is ~6.5 KB); past it, it is masked as truncated. */
+const PEM_MAX = 16_384;
+/** A body line at least this long is a full line: another line may follow it (a shorter one is the last). */
+const PEM_FULL_LINE = 40;
+/** A base64 run this long is a line of the block whatever follows it. */
+const PEM_RUN_ALONE = 8;
+
+const isBase64 = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61;
+
 /**
- * Where the scan last looked for an `-----END ` marker: `end` is the first one at or after `from` (-1:
- * none). Without it, many BEGIN markers and no END would search to the end of the text for each one.
+ * The length of the line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto
+ * one line), or an escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string
+ * inside a JSON string, and deeper); 0 when there is none.
  */
-export interface PemMemo {
-  from: number;
-  end: number;
+function pemBreak(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === 10 || c === 13 || c === 32 || c === 9) return 1;
+  if (c !== 92) return 0;
+  let k = i + 1;
+  while (k - i < 8 && text.charCodeAt(k) === 92) k++;
+  const e = text.charCodeAt(k);
+  return e === 110 || e === 114 ? k + 1 - i : 0;
 }
 
-export const pemMemo = (): PemMemo => ({ from: Number.POSITIVE_INFINITY, end: -1 });
-
-function endMarkerFrom(text: string, from: number, memo: PemMemo | undefined): number {
-  if (memo !== undefined && memo.from <= from && (memo.end < 0 || memo.end >= from)) return memo.end;
-  const end = text.indexOf('-----END ', from);
-  if (memo !== undefined) {
-    memo.from = from;
-    memo.end = end;
-  }
-  return end;
+/**
+ * Whether a run of base64 that ends at `i` is a line of the block: it ends at the END line, the end of the
+ * text, a line break or closing punctuation, or it is long enough that it cannot be a word or a timestamp
+ * written after a cut (`…abc...[truncated]`).
+ */
+function pemLine(text: string, start: number, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (i - start >= PEM_RUN_ALONE || Number.isNaN(c) || pemBreak(text, i) > 0 || text.startsWith('-----END ', i)) return true;
+  return c === 34 || c === 39 || c === 92 || c === 44 || c === 59 || c === 125 || c === 93 || c === 41 || c === 62 || c === 124;
 }
 
-export function privateKeyAt(text: string, at: number, memo?: PemMemo): Detection | undefined {
+/**
+ * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
+ * with its line breaks as written (real, escaped once or more, or spaces). A block with no END line
+ * (truncated by a log line limit, a column width) ends with its last base64 line: lines follow one another
+ * while each before is a full line, and a line ends at a break or closing punctuation, so the text after a
+ * cut (a timestamp, a quote) stays out. Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part
+ * of the block. Each character is read once; the block is at most PEM_MAX long.
+ */
+export function privateKeyAt(text: string, at: number): Detection | undefined {
   PEM_BEGIN.lastIndex = at;
   const head = PEM_BEGIN.exec(text);
   if (head === null) return undefined; // certificates and public keys are not secrets
-  const endMarker = endMarkerFrom(text, at + head[0].length, memo);
-  let end: number;
-  if (endMarker >= 0 && endMarker - at <= 16_384) {
-    const close = text.indexOf('-----', endMarker + 9);
-    end = close >= 0 && close - endMarker < 64 ? close + 5 : endMarker + 9;
-  } else {
-    // Truncated block: everything up to the first character that cannot be in one.
-    end = at + head[0].length;
-    while (end < text.length && end - at < 16_384 && PEM_BODY.test(text[end] ?? '')) end++;
+  const limit = Math.min(text.length, at + PEM_MAX);
+  let end = at + head[0].length;
+  let previous = Number.POSITIVE_INFINITY; // the BEGIN line counts as full: the body may follow it
+  for (let breaks = 0; end < limit; ) {
+    let p = end;
+    for (let b = pemBreak(text, p); b > 0 && p < limit && breaks < 64; b = pemBreak(text, p)) {
+      p += b;
+      breaks++;
+    }
+    if (text.startsWith('-----END ', p)) {
+      const close = text.indexOf('-----', p + 9);
+      end = close >= 0 && close - p < 64 ? close + 5 : p + 9;
+      break;
+    }
+    if (p > end && (text.startsWith('Proc-Type:', p) || text.startsWith('DEK-Info:', p))) {
+      let q = p;
+      while (q < limit && q - p < 128 && text.charCodeAt(q) !== 10 && text.charCodeAt(q) !== 13 && text.charCodeAt(q) !== 92) q++;
+      end = q;
+      continue;
+    }
+    let q = p;
+    while (q < limit && isBase64(text.charCodeAt(q))) q++;
+    if (q === p || previous < PEM_FULL_LINE || !pemLine(text, p, q)) break;
+    previous = q - p;
+    end = q;
+    breaks = 0;
   }
   return found(at, end, 'PRIVATE_KEY');
 }
@@ -197,7 +315,7 @@ export function pemPrivateKeyValue(value: string): boolean {
  * env-file text with real newlines. The span is the whole value (the PEM block and the newline escapes
  * after it), never the quotes. Certificates and public keys under that key are not secrets.
  */
-export function serviceAccountKeyAt(text: string, sep: number, memo?: PemMemo): Detection | undefined {
+export function serviceAccountKeyAt(text: string, sep: number): Detection | undefined {
   let k = sep - 1;
   while (k >= 0 && sep - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
@@ -213,7 +331,7 @@ export function serviceAccountKeyAt(text: string, sep: number, memo?: PemMemo): 
   const open = text.charCodeAt(v);
   if (open === 34 || open === 39) v++;
   if (!text.startsWith('-----BEGIN ', v)) return undefined;
-  const pem = privateKeyAt(text, v, memo);
+  const pem = privateKeyAt(text, v);
   if (pem === undefined) return undefined;
   // The newline a key file ends its key with belongs to the value: `\n`, `\\n`, `\r\n`, real or escaped.
   let end = pem.end;
@@ -268,6 +386,8 @@ const GH_FINE_RE = /github_pat_[A-Za-z0-9_]{82}/y;
 const STRIPE_RE = /(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,247}/y;
 const WHSEC_RE = /whsec_[A-Za-z0-9+/=]{24,128}/y;
 const GH_KINDS = new Set(['p', 'o', 'u', 's', 'r']);
+/** npm access tokens: `npm_` and 36 base62 characters (no type of their own: GENERIC_API_KEY). */
+const NPM_RE = /npm_[A-Za-z0-9]{36}/y;
 
 function sticky(re: RegExp, text: string, at: number): number {
   re.lastIndex = at;
@@ -281,7 +401,9 @@ export function underscoreTokenAt(text: string, u: number): Detection | undefine
   if (u >= 3 && text.startsWith('gh', u - 3) && p1 !== undefined && GH_KINDS.has(p1)) {
     const at = u - 3;
     const end = sticky(GH_RE, text, at);
-    if (end < 0 || is(text, at - 1, WORD) || is(text, end, WORD) || !githubChecksumValid(text.slice(at, end))) return undefined;
+    // The prefix and the length say enough: a token with a wrong checksum (mistyped, cut and pasted,
+    // made up for a test) is still masked, as secret scanners do. The checksum is never a reason to let one through.
+    if (end < 0 || is(text, at - 1, WORD) || is(text, end, WORD)) return undefined;
     return found(at, end, 'GITHUB_TOKEN');
   }
   if (p1 === 'k' && (text[u - 2] === 's' || text[u - 2] === 'r') && (text.startsWith('live_', u + 1) || text.startsWith('test_', u + 1))) {
@@ -299,17 +421,36 @@ export function underscoreTokenAt(text: string, u: number): Detection | undefine
     const end = sticky(GH_FINE_RE, text, at);
     return end < 0 || is(text, at - 1, WORD) ? undefined : found(at, end, 'GITHUB_TOKEN');
   }
+  if (p1 === 'm' && u >= 3 && text.startsWith('npm', u - 3)) {
+    const at = u - 3;
+    const end = sticky(NPM_RE, text, at);
+    return end < 0 || is(text, at - 1, WORD) || is(text, end, WORD) ? undefined : found(at, end, 'GENERIC_API_KEY');
+  }
   return undefined;
 }
 
-const SLACK_RE = /xox[baprse]-[A-Za-z0-9-]{10,250}/y;
+const SLACK_RE = /(?:xox[baprse]|xapp)-[A-Za-z0-9-]{10,250}/y;
 const SLACK_KINDS = new Set(['b', 'a', 'p', 'r', 's', 'e']);
-/** Slack tokens, at the dash of `xox?-`. */
-export function slackTokenAt(text: string, dash: number): Detection | undefined {
+/** GitLab personal, project and group access tokens (no type of their own: GENERIC_API_KEY). */
+const GITLAB_RE = /glpat-[A-Za-z0-9_-]{20,64}/y;
+
+/**
+ * Tokens at the dash after their prefix: Slack's `xox?-` and `xapp-` (SLACK_TOKEN) and GitLab's `glpat-`
+ * (GENERIC_API_KEY).
+ */
+export function dashTokenAt(text: string, dash: number): Detection | undefined {
+  if (dash < 4) return undefined;
   const kind = text[dash - 1];
-  if (dash < 4 || kind === undefined || !SLACK_KINDS.has(kind) || !text.startsWith('xox', dash - 4) || is(text, dash - 5, WORD)) return undefined;
-  const end = sticky(SLACK_RE, text, dash - 4);
-  return end < 0 ? undefined : found(dash - 4, end, 'SLACK_TOKEN');
+  let at = -1;
+  if (kind !== undefined && SLACK_KINDS.has(kind) && text.startsWith('xox', dash - 4)) at = dash - 4;
+  else if (kind === 'p' && text.startsWith('xapp', dash - 4)) at = dash - 4;
+  else if (kind === 't' && dash >= 5 && text.startsWith('glpat', dash - 5)) {
+    const end = is(text, dash - 6, WORD) ? -1 : sticky(GITLAB_RE, text, dash - 5);
+    return end < 0 || is(text, end, WORD) ? undefined : found(dash - 5, end, 'GENERIC_API_KEY');
+  }
+  if (at < 0 || is(text, at - 1, WORD)) return undefined;
+  const end = sticky(SLACK_RE, text, at);
+  return end < 0 ? undefined : found(at, end, 'SLACK_TOKEN');
 }
 
 // ---------- after '://': Slack webhooks and URL passwords ----------
@@ -323,16 +464,31 @@ export function slackHookAt(text: string, colon: number): Detection | undefined 
   return end < 0 ? undefined : found(colon - 5, end, 'SLACK_TOKEN');
 }
 
-/** Only the password of `scheme://user:password@host`. */
-const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{1,128}:([^\s@/:]{1,256})@[A-Za-z0-9.-]{1,253}/y;
-const URL_PLACEHOLDER = /^(\*+|x+|\$\{[^}]*\}|<[^>]*>|password)$/i;
+/**
+ * Only the password of `scheme://user:password@host`, any scheme (postgres, mysql, redis, amqp,
+ * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`) and the password may hold
+ * '/', '?' or '#' unencoded (generated passwords do); not '@', ':', white space, quotes or backslashes.
+ */
+const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@:"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+/** References to a secret and masked values, not secrets: `${DB_PASSWORD}`, `$PASS`, `{{.Values.pw}}`, `%s`, `****`, `<redacted>`. */
+const URL_PLACEHOLDER = /^(?:\*+|x+|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|\{\{[^}]*\}\}|%(?:\([A-Za-z_]+\))?s|<[^>]*>|\[[A-Za-z0-9_]*\]|password|redacted|\.\.\.)$/i;
+/** `host:8080/path?x=a@b.c`: a port and a path, not a password. */
+const URL_PORT = /^\d{1,5}[/?#]/;
 
-/** At the ':' of `://`. */
-export function urlPasswordAt(text: string, colon: number): Detection | undefined {
+/** The password of the URL whose `://` starts at `colon`, placeholder or not: its span and whether it is a secret. */
+function urlCredentialAt(text: string, colon: number): { start: number; end: number; secret: boolean } | undefined {
   URL_CRED_RE.lastIndex = colon + 3;
   const m = URL_CRED_RE.exec(text);
   const password = m?.[1];
-  if (m === null || password === undefined || URL_PLACEHOLDER.test(password)) return undefined;
+  if (m === null || password === undefined) return undefined;
   const start = colon + 3 + m[0].indexOf(':') + 1;
-  return found(start, start + password.length, 'PASSWORD_IN_URL');
+  // With no user there is no host before the ':' either: `redis://:1/x@host` has a password.
+  if (start > colon + 4 && URL_PORT.test(password)) return undefined;
+  return { start, end: start + password.length, secret: !URL_PLACEHOLDER.test(password) };
+}
+
+/** At the ':' of `://`. */
+export function urlPasswordAt(text: string, colon: number): Detection | undefined {
+  const c = urlCredentialAt(text, colon);
+  return c === undefined || !c.secret ? undefined : found(c.start, c.end, 'PASSWORD_IN_URL');
 }

@@ -257,7 +257,7 @@ describe('tail_logs (issue 18)', () => {
     expect(text).toMatch(/^\S+Z INFO requests {2}(GET|POST) \d+ https:\/\/api\.airlock-demo\.example\/\S*access_token=\[GENERIC_API_KEY_\d+\]\S* from \[IP_ADDRESS_\d+\]$/m);
   });
 
-  it.fails('masks a URL-encoded email (%40) in a request URL query string (known masker gap; issue 18)', async () => {
+  it('masks a URL-encoded email (%40) in a request URL query string (issues 18, 20)', async () => {
     const s = structured((await tail({ scope: 'checkout', filter: 'httpRequest.requestUrl:"email="', since: '6h', limit: 5 })).result);
     expect(s.count).toBeGreaterThan(0);
     for (const e of s.entries) expect(String(e.httpRequest?.requestUrl)).not.toMatch(/%40example\.(com|org|net)/);

@@ -268,7 +268,9 @@ const NEGATIVES: Readonly<Record<string, (r: Rand) => string>> = {
   hash: (r) => pick(r, [`md5 ${chars(r, HEX, 32)}`, `sha1 ${chars(r, HEX, 40)}`, `sha256:${chars(r, HEX, 64)}`, `commit ${chars(r, HEX, 7)}`]),
   'already masked': (r) => pick(r, [`card ****${chars(r, DIGITS, 4)}`, `card **** **** **** ${chars(r, DIGITS, 4)}`, `email [EMAIL_${1 + int(r, 9)}]`, `paid with [CREDIT_CARD_${1 + int(r, 9)}]`, 'password=****', `api_key=[GENERIC_API_KEY_${1 + int(r, 9)}]`, '"password": "<redacted>"', 'postgres://app:${DB_PASSWORD}@db:5432/shop']),
   'file and repo names': (r) => pick(r, [`icon@${1 + int(r, 3)}x.png`, 'git clone git@github.com:org/repo.git', `logo@${1 + int(r, 3)}x.webp`]),
-  'invalid checksums': (r) => pick(r, [`IBAN ${badIban(r)}`, `token ${githubToken(r, false)}`, `pk_live_${chars(r, ALNUM, 24)} is publishable`, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----']),
+  // A GitHub token with a wrong checksum is masked on its prefix and length (issue 20); the same 36
+  // characters without the prefix are an id like any other.
+  'invalid checksums': (r) => pick(r, [`IBAN ${badIban(r)}`, `id ${githubToken(r, false).slice(4)}`, `pk_live_${chars(r, ALNUM, 24)} is publishable`, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----']),
   'address-like numbers': (r) => pick(r, [`OID 1.3.6.1.4.1.${int(r, 99_999)}`, `${300 + int(r, 600)}.1.1.1`, `amount=${int(r, 10_000)}.${String(int(r, 100)).padStart(2, '0')}`, `port ${1024 + int(r, 60_000)}`, `listening on :${1024 + int(r, 60_000)}`]),
   'short numbers and ids': (r) => pick(r, [`id=${int(r, 1_000_000)}`, `status=${pick(r, [200, 404, 500])}`, `rows ${int(r, 100_000)}`, `order ORD-2026-${String(int(r, 1e6)).padStart(6, '0')}`]),
   // Ten digits that happen to form a valid North American number are masked: a known trade-off.

@@ -23,6 +23,12 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
   it.each<[DetectorName, string, string[]]>([
     ['EMAIL', 'contact ana.silva+news@example.co.uk today', ['ana.silva+news@example.co.uk']],
     ['EMAIL', 'icon@2x.png and logo@3x.webp', []],
+    // Written URL-encoded, once or twice, in mailto: and angle brackets (issue 20).
+    ['EMAIL', '/unsubscribe?email=ana%2Bnews%40example.com&list=weekly', ['ana%2Bnews%40example.com']],
+    ['EMAIL', '?next=%2Fcb%3Femail%3Dana.silva%2540example.org%26x%3D1', ['ana.silva%2540example.org']],
+    ['EMAIL', 'X-Goog-Credential=etl%40proj-alpha.iam.gserviceaccount.com%2F20261207%2Fauto%2Fstorage%2Fgoog4_request', ['etl%40proj-alpha.iam.gserviceaccount.com']],
+    ['EMAIL', 'mailto:ben%40example.com <chen@example.io> %3Cdana%40example.net%3E', ['ben%40example.com', 'chen@example.io', 'dana%40example.net']],
+    ['EMAIL', 'registry.npmjs.org/%40types%2Fnode icon%402x.png user%40localhost 50%40off git%40github.com:org/r.git', []],
     ['EMAIL', 'git clone git@github.com:org/repo.git', []],
     ['EMAIL', 'user@localhost is not an address with a TLD', []],
     // The '@' of a URL's credentials: the password is PASSWORD_IN_URL's, the host stays readable.
@@ -36,19 +42,36 @@ describe('detectors: true positives and look-alikes that must stay readable', ()
     ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----']],
     ['PRIVATE_KEY', '{"private_key":"-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----\\n"}', ['-----BEGIN PRIVATE KEY-----\\nMIIEvQ\\n-----END PRIVATE KEY-----']],
     ['PRIVATE_KEY', 'truncated: -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk', ['-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk']],
+    // Doubly escaped (a JSON string inside a log entry's JSON), flattened with spaces, glued, truncated (issue 20).
+    ['PRIVATE_KEY', '{"textPayload":"{\\"k\\":\\"-----BEGIN PRIVATE KEY-----\\\\nMIIEvQ\\\\n-----END PRIVATE KEY-----\\\\n\\"}"}', ['-----BEGIN PRIVATE KEY-----\\\\nMIIEvQ\\\\n-----END PRIVATE KEY-----']],
+    ['PRIVATE_KEY', 'KEY=-----BEGIN EC PRIVATE KEY----- MHcCAQEEIB3 -----END EC PRIVATE KEY----- PORT=1', ['-----BEGIN EC PRIVATE KEY----- MHcCAQEEIB3 -----END EC PRIVATE KEY-----']],
+    ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEA==-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----MIIEowIBAAKCAQEA==-----END RSA PRIVATE KEY-----']],
+    ['PRIVATE_KEY', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\nMIIEvQIBADAN\n2026-12-07T10:11:12Z INFO next`, [`-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\nMIIEvQIBADAN`]],
+    ['PRIVATE_KEY', '"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq...[truncated]"', ['-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq']],
+    ['PRIVATE_KEY', '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B\n\nMIIEow\n-----END RSA PRIVATE KEY-----', ['-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B\n\nMIIEow\n-----END RSA PRIVATE KEY-----']],
     ['PRIVATE_KEY', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----', []],
     ['PRIVATE_KEY', '-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----', []],
     ['AWS_ACCESS_KEY', 'key=AKIAIOSFODNN7EXAMPLE;', ['AKIAIOSFODNN7EXAMPLE']],
     ['AWS_ACCESS_KEY', 'XAKIAIOSFODNN7EXAMPLEX', []],
     ['GCP_API_KEY', 'key=AIzaSyD-abcdefghijklmnopqrstuvwxyz01234', ['AIzaSyD-abcdefghijklmnopqrstuvwxyz01234']],
     ['GITHUB_TOKEN', `token ${githubToken('a'.repeat(30))} here`, [githubToken('a'.repeat(30))]],
-    ['GITHUB_TOKEN', 'ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000 (bad checksum)', []],
+    // Masked on its prefix and length, whatever its checksum (issue 20).
+    ['GITHUB_TOKEN', 'ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000 (bad checksum)', ['ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa000000']],
+    ['GITHUB_TOKEN', 'gho_Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8 ghs_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,ghr_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', ['gho_Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8', 'ghs_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'ghr_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb']],
+    ['GITHUB_TOKEN', 'ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (35) ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa (37) xghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', []],
+    ['GENERIC_API_KEY', 'NPM_TOKEN=npm_abcdefghijklmnopqrstuvwxyz0123456789 glpat-Ab3dEf6hIj9kLm2nOp5q', ['npm_abcdefghijklmnopqrstuvwxyz0123456789', 'glpat-Ab3dEf6hIj9kLm2nOp5q']],
+    ['GENERIC_API_KEY', 'npm_config_cache=/tmp glpat- is the prefix xglpat-Ab3dEf6hIj9kLm2nOp5q', []],
+    ['SLACK_TOKEN', 'SLACK_APP_TOKEN=xapp-1-A0123ABCDEF-1234567890123-0123456789abcdef', ['xapp-1-A0123ABCDEF-1234567890123-0123456789abcdef']],
     ['SLACK_TOKEN', 'xoxb-1234567890-abcdefghij', ['xoxb-1234567890-abcdefghij']],
     ['SLACK_TOKEN', 'https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdefghijklmnopqrstuvwx', ['https://hooks.slack.com/services/T0000AAAA/B0000BBBB/abcdefghijklmnopqrstuvwx']],
     ['STRIPE_KEY', 'sk_live_abcdefghijklmnop1234 and rk_test_0123456789abc', ['sk_live_abcdefghijklmnop1234', 'rk_test_0123456789abc']],
     ['STRIPE_KEY', 'pk_live_abcdefghijklmnop1234 is publishable', []],
     ['PASSWORD_IN_URL', 'postgres://app:s3cr3t!@db.internal:5432/shop', ['s3cr3t!']],
     ['PASSWORD_IN_URL', 'postgres://app:${DB_PASSWORD}@db:5432/shop and https://user:****@host', []],
+    // Every scheme, an empty user, '/' in the password, a URL user that reads like a key (issue 20).
+    ['PASSWORD_IN_URL', 'redis://:s3cr3t-Pa55@cache.internal:6379/0 mongodb+srv://app:Ab/cd+ef==@c0.ab1cd.mongodb.net/app', ['s3cr3t-Pa55', 'Ab/cd+ef==']],
+    ['PASSWORD_IN_URL', 'https://x-access-token:Zq8Lk2Vx9Tb7Nw3Hc6Jd1F@github.com/org/repo.git amqps://guest:gu3st!@mq:5671', ['Zq8Lk2Vx9Tb7Nw3Hc6Jd1F', 'gu3st!']],
+    ['PASSWORD_IN_URL', 'mongodb://$MONGO_USER:$MONGO_PASSWORD@c0.example.net/app https://api.example.com:8443/v1?next=/a@b.com ftp://anon@ftp.example.org', []],
   ])('%s in %j', (type, text, expected) => {
     expect(found(text, type)).toEqual(expected);
   });
@@ -207,6 +230,14 @@ describe('detect: issue 6 (one-pass scanner) regressions', () => {
       'ghp_'.repeat(50_000),
       '-'.repeat(200_000),
       'xoxb-'.repeat(40_000),
+      // Issue 20: encoded addresses, URL credentials, PEM lines and new token prefixes.
+      'a%40'.repeat(50_000),
+      `${'a'.repeat(300)}%2540`.repeat(600),
+      'redis://:a/b@'.repeat(15_000),
+      `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n`.repeat(2_000),
+      '-----BEGIN PRIVATE KEY----- '.repeat(7_000),
+      'glpat-'.repeat(30_000),
+      'npm_'.repeat(50_000),
       'password='.repeat(20_000),
       `${'a'.repeat(60)}=`.repeat(3_000),
       'GB82 '.repeat(40_000),

@@ -4,6 +4,7 @@ import { BIT } from '../../../src/masking/names.js';
 import { mayMatch, prefilterFor } from '../../../src/masking/prefilter.js';
 import { scan } from '../../../src/masking/scan.js';
 import { numbersSamples } from '../../support/labelled/numbers.js';
+import { tokensSamples } from '../../support/labelled/tokens.js';
 import { labelledSet, rng } from '../../support/masking-labelled.js';
 
 /**
@@ -19,7 +20,7 @@ const FRAGMENTS = [
   'a', 'b', 'e', 'f', 'x', 'A', 'B', 'D', 'E', 'G', 'J', 'P', 'T', 'Z', 'ey', 'eyJ', 'hbGciOiJIUzI1NiJ9', 'c2ln',
   'password', 'PASSWORD', 'db_pass', 'Passwd', 'pwd', 'secret', 'api_key', 'x-api-key', 'token', 'Token ', 'Bearer ', 'Basic ',
   'aws_secret_access_key', 'private_key', 'credentials', 'ssn', 'social_security_number', 'id', 'name', 'key', 'monkey',
-  'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
+  'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'xapp-', 'glpat-', 'npm_', 'Ab3dEf6hIj9kLm2nOp5q', '%40', '%2540', '%3D', '%2B', '%25', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
   'https://', 'postgres://', 'user', 'hooks.slack.com/services/', '-----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY-----',
   '2026-11-29', 'T10', ' 10', ':00', '1999-01-01 ', '(2026-11-29', '+2026-11-29', 'example.com', 'ana', 'fe80', 'ffff', 'abcd', '1:2', 'dead:beef', 'MII', 'q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 ];
@@ -57,6 +58,11 @@ describe('scanner prefilter', () => {
 
   it('finds exactly what visiting every anchor finds, on the digit-run cases (issue 20)', () => {
     for (const mask of [ALL, BIT.PHONE, BIT.IP_ADDRESS, BIT.CREDIT_CARD, BIT.PHONE | BIT.CREDIT_CARD]) for (const s of numbersSamples(2026120703)) same(s.text, mask);
+  });
+
+  it('finds exactly what visiting every anchor finds, on the labelled secrets found by their shape (issue 20)', () => {
+    const samples = tokensSamples(2026120702);
+    for (const mask of MASKS) for (const s of samples) same(s.text, mask);
   });
 
   it('finds exactly what visiting every anchor finds, on real findings in context', () => {
