@@ -8,7 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { CountryCode, NumberingPlan } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 import { entropy } from './entropy.js';
-import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASSWORD, K_PWD, K_SECRET, K_SSN, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
+import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
 import { phoneLib } from './phone-lib.js';
 
 export { entropy } from './entropy.js';
@@ -62,6 +62,9 @@ interface ValueSpan {
  */
 function valueAt(text: string, from: number): ValueSpan | undefined {
   let j = from;
+  // `"password" => "…"` (PHP, Ruby, hstore), `PASSWORD := …` (make): the operator's second character.
+  const op = text.charCodeAt(j);
+  if ((op === 62 || op === 61) && (text.charCodeAt(j - 1) === 61 || text.charCodeAt(j - 1) === 58)) j++;
   while (j - from < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
   let level = 0;
   while (level < 8 && text.charCodeAt(j + level) === 92) level++;
@@ -77,11 +80,27 @@ function valueAt(text: string, from: number): ValueSpan | undefined {
     return end > j + 1 && text.charCodeAt(end) === 39 ? { start: j + 1, end } : undefined;
   }
   const end = unquotedEnd(text, j);
-  return end > j ? { start: j, end } : undefined;
+  if (end <= j) return undefined;
+  // A YAML block scalar (`password: |`, `>-`): the value is the next line, indented.
+  if ((q === 124 || q === 62) && end - j <= 3 && /^[|>][+-]?\d?$/.test(text.slice(j, end))) {
+    let nl = end;
+    while (nl - end < 8 && (text.charCodeAt(nl) === 32 || text.charCodeAt(nl) === 9 || text.charCodeAt(nl) === 13)) nl++;
+    if (text.charCodeAt(nl) !== 10) return { start: j, end };
+    let s = nl + 1;
+    while (s - nl <= 64 && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
+    if (s === nl + 1) return undefined;
+    let e = s;
+    while (e - s < MAX_VALUE && e < text.length && text.charCodeAt(e) !== 10 && text.charCodeAt(e) !== 13) e++;
+    while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    return e > s ? { start: s, end: e } : undefined;
+  }
+  return { start: j, end };
 }
 
 /** `Bearer`, `Basic`, `Token`: the scheme word of an `Authorization` value, before the credential. */
 const SCHEME = /^(?:bearer|basic|token|digest|negotiate|apikey)$/i;
+/** `AWS4-HMAC-SHA256 Credential=…, Signature=…`: a signed request; its `Signature=` is read as a key of its own. */
+const SIGNED_SCHEME = /^(?:AWS4|GOOG4)-[A-Z0-9-]{1,32}$/;
 
 /**
  * The secret value under a key name that ends at `keyEnd` (exclusive) and starts at or after
@@ -102,6 +121,7 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
   if ((kinds & K_SECRET) !== 0) {
     // `Authorization: Bearer <credential>`: the credential, after the scheme word.
     const space = value.indexOf(' ');
+    if (SIGNED_SCHEME.test(space > 0 ? value.slice(0, space) : value)) return undefined;
     if (space > 0 && SCHEME.test(value.slice(0, space))) {
       let c = space;
       while (value.charCodeAt(c) === 32) c++;
@@ -166,6 +186,15 @@ export function flagAt(text: string, i: number): ContextDetection | undefined {
   return secretUnder(text, i, end, j + 1);
 }
 
+/**
+ * Whether a value under a secret-like name looks like a key rather than a word or a setting: long and
+ * varied, or at least 8 characters mixing letters and digits with no space (`abc123def`).
+ */
+function opaque(value: string): boolean {
+  if (value.length >= 16) return entropy(value) >= 3.0;
+  return value.length >= 8 && /[A-Za-z]/.test(value) && /\d/.test(value) && !/\s/.test(value);
+}
+
 /** What a (non-reference) value under a key of these kinds is, if anything. */
 function typeUnder(kinds: number, value: string): ContextDetectorName | undefined {
   if ((kinds & K_AWS) !== 0) {
@@ -173,9 +202,9 @@ function typeUnder(kinds: number, value: string): ContextDetectorName | undefine
     if (AWS_SECRET_VALUE.test(value) || (value.length >= 16 && entropy(value) >= 3.0)) return 'AWS_SECRET_KEY';
   }
   if ((kinds & K_AWS_SHAPE) !== 0 && AWS_SECRET_VALUE.test(value) && /[A-Z]/.test(value) && /[a-z]/.test(value)) return 'AWS_SECRET_KEY';
-  if ((kinds & K_PASSWORD) !== 0 && !((kinds & K_PWD) !== 0 && (value.startsWith('/') || value.startsWith('~/')))) return 'PASSWORD';
+  if ((kinds & K_PASSWORD) !== 0 && !((kinds & K_PWD) !== 0 && (value.startsWith('/') || value.startsWith('~/'))) && !((kinds & K_PASS) !== 0 && /^\d+$/.test(value))) return 'PASSWORD';
   if ((kinds & K_SSN) !== 0 && ssnValid(value.replace(/[- ]/g, ''))) return 'US_SSN';
-  if ((kinds & K_SECRET) !== 0 && value.length >= 16 && entropy(value) >= 3.0 && !isEncodedCursor(value)) return 'GENERIC_API_KEY';
+  if ((kinds & K_SECRET) !== 0 && opaque(value) && !isEncodedCursor(value)) return 'GENERIC_API_KEY';
   return undefined;
 }
 

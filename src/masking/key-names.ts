@@ -14,6 +14,8 @@ export const K_SECRET = 8;
 export const K_AWS_SHAPE = 16;
 /** `PWD`, `OLDPWD`: also the shell's working directory, so a path here is not a password. */
 export const K_PWD = 32;
+/** `pass` on its own: also a test count (`pass=12 fail=0`), so digits alone are not a password here. */
+export const K_PASS = 64;
 
 /**
  * The last word of every key name that `keyKinds` gives a kind, as regular-expression sources for the
@@ -29,7 +31,8 @@ export const KEY_SUFFIX = '(?:[_.-]?(?:v?\\d{1,3}|confirm(?:ation)?))?';
 const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase']);
 /** `<word>_key` names that hold a secret (not `idempotency_key`, `cache_key`, `public_key`, `private_key`: a PEM has its own detectors). */
 const KEY_QUALIFIERS = new Set(['api', 'access', 'secret', 'signing', 'master', 'encryption', 'client', 'app', 'auth', 'license', 'licence', 'subscription', 'service', 'webhook', 'session', 'hmac', 'shared', 'functions', 'admin', 'write', 'ingest', 'sdk', 'account', 'consumer', 'decryption', 'jwt', 'crypto', 'cipher']);
-const SECRET_WORDS = new Set(['secret', 'token', 'credential', 'credentials', 'signature', 'sig', 'auth', 'authorization', 'apikey', 'apitoken', 'accesstoken', 'authtoken', 'secretkey', 'session', 'sess', 'sid', 'sessionid', 'sessid', 'jsessionid', 'phpsessid']);
+// Not `credential`: a signed URL's or SigV4 header's `Credential=` is a scope (key id, date, region).
+const SECRET_WORDS = new Set(['secret', 'token', 'credentials', 'signature', 'sig', 'auth', 'authorization', 'apikey', 'apitoken', 'accesstoken', 'authtoken', 'secretkey', 'session', 'sess', 'sid', 'sessionid', 'sessid', 'jsessionid', 'phpsessid']);
 /** Words that make a token-like name a pagination cursor or a count, not a credential. */
 const NOT_SECRET_WORDS = new Set(['page', 'cursor', 'pagination', 'continuation', 'count', 'type', 'length', 'expiry', 'expires']);
 /** Trailing words that do not change what a name holds (`password_v4`, `password2`, `password_confirmation`). */
@@ -84,12 +87,13 @@ export function keyKinds(key: string): number {
   let kinds = 0;
   if (joined.endsWith('secretaccesskey') || joined.endsWith('awssecretkey') || joined.endsWith('awssecret')) kinds |= K_AWS;
   if (joined === 'secret' || joined === 'secretkey') kinds |= K_AWS_SHAPE;
-  if (PASSWORD_WORDS.has(last) || last.endsWith('password') || last.endsWith('passwd') || (last === 'pass' && n > 1)) kinds |= K_PASSWORD;
+  if (PASSWORD_WORDS.has(last) || last.endsWith('password') || last.endsWith('passwd') || last === 'pass') kinds |= K_PASSWORD;
+  if (last === 'pass' && n === 1) kinds |= K_PASS;
   if (last === 'pwd' || last === 'oldpwd') kinds |= K_PWD | K_PASSWORD;
-  if (last === 'ssn' || joined.endsWith('socialsecuritynumber') || joined.endsWith('socialsecurity')) kinds |= K_SSN;
+  if (last === 'ssn' || joined.endsWith('ssnnumber') || joined.endsWith('socialsecuritynumber') || joined.endsWith('socialsecurity')) kinds |= K_SSN;
   const secretLast = SECRET_WORDS.has(last) || (last === 'key' && KEY_QUALIFIERS.has(prev)) || (last === 'id' && prev === 'session');
-  // `NextToken` pages; a signed URL's `X-Goog-Credential` / `X-Amz-Credential` is a scope (account, date, region).
-  const notSecret = words.some((w) => NOT_SECRET_WORDS.has(w)) || joined.endsWith('nexttoken') || (last === 'credential' && (prev === 'goog' || prev === 'amz'));
+  // `NextToken` pages through results.
+  const notSecret = words.some((w) => NOT_SECRET_WORDS.has(w)) || joined.endsWith('nexttoken');
   if (secretLast && !notSecret) kinds |= K_SECRET;
   return kinds;
 }
@@ -100,7 +104,7 @@ export function keyKinds(key: string): number {
  * Values that name or stand for a secret rather than hold one: masks and placeholders, template and
  * shell references (`${DB_PASSWORD}`, `{{ .Values.x }}`, `$(vault …)`), secret-store references.
  */
-const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|~|<[^>]*>|\$\{[^}]*\}?|\{\{.*|\$\(.*|%\([^)]*\)s|changeme|redacted|filtered|hidden|null|nil|none|true|false|undefined|secret|password|\[[A-Z_ ]+(?:_\d+)?\]|\*{3}.*\*{3}|(?:vault|env|secret|secretref|sm|gcpsm|awssm|file):[^\s]*|!vault|arn:aws:(?:secretsmanager|ssm):.*|projects\/[^/\s]+\/secrets\/.*)$/i;
+const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|~|<[^>]*>|\$\{.*|\{\{.*|\$\(.*|%\([^)]*\)s|%[sdv]|\?|changeme|redacted|filtered|hidden|null|nil|none|true|false|undefined|secret|password|\[[A-Z_ ]+(?:_\d+)?\]|\*{3}.*\*{3}|(?:vault|env|secret|secretref|sm|gcpsm|awssm|file):[^\s]*|!vault|ENC\[.*|arn:aws:(?:secretsmanager|ssm):.*|projects\/[^/\s]+\/secrets\/.*)$/i;
 /** `$DB_PASSWORD`: a shell variable (upper case by convention; `$ecret` is a password). */
 const SHELL_VARIABLE = /^\$[A-Z_][A-Z0-9_]*$/;
 

@@ -227,6 +227,30 @@ const NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => pick(r, ['Enter your password to continue', 'Forgot password? Reset it here', 'rotate the AWS secret access key every 90 days', 'invalid api key supplied', 'the session expired, please sign in']),
 ];
 
+// ---------- more syntaxes (their own stream, so the cases above stay the same) ----------
+
+function moreCase(r: Rand): Piece[] {
+  const pw = (): Labelled => ['PASSWORD', password(r)];
+  return pick<() => Piece[]>(r, [
+    () => [`$config = ["${pick(r, ['password', 'db_pass', 'smtp_password'])}" => "`, pw(), '"];'],
+    () => [`${pick(r, ['DB_PASSWORD', 'ADMIN_PASS'])} := `, pw(), '\n'],
+    () => [`${ts(r)} level=info msg="login" user=${pick(r, ['ana', 'ben'])} pass=`, ['PASSWORD', `${chars(r, LOWER, 4)}${chars(r, DIGITS, 3)}${chars(r, UPPER, 2)}`], ' host=db'],
+    () => [`${pick(r, ['client_secret', 'api_key', 'app_secret'])}=`, ['GENERIC_API_KEY', `${chars(r, LOWER, 4 + int(r, 4))}${chars(r, DIGITS, 2 + int(r, 3))}${chars(r, LOWER, 2)}`], '\n'],
+    () => [`smtp:\n  ${pick(r, ['password', 'pass'])}: ${pick(r, ['|', '>-', '|-', '>'])}\n    `, pw(), '\n  port: 587\n'],
+    () => [`Authorization: AWS4-HMAC-SHA256 Credential=`, ['AWS_ACCESS_KEY', accessKeyId(r)], `/20261201/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=`, ['GENERIC_API_KEY', chars(r, HEX, 64)], ''],
+    () => [`{"name":"${pick(r, ['Ana', 'Ben'])}","${pick(r, ['SSN', 'ssn'])}":`, ['US_SSN', ssn(r, 'bare')], ',"state":"CA"}'],
+    () => [`${pick(r, ['ssn_number', 'SSNNumber'])}=`, ['US_SSN', ssn(r, pick(r, ['dash', 'bare'] as const))], '\n'],
+  ])();
+}
+
+const MORE_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `AWS_SECRET_ACCESS_KEY: ${pick(r, ['"${{ secrets.AWS_SECRET_ACCESS_KEY }}"', '${{ secrets.AWS_SECRET_ACCESS_KEY }}'])}`,
+  (r) => `${pick(r, ['password', 'api_key'])}${pick(r, ['=%s', ' = ?', '=%d'])}`,
+  (r) => `pass=${int(r, 99)} fail=${int(r, 9)} skip=0`,
+  (r) => `${pick(r, ['token', 'secret', 'auth'])}: ${pick(r, ['required', 'optional', 'enabled', 'disabled'])}`,
+  (r) => `${pick(r, ['password', 'secret_key'])}: ENC[AES256_GCM,data:${chars(r, ALNUM, 12)},iv:${chars(r, ALNUM, 8)},type:str]`,
+];
+
 /** The cases of this group, generated from `seed` (the same cases on every run). */
 export function keyedSamples(seed: number): Sample[] {
   const r = rng(seed);
@@ -236,5 +260,8 @@ export function keyedSamples(seed: number): Sample[] {
   for (let i = 0; i < 400; i++) out.push(sample('GENERIC_API_KEY', tokenCase(r)));
   for (let i = 0; i < 250; i++) out.push(sample('US_SSN', ssnCase(r)));
   for (let i = 0; i < 400; i++) out.push(sample('negative:keyed', [pick(r, NEGATIVES)(r)]));
+  const more = rng(seed + 1);
+  for (let i = 0; i < 200; i++) out.push(sample('keyed:more syntaxes', moreCase(more)));
+  for (let i = 0; i < 100; i++) out.push(sample('negative:keyed', [pick(more, MORE_NEGATIVES)(more)]));
   return out;
 }
