@@ -25,8 +25,11 @@ export const KEY_ENDINGS: readonly string[] = [
   'passphrase', 'password', 'passwd', 'pass', 'pwd', 'secret', 'key', 'token', 'credentials', 'credential', 'ssn', 'security', 'number',
   'signature', 'sig', 'auth', 'authorization', 'session', 'sess', 'sid', 'sessionid', 'sessid', 'session[_.-]?id',
 ];
-/** What may follow the last word of a key name: `_v4`, `2`, `_confirmation`. */
-export const KEY_SUFFIX = '(?:[_.-]?(?:v?\\d{1,3}|confirm(?:ation)?))?';
+/**
+ * What may follow the last word of a key name: `_v4`, `V2`, `_2`, `_confirmation` (digits alone only after
+ * a separator: `T10:` in a timestamp must not look like a name's end).
+ */
+export const KEY_SUFFIX = '(?:[_.-]?(?:v\\d{1,3}|confirm(?:ation)?)|[_.-]\\d{1,3})?';
 
 const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase']);
 /** `<word>_key` names that hold a secret (not `idempotency_key`, `cache_key`, `public_key`, `private_key`: a PEM has its own detectors). */
@@ -36,7 +39,7 @@ const SECRET_WORDS = new Set(['secret', 'token', 'credentials', 'signature', 'si
 /** Words that make a token-like name a pagination cursor or a count, not a credential. */
 const NOT_SECRET_WORDS = new Set(['page', 'cursor', 'pagination', 'continuation', 'count', 'type', 'length', 'expiry', 'expires']);
 /** Trailing words that do not change what a name holds (`password_v4`, `password2`, `password_confirmation`). */
-const TRAILING = new RegExp(`${KEY_SUFFIX.slice(0, -1)}$`, 'i');
+const TRAILING = new RegExp(`(?:${KEY_SUFFIX.slice(0, -1)})$`, 'i');
 
 /** The words of a key name, lower case. */
 export function keyWords(key: string): string[] {

@@ -20,12 +20,12 @@ import { BIT, KEYED_BITS as KEYED, leastDigits } from './names.js';
 const anyCase = (word: string): string => word.replace(/\\.|[a-z]/g, (c) => (c.length > 1 ? c : `[${c}${c.toUpperCase()}]`));
 
 /**
- * The last letters of the key endings (key-names.ts) and of what may follow them (a version, a
- * confirmation): a one-character test that rejects most keys before the words.
+ * The last letters of the key endings (key-names.ts) and of a confirmation that may follow them: a
+ * one-character test that rejects most keys before the words.
  */
 const lastLetters = (): string => {
   const letters = new Set([...KEY_ENDINGS.map((w) => w.at(-1) ?? ''), 'n', 'm']);
-  return `${[...letters].map((c) => `${c}${c.toUpperCase()}`).join('')}0-9`;
+  return [...letters].map((c) => `${c}${c.toUpperCase()}`).join('');
 };
 
 /** The endings of key names that can name a secret, any case, with what may follow them. */
@@ -52,11 +52,14 @@ function source(mask: number): string {
     // keyedAt and serviceAccountKeyAt: a key, an optional (escaped) quote, up to 8 spaces or tabs.
     const words = on(KEYED) ? KEY_ENDINGS : ['key'];
     const tail = '(?:\\\\{0,8}["\'])?[ \\t]{0,8}[=:]';
-    alts.push(`[=:](?<=[${lastLetters()}]${tail})(?<=${keyEnding(words)}${tail})`);
+    // The last letter of a name's ending, perhaps with a version after it (`password_v4`, `token_2`).
+    alts.push(`[=:](?<=[${lastLetters()}](?:[_.\\-]?[vV]\\d{1,3}|[_.\\-]\\d{1,3})?${tail})(?<=${keyEnding(words)}${tail})`);
   }
   if (on(KEYED)) {
     // flagAt: `--name` not glued to a word, then a space, a tab or the quote that ends a JSON item.
-    alts.push(`(?<![A-Za-z0-9_.\\-])-(?=-[A-Za-z0-9_.\\-]{0,61}(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
+    // (The '-' first, then the look back: an alternative that opens with a lookbehind costs every position.)
+    // The name is read once (a lookahead does not give back what it matched), then its ending is checked.
+    alts.push(`-(?<![A-Za-z0-9_.\\-]-)(?=(?=(?<flag>-[A-Za-z0-9_.\\-]{0,61}))\\k<flag>(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
   }
   const colon: string[] = [];
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/');
