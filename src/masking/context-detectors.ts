@@ -8,6 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { CountryCode, NumberingPlan } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 import { entropy } from './entropy.js';
+import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
 import { phoneLib } from './phone-lib.js';
 
 export { entropy } from './entropy.js';
@@ -25,14 +26,7 @@ interface Sink {
   push(detection: ContextDetection): unknown;
 }
 
-const PASSWORD_KEY = /^(?:.*[_.-])?(?:password|passwd|pwd|pass|passphrase|db_pass)$/i;
-const AWS_SECRET_KEY = /^(?:aws_?)?secret_?access_?key$|^aws_?secret(?:_?key)?$/i;
-// Compound names may be joined by '_' or '-' (x-api-key, client-secret) or written as one word.
-const SECRET_KEY = /^(?:.*[_.-])?(?:secret|token|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|private[_-]?token|credentials?|signing[_-]?key)$/i;
-/** Keys that look secret but are not: identifiers, counts, public parts. */
-const NOT_SECRET_KEY = /(?:_id|_type|_name|_count|_length|_url|_uri|_path|_file|_expires?(?:_at|_in)?|public_?key|token_?type|max_?tokens?|(?:goog|amz)-credential)$/i;
-const SSN_KEY = /(?:^|[_.-])(?:ssn|social_?security(?:_?number)?)$/i;
-const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|<[^>]*>|\$\{[^}]*\}?|\{\{[^}]*\}\}|%\([^)]*\)s|changeme|redacted|null|none|true|false|undefined|secret|password|\[[A-Z_]+(?:_\d+)?\])$/i;
+const AWS_SECRET_VALUE = /^[A-Za-z0-9/+=]{40}$/;
 
 export function ssnValid(digits: string): boolean {
   if (!/^\d{9}$/.test(digits)) return false;
@@ -44,36 +38,112 @@ export function ssnValid(digits: string): boolean {
 
 // ---------- values under keys (anchor '=' or ':') ----------
 
-const K_AWS = 1;
-const K_PASSWORD = 2;
-const K_SSN = 4;
-const K_SECRET = 8;
-
-/** What a key name can hold, as K_* flags; 0 for the ordinary keys that are most of them. */
-function classifyKey(key: string): number {
-  let kinds = 0;
-  if (AWS_SECRET_KEY.test(key)) kinds |= K_AWS;
-  if (PASSWORD_KEY.test(key)) kinds |= K_PASSWORD;
-  if (SSN_KEY.test(key)) kinds |= K_SSN;
-  if (SECRET_KEY.test(key) && !NOT_SECRET_KEY.test(key)) kinds |= K_SECRET;
-  return kinds;
-}
-
 /** Logs and result sets repeat the same few keys; bounded so hostile input cannot grow it. */
-const keyKinds = new Map<string, number>();
+const keyKindCache = new Map<string, number>();
 function kindsOf(key: string): number {
-  let kinds = keyKinds.get(key);
+  let kinds = keyKindCache.get(key);
   if (kinds === undefined) {
-    kinds = classifyKey(key);
-    if (keyKinds.size >= 4096) keyKinds.clear();
-    keyKinds.set(key, kinds);
+    kinds = keyKinds(key);
+    if (keyKindCache.size >= 4096) keyKindCache.clear();
+    keyKindCache.set(key, kinds);
   }
   return kinds;
 }
 
-// key, then = or :, then a value: quoted, or up to whitespace / , ; & } ] (all bounded).
-const KEY_VALUE = /["']?([A-Za-z_][A-Za-z0-9_.-]{0,63})["']?[ \t]{0,8}[=:][ \t]{0,8}(?:"((?:[^"\\\n]|\\.){1,4096})"|'([^'\n]{1,4096})'|([^\s,;&}\]"']{1,4096}))/y;
-const AWS_SECRET_VALUE = /^[A-Za-z0-9/+=]{40}$/;
+/** Where a value starts and ends in text (its quotes left out). */
+interface ValueSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The value that starts after up to 8 spaces or tabs from `from`: quoted with `"` (escaped any number of
+ * times, as inside JSON strings), with `'`, or bare. Undefined for an empty or unterminated one.
+ */
+function valueAt(text: string, from: number): ValueSpan | undefined {
+  let j = from;
+  // `"password" => "…"` (PHP, Ruby, hstore), `PASSWORD := …` (make): the operator's second character.
+  const op = text.charCodeAt(j);
+  if ((op === 62 || op === 61) && (text.charCodeAt(j - 1) === 61 || text.charCodeAt(j - 1) === 58)) j++;
+  while (j - from < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+  let level = 0;
+  while (level < 8 && text.charCodeAt(j + level) === 92) level++;
+  const q = text.charCodeAt(j + level);
+  if (q === 34) {
+    const end = quotedEnd(text, j + level + 1, level);
+    return end > j + level + 1 ? { start: j + level + 1, end } : undefined;
+  }
+  if (level > 0) return undefined;
+  if (q === 39) {
+    let end = j + 1;
+    while (end - j <= MAX_VALUE && end < text.length && text.charCodeAt(end) !== 39 && text.charCodeAt(end) !== 10) end++;
+    return end > j + 1 && text.charCodeAt(end) === 39 ? { start: j + 1, end } : undefined;
+  }
+  const end = unquotedEnd(text, j);
+  if (end <= j) return undefined;
+  // A YAML block scalar (`password: |`, `>-`): the value is the next line, indented.
+  if ((q === 124 || q === 62) && end - j <= 3 && /^[|>][+-]?\d?$/.test(text.slice(j, end))) {
+    let nl = end;
+    while (nl - end < 8 && (text.charCodeAt(nl) === 32 || text.charCodeAt(nl) === 9 || text.charCodeAt(nl) === 13)) nl++;
+    if (text.charCodeAt(nl) !== 10) return { start: j, end };
+    let s = nl + 1;
+    while (s - nl <= 64 && (text.charCodeAt(s) === 32 || text.charCodeAt(s) === 9)) s++;
+    if (s === nl + 1) return undefined;
+    let e = s;
+    while (e - s < MAX_VALUE && e < text.length && text.charCodeAt(e) !== 10 && text.charCodeAt(e) !== 13) e++;
+    while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
+    return e > s ? { start: s, end: e } : undefined;
+  }
+  return { start: j, end };
+}
+
+/** `Bearer`, `Basic`, `Token`: the scheme word of an `Authorization` value, before the credential. */
+const SCHEME = /^(?:bearer|basic|token|digest|negotiate|apikey)$/i;
+/** `AWS4-HMAC-SHA256 Credential=…, Signature=…`: a signed request; its `Signature=` is read as a key of its own. */
+const SIGNED_SCHEME = /^(?:AWS4|GOOG4)-[A-Z0-9-]{1,32}$/;
+
+/**
+ * The secret value under a key name that ends at `keyEnd` (exclusive) and starts at or after
+ * `keyStart`, with the value read from `from`: its span and type when the key names a secret and the
+ * value holds one (not a reference or a mask). The span is returned even when the caller has the type
+ * off, so it can skip the value's own anchors.
+ */
+function secretUnder(text: string, keyStart: number, keyEnd: number, from: number): ContextDetection | undefined {
+  // Leading dashes and dots belong to flags and paths (`--password`, `.password`), not to the name.
+  let s = keyStart;
+  while (s < keyEnd && (text.charCodeAt(s) === 45 || text.charCodeAt(s) === 46)) s++;
+  if (s >= keyEnd || is(text, s, DIGIT)) return undefined;
+  const kinds = kindsOf(text.slice(s, keyEnd));
+  if (kinds === 0) return undefined;
+  let v = valueAt(text, from);
+  if (v === undefined) return undefined;
+  let value = text.slice(v.start, v.end);
+  if ((kinds & K_SECRET) !== 0) {
+    // `Authorization: Bearer <credential>`: the credential, after the scheme word.
+    const space = value.indexOf(' ');
+    if (SIGNED_SCHEME.test(space > 0 ? value.slice(0, space) : value)) return undefined;
+    if (space > 0 && SCHEME.test(value.slice(0, space))) {
+      let c = space;
+      while (value.charCodeAt(c) === 32) c++;
+      v = { start: v.start + c, end: v.end };
+    } else if (SCHEME.test(value) && text.charCodeAt(v.end) === 32) {
+      const cred = valueAt(text, v.end);
+      if (cred === undefined) return undefined;
+      v = cred;
+    }
+    value = text.slice(v.start, v.end);
+  }
+  if ((kinds & K_SSN) !== 0 && /^\d{3}$/.test(value) && /^ \d\d \d{4}(?![\w-])/.test(text.slice(v.end, v.end + 9))) {
+    // `ssn: 123 45 6789`, unquoted: one value although it holds spaces.
+    v = { start: v.start, end: v.end + 8 };
+    value = text.slice(v.start, v.end);
+  }
+  // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
+  const closed = text.charCodeAt(v.end) === 93 && value.startsWith('[') ? `${value}]` : value;
+  if (isReference(closed.trim())) return undefined;
+  const type = typeUnder(kinds, value);
+  return type === undefined ? undefined : { start: v.start, end: v.end, type };
+}
 
 /**
  * The secret value under the key that ends just before the `=` or `:` at `i`, if the key names a
@@ -81,65 +151,87 @@ const AWS_SECRET_VALUE = /^[A-Za-z0-9/+=]{40}$/;
  * can skip the value's own `=`/`:` as the whole-text scan did.
  */
 export function keyedAt(text: string, i: number): ContextDetection | undefined {
-  // Walk back over spaces, an optional quote and the key (at most 64 characters).
+  // Walk back over spaces, an optional quote (escaped any number of times) and the key (at most 64
+  // characters).
   let k = i - 1;
   while (k >= 0 && i - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
-  if (q === 34 || q === 39) k--;
+  if (q === 34 || q === 39) {
+    k--;
+    for (let b = 0; b < 8 && text.charCodeAt(k) === 92; b++) k--;
+  }
   let start = k;
   while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
   // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
   if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
-  // The key must start with a letter or '_' (the regex below would fail otherwise).
-  const first = text.charCodeAt(start);
-  if (is(text, start, DIGIT) || first === 46 || first === 45) return undefined;
-  const kinds = kindsOf(text.slice(start, k + 1));
-  if (kinds === 0) return undefined;
-  const p = text.charCodeAt(start - 1);
-  if (start > 0 && (p === 34 || p === 39)) start--;
-  KEY_VALUE.lastIndex = start;
-  const m = KEY_VALUE.exec(text);
-  if (m === null) return undefined;
-  const value = m[2] ?? m[3] ?? m[4] ?? '';
-  // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
-  const closed = m[4] !== undefined && value.startsWith('[') && text.charCodeAt(m.index + m[0].length) === 93 ? `${value}]` : value;
-  if (value === '' || PLACEHOLDER.test(closed.trim())) return undefined;
-  const valueStart = m.index + m[0].length - value.length - (m[2] !== undefined || m[3] !== undefined ? 1 : 0);
-  const type = typeUnder(kinds, value);
-  return type === undefined ? undefined : { start: valueStart, end: valueStart + value.length, type };
+  return secretUnder(text, start, k + 1, i + 1);
 }
 
-/** What a (non-placeholder) value under a key of these kinds is, if anything. */
+/**
+ * A command-line flag naming a secret and its value after a space (`--password hunter2`,
+ * `--aws-secret-access-key …`) or as the next JSON array item (`["--db-password", "…"]`), at the first
+ * '-' of `--`. `--name=value` is read at its '=' by `keyedAt`.
+ */
+export function flagAt(text: string, i: number): ContextDetection | undefined {
+  if (text.charCodeAt(i + 1) !== 45 || (i > 0 && is(text, i - 1, KEY))) return undefined;
+  let end = i + 2;
+  while (end - i < 64 && is(text, end, KEY)) end++;
+  const c = text.charCodeAt(end);
+  if (c === 32 || c === 9) return secretUnder(text, i, end, end);
+  if (c !== 34) return undefined;
+  // `"--flag", "value"`: the next item of an argument list.
+  let j = end + 1;
+  while (j - end < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
+  if (text.charCodeAt(j) !== 44) return undefined;
+  return secretUnder(text, i, end, j + 1);
+}
+
+/**
+ * Whether a value under a secret-like name looks like a key rather than a word or a setting: long and
+ * varied, or at least 8 characters mixing letters and digits with no space (`abc123def`).
+ */
+function opaque(value: string): boolean {
+  if (value.length >= 16) return entropy(value) >= 3.0;
+  return value.length >= 8 && /[A-Za-z]/.test(value) && /\d/.test(value) && !/\s/.test(value);
+}
+
+/** What a (non-reference) value under a key of these kinds is, if anything. */
 function typeUnder(kinds: number, value: string): ContextDetectorName | undefined {
-  if ((kinds & K_AWS) !== 0 && AWS_SECRET_VALUE.test(value)) return 'AWS_SECRET_KEY';
-  if ((kinds & K_PASSWORD) !== 0) return 'PASSWORD';
+  if ((kinds & K_AWS) !== 0) {
+    // Fail closed: whatever is under an AWS secret key's name is one, if it could be a secret at all.
+    if (AWS_SECRET_VALUE.test(value) || (value.length >= 16 && entropy(value) >= 3.0)) return 'AWS_SECRET_KEY';
+  }
+  if ((kinds & K_AWS_SHAPE) !== 0 && AWS_SECRET_VALUE.test(value) && /[A-Z]/.test(value) && /[a-z]/.test(value)) return 'AWS_SECRET_KEY';
+  if ((kinds & K_PASSWORD) !== 0 && !((kinds & K_PWD) !== 0 && (value.startsWith('/') || value.startsWith('~/'))) && !((kinds & K_PASS) !== 0 && /^\d+$/.test(value))) return 'PASSWORD';
   if ((kinds & K_SSN) !== 0 && ssnValid(value.replace(/[- ]/g, ''))) return 'US_SSN';
-  if ((kinds & K_SECRET) !== 0 && value.length >= 16 && entropy(value) >= 3.0) return 'GENERIC_API_KEY';
+  if ((kinds & K_SECRET) !== 0 && opaque(value) && !isEncodedCursor(value)) return 'GENERIC_API_KEY';
   return undefined;
 }
 
 /**
  * Key names from structure rather than text (a parsed object's keys, a CSV header, a result column):
- * spaces become '_' so "DB Password" reads as `DB_Password`; names longer than 64 characters name
- * nothing. Returns the K_* kinds, 0 for an ordinary name.
+ * names longer than 64 characters name nothing. Returns the K_* kinds, 0 for an ordinary name.
  */
 export function nameKinds(name: string): number {
   const key = name.trim();
   if (key === '' || key.length > 64) return 0;
-  return kindsOf(key.includes(' ') || key.includes('\t') ? key.replace(/[ \t]+/g, '_') : key);
+  return kindsOf(key);
 }
 
 /**
  * The type of a whole value under a key of `kinds` (from `nameKinds`): the same rules as for
- * `key=value` text (placeholders like `****` or `${VAR}` are not secrets).
+ * `key=value` text (references like `****` or `${VAR}` are not secrets).
  */
 export function keyedValue(kinds: number, value: string): ContextDetectorName | undefined {
-  if (kinds === 0 || value === '' || value.length > 4096) return undefined;
+  if (kinds === 0 || value === '' || value.length > MAX_VALUE) return undefined;
   const trimmed = value.trim();
-  if (trimmed === '' || PLACEHOLDER.test(trimmed)) return undefined;
-  return typeUnder(kinds, value);
+  if (isReference(trimmed)) return undefined;
+  // `Bearer <credential>` under `authorization`: the scan of the text finds the credential (with its
+  // own type, a JWT say) and leaves the scheme word readable.
+  if ((kinds & K_SECRET) !== 0 && authHeaderAt(trimmed, 0)?.end === trimmed.length) return undefined;
+  return typeUnder(kinds, trimmed);
 }
 
 // ---------- credentials after a scheme word (anchor 'B' or 'T') ----------

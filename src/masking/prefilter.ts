@@ -12,24 +12,24 @@
  * over a class disjoint from what follows it, so each position is examined a bounded number of times.
  */
 import { foldableSource, isFoldable } from './fold.js';
+import { KEY_ENDINGS, KEY_SUFFIX } from './key-names.js';
 import { BIT, KEYED_BITS as KEYED, leastDigits } from './names.js';
 
 
 /** `pass` → `[pP][aA][sS][sS]`: case-insensitive words in an otherwise case-sensitive expression. */
-const anyCase = (word: string): string => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+const anyCase = (word: string): string => word.replace(/\\.|[a-z]/g, (c) => (c.length > 1 ? c : `[${c}${c.toUpperCase()}]`));
 
 /**
- * The last word of every key name that can name a secret (the key patterns in context-detectors.ts all
- * end in one of these): password-like, secret-like, token-like, AWS secret keys, SSNs, and the
- * `private_key` of a service-account key file.
+ * The last letters of the key endings (key-names.ts) and of a confirmation that may follow them: a
+ * one-character test that rejects most keys before the words.
  */
-const KEY_ENDINGS = ['passphrase', 'password', 'passwd', 'pass', 'pwd', 'secret', 'key', 'token', 'credentials', 'credential', 'ssn', 'security', 'number'];
-
-/** The last letters of KEY_ENDINGS: a one-character test that rejects most keys before the words. */
 const lastLetters = (): string => {
-  const letters = new Set(KEY_ENDINGS.map((w) => w.at(-1) ?? ''));
+  const letters = new Set([...KEY_ENDINGS.map((w) => w.at(-1) ?? ''), 'n', 'm']);
   return [...letters].map((c) => `${c}${c.toUpperCase()}`).join('');
 };
+
+/** The endings of key names that can name a secret, any case, with what may follow them. */
+const keyEnding = (words: readonly string[]): string => `(?:${words.map(anyCase).join('|')})${anyCase(KEY_SUFFIX)}`;
 
 function source(mask: number): string {
   const alts: string[] = [];
@@ -51,8 +51,15 @@ function source(mask: number): string {
   if (on(KEYED | BIT.GCP_SA_KEY)) {
     // keyedAt and serviceAccountKeyAt: a key, an optional (escaped) quote, up to 8 spaces or tabs.
     const words = on(KEYED) ? KEY_ENDINGS : ['key'];
-    const tail = '(?:\\\\?["\'])?[ \\t]{0,8}[=:]';
-    alts.push(`[=:](?<=[${lastLetters()}]${tail})(?<=(?:${words.map(anyCase).join('|')})${tail})`);
+    const tail = '(?:\\\\{0,8}["\'])?[ \\t]{0,8}[=:]';
+    // The last letter of a name's ending, perhaps with a version after it (`password_v4`, `token_2`).
+    alts.push(`[=:](?<=[${lastLetters()}](?:[_.\\-]?[vV]\\d{1,3}|[_.\\-]\\d{1,3})?${tail})(?<=${keyEnding(words)}${tail})`);
+  }
+  if (on(KEYED)) {
+    // flagAt: `--name` not glued to a word, then a space, a tab or the quote that ends a JSON item.
+    // (The '-' first, then the look back: an alternative that opens with a lookbehind costs every position.)
+    // The name is read once (a lookahead does not give back what it matched), then its ending is checked.
+    alts.push(`-(?<![A-Za-z0-9_.\\-]-)(?=(?=(?<flag>-[A-Za-z0-9_.\\-]{0,61}))\\k<flag>(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
   }
   const colon: string[] = [];
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/');
@@ -106,6 +113,7 @@ const Q_DOT = 2;
 const Q_RUN = 4; // ' ', '(', ')', '+', '-': keep a digit run going
 const Q_ANCHOR = 8; // starts a candidate of an enabled detector other than the digit ones
 const Q_CAPITAL = 16; // a capital letter: a candidate when the letters after it say so
+const Q_FLAG = 32; // '-': a candidate when another follows (`--password value`)
 
 interface Quick {
   readonly table: Uint8Array;
@@ -138,13 +146,14 @@ function buildQuick(mask: number): Quick {
   set(' ()+-', Q_RUN);
   if (on(BIT.EMAIL)) set('@%', Q_ANCHOR);
   if (on(KEYED | BIT.GCP_SA_KEY)) set('=:', Q_ANCHOR);
+  if (on(KEYED)) set('-', Q_FLAG);
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL | BIT.IP_ADDRESS)) set(':', Q_ANCHOR);
   if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) set('-', Q_ANCHOR);
   if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) set('_', Q_ANCHOR);
   if (on(BIT.IBAN | BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY | BIT.GENERIC_API_KEY | BIT.JWT)) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', Q_CAPITAL);
   const least = leastDigits(mask);
   // No anchor character and no capital: what is left of the loop below is the digit run (see digitRun).
-  const digitsOnly = least > 0 && !on(BIT.IP_ADDRESS) && table.every((f) => (f & (Q_ANCHOR | Q_CAPITAL)) === 0);
+  const digitsOnly = least > 0 && !on(BIT.IP_ADDRESS) && table.every((f) => (f & (Q_ANCHOR | Q_CAPITAL | Q_FLAG)) === 0);
   const q = { table, least, dots: on(BIT.IP_ADDRESS), mask, digitsOnly };
   quick.set(mask, q);
   return q;
@@ -168,7 +177,7 @@ export function mayMatch(text: string, mask: number): boolean {
     // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
     if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return true;
     const f = c < 128 ? (table[c] ?? 0) : 0;
-    if ((f & Q_ANCHOR) !== 0) return true;
+    if ((f & Q_ANCHOR) !== 0 || ((f & Q_FLAG) !== 0 && text.charCodeAt(i + 1) === 45)) return true;
     if ((f & Q_CAPITAL) !== 0) {
       if (capitalMayStart(text, i, c, q.mask)) return true;
       digits = 0;

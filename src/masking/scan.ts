@@ -9,7 +9,7 @@
 import type { CountryCode } from 'libphonenumber-js/max';
 import { cardsIn } from './cards.js';
 import { isDigitCode } from './chars.js';
-import { authHeaderAt, fieldMemo, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn, type FieldMemo } from './context-detectors.js';
+import { authHeaderAt, fieldMemo, flagAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn, type FieldMemo } from './context-detectors.js';
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
@@ -42,7 +42,7 @@ function tableFor(mask: number): Uint8Array {
   if ((mask & BIT.EMAIL) !== 0) set('%', A_PERCENT);
   if ((mask & (KEYED | BIT.GCP_SA_KEY | BIT.PASSWORD_IN_URL | BIT.SLACK_TOKEN | BIT.IP_ADDRESS)) !== 0) set(':', A_COLON);
   if ((mask & (KEYED | BIT.GCP_SA_KEY)) !== 0) set('=', A_EQUALS);
-  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0) set('-', A_DASH);
+  if ((mask & (BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | KEYED)) !== 0) set('-', A_DASH);
   if ((mask & (BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) !== 0) set('_', A_UNDERSCORE);
   if ((mask & BIT.IBAN) !== 0) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', A_CAPITAL);
   if ((mask & (BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY)) !== 0) set('A', A_CAPITAL);
@@ -164,6 +164,14 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;
+            }
+          }
+          // `--password <value>`: a flag naming a secret, its value after a space.
+          if ((mask & KEYED) !== 0 && i >= keyedEnd) {
+            const d = flagAt(text, i);
+            if (d !== undefined) {
+              if (on(mask, d)) out.push(d);
+              keyedEnd = d.end;
             }
           }
         } else if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {

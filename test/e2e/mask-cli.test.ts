@@ -67,6 +67,26 @@ describe('airlock mask (CLI)', () => {
     expect(result.code).toBe(0);
   });
 
+  it('--stream: masks keyed secrets in the syntaxes real systems write, and leaves references readable (issue 20)', async () => {
+    const aws = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+    const input = [
+      `{"severity":"INFO","textPayload":"{\\"SecretAccessKey\\":\\"${aws}\\",\\"password\\":\\"Tr0ub4dor!\\"}"}`,
+      'mysqladmin --password s3cr3t-x status; authorization: bearer q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F',
+      'password=${DB_PASSWORD} token: required ssn: 123 45 6789',
+      '',
+    ].join('\n');
+    const result = await airlock(['mask', '--stream'], input);
+    expect(result.stdout).toBe(
+      [
+        '{"severity":"INFO","textPayload":"{\\"SecretAccessKey\\":\\"[AWS_SECRET_KEY_1]\\",\\"password\\":\\"[PASSWORD_1]\\"}"}',
+        'mysqladmin --password [PASSWORD_2] status; authorization: bearer [GENERIC_API_KEY_1]',
+        'password=${DB_PASSWORD} token: required ssn: [US_SSN_1]',
+        '',
+      ].join('\n'),
+    );
+    expect(result.code).toBe(0);
+  });
+
   it('--policy with style hmac: keyed tokens from the key in the environment, and no output without it', async () => {
     const policy = policyFile('hmac.json', { detectors: ['EMAIL', 'AWS_ACCESS_KEY'], style: 'hmac', hmacKey: 'env:AIRLOCK_MASKING_KEY' });
     const line = JSON.stringify({ id: 1, text: 'ana@example.com AKIAIOSFODNN7EXAMPLE' });

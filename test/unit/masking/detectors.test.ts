@@ -167,7 +167,9 @@ describe('context detectors: keys, headers and formats give the context', () => 
     ['PASSWORD', 'password: "correct horse"', ['correct horse']],
     ['PASSWORD', 'password: ****  and  PASSWORD=${DB_PASSWORD} and "password": "<redacted>"', []],
     ['AWS_SECRET_KEY', 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
-    ['AWS_SECRET_KEY', 'secret = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', []],
+    // Terraform state (`aws_iam_access_key`) and s3cmd write the AWS secret under `secret` / `secret_key` (issue 20).
+    ['AWS_SECRET_KEY', 'secret = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', ['wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY']],
+    ['AWS_SECRET_KEY', 'secret = 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b', []],
     ['GENERIC_API_KEY', '{"api_key": "q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F"}', ['q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F']],
     ['GENERIC_API_KEY', 'Authorization: Bearer q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F.aa', ['q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F.aa']],
     ['GENERIC_API_KEY', '{"token_type": "Bearer", "api_key_id": "key-1234567890abcdef", "token": "aaaaaaaaaaaaaaaaaaaa"}', []],

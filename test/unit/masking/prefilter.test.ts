@@ -3,6 +3,7 @@ import { DETECTOR_NAMES, maskOf } from '../../../src/masking/detectors.js';
 import { BIT } from '../../../src/masking/names.js';
 import { mayMatch, prefilterFor } from '../../../src/masking/prefilter.js';
 import { scan } from '../../../src/masking/scan.js';
+import { keyedSamples } from '../../support/labelled/keyed.js';
 import { numbersSamples } from '../../support/labelled/numbers.js';
 import { tokensSamples } from '../../support/labelled/tokens.js';
 import { labelledSet, rng } from '../../support/masking-labelled.js';
@@ -23,6 +24,9 @@ const FRAGMENTS = [
   'ghp_', 'github_pat_', 'sk_live_', 'rk_test_', 'whsec_', 'xoxb-', 'xoxp-', 'xapp-', 'glpat-', 'npm_', 'Ab3dEf6hIj9kLm2nOp5q', '%40', '%2540', '%3D', '%2B', '%25', 'AKIA', 'ASIA', 'AIza', 'DE', 'GB82', 'DE89', 'WEST',
   'https://', 'postgres://', 'user', 'hooks.slack.com/services/', '-----BEGIN PRIVATE KEY-----', '-----END PRIVATE KEY-----',
   '2026-11-29', 'T10', ' 10', ':00', '1999-01-01 ', '(2026-11-29', '+2026-11-29', 'example.com', 'ana', 'fe80', 'ffff', 'abcd', '1:2', 'dead:beef', 'MII', 'q8Zr4Lk2Vx9Tb7Nw3Hc6Jd1F', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  // issue 20: flags, escaped quotes, camelCase and suffixed key names, cookies, SSNs with spaces
+  '--', '--password ', '--db-password', '", "', '_v4', '2', 'Confirmation', 'SecretAccessKey', 'sessionId', 'sid', 'JSESSIONID', '\\"', '\\\\\\"',
+  'X-Goog-Signature', 'authorization', 'PGPASSWORD', ' 45 ', '6789', 'eyJwYWdlIjoyfQ', '${X}', '****',
 ];
 
 function randomText(next: () => number, parts: number): string {
@@ -62,6 +66,12 @@ describe('scanner prefilter', () => {
 
   it('finds exactly what visiting every anchor finds, on the labelled secrets found by their shape (issue 20)', () => {
     const samples = tokensSamples(2026120702);
+    for (const mask of MASKS) for (const s of samples) same(s.text, mask);
+  });
+
+  it('finds exactly what visiting every anchor finds, on the keyed labelled set (issue 20)', () => {
+    const samples = keyedSamples(2026120701);
+    expect(samples.length).toBeGreaterThan(1000);
     for (const mask of MASKS) for (const s of samples) same(s.text, mask);
   });
 

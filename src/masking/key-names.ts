@@ -1,0 +1,179 @@
+/**
+ * What a key name says about the value under it, and where that value ends in text. Key names come in
+ * every spelling real systems write (`AWS_SECRET_ACCESS_KEY`, `secretAccessKey`, `aws-secret-access-key`,
+ * `spring.datasource.password`, `X-Goog-Signature`): a name is read as words, split at `_ . -` and spaces,
+ * at a lower-to-upper case change and between letters and digits, and judged by its last words.
+ */
+
+/** Kinds of secret a key name can hold (bit flags; 0 for the ordinary names that are most of them). */
+export const K_AWS = 1;
+export const K_PASSWORD = 2;
+export const K_SSN = 4;
+export const K_SECRET = 8;
+/** `secret`, `secret_key`: a 40-character AWS-shaped value here is an AWS secret key (Terraform, s3cmd). */
+export const K_AWS_SHAPE = 16;
+/** `PWD`, `OLDPWD`: also the shell's working directory, so a path here is not a password. */
+export const K_PWD = 32;
+/** `pass` on its own: also a test count (`pass=12 fail=0`), so digits alone are not a password here. */
+export const K_PASS = 64;
+
+/**
+ * The last word of every key name that `keyKinds` gives a kind, as regular-expression sources for the
+ * scanner's prefilter (case-insensitive there); a version or confirmation word may follow one.
+ */
+export const KEY_ENDINGS: readonly string[] = [
+  'passphrase', 'password', 'passwd', 'pass', 'pwd', 'secret', 'key', 'token', 'credentials', 'credential', 'ssn', 'security', 'number',
+  'signature', 'sig', 'auth', 'authorization', 'session', 'sess', 'sid', 'sessionid', 'sessid', 'session[_.-]?id',
+];
+/**
+ * What may follow the last word of a key name: `_v4`, `V2`, `_2`, `_confirmation` (digits alone only after
+ * a separator: `T10:` in a timestamp must not look like a name's end).
+ */
+export const KEY_SUFFIX = '(?:[_.-]?(?:v\\d{1,3}|confirm(?:ation)?)|[_.-]\\d{1,3})?';
+
+const PASSWORD_WORDS = new Set(['password', 'passwd', 'pwd', 'passphrase']);
+/** `<word>_key` names that hold a secret (not `idempotency_key`, `cache_key`, `public_key`, `private_key`: a PEM has its own detectors). */
+const KEY_QUALIFIERS = new Set(['api', 'access', 'secret', 'signing', 'master', 'encryption', 'client', 'app', 'auth', 'license', 'licence', 'subscription', 'service', 'webhook', 'session', 'hmac', 'shared', 'functions', 'admin', 'write', 'ingest', 'sdk', 'account', 'consumer', 'decryption', 'jwt', 'crypto', 'cipher']);
+// Not `credential`: a signed URL's or SigV4 header's `Credential=` is a scope (key id, date, region).
+const SECRET_WORDS = new Set(['secret', 'token', 'credentials', 'signature', 'sig', 'auth', 'authorization', 'apikey', 'apitoken', 'accesstoken', 'authtoken', 'secretkey', 'session', 'sess', 'sid', 'sessionid', 'sessid', 'jsessionid', 'phpsessid']);
+/** Words that make a token-like name a pagination cursor or a count, not a credential. */
+const NOT_SECRET_WORDS = new Set(['page', 'cursor', 'pagination', 'continuation', 'count', 'type', 'length', 'expiry', 'expires']);
+/** Trailing words that do not change what a name holds (`password_v4`, `password2`, `password_confirmation`). */
+const TRAILING = new RegExp(`(?:${KEY_SUFFIX.slice(0, -1)})$`, 'i');
+
+/** The words of a key name, lower case. */
+export function keyWords(key: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let prev = 0; // 1 lower, 2 upper, 3 digit
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const cls = c >= 97 && c <= 122 ? 1 : c >= 65 && c <= 90 ? 2 : c >= 48 && c <= 57 ? 3 : 0;
+    if (cls === 0) {
+      if (word !== '') words.push(word);
+      word = '';
+      prev = 0;
+      continue;
+    }
+    // A new word at aB, at a letter/digit change, and at the last capital of a run before a lower
+    // case letter (`XMLHttp` → xml, http).
+    const split = (prev === 1 && cls === 2) || (prev !== 0 && (prev === 3) !== (cls === 3)) || (prev === 2 && cls === 1 && word.length > 1 && (key.charCodeAt(i - 2) >= 65 && key.charCodeAt(i - 2) <= 90));
+    if (split && word !== '') {
+      if (prev === 2 && cls === 1) {
+        words.push(word.slice(0, -1));
+        word = word.slice(-1);
+      } else {
+        words.push(word);
+        word = '';
+      }
+    }
+    word += String.fromCharCode(cls === 2 ? c + 32 : c);
+    prev = cls;
+  }
+  if (word !== '') words.push(word);
+  return words;
+}
+
+/** The K_* kinds of a key name. */
+export function keyKinds(key: string): number {
+  // What the scanner's prefilter can see: a name that ends in a letter or digit, once stripped of one
+  // version or confirmation suffix.
+  const name = key.replace(TRAILING, '');
+  const lastCode = name.charCodeAt(name.length - 1);
+  if (!((lastCode >= 97 && lastCode <= 122) || (lastCode >= 65 && lastCode <= 90) || (lastCode >= 48 && lastCode <= 57))) return 0;
+  const words = keyWords(name);
+  const n = words.length;
+  if (n === 0) return 0;
+  const last = words[n - 1] ?? '';
+  const prev = words[n - 2] ?? '';
+  const joined = words.join('');
+  let kinds = 0;
+  if (joined.endsWith('secretaccesskey') || joined.endsWith('awssecretkey') || joined.endsWith('awssecret')) kinds |= K_AWS;
+  if (joined === 'secret' || joined === 'secretkey') kinds |= K_AWS_SHAPE;
+  if (PASSWORD_WORDS.has(last) || last.endsWith('password') || last.endsWith('passwd') || last === 'pass') kinds |= K_PASSWORD;
+  if (last === 'pass' && n === 1) kinds |= K_PASS;
+  if (last === 'pwd' || last === 'oldpwd') kinds |= K_PWD | K_PASSWORD;
+  if (last === 'ssn' || joined.endsWith('ssnnumber') || joined.endsWith('socialsecuritynumber') || joined.endsWith('socialsecurity')) kinds |= K_SSN;
+  const secretLast = SECRET_WORDS.has(last) || (last === 'key' && KEY_QUALIFIERS.has(prev)) || (last === 'id' && prev === 'session');
+  // `NextToken` pages through results.
+  const notSecret = words.some((w) => NOT_SECRET_WORDS.has(w)) || joined.endsWith('nexttoken');
+  if (secretLast && !notSecret) kinds |= K_SECRET;
+  return kinds;
+}
+
+// ---------- values ----------
+
+/**
+ * Values that name or stand for a secret rather than hold one: masks and placeholders, template and
+ * shell references (`${DB_PASSWORD}`, `{{ .Values.x }}`, `$(vault …)`), secret-store references.
+ */
+const PLACEHOLDER = /^(?:\*+|x+|\.+|-+|~|<[^>]*>|\$\{.*|\{\{.*|\$\(.*|%\([^)]*\)s|%[sdv]|\?|changeme|redacted|filtered|hidden|null|nil|none|true|false|undefined|secret|password|\[[A-Z_ ]+(?:_\d+)?\]|\*{3}.*\*{3}|(?:vault|env|secret|secretref|sm|gcpsm|awssm|file):[^\s]*|!vault|ENC\[.*|arn:aws:(?:secretsmanager|ssm):.*|projects\/[^/\s]+\/secrets\/.*)$/i;
+/** `$DB_PASSWORD`: a shell variable (upper case by convention; `$ecret` is a password). */
+const SHELL_VARIABLE = /^\$[A-Z_][A-Z0-9_]*$/;
+
+/** Whether `value` (trimmed) stands for a secret instead of holding one. */
+export function isReference(value: string): boolean {
+  return value === '' || PLACEHOLDER.test(value) || SHELL_VARIABLE.test(value);
+}
+
+/**
+ * Base64 of a small JSON document with nothing secret-sounding in it: a pagination cursor or an opaque
+ * id, not a credential (`eyJwYWdlIjoyfQ` is `{"page":2}`). Only values that open like `{` or `[` in
+ * base64 are decoded.
+ */
+export function isEncodedCursor(value: string): boolean {
+  const c0 = value.charCodeAt(0);
+  const c1 = value.charCodeAt(1);
+  if (!((c0 === 101 && (c1 === 121 || c1 === 119)) || c0 === 87) || value.length > 1024 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return false;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  if (/secret|passw|private|token|key|auth|cred/i.test(decoded)) return false;
+  try {
+    const parsed: unknown = JSON.parse(decoded);
+    return typeof parsed === 'object' && parsed !== null;
+  } catch {
+    return false;
+  }
+}
+
+/** Longest value read after a key (a longer one is cut there, as before). */
+export const MAX_VALUE = 4096;
+
+/**
+ * The end of a value quoted with `"` escaped `level` times (`"…"`, `\"…\"` inside a JSON string,
+ * `\\\"…\\\"` inside one inside another), starting at `from` (after the opening quote): the index of
+ * the closing quote's first backslash (or of the quote), or -1 when there is none within MAX_VALUE or a
+ * line break comes first. A quote escaped more times than `level` is part of the value.
+ */
+export function quotedEnd(text: string, from: number, level: number): number {
+  const limit = Math.min(text.length, from + MAX_VALUE + level + 1);
+  for (let j = from; j < limit; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 10 || c === 13) return -1;
+    if (c === 34) return level === 0 ? j : -1;
+    if (c !== 92) continue;
+    let r = j;
+    while (r < limit && text.charCodeAt(r) === 92) r++;
+    if (text.charCodeAt(r) === 34 && r - j === level) return j;
+    // An escaped character (a quote escaped deeper than the value, `\n`, `\\`) is part of the value.
+    j = text.charCodeAt(r) === 34 ? r : r - 1;
+  }
+  return -1;
+}
+
+/**
+ * The end of an unquoted value starting at `from`: before whitespace, `,;&}]"'`, a backslash that opens
+ * an escape (`\n`, `\"`, `\\` of JSON text around it), or MAX_VALUE characters.
+ */
+export function unquotedEnd(text: string, from: number): number {
+  const limit = Math.min(text.length, from + MAX_VALUE);
+  let j = from;
+  for (; j < limit; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11 || c === 44 || c === 59 || c === 38 || c === 125 || c === 93 || c === 34 || c === 39) break;
+    if (c === 92) {
+      const e = text.charCodeAt(j + 1);
+      if (e === 110 || e === 114 || e === 116 || e === 34 || e === 92) break;
+    }
+  }
+  return j;
+}
