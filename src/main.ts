@@ -31,7 +31,7 @@ import type { Policy } from './policy/load.js';
 import { PolicyWatcher } from './policy/watch.js';
 import type * as SqlClassifier from './policy/sql/classify.js';
 import type { SqlFacts } from './policy/sql/classify.js';
-import { phoneLib } from './masking/phone-lib.js';
+import { warmPhoneTables } from './masking/phone-lib.js';
 import type { CallContext } from './pipeline/context.js';
 import type { SqlConnector } from './connectors/types.js';
 import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
@@ -117,16 +117,16 @@ function sqlParser(): Promise<typeof SqlClassifier> {
 }
 
 /**
- * Loads what calls need and `initialize` does not (the SQL parser, the phone metadata), once the server
+ * Loads what calls need and `initialize` does not (the SQL parser, the phone tables' patterns), once the server
  * is up: the first call then finds them ready. Each also loads on its own first use, so nothing depends
  * on this having run or succeeded.
  */
 function warmUp(log: Logger, sql: LazySqlConnector): void {
   const phones = (): void => {
     try {
-      phoneLib();
+      warmPhoneTables();
     } catch (error) {
-      log('warn', `phone metadata did not load (calls that mask fail closed until it does): ${String(error)}`);
+      log('warn', `phone tables did not compile (calls that mask fail closed until they do): ${String(error)}`);
     }
   };
   // One after the other, each in its own turn: a request that arrives meanwhile is answered between them.

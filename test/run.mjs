@@ -15,7 +15,7 @@ const bin = (name) => join(root, 'node_modules', '.bin', name);
 const run = (cmd, args, env = process.env) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env }).status ?? 1;
 
 let extraFailures = 0;
-if (run(bin('tsc'), ['-p', 'tsconfig.json']) !== 0 || run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]) !== 0) {
+if (run(process.execPath, [join(root, 'scripts', 'phone-tables.mjs')]) !== 0 || run(bin('tsc'), ['-p', 'tsconfig.json']) !== 0 || run(process.execPath, [join(root, 'scripts', 'bundle.mjs')]) !== 0) {
   process.stdout.write('build failed\n0 passed, 1 failed\n');
   process.exit(1);
 }

@@ -5,11 +5,11 @@
  * only where the scanner saw its anchor (a `=` or `:`, a credential scheme word, a run of digits).
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import type { CountryCode, NumberingPlan } from 'libphonenumber-js/max';
+import type { CountryCode } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 import { entropy } from './entropy.js';
 import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
-import { phoneLib } from './phone-lib.js';
+import { countriesOf, countryPlan, findPhones } from './phone-tables.js';
 
 export { entropy } from './entropy.js';
 
@@ -609,16 +609,10 @@ interface PhonePlan {
   readonly idd: string;
 }
 
-type FullNumberingPlan = NumberingPlan & {
-  nationalPrefixForParsing?: () => string | undefined;
-  nationalPrefixTransformRule?: () => string | undefined;
-  nationalNumberPattern?: () => string | undefined;
-};
-
 const plans = new Map<CountryCode, PhonePlan | null>();
 
 /**
- * For the default country, what lets a candidate be ruled out before the (slow) libphonenumber matcher.
+ * For the default country, what lets a candidate be ruled out before the full check.
  * Without '+' or the call prefix, a number is national: its calling code is the default country's, so its
  * national number has one of the lengths of that calling code's countries, after the parser strips at
  * most the calling code and a national prefix from the front. Null (no shortcut) when the country's
@@ -628,27 +622,19 @@ function planFor(country: CountryCode): PhonePlan | null {
   let plan = plans.get(country);
   if (plan !== undefined) return plan;
   plan = null;
-  const { getCountries, getCountryCallingCode } = phoneLib();
-  const metadata = phoneLib().metadata();
-  metadata.selectNumberingPlan(country);
-  // The parsing rules are in the metadata but not in the typings; without them, no shortcut.
-  const own: FullNumberingPlan | undefined = metadata.numberingPlan;
-  const idd = own?.IDDPrefix();
-  const prefix = typeof own?.nationalPrefixForParsing === 'function' ? (own.nationalPrefixForParsing() ?? '') : undefined;
-  const transforms = typeof own?.nationalPrefixTransformRule !== 'function' || Boolean(own.nationalPrefixTransformRule());
-  if (own !== undefined && idd !== undefined && /^\d+$/.test(idd) && prefix !== undefined && /^(?:\d+(?:\|\d+)*)?$/.test(prefix) && !transforms) {
-    const callingCode = getCountryCallingCode(country);
+  const own = countryPlan(country);
+  const prefix = own === undefined ? undefined : own.npp !== '' ? own.npp : own.np;
+  if (own !== undefined && prefix !== undefined && /^\d+$/.test(own.idd) && /^(?:\d+(?:\|\d+)*)?$/.test(prefix) && own.npt === '') {
     const lengths = new Set<number>();
-    const patterns: (string | undefined)[] = [];
-    for (const other of getCountries()) {
-      if (getCountryCallingCode(other) !== callingCode) continue;
-      metadata.selectNumberingPlan(other);
-      const numbering: FullNumberingPlan | undefined = metadata.numberingPlan;
-      for (const length of numbering?.possibleLengths() ?? []) lengths.add(length);
-      patterns.push(typeof numbering?.nationalNumberPattern === 'function' ? numbering.nationalNumberPattern() : undefined);
+    const patterns: string[] = [];
+    for (const other of countriesOf(own.cc)) {
+      const numbering = countryPlan(other);
+      if (numbering === undefined) continue;
+      for (const length of numbering.lengths) lengths.add(length);
+      patterns.push(numbering.nn);
     }
-    const national = patterns.every((p) => typeof p === 'string' && p !== '') ? new RegExp(`^(?:${patterns.join('|')})$`) : undefined;
-    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode, prefixes: prefix === '' ? [] : prefix.split('|'), idd, national };
+    const national = patterns.length > 0 && patterns.every((p) => p !== '') ? new RegExp(`^(?:${patterns.join('|')})$`) : undefined;
+    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode: own.cc, prefixes: prefix === '' ? [] : prefix.split('|'), idd: own.idd, national };
   }
   plans.set(country, plan);
   return plan;
@@ -749,8 +735,8 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
       continue;
     }
     checks.left--;
-    // libphonenumber's text matcher is thorough but slow: only phone-shaped runs are handed to it.
-    let found = phoneLib().findNumbers(candidate, { defaultCountry: country, v2: true });
+    // libphonenumber's verdict, from tables built from its metadata (phone-tables.ts): only phone-shaped runs are checked.
+    let found = findPhones(candidate, country);
     // The matcher takes a candidate whole or looks inside it: a number followed by part of the next one
     // ("+1 818 674 1050 4543", "+1 (646) 223-4670 (512)") is found short or not at all. Up to two
     // candidates a token shorter are tried when nothing was found from the candidate's start.
@@ -758,7 +744,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
       e = prevTokenEnd(text, start, e);
       if (e < 0 || digitsIn(text, q, e) < 7) break;
       checks.left--;
-      const shorter = phoneLib().findNumbers(text.slice(start, e), { defaultCountry: country, v2: true });
+      const shorter = findPhones(text.slice(start, e), country);
       if (shorter.length > 0 && (shorter[0]?.startsAt ?? 1) < (found[0]?.startsAt ?? e)) found = shorter;
     }
     let last = 0;

@@ -85,7 +85,7 @@ describe('the bundled CLI is what the package installs (issue 19)', () => {
   it('bin.airlock and npm start point at dist/bundle/cli.js, which exists after the build with the bundle, its code cache and the worker', () => {
     expect(pkg.bin).toEqual({ airlock: 'dist/bundle/cli.js' });
     expect(pkg.scripts.start).toBe('node dist/bundle/cli.js start');
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.json && node scripts/bundle.mjs');
+    expect(pkg.scripts.build).toBe('node scripts/phone-tables.mjs && tsc -p tsconfig.json && node scripts/bundle.mjs');
     expect(readFileSync(join(ROOT, pkg.bin.airlock ?? ''), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
     // The cache is named for this Node and this exact bundle text (what the launcher looks up).
     const source = readFileSync(join(BUNDLE_DIR, 'airlock.cjs'), 'utf8');
@@ -184,7 +184,7 @@ describe('airlock serve --stdio from the bundle (issue 19)', () => {
         await plain.close();
       }
 
-      // Phones: the metadata JSON libphonenumber-js reads at run time (external) is found from the bundle.
+      // Phones: the phone tables (generated at build time, bundled) validate the number.
       const phone = await bundled.callTool({ name: 'query_sql', arguments: { connection: 'shop', sql: "SELECT 'call +1 415 555 0132 now' AS note" } });
       expect(textOf(phone)).toBe('1 row (masked: note)\nnote\ncall +* *** *** 0132 now');
     } finally {
