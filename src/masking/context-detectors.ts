@@ -139,7 +139,7 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
       let c = space;
       while (value.charCodeAt(c) === 32) c++;
       v = { start: v.start + c, end: v.end };
-    } else if (SCHEME.test(value) && text.charCodeAt(v.end) === 32) {
+    } else if (text.charCodeAt(v.end) === 32 && SCHEME.test(value)) {
       const cred = valueAt(text, v.end);
       if (cred === undefined) return undefined;
       v = cred;
@@ -153,8 +153,9 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
   }
   // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
   const closed = text.charCodeAt(v.end) === 93 && value.startsWith('[') ? `${value}]` : value;
-  const type = isReference(closed.trim()) || ((kinds & K_SECRET) !== 0 && CREDENTIAL_SCOPE.test(value)) ? undefined : typeUnder(kinds, value);
-  if (type !== undefined) return { start: v.start, end: v.end, type };
+  // The type first: most values under secret names that hold none fail it at once (`--token --verbose`).
+  const type = typeUnder(kinds, value);
+  if (type !== undefined && !isReference(closed.trim()) && !((kinds & K_SECRET) !== 0 && CREDENTIAL_SCOPE.test(value))) return { start: v.start, end: v.end, type };
   // A value read and found to hold no secret is a value all the same: a key inside it (`token=token=…`)
   // is not read again, so a run of keys costs each character once, not once per key. Except a value
   // that opens like a flag (`--token --password x`): that is the next flag, read on its own.
