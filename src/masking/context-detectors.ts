@@ -8,7 +8,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js/max';
 import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
 import { entropy } from './entropy.js';
-import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
+import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, KEY_NAME_MAX, keyedWork, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
 import { countriesOf, countryPlan, findPhones } from './phone-tables.js';
 
 export { entropy } from './entropy.js';
@@ -77,6 +77,7 @@ function valueAt(text: string, from: number): ValueSpan | undefined {
   if (q === 39) {
     let end = j + 1;
     while (end - j <= MAX_VALUE && end < text.length && text.charCodeAt(end) !== 39 && text.charCodeAt(end) !== 10) end++;
+    keyedWork.chars += end - j;
     return end > j + 1 && text.charCodeAt(end) === 39 ? { start: j + 1, end } : undefined;
   }
   const end = unquotedEnd(text, j);
@@ -91,6 +92,7 @@ function valueAt(text: string, from: number): ValueSpan | undefined {
     if (s === nl + 1) return undefined;
     let e = s;
     while (e - s < MAX_VALUE && e < text.length && text.charCodeAt(e) !== 10 && text.charCodeAt(e) !== 13) e++;
+    keyedWork.chars += e - s;
     while (e > s && (text.charCodeAt(e - 1) === 32 || text.charCodeAt(e - 1) === 9)) e--;
     return e > s ? { start: s, end: e } : undefined;
   }
@@ -101,6 +103,17 @@ function valueAt(text: string, from: number): ValueSpan | undefined {
 const SCHEME = /^(?:bearer|basic|token|digest|negotiate|apikey)$/i;
 /** `AWS4-HMAC-SHA256 Credential=…, Signature=…`: a signed request; its `Signature=` is read as a key of its own. */
 const SIGNED_SCHEME = /^(?:AWS4|GOOG4)-[A-Z0-9-]{1,32}$/;
+/**
+ * `AKIA…/20261201/us-east-1/s3/aws4_request`, `sa%40p.iam.gserviceaccount.com%2F20261201%2Fauto%2Fstorage%2Fgoog4_request`:
+ * the credential scope of a SigV4 or GOOG4 signature (`Credential=`, `X-Amz-Credential`, `X-Goog-Credential`),
+ * a key id or account, a date, a region and a service; not a secret (the key id and the e-mail have their own detectors).
+ */
+const CREDENTIAL_SCOPE = /^[A-Za-z0-9._%@+-]{1,256}?(?:\\?\/|%2F)\d{8}(?:\\?\/|%2F)[A-Za-z0-9-]{1,64}(?:\\?\/|%2F)[A-Za-z0-9-]{1,64}(?:\\?\/|%2F)(?:aws4|goog4)_request$/i;
+
+/** Where the last value read under a secret name ends (the scanner skips the key anchors inside it). */
+export interface ValueReach {
+  end: number;
+}
 
 /**
  * The secret value under a key name that ends at `keyEnd` (exclusive) and starts at or after
@@ -108,7 +121,7 @@ const SIGNED_SCHEME = /^(?:AWS4|GOOG4)-[A-Z0-9-]{1,32}$/;
  * value holds one (not a reference or a mask). The span is returned even when the caller has the type
  * off, so it can skip the value's own anchors.
  */
-function secretUnder(text: string, keyStart: number, keyEnd: number, from: number): ContextDetection | undefined {
+function secretUnder(text: string, keyStart: number, keyEnd: number, from: number, reach?: ValueReach): ContextDetection | undefined {
   // Leading dashes and dots belong to flags and paths (`--password`, `.password`), not to the name.
   let s = keyStart;
   while (s < keyEnd && (text.charCodeAt(s) === 45 || text.charCodeAt(s) === 46)) s++;
@@ -126,7 +139,7 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
       let c = space;
       while (value.charCodeAt(c) === 32) c++;
       v = { start: v.start + c, end: v.end };
-    } else if (SCHEME.test(value) && text.charCodeAt(v.end) === 32) {
+    } else if (text.charCodeAt(v.end) === 32 && SCHEME.test(value)) {
       const cred = valueAt(text, v.end);
       if (cred === undefined) return undefined;
       v = cred;
@@ -140,9 +153,14 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
   }
   // An unquoted value stops before ']': `key=[GENERIC_API_KEY_1]` is our own placeholder, already masked.
   const closed = text.charCodeAt(v.end) === 93 && value.startsWith('[') ? `${value}]` : value;
-  if (isReference(closed.trim())) return undefined;
+  // The type first: most values under secret names that hold none fail it at once (`--token --verbose`).
   const type = typeUnder(kinds, value);
-  return type === undefined ? undefined : { start: v.start, end: v.end, type };
+  if (type !== undefined && !isReference(closed.trim()) && !((kinds & K_SECRET) !== 0 && CREDENTIAL_SCOPE.test(value))) return { start: v.start, end: v.end, type };
+  // A value read and found to hold no secret is a value all the same: a key inside it (`token=token=…`)
+  // is not read again, so a run of keys costs each character once, not once per key. Except a value
+  // that opens like a flag (`--token --password x`): that is the next flag, read on its own.
+  if (reach !== undefined && value.charCodeAt(0) !== 45) reach.end = v.end;
+  return undefined;
 }
 
 /**
@@ -150,9 +168,9 @@ function secretUnder(text: string, keyStart: number, keyEnd: number, from: numbe
  * secret. Returns the value's span even when the type found is one the caller has off, so the caller
  * can skip the value's own `=`/`:` as the whole-text scan did.
  */
-export function keyedAt(text: string, i: number): ContextDetection | undefined {
-  // Walk back over spaces, an optional quote (escaped any number of times) and the key (at most 64
-  // characters).
+export function keyedAt(text: string, i: number, reach?: ValueReach): ContextDetection | undefined {
+  // Walk back over spaces, an optional quote (escaped any number of times) and the key (at most
+  // KEY_NAME_MAX characters).
   let k = i - 1;
   while (k >= 0 && i - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
@@ -161,12 +179,12 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
     for (let b = 0; b < 8 && text.charCodeAt(k) === 92; b++) k--;
   }
   let start = k;
-  while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
+  while (start >= 0 && k - start < KEY_NAME_MAX && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
   // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
   if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
-  return secretUnder(text, start, k + 1, i + 1);
+  return secretUnder(text, start, k + 1, i + 1, reach);
 }
 
 /**
@@ -174,18 +192,18 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
  * `--aws-secret-access-key …`) or as the next JSON array item (`["--db-password", "…"]`), at the first
  * '-' of `--`. `--name=value` is read at its '=' by `keyedAt`.
  */
-export function flagAt(text: string, i: number): ContextDetection | undefined {
+export function flagAt(text: string, i: number, reach?: ValueReach): ContextDetection | undefined {
   if (text.charCodeAt(i + 1) !== 45 || (i > 0 && is(text, i - 1, KEY))) return undefined;
   let end = i + 2;
-  while (end - i < 64 && is(text, end, KEY)) end++;
+  while (end - i < KEY_NAME_MAX && is(text, end, KEY)) end++;
   const c = text.charCodeAt(end);
-  if (c === 32 || c === 9) return secretUnder(text, i, end, end);
+  if (c === 32 || c === 9) return secretUnder(text, i, end, end, reach);
   if (c !== 34) return undefined;
   // `"--flag", "value"`: the next item of an argument list.
   let j = end + 1;
   while (j - end < 8 && (text.charCodeAt(j) === 32 || text.charCodeAt(j) === 9)) j++;
   if (text.charCodeAt(j) !== 44) return undefined;
-  return secretUnder(text, i, end, j + 1);
+  return secretUnder(text, i, end, j + 1, reach);
 }
 
 /**
@@ -193,15 +211,25 @@ export function flagAt(text: string, i: number): ContextDetection | undefined {
  * varied, or at least 8 characters mixing letters and digits with no space (`abc123def`).
  */
 function opaque(value: string): boolean {
-  if (value.length >= 16) return entropy(value) >= 3.0;
+  if (value.length >= 16) return variedStart(value);
   return value.length >= 8 && /[A-Za-z]/.test(value) && /\d/.test(value) && !/\s/.test(value);
+}
+
+/** How much of a long value its entropy is measured over: a key shows itself in its first characters. */
+const ENTROPY_REACH = 256;
+
+/** At least 3 bits per character over the value's first ENTROPY_REACH characters. */
+function variedStart(value: string): boolean {
+  const measured = value.length > ENTROPY_REACH ? value.slice(0, ENTROPY_REACH) : value;
+  keyedWork.chars += measured.length;
+  return entropy(measured) >= 3.0;
 }
 
 /** What a (non-reference) value under a key of these kinds is, if anything. */
 function typeUnder(kinds: number, value: string): ContextDetectorName | undefined {
   if ((kinds & K_AWS) !== 0) {
     // Fail closed: whatever is under an AWS secret key's name is one, if it could be a secret at all.
-    if (AWS_SECRET_VALUE.test(value) || (value.length >= 16 && entropy(value) >= 3.0)) return 'AWS_SECRET_KEY';
+    if (AWS_SECRET_VALUE.test(value) || (value.length >= 16 && variedStart(value))) return 'AWS_SECRET_KEY';
   }
   if ((kinds & K_AWS_SHAPE) !== 0 && AWS_SECRET_VALUE.test(value) && /[A-Z]/.test(value) && /[a-z]/.test(value)) return 'AWS_SECRET_KEY';
   if ((kinds & K_PASSWORD) !== 0 && !((kinds & K_PWD) !== 0 && (value.startsWith('/') || value.startsWith('~/'))) && !((kinds & K_PASS) !== 0 && /^\d+$/.test(value))) return 'PASSWORD';
@@ -212,11 +240,11 @@ function typeUnder(kinds: number, value: string): ContextDetectorName | undefine
 
 /**
  * Key names from structure rather than text (a parsed object's keys, a CSV header, a result column):
- * names longer than 64 characters name nothing. Returns the K_* kinds, 0 for an ordinary name.
+ * names longer than KEY_NAME_MAX characters name nothing. Returns the K_* kinds, 0 for an ordinary name.
  */
 export function nameKinds(name: string): number {
   const key = name.trim();
-  if (key === '' || key.length > 64) return 0;
+  if (key === '' || key.length > KEY_NAME_MAX) return 0;
   return kindsOf(key);
 }
 

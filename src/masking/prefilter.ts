@@ -12,7 +12,7 @@
  * over a class disjoint from what follows it, so each position is examined a bounded number of times.
  */
 import { foldableSource, isFoldable } from './fold.js';
-import { KEY_ENDINGS, KEY_SUFFIX } from './key-names.js';
+import { KEY_ENDINGS, KEY_NAME_MAX, KEY_SUFFIX } from './key-names.js';
 import { BIT, KEYED_BITS as KEYED, leastDigits } from './names.js';
 
 
@@ -24,7 +24,8 @@ const anyCase = (word: string): string => word.replace(/\\.|[a-z]/g, (c) => (c.l
  * one-character test that rejects most keys before the words.
  */
 const lastLetters = (): string => {
-  const letters = new Set([...KEY_ENDINGS.map((w) => w.at(-1) ?? ''), 'n', 'm']);
+  // (An ending that closes with a number, `password2`, has its own quick test in `source`.)
+  const letters = new Set([...KEY_ENDINGS.map((w) => w.at(-1) ?? '').filter((c) => /^[a-z]$/.test(c)), 'n', 'm']);
   return [...letters].map((c) => `${c}${c.toUpperCase()}`).join('');
 };
 
@@ -53,13 +54,15 @@ function source(mask: number): string {
     const words = on(KEYED) ? KEY_ENDINGS : ['key'];
     const tail = '(?:\\\\{0,8}["\'])?[ \\t]{0,8}[=:]';
     // The last letter of a name's ending, perhaps with a version after it (`password_v4`, `token_2`).
-    alts.push(`[=:](?<=[${lastLetters()}](?:[_.\\-]?[vV]\\d{1,3}|[_.\\-]\\d{1,3})?${tail})(?<=${keyEnding(words)}${tail})`);
+    // `password2`: digits glued to a name end it only after the `d` of a password word.
+    alts.push(`[=:](?<=(?:[${lastLetters()}]|[dD]\\d{1,3})(?:[_.\\-]?[vV]\\d{1,3}|[_.\\-]\\d{1,3})?${tail})(?<=${keyEnding(words)}${tail})`);
   }
   if (on(KEYED)) {
-    // flagAt: `--name` not glued to a word, then a space, a tab or the quote that ends a JSON item.
+    // flagAt: `--name` not glued to a word (up to KEY_NAME_MAX characters with its dashes, as flagAt
+    // reads it), then a space, a tab or the quote that ends a JSON item.
     // (The '-' first, then the look back: an alternative that opens with a lookbehind costs every position.)
     // The name is read once (a lookahead does not give back what it matched), then its ending is checked.
-    alts.push(`-(?<![A-Za-z0-9_.\\-]-)(?=(?=(?<flag>-[A-Za-z0-9_.\\-]{0,61}))\\k<flag>(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
+    alts.push(`-(?<![A-Za-z0-9_.\\-]-)(?=(?=(?<flag>-[A-Za-z0-9_.\\-]{0,${KEY_NAME_MAX - 2}}))\\k<flag>(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
   }
   const colon: string[] = [];
   if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/');

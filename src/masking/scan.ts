@@ -80,6 +80,8 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   // How far each detector has already looked: anchors before these are inside an earlier candidate.
   let runEnd = 0;
   let keyedEnd = 0;
+  // The end of the last value read under a secret name and found to hold none (keyedAt, flagAt).
+  const keyedReach = { end: 0 };
   let emailEnd = 0;
   const mail = mailMemo();
   let pemEnd = 0;
@@ -138,8 +140,8 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
             saEnd = d.end;
           }
         }
-        if ((mask & KEYED) !== 0 && i >= keyedEnd) {
-          const d = keyedAt(text, i);
+        if ((mask & KEYED) !== 0 && i >= keyedEnd && i >= keyedReach.end) {
+          const d = keyedAt(text, i, keyedReach);
           if (d !== undefined) {
             if (on(mask, d)) out.push(d);
             keyedEnd = d.end;
@@ -167,8 +169,8 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
             }
           }
           // `--password <value>`: a flag naming a secret, its value after a space.
-          if ((mask & KEYED) !== 0 && i >= keyedEnd) {
-            const d = flagAt(text, i);
+          if ((mask & KEYED) !== 0 && i >= keyedEnd && i >= keyedReach.end) {
+            const d = flagAt(text, i, keyedReach);
             if (d !== undefined) {
               if (on(mask, d)) out.push(d);
               keyedEnd = d.end;

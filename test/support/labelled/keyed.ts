@@ -251,6 +251,38 @@ const MORE_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `${pick(r, ['password', 'secret_key'])}: ENC[AES256_GCM,data:${chars(r, ALNUM, 12)},iv:${chars(r, ALNUM, 8)},type:str]`,
 ];
 
+// ---------- names a review found unread: compounds, credential(s), numbered passwords, long flags ----------
+
+/** An API key that is base64 of JSON holding a long random string (Grafana's `{"k":…,"n":…,"id":…}`). */
+const jsonKey = (r: Rand): string => Buffer.from(JSON.stringify({ k: chars(r, ALNUM, 32), n: pick(r, ['deploy', 'ci', 'viewer']), id: 1 + int(r, 9) })).toString(pick(r, ['base64', 'base64url'] as const)).replace(/=+$/, '');
+
+function namesCase(r: Rand): Piece[] {
+  const token = (): Labelled => ['GENERIC_API_KEY', apiToken(r)];
+  const pw = (): Labelled => ['PASSWORD', password(r)];
+  const syntax = (): Syntax => pick(r, Object.values(SYNTAXES));
+  return pick<() => Piece[]>(r, [
+    () => syntax()(r, pick(r, ['clientsecret', 'CLIENTSECRET', 'appsecret', 'privatetoken', 'apitoken', 'APITOKEN', 'signingkey', 'authtoken', 'csrftoken', 'webhooksecret']), token()),
+    () => syntax()(r, pick(r, ['credential', 'credentials', 'DB_CREDENTIAL', 'serviceCredential', 'client_credentials', 'X-Goog-Credential']), token()),
+    () => syntax()(r, pick(r, ['password2', 'DB_PASSWORD2', 'userPassword12', 'passwd3', 'ADMIN_PASSWORD1']), pw()),
+    () => syntax()(r, pick(r, ['SESSION__ID', 'session.id', 'Session-_Id', 'session__id']), ['GENERIC_API_KEY', chars(r, ALNUM, 24 + int(r, 8))]),
+    () => syntax()(r, pick(r, ['GRAFANA_API_KEY', 'api_key', 'x-api-key', 'token', 'service_account_token']), ['GENERIC_API_KEY', jsonKey(r)]),
+    () => [`${ts(r)} GET /api/dashboards HTTP/1.1 ${pick(r, ['x-api-key', 'X-Api-Key'])}: `, ['GENERIC_API_KEY', jsonKey(r)], ' 200'],
+    () => [`${pick(r, ['tool run', 'deploy.sh'])} --${chars(r, LOWER, 40 + int(r, 14))}-password `, pw(), ' --verbose'],
+    () => [`["--${chars(r, LOWER, 30 + int(r, 20))}-token", "`, token(), '"]'],
+    () => (r() < 0.5 ? csv(r, pick(r, ['clientsecret', 'credential', 'privatetoken']), token) : csv(r, pick(r, ['password2', 'DB_PASSWORD2']), pw)),
+  ])();
+}
+
+/** Signed-request scopes and cursors that stay readable (the key ids and e-mails in a scope are another group's). */
+const NAMES_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `Credential=${pick(r, ['x', 'ci-bot', 'deploy'])}/202612${String(1 + int(r, 28)).padStart(2, '0')}/${pick(r, ['us-east-1', 'eu-west-1', 'auto'])}/${pick(r, ['s3', 'sts', 'storage'])}/${pick(r, ['aws4_request', 'goog4_request'])}, SignedHeaders=host`,
+  (r) => `{"credential":"${pick(r, ['ci', 'build'])}\\/202612${String(1 + int(r, 28)).padStart(2, '0')}\\/us-east-1\\/s3\\/aws4_request"}`,
+  (r) => `next_token=${Buffer.from(JSON.stringify({ page: 2 + int(r, 50), after: chars(r, DIGITS, 8), dir: 'asc' })).toString('base64')}`,
+  (r) => `{"token": "${Buffer.from(JSON.stringify({ last_id: int(r, 1e9), ts: `2026-12-${String(1 + int(r, 28)).padStart(2, '0')}T10:00:00Z` })).toString('base64')}"}`,
+  (r) => `pagetoken=${chars(r, ALNUM, 24)}`,
+  (r) => `password${1000 + int(r, 8000)}=${pick(r, ['yes', 'enabled'])}`,
+];
+
 /** The cases of this group, generated from `seed` (the same cases on every run). */
 export function keyedSamples(seed: number): Sample[] {
   const r = rng(seed);
@@ -263,5 +295,8 @@ export function keyedSamples(seed: number): Sample[] {
   const more = rng(seed + 1);
   for (let i = 0; i < 200; i++) out.push(sample('keyed:more syntaxes', moreCase(more)));
   for (let i = 0; i < 100; i++) out.push(sample('negative:keyed', [pick(more, MORE_NEGATIVES)(more)]));
+  const names = rng(seed + 2);
+  for (let i = 0; i < 300; i++) out.push(sample('keyed:names', namesCase(names)));
+  for (let i = 0; i < 100; i++) out.push(sample('negative:keyed', [pick(names, NAMES_NEGATIVES)(names)]));
   return out;
 }

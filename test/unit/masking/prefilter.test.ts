@@ -27,6 +27,8 @@ const FRAGMENTS = [
   // issue 20: flags, escaped quotes, camelCase and suffixed key names, cookies, SSNs with spaces
   '--', '--password ', '--db-password', '", "', '_v4', '2', 'Confirmation', 'SecretAccessKey', 'sessionId', 'sid', 'JSESSIONID', '\\"', '\\\\\\"',
   'X-Goog-Signature', 'authorization', 'PGPASSWORD', ' 45 ', '6789', 'eyJwYWdlIjoyfQ', '${X}', '****',
+  // issue 20 fix round: long flag names, runs of separators, numbered passwords, compound and credential names
+  `--${'a'.repeat(54)}password `, `--${'b'.repeat(55)}token `, 'SESSION__ID', 'session.-id', '__', 'password2', 'Passwd12', 'd1', 'clientsecret', 'privatetoken', 'signingkey', 'credential',
 ];
 
 function randomText(next: () => number, parts: number): string {
@@ -73,6 +75,18 @@ describe('scanner prefilter', () => {
     const samples = keyedSamples(2026120701);
     expect(samples.length).toBeGreaterThan(1000);
     for (const mask of MASKS) for (const s of samples) same(s.text, mask);
+  });
+
+  it('finds exactly what visiting every anchor finds for flag and key names of every length up to and past the longest read (issue 20)', () => {
+    for (let n = 0; n <= 70; n++) {
+      for (const ending of ['password', 'token', 'session__id', 'password2']) {
+        const name = `${'a'.repeat(n)}${ending}`;
+        for (const text of [`run --${name} hunter2xyz`, `["--${name}", "hunter2xyz"]`, `${name}=Abc123def456ghi789`, `{"${name}": "Abc123def456ghi789"}`]) for (const mask of [ALL, BIT.PASSWORD, BIT.GENERIC_API_KEY]) same(text, mask);
+      }
+    }
+    // A flag of exactly the longest name (62 characters after `--`) is read; one more is not a flag name.
+    expect(scan(`run --${'a'.repeat(54)}password hunter2xyz`, ALL)).toEqual([{ start: 69, end: 79, type: 'PASSWORD' }]);
+    expect(scan(`run --${'a'.repeat(55)}password hunter2xyz`, ALL)).toEqual([]);
   });
 
   it('finds exactly what visiting every anchor finds, on real findings in context', () => {
