@@ -65,7 +65,7 @@ function localStart(text: string, end: number, from: number): number {
 /**
  * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that ends the password of
  * `scheme://user:password@host` is part of that password (or of a reference to one, left readable), not
- * an address: the host stays readable. Anything else (no scheme, a ':' in the password) stays an EMAIL.
+ * an address: the host stays readable. Anything else (no scheme before the user) stays an EMAIL.
  */
 export function emailAt(text: string, at: number, urlPasswords = false, memo?: MailMemo): Detection | undefined {
   const s = localStart(text, at, memo?.from ?? 0);
@@ -466,14 +466,19 @@ export function slackHookAt(text: string, colon: number): Detection | undefined 
 
 /**
  * Only the password of `scheme://user:password@host`, any scheme (postgres, mysql, redis, amqp,
- * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`) and the password may hold
- * '/', '?' or '#' unencoded (generated passwords do); not '@', ':', white space, quotes or backslashes.
+ * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`); as RFC 3986 reads
+ * userinfo, the password is everything from the first ':' after the user to the '@' before the host, so it
+ * may hold ':' (`default:Kx9:vQ2mP7@`), '/', '?' or '#' unencoded (generated passwords do); not '@', white
+ * space, quotes or backslashes. The user holds no ':', so the split is fixed and nothing backtracks past it.
  */
-const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@:"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
 /** References to a secret and masked values, not secrets: `${DB_PASSWORD}`, `$PASS`, `{{.Values.pw}}`, `%s`, `****`, `<redacted>`. */
 const URL_PLACEHOLDER = /^(?:\*+|x+|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|\{\{[^}]*\}\}|%(?:\([A-Za-z_]+\))?s|<[^>]*>|\[[A-Za-z0-9_]*\]|password|redacted|\.\.\.)$/i;
-/** `host:8080/path?x=a@b.c`: a port and a path, not a password. */
-const URL_PORT = /^\d{1,5}[/?#]/;
+/**
+ * `host:8080/path?x=a@b.c`: a port and a path, not a password; `h1:27017,h2:27017/db?x=a@b.c`: a port and
+ * more hosts (a password may hold ':', so the second host's port no longer ends the match).
+ */
+const URL_PORT = /^\d{1,5}[/?#,]/;
 
 /** The password of the URL whose `://` starts at `colon`, placeholder or not: its span and whether it is a secret. */
 function urlCredentialAt(text: string, colon: number): { start: number; end: number; secret: boolean } | undefined {

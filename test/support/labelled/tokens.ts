@@ -340,6 +340,22 @@ const URL_NEGATIVES: readonly ((r: Rand) => string)[] = [
   () => 'dsn = "postgresql://app:%s@%s/shop" % (password, host)',
 ];
 
+/** A password holding ':' (RFC 3986: everything from the first ':' after the user to the '@'). */
+const colonPassword = (r: Rand): string => `${chars(r, ALNUM, 1 + int(r, 6))}:${r() < 0.3 ? ':' : ''}${chars(r, `${ALNUM}!-_.~/+`, 2 + int(r, 10))}${r() < 0.4 ? `:${chars(r, ALNUM, 2)}` : ''}`;
+
+function colonCredentialUrl(r: Rand): Piece[] {
+  const [scheme, rest] = pick(r, URL_SCHEMES);
+  const user = pick(r, ['app', 'default', 'svc', 'guest', '']);
+  return [`${scheme}://${user}:`, ['PASSWORD_IN_URL', colonPassword(r)], `@${rest}`];
+}
+
+/** Ports and hosts written where a password could be: `h1:27017,h2:27017/db?x=a@b`. */
+const URL_PORT_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `MONGO_URI=mongodb://mongo-0.internal:${27017 + int(r, 3)},mongo-1.internal:27017/app?replicaSet=rs0`,
+  (r) => `${ts(r)} INFO GET https://api.example.com:${8000 + int(r, 999)}/v1/items:batchGet?page=${int(r, 9)}`,
+  (r) => `{"upstream":"http://edge-${int(r, 9)}.internal:8080,backup.internal:8080/health"}`,
+];
+
 // ---------- 3. Slack incoming-webhook URLs ----------
 
 function slackHook(r: Rand): string {
@@ -378,5 +394,7 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 100; i++) out.push(sample('negative:URLs without a password', [pick(r, URL_NEGATIVES)(r)]));
   for (let i = 0; i < 150; i++) out.push(sample('SLACK_TOKEN webhook', pick(r, SLACK_HOOK_SURFACES)(r, slackHook(r))));
   for (let i = 0; i < 50; i++) out.push(sample('negative:Slack look-alikes', [pick(r, SLACK_NEGATIVES)(r)]));
+  for (let i = 0; i < 200; i++) out.push(sample('PASSWORD_IN_URL with colon', pick(r, URL_SURFACES)(r, colonCredentialUrl(r))));
+  for (let i = 0; i < 60; i++) out.push(sample('negative:URL ports and hosts', [pick(r, URL_PORT_NEGATIVES)(r)]));
   return out;
 }
