@@ -13,7 +13,7 @@ import { authHeaderAt, fieldMemo, flagAt, ipv4In, ipv6At, keyedAt, phonesIn, ssn
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
-import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -83,6 +83,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let emailEnd = 0;
   const mail = mailMemo();
   let pemEnd = 0;
+  const pem = pemMemo();
   let saEnd = 0;
   let ibanEnd = 0;
   let slackEnd = 0;
@@ -132,7 +133,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_COLON:
       case A_EQUALS:
         if ((mask & BIT.GCP_SA_KEY) !== 0 && i >= saEnd) {
-          const d = serviceAccountKeyAt(text, i);
+          const d = serviceAccountKeyAt(text, i, pem);
           if (d !== undefined) {
             out.push(d);
             saEnd = d.end;
@@ -160,7 +161,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_DASH:
         if (text.charCodeAt(i + 1) === 45) {
           if ((mask & BIT.PRIVATE_KEY) !== 0 && i >= pemEnd && text.startsWith('-----BEGIN ', i)) {
-            const d = privateKeyAt(text, i);
+            const d = privateKeyAt(text, i, pem);
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;

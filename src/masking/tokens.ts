@@ -231,9 +231,25 @@ const PEM_RUN_ALONE = 8;
 const isBase64 = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61;
 
 /**
- * The length of the line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto
- * one line), or an escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string
- * inside a JSON string, and deeper); 0 when there is none.
+ * The length of a base64 character escaped at `i`: up to 8 backslashes then '/' (`\/`, which PHP's
+ * json_encode writes by default, `\\\/` in a JSON string inside one), or then `u002B`, `u002F`, `u003D`
+ * (`+`, `/`, `=` as .NET's JSON writer escapes them); 0 when there is none.
+ */
+function escapedBase64(text: string, i: number): number {
+  let k = i;
+  while (k - i < 8 && text.charCodeAt(k) === 92) k++;
+  if (k === i) return 0;
+  if (text.charCodeAt(k) === 47) return k + 1 - i;
+  if (text.charCodeAt(k) !== 117 || text.charCodeAt(k + 1) !== 48 || text.charCodeAt(k + 2) !== 48) return 0;
+  const hi = text.charCodeAt(k + 3);
+  const lo = text.charCodeAt(k + 4) | 32;
+  return (hi === 50 && (lo === 98 || lo === 102)) || (hi === 51 && lo === 100) ? k + 5 - i : 0;
+}
+
+/**
+ * The line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto one line), or an
+ * escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string inside a JSON
+ * string, and deeper); 0 when there is none.
  */
 function pemBreak(text: string, i: number): number {
   const c = text.charCodeAt(i);
@@ -257,45 +273,98 @@ function pemLine(text: string, start: number, i: number): boolean {
 }
 
 /**
- * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
- * with its line breaks as written (real, escaped once or more, or spaces). A block with no END line
- * (truncated by a log line limit, a column width) ends with its last base64 line: lines follow one another
- * while each before is a full line, and a line ends at a break or closing punctuation, so the text after a
- * cut (a timestamp, a quote) stays out. Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part
- * of the block. Each character is read once; the block is at most PEM_MAX long.
+ * What the scan of one text has learnt of where '-----' occurs: the first occurrence at or after `from` is
+ * at `found`, or (`found` -1) none starts before `to`. Each PEM block that its walk does not close asks
+ * where the next '-----' is within PEM_MAX; the memo keeps those questions from reading the same text twice.
  */
-export function privateKeyAt(text: string, at: number): Detection | undefined {
+export interface PemMemo {
+  from: number;
+  to: number;
+  found: number;
+}
+
+export const pemMemo = (): PemMemo => ({ from: Number.POSITIVE_INFINITY, to: 0, found: -1 });
+
+/** The first '-----' that starts in [s, l - 5], or -1. */
+function dashesWithin(text: string, s: number, l: number, memo: PemMemo): number {
+  let from = s;
+  if (memo.from <= s) {
+    if (memo.found >= s) return memo.found <= l - 5 ? memo.found : -1;
+    if (memo.found < 0) {
+      if (memo.to >= l - 4) return -1;
+      from = Math.max(s, memo.to);
+    }
+  }
+  const k = from < l ? text.slice(from, l).indexOf('-----') : -1;
+  if (from === s) memo.from = s;
+  memo.found = k < 0 ? -1 : from + k;
+  memo.to = Math.max(from, l - 4);
+  return memo.found;
+}
+
+/** The end of the `-----END … KEY-----` line at `p` (its closing dashes within 64 characters). */
+function pemEnd(text: string, p: number): number {
+  const close = text.slice(p + 9, p + 68).indexOf('-----');
+  return close >= 0 ? p + 9 + close + 5 : p + 9;
+}
+
+/**
+ * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
+ * with its line breaks as written (real, escaped once or more, or spaces) and its base64 as written
+ * (escaped `\/` too), lines of any width. When the walk over the lines stops short of the END line (an
+ * escape it does not know), an END line within PEM_MAX with no other '-----' before it still ends the
+ * block there: on doubt, mask more. A block with no END line (truncated by a log line limit, a column
+ * width) ends with its last base64 line: lines follow one another while each before is a full line, and a
+ * line ends at a break or closing punctuation, so the text after a cut (a timestamp, a quote) stays out.
+ * Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part of the block. Each character is read
+ * once per block (the search for an END line once per scan, with `memo`); the block is at most PEM_MAX long.
+ */
+export function privateKeyAt(text: string, at: number, memo: PemMemo = pemMemo()): Detection | undefined {
   PEM_BEGIN.lastIndex = at;
   const head = PEM_BEGIN.exec(text);
   if (head === null) return undefined; // certificates and public keys are not secrets
   const limit = Math.min(text.length, at + PEM_MAX);
   let end = at + head[0].length;
+  // Where the block ends if no END line comes: the last line of an unbroken run of full lines.
+  let truncated = end;
+  let full = true;
   let previous = Number.POSITIVE_INFINITY; // the BEGIN line counts as full: the body may follow it
+  let stop = end;
   for (let breaks = 0; end < limit; ) {
     let p = end;
     for (let b = pemBreak(text, p); b > 0 && p < limit && breaks < 64; b = pemBreak(text, p)) {
       p += b;
       breaks++;
     }
-    if (text.startsWith('-----END ', p)) {
-      const close = text.indexOf('-----', p + 9);
-      end = close >= 0 && close - p < 64 ? close + 5 : p + 9;
-      break;
-    }
+    stop = p;
+    if (text.startsWith('-----END ', p)) return found(at, pemEnd(text, p), 'PRIVATE_KEY');
     if (p > end && (text.startsWith('Proc-Type:', p) || text.startsWith('DEK-Info:', p))) {
       let q = p;
       while (q < limit && q - p < 128 && text.charCodeAt(q) !== 10 && text.charCodeAt(q) !== 13 && text.charCodeAt(q) !== 92) q++;
       end = q;
+      if (full) truncated = q;
       continue;
     }
     let q = p;
-    while (q < limit && isBase64(text.charCodeAt(q))) q++;
-    if (q === p || previous < PEM_FULL_LINE || !pemLine(text, p, q)) break;
+    while (q < limit) {
+      if (isBase64(text.charCodeAt(q))) q++;
+      else {
+        const e = escapedBase64(text, q);
+        if (e === 0) break;
+        q += e;
+      }
+    }
+    if (q === p || !pemLine(text, p, q)) break;
+    if (previous < PEM_FULL_LINE) full = false;
     previous = q - p;
     end = q;
+    if (full) truncated = q;
     breaks = 0;
+    stop = q;
   }
-  return found(at, end, 'PRIVATE_KEY');
+  const dashes = dashesWithin(text, stop, limit, memo);
+  if (dashes >= 0 && text.startsWith('-----END ', dashes)) return found(at, pemEnd(text, dashes), 'PRIVATE_KEY');
+  return found(at, truncated, 'PRIVATE_KEY');
 }
 
 // ---------- GCP_SA_KEY (anchor ':' or '=' after a "private_key" key) ----------
@@ -315,7 +384,7 @@ export function pemPrivateKeyValue(value: string): boolean {
  * env-file text with real newlines. The span is the whole value (the PEM block and the newline escapes
  * after it), never the quotes. Certificates and public keys under that key are not secrets.
  */
-export function serviceAccountKeyAt(text: string, sep: number): Detection | undefined {
+export function serviceAccountKeyAt(text: string, sep: number, memo: PemMemo = pemMemo()): Detection | undefined {
   let k = sep - 1;
   while (k >= 0 && sep - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
@@ -331,7 +400,7 @@ export function serviceAccountKeyAt(text: string, sep: number): Detection | unde
   const open = text.charCodeAt(v);
   if (open === 34 || open === 39) v++;
   if (!text.startsWith('-----BEGIN ', v)) return undefined;
-  const pem = privateKeyAt(text, v);
+  const pem = privateKeyAt(text, v, memo);
   if (pem === undefined) return undefined;
   // The newline a key file ends its key with belongs to the value: `\n`, `\\n`, `\r\n`, real or escaped.
   let end = pem.end;

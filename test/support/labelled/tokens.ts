@@ -231,6 +231,26 @@ const PEM_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `authorized_keys: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${chars(r, B64, 43)} deploy@ci`,
 ];
 
+/** A block wrapped narrower than 64 (a tool's own width), or written with escaped slashes (PHP's json_encode). */
+function pemVariant(r: Rand): Sample {
+  const width = pick(r, [16, 24, 32, 36, 48, 64, 76]);
+  const label = pick(r, ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
+  const body = chars(r, B64, 200 + int(r, 800)).match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
+  const pem = `-----BEGIN ${label}-----\n${body.join('\n')}${pick(r, ['', '=', '=='])}\n-----END ${label}-----`;
+  const php = (v: string): string => v.replace(/\//g, '\\/');
+  const key = pick(r, PEM_KEYS);
+  return sample(
+    'PRIVATE_KEY narrow or escaped slashes',
+    pick<Piece[]>(r, [
+      [`{"${key}":"`, ['PRIVATE_KEY', php(escape(pem, 'json'))], `","ts":"${ts(r)}"}`],
+      [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"{\\"${key}\\":\\"`, ['PRIVATE_KEY', escape(php(escape(pem, 'json')), 'json')], `\\"}","severity":"${severity(r)}"}`],
+      [`${service(r)}:\n  ${key}: |\n    `, ['PRIVATE_KEY', pem.replace(/\n/g, '\n    ')], '\n  replicas: 2\n'],
+      [`{"${key}":"`, ['PRIVATE_KEY', escape(pem, 'json')], '"}'],
+      [`${key.toUpperCase()}="`, ['PRIVATE_KEY', pem], '"\n'],
+    ]),
+  );
+}
+
 // ---------- 5. e-mail addresses written URL-encoded, in mailto: and in angle brackets ----------
 
 const mailbox = (r: Rand): string => `${pick(r, ['ana', 'ben', 'chen', 'dana', 'eli', 'fatima'])}${pick(r, ['', '.', '_', '-'])}${pick(r, ['silva', 'ng', 'ortiz', 'k', 'ito'])}${r() < 0.4 ? String(int(r, 100)) : ''}`;
@@ -396,5 +416,6 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 50; i++) out.push(sample('negative:Slack look-alikes', [pick(r, SLACK_NEGATIVES)(r)]));
   for (let i = 0; i < 200; i++) out.push(sample('PASSWORD_IN_URL with colon', pick(r, URL_SURFACES)(r, colonCredentialUrl(r))));
   for (let i = 0; i < 60; i++) out.push(sample('negative:URL ports and hosts', [pick(r, URL_PORT_NEGATIVES)(r)]));
+  for (let i = 0; i < 200; i++) out.push(pemVariant(r));
   return out;
 }

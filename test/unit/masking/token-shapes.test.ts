@@ -38,3 +38,46 @@ describe("a URL password holding ':' (issue 20)", () => {
     expect(masker.maskText('amqp://svc:Kx9:vQ2mP7@mq.example.com/vhost', new MaskContext())).toBe('amqp://svc:[PASSWORD_IN_URL_1]@mq.example.com/vhost');
   });
 });
+
+const BODY = [
+  'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj',
+  'MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu',
+  'NMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ',
+  'q3/Zk+Yw==',
+];
+/** A made-up block, its body wrapped at `width`. */
+const pemOf = (width: number, label = 'PRIVATE KEY'): string =>
+  `-----BEGIN ${label}-----\n${(BODY.join('').match(new RegExp(`.{1,${width}}`, 'g')) ?? []).join('\n')}\n-----END ${label}-----`;
+/** How PHP's json_encode writes a string by default: '/' as `\/`. */
+const phpJson = (value: unknown): string => JSON.stringify(value).replace(/\//g, '\\/');
+
+describe('PEM private keys with escaped slashes and narrow lines (issue 20)', () => {
+  it.each<[string, string, string]>([
+    ['PHP-escaped slashes', phpJson({ key: pemOf(64) }), phpJson(pemOf(64)).slice(1, -1)],
+    ['PHP-escaped slashes, RSA label', phpJson({ tls: { key: pemOf(64, 'RSA PRIVATE KEY') } }), phpJson(pemOf(64, 'RSA PRIVATE KEY')).slice(1, -1)],
+    ['escaped slashes inside a JSON string inside a log entry', JSON.stringify({ textPayload: phpJson({ key: pemOf(64) }) }), JSON.stringify(phpJson(pemOf(64)).slice(1, -1)).slice(1, -1)],
+    ['.NET-escaped + and =', JSON.stringify({ key: pemOf(64) }).replace(/\+/g, '\\u002B').replace(/=/g, '\\u003D'), JSON.stringify(pemOf(64)).slice(1, -1).replace(/\+/g, '\\u002B').replace(/=/g, '\\u003D')],
+    ['lines of 32 characters', `key: |\n${pemOf(32)}\nreplicas: 2`, pemOf(32)],
+    ['lines of 16 characters, JSON-escaped', JSON.stringify({ key: pemOf(16, 'EC PRIVATE KEY') }), JSON.stringify(pemOf(16, 'EC PRIVATE KEY')).slice(1, -1)],
+    ['lines of 24 characters flattened with spaces', `KEY="${pemOf(24).replace(/\n/g, ' ')}" PORT=8443`, pemOf(24).replace(/\n/g, ' ')],
+  ])('masks the whole block: %s (issue 20)', (_, text, block) => {
+    expect(findings(text)).toEqual([`PRIVATE_KEY ${block}`]);
+  });
+
+  it('keeps a truncated narrow block to its first line, and the text after a cut readable (issue 20)', () => {
+    const cut = pemOf(32).split('\n').slice(0, 4).join('\n');
+    const text = `${cut}\n2026-12-07T10:11:12Z INFO next line`;
+    expect(findings(text)).toEqual([`PRIVATE_KEY ${cut.split('\n').slice(0, 2).join('\n')}`]);
+  });
+
+  it('does not take the END line of a block that follows another BEGIN (issue 20)', () => {
+    const cut = pemOf(64).split('\n').slice(0, 3).join('\n');
+    const text = `${cut} ...[truncated]\n${pemOf(64, 'EC PRIVATE KEY')}`;
+    expect(findings(text)).toEqual([`PRIVATE_KEY ${cut}`, `PRIVATE_KEY ${pemOf(64, 'EC PRIVATE KEY')}`]);
+  });
+
+  it('masks a service-account key written with escaped slashes as GCP_SA_KEY, whole (issue 20)', () => {
+    const text = phpJson({ type: 'service_account', private_key: `${pemOf(64)}\n`, client_email: 'etl@proj-alpha.iam.gserviceaccount.com' });
+    expect(findings(text)).toEqual([`GCP_SA_KEY ${phpJson(`${pemOf(64)}\n`).slice(1, -1)}`, 'EMAIL etl@proj-alpha.iam.gserviceaccount.com']);
+  });
+});
