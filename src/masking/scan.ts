@@ -175,7 +175,9 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
               keyedEnd = d.end;
             }
           }
-        } else if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
+        }
+        // Also after `--`: a token's random part may open with '-' (`glpat--AbC…`, `xoxb--…`).
+        if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
           const d = dashTokenAt(text, i);
           if (d !== undefined) {
             if (on(mask, d)) {

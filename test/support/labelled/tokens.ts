@@ -141,6 +141,17 @@ function prefixed(r: Rand): Sample {
   return sample(`prefixed:${type}`, somewhere(r, key, type, make(r)));
 }
 
+/** Prefixed tokens whose random part opens with '-' (`glpat--…`, `xoxb--…`): the prefix's dash and the next. */
+const DASH_LED: readonly (readonly [string, DetectorName, (r: Rand) => string])[] = [
+  ['gitlab_token', 'GENERIC_API_KEY', (r) => `glpat-${'-'.repeat(1 + int(r, 2))}${chars(r, `${ALNUM}_-`, 18)}${chars(r, ALNUM, 1)}`],
+  ['slack_bot_token', 'SLACK_TOKEN', (r) => `xox${pick(r, ['b', 'p', 'a', 'r'])}--${chars(r, DIGITS, 10)}-${chars(r, ALNUM, 12 + int(r, 12))}`],
+];
+
+function dashLed(r: Rand): Sample {
+  const [key, type, make] = pick(r, DASH_LED);
+  return sample(`prefixed dash-led:${type}`, somewhere(r, key, type, make(r)));
+}
+
 /** Look-alikes of prefixed tokens: publishable keys, prefixes in prose, too short or glued to a word. */
 const PREFIX_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `STRIPE_PUBLISHABLE_KEY=pk_live_${chars(r, ALNUM, 24)}`,
@@ -417,5 +428,6 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 200; i++) out.push(sample('PASSWORD_IN_URL with colon', pick(r, URL_SURFACES)(r, colonCredentialUrl(r))));
   for (let i = 0; i < 60; i++) out.push(sample('negative:URL ports and hosts', [pick(r, URL_PORT_NEGATIVES)(r)]));
   for (let i = 0; i < 200; i++) out.push(pemVariant(r));
+  for (let i = 0; i < 150; i++) out.push(dashLed(r));
   return out;
 }

@@ -81,3 +81,19 @@ describe('PEM private keys with escaped slashes and narrow lines (issue 20)', ()
     expect(findings(text)).toEqual([`GCP_SA_KEY ${phpJson(`${pemOf(64)}\n`).slice(1, -1)}`, 'EMAIL etl@proj-alpha.iam.gserviceaccount.com']);
   });
 });
+
+describe("prefixed tokens whose random part opens with '-' (issue 20)", () => {
+  it.each<[string, string[]]>([
+    ['token glpat--AbCdEfGhIjKlMnOpQrSt here', ['GENERIC_API_KEY glpat--AbCdEfGhIjKlMnOpQrSt']],
+    ['GITLAB_TOKEN=glpat---x9Yz8Wv7Ut6Sr5Qp4On3M', ['GENERIC_API_KEY glpat---x9Yz8Wv7Ut6Sr5Qp4On3M']],
+    ['{"slack":"xoxb--12345678901-abcdefghijk"}', ['SLACK_TOKEN xoxb--12345678901-abcdefghijk']],
+    ['SLACK_USER_TOKEN=xoxp--1234567890-0987654321-AbCdEf', ['SLACK_TOKEN xoxp--1234567890-0987654321-AbCdEf']],
+    ['deploy --gitlab-token glpat--AbCdEfGhIjKlMnOpQrSt --dry-run', ['GENERIC_API_KEY glpat--AbCdEfGhIjKlMnOpQrSt']],
+  ])('%j (issue 20)', (text, expected) => {
+    expect(findings(text)).toEqual(expected);
+  });
+
+  it.each<string>(['the glpat-- prefix is documented', 'xglpat--AbCdEfGhIjKlMnOpQrSt is glued to a word', 'xoxb-- then nothing'])('leaves %j readable (issue 20)', (text) => {
+    expect(findings(text)).toEqual([]);
+  });
+});
