@@ -97,3 +97,26 @@ describe("prefixed tokens whose random part opens with '-' (issue 20)", () => {
     expect(findings(text)).toEqual([]);
   });
 });
+
+describe('IPv4 addresses after a short word or `word/`, and versions after a product (issue 20)', () => {
+  const ips = (text: string): string[] => findings(text).filter((f) => f.startsWith('IP_ADDRESS'));
+  it.each<[string, string[]]>([
+    ['fw=10.1.2.3 edge-fw: 10.1.2.4 build: 10.1.2.5', ['IP_ADDRESS 10.1.2.3', 'IP_ADDRESS 10.1.2.4', 'IP_ADDRESS 10.1.2.5']],
+    ['connect to backend/10.0.0.12 failed; peer/10.0.0.13', ['IP_ADDRESS 10.0.0.12', 'IP_ADDRESS 10.0.0.13']],
+    ['rev 192.168.4.20 via rev_proxy=172.16.0.9', ['IP_ADDRESS 192.168.4.20', 'IP_ADDRESS 172.16.0.9']],
+    ['{"msg":"proxy via lb/203.0.113.7","BUILD":"198.51.100.23"}', ['IP_ADDRESS 203.0.113.7', 'IP_ADDRESS 198.51.100.23']],
+    ['build_version=4.2.0.1 build_host=10.9.8.7', ['IP_ADDRESS 10.9.8.7']],
+  ])('%j (issue 20)', (text, expected) => {
+    expect(ips(text)).toEqual(expected);
+  });
+
+  it.each<string>([
+    'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+    'client Chrome/131.0.0.0 on Windows, runtime Electron/28.2.3.4, Server: ShopServer/1.2.3.45',
+    'loaded plugin auth/1.2.3.45 and grpc-java-netty/1.62.0.1',
+    'build_version: 10.1.2.5 buildVersion=1.2.3.4 build_number 10.2.3.4 buildNumber: 12.0.1.7',
+    '{"userAgent":"backend/10.0.0.12 (probe)"}',
+  ])('leaves %j readable (issue 20)', (text) => {
+    expect(ips(text)).toEqual([]);
+  });
+});
