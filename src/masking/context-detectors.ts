@@ -164,8 +164,9 @@ export function keyedAt(text: string, i: number): ContextDetection | undefined {
   while (start >= 0 && k - start < 64 && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
-  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
-  if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
+  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password
+  // (also in JSON that escapes '/': `scheme:\/\/x-access-token:…`).
+  if ((start >= 3 && text.startsWith('://', start - 3)) || (start >= 5 && text.startsWith(':\\/\\/', start - 5))) return undefined;
   return secretUnder(text, start, k + 1, i + 1);
 }
 

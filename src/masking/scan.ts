@@ -147,7 +147,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
           }
         }
         if (anchor === A_EQUALS) break;
-        if (text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) {
+        if ((text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) || text.startsWith('\\/\\/', i + 1)) {
           const hook = (mask & BIT.SLACK_TOKEN) !== 0 ? slackHookAt(text, i) : undefined;
           if (hook !== undefined) out.push(hook);
           const password = (mask & BIT.PASSWORD_IN_URL) !== 0 ? urlPasswordAt(text, i) : undefined;

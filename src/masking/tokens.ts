@@ -111,13 +111,14 @@ function domainAfter(text: string, start: number, domain: number): Detection | u
 
 /**
  * The ':' before a URL password that holds `i`: walking back over characters a password may hold (so the
- * walk stops at the previous '@' and never covers another address's), at most 256; -1 when there is none.
+ * walk stops at the previous '@' and never covers another address's; `\/` is a JSON-escaped '/'), at most
+ * 256; -1 when there is none.
  */
 function passwordColon(text: string, i: number): number {
   for (let k = i - 1; k >= 0 && i - k <= 256; k--) {
     const c = text.charCodeAt(k);
     if (c === 58) return k;
-    if (c === 64 || c <= 32 || c === 34 || c === 39 || c === 92) return -1;
+    if (c === 64 || c <= 32 || c === 34 || c === 39 || (c === 92 && text.charCodeAt(k + 1) !== 47)) return -1;
   }
   return -1;
 }
@@ -127,12 +128,15 @@ function phraseEnd(c: number): boolean {
   return Number.isNaN(c) || c === 32 || c === 9 || c === 10 || c === 13 || c === 34 || c === 39 || c === 41 || c === 44 || c === 59 || c === 93 || c === 125;
 }
 
-/** The ':' of `scheme://` before the user name that ends at the ':' at `colon` (one token), or -1. */
+/** The ':' of `scheme://` (or `scheme:\/\/`, JSON-escaped) before the user name that ends at the ':' at `colon` (one token), or -1. */
 function urlSchemeColon(text: string, colon: number): number {
   let k = colon - 1;
   while (k >= 0 && colon - k <= 130) {
     const c = text.charCodeAt(k);
-    if (c === 47) return k >= 2 && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58 ? k - 2 : -1;
+    if (c === 47) {
+      if (k >= 2 && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58) return k - 2;
+      return k >= 4 && text.startsWith(':\\/\\/', k - 4) ? k - 4 : -1;
+    }
     if (c === 32 || c === 9 || c === 10 || c === 13 || c === 64) return -1;
     k--;
   }
@@ -525,11 +529,15 @@ export function dashTokenAt(text: string, dash: number): Detection | undefined {
 // ---------- after '://': Slack webhooks and URL passwords ----------
 const SLACK_HOOK = 'https://hooks.slack.com/services/';
 const SLACK_HOOK_RE = /https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,40}/y;
+/** The same URL in JSON whose writer escapes '/' (`https:\/\/hooks.slack.com\/services\/…`). */
+const SLACK_HOOK_ESCAPED = 'https:\\/\\/hooks.slack.com\\/services\\/';
+const SLACK_HOOK_ESCAPED_RE = /https:\\\/\\\/hooks\.slack\.com\\\/services\\\/T[A-Z0-9]{6,12}\\\/B[A-Z0-9]{6,12}\\\/[A-Za-z0-9]{20,40}/y;
 
-/** Slack incoming-webhook URLs, at the ':' of `https://`. */
+/** Slack incoming-webhook URLs, at the ':' of `https://` (or of `https:\/\/`). */
 export function slackHookAt(text: string, colon: number): Detection | undefined {
-  if (colon < 5 || !text.startsWith(SLACK_HOOK, colon - 5)) return undefined;
-  const end = sticky(SLACK_HOOK_RE, text, colon - 5);
+  if (colon < 5) return undefined;
+  const re = text.startsWith(SLACK_HOOK, colon - 5) ? SLACK_HOOK_RE : text.startsWith(SLACK_HOOK_ESCAPED, colon - 5) ? SLACK_HOOK_ESCAPED_RE : undefined;
+  const end = re === undefined ? -1 : sticky(re, text, colon - 5);
   return end < 0 ? undefined : found(colon - 5, end, 'SLACK_TOKEN');
 }
 
@@ -541,23 +549,29 @@ export function slackHookAt(text: string, colon: number): Detection | undefined 
  * space, quotes or backslashes. The user holds no ':', so the split is fixed and nothing backtracks past it.
  */
 const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+/** The same in JSON whose writer escapes '/': `https:\/\/user:p\/w@host` (a password's '/' is `\/` too). */
+const URL_CRED_ESCAPED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:((?:[^\s@"'\\]|\\\/){1,256})@[A-Za-z0-9.-]{1,253}/y;
 /** References to a secret and masked values, not secrets: `${DB_PASSWORD}`, `$PASS`, `{{.Values.pw}}`, `%s`, `****`, `<redacted>`. */
 const URL_PLACEHOLDER = /^(?:\*+|x+|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|\{\{[^}]*\}\}|%(?:\([A-Za-z_]+\))?s|<[^>]*>|\[[A-Za-z0-9_]*\]|password|redacted|\.\.\.)$/i;
 /**
  * `host:8080/path?x=a@b.c`: a port and a path, not a password; `h1:27017,h2:27017/db?x=a@b.c`: a port and
- * more hosts (a password may hold ':', so the second host's port no longer ends the match).
+ * more hosts (a password may hold ':', so the second host's port no longer ends the match); a password
+ * that opens with digits and ',' (`03,xh…@`) with no `host:port` after the ',' is still one.
  */
-const URL_PORT = /^\d{1,5}[/?#,]/;
+const URL_PORT = /^\d{1,5}(?:[/?#]|,[A-Za-z0-9.-]{1,253}:\d)/;
 
 /** The password of the URL whose `://` starts at `colon`, placeholder or not: its span and whether it is a secret. */
 function urlCredentialAt(text: string, colon: number): { start: number; end: number; secret: boolean } | undefined {
-  URL_CRED_RE.lastIndex = colon + 3;
-  const m = URL_CRED_RE.exec(text);
+  const escaped = text.charCodeAt(colon + 1) === 92;
+  const re = escaped ? URL_CRED_ESCAPED_RE : URL_CRED_RE;
+  const from = colon + (escaped ? 5 : 3);
+  re.lastIndex = from;
+  const m = re.exec(text);
   const password = m?.[1];
   if (m === null || password === undefined) return undefined;
-  const start = colon + 3 + m[0].indexOf(':') + 1;
+  const start = from + m[0].indexOf(':') + 1;
   // With no user there is no host before the ':' either: `redis://:1/x@host` has a password.
-  if (start > colon + 4 && URL_PORT.test(password)) return undefined;
+  if (start > from + 1 && URL_PORT.test(escaped ? password.replace(/\\\//g, '/') : password)) return undefined;
   return { start, end: start + password.length, secret: !URL_PLACEHOLDER.test(password) };
 }
 

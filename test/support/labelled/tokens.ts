@@ -409,6 +409,19 @@ const SLACK_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `${ts(r)} INFO posted to #alerts (ts=${int(r, 1e9)}.${chars(r, DIGITS, 6)})`,
 ];
 
+// ---------- 6. URLs in JSON whose writer escapes '/' (PHP's json_encode) ----------
+
+const phpEscape = (piece: Piece): Piece => (typeof piece === 'string' ? piece.replace(/\//g, '\\/') : [piece[0], piece[1].replace(/\//g, '\\/')]);
+
+function escapedSlashUrl(r: Rand): Sample {
+  if (r() < 0.3) {
+    const hook = slackHook(r);
+    return sample('escaped slashes', [`{"${pick(r, ['webhook', 'slack_url', 'notify'])}":"`, phpEscape(['SLACK_TOKEN', hook]), `","ts":"${ts(r)}"}`]);
+  }
+  const url = r() < 0.3 ? colonCredentialUrl(r) : credentialUrl(r);
+  return sample('escaped slashes', [`{"${pick(r, ['dsn', 'url', 'database_url', 'broker'])}":"`, ...url.map(phpEscape), `","pool":${1 + int(r, 20)}}`]);
+}
+
 // ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
@@ -429,5 +442,6 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 60; i++) out.push(sample('negative:URL ports and hosts', [pick(r, URL_PORT_NEGATIVES)(r)]));
   for (let i = 0; i < 200; i++) out.push(pemVariant(r));
   for (let i = 0; i < 150; i++) out.push(dashLed(r));
+  for (let i = 0; i < 200; i++) out.push(escapedSlashUrl(r));
   return out;
 }

@@ -19,6 +19,8 @@ describe("a URL password holding ':' (issue 20)", () => {
     ['mongodb+srv://etl:Zq::8Lk/2V@c0.ab1cd.mongodb.net/app', ['PASSWORD_IN_URL Zq::8Lk/2V']],
     ['https://user:pa:ss@db.example.com', ['PASSWORD_IN_URL pa:ss']],
     ['mysql://root:8:Kx@mysql-0.internal:3306/app', ['PASSWORD_IN_URL 8:Kx']],
+    // Digits and ',' that are no port of another host.
+    ['export BROKER_URL="amqps://app:03,xhE1d98yzpYk%23X@mq.example.com:5671/vhost"', ['PASSWORD_IN_URL 03,xhE1d98yzpYk%23X']],
   ])('%j (issue 20)', (text, expected) => {
     expect(findings(text)).toEqual(expected);
   });
@@ -118,5 +120,31 @@ describe('IPv4 addresses after a short word or `word/`, and versions after a pro
     '{"userAgent":"backend/10.0.0.12 (probe)"}',
   ])('leaves %j readable (issue 20)', (text) => {
     expect(ips(text)).toEqual([]);
+  });
+});
+
+describe("URL credentials and Slack webhooks in JSON that escapes '/' (issue 20)", () => {
+  it.each<[string, string[]]>([
+    ['{"dsn":"https:\\/\\/user:pw@db.example.com\\/shop"}', ['PASSWORD_IN_URL pw']],
+    ['{"dsn":"postgres:\\/\\/app:Ab\\/cd+ef==@c0.example.net\\/app"}', ['PASSWORD_IN_URL Ab\\/cd+ef==']],
+    ['{"broker":"amqp:\\/\\/svc:Kx9:vQ2mP7@mq.example.com\\/vhost"}', ['PASSWORD_IN_URL Kx9:vQ2mP7']],
+    ['{"cache":"redis:\\/\\/:s3cr3t-Pa55@cache.internal:6379\\/0"}', ['PASSWORD_IN_URL s3cr3t-Pa55']],
+    [
+      '{"url":"https:\\/\\/hooks.slack.com\\/services\\/T0000AAAA\\/B0000BBBB\\/abcdefghijklmnopqrstuvwx"}',
+      ['SLACK_TOKEN https:\\/\\/hooks.slack.com\\/services\\/T0000AAAA\\/B0000BBBB\\/abcdefghijklmnopqrstuvwx'],
+    ],
+  ])('%j (issue 20)', (text, expected) => {
+    expect(findings(text)).toEqual(expected);
+  });
+
+  it.each<string>([
+    '{"u":"https:\\/\\/api.example.com:8443\\/v1\\/items?page=2"}',
+    '{"d":"redis:\\/\\/:${REDIS_PASSWORD}@cache:6379"}',
+    '{"d":"postgres:\\/\\/app:****@db.internal:5432\\/shop"}',
+    '{"doc":"https:\\/\\/api.slack.com\\/messaging\\/webhooks"}',
+    // The user of a URL that reads like a key is no key, escaped or not.
+    '{"registry":"https:\\/\\/x-access-token:****@registry.example.com\\/v2\\/"}',
+  ])('leaves %j readable (issue 20)', (text) => {
+    expect(findings(text)).toEqual([]);
   });
 });
