@@ -6,7 +6,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { CountryCode } from 'libphonenumber-js/max';
-import { ALNUM, DIGIT, HEX, is, KEY, WORD } from './chars.js';
+import { ALNUM, DIGIT, HEX, is, KEY, UPPER, WORD } from './chars.js';
 import { entropy } from './entropy.js';
 import { isEncodedCursor, isReference, K_AWS, K_AWS_SHAPE, K_PASS, K_PASSWORD, K_PWD, K_SECRET, K_SSN, KEY_NAME_MAX, keyedWork, keyKinds, MAX_VALUE, quotedEnd, unquotedEnd } from './key-names.js';
 import { countriesOf, countryPlan, findPhones } from './phone-tables.js';
@@ -182,8 +182,9 @@ export function keyedAt(text: string, i: number, reach?: ValueReach): ContextDet
   while (start >= 0 && k - start < KEY_NAME_MAX && is(text, start, KEY)) start--;
   start++;
   if (start > k) return undefined;
-  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password.
-  if (start >= 3 && text.startsWith('://', start - 3)) return undefined;
+  // `scheme://x-access-token:secret@host`: the user of a URL, not a key; PASSWORD_IN_URL finds the password
+  // (also in JSON that escapes '/': `scheme:\/\/x-access-token:…`).
+  if ((start >= 3 && text.startsWith('://', start - 3)) || (start >= 5 && text.startsWith(':\\/\\/', start - 5))) return undefined;
   return secretUnder(text, start, k + 1, i + 1, reach);
 }
 
@@ -307,9 +308,14 @@ function dottedQuadEnd(text: string, i: number): number {
   return j;
 }
 
-/** A word that names a version: `version`, `ver`, `build`, `release`, `firmware`, also as a key's last part. */
-const VERSION_WORD = /(?:^|[_.-])(?:version|ver|build|release|firmware|fw|rev|revision)$/;
-const VERSION_CAMEL = /[a-z0-9](?:Version|Ver|Build|Release|Firmware|Revision)$/;
+/**
+ * A word that names a version: `version`, `ver`, `release`, `firmware`, `revision`, `build_number`, also as a
+ * key's last part. Not `build` alone (a build host's address is as common as a build's number: `build:
+ * 10.1.2.5` is masked unless the key says version, `build_version`, `buildVersion`), nor `fw` and `rev`
+ * (a firewall, a reverse proxy: `fw=10.1.2.3`, `edge-fw: 10.1.2.4` are addresses).
+ */
+const VERSION_WORD = /(?:^|[_.-])(?:version|ver|release|firmware|revision|build[_.-]?number)$/;
+const VERSION_CAMEL = /[a-z0-9](?:Version|Ver|Release|Firmware|Revision|BuildNumber)$/;
 
 /** Characters between a key and its value: spaces, `=`, `:`, quotes and the backslashes of escaped JSON. */
 const isValueSeparator = (c: number): boolean => c === 32 || c === 9 || c === 58 || c === 61 || c === 34 || c === 39 || c === 92;
@@ -337,16 +343,21 @@ function versionBefore(text: string, i: number): boolean {
 }
 
 /**
- * `Product/` just before `i` (`Chrome/131.0.0.0`, `grpc-java-netty/1.62.0.1`): the token starts with a
- * letter and does not continue a path (`/hosts/10.1.2.3`, `https://example.com/10.1.2.3` are addresses).
+ * `Product/` just before the dotted quad `[i, end)`, as user agents write it: the token starts with a letter
+ * and does not continue a path (`/hosts/10.1.2.3`, `https://example.com/10.1.2.3` are addresses), and the
+ * quad reads as a product's version: a reduced one (`Chrome/131.0.0.0`: `x.0.0.0` is a network, never a
+ * host's address), a capitalised product (`Safari/`, `Electron/28.2.3.4`, `ShopServer/1.2.3.45`) or a
+ * one-digit major version (`grpc-java-netty/1.62.0.1`). `backend/10.0.0.12`, `peer/10.0.0.13` in free text
+ * are addresses (inside a user-agent field every quad is a version: see inUserAgent).
  */
-function productBefore(text: string, i: number): boolean {
+function productBefore(text: string, i: number, end: number): boolean {
   if (text.charCodeAt(i - 1) !== 47) return false;
   let s = i - 1;
   while (s > 0 && i - 1 - s < 64 && is(text, s - 1, KEY)) s--;
   if (s === i - 1 || !is(text, s, WORD) || is(text, s, DIGIT) || text.charCodeAt(s) === 95) return false;
   const before = text.charCodeAt(s - 1);
-  return before !== 47 && before !== 64 && before !== 58;
+  if (before === 47 || before === 64 || before === 58) return false;
+  return text.startsWith('.0.0.0', end - 6) || is(text, s, UPPER) || text.charCodeAt(i + 1) === 46;
 }
 
 /** A quoted or line-start value that opens with `Product/<digit>`: how every user agent begins. */
@@ -432,7 +443,7 @@ export function ipv4In(text: string, from: number, to: number, out: Sink, memo: 
     if (end < 0) continue;
     reach = end;
     if (is(text, end, WORD) || (text.charCodeAt(end) === 46 && is(text, end + 1, DIGIT)) || !isIPv4(text.slice(i, end))) continue;
-    if (productBefore(text, i) || versionBefore(text, i) || inUserAgent(text, i, memo)) continue;
+    if (productBefore(text, i, end) || versionBefore(text, i) || inUserAgent(text, i, memo)) continue;
     out.push({ start: i, end, type: 'IP_ADDRESS' });
   }
 }

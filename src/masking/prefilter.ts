@@ -65,7 +65,8 @@ function source(mask: number): string {
     alts.push(`-(?<![A-Za-z0-9_.\\-]-)(?=(?=(?<flag>-[A-Za-z0-9_.\\-]{0,${KEY_NAME_MAX - 2}}))\\k<flag>(?<=${keyEnding(KEY_ENDINGS)})[ \\t"])`);
   }
   const colon: string[] = [];
-  if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/');
+  // `://`, or `:\/\/` as JSON writers that escape '/' write it (PHP's json_encode).
+  if (on(BIT.SLACK_TOKEN | BIT.PASSWORD_IN_URL)) colon.push('\\/\\/', '\\\\\\/\\\\\\/');
   // IPv6: '::', or the first of seven colons between groups of hex digits.
   if (on(BIT.IP_ADDRESS)) colon.push(':', '(?:[0-9A-Fa-f]{1,4}:){6}[0-9A-Fa-f]');
   if (colon.length > 0) alts.push(`:(?=${colon.join('|')})`);

@@ -13,7 +13,7 @@ import { authHeaderAt, fieldMemo, flagAt, ipv4In, ipv6At, keyedAt, phonesIn, ssn
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
 import { prefilterFor } from './prefilter.js';
-import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
+import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
 const A_DIGIT = 1;
@@ -85,6 +85,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   let emailEnd = 0;
   const mail = mailMemo();
   let pemEnd = 0;
+  const pem = pemMemo();
   let saEnd = 0;
   let ibanEnd = 0;
   let slackEnd = 0;
@@ -134,7 +135,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_COLON:
       case A_EQUALS:
         if ((mask & BIT.GCP_SA_KEY) !== 0 && i >= saEnd) {
-          const d = serviceAccountKeyAt(text, i);
+          const d = serviceAccountKeyAt(text, i, pem);
           if (d !== undefined) {
             out.push(d);
             saEnd = d.end;
@@ -148,7 +149,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
           }
         }
         if (anchor === A_EQUALS) break;
-        if (text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) {
+        if ((text.charCodeAt(i + 1) === 47 && text.charCodeAt(i + 2) === 47) || text.startsWith('\\/\\/', i + 1)) {
           const hook = (mask & BIT.SLACK_TOKEN) !== 0 ? slackHookAt(text, i) : undefined;
           if (hook !== undefined) out.push(hook);
           const password = (mask & BIT.PASSWORD_IN_URL) !== 0 ? urlPasswordAt(text, i) : undefined;
@@ -162,7 +163,7 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
       case A_DASH:
         if (text.charCodeAt(i + 1) === 45) {
           if ((mask & BIT.PRIVATE_KEY) !== 0 && i >= pemEnd && text.startsWith('-----BEGIN ', i)) {
-            const d = privateKeyAt(text, i);
+            const d = privateKeyAt(text, i, pem);
             if (d !== undefined) {
               out.push(d);
               pemEnd = d.end;
@@ -176,7 +177,9 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
               keyedEnd = d.end;
             }
           }
-        } else if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
+        }
+        // Also after `--`: a token's random part may open with '-' (`glpat--AbC…`, `xoxb--…`).
+        if ((mask & (BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) !== 0 && i >= slackEnd) {
           const d = dashTokenAt(text, i);
           if (d !== undefined) {
             if (on(mask, d)) {

@@ -65,7 +65,7 @@ function localStart(text: string, end: number, from: number): number {
 /**
  * `urlPasswords`: PASSWORD_IN_URL is on. Then a "local part" that ends the password of
  * `scheme://user:password@host` is part of that password (or of a reference to one, left readable), not
- * an address: the host stays readable. Anything else (no scheme, a ':' in the password) stays an EMAIL.
+ * an address: the host stays readable. Anything else (no scheme before the user) stays an EMAIL.
  */
 export function emailAt(text: string, at: number, urlPasswords = false, memo?: MailMemo): Detection | undefined {
   const s = localStart(text, at, memo?.from ?? 0);
@@ -111,13 +111,14 @@ function domainAfter(text: string, start: number, domain: number): Detection | u
 
 /**
  * The ':' before a URL password that holds `i`: walking back over characters a password may hold (so the
- * walk stops at the previous '@' and never covers another address's), at most 256; -1 when there is none.
+ * walk stops at the previous '@' and never covers another address's; `\/` is a JSON-escaped '/'), at most
+ * 256; -1 when there is none.
  */
 function passwordColon(text: string, i: number): number {
   for (let k = i - 1; k >= 0 && i - k <= 256; k--) {
     const c = text.charCodeAt(k);
     if (c === 58) return k;
-    if (c === 64 || c <= 32 || c === 34 || c === 39 || c === 92) return -1;
+    if (c === 64 || c <= 32 || c === 34 || c === 39 || (c === 92 && text.charCodeAt(k + 1) !== 47)) return -1;
   }
   return -1;
 }
@@ -127,12 +128,15 @@ function phraseEnd(c: number): boolean {
   return Number.isNaN(c) || c === 32 || c === 9 || c === 10 || c === 13 || c === 34 || c === 39 || c === 41 || c === 44 || c === 59 || c === 93 || c === 125;
 }
 
-/** The ':' of `scheme://` before the user name that ends at the ':' at `colon` (one token), or -1. */
+/** The ':' of `scheme://` (or `scheme:\/\/`, JSON-escaped) before the user name that ends at the ':' at `colon` (one token), or -1. */
 function urlSchemeColon(text: string, colon: number): number {
   let k = colon - 1;
   while (k >= 0 && colon - k <= 130) {
     const c = text.charCodeAt(k);
-    if (c === 47) return k >= 2 && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58 ? k - 2 : -1;
+    if (c === 47) {
+      if (k >= 2 && text.charCodeAt(k - 1) === 47 && text.charCodeAt(k - 2) === 58) return k - 2;
+      return k >= 4 && text.startsWith(':\\/\\/', k - 4) ? k - 4 : -1;
+    }
     if (c === 32 || c === 9 || c === 10 || c === 13 || c === 64) return -1;
     k--;
   }
@@ -231,9 +235,25 @@ const PEM_RUN_ALONE = 8;
 const isBase64 = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 43 || c === 47 || c === 61;
 
 /**
- * The length of the line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto
- * one line), or an escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string
- * inside a JSON string, and deeper); 0 when there is none.
+ * The length of a base64 character escaped at `i`: up to 8 backslashes then '/' (`\/`, which PHP's
+ * json_encode writes by default, `\\\/` in a JSON string inside one), or then `u002B`, `u002F`, `u003D`
+ * (`+`, `/`, `=` as .NET's JSON writer escapes them); 0 when there is none.
+ */
+function escapedBase64(text: string, i: number): number {
+  let k = i;
+  while (k - i < 8 && text.charCodeAt(k) === 92) k++;
+  if (k === i) return 0;
+  if (text.charCodeAt(k) === 47) return k + 1 - i;
+  if (text.charCodeAt(k) !== 117 || text.charCodeAt(k + 1) !== 48 || text.charCodeAt(k + 2) !== 48) return 0;
+  const hi = text.charCodeAt(k + 3);
+  const lo = text.charCodeAt(k + 4) | 32;
+  return (hi === 50 && (lo === 98 || lo === 102)) || (hi === 51 && lo === 100) ? k + 5 - i : 0;
+}
+
+/**
+ * The line break at `i`: a real one (`\n`, `\r`), a space or tab (a block flattened onto one line), or an
+ * escaped one: up to 8 backslashes then `n` or `r` (`\n` in JSON, `\\n` in a JSON string inside a JSON
+ * string, and deeper); 0 when there is none.
  */
 function pemBreak(text: string, i: number): number {
   const c = text.charCodeAt(i);
@@ -257,45 +277,98 @@ function pemLine(text: string, start: number, i: number): boolean {
 }
 
 /**
- * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
- * with its line breaks as written (real, escaped once or more, or spaces). A block with no END line
- * (truncated by a log line limit, a column width) ends with its last base64 line: lines follow one another
- * while each before is a full line, and a line ends at a break or closing punctuation, so the text after a
- * cut (a timestamp, a quote) stays out. Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part
- * of the block. Each character is read once; the block is at most PEM_MAX long.
+ * What the scan of one text has learnt of where '-----' occurs: the first occurrence at or after `from` is
+ * at `found`, or (`found` -1) none starts before `to`. Each PEM block that its walk does not close asks
+ * where the next '-----' is within PEM_MAX; the memo keeps those questions from reading the same text twice.
  */
-export function privateKeyAt(text: string, at: number): Detection | undefined {
+export interface PemMemo {
+  from: number;
+  to: number;
+  found: number;
+}
+
+export const pemMemo = (): PemMemo => ({ from: Number.POSITIVE_INFINITY, to: 0, found: -1 });
+
+/** The first '-----' that starts in [s, l - 5], or -1. */
+function dashesWithin(text: string, s: number, l: number, memo: PemMemo): number {
+  let from = s;
+  if (memo.from <= s) {
+    if (memo.found >= s) return memo.found <= l - 5 ? memo.found : -1;
+    if (memo.found < 0) {
+      if (memo.to >= l - 4) return -1;
+      from = Math.max(s, memo.to);
+    }
+  }
+  const k = from < l ? text.slice(from, l).indexOf('-----') : -1;
+  if (from === s) memo.from = s;
+  memo.found = k < 0 ? -1 : from + k;
+  memo.to = Math.max(from, l - 4);
+  return memo.found;
+}
+
+/** The end of the `-----END … KEY-----` line at `p` (its closing dashes within 64 characters). */
+function pemEnd(text: string, p: number): number {
+  const close = text.slice(p + 9, p + 68).indexOf('-----');
+  return close >= 0 ? p + 9 + close + 5 : p + 9;
+}
+
+/**
+ * A PEM private key block at `-----BEGIN`: the whole block to the end of its `-----END … KEY-----` line,
+ * with its line breaks as written (real, escaped once or more, or spaces) and its base64 as written
+ * (escaped `\/` too), lines of any width. When the walk over the lines stops short of the END line (an
+ * escape it does not know), an END line within PEM_MAX with no other '-----' before it still ends the
+ * block there: on doubt, mask more. A block with no END line (truncated by a log line limit, a column
+ * width) ends with its last base64 line: lines follow one another while each before is a full line, and a
+ * line ends at a break or closing punctuation, so the text after a cut (a timestamp, a quote) stays out.
+ * Legacy encrypted keys' `Proc-Type:`/`DEK-Info:` headers are part of the block. Each character is read
+ * once per block (the search for an END line once per scan, with `memo`); the block is at most PEM_MAX long.
+ */
+export function privateKeyAt(text: string, at: number, memo: PemMemo = pemMemo()): Detection | undefined {
   PEM_BEGIN.lastIndex = at;
   const head = PEM_BEGIN.exec(text);
   if (head === null) return undefined; // certificates and public keys are not secrets
   const limit = Math.min(text.length, at + PEM_MAX);
   let end = at + head[0].length;
+  // Where the block ends if no END line comes: the last line of an unbroken run of full lines.
+  let truncated = end;
+  let full = true;
   let previous = Number.POSITIVE_INFINITY; // the BEGIN line counts as full: the body may follow it
+  let stop = end;
   for (let breaks = 0; end < limit; ) {
     let p = end;
     for (let b = pemBreak(text, p); b > 0 && p < limit && breaks < 64; b = pemBreak(text, p)) {
       p += b;
       breaks++;
     }
-    if (text.startsWith('-----END ', p)) {
-      const close = text.indexOf('-----', p + 9);
-      end = close >= 0 && close - p < 64 ? close + 5 : p + 9;
-      break;
-    }
+    stop = p;
+    if (text.startsWith('-----END ', p)) return found(at, pemEnd(text, p), 'PRIVATE_KEY');
     if (p > end && (text.startsWith('Proc-Type:', p) || text.startsWith('DEK-Info:', p))) {
       let q = p;
       while (q < limit && q - p < 128 && text.charCodeAt(q) !== 10 && text.charCodeAt(q) !== 13 && text.charCodeAt(q) !== 92) q++;
       end = q;
+      if (full) truncated = q;
       continue;
     }
     let q = p;
-    while (q < limit && isBase64(text.charCodeAt(q))) q++;
-    if (q === p || previous < PEM_FULL_LINE || !pemLine(text, p, q)) break;
+    while (q < limit) {
+      if (isBase64(text.charCodeAt(q))) q++;
+      else {
+        const e = escapedBase64(text, q);
+        if (e === 0) break;
+        q += e;
+      }
+    }
+    if (q === p || !pemLine(text, p, q)) break;
+    if (previous < PEM_FULL_LINE) full = false;
     previous = q - p;
     end = q;
+    if (full) truncated = q;
     breaks = 0;
+    stop = q;
   }
-  return found(at, end, 'PRIVATE_KEY');
+  const dashes = dashesWithin(text, stop, limit, memo);
+  if (dashes >= 0 && text.startsWith('-----END ', dashes)) return found(at, pemEnd(text, dashes), 'PRIVATE_KEY');
+  return found(at, truncated, 'PRIVATE_KEY');
 }
 
 // ---------- GCP_SA_KEY (anchor ':' or '=' after a "private_key" key) ----------
@@ -315,7 +388,7 @@ export function pemPrivateKeyValue(value: string): boolean {
  * env-file text with real newlines. The span is the whole value (the PEM block and the newline escapes
  * after it), never the quotes. Certificates and public keys under that key are not secrets.
  */
-export function serviceAccountKeyAt(text: string, sep: number): Detection | undefined {
+export function serviceAccountKeyAt(text: string, sep: number, memo: PemMemo = pemMemo()): Detection | undefined {
   let k = sep - 1;
   while (k >= 0 && sep - k <= 8 && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9)) k--;
   const q = text.charCodeAt(k);
@@ -331,7 +404,7 @@ export function serviceAccountKeyAt(text: string, sep: number): Detection | unde
   const open = text.charCodeAt(v);
   if (open === 34 || open === 39) v++;
   if (!text.startsWith('-----BEGIN ', v)) return undefined;
-  const pem = privateKeyAt(text, v);
+  const pem = privateKeyAt(text, v, memo);
   if (pem === undefined) return undefined;
   // The newline a key file ends its key with belongs to the value: `\n`, `\\n`, `\r\n`, real or escaped.
   let end = pem.end;
@@ -456,34 +529,49 @@ export function dashTokenAt(text: string, dash: number): Detection | undefined {
 // ---------- after '://': Slack webhooks and URL passwords ----------
 const SLACK_HOOK = 'https://hooks.slack.com/services/';
 const SLACK_HOOK_RE = /https:\/\/hooks\.slack\.com\/services\/T[A-Z0-9]{6,12}\/B[A-Z0-9]{6,12}\/[A-Za-z0-9]{20,40}/y;
+/** The same URL in JSON whose writer escapes '/' (`https:\/\/hooks.slack.com\/services\/…`). */
+const SLACK_HOOK_ESCAPED = 'https:\\/\\/hooks.slack.com\\/services\\/';
+const SLACK_HOOK_ESCAPED_RE = /https:\\\/\\\/hooks\.slack\.com\\\/services\\\/T[A-Z0-9]{6,12}\\\/B[A-Z0-9]{6,12}\\\/[A-Za-z0-9]{20,40}/y;
 
-/** Slack incoming-webhook URLs, at the ':' of `https://`. */
+/** Slack incoming-webhook URLs, at the ':' of `https://` (or of `https:\/\/`). */
 export function slackHookAt(text: string, colon: number): Detection | undefined {
-  if (colon < 5 || !text.startsWith(SLACK_HOOK, colon - 5)) return undefined;
-  const end = sticky(SLACK_HOOK_RE, text, colon - 5);
+  if (colon < 5) return undefined;
+  const re = text.startsWith(SLACK_HOOK, colon - 5) ? SLACK_HOOK_RE : text.startsWith(SLACK_HOOK_ESCAPED, colon - 5) ? SLACK_HOOK_ESCAPED_RE : undefined;
+  const end = re === undefined ? -1 : sticky(re, text, colon - 5);
   return end < 0 ? undefined : found(colon - 5, end, 'SLACK_TOKEN');
 }
 
 /**
  * Only the password of `scheme://user:password@host`, any scheme (postgres, mysql, redis, amqp,
- * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`) and the password may hold
- * '/', '?' or '#' unencoded (generated passwords do); not '@', ':', white space, quotes or backslashes.
+ * mongodb+srv, https, smtp, …). The user may be empty (`redis://:password@host`); as RFC 3986 reads
+ * userinfo, the password is everything from the first ':' after the user to the '@' before the host, so it
+ * may hold ':' (`default:Kx9:vQ2mP7@`), '/', '?' or '#' unencoded (generated passwords do); not '@', white
+ * space, quotes or backslashes. The user holds no ':', so the split is fixed and nothing backtracks past it.
  */
-const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@:"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+const URL_CRED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:([^\s@"'\\]{1,256})@[A-Za-z0-9.-]{1,253}/y;
+/** The same in JSON whose writer escapes '/': `https:\/\/user:p\/w@host` (a password's '/' is `\/` too). */
+const URL_CRED_ESCAPED_RE = /[A-Za-z0-9._~%!$&'()*+,;=-]{0,128}:((?:[^\s@"'\\]|\\\/){1,256})@[A-Za-z0-9.-]{1,253}/y;
 /** References to a secret and masked values, not secrets: `${DB_PASSWORD}`, `$PASS`, `{{.Values.pw}}`, `%s`, `****`, `<redacted>`. */
 const URL_PLACEHOLDER = /^(?:\*+|x+|\$\{[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([^)]*\)|\{\{[^}]*\}\}|%(?:\([A-Za-z_]+\))?s|<[^>]*>|\[[A-Za-z0-9_]*\]|password|redacted|\.\.\.)$/i;
-/** `host:8080/path?x=a@b.c`: a port and a path, not a password. */
-const URL_PORT = /^\d{1,5}[/?#]/;
+/**
+ * `host:8080/path?x=a@b.c`: a port and a path, not a password; `h1:27017,h2:27017/db?x=a@b.c`: a port and
+ * more hosts (a password may hold ':', so the second host's port no longer ends the match); a password
+ * that opens with digits and ',' (`03,xh…@`) with no `host:port` after the ',' is still one.
+ */
+const URL_PORT = /^\d{1,5}(?:[/?#]|,[A-Za-z0-9.-]{1,253}:\d)/;
 
 /** The password of the URL whose `://` starts at `colon`, placeholder or not: its span and whether it is a secret. */
 function urlCredentialAt(text: string, colon: number): { start: number; end: number; secret: boolean } | undefined {
-  URL_CRED_RE.lastIndex = colon + 3;
-  const m = URL_CRED_RE.exec(text);
+  const escaped = text.charCodeAt(colon + 1) === 92;
+  const re = escaped ? URL_CRED_ESCAPED_RE : URL_CRED_RE;
+  const from = colon + (escaped ? 5 : 3);
+  re.lastIndex = from;
+  const m = re.exec(text);
   const password = m?.[1];
   if (m === null || password === undefined) return undefined;
-  const start = colon + 3 + m[0].indexOf(':') + 1;
+  const start = from + m[0].indexOf(':') + 1;
   // With no user there is no host before the ':' either: `redis://:1/x@host` has a password.
-  if (start > colon + 4 && URL_PORT.test(password)) return undefined;
+  if (start > from + 1 && URL_PORT.test(escaped ? password.replace(/\\\//g, '/') : password)) return undefined;
   return { start, end: start + password.length, secret: !URL_PLACEHOLDER.test(password) };
 }
 

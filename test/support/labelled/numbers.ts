@@ -186,6 +186,18 @@ const CONFIG_IPS: readonly ((r: Rand) => Piece[])[] = [
   (r) => ['ssh -p 22 deploy at ', IP(ipv4(r))],
 ];
 
+/**
+ * Addresses after a short word, a `word:` key or a `word/` that is no product: a firewall, a reverse proxy, a
+ * build host, a backend in free text. Only a version key (`build_version`) or a user agent makes a quad a version.
+ */
+const WORD_IPS: readonly ((r: Rand) => Piece[])[] = [
+  (r) => [`${iso(r)} WARN ${pick(r, ['fw', 'edge-fw', 'fw_ip', 'rev', 'rev_proxy'])}=`, IP(ipv4(r)), ` dropped ${int(r, 900)} packets`],
+  (r) => [`${pick(r, ['build', 'Build', 'BUILD', 'build-host', 'fw', 'rev'])}: `, IP(ipv4(r)), '\n'],
+  (r) => [`${iso(r)} ERROR connect to ${pick(r, ['backend', 'peer', 'upstream', 'replica', 'node'])}/`, IP(ipv4(r)), ` failed; ${pick(r, ['peer', 'backend'])}/`, IP(ipv4(r)), ' retrying'],
+  (r) => [`{"msg":"proxy via ${pick(r, ['lb', 'gw', 'rev'])}/`, IP(ipv4(r)), `","status":${status(r)}}`],
+  (r) => [`build_version=${1 + int(r, 9)}.${int(r, 20)}.${int(r, 9)}.${int(r, 200)} build_host=`, IP(ipv4(r)), '\n'],
+];
+
 /** User agents and versions with no address anywhere. */
 const VERSIONS: readonly ((r: Rand) => string)[] = [
   (r) => `"${userAgent(r)}"`,
@@ -196,11 +208,18 @@ const VERSIONS: readonly ((r: Rand) => string)[] = [
   (r) => `{"jsonPayload": {"message": "${esc1(esc1(`{"userAgent": "${userAgent(r)}"}`))}"}}`,
   (r) => `ts,user_agent\n${iso(r)},"${userAgent(r)}"\n`,
   (r) => `client v${1 + int(r, 9)}.${int(r, 20)}.${int(r, 20)}.${int(r, 200)} connected`,
-  (r) => `${pick(r, ['version', 'Version', 'VERSION', 'ver', 'build', 'release', 'firmware'])}${pick(r, [' ', ': ', '=', ' = '])}${int(r, 20)}.${int(r, 20)}.${int(r, 20)}.${int(r, 200)}`,
+  (r) => `${pick(r, ['version', 'Version', 'VERSION', 'ver', 'build_version', 'release', 'firmware'])}${pick(r, [' ', ': ', '=', ' = '])}${int(r, 20)}.${int(r, 20)}.${int(r, 20)}.${int(r, 200)}`,
   (r) => `{"version": "${int(r, 20)}.${int(r, 20)}.${int(r, 9)}.${int(r, 200)}", "name": "shop-api"}`,
   (r) => `app_version: "${int(r, 20)}.${int(r, 20)}.${int(r, 9)}.${int(r, 200)}"`,
   (r) => `Server: ShopServer/${int(r, 9)}.${int(r, 9)}.${int(r, 9)}.${int(r, 99)}`,
   (r) => `loaded plugin ${pick(r, ['auth', 'cache'])}/${int(r, 9)}.${int(r, 9)}.${int(r, 9)}.${int(r, 99)}`,
+];
+
+/** Versions after `Product/` in free text: reduced, capitalised or with a one-digit major. */
+const PRODUCT_VERSIONS: readonly ((r: Rand) => string)[] = [
+  (r) => `${iso(r)} INFO client Chrome/${110 + int(r, 30)}.0.0.0 on ${pick(r, ['Windows', 'macOS'])}`,
+  (r) => `${iso(r)} INFO runtime ${pick(r, ['Electron', 'Node', 'Envoy', 'Nginx'])}/${10 + int(r, 20)}.${int(r, 20)}.${int(r, 9)}.${int(r, 200)} ready`,
+  (r) => `loaded ${pick(r, ['grpc-java-netty', 'okhttp', 'aws-sdk-java'])}/${1 + int(r, 9)}.${int(r, 70)}.${int(r, 9)}.${int(r, 9)}`,
 ];
 
 // ---------- class 2: phones next to other digit runs ----------
@@ -292,5 +311,7 @@ export function numbersSamples(seed: number): Sample[] {
   for (const make of IDS) add('negative:decimal id under an id key', 30, () => [make(r)]);
   // Lower-case letters in a word glued to digits ('ab12…') never start a run: a quick sanity look-alike.
   add('negative:decimal id under an id key', 20, () => [`ref ${LOWER[int(r, 26)]}${Array.from({ length: 10 }, () => DIGITS[int(r, 10)]).join('')}`]);
+  for (const make of WORD_IPS) add('IP_ADDRESS:after a word that is no version', 30, () => make(r));
+  for (const make of PRODUCT_VERSIONS) add('negative:version after a product', 30, () => [make(r)]);
   return out;
 }

@@ -141,6 +141,17 @@ function prefixed(r: Rand): Sample {
   return sample(`prefixed:${type}`, somewhere(r, key, type, make(r)));
 }
 
+/** Prefixed tokens whose random part opens with '-' (`glpat--…`, `xoxb--…`): the prefix's dash and the next. */
+const DASH_LED: readonly (readonly [string, DetectorName, (r: Rand) => string])[] = [
+  ['gitlab_token', 'GENERIC_API_KEY', (r) => `glpat-${'-'.repeat(1 + int(r, 2))}${chars(r, `${ALNUM}_-`, 18)}${chars(r, ALNUM, 1)}`],
+  ['slack_bot_token', 'SLACK_TOKEN', (r) => `xox${pick(r, ['b', 'p', 'a', 'r'])}--${chars(r, DIGITS, 10)}-${chars(r, ALNUM, 12 + int(r, 12))}`],
+];
+
+function dashLed(r: Rand): Sample {
+  const [key, type, make] = pick(r, DASH_LED);
+  return sample(`prefixed dash-led:${type}`, somewhere(r, key, type, make(r)));
+}
+
 /** Look-alikes of prefixed tokens: publishable keys, prefixes in prose, too short or glued to a word. */
 const PREFIX_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `STRIPE_PUBLISHABLE_KEY=pk_live_${chars(r, ALNUM, 24)}`,
@@ -230,6 +241,26 @@ const PEM_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `-----BEGIN CERTIFICATE REQUEST-----\n${chars(r, B64, 64)}\n-----END CERTIFICATE REQUEST-----`,
   (r) => `authorized_keys: ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${chars(r, B64, 43)} deploy@ci`,
 ];
+
+/** A block wrapped narrower than 64 (a tool's own width), or written with escaped slashes (PHP's json_encode). */
+function pemVariant(r: Rand): Sample {
+  const width = pick(r, [16, 24, 32, 36, 48, 64, 76]);
+  const label = pick(r, ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY']);
+  const body = chars(r, B64, 200 + int(r, 800)).match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
+  const pem = `-----BEGIN ${label}-----\n${body.join('\n')}${pick(r, ['', '=', '=='])}\n-----END ${label}-----`;
+  const php = (v: string): string => v.replace(/\//g, '\\/');
+  const key = pick(r, PEM_KEYS);
+  return sample(
+    'PRIVATE_KEY narrow or escaped slashes',
+    pick<Piece[]>(r, [
+      [`{"${key}":"`, ['PRIVATE_KEY', php(escape(pem, 'json'))], `","ts":"${ts(r)}"}`],
+      [`{"insertId":"${chars(r, LOWER + DIGITS, 14)}","textPayload":"{\\"${key}\\":\\"`, ['PRIVATE_KEY', escape(php(escape(pem, 'json')), 'json')], `\\"}","severity":"${severity(r)}"}`],
+      [`${service(r)}:\n  ${key}: |\n    `, ['PRIVATE_KEY', pem.replace(/\n/g, '\n    ')], '\n  replicas: 2\n'],
+      [`{"${key}":"`, ['PRIVATE_KEY', escape(pem, 'json')], '"}'],
+      [`${key.toUpperCase()}="`, ['PRIVATE_KEY', pem], '"\n'],
+    ]),
+  );
+}
 
 // ---------- 5. e-mail addresses written URL-encoded, in mailto: and in angle brackets ----------
 
@@ -340,6 +371,22 @@ const URL_NEGATIVES: readonly ((r: Rand) => string)[] = [
   () => 'dsn = "postgresql://app:%s@%s/shop" % (password, host)',
 ];
 
+/** A password holding ':' (RFC 3986: everything from the first ':' after the user to the '@'). */
+const colonPassword = (r: Rand): string => `${chars(r, ALNUM, 1 + int(r, 6))}:${r() < 0.3 ? ':' : ''}${chars(r, `${ALNUM}!-_.~/+`, 2 + int(r, 10))}${r() < 0.4 ? `:${chars(r, ALNUM, 2)}` : ''}`;
+
+function colonCredentialUrl(r: Rand): Piece[] {
+  const [scheme, rest] = pick(r, URL_SCHEMES);
+  const user = pick(r, ['app', 'default', 'svc', 'guest', '']);
+  return [`${scheme}://${user}:`, ['PASSWORD_IN_URL', colonPassword(r)], `@${rest}`];
+}
+
+/** Ports and hosts written where a password could be: `h1:27017,h2:27017/db?x=a@b`. */
+const URL_PORT_NEGATIVES: readonly ((r: Rand) => string)[] = [
+  (r) => `MONGO_URI=mongodb://mongo-0.internal:${27017 + int(r, 3)},mongo-1.internal:27017/app?replicaSet=rs0`,
+  (r) => `${ts(r)} INFO GET https://api.example.com:${8000 + int(r, 999)}/v1/items:batchGet?page=${int(r, 9)}`,
+  (r) => `{"upstream":"http://edge-${int(r, 9)}.internal:8080,backup.internal:8080/health"}`,
+];
+
 // ---------- 3. Slack incoming-webhook URLs ----------
 
 function slackHook(r: Rand): string {
@@ -362,6 +409,19 @@ const SLACK_NEGATIVES: readonly ((r: Rand) => string)[] = [
   (r) => `${ts(r)} INFO posted to #alerts (ts=${int(r, 1e9)}.${chars(r, DIGITS, 6)})`,
 ];
 
+// ---------- 6. URLs in JSON whose writer escapes '/' (PHP's json_encode) ----------
+
+const phpEscape = (piece: Piece): Piece => (typeof piece === 'string' ? piece.replace(/\//g, '\\/') : [piece[0], piece[1].replace(/\//g, '\\/')]);
+
+function escapedSlashUrl(r: Rand): Sample {
+  if (r() < 0.3) {
+    const hook = slackHook(r);
+    return sample('escaped slashes', [`{"${pick(r, ['webhook', 'slack_url', 'notify'])}":"`, phpEscape(['SLACK_TOKEN', hook]), `","ts":"${ts(r)}"}`]);
+  }
+  const url = r() < 0.3 ? colonCredentialUrl(r) : credentialUrl(r);
+  return sample('escaped slashes', [`{"${pick(r, ['dsn', 'url', 'database_url', 'broker'])}":"`, ...url.map(phpEscape), `","pool":${1 + int(r, 20)}}`]);
+}
+
 // ---------- the set ----------
 
 /** The cases of this group, generated from `seed` (the same cases on every run). */
@@ -378,5 +438,10 @@ export function tokensSamples(seed: number): Sample[] {
   for (let i = 0; i < 100; i++) out.push(sample('negative:URLs without a password', [pick(r, URL_NEGATIVES)(r)]));
   for (let i = 0; i < 150; i++) out.push(sample('SLACK_TOKEN webhook', pick(r, SLACK_HOOK_SURFACES)(r, slackHook(r))));
   for (let i = 0; i < 50; i++) out.push(sample('negative:Slack look-alikes', [pick(r, SLACK_NEGATIVES)(r)]));
+  for (let i = 0; i < 200; i++) out.push(sample('PASSWORD_IN_URL with colon', pick(r, URL_SURFACES)(r, colonCredentialUrl(r))));
+  for (let i = 0; i < 60; i++) out.push(sample('negative:URL ports and hosts', [pick(r, URL_PORT_NEGATIVES)(r)]));
+  for (let i = 0; i < 200; i++) out.push(pemVariant(r));
+  for (let i = 0; i < 150; i++) out.push(dashLed(r));
+  for (let i = 0; i < 200; i++) out.push(escapedSlashUrl(r));
   return out;
 }

@@ -13,7 +13,7 @@ describe('secrets found by their own shape, on the labelled set (issue 20)', () 
   it('is generated deterministically, with hundreds of positives and look-alikes of every class (issue 20)', () => {
     expect(tokensSamples(SEED)).toEqual(samples);
     const kinds = new Set(samples.map((s) => s.kind));
-    for (const kind of ['prefixed:GITHUB_TOKEN', 'prefixed:AWS_ACCESS_KEY', 'prefixed:STRIPE_KEY', 'prefixed:GCP_API_KEY', 'prefixed:SLACK_TOKEN', 'prefixed:GENERIC_API_KEY', 'negative:prefixed look-alike', 'PRIVATE_KEY', 'PRIVATE_KEY truncated', 'GCP_SA_KEY', 'negative:certificates and public keys', 'EMAIL encoded', 'negative:encoded non-addresses', 'PASSWORD_IN_URL', 'negative:URLs without a password', 'SLACK_TOKEN webhook', 'negative:Slack look-alikes']) {
+    for (const kind of ['prefixed:GITHUB_TOKEN', 'prefixed:AWS_ACCESS_KEY', 'prefixed:STRIPE_KEY', 'prefixed:GCP_API_KEY', 'prefixed:SLACK_TOKEN', 'prefixed:GENERIC_API_KEY', 'negative:prefixed look-alike', 'PRIVATE_KEY', 'PRIVATE_KEY truncated', 'GCP_SA_KEY', 'negative:certificates and public keys', 'EMAIL encoded', 'negative:encoded non-addresses', 'PASSWORD_IN_URL', 'negative:URLs without a password', 'SLACK_TOKEN webhook', 'negative:Slack look-alikes', 'PASSWORD_IN_URL with colon', 'negative:URL ports and hosts', 'PRIVATE_KEY narrow or escaped slashes', 'prefixed dash-led:GENERIC_API_KEY', 'prefixed dash-led:SLACK_TOKEN', 'escaped slashes']) {
       expect(kinds.has(kind)).toBe(true);
     }
     expect(samples.length).toBeGreaterThan(2000);
