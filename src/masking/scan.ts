@@ -253,7 +253,9 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
     else if (c !== 32 && c !== 40 && c !== 41 && c !== 43) break;
   }
   if (digits < 4) return end;
+  const cardsFrom = out.length;
   if (digits >= 13 && (mask & BIT.CREDIT_CARD) !== 0) cardsIn(text, first, end, out);
+  const cardsTo = out.length;
   if (digits >= 9 && dashes >= 2 && (mask & BIT.US_SSN) !== 0) ssnsIn(text, first, end, out);
   if (dots >= 3 && (mask & BIT.IP_ADDRESS) !== 0) ipv4In(text, first, end, out, fields);
   if (digits >= 7 && (mask & BIT.PHONE) !== 0) {
@@ -261,7 +263,15 @@ function digitRun(text: string, first: number, mask: number, phoneCountry: Count
     let from = first;
     if (text.charCodeAt(from - 1) === 40) from--;
     if (text.charCodeAt(from - 1) === 43) from--;
-    phonesIn(text, from, end, phoneCountry, out, phoneChecks);
+    // Phones are looked for between the cards of the run, not across them: a card's digits are masked whole
+    // (a phone that began before a card and ran into it would win the overlap and leave the card's tail
+    // readable), and pieces of a card are never checked as phones.
+    for (let c = cardsFrom; c < cardsTo; c++) {
+      const card = out[c] as Detection;
+      if (card.start > from) phonesIn(text, from, card.start, phoneCountry, out, phoneChecks);
+      from = Math.max(from, card.end);
+    }
+    if (end > from) phonesIn(text, from, end, phoneCountry, out, phoneChecks);
   }
   return end;
 }
