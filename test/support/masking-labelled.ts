@@ -6,6 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { DetectorName } from '../../src/masking/detectors.js';
+import { rng, type Rand } from '../../bench/masking-rng.js';
 
 export interface Expected {
   readonly type: DetectorName;
@@ -21,18 +22,7 @@ export interface Sample {
   readonly kind: string;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export type Rand = () => number;
+export { rng, type Rand };
 export const UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 export const DIGITS = '0123456789';
@@ -131,7 +121,8 @@ function saPrivateKey(r: Rand): string {
 const saEmail = (r: Rand): string => `${pick(r, ['airlock-reader', 'etl', 'ci-deploy'])}@${pick(r, ['proj-alpha', 'shop-prod-42'])}.iam.gserviceaccount.com`;
 
 const BASE62 = DIGITS + UPPER + LOWER;
-function base62(n: number, width: number): string {
+/** `n` in base 62 (digits, capitals, small letters), left-padded with '0' to `width`. */
+export function base62(n: number, width: number): string {
   let out = '';
   let v = n >>> 0;
   do {

@@ -6,7 +6,7 @@
  */
 import { crc32 } from 'node:zlib';
 import type { DetectorName } from '../../../src/masking/detectors.js';
-import { ALNUM, chars, DIGITS, HEX, int, LOWER, pick, rng, sample, UPPER, type Piece, type Rand, type Sample } from '../masking-labelled.js';
+import { ALNUM, base62, chars, DIGITS, HEX, int, LOWER, pick, rng, sample, UPPER, type Piece, type Rand, type Sample } from '../masking-labelled.js';
 
 // ---------- how a value is written on each surface ----------
 
@@ -104,16 +104,6 @@ const somewhere = (r: Rand, key: string, type: DetectorName, value: string): Pie
 
 // ---------- 1. prefixed tokens, masked on their shape alone ----------
 
-const BASE62 = DIGITS + UPPER + LOWER;
-function base62(n: number, width: number): string {
-  let out = '';
-  let v = n >>> 0;
-  do {
-    out = BASE62[v % 62] + out;
-    v = Math.floor(v / 62);
-  } while (v > 0);
-  return out.padStart(width, '0');
-}
 
 /** A classic GitHub token: its CRC32 checksum valid or not (a wrong checksum is no reason to let one through). */
 function githubClassic(r: Rand): string {
