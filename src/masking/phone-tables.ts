@@ -12,7 +12,7 @@
  * What needs other characters is left out (extensions, `tel:` URIs, slashes, letters, full-width digits),
  * since such a candidate never reaches it; test/unit/masking/phone-tables.test.ts checks both agree.
  */
-import { PHONE_TABLES } from './phone-tables.generated.js';
+import { phoneTables } from './phone-tables.generated.js';
 
 /** One numbering plan as the generator writes it (libphonenumber metadata v4, reduced). */
 export interface PhonePlanJson {
@@ -66,11 +66,26 @@ interface Plan {
 
 const compiled = new Map<PhonePlanJson, Plan>();
 
-// The generated tables as maps, built once: a lookup in the large object literal costs far more (it was a
-// quarter of the masking time of a log line with a card and an address).
-const COUNTRIES = new Map(Object.entries(PHONE_TABLES.countries));
-const CALLING_CODES = new Map(Object.entries(PHONE_TABLES.callingCodes));
-const NON_GEOGRAPHIC = new Map(Object.entries(PHONE_TABLES.nonGeographic));
+interface Lookup {
+  readonly countries: ReadonlyMap<string, PhonePlanJson>;
+  readonly callingCodes: ReadonlyMap<string, readonly string[]>;
+  readonly nonGeographic: ReadonlyMap<string, PhonePlanJson>;
+}
+
+let lookup: Lookup | undefined;
+
+/**
+ * The generated tables as maps, built at the first phone check (not at start-up: ~10 ms before `initialize`
+ * otherwise). Maps, because a lookup in the large object literal costs far more (it was a quarter of the
+ * masking time of a log line with a card and an address).
+ */
+function tables(): Lookup {
+  if (lookup === undefined) {
+    const t = phoneTables();
+    lookup = { countries: new Map(Object.entries(t.countries)), callingCodes: new Map(Object.entries(t.callingCodes)), nonGeographic: new Map(Object.entries(t.nonGeographic)) };
+  }
+  return lookup;
+}
 
 /** The countries of a calling code with their compiled plans, in the tables' order (built once per code). */
 const sharing = new Map<string, readonly { readonly country: string; readonly plan: Plan }[]>();
@@ -107,12 +122,12 @@ function compile(json: PhonePlanJson): Plan {
 
 /** The plan of a country, undefined when the tables do not know it. */
 export function countryPlan(country: string): PhonePlanJson | undefined {
-  return COUNTRIES.get(country);
+  return tables().countries.get(country);
 }
 
 /** The countries sharing a calling code, main country first ([] when none or non-geographic). */
 export function countriesOf(callingCode: string): readonly string[] {
-  return CALLING_CODES.get(callingCode) ?? [];
+  return tables().callingCodes.get(callingCode) ?? [];
 }
 
 /** The plan a calling code selects: its main country's, or the non-geographic plan. */
@@ -122,7 +137,7 @@ function callingCodePlan(cc: string): Plan | undefined {
     const json = countryPlan(main);
     return json === undefined ? undefined : compile(json);
   }
-  const json = NON_GEOGRAPHIC.get(cc);
+  const json = tables().nonGeographic.get(cc);
   return json === undefined ? undefined : compile(json);
 }
 
@@ -241,7 +256,7 @@ function parse(candidate: string, defaultCountry: string): Parsed | undefined {
     if (number.charCodeAt(1) === 48) return undefined;
     for (let i = 2; i - 1 <= 3 && i <= number.length; i++) {
       const code = number.slice(1, i);
-      if (countriesOf(code).length > 0 || NON_GEOGRAPHIC.has(code)) {
+      if (countriesOf(code).length > 0 || tables().nonGeographic.has(code)) {
         cc = code;
         rest = number.slice(i);
         break;
