@@ -639,6 +639,12 @@ interface PhonePlan {
   /** National number lengths of every country that shares the default country's calling code. */
   readonly lengths: ReadonlySet<number>;
   readonly minDigits: number;
+  /**
+   * The fewest digits of a valid national number of those countries (a number type's length, or a possible
+   * length where a country has no types): a run with fewer and no '+' holds no valid number, whatever its
+   * separators (the matcher's numbers inside it have fewer digits still).
+   */
+  readonly minValid: number;
   readonly callingCode: string;
   /** National prefixes the parser may strip ('1', '0', …). */
   readonly prefixes: readonly string[];
@@ -666,14 +672,17 @@ function planFor(country: CountryCode): PhonePlan | null {
   if (own !== undefined && prefix !== undefined && /^\d+$/.test(own.idd) && /^(?:\d+(?:\|\d+)*)?$/.test(prefix) && own.npt === '') {
     const lengths = new Set<number>();
     const patterns: string[] = [];
+    let minValid = Number.POSITIVE_INFINITY;
     for (const other of countriesOf(own.cc)) {
       const numbering = countryPlan(other);
       if (numbering === undefined) continue;
       for (const length of numbering.lengths) lengths.add(length);
       patterns.push(numbering.nn);
+      const valid = numbering.hasTypes ? numbering.types.flatMap((t) => (t === null ? [] : t.lengths)) : numbering.lengths;
+      minValid = Math.min(minValid, ...valid);
     }
     const national = patterns.length > 0 && patterns.every((p) => p !== '') ? new RegExp(`^(?:${patterns.join('|')})$`) : undefined;
-    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), callingCode: own.cc, prefixes: prefix === '' ? [] : prefix.split('|'), idd: own.idd, national };
+    if (lengths.size > 0) plan = { lengths, minDigits: Math.min(...lengths), minValid: Math.max(Math.min(...lengths), minValid), callingCode: own.cc, prefixes: prefix === '' ? [] : prefix.split('|'), idd: own.idd, national };
   }
   plans.set(country, plan);
   return plan;
@@ -683,12 +692,12 @@ function planFor(country: CountryCode): PhonePlan | null {
  * Whether `digits` (a run's digits, no '+') may hold a valid number; `bare` when the run is digits only.
  * A bare run has one parse: its national number must have a valid length and match a country's pattern.
  */
-function mayHoldNumber(digits: string, bare: boolean, plan: PhonePlan | null): boolean {
+function mayHoldNumber(digits: string, bare: boolean, plus: boolean, plan: PhonePlan | null): boolean {
   if (plan === null) return true;
   // A number dialled with the call prefix ('011 44 …') starts with it; a run with separators may hold one
   // after other digits.
   if (bare ? digits.startsWith(plan.idd) : digits.includes(plan.idd)) return true;
-  if (digits.length < plan.minDigits) return false;
+  if (digits.length < (plus ? plan.minDigits : plan.minValid)) return false;
   // A run with separators may hold a shorter number inside it; only a bare run has one parse.
   if (!bare) return true;
   const fits = (stripped: number): boolean => plan.lengths.has(digits.length - stripped) && (plan.national?.test(digits.slice(stripped)) ?? true);
@@ -766,7 +775,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
       const bare = candidate.replace(/\D/g, '');
       // A bare run is one number to libphonenumber: glued to a letter, it is part of a word.
       if (bare.length === candidate.length && gluedAfter(text, end)) continue;
-      if (!mayHoldNumber(bare, bare.length === candidate.length, plan)) continue;
+      if (!mayHoldNumber(bare, bare.length === candidate.length, candidate.includes('+'), plan)) continue;
     }
     if (checks.left <= 0) {
       // Out of checks for this string: a phone-shaped candidate is masked unchecked (fail closed).

@@ -21,13 +21,14 @@ export const K_PASS = 64;
 
 /**
  * Longest key name read in text: before `=`/`:` (`keyedAt`), after `--` with its dashes (`flagAt`), or
- * from structure (`nameKinds`). The scanner's prefilter takes its bounds from here too.
+ * from structure (`nameKinds`). The scanner's candidate search takes its bounds from here too.
  */
 export const KEY_NAME_MAX = 64;
 
 /**
  * The last word of every key name that `keyKinds` gives a kind, as regular-expression sources for the
- * scanner's prefilter (case-insensitive there); a version or confirmation word may follow one.
+ * scanner's candidate search (case-insensitive there; candidates.ts reads them); a version or confirmation word
+ * may follow one.
  */
 export const KEY_ENDINGS: readonly string[] = [
   'passphrase', 'password', 'passwd', 'pass', 'pwd', 'secret', 'key', 'token', 'credentials', 'credential', 'ssn', 'security', 'number',
@@ -96,7 +97,7 @@ export function keyWords(key: string): string[] {
 
 /** The K_* kinds of a key name. */
 export function keyKinds(key: string): number {
-  // What the scanner's prefilter can see: a name that ends in a letter or digit, once stripped of one
+  // What the scanner's candidate search can see: a name that ends in a letter or digit, once stripped of one
   // version or confirmation suffix.
   const name = key.replace(TRAILING, '');
   const lastCode = name.charCodeAt(name.length - 1);

@@ -10,7 +10,8 @@ import { maskContent } from './content.js';
 import { csvFindings, csvHeader, csvRecordFindings, declaredCsvHeader, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
 import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
-import { mayMatch, prefilterFor } from './prefilter.js';
+import { candidatePlan, nextCandidate, type Plan as CandidatePlan } from './candidates.js';
+import { mayMatch } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, KEYED_BITS as KEYED, RANK } from './names.js';
 import { SECRET_TYPES } from './secrets.js';
@@ -124,8 +125,8 @@ export class Masker {
   private readonly nameRules: ColumnNameRules;
   /** A CSV header can give its columns context (a keyed detector or a column rule is on). */
   private readonly csvContext: boolean;
-  /** Where the built-in detectors could find something (see prefilter.ts); null when none is on. */
-  private readonly prefilter: RegExp | null;
+  /** Where the built-in detectors look (candidates.ts). */
+  private readonly candidates: CandidatePlan;
   /** When the result being masked runs out of custom-detector time (masking a result is synchronous). */
   private resultDeadline = Number.POSITIVE_INFINITY;
 
@@ -137,7 +138,7 @@ export class Masker {
     this.secrets = new Set([...SECRET_TYPES, ...this.custom.filter((c) => c.secret).map((c) => c.name)]);
     this.nameRules = new ColumnNameRules(settings.columns);
     this.csvContext = (this.detectors & KEYED_BITS) !== 0 || !this.nameRules.empty;
-    this.prefilter = prefilterFor(this.detectors);
+    this.candidates = candidatePlan(this.detectors);
     if (settings.style === 'hmac') {
       // Fail closed: without the key there is no token to show, and no other style was chosen.
       if (options.hmacKey === undefined || options.hmacKey === '') throw new TypeError('masking.style "hmac" needs its key: set masking.hmacKey to a reference like "env:AIRLOCK_MASKING_KEY" and give that variable a value');
@@ -197,17 +198,15 @@ export class Masker {
    * custom detector, and no CSV header to give context. Most values of a result are like this. */
   private clean(text: string): boolean {
     if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return false;
-    const pre = this.prefilter;
-    if (pre === null || text.length < 3) return true;
-    // Short values: a plain loop costs less than entering the regex engine.
+    if (!this.candidates.any || text.length < 3) return true;
+    // Short values: a looser loop costs less than the candidate search.
     if (text.length < 256) return !mayMatch(text, this.detectors);
-    pre.lastIndex = 0;
-    return !pre.test(text);
+    return nextCandidate(text, 0, this.candidates, 0) >= text.length;
   }
 
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
     // Values of a result: most are clean and many repeat. Free text goes straight to the scan (which
-    // runs the same prefilter first).
+    // runs the same candidate search first).
     if (repeats !== undefined && this.clean(text)) return text;
     const seen = repeats?.get(text);
     if (seen !== undefined) {

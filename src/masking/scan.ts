@@ -1,10 +1,9 @@
 /**
  * One pass over a string for every enabled detector. A table maps each ASCII character to the detectors
- * it can anchor (a digit, '@', ':', '=', '-', '_', some capitals). The prefilter (prefilter.ts) picks the
- * anchors worth a look in native code; with `every`, every anchor character is visited instead (the
- * reference the prefilter is tested against). Validators run only at anchors, and each keeps its own
- * reach so no span is examined twice by the same detector: the whole scan stays linear in the length of
- * the text.
+ * it can anchor (a digit, '@', ':', '=', '-', '_', some capitals). The candidate search (candidates.ts)
+ * picks the anchors worth a look; with `every`, every anchor character is visited instead (the reference
+ * the candidate search is tested against). Validators run only at anchors, and each keeps its own reach so
+ * no span is examined twice by the same detector: the whole scan stays linear in the length of the text.
  */
 import type { CountryCode } from 'libphonenumber-js/max';
 import { cardsIn } from './cards.js';
@@ -12,7 +11,7 @@ import { isDigitCode } from './chars.js';
 import { authHeaderAt, fieldMemo, flagAt, ipv4In, ipv6At, keyedAt, phonesIn, ssnsIn, type FieldMemo } from './context-detectors.js';
 import { BIT, KEYED_BITS as KEYED, type Detection } from './names.js';
 import { fold, isFoldable } from './fold.js';
-import { prefilterFor } from './prefilter.js';
+import { candidatePlan, nextCandidate } from './candidates.js';
 import { cloudKeyAt, emailAt, encodedEmailAt, ibanAt, jwtAt, mailMemo, pemMemo, privateKeyAt, serviceAccountKeyAt, slackHookAt, dashTokenAt, underscoreTokenAt, urlPasswordAt } from './tokens.js';
 
 // What an anchor character starts.
@@ -69,13 +68,14 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   const table = tableFor(mask);
   const out: Detection[] = [];
   const n = text.length;
-  // Candidate anchors: the prefilter's matches, or (`every`, the reference the prefilter is tested
+  // Candidate anchors: the candidate search's places, or (`every`, the reference it is tested
   // against) every anchor character.
-  const pre = every ? null : prefilterFor(mask);
+  let first = 0;
+  const plan = candidatePlan(mask);
   if (!every) {
-    if (pre === null) return out;
-    pre.lastIndex = 0;
-    if (!pre.test(text)) return out; // most strings: nothing to look at, nothing allocated
+    if (!plan.any) return out;
+    first = nextCandidate(text, 0, plan, 0);
+    if (first >= n) return out; // most strings: nothing to look at, nothing allocated
   }
   // How far each detector has already looked: anchors before these are inside an earlier candidate.
   let runEnd = 0;
@@ -94,16 +94,12 @@ export function scan(text: string, mask: number, phoneCountry: CountryCode = 'US
   const jwt = { end: 0 };
   const phoneChecks = { left: PHONE_CHECKS_PER_STRING };
   const fields = fieldMemo();
-  // The next candidate after `i` (the detectors below never move the prefilter: it is set here).
-  const next = (i: number): number => {
-    if (pre === null) return i + 1;
-    pre.lastIndex = i + 1;
-    return pre.test(text) ? pre.lastIndex - 1 : n;
-  };
-  for (let i = pre === null ? 0 : pre.lastIndex - 1; i < n; i = next(i)) {
+  // The next candidate after `i` (digits of the run read last are not looked at again).
+  const next = (i: number): number => (every ? i + 1 : nextCandidate(text, i + 1, plan, runEnd));
+  for (let i = first; i < n; i = next(i)) {
     const c = text.charCodeAt(i);
     if (c >= 128) {
-      // A digit, space or dash in another Unicode form (the prefilter stops at them): scan the whole
+      // A digit, space or dash in another Unicode form (the candidate search stops at them): scan the whole
       // text folded to ASCII instead (rare: most text has none).
       if ((mask & DIGIT_RUNS) !== 0 && isFoldable(text.codePointAt(i) ?? c)) return scanFolded(text, mask, phoneCountry, every);
       continue;

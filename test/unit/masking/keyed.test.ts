@@ -139,7 +139,7 @@ describe('API keys that are base64 JSON (issue 20)', () => {
   });
 });
 
-describe('flag names and session ids the prefilter reads as the detectors do (issue 20)', () => {
+describe('flag names and session ids the candidate search reads as the detectors do (issue 20)', () => {
   it.each([
     ['run --' + 'a'.repeat(54) + 'password hunter2xyz', [[69, 79, 'PASSWORD']]],
     ['run --' + 'a'.repeat(53) + 'password hunter2xyz', [[68, 78, 'PASSWORD']]],

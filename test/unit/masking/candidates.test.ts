@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { DETECTOR_NAMES, maskOf } from '../../../src/masking/detectors.js';
 import { BIT } from '../../../src/masking/names.js';
-import { mayMatch, prefilterFor } from '../../../src/masking/prefilter.js';
+import { candidatePlan, nextCandidate } from '../../../src/masking/candidates.js';
+import { mayMatch } from '../../../src/masking/prefilter.js';
 import { scan } from '../../../src/masking/scan.js';
 import { keyedSamples } from '../../support/labelled/keyed.js';
 import { numbersSamples } from '../../support/labelled/numbers.js';
 import { tokensSamples } from '../../support/labelled/tokens.js';
+import { denseLog } from '../../../bench/masking-dense.js';
+import { sparseLog } from '../../../bench/masking-sparse.js';
 import { labelledSet, rng } from '../../support/masking-labelled.js';
+import { prefilterRegex } from '../../support/prefilter-regex.js';
 
 /**
- * The prefilter only chooses where the scanner looks. Whatever it skips must be a place where no
+ * The candidate search only chooses where the scanner looks. Whatever it skips must be a place where no
  * detector finds anything: the scan with it must give exactly the findings of the scan that visits every
  * anchor character (`every`), for every detector set.
  */
@@ -49,7 +53,7 @@ const pickMasks = rng(99);
 const RANDOM_MASKS = Array.from({ length: 12 }, () => DETECTOR_NAMES.reduce((m, name) => (pickMasks() < 0.4 ? m | BIT[name] : m), 0)).filter((m) => m !== 0);
 const MASKS = [ALL, ...DETECTOR_NAMES.map((name) => BIT[name]), BIT.PHONE | BIT.IP_ADDRESS, BIT.CREDIT_CARD | BIT.US_SSN, BIT.GCP_SA_KEY | BIT.PRIVATE_KEY, BIT.PASSWORD | BIT.EMAIL, ...RANDOM_MASKS];
 
-describe('scanner prefilter', () => {
+describe('scanner candidate search', () => {
   it('finds exactly what visiting every anchor finds, on 3,000 random texts per detector set', () => {
     const next = rng(7);
     const texts = Array.from({ length: 3000 }, () => randomText(next, 4 + Math.floor(next() * 60)));
@@ -107,16 +111,14 @@ describe('scanner prefilter', () => {
     expect(scan(texts[0] ?? '', ALL).length).toBeGreaterThan(4);
   });
 
-  it('mayMatch (the loop for short values) is true wherever the prefilter matches, and false on plain values', () => {
+  it('mayMatch (the loop for short values) is true wherever the candidate search finds a place, and false on plain values', () => {
     const next = rng(8);
     const texts = [...Array.from({ length: 3000 }, () => randomText(next, 2 + Math.floor(next() * 20))), ...labelledSet().map((s) => s.text)];
     let agreed = 0;
     for (const mask of MASKS) {
-      const re = prefilterFor(mask);
+      const plan = candidatePlan(mask);
       for (const text of texts) {
-        if (re === null) continue;
-        re.lastIndex = 0;
-        if (re.test(text)) {
+        if (nextCandidate(text, 0, plan, 0) < text.length) {
           if (!mayMatch(text, mask)) expect({ text, mask, mayMatch: false }).toEqual({ text, mask, mayMatch: true });
           agreed++;
         }
@@ -129,14 +131,81 @@ describe('scanner prefilter', () => {
   });
 
   it('examines each position a bounded number of times on adversarial runs', () => {
-    const re = prefilterFor(ALL);
-    expect(re).not.toBeNull();
     const inputs = ['1 '.repeat(100_000), '1.'.repeat(100_000), `${'password '.repeat(20_000)}=`, ':'.repeat(200_000), 'A'.repeat(200_000), '1'.repeat(200_000), `${'a:'.repeat(100_000)}`];
     for (const text of inputs) {
       const started = performance.now();
       scan(text, ALL);
       // Not a timing assertion on the product: a generous bound that only a quadratic scan would break.
       expect(performance.now() - started).toBeLessThan(5_000);
+    }
+  });
+});
+
+const RUN_TYPES = new Set(['CREDIT_CARD', 'US_SSN', 'PHONE', 'IP_ADDRESS', 'IBAN']);
+const isRunCode = (c: number): boolean => (c >= 48 && c <= 57) || c === 46 || c === 45 || c === 32 || c === 40 || c === 41 || c === 43;
+
+/**
+ * Where the regular expression the scanner used before (test/support/prefilter-regex.ts) matches, the
+ * candidate search stops too. A digit is looked at from the first digit of its run, and a run the search
+ * passes over (a bare date, digits glued to a word) must hold nothing the every-anchor scan finds.
+ */
+function coversRegex(text: string, mask: number): number {
+  const re = prefilterRegex(mask);
+  if (re === null) return 0;
+  const plan = candidatePlan(mask);
+  let reference: ReturnType<typeof scan> | undefined;
+  let checked = 0;
+  re.lastIndex = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const p = m.index;
+    re.lastIndex = p + 1;
+    checked++;
+    const c = text.charCodeAt(p);
+    if (c < 48 || c > 57) {
+      if (nextCandidate(text, p, plan, 0) !== p) expect({ text, mask, at: p, candidate: false }).toEqual({ text, mask, at: p, candidate: true });
+      continue;
+    }
+    let s = p;
+    while (s > 0 && isRunCode(text.charCodeAt(s - 1))) s--;
+    while (text.charCodeAt(s) < 48 || text.charCodeAt(s) > 57) s++;
+    let e = s;
+    while (e < text.length && isRunCode(text.charCodeAt(e))) e++;
+    // The run is looked at from its first digit, or from the IBAN's capitals just before it (`PT03…`).
+    let stops = false;
+    for (let g = nextCandidate(text, Math.max(0, s - 2), plan, 0); g <= s && !stops; g = nextCandidate(text, g + 1, plan, 0)) {
+      stops = g === s || (g === s - 2 && /^[A-Z]{2}$/.test(text.slice(s - 2, s)));
+    }
+    if (stops) continue;
+    // What a digit run starts: a card, SSN, phone (perhaps after '(' or '+'), IPv4 address, or the IBAN two capitals back.
+    reference ??= scan(text, mask, 'US', true);
+    const inRun = reference.filter((d) => RUN_TYPES.has(d.type) && d.start >= s - 2 && d.start < e);
+    if (inRun.length > 0) expect({ text, mask, run: text.slice(s, e), found: inRun }).toEqual({ text, mask, run: text.slice(s, e), found: [] });
+  }
+  return checked;
+}
+
+describe('the candidate search against the regular expression it replaces (issue 20)', () => {
+  it('stops wherever the old prefilter matched, on random text, the labelled sets and generated logs, for every detector set', { timeout: 120_000 }, () => {
+    const next = rng(11);
+    const random = Array.from({ length: 2000 }, () => randomText(next, 4 + Math.floor(next() * 60)));
+    const logs = [...denseLog(0.05).lines, ...sparseLog(0.2).lines];
+    const labelled = [...logs, ...[...labelledSet(), ...keyedSamples(2026120711), ...tokensSamples(2026120712), ...numbersSamples(2026120713)].map((s) => s.text)];
+    let checked = 0;
+    for (const mask of MASKS) for (const text of random) checked += coversRegex(text, mask);
+    for (const mask of [ALL, BIT.PHONE | BIT.IP_ADDRESS, BIT.PASSWORD | BIT.GENERIC_API_KEY, BIT.IBAN, BIT.GCP_SA_KEY]) for (const text of labelled) checked += coversRegex(text, mask);
+    expect(checked).toBeGreaterThan(100_000);
+  });
+
+  it('passes over dates alone in their run and digits glued to a word, which hold nothing, and stops at the rest', () => {
+    const plan = candidatePlan(ALL);
+    const at = (text: string): number => nextCandidate(text, 0, plan, 0);
+    for (const text of ['2026-11-29T10:00:00Z', 'trace=c65e457d6f86584e9fd76be8a2b69d64', 'span=c88764043133 ok', 'id42178459900z', 'v0970062abccc']) {
+      expect({ text, at: at(text) }).toEqual({ text, at: text.length });
+      expect(scan(text, ALL, 'US', true)).toEqual([]);
+    }
+    // A date after '(' or '+', a date with more digits, digits before an extension, an IBAN: places to look.
+    for (const [text, first] of [['(2026-11-29)', 1], ['+2026-11-29', 1], ['2026-11-29 415 555 2671', 0], ['call 4155552671x12', 5], ['4155552671ext 9', 0], ['pay GB82WEST12345698765432', 4]] as const) {
+      expect({ text, at: at(text) }).toEqual({ text, at: first });
     }
   });
 });
