@@ -122,7 +122,11 @@ export function nextCandidate(text: string, from: number, plan: Plan, runEnd: nu
     if (kind === 0) continue;
     switch (kind) {
       case C_DIGIT: {
-        if (i < dead) break;
+        if (i < dead) {
+          // Inside a run already read: on to its end, or to its next dash (a dash may start a flag or a PEM block).
+          while (i + 1 < dead && text.charCodeAt(i + 1) !== 45) i++;
+          break;
+        }
         // `GB82`: the IBAN's first capital, two places back (not yet passed).
         if (plan.iban && i - 2 >= from && ibanBefore(text, i)) return i - 2;
         if (plan.least === 0 && !plan.ipv4) break;
@@ -364,6 +368,8 @@ function nameEndsLikeSecret(text: string, end: number, keys: number): boolean {
     return isSeparator(b) && endingBefore(text, k - 1, keys);
   }
   // `confirm`, `confirmation`, perhaps after a separator.
+  const last = text.charCodeAt(end - 1) | 32;
+  if (last !== 109 && last !== 110) return false;
   for (const word of CONFIRM) {
     if (!endsWithWord(text, end, word)) continue;
     const k = end - word.length;
@@ -373,6 +379,13 @@ function nameEndsLikeSecret(text: string, end: number, keys: number): boolean {
 }
 
 const CONFIRM = ['confirm', 'confirmation'];
+
+/**
+ * The last two letters of every ending a name can end with (`rd` of password, `id` of session…id, `rm` and
+ * `on` of the confirmations): 1 at (first − 'a') × 26 + (second − 'a'). Most key names end otherwise.
+ */
+const PAIRS = new Uint8Array(26 * 26);
+for (const w of [...PLAIN, 'id', ...CONFIRM]) PAIRS[(w.charCodeAt(w.length - 2) - 97) * 26 + (w.charCodeAt(w.length - 1) - 97)] = 1;
 
 /**
  * '=' or ':' at `i` after a key name that can name a secret: the name, then perhaps a quote (escaped by up
@@ -388,8 +401,11 @@ function keyEndsBefore(text: string, i: number, keys: number): boolean {
     const slashes = Math.max(0, k - 8);
     while (k > slashes && text.charCodeAt(k - 1) === 92) k--;
   }
-  // The name's last character must be a letter or digit (cheap test first).
+  // Cheap tests first: a name that ends in a digit, or in two letters that end some ending.
   const last = text.charCodeAt(k - 1);
-  if (!((last >= 48 && last <= 57) || ((last | 32) >= 97 && (last | 32) <= 122))) return false;
+  if (last >= 48 && last <= 57) return nameEndsLikeSecret(text, k, keys);
+  const a = (text.charCodeAt(k - 2) | 32) - 97;
+  const b = (last | 32) - 97;
+  if (a < 0 || a > 25 || b < 0 || b > 25 || PAIRS[a * 26 + b] === 0) return false;
   return nameEndsLikeSecret(text, k, keys);
 }

@@ -555,11 +555,17 @@ function gluedAfter(text: string, end: number): boolean {
   return !(((after === 120 || after === 88) && digitAt(text, end + 1)) || text.slice(end, end + 3).toLowerCase() === 'ext');
 }
 
-/** The end of the digits at `q`. */
-function groupEnd(text: string, q: number): number {
+/** The end of the digits at `q` (at most `limit`). */
+function groupEnd(text: string, q: number, limit = text.length): number {
   let e = q;
-  while (digitAt(text, e)) e++;
+  while (e < limit && digitAt(text, e)) e++;
   return e;
+}
+
+/** At least `count` digits in a row at `q`. */
+function digitsFrom(text: string, q: number, count: number): boolean {
+  for (let k = q; k < q + count; k++) if (!digitAt(text, k)) return false;
+  return true;
 }
 
 /** The digits in `[from, to)`. */
@@ -581,7 +587,8 @@ function cutAt15(text: string, q: number, end: number, spaces: boolean): number 
   let k = q;
   while (k < end) {
     if (k > q && dateAt(text, k)) break;
-    const e = groupEnd(text, k);
+    // (A group longer than what is left of the 15 ends the loop: it is read no further than that.)
+    const e = groupEnd(text, k, k + 16 - digits);
     digits += e - k;
     if (digits > 15) break;
     let space = false;
@@ -715,7 +722,7 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
   const plan = planFor(country);
   let p = from;
   // A run under an id-like key opens with that id: its first digit group, when it is a whole number, is no phone.
-  if (digitAt(text, from) && groupEnd(text, from) - from >= 7 && idBefore(text, from)) p = groupEnd(text, from);
+  if (digitsFrom(text, from, 7) && idBefore(text, from)) p = groupEnd(text, from);
   while (p < to) {
     let q = p;
     if (text.charCodeAt(q) === 43) q++;
