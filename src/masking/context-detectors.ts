@@ -562,6 +562,12 @@ function groupEnd(text: string, q: number, limit = text.length): number {
   return e;
 }
 
+/** Digits alone. */
+function digitsOnly(s: string): boolean {
+  for (let k = 0; k < s.length; k++) if (!digitAt(s, k)) return false;
+  return true;
+}
+
 /** At least `count` digits in a row at `q`. */
 function digitsFrom(text: string, q: number, count: number): boolean {
   for (let k = q; k < q + count; k++) if (!digitAt(text, k)) return false;
@@ -696,17 +702,42 @@ function planFor(country: CountryCode): PhonePlan | null {
 }
 
 /**
- * Whether `digits` (a run's digits, no '+') may hold a valid number; `bare` when the run is digits only.
- * A bare run has one parse: its national number must have a valid length and match a country's pattern.
+ * Whether a phone-shaped candidate that does not open with '+' may hold a valid number for `country`:
+ * false only when the phone check would find none. Without '+' or the call prefix a number is national,
+ * so it needs at least the fewest digits of a valid national number. A number the matcher finds inside a
+ * run with separators leaves out at least one of its digit groups: when that leaves too few digits, the
+ * only number there can be is all of its digits, which must fit a national length and pattern (the one
+ * parse of a run of digits alone, too).
  */
-function mayHoldNumber(digits: string, bare: boolean, plus: boolean, plan: PhonePlan | null): boolean {
+export function phoneCandidateMayHold(candidate: string, country: CountryCode): boolean {
+  return mayHoldNumber(candidate, planFor(country));
+}
+
+function mayHoldNumber(candidate: string, plan: PhonePlan | null): boolean {
   if (plan === null) return true;
+  let digits = '';
+  let smallest = Number.POSITIVE_INFINITY;
+  let group = 0;
+  for (let k = 0; k <= candidate.length; k++) {
+    const c = candidate.charCodeAt(k);
+    if (c >= 48 && c <= 57) {
+      group++;
+      continue;
+    }
+    if (group > 0) {
+      digits += candidate.slice(k - group, k);
+      smallest = Math.min(smallest, group);
+      group = 0;
+    }
+  }
+  const bare = digits.length === candidate.length;
+  const plus = !bare && candidate.includes('+');
   // A number dialled with the call prefix ('011 44 …') starts with it; a run with separators may hold one
   // after other digits.
   if (bare ? digits.startsWith(plan.idd) : digits.includes(plan.idd)) return true;
   if (digits.length < (plus ? plan.minDigits : plan.minValid)) return false;
-  // A run with separators may hold a shorter number inside it; only a bare run has one parse.
-  if (!bare) return true;
+  // A run with separators may hold a shorter number inside it, unless that would have too few digits.
+  if (!bare && (plus || digits.length - smallest >= plan.minValid)) return true;
   const fits = (stripped: number): boolean => plan.lengths.has(digits.length - stripped) && (plan.national?.test(digits.slice(stripped)) ?? true);
   if (fits(0)) return true;
   for (const start of ['', plan.callingCode]) {
@@ -779,10 +810,9 @@ export function phonesIn(text: string, from: number, to: number, country: Countr
     }
     const candidate = text.slice(start, end);
     if (candidate.charCodeAt(0) !== 43) {
-      const bare = candidate.replace(/\D/g, '');
       // A bare run is one number to libphonenumber: glued to a letter, it is part of a word.
-      if (bare.length === candidate.length && gluedAfter(text, end)) continue;
-      if (!mayHoldNumber(bare, bare.length === candidate.length, candidate.includes('+'), plan)) continue;
+      if (gluedAfter(text, end) && digitsOnly(candidate)) continue;
+      if (!mayHoldNumber(candidate, plan)) continue;
     }
     if (checks.left <= 0) {
       // Out of checks for this string: a phone-shaped candidate is masked unchecked (fail closed).

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { CountryCode } from 'libphonenumber-js/max';
 import type { findNumbers as FindNumbers, getCountries as GetCountries, getCountryCallingCode as GetCallingCode } from 'libphonenumber-js/max';
 import { describe, expect, it } from 'vitest';
+import { phoneCandidateMayHold } from '../../../src/masking/context-detectors.js';
 import { detect } from '../../../src/masking/detectors.js';
 import { findPhones } from '../../../src/masking/phone-tables.js';
 import { fullLabelledSet } from '../../support/labelled/index.js';
@@ -138,6 +139,35 @@ describe('phone tables (issue 20)', () => {
     const valid = runs.filter(({ text, country }) => reference(text, country).length > 0).length;
     expect(valid).toBeGreaterThan(2000);
     expect(runs.length - valid).toBeGreaterThan(2000);
+  });
+
+  it("rule out a candidate before the check only where libphonenumber finds no number in it, and rule out the logs' decimals and counters", () => {
+    // What the scanner skips without the check (phoneCandidateMayHold false) must hold no number by the library's own verdict.
+    const texts = new Set<string>();
+    for (const s of fullLabelledSet()) for (const c of candidates(s.text)) texts.add(c);
+    const pairs: [string, CountryCode][] = [...texts].map((t) => [t, 'US']);
+    for (const t of [...texts].filter((_, i) => i % 3 === 0)) for (const c of ['GB', 'DE', 'IN', 'BR', 'JP', 'CA'] as const) pairs.push([t, c]);
+    for (const { text, country } of generatedRuns(2026120721, 12000)) pairs.push([text, country]);
+    // Decimals, status and size pairs, times: what request logs are made of.
+    const r = rng(2026120722);
+    for (let i = 0; i < 3000; i++) {
+      const d = (n: number): string => Array.from({ length: n }, () => String(int(r, 10))).join('');
+      for (const t of [`${d(1)}.${d(6)}`, `${d(3)} ${d(1 + int(r, 6))}`, `${d(2)}.${d(5)}`, `${d(3)}-${d(4)}`, `(${d(3)}) ${d(4)}`, `${d(1)} ${d(3)} ${d(3)} ${d(4)}`, `${d(4)}.${d(3)}.${d(2)}`, `${d(3)} ${d(3)} ${d(4)}`]) {
+        pairs.push([t, 'US'], [t, pick(r, ['GB', 'DE', 'IN', 'CA', 'AU'] as const)]);
+      }
+    }
+    let ruledOut = 0;
+    const wrong: { text: string; country: string; reference: [number, number][] }[] = [];
+    for (const [text, country] of pairs) {
+      if (text.charCodeAt(0) === 43 || phoneCandidateMayHold(text, country)) continue;
+      ruledOut++;
+      const found = reference(text, country);
+      if (found.length > 0) wrong.push({ text, country, reference: found });
+    }
+    expect(wrong).toEqual([]);
+    expect(ruledOut).toBeGreaterThan(10_000);
+    for (const t of ['0.367958', '400 52036', '200 1926', '12.50']) expect({ t, may: phoneCandidateMayHold(t, 'US') }).toEqual({ t, may: false });
+    for (const t of ['(415) 555-2671', '415 555 2671', '+1 415 555 2671', '011 44 20 7946 0958']) expect({ t, may: phoneCandidateMayHold(t, 'US') }).toEqual({ t, may: true });
   });
 
   it('agree on the cases that shaped the matcher: inner matches, brackets, call prefixes, non-geographic codes', () => {
