@@ -9,8 +9,8 @@ import { keyedValue, nameKinds } from './context-detectors.js';
 import { maskContent } from './content.js';
 import { csvFindings, csvHeader, csvRecordFindings, declaredCsvHeader, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
-import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
-import { mayMatch, prefilterFor } from './prefilter.js';
+import { detectEmailAt, detectWith, maskOf, withoutOverlaps } from './detectors.js';
+import { CANDIDATES, candidatesIn, NO_CANDIDATE, prefilterFor } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, KEYED_BITS as KEYED, RANK } from './names.js';
 import { SECRET_TYPES } from './secrets.js';
@@ -196,19 +196,34 @@ export class Masker {
   /** Whether `find` would find nothing without running it: no candidate for a built-in detector, no
    * custom detector, and no CSV header to give context. Most values of a result are like this. */
   private clean(text: string): boolean {
-    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return false;
+    return this.candidates(text) === NO_CANDIDATE;
+  }
+
+  /**
+   * `clean`, telling one more case apart: NO_CANDIDATE (clean), the index of the text's '@' when that is
+   * the only place a built-in detector could find something (see `candidatesIn`), or CANDIDATES.
+   */
+  private candidates(text: string): number {
+    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return CANDIDATES;
     const pre = this.prefilter;
-    if (pre === null || text.length < 3) return true;
+    if (pre === null || text.length < 3) return NO_CANDIDATE;
     // Short values: a plain loop costs less than entering the regex engine.
-    if (text.length < 256) return !mayMatch(text, this.detectors);
+    if (text.length < 256) return candidatesIn(text, this.detectors);
     pre.lastIndex = 0;
-    return !pre.test(text);
+    return pre.test(text) ? CANDIDATES : NO_CANDIDATE;
   }
 
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
     // Values of a result: most are clean and many repeat. Free text goes straight to the scan (which
     // runs the same prefilter first).
-    if (repeats !== undefined && this.clean(text)) return text;
+    if (repeats !== undefined) {
+      const at = this.candidates(text);
+      if (at === NO_CANDIDATE) return text;
+      // An address alone (most often a whole cell): its detector at once, as `find` would run it. No lookup
+      // among the repeats either: a repeated address is found again at about the cost of that lookup, and
+      // gets the placeholder it got the first time.
+      if (at >= 0) return this.maskLoneEmail(text, at, ctx);
+    }
     const seen = repeats?.get(text);
     if (seen !== undefined) {
       for (const type of seen.types) ctx.count(type);
@@ -221,6 +236,15 @@ export class Masker {
     }
     const out = this.apply(text, findings, ctx);
     repeats?.set(text, out, findings.map((f) => f.type));
+    return out;
+  }
+
+  /** `apply(text, find(text), ctx)` for a text whose only candidate is the '@' at `at`. */
+  private maskLoneEmail(text: string, at: number, ctx: MaskContext): string {
+    const d = detectEmailAt(text, at, this.detectors);
+    if (d === undefined) return text;
+    const out = text.slice(0, d.start) + this.render(d.type, text.slice(d.start, d.end), ctx) + text.slice(d.end);
+    ctx.count(d.type);
     return out;
   }
 
