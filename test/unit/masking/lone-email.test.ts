@@ -3,6 +3,7 @@ import { DETECTOR_NAMES, detectEmailAt, detectWith, maskOf, type DetectorName } 
 import { MaskContext, Masker } from '../../../src/masking/masker.js';
 import { BIT } from '../../../src/masking/names.js';
 import { CANDIDATES, candidatesIn, mayMatch, NO_CANDIDATE } from '../../../src/masking/prefilter.js';
+import { domainEnd } from '../../../src/masking/tokens.js';
 import type { RowsResult } from '../../../src/tool.js';
 import { chars, int, pick, rng, type Rand } from '../../support/masking-labelled.js';
 
@@ -78,6 +79,38 @@ describe('candidatesIn and detectEmailAt (issue 20)', () => {
     // Digits on both sides of an '@' are two runs, not one.
     expect(candidatesIn('4111@111', ALL)).toBe(4);
     expect(candidatesIn('ana@example.com', BIT.CREDIT_CARD)).toBe(NO_CANDIDATE);
+  });
+});
+
+describe('domainEnd (issue 20)', () => {
+  const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
+  const reference = (text: string, from: number): number => {
+    DOMAIN.lastIndex = from;
+    const m = DOMAIN.exec(text);
+    return m === null ? -1 : from + m[0].length;
+  };
+
+  it('ends where the domain expression it replaces ends, on 50,000 generated texts', () => {
+    const r = rng(2026_12_21);
+    const parts = ['a', 'b', 'Z', '9', '-', '.', '.', '.', '.', 'com', 'co', 'x1', 'ab-c', '..', '_', '@', ' ', 'é', 'l'.repeat(61), 'l'.repeat(62), 'm'.repeat(30)];
+    let matched = 0;
+    for (let i = 0; i < 50_000; i++) {
+      let text = '';
+      for (let n = int(r, 24); n >= 0; n--) text += pick(r, parts);
+      const from = int(r, Math.min(3, text.length));
+      const want = reference(text, from);
+      if (want >= 0) matched++;
+      if (domainEnd(text, from) !== want) expect({ text, from, got: domainEnd(text, from) }).toEqual({ text, from, got: want });
+    }
+    expect(matched).toBeGreaterThan(2000);
+  });
+
+  it('stops after eight labels and at 24 letters of TLD, and backs off to the last label a TLD follows', () => {
+    expect(domainEnd('a.b.c.d.e.f.g.h.i.com', 0)).toBe(reference('a.b.c.d.e.f.g.h.i.com', 0));
+    expect(domainEnd(`example.${'a'.repeat(30)}`, 0)).toBe(8 + 24);
+    expect(domainEnd('example.c1.com', 0)).toBe(14);
+    expect(domainEnd('example.com.1x', 0)).toBe(11);
+    expect(domainEnd(`${'l'.repeat(64)}.com`, 0)).toBe(-1);
   });
 });
 
