@@ -12,9 +12,21 @@ import type { Detection, DetectorName } from './names.js';
 const found = (start: number, end: number, type: DetectorName): Detection => ({ start, end, type });
 
 // ---------- EMAIL (anchor '@') ----------
-const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff']);
-/** The longest of FILE_TLDS: a longer TLD is none of them, and is not copied to be looked up. */
-const FILE_TLD_MAX = Math.max(...[...FILE_TLDS].map((t) => t.length));
+const FILE_TLDS = ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff'];
+/** The longest of FILE_TLDS: a longer TLD is none of them. */
+const FILE_TLD_MAX = Math.max(...FILE_TLDS.map((t) => t.length));
+
+/**
+ * The letters from `start` to `end` (at most FILE_TLD_MAX) as one number, in lower case, so a TLD is
+ * looked up without copying it out of the text.
+ */
+function tldKey(text: string, start: number, end: number): number {
+  let key = 0;
+  for (let i = start; i < end; i++) key = key * 256 + (text.charCodeAt(i) | 32);
+  return key;
+}
+
+const FILE_TLD_KEYS = new Set(FILE_TLDS.map((t) => tldKey(t, 0, t.length)));
 
 /** A domain: at most this many labels before its TLD, each at most this long; a TLD of 2 to 24 letters. */
 const DOMAIN_LABELS = 8;
@@ -136,11 +148,13 @@ function domainAfter(text: string, start: number, domain: number): Detection | u
   if (!is(text, domain, ALNUM)) return undefined;
   const end = domainEnd(text, domain);
   if (end < 0) return undefined;
-  const tld = text.lastIndexOf('.', end - 1) + 1;
+  // The TLD is letters after a dot.
+  let tld = end;
+  while (isLetterCode(text.charCodeAt(tld - 1))) tld--;
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
-  if ((end - tld <= FILE_TLD_MAX && FILE_TLDS.has(text.slice(tld, end).toLowerCase())) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
+  if ((end - tld <= FILE_TLD_MAX && FILE_TLD_KEYS.has(tldKey(text, tld, end))) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
   return found(start, end, 'EMAIL');
 }
 
