@@ -21,14 +21,22 @@ export class MaskContext {
   readonly counts = new Map<string, number>();
   // Made on first use: most contexts (one per log line in a stream) never need a placeholder.
   private placeholders: Map<string, Map<string, string>> | undefined;
+  // The type numbered last and its values: a result's findings mostly come in runs of one type.
+  private lastType: string | undefined;
+  private lastValues: Map<string, string> | undefined;
   private counted = 0;
 
   placeholder(type: string, value: string): string {
-    this.placeholders ??= new Map();
-    let byValue = this.placeholders.get(type);
+    let byValue = type === this.lastType ? this.lastValues : undefined;
     if (byValue === undefined) {
-      byValue = new Map();
-      this.placeholders.set(type, byValue);
+      this.placeholders ??= new Map();
+      byValue = this.placeholders.get(type);
+      if (byValue === undefined) {
+        byValue = new Map();
+        this.placeholders.set(type, byValue);
+      }
+      this.lastType = type;
+      this.lastValues = byValue;
     }
     let p = byValue.get(value);
     if (p === undefined) {
@@ -387,7 +395,7 @@ export class Masker {
         const before = ctx.total();
         const context = columns.contexts[c];
         masked = typeof cell === 'string' && context === undefined ? this.maskString(cell, ctx, repeats) : this.maskAny(cell, ctx, repeats, context);
-        if (ctx.total() !== before) columns.touched.add(c);
+        if (ctx.total() !== before) columns.touched[c] = true;
       }
       if (out === undefined) {
         if (masked === cell) continue;
@@ -496,12 +504,15 @@ export class Masker {
       if (context?.whole !== undefined) whole.add(c);
       return context;
     });
-    const touched = new Set<number>(whole);
+    const touched = result.columns.map(() => false);
     const columns: RowColumns = { whole: result.columns.map((_, c) => whole.has(c)), contexts, touched };
     const source = result.rows;
     const rows = new Array<readonly unknown[]>(source.length);
     for (let r = 0; r < source.length; r++) rows[r] = this.maskRow(source[r] as readonly unknown[], columns, ctx, repeats);
-    const maskedColumns = [...touched].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
+    // Whole columns count as masked (lineage may name one the result does not have: reported as `#n`).
+    const masked = new Set(whole);
+    for (let c = 0; c < touched.length; c++) if (touched[c] === true) masked.add(c);
+    const maskedColumns = [...masked].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
     return {
       value: { ...result, rows },
       report: { findings: Object.fromEntries(ctx.counts), maskedColumns },
@@ -514,8 +525,8 @@ interface RowColumns {
   /** Per column: hidden whole (a column rule, or SQL lineage from a sensitive column). */
   readonly whole: readonly boolean[];
   readonly contexts: readonly (ColumnContext | undefined)[];
-  /** Columns where something was masked, filled in as rows are masked. */
-  readonly touched: Set<number>;
+  /** Per column: something in it was masked (filled in as rows are masked). */
+  readonly touched: boolean[];
 }
 
 /**

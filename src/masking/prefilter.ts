@@ -200,12 +200,17 @@ export function candidatesIn(text: string, mask: number): number {
   let digits = 0;
   let dots = 0;
   let at = NO_CANDIDATE;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
-    if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return CANDIDATES;
     const f = c < 128 ? (table[c] ?? 0) : 0;
-    if ((f & Q_ANCHOR) !== 0) {
+    if (f === 0) {
+      // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
+      if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return CANDIDATES;
+      // Most characters of a value (small letters, most punctuation) start nothing and end any run.
+      digits = 0;
+      dots = 0;
+    } else if ((f & Q_ANCHOR) !== 0) {
       if (c !== 64 || at !== NO_CANDIDATE) return CANDIDATES;
       // '@' is in no digit run, IPv4 address or other candidate: what follows starts afresh.
       at = i;
