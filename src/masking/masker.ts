@@ -227,9 +227,10 @@ export class Masker {
     if (repeats !== undefined) {
       const at = this.candidates(text);
       if (at === NO_CANDIDATE) return text;
-      // An address alone (most often a whole cell): its detector at once, as `find` would run it. No lookup
-      // among the repeats either: a repeated address is found again at about the cost of that lookup, and
-      // gets the placeholder it got the first time.
+      // An address alone (most often a whole cell): its detector at once, as `find` would run it. Not kept
+      // among the repeats: addresses in a result are mostly distinct (one per customer), and a lookup and an
+      // entry per address cost more than finding a repeated one again (which gets the placeholder it got
+      // the first time).
       if (at >= 0) return this.maskLoneEmail(text, at, ctx);
     }
     const seen = repeats?.get(text);
