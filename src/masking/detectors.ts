@@ -6,6 +6,7 @@
  */
 import { BIT, DETECTOR_NAMES, maskOf, RANK, type Detection, type DetectorName } from './names.js';
 import { scan } from './scan.js';
+import { emailAt } from './tokens.js';
 
 export { DETECTOR_NAMES, maskOf, type Detection, type DetectorName } from './names.js';
 export { githubChecksumValid, ibanValid } from './tokens.js';
@@ -49,6 +50,15 @@ export function detectWith(text: string, mask: number): Detection[] {
   const all = scan(text, mask);
   if (all.length <= 1) return all;
   return withoutOverlaps(all, (d) => RANK[d.type]);
+}
+
+/**
+ * `detectWith` for a text whose only candidate is the '@' at `at` (prefilter.ts `candidatesIn`; `mask` has
+ * EMAIL on): the scan would visit that anchor alone, with nothing found before it, and call the e-mail
+ * detector there, so this calls it directly and skips the scan's setup. At most one finding, so no overlap.
+ */
+export function detectEmailAt(text: string, at: number, mask: number): Detection | undefined {
+  return text.length < 3 ? undefined : emailAt(text, at, (mask & BIT.PASSWORD_IN_URL) !== 0);
 }
 
 /**

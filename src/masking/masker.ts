@@ -9,9 +9,9 @@ import { keyedValue, nameKinds } from './context-detectors.js';
 import { maskContent } from './content.js';
 import { csvFindings, csvHeader, csvRecordFindings, declaredCsvHeader, type ColumnContext, type CsvHeader } from './csv.js';
 import { CUSTOM_BUDGET_MS, CUSTOM_MATCHES_PER_STRING, CUSTOM_RESULT_BUDGET_MS, CustomDetector, type CustomDetectorSpec } from './custom.js';
-import { detectWith, maskOf, withoutOverlaps } from './detectors.js';
+import { detectEmailAt, detectWith, maskOf, withoutOverlaps } from './detectors.js';
 import { candidatePlan, nextCandidate, type Plan as CandidatePlan } from './candidates.js';
-import { mayMatch } from './prefilter.js';
+import { CANDIDATES, candidatesIn, NO_CANDIDATE } from './prefilter.js';
 import { HmacTokens } from './hmac.js';
 import { BIT, KEYED_BITS as KEYED, RANK } from './names.js';
 import { SECRET_TYPES } from './secrets.js';
@@ -22,14 +22,22 @@ export class MaskContext {
   readonly counts = new Map<string, number>();
   // Made on first use: most contexts (one per log line in a stream) never need a placeholder.
   private placeholders: Map<string, Map<string, string>> | undefined;
+  // The type numbered last and its values: a result's findings mostly come in runs of one type.
+  private lastType: string | undefined;
+  private lastValues: Map<string, string> | undefined;
   private counted = 0;
 
   placeholder(type: string, value: string): string {
-    this.placeholders ??= new Map();
-    let byValue = this.placeholders.get(type);
+    let byValue = type === this.lastType ? this.lastValues : undefined;
     if (byValue === undefined) {
-      byValue = new Map();
-      this.placeholders.set(type, byValue);
+      this.placeholders ??= new Map();
+      byValue = this.placeholders.get(type);
+      if (byValue === undefined) {
+        byValue = new Map();
+        this.placeholders.set(type, byValue);
+      }
+      this.lastType = type;
+      this.lastValues = byValue;
     }
     let p = byValue.get(value);
     if (p === undefined) {
@@ -126,7 +134,7 @@ export class Masker {
   /** A CSV header can give its columns context (a keyed detector or a column rule is on). */
   private readonly csvContext: boolean;
   /** Where the built-in detectors look (candidates.ts). */
-  private readonly candidates: CandidatePlan;
+  private readonly plan: CandidatePlan;
   /** When the result being masked runs out of custom-detector time (masking a result is synchronous). */
   private resultDeadline = Number.POSITIVE_INFINITY;
 
@@ -138,7 +146,7 @@ export class Masker {
     this.secrets = new Set([...SECRET_TYPES, ...this.custom.filter((c) => c.secret).map((c) => c.name)]);
     this.nameRules = new ColumnNameRules(settings.columns);
     this.csvContext = (this.detectors & KEYED_BITS) !== 0 || !this.nameRules.empty;
-    this.candidates = candidatePlan(this.detectors);
+    this.plan = candidatePlan(this.detectors);
     if (settings.style === 'hmac') {
       // Fail closed: without the key there is no token to show, and no other style was chosen.
       if (options.hmacKey === undefined || options.hmacKey === '') throw new TypeError('masking.style "hmac" needs its key: set masking.hmacKey to a reference like "env:AIRLOCK_MASKING_KEY" and give that variable a value');
@@ -197,17 +205,33 @@ export class Masker {
   /** Whether `find` would find nothing without running it: no candidate for a built-in detector, no
    * custom detector, and no CSV header to give context. Most values of a result are like this. */
   private clean(text: string): boolean {
-    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return false;
-    if (!this.candidates.any || text.length < 3) return true;
+    return this.candidates(text) === NO_CANDIDATE;
+  }
+
+  /**
+   * `clean`, telling one more case apart: NO_CANDIDATE (clean), the index of the text's '@' when that is
+   * the only place a built-in detector could find something (see `candidatesIn`), or CANDIDATES.
+   */
+  private candidates(text: string): number {
+    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return CANDIDATES;
+    if (!this.plan.any || text.length < 3) return NO_CANDIDATE;
     // Short values: a looser loop costs less than the candidate search.
-    if (text.length < 256) return !mayMatch(text, this.detectors);
-    return nextCandidate(text, 0, this.candidates, 0) >= text.length;
+    if (text.length < 256) return candidatesIn(text, this.detectors);
+    return nextCandidate(text, 0, this.plan, 0) < text.length ? CANDIDATES : NO_CANDIDATE;
   }
 
   private maskString(text: string, ctx: MaskContext, repeats: Repeats | undefined): string {
     // Values of a result: most are clean and many repeat. Free text goes straight to the scan (which
     // runs the same candidate search first).
-    if (repeats !== undefined && this.clean(text)) return text;
+    if (repeats !== undefined) {
+      const at = this.candidates(text);
+      if (at === NO_CANDIDATE) return text;
+      // An address alone (most often a whole cell): its detector at once, as `find` would run it. Not kept
+      // among the repeats: addresses in a result are mostly distinct (one per customer), and a lookup and an
+      // entry per address cost more than finding a repeated one again (which gets the placeholder it got
+      // the first time).
+      if (at >= 0) return this.maskLoneEmail(text, at, ctx);
+    }
     const seen = repeats?.get(text);
     if (seen !== undefined) {
       for (const type of seen.types) ctx.count(type);
@@ -220,6 +244,15 @@ export class Masker {
     }
     const out = this.apply(text, findings, ctx);
     repeats?.set(text, out, findings.map((f) => f.type));
+    return out;
+  }
+
+  /** `apply(text, find(text), ctx)` for a text whose only candidate is the '@' at `at`. */
+  private maskLoneEmail(text: string, at: number, ctx: MaskContext): string {
+    const d = detectEmailAt(text, at, this.detectors);
+    if (d === undefined) return text;
+    const out = text.slice(0, d.start) + this.render(d.type, text.slice(d.start, d.end), ctx) + text.slice(d.end);
+    ctx.count(d.type);
     return out;
   }
 
@@ -362,7 +395,7 @@ export class Masker {
         const before = ctx.total();
         const context = columns.contexts[c];
         masked = typeof cell === 'string' && context === undefined ? this.maskString(cell, ctx, repeats) : this.maskAny(cell, ctx, repeats, context);
-        if (ctx.total() !== before) columns.touched.add(c);
+        if (ctx.total() !== before) columns.touched[c] = true;
       }
       if (out === undefined) {
         if (masked === cell) continue;
@@ -471,12 +504,15 @@ export class Masker {
       if (context?.whole !== undefined) whole.add(c);
       return context;
     });
-    const touched = new Set<number>(whole);
+    const touched = result.columns.map(() => false);
     const columns: RowColumns = { whole: result.columns.map((_, c) => whole.has(c)), contexts, touched };
     const source = result.rows;
     const rows = new Array<readonly unknown[]>(source.length);
     for (let r = 0; r < source.length; r++) rows[r] = this.maskRow(source[r] as readonly unknown[], columns, ctx, repeats);
-    const maskedColumns = [...touched].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
+    // Whole columns count as masked (lineage may name one the result does not have: reported as `#n`).
+    const masked = new Set(whole);
+    for (let c = 0; c < touched.length; c++) if (touched[c] === true) masked.add(c);
+    const maskedColumns = [...masked].sort((a, b) => a - b).map((c) => result.columns[c]?.name ?? `#${c}`);
     return {
       value: { ...result, rows },
       report: { findings: Object.fromEntries(ctx.counts), maskedColumns },
@@ -489,8 +525,8 @@ interface RowColumns {
   /** Per column: hidden whole (a column rule, or SQL lineage from a sensitive column). */
   readonly whole: readonly boolean[];
   readonly contexts: readonly (ColumnContext | undefined)[];
-  /** Columns where something was masked, filled in as rows are masked. */
-  readonly touched: Set<number>;
+  /** Per column: something in it was masked (filled in as rows are masked). */
+  readonly touched: boolean[];
 }
 
 /**

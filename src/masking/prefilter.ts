@@ -26,11 +26,18 @@ interface Quick {
 }
 
 const quick = new Map<number, Quick>();
+// The set asked about last: a result's cells all ask about the same one, and this spares a map lookup per cell.
+let lastMask = -1;
+let lastQuick: Quick | undefined;
 
 function quickFor(mask: number): Quick {
+  if (mask === lastMask && lastQuick !== undefined) return lastQuick;
   // The lookup stays apart from the builder: a closure over `mask` in the same function would make V8
   // allocate its context on every call (every cell of a result), not only when a table is built.
-  return quick.get(mask) ?? buildQuick(mask);
+  const q = quick.get(mask) ?? buildQuick(mask);
+  lastMask = mask;
+  lastQuick = q;
+  return q;
 }
 
 function buildQuick(mask: number): Quick {
@@ -57,6 +64,11 @@ function buildQuick(mask: number): Quick {
   return q;
 }
 
+/** `candidatesIn`: no detector can find anything in the text. */
+export const NO_CANDIDATE = -1;
+/** `candidatesIn`: the text holds a candidate other than one lone '@' (or more than one). */
+export const CANDIDATES = -2;
+
 /**
  * A necessary condition for the scan to find anything: true whenever the candidate search finds a place (and
  * sometimes when it does not), except on a text too short to hold a finding when only digit-run detectors
@@ -65,31 +77,54 @@ function buildQuick(mask: number): Quick {
  * (a result's cells): a false answer means there is nothing to find.
  */
 export function mayMatch(text: string, mask: number): boolean {
+  return candidatesIn(text, mask) !== NO_CANDIDATE;
+}
+
+/**
+ * `mayMatch`, telling one more case apart: the index of the text's '@' when that '@' is its only
+ * candidate (an e-mail address alone in a cell, the commonest finding in a result). Then the prefilter can
+ * match nowhere else either (each of its alternatives implies a candidate of this loop on characters of
+ * its own match, and none of them holds or runs across an '@'), so the scan would run the e-mail detector
+ * at that '@' and nothing else. NO_CANDIDATE: nothing to find; CANDIDATES: anything else.
+ */
+export function candidatesIn(text: string, mask: number): number {
   const q = quickFor(mask);
-  if (q.digitsOnly) return digitRun(text, q.least);
+  if (q.digitsOnly) return digitRun(text, q.least) ? CANDIDATES : NO_CANDIDATE;
   const { table, least, dots: ipv4 } = q;
   let digits = 0;
   let dots = 0;
-  for (let i = 0; i < text.length; i++) {
+  let at = NO_CANDIDATE;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
-    if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return true;
     const f = c < 128 ? (table[c] ?? 0) : 0;
-    if ((f & Q_ANCHOR) !== 0 || ((f & Q_FLAG) !== 0 && text.charCodeAt(i + 1) === 45)) return true;
-    if ((f & Q_CAPITAL) !== 0) {
-      if (capitalMayStart(text, i, c, q.mask)) return true;
+    if (f === 0) {
+      // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
+      if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return CANDIDATES;
+      // Most characters of a value (small letters, most punctuation) start nothing and end any run.
+      digits = 0;
+      dots = 0;
+    } else if ((f & Q_ANCHOR) !== 0) {
+      if (c !== 64 || at !== NO_CANDIDATE) return CANDIDATES;
+      // '@' is in no digit run, IPv4 address or other candidate: what follows starts afresh.
+      at = i;
+      digits = 0;
+      dots = 0;
+    } else if ((f & Q_FLAG) !== 0 && text.charCodeAt(i + 1) === 45) return CANDIDATES;
+    else if ((f & Q_CAPITAL) !== 0) {
+      if (capitalMayStart(text, i, c, q.mask)) return CANDIDATES;
       digits = 0;
       dots = 0;
     } else if ((f & Q_DIGIT) !== 0) {
-      if (++digits >= least && least > 0) return true;
+      if (++digits >= least && least > 0) return CANDIDATES;
     } else if ((f & Q_DOT) !== 0) {
-      if (++dots >= 3 && ipv4 && digits > 0) return true;
+      if (++dots >= 3 && ipv4 && digits > 0) return CANDIDATES;
     } else if ((f & Q_RUN) === 0) {
       digits = 0;
       dots = 0;
     }
   }
-  return false;
+  return at;
 }
 
 /**

@@ -12,8 +12,57 @@ import type { Detection, DetectorName } from './names.js';
 const found = (start: number, end: number, type: DetectorName): Detection => ({ start, end, type });
 
 // ---------- EMAIL (anchor '@') ----------
-const FILE_TLDS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff']);
-const DOMAIN = /(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}/y;
+const FILE_TLDS = ['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'css', 'js', 'ts', 'json', 'pdf', 'txt', 'git', 'bmp', 'tiff'];
+/** The longest of FILE_TLDS: a longer TLD is none of them. */
+const FILE_TLD_MAX = Math.max(...FILE_TLDS.map((t) => t.length));
+
+/**
+ * The letters from `start` to `end` (at most FILE_TLD_MAX) as one number, in lower case, so a TLD is
+ * looked up without copying it out of the text.
+ */
+function tldKey(text: string, start: number, end: number): number {
+  let key = 0;
+  for (let i = start; i < end; i++) key = key * 256 + (text.charCodeAt(i) | 32);
+  return key;
+}
+
+const FILE_TLD_KEYS = new Set(FILE_TLDS.map((t) => tldKey(t, 0, t.length)));
+
+/** A domain: at most this many labels before its TLD, each at most this long; a TLD of 2 to 24 letters. */
+const DOMAIN_LABELS = 8;
+const LABEL_MAX = 63;
+const TLD_MIN = 2;
+const TLD_MAX = 24;
+
+const isAlnumCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isLetterCode = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/**
+ * The end of the domain name that starts at `from`, or -1: one to eight labels (letters, digits and inner
+ * hyphens, 63 at most), each closed by a dot, then a TLD of 2 to 24 letters after the most labels that leave
+ * one (the longest TLD run, cut at 24). What the sticky expression
+ * `(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}` matches, without a match object
+ * per address: a label ends only at a dot, so each is read once, and the TLD after each is tried as it goes.
+ */
+export function domainEnd(text: string, from: number): number {
+  const n = text.length;
+  let best = -1;
+  let p = from;
+  for (let labels = 0; labels < DOMAIN_LABELS; labels++) {
+    let q = p;
+    while (q < n && q - p <= LABEL_MAX) {
+      const c = text.charCodeAt(q);
+      if (!isAlnumCode(c) && c !== 45) break;
+      q++;
+    }
+    if (q === p || q - p > LABEL_MAX || text.charCodeAt(q) !== 46 || !isAlnumCode(text.charCodeAt(p)) || !isAlnumCode(text.charCodeAt(q - 1))) break;
+    p = q + 1;
+    let t = p;
+    while (t < n && t - p < TLD_MAX && isLetterCode(text.charCodeAt(t))) t++;
+    if (t - p >= TLD_MIN) best = t;
+  }
+  return best;
+}
 
 /**
  * Where the last e-mail marker ('@', `%40`, `%2540`) the scan visited ends: a local part never reaches back
@@ -97,15 +146,15 @@ export function encodedEmailAt(text: string, pct: number, memo?: MailMemo): Dete
 /** The address from `start` whose domain starts at `domain`, when the domain is one. */
 function domainAfter(text: string, start: number, domain: number): Detection | undefined {
   if (!is(text, domain, ALNUM)) return undefined;
-  DOMAIN.lastIndex = domain;
-  const m = DOMAIN.exec(text);
-  if (m === null) return undefined;
-  const end = domain + m[0].length;
-  const tld = m[0].slice(m[0].lastIndexOf('.') + 1).toLowerCase();
+  const end = domainEnd(text, domain);
+  if (end < 0) return undefined;
+  // The TLD is letters after a dot.
+  let tld = end;
+  while (isLetterCode(text.charCodeAt(tld - 1))) tld--;
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
-  if (FILE_TLDS.has(tld) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
+  if ((end - tld <= FILE_TLD_MAX && FILE_TLD_KEYS.has(tldKey(text, tld, end))) || (next === 58 && !phraseEnd(text.charCodeAt(end + 1))) || next === 45 || is(text, end, WORD)) return undefined;
   return found(start, end, 'EMAIL');
 }
 

@@ -44,6 +44,12 @@ describe('Masker.maskResult over rows, one loop per row (issue 19)', () => {
     expect(out.report).toEqual({ findings: { SENSITIVE_COLUMN: 2 }, maskedColumns: ['derived', 'customer_ssn'] });
   });
 
+  it('reports masked and whole columns in column order, a whole column with only nulls and one lineage names past the last too (issue 20)', () => {
+    const input = rows(['a', 'b', 'c'], [['4111 1111 1111 1111', 'x', null], ['x', 'ana@example.com', null]]);
+    const out = new Masker({ detectors: ['CREDIT_CARD'], style: 'last4', columns: [] }).maskResult(input, [2, 5]);
+    expect(out.report).toEqual({ findings: { CREDIT_CARD: 1 }, maskedColumns: ['a', 'c', '#5'] });
+  });
+
   it('masks a value by its column name (a password column) and walks JSON cells', () => {
     const input = rows(['password', 'doc'], [['hunter2hunter2', { card: '4111 1111 1111 1111', ok: true }]]);
     const out = new Masker({ detectors: ['CREDIT_CARD', 'PASSWORD'], style: 'redact', columns: [] }).maskResult(input);
