@@ -72,6 +72,28 @@ function lineByLine(masker: EngineMasker, engine: MaskingEngine, log: GeneratedL
   return { bytes, findings, capped: false };
 }
 
+/**
+ * The floor of any JavaScript scanner on this machine: a loop that reads every character of every line and
+ * looks it up in a 128-entry table, nothing else (no detector, no masking). What a scanner in this
+ * language can reach at most on the same lines.
+ */
+const FLOOR_TABLE = new Uint8Array(128).map((_, c) => (c >= 48 && c <= 58 ? 1 : c === 61 || c === 64 ? 2 : 0));
+function bareLoop(log: GeneratedLog, deadline: number): { bytes: number; findings: number; capped: boolean } {
+  let bytes = 0;
+  let anchors = 0;
+  const { lines } = log;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    for (let k = 0; k < line.length; k++) {
+      const c = line.charCodeAt(k);
+      if (c < 128 && FLOOR_TABLE[c] !== 0) anchors++;
+    }
+    bytes += line.length + 1;
+    if ((i & 63) === 63 && performance.now() > deadline) return { bytes, findings: anchors, capped: true };
+  }
+  return { bytes, findings: anchors, capped: false };
+}
+
 /** The whole input as one stream in 64 KiB chunks. */
 function streamed(masker: EngineMasker, engine: MaskingEngine, file: string, deadline: number): { bytes: number; findings: number; capped: boolean } {
   const stream = new engine.MaskingStream(masker);
@@ -162,6 +184,7 @@ export async function maskingBench(
     { name: `sparse request logs, ${megabytes} MB`, make: () => sparseLog(megabytes), target: '≥ 300 MB/s' },
   ];
   const densities: string[] = [];
+  const floors: string[] = [];
   for (const input of textual) {
     const log = input.make();
     const lines = compare(sides, passes, (side, deadline) => lineByLine(side.masker, side.engine, log, deadline), warmLines(log));
@@ -173,6 +196,10 @@ export async function maskingBench(
       const ratio = (rate: (p: Pass) => number): string => (median(stream.passes[side.name].map(rate)) / median(lines.passes[side.name].map(rate))).toFixed(2);
       streamVsLines.push(`${input.name.split(',')[0]}, ${side.name === 'current' ? 'working tree' : `today (${BASELINE_COMMIT})`}: stream/line-by-line ${ratio(mbps)}× by wall time, ${ratio(cpuMbps)}× by CPU time (target ≥ 1)`);
     }
+    const floor: Pass[] = [];
+    bareLoop(log, Number.POSITIVE_INFINITY);
+    for (let pass = 0; pass < passes; pass++) floor.push(timed((deadline) => bareLoop(log, deadline)));
+    floors.push(`${input.name.split(',')[0]}: a bare loop that only reads each character and looks it up in a table (no detector) runs at ${fmt(median(floor.map(cpuMbps)))} MB/s by CPU (passes ${floor.map((f) => fmt(cpuMbps(f))).join(', ')}): the ceiling of any JavaScript scanner on these lines in this run.`);
     if ('planted' in log) {
       const planted = (log as ReturnType<typeof sparseLog>).planted;
       densities.push(`sparse request logs: ${planted.length.toLocaleString('en-US')} planted findings in ${(log.bytes / 1024 / 1024).toFixed(1)} MB, one per ${(log.bytes / planted.length / 1024).toFixed(2)} KB; findings the engines report per KB are in the table (more than planted = false findings, e.g. versions typed as IP addresses).`);
@@ -205,6 +232,7 @@ export async function maskingBench(
     '',
     ...densities,
     ...streamVsLines,
+    ...floors,
     '',
     ...accuracyTable(CURRENT_ENGINE, hasToday && 'engine' in baseline ? baseline.engine : undefined),
   ];
