@@ -145,7 +145,7 @@ export class MaskingStream {
   private cutOf(text: string, off: number, findings: readonly Finding[], header: CsvHeader | null): number {
     const margin = text.length - LINE_MARGIN;
     let cut = Math.max(text.length - this.window, margin > off ? text.lastIndexOf('\n', margin - 1) + 1 : 0);
-    const open = text.lastIndexOf(BEGIN);
+    const open = lastBegin(text, off);
     if (open >= off && text.indexOf(END, open) < 0 && text.length - open <= this.pemHold) cut = Math.min(cut, open);
     for (let previous = -1; previous !== cut; ) {
       previous = cut;
@@ -160,6 +160,13 @@ export class MaskingStream {
     }
     return cut;
   }
+}
+
+/** The last `-----BEGIN ` at or after `from`, or -1 (searched forwards: indexOf skips ahead, lastIndexOf reads every character). */
+function lastBegin(text: string, from: number): number {
+  let last = -1;
+  for (let at = text.indexOf(BEGIN, from); at >= 0; at = text.indexOf(BEGIN, at + BEGIN.length)) last = at;
+  return last;
 }
 
 /**
