@@ -147,10 +147,14 @@ export class MaskingStream {
     let cut = Math.max(text.length - this.window, margin > off ? text.lastIndexOf('\n', margin - 1) + 1 : 0);
     const open = lastBegin(text, off);
     if (open >= off && text.indexOf(END, open) < 0 && text.length - open <= this.pemHold) cut = Math.min(cut, open);
+    // Never cut inside a finding. They are in order and do not overlap, so only the last one that starts
+    // before the cut can hold it, and as the cut only moves back, the findings are walked once from the end.
+    let last = findings.length - 1;
     for (let previous = -1; previous !== cut; ) {
       previous = cut;
-      // Never cut inside a finding (they are in order and do not overlap).
-      for (const f of findings) if (f.start < cut && f.end > cut) cut = f.start;
+      while (last >= 0 && (findings[last] as Finding).start >= cut) last--;
+      const f = findings[last];
+      if (f !== undefined && f.end > cut) cut = f.start;
       if (header !== null) cut = lastRecordStart(text, header, off, cut);
     }
     if (header !== null && cut <= off && text.length - off > this.pemHold) {
