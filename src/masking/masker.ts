@@ -163,13 +163,14 @@ export class Masker {
    * Every finding in `text`, non-overlapping and in order: built-in detectors, the context a CSV header
    * gives its column, and custom detectors. On overlap the earlier, then the longer, wins; equal spans
    * go to built-in types (in `DETECTOR_NAMES` order), then custom ones in policy order. `csv`: the text
-   * continues a CSV stream whose header was read earlier (`csvHeader`), with records from `from` on.
+   * continues a CSV stream whose header was read earlier (`csvHeader`), with records from `from` on;
+   * null: the text is part of a longer text already known not to be CSV (no header is looked for in it).
    */
-  find(text: string, csv?: { readonly header: CsvHeader; readonly from: number }): Finding[] {
+  find(text: string, csv?: { readonly header: CsvHeader; readonly from: number } | null): Finding[] {
     const builtIn = detectWith(text, this.detectors);
     const extra: Finding[] = [];
-    if (csv !== undefined) extra.push(...csvRecordFindings(text, csv.header, csv.from));
-    else if (text.length > 8 && this.csvContext && text.includes('\n')) {
+    if (csv !== undefined && csv !== null) extra.push(...csvRecordFindings(text, csv.header, csv.from));
+    else if (csv === undefined && text.length > 8 && this.csvContext && text.includes('\n')) {
       extra.push(...csvFindings(text, (name) => this.columnContext(name, false)));
     }
     if (this.custom.length > 0) {
