@@ -100,7 +100,7 @@ export function candidatesIn(text: string, mask: number): number {
     const f = c < 128 ? (table[c] ?? 0) : 0;
     if (f === 0) {
       // A digit, space or dash in another Unicode form: the scan folds it (digit detectors only).
-      if (c >= 128 && least > 0 && isFoldable(text.codePointAt(i) ?? c)) return CANDIDATES;
+      if (c >= 128 && (least > 0 || ipv4) && isFoldable(text.codePointAt(i) ?? c)) return CANDIDATES;
       // Most characters of a value (small letters, most punctuation) start nothing and end any run.
       digits = 0;
       dots = 0;

@@ -100,6 +100,20 @@ describe('Masker: digits and separators in other Unicode forms (issue 15)', () =
   });
 });
 
+describe('Masker: addresses written with other digits in result cells (issue 20 review)', () => {
+  it('masks them when IP_ADDRESS is the only digit detector on, alone in a cell or beside an address', () => {
+    const ip = `${fullWidth('192')}.${fullWidth('168')}.${fullWidth('1')}.${fullWidth('1')}`;
+    for (const detectors of [['IP_ADDRESS', 'EMAIL'], ['IP_ADDRESS', 'EMAIL', 'PASSWORD'], ['IP_ADDRESS']]) {
+      const m = masker('last4', detectors);
+      const result: RowsResult = { kind: 'rows', columns: [{ name: 'note', type: 'text' }], rows: [[`ana@example.com ${ip}`], [ip]], rowCount: 2, truncated: false };
+      const rows = (m.maskResult(result).value as RowsResult).rows;
+      // Cell by cell as free text is masked: the same findings.
+      expect(rows).toEqual([[mask(`ana@example.com ${ip}`, m)], [mask(ip, m)]]);
+      expect(JSON.stringify(rows)).not.toContain(fullWidth('168'));
+    }
+  });
+});
+
 describe('Masker: JSON object keys (issue 15)', () => {
   it('masks card numbers that are keys, at any depth, keeping values and clean keys', () => {
     const value = { '4111 1111 1111 1111': 1, name: 'Ana', nested: [{ '5555555555554444': { '378282246310005': true } }] };
