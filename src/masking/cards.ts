@@ -87,6 +87,13 @@ function continuedOtherwise(text: string, groups: readonly Group[], g: number, k
   return joined !== text.charCodeAt((groups[g + 1] as Group).start - 1) || (joined === 32 && text.charCodeAt(last.end) === 45);
 }
 
+/** The digits of groups `g..k`. */
+function digitsOf(text: string, groups: readonly Group[], g: number, k: number): string {
+  let digits = '';
+  for (let j = g; j <= k; j++) digits += text.slice((groups[j] as Group).start, (groups[j] as Group).end);
+  return digits;
+}
+
 /** Finds card numbers in text. Offsets are JS string indices into `text`. */
 export function findCards(text: string): Finding[] {
   const findings: Finding[] = [];
@@ -125,13 +132,33 @@ export function cardsIn(text: string, from: number, to: number, out: { push(find
     }
     let g = 0;
     while (g < groups.length) {
-      let digits = '';
+      // The Luhn sum of groups g..k for every k at once: digit sums and doubled-digit sums by the parity of
+      // each digit's place from the left, so a run of short groups (`4 4 4 …`) costs each digit once per start
+      // instead of a string and a whole check per length.
+      let length = 0;
+      let plainEven = 0;
+      let plainOdd = 0;
+      let doubledEven = 0;
+      let doubledOdd = 0;
       let best = -1;
       for (let k = g; k < groups.length; k++) {
         const group = groups[k] as Group;
-        digits += text.slice(group.start, group.end);
-        if (digits.length > 19) break;
-        if (isCardNumber(digits) && !continuedOtherwise(text, groups, g, k)) best = k;
+        if (length + group.end - group.start > 19) break;
+        for (let p = group.start; p < group.end; p++) {
+          const d = text.charCodeAt(p) - 48;
+          length++;
+          if ((length & 1) === 0) {
+            plainEven += d;
+            doubledEven += d > 4 ? 2 * d - 9 : 2 * d;
+          } else {
+            plainOdd += d;
+            doubledOdd += d > 4 ? 2 * d - 9 : 2 * d;
+          }
+        }
+        if (length < 13) continue;
+        // From the right, the last digit is not doubled: with an even length the odd places are doubled.
+        const sum = (length & 1) === 0 ? plainEven + doubledOdd : plainOdd + doubledEven;
+        if (sum % 10 === 0 && hasCardBrand(digitsOf(text, groups, g, k)) && !continuedOtherwise(text, groups, g, k)) best = k;
       }
       if (best >= 0) {
         out.push({ start: (groups[g] as Group).start, end: (groups[best] as Group).end, type: 'CREDIT_CARD' });
