@@ -141,8 +141,7 @@ export function nextCandidate(text: string, from: number, plan: Plan, runEnd: nu
           if (d >= 48 && d <= 57) {
             digits++;
             last = e;
-          }
-          else if (d === 46) dots++;
+          } else if (d === 46) dots++;
           else if (d === 45) dashes++;
           else if (d !== 32 && d !== 40 && d !== 41 && d !== 43) break;
         }
