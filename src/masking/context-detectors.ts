@@ -472,17 +472,38 @@ function ipv6Shaped(text: string, from: number, to: number): boolean {
 
 const isHexOrColon = (text: string, i: number): boolean => is(text, i, HEX) || text.charCodeAt(i) === 58;
 
+/** How far the IPv6 detector has read: the end of its last window, and the run of hex digits and colons it is in. */
+export interface V6Reach {
+  end: number;
+  runStart?: number;
+  runEnd?: number;
+  /** The run holds a hex digit. */
+  runHex?: boolean;
+}
+
 /**
  * The IPv6 address around the ':' at `colon`, starting at the run's first hex digit (at most 39 hex
  * digits and colons, then an optional `%zone`). Sets `reach.end` to the end of the run so the caller
  * skips the run's other colons.
  */
-export function ipv6At(text: string, colon: number, reach: { end: number }): ContextDetection | undefined {
-  let i = colon;
-  while (i > 0 && colon - i < 40 && isHexOrColon(text, i - 1)) i--;
+export function ipv6At(text: string, colon: number, reach: V6Reach): ContextDetection | undefined {
+  // The whole run of hex digits and colons around the colon, read once for all of its colons (a run of
+  // thousands of ':' would otherwise be read 80 characters per colon).
+  if (reach.runStart === undefined || reach.runEnd === undefined || colon < reach.runStart || colon >= reach.runEnd) {
+    let s = colon;
+    while (s > 0 && isHexOrColon(text, s - 1)) s--;
+    let e = colon;
+    let hex = false;
+    for (; e < text.length && isHexOrColon(text, e); e++) if (text.charCodeAt(e) !== 58) hex = true;
+    for (let k = s; k < colon && !hex; k++) if (text.charCodeAt(k) !== 58) hex = true;
+    reach.runStart = s;
+    reach.runEnd = e;
+    reach.runHex = hex;
+  }
+  // As far back as 40 characters and on for 39, within the run.
+  const i = Math.max(colon - 40, reach.runStart);
   if (i > 0 && is(text, i - 1, WORD)) return undefined;
-  let r = i;
-  while (r - i < 39 && isHexOrColon(text, r)) r++;
+  const r = Math.min(i + 39, reach.runEnd);
   if (r - i < 2) return undefined;
   let end = r;
   if (text.charCodeAt(r) === 37 /* % */) {
@@ -491,7 +512,8 @@ export function ipv6At(text: string, colon: number, reach: { end: number }): Con
     if (z > r + 1) end = z;
   }
   reach.end = end;
-  if (!ipv6Shaped(text, i, r) || is(text, end, WORD) || !isIPv6(text.slice(i, r))) return undefined;
+  // Colons alone are no address.
+  if (reach.runHex !== true || !ipv6Shaped(text, i, r) || is(text, end, WORD) || !isIPv6(text.slice(i, r))) return undefined;
   return { start: i, end, type: 'IP_ADDRESS' };
 }
 
