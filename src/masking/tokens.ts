@@ -446,7 +446,8 @@ export function serviceAccountKeyAt(text: string, sep: number, memo: PemMemo = p
     if (text.charCodeAt(k) === 92) k--; // \"private_key\" inside an escaped JSON string
   }
   const start = k - SA_KEY.length + 1;
-  if (start < 0 || text.slice(start, k + 1).toLowerCase() !== SA_KEY || is(text, start - 1, WORD)) return undefined;
+  // (The name's last letter first: most separators follow another name, and the comparison copies the name.)
+  if (start < 0 || (text.charCodeAt(k) | 32) !== 121 /* y */ || text.slice(start, k + 1).toLowerCase() !== SA_KEY || is(text, start - 1, WORD)) return undefined;
   let v = sep + 1;
   while (v < text.length && v - sep <= 8 && (text.charCodeAt(v) === 32 || text.charCodeAt(v) === 9)) v++;
   if (text.charCodeAt(v) === 92) v++;
