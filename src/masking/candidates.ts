@@ -12,6 +12,7 @@
  * bounded number of times: a digit run is read once ahead from its first digit and then skipped, and
  * every look back is bounded (KEY_NAME_MAX, 8 quotes or spaces).
  */
+import { DIGIT, HEX, is, isCode, isDigitCode, KEY, WORD } from './chars.js';
 import { isFoldable } from './fold.js';
 import { KEY_ENDINGS, KEY_NAME_MAX } from './key-names.js';
 import { BIT, KEYED_BITS as KEYED, leastDigits } from './names.js';
@@ -196,15 +197,13 @@ function bareDate(text: string, i: number, e: number, digits: number, dashes: nu
  * `x12`, `ext`).
  */
 function gluedDigits(text: string, i: number, e: number): boolean {
-  if (isWordCode(text.charCodeAt(i - 1))) return true;
+  if (is(text, i - 1, WORD)) return true;
   const after = text.charCodeAt(e);
   if (!((after >= 65 && after <= 90) || (after >= 97 && after <= 122) || after === 95)) return false;
-  if ((after === 120 || after === 88) && isDigit(text.charCodeAt(e + 1))) return false;
+  if ((after === 120 || after === 88) && is(text, e + 1, DIGIT)) return false;
   return !((after | 32) === 101 && (text.charCodeAt(e + 1) | 32) === 120 && (text.charCodeAt(e + 2) | 32) === 116);
 }
 
-const isWordCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
-const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isSeparator = (c: number): boolean => c === 95 || c === 46 || c === 45; // _ . -
 
 /** ':' that starts `//` or `\/\/` (a URL), `::` or seven groups of an IPv6 address. */
@@ -217,17 +216,16 @@ function colonStarts(text: string, i: number, plan: Plan): boolean {
   let k = i + 1;
   for (let group = 0; group < 6; group++) {
     let hex = 0;
-    while (hex < 4 && isHexCode(text.charCodeAt(k))) {
+    while (hex < 4 && is(text, k, HEX)) {
       hex++;
       k++;
     }
     if (hex === 0 || text.charCodeAt(k) !== 58) return false;
     k++;
   }
-  return isHexCode(text.charCodeAt(k));
+  return is(text, k, HEX);
 }
 
-const isHexCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 /** '-' that starts `--name` (a flag naming a secret), `-----BEGIN `, or ends `xoxb-`, `xapp-`, `glpat-`. */
 function dashStarts(text: string, i: number, plan: Plan): boolean {
@@ -248,18 +246,17 @@ function dashStarts(text: string, i: number, plan: Plan): boolean {
 /** `--name` at `i`, not glued to a word, whose name ends like a secret's and is followed by a space, a tab or '"'. */
 function flagNamesSecret(text: string, i: number): boolean {
   const before = text.charCodeAt(i - 1);
-  if (isWordCode(before) || before === 46 || before === 45) return false;
+  if (isCode(before, WORD) || before === 46 || before === 45) return false;
   // The name with its dashes, read as far as the scanner reads one (KEY_NAME_MAX characters).
   let e = i;
   const limit = Math.min(text.length, i + KEY_NAME_MAX);
-  while (e < limit && isKeyCode(text.charCodeAt(e))) e++;
-  if (e === limit && e < text.length && isKeyCode(text.charCodeAt(e))) return false;
+  while (e < limit && is(text, e, KEY)) e++;
+  if (e === limit && e < text.length && is(text, e, KEY)) return false;
   const after = text.charCodeAt(e);
   if (after !== 32 && after !== 9 && after !== 34) return false;
   return nameEndsLikeSecret(text, e, 2);
 }
 
-const isKeyCode = (c: number): boolean => isWordCode(c) || c === 46 || c === 45;
 
 /** '_' that ends `gh?_`, `sk_`, `rk_`, `whsec_`, `github_` or `npm_`. */
 function underscoreStarts(text: string, i: number, plan: Plan): boolean {
@@ -279,7 +276,7 @@ function underscoreStarts(text: string, i: number, plan: Plan): boolean {
 function ibanBefore(text: string, i: number): boolean {
   const a = text.charCodeAt(i - 2);
   const b = text.charCodeAt(i - 1);
-  return a >= 65 && a <= 90 && b >= 65 && b <= 90 && isDigit(text.charCodeAt(i + 1)) && !isWordCode(text.charCodeAt(i - 3));
+  return a >= 65 && a <= 90 && b >= 65 && b <= 90 && is(text, i + 1, DIGIT) && !is(text, i - 3, WORD);
 }
 
 /** A capital that starts `AKIA`/`ASIA`/`ABIA`/`ACCA`/`AIza`, `Bearer `, `Basic `, `Token `, or the `J` of `eyJ`. */
@@ -287,7 +284,7 @@ function capitalStarts(text: string, i: number, c: number, plan: Plan): boolean 
   const next = text.charCodeAt(i + 1);
   switch (c) {
     case 65: // A
-      return plan.cloud && !isWordCode(text.charCodeAt(i - 1)) && (text.startsWith('KIA', i + 1) || text.startsWith('SIA', i + 1) || text.startsWith('BIA', i + 1) || text.startsWith('CCA', i + 1) || text.startsWith('Iza', i + 1));
+      return plan.cloud && !is(text, i - 1, WORD) && (text.startsWith('KIA', i + 1) || text.startsWith('SIA', i + 1) || text.startsWith('BIA', i + 1) || text.startsWith('CCA', i + 1) || text.startsWith('Iza', i + 1));
     case 66: // B
       return plan.auth && (text.startsWith('earer', i + 1) || text.startsWith('asic', i + 1)) && spaceOrTab(text.charCodeAt(i + (next === 101 ? 6 : 5)));
     case 84: // T
@@ -333,10 +330,10 @@ function endingBefore(text: string, end: number, keys: number): boolean {
   const code = text.charCodeAt(end - 1);
   const last = code | 32;
   if (keys === 1) return last === 121 && endsWithWord(text, end, 'key');
-  if (isDigit(code)) {
+  if (isDigitCode(code)) {
     if (keys !== 2) return false;
     let k = end - 1;
-    while (isDigit(text.charCodeAt(k - 1)) && end - k < 3) k--;
+    while (is(text, k - 1, DIGIT) && end - k < 3) k--;
     return (text.charCodeAt(k - 1) | 32) === 100 && (endsWithWord(text, k, 'password') || endsWithWord(text, k, 'passwd'));
   }
   const words = last < 128 ? BY_LAST[last] : undefined;
@@ -358,10 +355,10 @@ function endingBefore(text: string, end: number, keys: number): boolean {
 function nameEndsLikeSecret(text: string, end: number, keys: number): boolean {
   if (end <= 0) return false;
   if (endingBefore(text, end, keys)) return true;
-  if (isDigit(text.charCodeAt(end - 1))) {
+  if (is(text, end - 1, DIGIT)) {
     // One to three digits after `v`/`V` (perhaps after a separator) or after a separator.
     let k = end - 1;
-    while (isDigit(text.charCodeAt(k - 1)) && end - k < 3) k--;
+    while (is(text, k - 1, DIGIT) && end - k < 3) k--;
     const b = text.charCodeAt(k - 1);
     if (b === 118 || b === 86) return endingBefore(text, k - 1, keys) || (isSeparator(text.charCodeAt(k - 2)) && endingBefore(text, k - 2, keys));
     return isSeparator(b) && endingBefore(text, k - 1, keys);

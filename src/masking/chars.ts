@@ -7,6 +7,7 @@ export const HEX = 8; // [0-9A-Fa-f]
 export const LOCAL = 16; // e-mail local part: [A-Za-z0-9._%+-]
 export const KEY = 32; // key names: [A-Za-z0-9_.-]
 export const ALNUM = 64; // [A-Za-z0-9]
+export const LETTER = 128; // [A-Za-z]
 
 const TABLE = new Uint8Array(128);
 function add(flag: number, chars: string): void {
@@ -22,10 +23,15 @@ add(HEX, `${digits}ABCDEFabcdef`);
 add(LOCAL, `${digits}${upper}${lower}._%+-`);
 add(KEY, `${digits}${upper}${lower}_.-`);
 add(ALNUM, `${digits}${upper}${lower}`);
+add(LETTER, `${upper}${lower}`);
 
 /** Whether the character at `i` is in class `flag`; false outside the string and for non-ASCII. */
 export function is(text: string, i: number, flag: number): boolean {
-  const c = text.charCodeAt(i); // NaN outside the string
+  return isCode(text.charCodeAt(i), flag); // NaN outside the string
+}
+
+/** Whether the char code `c` is in class `flag`; false for NaN (outside a string) and for non-ASCII. */
+export function isCode(c: number, flag: number): boolean {
   return c < 128 && ((TABLE[c] ?? 0) & flag) !== 0;
 }
 

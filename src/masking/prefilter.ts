@@ -82,10 +82,10 @@ export function mayMatch(text: string, mask: number): boolean {
 
 /**
  * `mayMatch`, telling one more case apart: the index of the text's '@' when that '@' is its only
- * candidate (an e-mail address alone in a cell, the commonest finding in a result). Then the prefilter can
- * match nowhere else either (each of its alternatives implies a candidate of this loop on characters of
- * its own match, and none of them holds or runs across an '@'), so the scan would run the e-mail detector
- * at that '@' and nothing else. NO_CANDIDATE: nothing to find; CANDIDATES: anything else.
+ * candidate (an e-mail address alone in a cell, the commonest finding in a result). Then the candidate
+ * search stops nowhere else either (each of its conditions implies a candidate of this loop on the
+ * characters it reads, and none of them holds or runs across an '@'), so the scan would run the e-mail
+ * detector at that '@' and nothing else. NO_CANDIDATE: nothing to find; CANDIDATES: anything else.
  */
 export function candidatesIn(text: string, mask: number): number {
   const q = quickFor(mask);

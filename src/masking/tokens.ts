@@ -6,7 +6,7 @@
  * thing it matches, so no input makes them backtrack over long runs.
  */
 import { crc32 } from 'node:zlib';
-import { ALNUM, DIGIT, is, LOCAL, UPPER, WORD } from './chars.js';
+import { ALNUM, DIGIT, is, isCode, LETTER, LOCAL, UPPER, WORD } from './chars.js';
 import type { Detection, DetectorName } from './names.js';
 
 const found = (start: number, end: number, type: DetectorName): Detection => ({ start, end, type });
@@ -34,8 +34,6 @@ const LABEL_MAX = 63;
 const TLD_MIN = 2;
 const TLD_MAX = 24;
 
-const isAlnumCode = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-const isLetterCode = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
 /**
  * The end of the domain name that starts at `from`, or -1: one to eight labels (letters, digits and inner
@@ -52,13 +50,13 @@ export function domainEnd(text: string, from: number): number {
     let q = p;
     while (q < n && q - p <= LABEL_MAX) {
       const c = text.charCodeAt(q);
-      if (!isAlnumCode(c) && c !== 45) break;
+      if (!isCode(c, ALNUM) && c !== 45) break;
       q++;
     }
-    if (q === p || q - p > LABEL_MAX || text.charCodeAt(q) !== 46 || !isAlnumCode(text.charCodeAt(p)) || !isAlnumCode(text.charCodeAt(q - 1))) break;
+    if (q === p || q - p > LABEL_MAX || text.charCodeAt(q) !== 46 || !is(text, p, ALNUM) || !is(text, q - 1, ALNUM)) break;
     p = q + 1;
     let t = p;
-    while (t < n && t - p < TLD_MAX && isLetterCode(text.charCodeAt(t))) t++;
+    while (t < n && t - p < TLD_MAX && is(text, t, LETTER)) t++;
     if (t - p >= TLD_MIN) best = t;
   }
   return best;
@@ -150,7 +148,7 @@ function domainAfter(text: string, start: number, domain: number): Detection | u
   if (end < 0) return undefined;
   // The TLD is letters after a dot.
   let tld = end;
-  while (isLetterCode(text.charCodeAt(tld - 1))) tld--;
+  while (is(text, tld - 1, LETTER)) tld--;
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
