@@ -47,16 +47,21 @@ export function domainEnd(text: string, from: number): number {
   let best = -1;
   let p = from;
   for (let labels = 0; labels < DOMAIN_LABELS; labels++) {
+    // Reads stay inside the text: a read past its end makes V8 recompile this loop for that case.
+    const labelStop = Math.min(n, p + LABEL_MAX + 1);
     let q = p;
-    while (q < n && q - p <= LABEL_MAX) {
-      const c = text.charCodeAt(q);
-      if (!isCode(c, ALNUM) && c !== 45) break;
+    let c = 0;
+    while (q < labelStop) {
+      c = text.charCodeAt(q);
+      if (c !== 45 && !isCode(c, ALNUM)) break;
       q++;
     }
-    if (q === p || q - p > LABEL_MAX || text.charCodeAt(q) !== 46 || !is(text, p, ALNUM) || !is(text, q - 1, ALNUM)) break;
+    // No dot after it (the text or the 63 characters ran out first), empty, or a hyphen at either end.
+    if (q === labelStop || q === p || c !== 46 || text.charCodeAt(p) === 45 || text.charCodeAt(q - 1) === 45) break;
     p = q + 1;
+    const tldStop = Math.min(n, p + TLD_MAX);
     let t = p;
-    while (t < n && t - p < TLD_MAX && is(text, t, LETTER)) t++;
+    while (t < tldStop && isCode(text.charCodeAt(t), LETTER)) t++;
     if (t - p >= TLD_MIN) best = t;
   }
   return best;
@@ -88,8 +93,14 @@ const localChar = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c 
 function localStart(text: string, end: number, from: number): number {
   let s = end;
   const stop = Math.max(from, end - LOCAL_REACH);
-  while (s > stop && is(text, s - 1, LOCAL)) s--;
-  for (let k = s; k < end; ) {
+  let percent = false;
+  for (; s > stop; s--) {
+    const c = text.charCodeAt(s - 1);
+    if (!isCode(c, LOCAL)) break;
+    if (c === 37) percent = true;
+  }
+  // Most local parts hold no escape to read.
+  for (let k = percent ? s : end; k < end; ) {
     if (text.charCodeAt(k) !== 37) {
       k++;
       continue;
@@ -143,12 +154,13 @@ export function encodedEmailAt(text: string, pct: number, memo?: MailMemo): Dete
 
 /** The address from `start` whose domain starts at `domain`, when the domain is one. */
 function domainAfter(text: string, start: number, domain: number): Detection | undefined {
-  if (!is(text, domain, ALNUM)) return undefined;
+  if (domain >= text.length || !isCode(text.charCodeAt(domain), ALNUM)) return undefined;
   const end = domainEnd(text, domain);
   if (end < 0) return undefined;
   // The TLD is letters after a dot.
   let tld = end;
-  while (is(text, tld - 1, LETTER)) tld--;
+  while (isCode(text.charCodeAt(tld - 1), LETTER)) tld--;
+  if (end === text.length) return end - tld <= FILE_TLD_MAX && FILE_TLD_KEYS.has(tldKey(text, tld, end)) ? undefined : found(start, end, 'EMAIL');
   const next = text.charCodeAt(end);
   // icon@2x.png, git@github.com:org/repo.git, user@host.internal-ish identifiers glued to more text; a
   // colon that ends a phrase ("for customer ana@example.com: timeout") leaves an email an email.
