@@ -71,14 +71,36 @@ interface Seen {
  */
 class Repeats {
   private readonly seen = new Map<string, Seen>();
+  /**
+   * The cache line in use (a result's column, set per cell) and what each line last held: a column mostly
+   * repeats the value of the row before (a status, a date, the same card), and comparing with it costs less
+   * than hashing the string for the map. Any text may use any line: a hit is the same text either way.
+   */
+  line = 0;
+  private readonly lastText: (string | undefined)[] = [];
+  private readonly lastSeen: (Seen | undefined)[] = [];
 
   // Short strings scan faster than they hash; long ones rarely repeat.
   get(text: string): Seen | undefined {
-    return text.length < 8 || text.length > 256 ? undefined : this.seen.get(text);
+    if (text.length < 8 || text.length > 256) return undefined;
+    const line = this.line;
+    if (this.lastText[line] === text) return this.lastSeen[line];
+    const seen = this.seen.get(text);
+    if (seen !== undefined) this.remember(text, seen);
+    return seen;
   }
 
   set(text: string, masked: string, types: readonly string[]): void {
-    if (text.length >= 8 && text.length <= 256 && this.seen.size < 20_000) this.seen.set(text, { masked, types });
+    if (text.length < 8 || text.length > 256) return;
+    const seen = { masked, types };
+    if (this.seen.size < 20_000) this.seen.set(text, seen);
+    this.remember(text, seen);
+  }
+
+  private remember(text: string, seen: Seen): void {
+    if (this.line >= 64) return;
+    this.lastText[this.line] = text;
+    this.lastSeen[this.line] = seen;
   }
 }
 
@@ -214,10 +236,11 @@ export class Masker {
    * the only place a built-in detector could find something (see `candidatesIn`), or CANDIDATES.
    */
   private candidates(text: string): number {
-    if (this.custom.length > 0 || (text.length > 8 && this.csvContext && text.includes('\n'))) return CANDIDATES;
+    if (this.custom.length > 0) return CANDIDATES;
+    // Short values: a looser loop costs less than the candidate search, and finds a line break too.
+    if (text.length < 256 && (this.plan.any || this.csvContext)) return text.length < 3 ? NO_CANDIDATE : candidatesIn(text, this.detectors, this.csvContext);
+    if (text.length > 8 && this.csvContext && text.includes('\n')) return CANDIDATES;
     if (!this.plan.any || text.length < 3) return NO_CANDIDATE;
-    // Short values: a looser loop costs less than the candidate search.
-    if (text.length < 256) return candidatesIn(text, this.detectors);
     return nextCandidate(text, 0, this.plan, 0) < text.length ? CANDIDATES : NO_CANDIDATE;
   }
 
@@ -395,6 +418,7 @@ export class Masker {
       else {
         const before = ctx.total();
         const context = columns.contexts[c];
+        repeats.line = c;
         masked = typeof cell === 'string' && context === undefined ? this.maskString(cell, ctx, repeats) : this.maskAny(cell, ctx, repeats, context);
         if (ctx.total() !== before) columns.touched[c] = true;
       }

@@ -27,20 +27,21 @@ interface Quick {
 
 const quick = new Map<number, Quick>();
 // The set asked about last: a result's cells all ask about the same one, and this spares a map lookup per cell.
-let lastMask = -1;
+let lastKey = -1;
 let lastQuick: Quick | undefined;
 
-function quickFor(mask: number): Quick {
-  if (mask === lastMask && lastQuick !== undefined) return lastQuick;
+function quickFor(mask: number, newlines: boolean): Quick {
+  const key = mask * 2 + (newlines ? 1 : 0);
+  if (key === lastKey && lastQuick !== undefined) return lastQuick;
   // The lookup stays apart from the builder: a closure over `mask` in the same function would make V8
   // allocate its context on every call (every cell of a result), not only when a table is built.
-  const q = quick.get(mask) ?? buildQuick(mask);
-  lastMask = mask;
+  const q = quick.get(key) ?? buildQuick(mask, newlines, key);
+  lastKey = key;
   lastQuick = q;
   return q;
 }
 
-function buildQuick(mask: number): Quick {
+function buildQuick(mask: number, newlines: boolean, key: number): Quick {
   const on = (bits: number): boolean => (mask & bits) !== 0;
   const table = new Uint8Array(128);
   const set = (chars: string, flag: number): void => {
@@ -56,11 +57,13 @@ function buildQuick(mask: number): Quick {
   if (on(BIT.PRIVATE_KEY | BIT.SLACK_TOKEN | BIT.GENERIC_API_KEY)) set('-', Q_ANCHOR);
   if (on(BIT.GITHUB_TOKEN | BIT.STRIPE_KEY | BIT.GENERIC_API_KEY)) set('_', Q_ANCHOR);
   if (on(BIT.IBAN | BIT.AWS_ACCESS_KEY | BIT.GCP_API_KEY | BIT.GENERIC_API_KEY | BIT.JWT)) set('ABCDEFGHIJKLMNOPQRSTUVWXYZ', Q_CAPITAL);
+  // A line break makes the text possible CSV, which a header can give context (see `candidatesIn`).
+  if (newlines) set('\n', Q_ANCHOR);
   const least = leastDigits(mask);
   // No anchor character and no capital: what is left of the loop below is the digit run (see digitRun).
   const digitsOnly = least > 0 && !on(BIT.IP_ADDRESS) && table.every((f) => (f & (Q_ANCHOR | Q_CAPITAL | Q_FLAG)) === 0);
   const q = { table, least, dots: on(BIT.IP_ADDRESS), mask, digitsOnly };
-  quick.set(mask, q);
+  quick.set(key, q);
   return q;
 }
 
@@ -77,7 +80,7 @@ export const CANDIDATES = -2;
  * (a result's cells): a false answer means there is nothing to find.
  */
 export function mayMatch(text: string, mask: number): boolean {
-  return candidatesIn(text, mask) !== NO_CANDIDATE;
+  return candidatesIn(text, mask, false) !== NO_CANDIDATE;
 }
 
 /**
@@ -86,9 +89,11 @@ export function mayMatch(text: string, mask: number): boolean {
  * search stops nowhere else either (each of its conditions implies a candidate of this loop on the
  * characters it reads, and none of them holds or runs across an '@'), so the scan would run the e-mail
  * detector at that '@' and nothing else. NO_CANDIDATE: nothing to find; CANDIDATES: anything else.
+ * `newlines`: a line break is a candidate too (the masker reads a text with one as possible CSV, whose
+ * header can give its columns context), found in the same loop rather than by a second pass.
  */
-export function candidatesIn(text: string, mask: number): number {
-  const q = quickFor(mask);
+export function candidatesIn(text: string, mask: number, newlines: boolean): number {
+  const q = quickFor(mask, newlines);
   if (q.digitsOnly) return digitRun(text, q.least) ? CANDIDATES : NO_CANDIDATE;
   const { table, least, dots: ipv4 } = q;
   let digits = 0;

@@ -47,7 +47,7 @@ describe('candidatesIn and detectEmailAt (issue 20)', () => {
       let lone = 0;
       let found = 0;
       for (const text of cells) {
-        const at = candidatesIn(text, mask);
+        const at = candidatesIn(text, mask, false);
         // The boolean answer is unchanged by telling the lone '@' apart.
         if (mayMatch(text, mask) !== (at !== NO_CANDIDATE)) expect({ text, names, at, mayMatch: mayMatch(text, mask) }).toBe(null);
         const full = detectWith(text, mask).map(key);
@@ -69,16 +69,20 @@ describe('candidatesIn and detectEmailAt (issue 20)', () => {
 
   it('tells a lone "@" from other candidates', () => {
     const ALL = maskOf(DETECTOR_NAMES);
-    expect(candidatesIn('c42@example.com', ALL)).toBe(3);
-    expect(candidatesIn('Customer 42', ALL)).toBe(NO_CANDIDATE);
-    expect(candidatesIn('ana@example.com, ben@example.com', ALL)).toBe(CANDIDATES);
-    expect(candidatesIn('ana%40example.com', ALL)).toBe(CANDIDATES);
-    expect(candidatesIn('user:pw@example.com', ALL)).toBe(CANDIDATES);
-    expect(candidatesIn('4111111@example.com', ALL)).toBe(CANDIDATES);
-    expect(candidatesIn('10.1.2.3@example.com', ALL)).toBe(CANDIDATES);
+    expect(candidatesIn('c42@example.com', ALL, false)).toBe(3);
+    expect(candidatesIn('Customer 42', ALL, false)).toBe(NO_CANDIDATE);
+    expect(candidatesIn('ana@example.com, ben@example.com', ALL, false)).toBe(CANDIDATES);
+    expect(candidatesIn('ana%40example.com', ALL, false)).toBe(CANDIDATES);
+    expect(candidatesIn('user:pw@example.com', ALL, false)).toBe(CANDIDATES);
+    expect(candidatesIn('4111111@example.com', ALL, false)).toBe(CANDIDATES);
+    expect(candidatesIn('10.1.2.3@example.com', ALL, false)).toBe(CANDIDATES);
     // Digits on both sides of an '@' are two runs, not one.
-    expect(candidatesIn('4111@111', ALL)).toBe(4);
-    expect(candidatesIn('ana@example.com', BIT.CREDIT_CARD)).toBe(NO_CANDIDATE);
+    expect(candidatesIn('4111@111', ALL, false)).toBe(4);
+    expect(candidatesIn('ana@example.com', BIT.CREDIT_CARD, false)).toBe(NO_CANDIDATE);
+    // A line break is a candidate when asked for (text that may be CSV), in the same loop.
+    expect(candidatesIn('name\nana@example.com', ALL, true)).toBe(CANDIDATES);
+    expect(candidatesIn('name\nana@example.com', ALL, false)).toBe(8);
+    expect(candidatesIn('paid\nlate', BIT.CREDIT_CARD, true)).toBe(CANDIDATES);
   });
 });
 
@@ -146,6 +150,17 @@ describe('Masker.maskResult with lone addresses (issue 20)', () => {
         expect(out.report.maskedColumns).toEqual(['a', 'b', 'c', 'd'].filter((c) => touched.has(c)));
         expect(masked).toBeGreaterThan(2000);
       }
+    }
+  });
+
+  it('reads a short cell holding CSV text with its header, whatever else the cell holds', () => {
+    // The line break is what sends the cell to the full scan (found in the cells' loop, not by a second pass).
+    for (const names of [['PASSWORD'], ['PASSWORD', 'EMAIL'], ['CREDIT_CARD', 'PASSWORD']] as const) {
+      const masker = new Masker({ detectors: [...names], style: 'last4', columns: [] });
+      const rows = [['user,password\nana,Tr0ub4dor&3'], ['id,password\n7,S3cr3t-v4lue'], ['a,b\n1,2']];
+      const out = masker.maskResult({ kind: 'rows', columns: [{ name: 'notes', type: 'text' }], rows, rowCount: 3, truncated: false });
+      expect((out.value as RowsResult).rows).toEqual([['user,password\nana,[PASSWORD_1]'], ['id,password\n7,[PASSWORD_2]'], ['a,b\n1,2']]);
+      expect(out.report.findings).toEqual({ PASSWORD: 2 });
     }
   });
 });
