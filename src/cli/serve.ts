@@ -15,7 +15,7 @@ import type { ServeOptions } from './commands.js';
 import type { CliContext } from './context.js';
 import { UsageError } from '../usage-error.js';
 
-type ServeFlags = ReturnType<typeof parseArgs<{ options: ServeOptions; strict: true; allowPositionals: true }>>['values'];
+export type ServeFlags = ReturnType<typeof parseArgs<{ options: ServeOptions; strict: true; allowPositionals: true }>>['values'];
 
 function toInt(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -32,7 +32,8 @@ function optionalInts(flags: ServeFlags, names: Record<string, keyof ServeFlags>
   return out;
 }
 
-function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string }, overrides: Partial<ServeConfig> = {}): ServeConfig {
+/** The settings `serve` runs with, from its parsed flags (every value checked by the config schema). */
+export function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string }, overrides: Partial<ServeConfig> = {}): ServeConfig {
   if (flags.stdio === true && flags.http === true) throw new UsageError('choose one transport: --stdio or --http', 'serve');
   const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
   if (transport === undefined) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');

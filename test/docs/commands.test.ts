@@ -29,6 +29,7 @@ const ALLOWED: readonly { readonly pattern: RegExp; readonly reason: string }[] 
   { pattern: /^gcloud |^while true; do gcloud /, reason: 'gcloud and a Google account are not available; tokens here come from a local OIDC issuer' },
   { pattern: /^claude mcp add --transport http /, reason: 'Claude Code is not installed; the same URL and header are exercised by the HTTP client configs' },
   { pattern: /^airlock audit reveal /, reason: 'needs an audit compliance key (test/integration/audit-compliance.test.ts covers reveal)' },
+  { pattern: /^kubectl |^openssl rand -base64 32 \| gcloud /, reason: 'no Kubernetes cluster or Google account here; test/unit/deploy/ and test/e2e/deploy-image.test.ts check the files these commands use' },
 ];
 
 /** Commands that succeed with a non-zero exit status by design, and what their output must show. */

@@ -258,16 +258,22 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     return undefined;
   };
   let port = options.port;
-  /** Host header values we answer to: `name:port` for loopback names, the bound host and --allowed-host. */
+  /**
+   * Host header values we answer to: `name:port` for loopback names, the bound host and --allowed-host. An
+   * --allowed-host given without a port also matches the bare name: behind a load balancer or TLS proxy
+   * (Cloud Run, an ingress) clients reach the default port of https, and send the Host header without one.
+   */
   const allowedHostValues = (): Set<string> => {
     const bracket = (name: string): string => (name.includes(':') && !name.startsWith('[') ? `[${name}]` : name);
+    const hasPort = (name: string): boolean => /^[^:[\]]+:\d+$|^\[[^\]]+\]:\d+$/.test(name);
     const names = ['127.0.0.1', 'localhost', '[::1]', ...options.allowedHosts];
     if (!LOOPBACK.has(options.host) && options.host !== '0.0.0.0' && options.host !== '::') names.push(options.host);
     const values = new Set<string>();
     for (const name of names.map((n) => n.toLowerCase())) {
       values.add(`${bracket(name)}:${port}`);
-      if (/^[^:[\]]+:\d+$|^\[[^\]]+\]:\d+$/.test(name)) values.add(name);
+      if (hasPort(name)) values.add(name);
     }
+    for (const name of options.allowedHosts.map((n) => n.toLowerCase())) if (!hasPort(name)) values.add(bracket(name));
     return values;
   };
   let hostValues = new Set<string>();
