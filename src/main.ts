@@ -249,7 +249,7 @@ class Owned {
  * Starts airlock with validated settings. Each capability is created by its own factory, which checks its
  * settings and owns its resources; this function only says what is made from what, in order.
  */
-export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
+export async function startAirlock(config: ServeConfig, log: Logger = createLogger({ level: config.logLevel, format: config.logFormat })): Promise<RunningAirlock> {
   const env: Record<string, string | undefined> = { ...process.env };
   const owned = new Owned(log);
   try {
