@@ -32,7 +32,7 @@ describe('createLogger (issue 21)', () => {
     log('info', 'call query_sql: ok', { auditId: 'a-2', tool: 'query_sql' });
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z airlock DEBUG catalog for "shop" unavailable\n$/);
     expect(lines[1]).toMatch(/^\S+Z airlock INFO call query_sql: ok auditId=a-2 tool=query_sql\n$/);
-    expect(() => JSON.parse(lines[1] ?? '')).toThrow();
+    expect(() => JSON.parse(lines[1] ?? '') as unknown).toThrow();
   });
 
   it('throws TypeError when the level or format is not one it knows', () => {
