@@ -32,6 +32,12 @@ export const serveConfigSchema = once(() =>
     allowedHosts: z.array(z.string().min(1)),
     allowedOrigins: z.array(z.string().url()),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']),
+    /** `json`: one JSON object a line (for log collectors); `pretty`: text for people. */
+    logFormat: z.enum(['json', 'pretty']).default('json'),
+    /** Serve `GET /metrics` on a listener of its own at this port (both transports); absent: no such listener. */
+    metricsPort: z.int().min(0).max(65_535).optional(),
+    /** The metrics listener's bind address. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
     /** Calls one principal runs at once (the rest wait in its queue). */
     maxConcurrentCalls: z.int().min(1).max(1000).default(4),
     /** Calls of one principal that may wait for a slot; more are refused at once with TOO_MANY_CALLS. */
@@ -208,6 +214,9 @@ export async function loadRuntimeFile(path: string): Promise<RuntimeFile> {
   throw new ConfigError(`invalid config:\n${lines.join('\n')}`);
 }
 
+/** The environment variable that sets `--log-format` when the flag is not given. */
+export const LOG_FORMAT_ENV = 'AIRLOCK_LOG_FORMAT';
+
 /** The optional resource bounds of `serve`: setting → the flag that sets it (a whole number each). */
 export const LIMIT_FLAGS = {
   maxConcurrentCalls: 'max-concurrent-calls',
@@ -234,6 +243,9 @@ function flagName(key: string): string {
     allowedHosts: 'allowed-host',
     allowedOrigins: 'allowed-origin',
     logLevel: 'log-level',
+    logFormat: `log-format (or ${LOG_FORMAT_ENV})`,
+    metricsPort: 'metrics-port',
+    metricsHost: 'metrics-host',
     ...LIMIT_FLAGS,
   };
   return map[key] ?? key;

@@ -37,6 +37,10 @@ import type { SqlConnector } from './connectors/types.js';
 import type { ApprovalSummary, CallerView, ToolDeps } from './tool.js';
 import type { ApprovalService } from './approval/service.js';
 import { VERSION } from './version.js';
+import { NO_TELEMETRY } from './telemetry.js';
+import { timedAuditSink } from './audit/timed.js';
+import type { ServedMetrics } from './metrics/serve.js';
+import type { OpenAudit } from './audit/open.js';
 
 /** Who may approve in the demo's console (dev sign-in): a DBA, as the demo policy's write rule asks. */
 const DEMO_APPROVERS = [{ sub: 'dba@example.com', email: 'dba@example.com', groups: ['dba'] }] as const;
@@ -249,7 +253,7 @@ class Owned {
  * Starts airlock with validated settings. Each capability is created by its own factory, which checks its
  * settings and owns its resources; this function only says what is made from what, in order.
  */
-export async function startAirlock(config: ServeConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAirlock> {
+export async function startAirlock(config: ServeConfig, log: Logger = createLogger({ level: config.logLevel, format: config.logFormat })): Promise<RunningAirlock> {
   const env: Record<string, string | undefined> = { ...process.env };
   const owned = new Owned(log);
   try {
@@ -257,7 +261,12 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const registry = new ToolRegistry(ALL_TOOLS);
     const policies = owned.add(await watchPolicy(config.policyPath, registry, log));
     const policy = (): Policy => policies.current();
-    const audit = owned.add(await openAudit({ config: runtime.audit, dir: config.auditDir, segmentBytes: config.auditSegmentBytes, fsync: config.auditFsync, env, log }));
+    const opened = owned.add(await openAudit({ config: runtime.audit, dir: config.auditDir, segmentBytes: config.auditSegmentBytes, fsync: config.auditFsync, env, log }));
+    // The approvals gauge reads the store once approvals exist (they are created below, with the telemetry).
+    const late: { approvals?: Approvals } = {};
+    const metrics = await openMetrics(config, env, { audit: opened, approvals: () => late.approvals, log, owned });
+    const telemetry = metrics?.telemetry ?? NO_TELEMETRY;
+    const audit = { ...opened, sink: metrics === undefined ? opened.sink : timedAuditSink(opened.sink, telemetry) };
     // HTTP serves many clients at once: it starts ready. stdio answers `initialize` first (see serveTransport).
     if (config.transport === 'http') await sqlParser();
     const databases = owned.add(await openDatabases({ demo: config.demo, policy, env, log }));
@@ -267,7 +276,8 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
     const impersonation = await downstreamImpersonation(policy(), log);
     const clock = { now: () => Date.now() };
     const callers = await identifyCallers({ transport: config.transport, identity: runtime.identity, devIdentity: config.devIdentity, tokenFile: config.tokenFile, env, log });
-    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config), served: config.transport === 'http' || runtime.approvals?.listen !== undefined }));
+    const approvals = owned.add(await createApprovals(runtime.approvals, { auditDir: runtime.audit?.postgres === undefined ? config.auditDir : undefined, env, audit: audit.sink, clock, log, ...optional({ verifier: callers.verifier }), ...demoApprovers(config), served: config.transport === 'http' || runtime.approvals?.listen !== undefined, ...optional({ telemetry: metrics?.telemetry }) }));
+    late.approvals = approvals;
     log('info', `approvals: requests kept in ${approvals.description}; calls wait up to ${approvals.waitMs / 1000} s in place`);
     const deps = toolDeps(policy, databases.sql, databases.sql, registry, log, approvals.service, { storage, logging });
     const stopping = new AbortController();
@@ -284,16 +294,35 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         concurrency: { maxConcurrent: config.maxConcurrentCalls, maxQueued: config.callQueue, queueWaitMs: config.callQueueMs },
         auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
         approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id), stopping: stopping.signal },
+        log,
+        ...optional({ telemetry: metrics?.telemetry }),
       }),
       stopping,
     );
     const running = { policy, reloadPolicy: () => policies.reload(), auditDir: config.auditDir, ...optional({ databaseUrl: databases.databaseUrl }), close: () => owned.close() };
-    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned, sql: databases.sql });
+    const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned, sql: databases.sql, metrics });
     return { ...running, ...served };
   } catch (error) {
     await owned.close();
     throw error;
   }
+}
+
+/**
+ * Prometheus metrics, when asked for (`--metrics-port`, or `AIRLOCK_METRICS_TOKEN` for `/metrics` on the
+ * HTTP port). Without either, prom-client is never loaded and calls report nowhere.
+ */
+async function openMetrics(
+  config: ServeConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  parts: { audit: OpenAudit; approvals: () => Approvals | undefined; log: Logger; owned: Owned },
+): Promise<ServedMetrics | undefined> {
+  const token = env.AIRLOCK_METRICS_TOKEN === '' ? undefined : env.AIRLOCK_METRICS_TOKEN;
+  if (config.metricsPort === undefined && token === undefined) return undefined;
+  const { serveMetrics } = await import('./metrics/serve.js');
+  const settings = { host: config.metricsHost, transport: config.transport, ...optional({ port: config.metricsPort, token }) };
+  const sources = { version: VERSION, approvalsPending: () => parts.approvals()?.pending() ?? Promise.resolve(0), auditBytes: () => parts.audit.sizeBytes() };
+  return parts.owned.add(await serveMetrics(settings, sources, parts.log));
 }
 
 /** Drops the keys whose value is undefined (for optional settings under exactOptionalPropertyTypes). */
@@ -368,6 +397,7 @@ interface ServeParts {
   readonly log: Logger;
   readonly owned: Owned;
   readonly sql: LazySqlConnector;
+  readonly metrics: ServedMetrics | undefined;
 }
 
 /** Serves MCP on the configured transport; on HTTP also the approvers' console and API. */
@@ -410,7 +440,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
       maxSessionBufferBytes: config.maxSessionBufferBytes,
       onLimited: (event) => parts.audit.append(limitRecord(event, new Date())),
       onRejected: (rejection) => parts.audit.append(rejectedRequestRecord(rejection, new Date())),
-      routes: approvals.routes,
+      routes: parts.metrics?.route === undefined ? approvals.routes : [...approvals.routes, parts.metrics.route],
       ...(verifier === undefined ? {} : { auth: { verifier, ...optional({ resource: parts.runtime.identity?.resource }) } }),
     }),
   );

@@ -8,6 +8,7 @@ import { parseKeyMaterial } from '../audit/sealed.js';
 import { ConfigError, type ApprovalsConfig } from '../config.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import type { Logger } from '../log.js';
+import type { Telemetry } from '../telemetry.js';
 import type { ApprovalConsole } from '../console/approvals-console.js';
 import type { ApiRefusal, ApprovalApi } from './api.js';
 import type { Notifier } from './notify.js';
@@ -27,6 +28,8 @@ export interface Approvals {
   readonly routes: readonly ApprovalApi[];
   /** Sets the base URL links point at (the HTTP server's URL, unless `publicUrl` is configured). */
   setBaseUrl(url: string): void;
+  /** Requests in the store still waiting for a decision (every replica's, with a shared store). */
+  pending(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -52,6 +55,8 @@ export interface ApprovalsDeps {
    * true. A stdio server without a listener never loads the console or its OIDC sign-in.
    */
   readonly served?: boolean;
+  /** Told how long each decision this process recorded took from the request's opening. */
+  readonly telemetry?: Telemetry;
 }
 
 const KEY_FILE = 'approvals.key';
@@ -93,6 +98,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     notify === undefined || channels.length === 0 || settings.publicUrl === undefined
       ? undefined
       : notify.createNotifier({ channels, publicUrl: settings.publicUrl, clock: deps.clock, onDelivery: (report) => void record(notifiedRecord(report, new Date(deps.clock.now()))) });
+  const unsubscribeTiming = deps.telemetry === undefined ? () => undefined : timeDecisions(service, deps.telemetry);
   // Events of this process only: with a shared store, each replica announces what it did, so each event once.
   const unsubscribe = service.subscribe(({ requestId, event }) => {
     if (notifier === undefined || event === undefined || event.type === 'joined') return;
@@ -132,15 +138,35 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
       if (settings.publicUrl === undefined) baseUrl = url.replace(/\/+$/, '');
     },
     routes: ui === undefined || api === undefined ? [] : [ui.routes, api],
+    async pending() {
+      const now = deps.clock.now();
+      return (await store.listPending()).filter((r) => r.expiresAt > now).length;
+    },
     async close() {
       clearInterval(sweep);
       unsubscribe();
+      unsubscribeTiming();
       ui?.close();
       await notifier?.close();
       await Promise.allSettled([...writes]);
       await store.close();
     },
   };
+}
+
+/**
+ * Reports each decision this process recorded (a quorum reached, or a denial) with the time from the request's
+ * opening to it. Each replica reports its own decisions, so a decision is counted once. Returns unsubscribe.
+ */
+function timeDecisions(service: ApprovalService, telemetry: Telemetry): () => void {
+  return service.subscribe(({ requestId, event }) => {
+    if (event === undefined || !(event.type === 'denied' || (event.type === 'approved' && event.granted))) return;
+    const decision = event.type === 'denied' ? 'denied' : 'approved';
+    service.record(requestId).then(
+      (request) => telemetry.approvalDecided(decision, Math.max(0, (request.decidedAt ?? Date.parse(event.at)) - request.createdAt) / 1000),
+      () => undefined,
+    );
+  });
 }
 
 /** The approval API, whose modules (and request schemas) load only when approvers are served. */

@@ -24,6 +24,8 @@ export interface OpenAudit {
   readonly sink: AuditSink;
   /** Encrypted compliance copies of unmasked results (when configured). */
   readonly compliance?: { readonly keyring: Keyring; readonly maxBytes: number };
+  /** Bytes the store holds: the journal and segments of the JSON store, the table of the PostgreSQL one. */
+  sizeBytes(): Promise<number>;
   /** Stops retention, closes the store, then the Cloud Logging copy (so the last records are copied too). */
   close(): Promise<void>;
 }
@@ -49,7 +51,7 @@ export async function openAudit(settings: AuditSettings): Promise<OpenAudit> {
           onError: (error) => log('warn', `audit copy to Cloud Logging: ${error instanceof Error ? error.message : String(error)} (records are safe in the audit store; retrying)`),
         });
   const onRecord = copy === undefined ? undefined : (record: ChainedRecord): void => copy.copy(record);
-  let store: (AuditSink & { close(): Promise<void> }) | undefined;
+  let store: (AuditSink & { close(): Promise<void>; sizeBytes(): Promise<number> }) | undefined;
   let stopRetention = (): void => undefined;
   try {
     const pg = config?.postgres;
@@ -83,6 +85,7 @@ export async function openAudit(settings: AuditSettings): Promise<OpenAudit> {
   return {
     sink: opened,
     ...(compliance === undefined ? {} : { compliance }),
+    sizeBytes: () => opened.sizeBytes(),
     async close() {
       stopRetention();
       try {

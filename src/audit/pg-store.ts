@@ -133,6 +133,12 @@ export class PgAuditStore implements AuditSink {
     await Promise.all(orphans.map((row) => this.append(interruptedRecord(row.entry, at))));
   }
 
+  /** The audit tables' size on disk, indexes included (PostgreSQL's own count). */
+  async sizeBytes(): Promise<number> {
+    const res = await this.pool.query<{ bytes: string }>(`SELECT (pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass))::text AS bytes`, [this.t, `${this.t}_started`]);
+    return Number(res.rows[0]?.bytes ?? 0);
+  }
+
   get description(): string {
     return `PostgreSQL table ${this.t} (replica ${this.replica})`;
   }

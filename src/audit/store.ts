@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, accessSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readdir, stat } from 'node:fs/promises';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import { GENESIS, link, type ChainedRecord } from './chain.js';
@@ -134,6 +135,13 @@ export class JsonAuditStore implements AuditSink {
   }
 
   /** Where finished records go now. */
+  /** The journal and sealed segments, in bytes (a file removed meanwhile counts 0). */
+  async sizeBytes(): Promise<number> {
+    const names = (await readdir(this.dir)).filter((n) => n === JOURNAL_NAME || SEGMENT_NAME.test(n));
+    const sizes = await Promise.all(names.map((n) => stat(join(this.dir, n)).then((s) => s.size, () => 0)));
+    return sizes.reduce((a, b) => a + b, 0);
+  }
+
   get path(): string {
     return join(this.dir, this.current?.name ?? segmentName(dayOf(this.now()), 1));
   }

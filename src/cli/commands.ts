@@ -68,6 +68,9 @@ const SERVE_OPTIONS = {
   'audit-max-value-bytes': { type: 'string' },
   'audit-max-input-bytes': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
 } as const satisfies Options;
 
 /** The options `serve` and `start` share. */
@@ -101,7 +104,12 @@ const SERVE_FLAGS = `  --stdio                      MCP over stdin/stdout (the c
                                (default 16777216)
   --audit-max-value-bytes N    audit longer argument strings as sha256 + prefix (default 8192)
   --audit-max-input-bytes N    audit larger arguments as sha256 + prefix (default 262144)
-  --log-level L                debug | info | warn | error (default ${DEFAULTS.logLevel}; logs go to stderr)`;
+  --log-level L                debug | info | warn | error (default ${DEFAULTS.logLevel}; logs go to stderr)
+  --log-format F               json (one JSON object a line; default of serve) | pretty (text; default of
+                               start); or set AIRLOCK_LOG_FORMAT
+  --metrics-port N             serve Prometheus metrics at GET /metrics on a listener of its own
+                               (stdio too; 0 picks a free port); a bearer when AIRLOCK_METRICS_TOKEN is set
+  --metrics-host H             the metrics listener's bind address (default 127.0.0.1)`;
 
 const none = { min: 0, max: 0, label: '' } as const;
 

@@ -5,7 +5,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { parseArgs } from 'node:util';
-import { LIMIT_FLAGS, parseServeConfig, type ServeConfig } from '../config.js';
+import { LIMIT_FLAGS, LOG_FORMAT_ENV, parseServeConfig, type ServeConfig } from '../config.js';
 import { DEFAULTS } from '../defaults.js';
 import { createLogger } from '../log.js';
 import { startAirlock, type RunningAirlock } from '../main.js';
@@ -33,7 +33,7 @@ function optionalInts(flags: ServeFlags, names: Record<string, keyof ServeFlags>
 }
 
 /** The settings `serve` runs with, from its parsed flags (every value checked by the config schema). */
-export function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string }, overrides: Partial<ServeConfig> = {}): ServeConfig {
+export function serveConfig(flags: ServeFlags, defaults: { auditDir: string; policyPath: string; logFormat: string | undefined }, overrides: Partial<ServeConfig> = {}): ServeConfig {
   if (flags.stdio === true && flags.http === true) throw new UsageError('choose one transport: --stdio or --http', 'serve');
   const transport = flags.stdio === true ? 'stdio' : flags.http === true ? 'http' : overrides.transport;
   if (transport === undefined) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');
@@ -58,8 +58,17 @@ export function serveConfig(flags: ServeFlags, defaults: { auditDir: string; pol
     allowedHosts: flags['allowed-host'] ?? [],
     allowedOrigins: flags['allowed-origin'] ?? [],
     logLevel: flags['log-level'] ?? DEFAULTS.logLevel,
+    logFormat: flags['log-format'] ?? defaults.logFormat ?? overrides.logFormat ?? 'json',
+    ...(flags['metrics-port'] === undefined ? {} : { metricsPort: toInt(flags['metrics-port'], Number.NaN) }),
+    ...(flags['metrics-host'] === undefined ? {} : { metricsHost: flags['metrics-host'] }),
     ...optionalInts(flags, LIMIT_FLAGS),
   });
+}
+
+/** `AIRLOCK_LOG_FORMAT`, when set (checked with the flags). */
+function logFormatEnv(ctx: CliContext): string | undefined {
+  const value = ctx.env[LOG_FORMAT_ENV];
+  return value === undefined || value === '' ? undefined : value;
 }
 
 async function runUntilStopped(airlock: RunningAirlock): Promise<void> {
@@ -100,8 +109,8 @@ export async function runServe(flags: ServeFlags, ctx: CliContext): Promise<void
   // A missing transport is the first thing to say, before looking for files.
   if (flags.stdio !== true && flags.http !== true) throw new UsageError('choose a transport: --stdio (the MCP client spawns airlock) or --http', 'serve');
   const found = flags.policy === undefined ? findPolicy(ctx, flags.demo === true) : undefined;
-  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath: found?.path ?? '' });
-  const log = createLogger(config.logLevel);
+  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath: found?.path ?? '', logFormat: logFormatEnv(ctx) });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   if (found !== undefined) log('info', found.note);
   await runUntilStopped(await startAirlock(config, log));
 }
@@ -125,8 +134,9 @@ export async function runStart(flags: ServeFlags, ctx: CliContext): Promise<void
   const local = resolve(ctx.cwd, 'policies.json');
   const policyPath = existsSync(local) ? local : join(packageRoot(), 'policies.json');
   const devIdentity = 'ana@example.com,analysts';
-  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath }, { transport: 'http', demo: true, devIdentity });
-  const log = createLogger(config.logLevel);
+  // The demo is watched by a person at a terminal: text lines unless asked otherwise.
+  const config = serveConfig(flags, { auditDir: defaultAuditDir(ctx.env), policyPath, logFormat: logFormatEnv(ctx) }, { transport: 'http', demo: true, devIdentity, logFormat: 'pretty' });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   let airlock: RunningAirlock;
   try {
     airlock = await startAirlock(config, log);

@@ -65,6 +65,7 @@ export async function refuse(
 ): Promise<Refusal> {
   const ctx: CallContext = {
     id: randomUUID(),
+    ...(refused.id === null ? {} : { requestId: requestIdOf(refused.id) }),
     startedAt: options.clock.now(),
     sessionId: at.sessionId,
     transport: at.transport,
@@ -249,6 +250,11 @@ export class GovernedServer extends Server {
   }
 }
 
+/** A request id as the operator log shows it: the client chooses it, so it is cut to a bounded size. */
+function requestIdOf(id: RequestId): string {
+  return String(id).slice(0, 64);
+}
+
 /** The client's own name and version (`clientInfo`), cut to a bounded size; unverified, for grouping only. */
 function clientOf(info: unknown): ClientInfo | undefined {
   const i = info as { name?: unknown; version?: unknown } | null | undefined;
@@ -285,6 +291,7 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
     const sink = options.encodedResults;
     const callCtx: CallContext = {
       id: randomUUID(),
+      requestId: requestIdOf(ctx.mcpReq.id),
       startedAt: options.clock.now(),
       sessionId: ctx.sessionId ?? options.sessionId(),
       transport: options.transport,

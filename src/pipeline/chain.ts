@@ -17,6 +17,9 @@ import { inputStage, type ToolLookup } from './stages/input.js';
 import { concurrencyStage, DEFAULT_CONCURRENCY, type ConcurrencyLimits } from './stages/limit.js';
 import { callMaskers, errorMasking, maskStage } from './stages/mask.js';
 import { policyStage, type PolicySource } from './stages/policy.js';
+import { observeStage } from './stages/observe.js';
+import type { Logger } from '../log.js';
+import { NO_TELEMETRY, type Telemetry } from '../telemetry.js';
 
 export interface PipelineOptions {
   readonly audit: AuditSink;
@@ -37,6 +40,10 @@ export interface PipelineOptions {
   readonly auditInput?: AuditInputLimits;
   /** Just-in-time approvals; without them, calls that need approval end with APPROVAL_REQUIRED. */
   readonly approvals?: PipelineApprovals;
+  /** Where calls, stage times, findings and connector failures are reported (default: nowhere). */
+  readonly telemetry?: Telemetry;
+  /** The operator log: one line per call (ids, tool, decision, outcome, duration). */
+  readonly log?: Logger;
 }
 
 export interface PipelineApprovals {
@@ -59,7 +66,10 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
   // One set of maskers for results and for error texts: both are output.
   const approvals = options.approvals;
   const maskers = callMaskers({ policy: options.policy, ...(options.maskingSecrets === undefined ? {} : { secrets: options.maskingSecrets }) });
-  return compose([
+  const telemetry = options.telemetry ?? NO_TELEMETRY;
+  return compose(
+    [
+    observeStage({ telemetry, knownTools: () => options.tools.names(), clock: options.clock, ...(options.log === undefined ? {} : { log: options.log }) }),
     auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, maskError: errorMasking(maskers), ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
     inputStage({ tools: options.tools }),
@@ -75,7 +85,9 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
       ...(approvals?.stopping === undefined ? {} : { stopping: approvals.stopping }),
     }),
     concurrencyStage(options.concurrency ?? DEFAULT_CONCURRENCY),
-    executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
+    executeStage({ audit: options.audit, deps: options.deps, policy: options.policy, telemetry, ...(options.impersonation === undefined ? {} : { impersonation: options.impersonation }) }),
     maskStage({ policy: options.policy, maskers }),
-  ]);
+    ],
+    options.telemetry === undefined ? {} : { onStage: (stage, seconds) => telemetry.stage(stage, seconds) },
+  );
 }

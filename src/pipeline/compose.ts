@@ -1,14 +1,25 @@
 import type { CallContext, Stage } from './context.js';
 
+export interface ComposeOptions {
+  /**
+   * Told how long each stage took by itself (seconds), the stages inside its `next()` left out, once it
+   * returns or throws. Absent: nothing is timed.
+   */
+  readonly onStage?: (stage: string, seconds: number) => void;
+}
+
 /**
  * Composes stages into an onion: each stage runs, calls `next()` to run the rest, and can act on the way
  * back. Calling `next()` twice from one stage is a bug and throws.
  */
-export function compose(stages: readonly Stage[]): (ctx: CallContext) => Promise<void> {
+export function compose(stages: readonly Stage[], options: ComposeOptions = {}): (ctx: CallContext) => Promise<void> {
   for (const [i, stage] of stages.entries()) {
     if (typeof stage !== 'function') throw new TypeError(`compose: stage ${i} is not a function`);
   }
+  const { onStage } = options;
+  if (onStage !== undefined && typeof onStage !== 'function') throw new TypeError('compose: onStage must be a function');
   const chain = [...stages];
+  const names = chain.map((stage, i) => (stage.name === '' ? `stage${i}` : stage.name));
   return function run(ctx: CallContext): Promise<void> {
     let index = -1;
     const dispatch = async (i: number): Promise<void> => {
@@ -17,7 +28,21 @@ export function compose(stages: readonly Stage[]): (ctx: CallContext) => Promise
       index = i;
       const stage = chain[i];
       if (stage === undefined) return;
-      await stage(ctx, () => dispatch(i + 1));
+      if (onStage === undefined) return stage(ctx, () => dispatch(i + 1));
+      let inner = 0;
+      const started = performance.now();
+      try {
+        await stage(ctx, async () => {
+          const at = performance.now();
+          try {
+            await dispatch(i + 1);
+          } finally {
+            inner += performance.now() - at;
+          }
+        });
+      } finally {
+        onStage(names[i] ?? `stage${i}`, Math.max(0, performance.now() - started - inner) / 1000);
+      }
     };
     return dispatch(0);
   };

@@ -26,6 +26,8 @@ export type CallEvent =
 /** One governed call as it moves through the stages. Stages fill in what they learn. */
 export interface CallContext {
   readonly id: string;
+  /** The JSON-RPC id of the request, as the client sent it (cut to 64 characters), for the operator log. */
+  readonly requestId?: string;
   readonly startedAt: number;
   readonly sessionId: string;
   readonly transport: TransportKind;

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, EXAMPLE_POLICY, ROOT, tempDir } from '../support/airlock.js';
+import { CLI, EXAMPLE_POLICY, logText, ROOT, tempDir } from '../support/airlock.js';
 
 interface Run {
   readonly code: number | null;
@@ -259,7 +259,7 @@ describe("the user's mistakes (issue 14: a clear message, no stack trace; --debu
     const token = join(dir, 'missing-token');
     const result = await airlock(['serve', '--stdio', '--config', config, '--policy', EXAMPLE_POLICY, '--audit-dir', join(dir, 'audit'), '--token-file', token]);
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain(`airlock WARN --token-file ${token} does not exist (yet): calls are refused as UNAUTHENTICATED until it does\n`);
+    expect(logText(result.stderr)).toContain(`airlock WARN --token-file ${token} does not exist (yet): calls are refused as UNAUTHENTICATED until it does\n`);
   });
 
   it('names an audit directory that another live process holds and suggests --audit-dir', async () => {
@@ -309,13 +309,13 @@ describe('serve without --policy (issue 14: says which files it looked for)', ()
     writeFileSync(userPolicy, readFileSync(EXAMPLE_POLICY));
     const user = await airlock(['serve', '--stdio', '--dev-identity', 'ana@example.com,analysts'], { cwd, env });
     expect(user.code).toBe(0);
-    expect(user.stderr).toContain(`airlock INFO no --policy given: using ${userPolicy} (looked for ./policies.json, then ${userPolicy})\n`);
-    expect(user.stderr).toContain(`airlock INFO policy ${userPolicy} loaded`);
+    expect(logText(user.stderr)).toContain(`airlock INFO no --policy given: using ${userPolicy} (looked for ./policies.json, then ${userPolicy})\n`);
+    expect(logText(user.stderr)).toContain(`airlock INFO policy ${userPolicy} loaded`);
 
     writeFileSync(join(cwd, 'policies.json'), readFileSync(EXAMPLE_POLICY));
     const local = await airlock(['serve', '--stdio', '--dev-identity', 'ana@example.com,analysts'], { cwd, env });
     expect(local.code).toBe(0);
-    expect(local.stderr).toContain(`airlock INFO no --policy given: using ${join(cwd, 'policies.json')} (looked for ./policies.json, then ${userPolicy})\n`);
+    expect(logText(local.stderr)).toContain(`airlock INFO no --policy given: using ${join(cwd, 'policies.json')} (looked for ./policies.json, then ${userPolicy})\n`);
   });
 });
 
@@ -325,14 +325,14 @@ describe('the default audit directory (issue 14: per user, not per working direc
     const serve = await airlock(['serve', '--stdio', '--policy', EXAMPLE_POLICY, '--dev-identity', 'ana@example.com,analysts'], { env });
     expect(serve.code).toBe(0);
     const stateAudit = join(env.XDG_STATE_HOME ?? '', 'airlock', 'audit');
-    expect(serve.stderr).toContain(`airlock INFO audit log: ${stateAudit} (journal.jsonl`);
+    expect(logText(serve.stderr)).toContain(`airlock INFO audit log: ${stateAudit} (journal.jsonl`);
     const verify = await airlock(['audit', 'verify'], { env });
     expect(verify).toEqual({ code: 0, stdout: `ok: 0 record(s) in 0 segment(s) form an unbroken chain; head ${'0'.repeat(64)}\n`, stderr: '' });
 
     const noXdg = { ...env };
     delete noXdg.XDG_STATE_HOME;
     const home = await airlock(['serve', '--stdio', '--policy', EXAMPLE_POLICY, '--dev-identity', 'ana@example.com,analysts'], { env: noXdg });
-    expect(home.stderr).toContain(`airlock INFO audit log: ${join(env.HOME ?? '', '.local', 'state', 'airlock', 'audit')} (journal.jsonl`);
+    expect(logText(home.stderr)).toContain(`airlock INFO audit log: ${join(env.HOME ?? '', '.local', 'state', 'airlock', 'audit')} (journal.jsonl`);
   });
 });
 

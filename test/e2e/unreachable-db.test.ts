@@ -7,7 +7,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { auditIdOf, auditRecord, CLI, EXAMPLE_POLICY, tempDir, textOf, writePolicy } from '../support/airlock.js';
+import { auditIdOf, auditRecord, CLI, EXAMPLE_POLICY, logText, tempDir, textOf, writePolicy } from '../support/airlock.js';
 
 /** The example policy without its declared sensitive columns. */
 function withoutSensitiveColumns(): unknown {
@@ -51,7 +51,7 @@ describe('airlock serve --stdio with a database that is down', () => {
       expect(result.isError).toBe(true);
       expect(textOf(result)).toMatch(/^Database connection "shop" is unavailable right now; try again shortly\.\n\[code: UPSTREAM_UNAVAILABLE; audit id: [0-9a-f-]{36}\]$/);
       expect(auditRecord(auditDir, auditIdOf(result))).toMatchObject({ outcome: 'error', error: { code: 'UPSTREAM_UNAVAILABLE' } });
-      expect(stderr).toMatch(
+      expect(logText(stderr)).toMatch(
         new RegExp(`airlock WARN connection "shop" \\(127\\.0\\.0\\.1:${port}\\) is unreachable: connect ECONNREFUSED 127\\.0\\.0\\.1:${port}; calls to it fail with UPSTREAM_UNAVAILABLE\\n`),
       );
       expect(stderr).not.toContain('s3cret-pw');

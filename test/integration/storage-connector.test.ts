@@ -23,7 +23,7 @@ const call = (timeoutMs = 5000): { signal: AbortSignal; deadline: number; timeou
 describe('openStorage (issue 18)', () => {
   it('serves the generated demo bucket through the real client and removes it on close', async () => {
     const lines: string[] = [];
-    const storage = await openStorage({ demo: true, policy: () => POLICY, config: undefined, env: {}, log: createLogger('info', (l) => lines.push(l)) });
+    const storage = await openStorage({ demo: true, policy: () => POLICY, config: undefined, env: {}, log: createLogger({ format: 'pretty', write: (l) => lines.push(l) }) });
     try {
       expect(storage.hasBucket('demo')).toBe(true);
       expect(storage.hasBucket('airlock-demo-data')).toBe(false);

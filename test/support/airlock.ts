@@ -4,6 +4,19 @@ import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { readRecords } from '../../src/audit/read.js';
 import type { AuditRecord } from '../../src/audit/record.js';
+import { prettyLine } from '../../src/log.js';
+
+/**
+ * A server's stderr as text: its JSON log lines as `--log-format pretty` writes them (`<time> airlock LEVEL
+ * message`), other lines as they are. For assertions on what the operator log says.
+ */
+export function logText(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (l.startsWith('{') ? prettyLine(l) : `${l}\n`))
+    .join('');
+}
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The compiled CLI (`npm test` builds before running vitest). */

@@ -155,7 +155,7 @@ export function readYaml(path: string): unknown[] {
  */
 export function serveSettings(args: readonly string[]): ServeConfig {
   const { values } = parseCommand(SERVE, args);
-  return serveConfig(values, { auditDir: '/nonexistent/default-audit', policyPath: '/nonexistent/default-policy' });
+  return serveConfig(values, { auditDir: '/nonexistent/default-audit', policyPath: '/nonexistent/default-policy', logFormat: undefined });
 }
 
 /** The value after `--flag` in a command line. */

@@ -51,10 +51,10 @@ export interface Served {
 }
 
 /** Starts `airlock serve --http` (the unbundled CLI unless `cli` is given) on a free loopback port; the caller stops it in `finally`. */
-export async function serveHttp(options: { readonly configPath: string; readonly policyPath: string; readonly auditDir: string; readonly env?: Record<string, string>; readonly cli?: string }): Promise<Served> {
+export async function serveHttp(options: { readonly configPath: string; readonly policyPath: string; readonly auditDir: string; readonly env?: Record<string, string>; readonly cli?: string; readonly args?: readonly string[] }): Promise<Served> {
   const child = spawn(
     process.execPath,
-    [options.cli ?? CLI, 'serve', '--http', '--port', '0', '--config', options.configPath, '--policy', options.policyPath, '--audit-dir', options.auditDir, '--log-level', 'info'],
+    [options.cli ?? CLI, 'serve', '--http', '--port', '0', '--config', options.configPath, '--policy', options.policyPath, '--audit-dir', options.auditDir, '--log-level', 'info', ...(options.args ?? [])],
     { cwd: tempDir('airlock-serve-'), env: { PATH: process.env.PATH ?? '', HOME: tempDir('airlock-home-'), DATABASE_URL: inject('databaseUrl'), ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';

@@ -1,9 +1,10 @@
 import type { AuditSink } from '../../audit/record.js';
 import type { ImpersonationProvider } from '../../connectors/gcp-credentials.js';
-import { AuditUnavailableError, CancelledError, UpstreamUnavailableError } from '../../errors.js';
+import { AuditUnavailableError, CancelledError, toAirlockError, UpstreamUnavailableError } from '../../errors.js';
 import { serviceAccountFor } from '../../policy/downstream.js';
 import { callScope } from '../../policy/scope.js';
-import type { GoogleToken, ToolDeps, ToolResult } from '../../tool.js';
+import type { ConnectorName, Telemetry } from '../../telemetry.js';
+import type { GoogleToken, ResourceKind, ToolDeps, ToolResult } from '../../tool.js';
 import type { CallContext, Next, Stage } from '../context.js';
 import { startedEntry } from './audit.js';
 import type { PolicySource } from './policy.js';
@@ -15,14 +16,19 @@ export interface ExecuteStageOptions {
   readonly policy: PolicySource;
   /** Per-principal impersonation for Google APIs; absent when not configured. */
   readonly impersonation?: ImpersonationProvider;
+  /** Told of every connector failure (by connector and code). */
+  readonly telemetry?: Telemetry;
 }
+
+/** The connector behind each kind of resource. */
+const CONNECTORS: Readonly<Record<ResourceKind, ConnectorName>> = { connection: 'postgres', bucket: 'storage', log_scope: 'logging' };
 
 /**
  * Records that the call is about to run (durably: if airlock dies mid-call the audit still shows it, as
  * interrupted), runs the tool with the limits policy settled, then lets the mask stage rewrite the result.
  */
 export function executeStage(options: ExecuteStageOptions): Stage {
-  const { audit, deps, policy, impersonation } = options;
+  const { audit, deps, policy, impersonation, telemetry } = options;
   if (typeof audit?.start !== 'function') throw new TypeError('executeStage: an audit sink with start() is required');
   return async function execute(ctx: CallContext, next: Next): Promise<void> {
     const { tool, decision, facts, principal } = ctx;
@@ -59,7 +65,15 @@ export function executeStage(options: ExecuteStageOptions): Stage {
     ctx.report?.({ kind: 'progress', step: 'started', message: `Running ${tool.name}${resource}` });
     const scope = callScope(policy.current(), principal, tool.name, facts, decision);
     const progress = (message: string): void => ctx.report?.({ kind: 'progress', step: 'running', message });
-    ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, scope, deps, googleToken, progress });
+    try {
+      ctx.result = await tool.execute(ctx.input, { signal: ctx.signal, caller, limits: decision.limits, facts, scope, deps, googleToken, progress });
+    } catch (error) {
+      // A call the caller cancelled did not fail upstream; every other failure here came from the connector.
+      const connector = facts.resource === undefined ? undefined : CONNECTORS[facts.resource.kind];
+      const code = toAirlockError(error).code;
+      if (telemetry !== undefined && connector !== undefined && code !== 'CANCELLED') telemetry.upstreamError(connector, code);
+      throw error;
+    }
     if (ctx.result.kind === 'rows' && ctx.result.downstream !== undefined) (ctx.downstream ??= []).push(ctx.result.downstream);
     reportFinished(ctx, ctx.result);
     await next();

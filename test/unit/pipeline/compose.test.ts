@@ -72,3 +72,33 @@ describe('compose', () => {
     expect(() => compose([null as unknown as Stage])).toThrow(TypeError);
   });
 });
+
+describe('compose with onStage (issue 21)', () => {
+  it('reports each stage reached once by name, innermost first, also when a stage throws', async () => {
+    const seen: [string, number][] = [];
+    const run = compose(
+      [
+        async function outer(_c, next) {
+          await next().catch(() => undefined);
+        },
+        async function middle(_c, next) {
+          await next();
+        },
+        async function failing() {
+          throw new Error('boom');
+        },
+        async function never() {
+          throw new Error('not reached');
+        },
+      ],
+      { onStage: (stage, seconds) => void seen.push([stage, seconds]) },
+    );
+    await run(ctx());
+    expect(seen.map(([stage]) => stage)).toEqual(['failing', 'middle', 'outer']);
+    for (const [, seconds] of seen) expect(seconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('throws TypeError at build time when onStage is not a function', () => {
+    expect(() => compose([], { onStage: 'x' as unknown as () => void })).toThrow(TypeError);
+  });
+});
