@@ -287,7 +287,9 @@ async function replicaProcess(o: { cli: string; policyPath: string; name: string
     stop,
     async start() {
       const args = [o.cli, 'serve', '--http', '--port', String(port), '--policy', o.policyPath, '--config', o.configPath, '--audit-dir', o.auditDir, '--log-level', 'warn'];
-      if (o.allowedHost !== undefined) args.push('--allowed-host', o.allowedHost);
+      // Behind the proxy, as behind a load balancer: the proxy's Host, and idle connections kept longer than the
+      // proxy keeps them (it reuses them; a connection closed under it would turn a call into a 502).
+      if (o.allowedHost !== undefined) args.push('--allowed-host', o.allowedHost, '--keep-alive-seconds', '620');
       const c = spawn(process.execPath, args, { env: o.env, stdio: ['ignore', 'ignore', 'pipe'] });
       child = c;
       c.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-65_536)));
@@ -381,6 +383,8 @@ export interface LoadOptions {
   readonly sessions: number;
   /** Calls per session, each session's one after the other. */
   readonly callsPerSession: number;
+  /** Told after each call with the number of calls finished so far (e.g. to kill a replica mid-run). */
+  readonly onCall?: (done: number) => void;
 }
 
 export interface CallOutcome {
@@ -430,6 +434,7 @@ export async function runLoad(rig: LoadRig, options: LoadOptions): Promise<LoadR
           } catch (error) {
             outcomes.push({ kind, tool: TOOL[kind], session: s, ms: performance.now() - t0, error: error instanceof Error ? error.message : String(error) });
           }
+          options.onCall?.(outcomes.length);
         }
       }),
     );
