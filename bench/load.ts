@@ -343,26 +343,37 @@ export async function openSession(url: string, era: '2025' | '2026', principal: 
 
 /**
  * The scripted approver: polls the pending requests it may decide and approves each one once, until stopped.
- * Its decisions go to `url` (the proxy spreads them over the replicas).
+ * Its decisions go to `url` (the proxy spreads them over the replicas). A decision that fails is a failure of
+ * the run (the request is not tried again).
  */
-export function startApprover(url: string, token: string): { decided: () => number; failures: string[]; stop(): Promise<void> } {
+export function startApprover(url: string, token: string): { decided: () => number; failures: string[]; listMs: number[]; decideMs: number[]; stop(): Promise<void> } {
   const decided = new Set<string>();
   const failures: string[] = [];
+  const listMs: number[] = [];
+  const decideMs: number[] = [];
   let stopped = false;
   const auth = { authorization: `Bearer ${token}` };
   const loop = (async () => {
     while (!stopped) {
       try {
+        const t0 = performance.now();
         const res = await fetch(`${url}/approvals?state=pending&limit=200`, { headers: auth });
         const body = (await res.json()) as { requests?: { id: string }[] };
+        listMs.push(performance.now() - t0);
         if (res.status !== 200) throw new Error(`GET /approvals answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
-        for (const r of body.requests ?? []) {
-          if (decided.has(r.id)) continue;
-          const post = await fetch(`${url}/approvals/${r.id}/decision`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ verdict: 'approve', reason: 'load test' }) });
-          const text = await post.text();
-          if (post.status !== 200) throw new Error(`POST decision of ${r.id} answered ${post.status}: ${text.slice(0, 300)}`);
-          decided.add(r.id);
-        }
+        // Every listed request is decided at once, as a team of approvers would: the approver is not the bottleneck.
+        await Promise.all(
+          (body.requests ?? [])
+            .filter((r) => !decided.has(r.id))
+            .map(async (r) => {
+              decided.add(r.id);
+              const t1 = performance.now();
+              const post = await fetch(`${url}/approvals/${r.id}/decision`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ verdict: 'approve', reason: 'load test' }) });
+              const text = await post.text();
+              if (post.status !== 200) throw new Error(`POST decision of ${r.id} answered ${post.status}: ${text.slice(0, 300)}`);
+              decideMs.push(performance.now() - t1);
+            }),
+        );
       } catch (error) {
         failures.push(error instanceof Error ? error.message : String(error));
       }
@@ -372,6 +383,8 @@ export function startApprover(url: string, token: string): { decided: () => numb
   return {
     decided: () => decided.size,
     failures,
+    listMs,
+    decideMs,
     stop: async () => {
       stopped = true;
       await loop;
@@ -403,6 +416,8 @@ export interface LoadReport {
   readonly wallMs: number;
   readonly approvals: number;
   readonly approverFailures: readonly string[];
+  /** The approver's round trips: `GET /approvals` and each decision POST, in ms. */
+  readonly approverMs: { readonly list: readonly number[]; readonly decide: readonly number[] };
   /** Sessions per era, and the replica each 2025 session was pinned to (behind the proxy). */
   readonly eras: { readonly '2025': number; readonly '2026': number };
   readonly pinned: readonly (string | undefined)[];
@@ -444,6 +459,7 @@ export async function runLoad(rig: LoadRig, options: LoadOptions): Promise<LoadR
       wallMs,
       approvals: approver.decided(),
       approverFailures: approver.failures,
+      approverMs: { list: approver.listMs, decide: approver.decideMs },
       eras: { '2025': sessions.filter((x) => x.era === '2025').length, '2026': sessions.filter((x) => x.era === '2026').length },
       pinned: sessions.filter((x) => x.sessionId !== undefined).map((x) => rig.proxy?.pinnedTo(x.sessionId ?? '')),
     };
@@ -468,6 +484,30 @@ export function expectedAudit(report: LoadReport): Record<string, number> {
   const calls = report.outcomes.map((o) => ({ tool: o.tool, outcome: 'ok' }));
   const approvals = report.outcomes.filter((o) => o.kind === 'query_sql approved').flatMap(() => [0, 1, 2].map(() => ({ tool: 'approval', outcome: 'ok' })));
   return countBy([...calls, ...approvals]);
+}
+
+/**
+ * Where an approved call's time went, from the approval events in the audit (each recorded when it happened):
+ * requested → approved is the approver's part (the scripted approver's polling and its decision POST),
+ * approved → consumed is airlock's (the waiting call woken, the request read again and the grant spent).
+ */
+export function approvalSplits(records: readonly ChainedRecord[]): { decide: number[]; wake: number[] } {
+  const events = new Map<string, Map<string, number>>();
+  for (const r of records) {
+    const a = r.approval;
+    if (r.tool !== 'approval' || a?.event === undefined) continue;
+    const byEvent = events.get(a.requestId) ?? new Map<string, number>();
+    byEvent.set(a.event, Date.parse(r.time));
+    events.set(a.requestId, byEvent);
+  }
+  const decide: number[] = [];
+  const wake: number[] = [];
+  for (const e of events.values()) {
+    const [requested, approved, consumed] = [e.get('requested'), e.get('approved'), e.get('consumed')];
+    if (requested !== undefined && approved !== undefined) decide.push(approved - requested);
+    if (approved !== undefined && consumed !== undefined) wake.push(consumed - approved);
+  }
+  return { decide, wake };
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -501,6 +541,7 @@ export async function loadBench(adminUrl: string, databaseUrl: string, work: str
     const governed = report.outcomes.filter((o) => o.kind !== 'query_sql approved').map((o) => o.ms);
     const approved = report.outcomes.filter((o) => o.kind === 'query_sql approved').map((o) => o.ms);
     const ms = (v: number): string => `${v.toFixed(1)} ms`;
+    const splits = approvalSplits(records);
     const byKind = Object.entries(countBy(report.outcomes.map((o) => ({ tool: o.kind, outcome: o.error === undefined ? 'ok' : 'error' }))));
     const lines = [
       `Load: ${report.outcomes.length} governed calls from ${sessions} concurrent MCP sessions over Streamable HTTP (${report.eras['2025']} 2025-11-25 sessions, ${report.eras['2026']} stateless 2026-07-28) of ${PRINCIPALS} agents, ${replicas === 1 ? 'one `airlock serve --http` on the JSON stores' : `${replicas} replicas on the PostgreSQL stores behind a round-robin proxy with session affinity`}; Node ${process.version}`,
@@ -508,6 +549,8 @@ export async function loadBench(adminUrl: string, databaseUrl: string, work: str
       '| calls | wall | calls/s | p50 | p99 | approved calls (p50 / p99) | errors | audit records (expected) | chain |',
       '|---|---|---|---|---|---|---|---|---|',
       `| ${report.outcomes.length} | ${(report.wallMs / 1000).toFixed(1)} s | ${(report.outcomes.length / (report.wallMs / 1000)).toFixed(0)} | ${ms(percentile(governed, 50))} | ${ms(percentile(governed, 99))} | ${approved.length}: ${ms(percentile(approved, 50))} / ${ms(percentile(approved, 99))} | ${errors.length} | ${records.length} (${Object.values(expected).reduce((a, b) => a + b, 0)})${auditMatches ? '' : ' **mismatch**'} | ${verify.status === 0 ? 'verifies' : '**broken**'} |`,
+      '',
+      `approved calls: requested → approved (the approver's polling and decision) p50 ${ms(percentile(splits.decide, 50))}, p99 ${ms(percentile(splits.decide, 99))}; approved → grant consumed by the waiting call (airlock's wake) p50 ${ms(percentile(splits.wake, 50))}, p99 ${ms(percentile(splits.wake, 99))}; the approver's round trips: GET /approvals p50 ${ms(percentile(report.approverMs.list, 50))} (${report.approverMs.list.length} polls), decision POST p50 ${ms(percentile(report.approverMs.decide, 50))}, p99 ${ms(percentile(report.approverMs.decide, 99))}`,
       '',
       `calls by kind: ${byKind.map(([k, n]) => `${k} ${n}`).join(', ')}; audit by tool/outcome: ${Object.entries(actual).map(([k, n]) => `${k} ${n}`).join(', ')}; approvals decided by the approver: ${report.approvals}`,
     ];
