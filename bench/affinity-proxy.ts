@@ -102,6 +102,9 @@ export async function startAffinityProxy(): Promise<AffinityProxy> {
       tryNext(targets.length);
     });
   });
+  // Like a load balancer's front end, idle client connections stay open long: a client sending on a connection
+  // the proxy is closing would lose a call that never reached a replica.
+  server.keepAliveTimeout = 620_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

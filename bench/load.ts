@@ -447,7 +447,7 @@ export async function runLoad(rig: LoadRig, options: LoadOptions): Promise<LoadR
             const wrong = wrongResult(kind, result);
             outcomes.push({ kind, tool: TOOL[kind], session: s, ms, ...(wrong === undefined ? { auditId: String(result.structuredContent?.auditId) } : { error: wrong }) });
           } catch (error) {
-            outcomes.push({ kind, tool: TOOL[kind], session: s, ms: performance.now() - t0, error: error instanceof Error ? error.message : String(error) });
+            outcomes.push({ kind, tool: TOOL[kind], session: s, ms: performance.now() - t0, error: errorText(error) });
           }
           options.onCall?.(outcomes.length);
         }
@@ -467,6 +467,17 @@ export async function runLoad(rig: LoadRig, options: LoadOptions): Promise<LoadR
     await approver.stop();
     await Promise.all(sessions.map((x) => x.close().catch(() => undefined)));
   }
+}
+
+/** An error's message with its causes (`fetch failed` says nothing without them). */
+function errorText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const x = e as { message?: unknown; code?: unknown; cause?: unknown };
+    parts.push(`${typeof x.message === 'string' ? x.message : typeof e === 'string' ? e : JSON.stringify(e)}${typeof x.code === 'string' ? ` (${x.code})` : ''}`);
+    e = x.cause;
+  }
+  return parts.join(': ');
 }
 
 /** `tool/outcome` → count, for the audit check. */
