@@ -69,6 +69,18 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
+/** Whether a default `host:pid` replica name is of this host, and no process with that pid runs. */
+function deadHere(replica: string): boolean {
+  const m = /^(.*):(\d+)$/.exec(replica);
+  if (m === null || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
+
 /** The advisory lock key space of a table's replica names: `(hashtext('<table>:replica'), hashtext(name))`. */
 const PRESENCE = (t: string): string => `${t}:replica`;
 
@@ -84,7 +96,7 @@ const PRESENCE = (t: string): string => `${t}:replica`;
  * process dies. A replica that starts again recovers its own open calls at once; those of a replica that
  * never comes back (an autoscaled instance) are recovered by any other replica once its lock has been free at
  * two sweeps in a row, so a replica that only lost its connection for a moment is not mistaken for a dead
- * one. Should that still happen, its late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the
+ * one (at once for a default `host:pid` name of the same host whose process is gone). Should that still happen, its late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the
  * interrupted record stands: a call never has two records.
  */
 export class PgAuditStore implements AuditSink {
@@ -214,7 +226,9 @@ export class PgAuditStore implements AuditSink {
       if (got.rows[0]?.ok !== true) continue;
       try {
         free.add(replica);
-        if (!this.suspects.has(replica)) continue;
+        // A default `host:pid` name of this host whose process is gone needs no second look (short-lived stdio
+        // processes on one host recover each other's calls as soon as the next one starts).
+        if (!this.suspects.has(replica) && !deadHere(replica)) continue;
         const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [replica]);
         const at = this.now();
         await Promise.all(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));

@@ -148,6 +148,23 @@ describe('PgAuditStore', () => {
     }
   });
 
+  it('recovers at once, when it starts, the open calls of a process of this host with a default name that no longer runs (issue 21)', async () => {
+    const t = table();
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../support/pg-audit-replica.mjs', import.meta.url)), url(), t, ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForOutput(child, /ready/);
+    } finally {
+      await stopChild(child, 'SIGKILL');
+    }
+    // No sweep runs in this test: the recovery is the one `open` does.
+    const next = await PgAuditStore.open({ url: url(), table: t, sweepMs: 3_600_000 });
+    try {
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['default-open', 'interrupted']]);
+    } finally {
+      await next.close();
+    }
+  });
+
   it('refuses a second live replica with the same name (issue 21)', async () => {
     const t = table();
     const first = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1' });
