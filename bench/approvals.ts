@@ -41,7 +41,7 @@ const SQL = 'UPDATE orders SET status = status WHERE id = $1';
 /** The demo seeds 200 orders. */
 const ORDERS = 200;
 
-interface Person {
+export interface Person {
   readonly sub: string;
   readonly email: string;
   readonly groups: readonly string[];
@@ -50,14 +50,14 @@ const ANA: Person = { sub: 'ana', email: 'ana@example.com', groups: ['analysts']
 const BOB: Person = { sub: 'bob', email: 'bob@example.com', groups: ['dba'] };
 
 /** The smallest OIDC issuer the verifier accepts with a configured `jwksUri`: one ES256 key on loopback. */
-interface Issuer {
+export interface Issuer {
   readonly issuer: string;
   readonly jwksUri: string;
   sign(who: Person): Promise<string>;
   close(): Promise<void>;
 }
 
-async function startIssuer(): Promise<Issuer> {
+export async function startIssuer(audience = AUDIENCE): Promise<Issuer> {
   const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomUUID();
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' }] });
@@ -81,7 +81,7 @@ async function startIssuer(): Promise<Issuer> {
         .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
         .setIssuer(issuer)
         .setSubject(who.sub)
-        .setAudience(AUDIENCE)
+        .setAudience(audience)
         .setIssuedAt()
         .setExpirationTime('1h')
         .sign(key),

@@ -4,7 +4,8 @@
  * transport in this process, called by the SDK Client. Calls alternate between the two so drift hits both.
  * Prints p50/p99 per scenario and the governed/bare ratio, then the policy, masking, audit and approval
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
- * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
+ * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=load` (10,000 calls from 50 concurrent sessions over Streamable
+ * HTTP, bench/load.ts; `BENCH_LOAD_REPLICAS=3` runs them on three replicas behind a proxy), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
  * bench/peer.ts) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
  * alone.
  */
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
+import { loadBench } from './load.js';
 import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
 import { peerBench } from './peer.js';
@@ -158,6 +160,12 @@ async function main(): Promise<void> {
     // BENCH_ONLY=approvals: the approval latency table alone (it starts its own airlock processes).
     if (process.env.BENCH_ONLY === 'approvals') {
       process.stdout.write(`${(await approvalsBench(adminUrl, work)).join('\n')}\n`);
+      return;
+    }
+    // BENCH_ONLY=load: 10,000 governed calls from 50 concurrent sessions (bench/load.ts; not part of the full run).
+    if (process.env.BENCH_ONLY === 'load') {
+      const shop = await seedDemoDatabase(adminUrl, 'airlock_bench_load');
+      process.stdout.write(`${(await loadBench(adminUrl, shop.url, work)).join('\n')}\n`);
       return;
     }
     // BENCH_ONLY=peer: airlock against the MCP reference Postgres server, both as spawned processes.

@@ -29,6 +29,12 @@ export const serveConfigSchema = once(() =>
     port: z.int().min(0).max(65_535),
     maxBodyBytes: z.int().min(1024).max(256 * 1024 * 1024),
     sessionIdleMs: z.int().min(1000),
+    /**
+     * How long an idle HTTP connection stays open for the next request. Behind a load balancer it must be
+     * longer than the balancer's own idle timeout, or the balancer may send a request on a connection airlock
+     * is closing and answer it 502 (Google Cloud load balancers keep backend connections 600 s: use 620).
+     */
+    keepAliveMs: z.int().min(1000).max(3_600_000).default(5000),
     allowedHosts: z.array(z.string().min(1)),
     allowedOrigins: z.array(z.string().url()),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']),
@@ -240,6 +246,7 @@ function flagName(key: string): string {
     devIdentity: 'dev-identity',
     maxBodyBytes: 'max-body-bytes',
     sessionIdleMs: 'session-idle-seconds',
+    keepAliveMs: 'keep-alive-seconds',
     allowedHosts: 'allowed-host',
     allowedOrigins: 'allowed-origin',
     logLevel: 'log-level',

@@ -5,5 +5,6 @@ export const DEFAULTS = {
   port: 7300,
   maxBodyBytes: 4 * 1024 * 1024,
   sessionIdleMs: 30 * 60 * 1000,
+  keepAliveMs: 5000,
   logLevel: 'info',
 } as const;

@@ -431,6 +431,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
       port: config.port,
       maxBodyBytes: config.maxBodyBytes,
       sessionIdleMs: config.sessionIdleMs,
+      keepAliveMs: config.keepAliveMs,
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
       credential: () => callers.fixed,

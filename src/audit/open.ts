@@ -60,7 +60,7 @@ export async function openAudit(settings: AuditSettings): Promise<OpenAudit> {
       if (url === undefined || url === '') throw new ConfigError(`audit.postgres.url: ${pg.url} is not set`);
       if (config?.retention !== undefined) throw new ConfigError("audit.retention applies to the JSON store; with audit.postgres, expire rows with the database's own tools");
       const { PgAuditStore } = await import('./pg-store.js');
-      const pgStore = await PgAuditStore.open({ url, table: pg.table, ...(pg.replica === undefined ? {} : { replica: pg.replica }), ...(onRecord === undefined ? {} : { onRecord }) });
+      const pgStore = await PgAuditStore.open({ url, table: pg.table, ...(pg.replica === undefined ? {} : { replica: pg.replica }), ...(onRecord === undefined ? {} : { onRecord }), onSweepError: (error) => log('warn', `audit: looking for calls left open by stopped replicas failed (retrying at the next sweep): ${String(error)}`) });
       log('info', `audit log: ${pgStore.description}`);
       store = pgStore;
     } else {

@@ -15,6 +15,12 @@ export interface PgAuditStoreOptions {
   readonly now?: () => Date;
   /** Sees each record once it is committed (e.g. to copy it to Cloud Logging). Must not throw. */
   readonly onRecord?: (record: ChainedRecord) => void;
+  /** How often the calls left open by replicas that are gone are looked for (default 60 s). */
+  readonly sweepMs?: number;
+  /** How long `open` waits for this replica's name to be free when another connection holds it (default 30 s). */
+  readonly nameWaitMs?: number;
+  /** Told when a sweep fails (e.g. to log it). Must not throw. */
+  readonly onSweepError?: (error: unknown) => void;
 }
 
 interface Pending {
@@ -63,11 +69,35 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
+/** Whether a default `host:pid` replica name is of this host, and no process with that pid runs. */
+function deadHere(replica: string): boolean {
+  const m = /^(.*):(\d+)$/.exec(replica);
+  if (m === null || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'EPERM';
+  }
+}
+
+/** The advisory lock key space of a table's replica names: `(hashtext('<table>:replica'), hashtext(name))`. */
+const PRESENCE = (t: string): string => `${t}:replica`;
+
 /**
  * The audit store in PostgreSQL, for several airlock replicas behind a load balancer. Records keep the
  * same hash chain as the JSON store; replicas take turns on it through a row lock on the chain head, so
  * the chain stays one line whatever the number of writers. Entries of one turn of the event loop go in one
- * transaction. A replica that starts again records its own calls left without an outcome as interrupted.
+ * transaction.
+ *
+ * Calls that started and never got an outcome (the replica was killed) are recorded as interrupted. Which
+ * replicas are gone is the database's judgement, not a guess from host names: each replica holds an
+ * advisory lock on its name for as long as its own connection lives, and the database frees it when the
+ * process dies. A replica that starts again recovers its own open calls at once; those of a replica that
+ * never comes back (an autoscaled instance) are recovered by any other replica once its lock has been free at
+ * two sweeps in a row, so a replica that only lost its connection for a moment is not mistaken for a dead
+ * one (at once for a default `host:pid` name of the same host whose process is gone). Should that still happen, its late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the
+ * interrupted record stands: a call never has two records.
  */
 export class PgAuditStore implements AuditSink {
   private readonly pool: pg.Pool;
@@ -79,6 +109,16 @@ export class PgAuditStore implements AuditSink {
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The connection that holds this replica's name lock, and probes the others'. */
+  private presence: pg.Client | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> = Promise.resolve();
+  /** Replicas whose lock was free at the last sweep: recovered if it still is at the next. */
+  private suspects = new Set<string>();
+  private readonly sweepMs: number;
+  private readonly nameWaitMs: number;
+  private readonly onSweepError: (error: unknown) => void;
+  private readonly url: string;
 
   private constructor(options: PgAuditStoreOptions) {
     this.t = options.table ?? 'airlock_audit';
@@ -86,11 +126,15 @@ export class PgAuditStore implements AuditSink {
     this.replica = options.replica ?? `${hostname()}:${process.pid}`;
     this.now = options.now ?? (() => new Date());
     this.onRecord = options.onRecord;
+    this.url = options.url;
+    this.sweepMs = options.sweepMs ?? 60_000;
+    this.nameWaitMs = options.nameWaitMs ?? 30_000;
+    this.onSweepError = options.onSweepError ?? (() => undefined);
     this.pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 4 });
     this.pool.on('error', () => undefined);
   }
 
-  /** Connects, creates the tables if needed, and recovers this replica's unfinished calls. */
+  /** Connects, creates the tables if needed, takes this replica's name, and recovers its unfinished calls. */
   static async open(options: PgAuditStoreOptions): Promise<PgAuditStore> {
     const store = new PgAuditStore(options);
     try {
@@ -103,8 +147,16 @@ export class PgAuditStore implements AuditSink {
       } finally {
         client.release();
       }
-      await store.recover();
+      await store.takeName();
+      await store.recoverOwn();
+      // The first sweep only marks replicas that look gone; they are recovered from the next one on.
+      await store.sweep();
+      store.sweeper = setInterval(() => {
+        store.sweeping = store.sweeping.then(() => store.sweep()).catch((error: unknown) => store.onSweepError(error));
+      }, store.sweepMs);
+      store.sweeper.unref();
     } catch (error) {
+      await store.presence?.end().catch(() => undefined);
       await store.pool.end().catch(() => undefined);
       throw error;
     }
@@ -112,25 +164,79 @@ export class PgAuditStore implements AuditSink {
   }
 
   /**
-   * Calls this replica started and never finished: those of an earlier process with the same replica
-   * name, or (with the default `host:pid` names) of a process on this host that no longer runs.
+   * Holds this replica's name lock on a connection of its own, for as long as the process lives. Another
+   * holder is either a live replica with the same name (a configuration error: both would record each
+   * other's calls as interrupted) or a sweeper recovering this name's calls for a moment: wait for it.
    */
-  private async recover(): Promise<void> {
-    const res = await this.pool.query<{ replica: string; entry: StartedEntry }>(`SELECT replica, entry FROM ${this.t}_started ORDER BY time`);
-    const host = hostname();
-    const dead = (replica: string): boolean => {
-      const m = /^(.*):(\d+)$/.exec(replica);
-      if (m === null || m[1] !== host || Number(m[2]) === process.pid) return false;
-      try {
-        process.kill(Number(m[2]), 0);
-        return false;
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code !== 'EPERM';
+  private async takeName(): Promise<void> {
+    const deadline = Date.now() + this.nameWaitMs;
+    for (;;) {
+      const client = await this.presenceClient();
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica]);
+      if (got.rows[0]?.ok === true) return;
+      if (Date.now() >= deadline) {
+        throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset for host:pid)`);
       }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** The presence connection, opened (again) when needed; the database notices a dead peer within ~30 s. */
+  private async presenceClient(): Promise<pg.Client> {
+    if (this.presence !== undefined) return this.presence;
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, application_name: `airlock audit ${this.replica}`.slice(0, 63) });
+    // Lost, the name is free for others to take this replica for gone: take it again soon, not at the next sweep.
+    const lost = (): void => {
+      if (this.presence !== client) return;
+      this.presence = undefined;
+      if (this.closed) return;
+      setTimeout(() => {
+        this.sweeping = this.sweeping.then(() => (this.closed || this.presence !== undefined ? undefined : this.takeName())).catch((error: unknown) => this.onSweepError(error));
+      }, 1000).unref();
     };
+    client.on('error', lost);
+    client.on('end', lost);
+    await client.connect();
+    // Server-side keepalives: a replica whose host vanished (no FIN, no RST) frees its name in about 25 s.
+    await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    this.presence = client;
+    return client;
+  }
+
+  /** This replica's calls left open by its previous process (it holds the name now, so none of them runs). */
+  private async recoverOwn(): Promise<void> {
+    const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [this.replica]);
     const at = this.now();
-    const orphans = res.rows.filter((row) => row.replica === this.replica || dead(row.replica));
-    await Promise.all(orphans.map((row) => this.append(interruptedRecord(row.entry, at))));
+    await Promise.all(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+  }
+
+  /**
+   * Recovers the open calls of replicas whose name lock was free at the last sweep and still is: the lock is
+   * held while they are recovered, so the replica cannot start again in between and run into its own calls.
+   */
+  private async sweep(): Promise<void> {
+    if (this.closed) return;
+    // A presence connection that dropped takes the name again before judging anyone else.
+    if (this.presence === undefined) await this.takeName();
+    const client = await this.presenceClient();
+    const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1`, [this.replica])).rows.map((r) => r.replica);
+    const free = new Set<string>();
+    for (const replica of others) {
+      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), replica]);
+      if (got.rows[0]?.ok !== true) continue;
+      try {
+        free.add(replica);
+        // A default `host:pid` name of this host whose process is gone needs no second look (short-lived stdio
+        // processes on one host recover each other's calls as soon as the next one starts).
+        if (!this.suspects.has(replica) && !deadHere(replica)) continue;
+        const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [replica]);
+        const at = this.now();
+        await Promise.all(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [PRESENCE(this.t), replica]);
+      }
+    }
+    this.suspects = free;
   }
 
   /** The audit tables' size on disk, indexes included (PostgreSQL's own count). */
@@ -170,12 +276,22 @@ export class PgAuditStore implements AuditSink {
 
   private async write(batch: Pending[]): Promise<void> {
     const starts = batch.flatMap((p) => ('start' in p.entry ? [p.entry.start] : []));
-    const ends = batch.flatMap((p) => ('end' in p.entry ? [p.entry.end] : []));
+    let ends = batch.flatMap((p) => ('end' in p.entry ? [p.entry.end] : []));
     const committed: ChainedRecord[] = [];
+    let refused = new Set<string>();
     let client: pg.PoolClient | undefined;
     try {
       client = await this.pool.connect();
       await client.query('BEGIN');
+      if (ends.length > 0) {
+        // The head lock first: from here on no other replica writes a record, so the check below holds.
+        await client.query(`SELECT 1 FROM ${this.t}_head FOR UPDATE`);
+        // A call already recorded (as interrupted, by a sweep that took this replica for gone) keeps that
+        // record; its late outcome is refused alone, and the rest of the batch is written.
+        const known = await client.query<{ id: string }>(`SELECT id FROM ${this.t} WHERE id = ANY($1::text[])`, [ends.map((e) => e.id)]);
+        refused = new Set(known.rows.map((r) => r.id));
+        ends = ends.filter((e) => !refused.has(e.id));
+      }
       if (starts.length > 0) {
         await client.query(
           `INSERT INTO ${this.t}_started (id, replica, time, entry) SELECT x.id, $1, x.time::timestamptz, x.entry FROM jsonb_to_recordset($2::jsonb) AS x(id text, time text, entry jsonb)`,
@@ -204,7 +320,10 @@ export class PgAuditStore implements AuditSink {
       }
       await client.query('COMMIT');
       client.release();
-      for (const p of batch) p.resolve();
+      for (const p of batch) {
+        if ('end' in p.entry && refused.has(p.entry.end.id)) p.reject(new Error(`audit: call ${p.entry.end.id} was already recorded (as interrupted, while this replica was taken for gone); its outcome is not recorded twice`));
+        else p.resolve();
+      }
       if (this.onRecord !== undefined) for (const record of committed) this.onRecord(record);
     } catch (error) {
       if (client !== undefined) {
@@ -215,12 +334,16 @@ export class PgAuditStore implements AuditSink {
     }
   }
 
-  /** Waits for queued entries, then closes the pool. */
+  /** Waits for queued entries and a running sweep, then gives up the replica name and closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    await this.sweeping.catch(() => undefined);
     await Promise.resolve();
     await this.writing;
     this.closed = true;
+    await this.presence?.end().catch(() => undefined);
+    this.presence = undefined;
     await this.pool.end();
   }
 }

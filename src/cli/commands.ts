@@ -59,6 +59,7 @@ const SERVE_OPTIONS = {
   'allowed-origin': { type: 'string', multiple: true },
   'max-body-bytes': { type: 'string' },
   'session-idle-seconds': { type: 'string' },
+  'keep-alive-seconds': { type: 'string' },
   'max-concurrent-calls': { type: 'string' },
   'call-queue': { type: 'string' },
   'call-queue-ms': { type: 'string' },
@@ -94,6 +95,8 @@ const SERVE_FLAGS = `  --stdio                      MCP over stdin/stdout (the c
   --allowed-origin O           extra Origin to accept (repeatable)
   --max-body-bytes N           largest request: HTTP body or stdio line (default ${DEFAULTS.maxBodyBytes})
   --session-idle-seconds N     close HTTP sessions idle this long (default ${DEFAULTS.sessionIdleMs / 1000})
+  --keep-alive-seconds N       keep idle HTTP connections open this long; behind a load balancer, longer than
+                               its idle timeout (620 behind Google Cloud load balancers; default ${DEFAULTS.keepAliveMs / 1000})
   --max-concurrent-calls N     calls one principal runs at once (default 4)
   --call-queue N               calls of one principal that may wait for a slot (default 8)
   --call-queue-ms N            how long a waiting call waits before TOO_MANY_CALLS (default 5000)

@@ -55,6 +55,7 @@ export function serveConfig(flags: ServeFlags, defaults: { auditDir: string; pol
     port: toInt(flags.port, overrides.port ?? DEFAULTS.port),
     maxBodyBytes: toInt(flags['max-body-bytes'], DEFAULTS.maxBodyBytes),
     sessionIdleMs: toInt(flags['session-idle-seconds'], DEFAULTS.sessionIdleMs / 1000) * 1000,
+    keepAliveMs: toInt(flags['keep-alive-seconds'], DEFAULTS.keepAliveMs / 1000) * 1000,
     allowedHosts: flags['allowed-host'] ?? [],
     allowedOrigins: flags['allowed-origin'] ?? [],
     logLevel: flags['log-level'] ?? DEFAULTS.logLevel,

@@ -118,6 +118,20 @@ describe('airlock serve --http: legacy SSE', () => {
 });
 
 describe('HTTP session lifecycle and identity', () => {
+  it('keeps idle connections open for --keep-alive-seconds, so a load balancer\'s reused connection is not closed under it (issue 21)', async () => {
+    // Node announces its idle timeout in every keep-alive answer: the header is what the server does.
+    expect((await raw(`${base}/healthz`, { headers: { connection: 'keep-alive' } })).headers['keep-alive']).toBe('timeout=5');
+    const d = tempDir();
+    const behindBalancer = await startAirlock(config(d, { keepAliveMs: 620_000 }), silent);
+    try {
+      const answer = await raw(`${behindBalancer.http?.url ?? ''}/healthz`, { headers: { connection: 'keep-alive' } });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['keep-alive']).toBe('timeout=620');
+    } finally {
+      await behindBalancer.close();
+    }
+  });
+
   it('closes sessions that stay idle past --session-idle-seconds', async () => {
     const d = tempDir();
     const short = await startAirlock(config(d, { sessionIdleMs: 1000 }), silent);

@@ -1,7 +1,12 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
+import { interruptedRecord } from '../../src/audit/interrupted.js';
 import { PgAuditStore, pgRecords, verifyPgStore } from '../../src/audit/pg-store.js';
+import { stopChild, waitForOutput } from '../support/child.js';
+import { until } from '../support/served.js';
 import type { AuditRecord, StartedEntry } from '../../src/audit/record.js';
 
 const url = (): string => inject('adminUrl');
@@ -105,5 +110,94 @@ describe('PgAuditStore', () => {
       ['still-running', 'ok'],
     ]);
     expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true });
+  });
+
+  it('records the open calls of a replica that is gone for good as interrupted from another replica, never those of a live one (issue 21)', async () => {
+    const t = table();
+    // pod-a runs in a process of its own, starts a call, and is killed before the call ends; it never comes back.
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../support/pg-audit-replica.mjs', import.meta.url)), url(), t, 'pod-a'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const live = await PgAuditStore.open({ url: url(), table: t, replica: 'pod-b', sweepMs: 100 });
+    const observer = await PgAuditStore.open({ url: url(), table: t, replica: 'pod-c', sweepMs: 100 });
+    try {
+      await waitForOutput(child, /ready/);
+      await live.start(started('still-running', 'pod-b'));
+      // Sweeps go on while pod-a lives: its call stays open.
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await all(pgRecords(url(), t))).map((r) => r.id)).toEqual([]);
+      await stopChild(child, 'SIGKILL');
+      const recovered = await until(async () => (await all(pgRecords(url(), t))).find((r) => r.id === 'pod-a-open'), 'pod-a-open to be recorded');
+      expect(recovered.outcome).toBe('interrupted');
+      // pod-b is alive: its call was not touched, and ends normally.
+      await live.append(record('still-running', 'pod-b'));
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['pod-a-open', 'interrupted'],
+        ['still-running', 'ok'],
+      ]);
+      const left = new pg.Client({ connectionString: url() });
+      await left.connect();
+      try {
+        expect((await left.query(`SELECT id FROM ${t}_started`)).rows).toEqual([]);
+      } finally {
+        await left.end();
+      }
+      expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true, records: 2 });
+    } finally {
+      await stopChild(child, 'SIGKILL');
+      await observer.close();
+      await live.close();
+    }
+  });
+
+  it('recovers at once, when it starts, the open calls of a process of this host with a default name that no longer runs (issue 21)', async () => {
+    const t = table();
+    const child = spawn(process.execPath, [fileURLToPath(new URL('../support/pg-audit-replica.mjs', import.meta.url)), url(), t, ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await waitForOutput(child, /ready/);
+    } finally {
+      await stopChild(child, 'SIGKILL');
+    }
+    // No sweep runs in this test: the recovery is the one `open` does.
+    const next = await PgAuditStore.open({ url: url(), table: t, sweepMs: 3_600_000 });
+    try {
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['default-open', 'interrupted']]);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it('refuses a second live replica with the same name (issue 21)', async () => {
+    const t = table();
+    const first = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1' });
+    try {
+      await expect(PgAuditStore.open({ url: url(), table: t, replica: 'web-1', nameWaitMs: 300 })).rejects.toThrow(/another running airlock holds the replica name "web-1" on table audit_[0-9a-f]+; give every replica its own audit\.postgres\.replica/);
+    } finally {
+      await first.close();
+    }
+    // Closed, the name is free again.
+    const again = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1', nameWaitMs: 300 });
+    await again.close();
+  });
+
+  it('refuses the late outcome of a call already recorded as interrupted, and writes the rest of its batch (issue 21)', async () => {
+    const t = table();
+    const a = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1' });
+    const b = await PgAuditStore.open({ url: url(), table: t, replica: 'web-2' });
+    try {
+      await a.start(started('late', 'web-1'));
+      // As a sweep does when it takes web-1 for gone.
+      await b.append(interruptedRecord(started('late', 'web-1'), new Date()));
+      const [late, other] = await Promise.allSettled([a.append(record('late', 'web-1')), a.append(record('other', 'web-1'))]);
+      expect(late.status).toBe('rejected');
+      expect(String((late as PromiseRejectedResult).reason)).toMatch(/call late was already recorded/);
+      expect(other.status).toBe('fulfilled');
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['late', 'interrupted'],
+        ['other', 'ok'],
+      ]);
+      expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true });
+    } finally {
+      await b.close();
+      await a.close();
+    }
   });
 });

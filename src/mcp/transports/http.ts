@@ -22,6 +22,8 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
   readonly maxBodyBytes: number;
   /** Sessions with no request for this long are closed. */
   readonly sessionIdleMs: number;
+  /** Idle connections stay open this long for the next request (default 5 s, Node's). */
+  readonly keepAliveMs?: number;
   /** Extra `Host` header values to accept (besides the bound address and loopback names). */
   readonly allowedHosts: readonly string[];
   /** Extra `Origin` values to accept (besides http://<allowed host>). */
@@ -901,6 +903,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       rpcError(res, 500, -32603, 'Internal error');
     });
   });
+  // A load balancer reuses its idle connections to us: if we closed them first, a request it sends just then
+  // would be lost on a reset connection (a 502 to the agent). Node also announces it: `Keep-Alive: timeout=N`.
+  http.keepAliveTimeout = options.keepAliveMs ?? 5000;
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
     http.listen(options.port, options.host, () => {
