@@ -446,9 +446,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /** Answers refused messages: each is run through the pipeline (audited under the caller) first. */
-  const answerRefused = async (res: ServerResponse, status: number, kind: 'http' | 'sse', credential: Credential, sessionId: string, refused: readonly (Screened & { kind: 'refuse' })[], batch: boolean): Promise<void> => {
+  const answerRefused = async (res: ServerResponse, status: number, kind: 'http' | 'sse', credential: Credential, sessionId: string, refused: readonly (Screened & { kind: 'refuse' })[], batch: boolean, protocol?: string): Promise<void> => {
     const answers: Refusal[] = [];
-    for (const r of refused) answers.push(await refuse(options, r, { transport: kind, sessionId, credential }));
+    for (const r of refused) answers.push(await refuse(options, r, { transport: kind, sessionId, credential, ...(protocol === undefined ? {} : { protocol }) }));
     sendJson(res, status, batch ? answers : answers[0]);
   };
 
@@ -605,6 +605,24 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /**
+   * The tools/calls of a 2026-07-28 body that the SDK refused before any handler took them (its check of the
+   * Mcp-Method and Mcp-Name headers against the body): refused again here with the SDK's code and text, so
+   * that each is audited like every other call that reaches airlock.
+   */
+  const unservedCalls = async (response: Response, body: unknown): Promise<(Screened & { kind: 'refuse' })[]> => {
+    const waiting = (Array.isArray(body) ? body : [body]).flatMap((m) => {
+      const call = desk.unserved(m);
+      return call === undefined ? [] : [{ id: (m as { id: RequestId }).id, call }];
+    });
+    if (waiting.length === 0) return [];
+    const answer = (await response.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | { error?: { code?: unknown; message?: unknown } }[] | undefined;
+    const error = (Array.isArray(answer) ? answer[0] : answer)?.error;
+    const code = typeof error?.code === 'number' ? error.code : -32600;
+    const text = typeof error?.message === 'string' ? error.message.slice(0, 500) : `refused with HTTP ${response.status}`;
+    return waiting.map(({ id, call }) => ({ kind: 'refuse', id, code, call: { ...call, issues: [{ path: 'headers', message: text }, ...call.issues] } }));
+  };
+
+  /**
    * A 2026-07-28 request: served statelessly by a fresh server instance (no session id). The body was
    * screened like any other; a client that disconnects aborts the call (the request's signal).
    */
@@ -624,6 +642,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       modernInFlight--;
     }
     if (res.destroyed) return;
+    if (response.status >= 400) {
+      const unserved = await unservedCalls(response, screened.body);
+      if (unserved.length > 0) {
+        // The era the SDK routed it by; the header names the revision (the SDK refuses a request without one).
+        const version = req.headers['mcp-protocol-version'];
+        await answerRefused(res, response.status, 'http', credential, '', unserved, Array.isArray(screened.body), typeof version === 'string' ? version.slice(0, 32) : undefined);
+        return;
+      }
+    }
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (response.body === null) {
       res.end();
