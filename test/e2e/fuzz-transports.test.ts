@@ -182,7 +182,12 @@ function modernize(frame: string | Buffer): { body: string | Buffer; headers: Re
   if (m.method === 'tools/call' && typeof p.name === 'string') headers['mcp-name'] = p.name;
   const meta = p._meta !== null && typeof p._meta === 'object' ? p._meta : {};
   const envelope = { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
-  return { body: JSON.stringify({ ...message, params: { ...params, _meta: { ...meta, ...envelope } } }), headers };
+  try {
+    return { body: JSON.stringify({ ...message, params: { ...params, _meta: { ...meta, ...envelope } } }), headers };
+  } catch {
+    // Too deep for JSON.stringify here too: the envelope goes into the text as the first member of params.
+    return { body: frame.replace('"params":{', `"params":{"_meta":${JSON.stringify(envelope)},`), headers };
+  }
 }
 
 /**
@@ -207,7 +212,7 @@ function frames(): fc.Arbitrary<FrameSpec> {
  * The fuzz property for one channel: after each generated list of frames, every frame had its answer (or
  * none, for notifications), nothing answered twice, and the server still lists its tools.
  */
-async function fuzz(channel: Channel, channelKind: 'stream' | 'http', frames: fc.Arbitrary<FrameSpec>, log: Log, runs: number): Promise<void> {
+async function fuzz(channel: Channel, channelKind: 'stream' | 'http', frames: fc.Arbitrary<FrameSpec>, log: Log, runs: number, fixed = false): Promise<void> {
   let next = 1_000;
   await fc.assert(
     fc.asyncProperty(fc.array(frames, { minLength: 1, maxLength: 6 }), async (specs) => {
@@ -242,7 +247,7 @@ async function fuzz(channel: Channel, channelKind: 'stream' | 'http', frames: fc
       expect(list[0]?.result?.tools).toHaveLength(7);
       expect(channel.strays()).toEqual([]);
     }),
-    fuzzParameters(runs),
+    fuzzParameters(runs, { fixed }),
   );
 }
 
@@ -297,7 +302,7 @@ describe('fuzzed JSON-RPC over stdio (issue 21)', () => {
       new Promise((resolve) => proc.stdin.write(Buffer.concat([typeof frame === 'string' ? Buffer.from(frame.replace(/[\r\n]/g, ' ')) : frame, Buffer.from('\n')]), () => resolve([])));
     const channel = new StreamChannel(inbox, send, () => `exit ${String(proc.exitCode)}\n${stderr.slice(-2000)}`);
     const log: Log = { answers: [], texts: [] };
-    await fuzz(channel, 'stream', frames(), log, 3);
+    await fuzz(channel, 'stream', frames(), log, 3, true);
     const start = await rssOf(proc.pid as number);
     await fuzz(channel, 'stream', frames(), log, 60);
     const end = await rssOf(proc.pid as number);
@@ -347,7 +352,7 @@ describe('fuzzed JSON-RPC over Streamable HTTP (both eras) and legacy SSE (issue
     const log: Log = { answers: [], texts: [] };
     const pid = child?.pid as number;
     const channel = direct(`${base}/mcp`, (frame) => ({ body: frame, headers: session }));
-    await fuzz(channel, 'http', frames(), log, 3);
+    await fuzz(channel, 'http', frames(), log, 3, true);
     const start = await rssOf(pid);
     await fuzz(channel, 'http', frames(), log, 40);
     expect(await rssOf(pid), `RSS from ${start}`).toBeLessThan(start * RSS_FACTOR);
@@ -384,6 +389,31 @@ describe('fuzzed JSON-RPC over Streamable HTTP (both eras) and legacy SSE (issue
       expect(readAudit(auditDir).filter((r) => r.id === ids[0])).toMatchObject([{ tool, transport: 'http', protocol: MODERN, outcome: 'invalid', error: { code: 'INVALID_INPUT' } }]);
     });
   }
+
+  // Found by the fuzzer (seed 7): routing a POST without a session re-serialised the body with
+  // JSON.stringify, which overflowed the stack on 9,786 levels of nesting: 500 and nothing audited.
+  const deep = (depth: number): string => `${'['.repeat(depth)}1${']'.repeat(depth)}`;
+  it('refuses a body nested 9,786 levels deep without a session with 400, audited, over both eras (issue 21)', async () => {
+    for (const extra of [{}, { 'mcp-protocol-version': MODERN }] as Record<string, string>[]) {
+      const res = await post(`${base}/mcp`, { ...headers, ...extra }, deep(9_786));
+      expect(res.status, res.body).toBe(400);
+      const answers = messagesOf(res);
+      expect(answers).toHaveLength(1);
+      expect(answers[0]?.error?.message).toMatch(/^Invalid request: message: must be a JSON-RPC object, got an array \[code: INVALID_INPUT; audit id: [0-9a-f-]{36}\]$/);
+      allTexts.push(res.body);
+      expect(readAudit(auditDir).filter((r) => r.id === auditIdsIn(res.body)[0])).toHaveLength(1);
+    }
+  });
+
+  it('answers a 2026-07-28 request whose params nest 10,000 levels deep under its id, not with a 500 (issue 21)', async () => {
+    const { body, headers: modern } = modernize(`{"jsonrpc":"2.0","id":9,"method":"tools/list","params":{"x":${deep(10_000)}}}`);
+    const res = await post(`${base}/mcp`, { ...headers, ...modern }, body);
+    expect(res.status, res.body).toBeLessThan(500);
+    const answers = messagesOf(res);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]?.id).toBe(9);
+    expect(answers[0]?.result?.tools).toHaveLength(7);
+  });
 
   it('answers every frame posted to a legacy SSE session once, on the stream or in the POST answer', async () => {
     const inbox = new Inbox();

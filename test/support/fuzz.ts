@@ -8,9 +8,12 @@ import fc from 'fast-check';
 /** Seed of every fuzz run unless FUZZ_SEED says otherwise: a failure in CI replays the same inputs. */
 export const FUZZ_SEED = process.env.FUZZ_SEED === undefined ? 21 : Number(process.env.FUZZ_SEED);
 
-/** fast-check parameters: `runs` by default, FUZZ_RUNS when set (the same seed, so a longer run extends a short one). */
-export function fuzzParameters<T>(runs: number): fc.Parameters<T> {
-  const asked = process.env.FUZZ_RUNS === undefined ? runs : Number(process.env.FUZZ_RUNS);
+/**
+ * fast-check parameters: `runs` by default, FUZZ_RUNS when set (the same seed, so a longer run extends a
+ * short one). `fixed` keeps `runs` whatever FUZZ_RUNS says (a warm-up before a measurement).
+ */
+export function fuzzParameters<T>(runs: number, { fixed = false }: { fixed?: boolean } = {}): fc.Parameters<T> {
+  const asked = process.env.FUZZ_RUNS === undefined || fixed ? runs : Number(process.env.FUZZ_RUNS);
   if (!Number.isInteger(asked) || asked < 1) throw new TypeError(`FUZZ_RUNS must be a positive integer, got ${String(process.env.FUZZ_RUNS)}`);
   if (!Number.isInteger(FUZZ_SEED)) throw new TypeError(`FUZZ_SEED must be an integer, got ${String(process.env.FUZZ_SEED)}`);
   return { seed: FUZZ_SEED, numRuns: asked, endOnFailure: true };
@@ -146,6 +149,19 @@ const invalidUtf8: fc.Arbitrary<FrameSpec> = fc
     },
   }));
 
+/** Well-formed requests that carry a value nested thousands of levels deep (under 64 KiB): answered under their id. */
+const deepParams: fc.Arbitrary<FrameSpec> = fc
+  .tuple(fc.constantFrom('ping', 'tools/list', 'tools/call'), fc.integer({ min: 60, max: 10_000 }), fc.constantFrom('[', '{"k":'))
+  .map(([method, depth, open]) => ({
+    label: `${method} with a value ${depth} levels deep`,
+    expect: method === 'tools/call' ? ('call' as const) : ('request' as const),
+    build: (id: number) => {
+      const deep = `${open.repeat(depth)}1${(open === '[' ? ']' : '}').repeat(depth)}`;
+      const params = method === 'tools/call' ? `{"name":"query_sql","arguments":{"connection":"shop","sql":"SELECT 1","params":[${deep}]}}` : `{"x":${deep}}`;
+      return `{"jsonrpc":"2.0","id":${id},"method":"${method}","params":${params}}`;
+    },
+  }));
+
 /** Well-formed notifications: never answered. */
 const notification: fc.Arbitrary<FrameSpec> = fc
   .oneof(
@@ -163,6 +179,7 @@ export const frameArb: fc.Arbitrary<FrameSpec> = fc.oneof(
   { arbitrary: brokenRequest, weight: 3 },
   { arbitrary: garbage, weight: 3 },
   { arbitrary: invalidUtf8, weight: 1 },
+  { arbitrary: deepParams, weight: 1 },
   { arbitrary: notification, weight: 1 },
 );
 

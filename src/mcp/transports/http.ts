@@ -6,6 +6,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { toWebRequest } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
+import { cutDeep } from '../../bounds.js';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
@@ -629,25 +630,28 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const handleModern = async (req: AuthedRequest, res: ServerResponse, body: unknown, credential: Credential): Promise<void> => {
     const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) return;
+    // A tools/call reaches the SDK as a shallow ticket; other requests keep their params, cut at the depth
+    // bound so that the SDK's JSON.stringify of the body cannot overflow the stack.
+    const sdkBody = cutDeep(screened.body);
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    const request = await toWebRequest(req, screened.body, { signal: gone.signal, maxRequestBodySize: options.maxBodyBytes });
+    const request = await toWebRequest(req, sdkBody, { signal: gone.signal, maxRequestBodySize: options.maxBodyBytes });
     modernInFlight++;
     let response: Response;
     try {
-      response = await modern.fetch(request, { ...(req.auth === undefined ? {} : { authInfo: req.auth }), parsedBody: screened.body });
+      response = await modern.fetch(request, { ...(req.auth === undefined ? {} : { authInfo: req.auth }), parsedBody: sdkBody });
     } finally {
       modernInFlight--;
     }
     if (res.destroyed) return;
     if (response.status >= 400) {
-      const unserved = await unservedCalls(response, screened.body);
+      const unserved = await unservedCalls(response, sdkBody);
       if (unserved.length > 0) {
         // The era the SDK routed it by; the header names the revision (the SDK refuses a request without one).
         const version = req.headers['mcp-protocol-version'];
-        await answerRefused(res, response.status, 'http', credential, '', unserved, Array.isArray(screened.body), typeof version === 'string' ? version.slice(0, 32) : undefined);
+        await answerRefused(res, response.status, 'http', credential, '', unserved, Array.isArray(sdkBody), typeof version === 'string' ? version.slice(0, 32) : undefined);
         return;
       }
     }
@@ -685,8 +689,11 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
     attachCredential(req, credential);
     // Each POST is routed by era: one that names a session is 2025-era (2026-07-28 has no sessions); any
-    // other that claims 2026-07-28 in its _meta envelope is served statelessly.
-    if (req.method === 'POST' && sessionId === undefined && !(await isLegacyRequest(await toWebRequest(req, body, { maxRequestBodySize: options.maxBodyBytes }), body, { maxRequestBodySize: options.maxBodyBytes }))) {
+    // other that claims 2026-07-28 in its _meta envelope is served statelessly. The SDK re-serialises the
+    // body it routes with JSON.stringify, which overflows the stack on a few thousand levels of nesting:
+    // it gets a copy cut at the depth bound (the envelope it reads sits a few levels down).
+    const routed = req.method === 'POST' ? cutDeep(body) : body;
+    if (req.method === 'POST' && sessionId === undefined && !(await isLegacyRequest(await toWebRequest(req, routed, { maxRequestBodySize: options.maxBodyBytes }), routed, { maxRequestBodySize: options.maxBodyBytes }))) {
       await handleModern(req, res, body, credential);
       return;
     }
