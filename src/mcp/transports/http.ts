@@ -692,10 +692,12 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     // other that claims 2026-07-28 in its _meta envelope is served statelessly. The SDK re-serialises the
     // body it routes with JSON.stringify, which overflows the stack on a few thousand levels of nesting:
     // it gets a copy cut at the depth bound (the envelope it reads sits a few levels down).
-    const routed = req.method === 'POST' ? cutDeep(body) : body;
-    if (req.method === 'POST' && sessionId === undefined && !(await isLegacyRequest(await toWebRequest(req, routed, { maxRequestBodySize: options.maxBodyBytes }), routed, { maxRequestBodySize: options.maxBodyBytes }))) {
-      await handleModern(req, res, body, credential);
-      return;
+    if (req.method === 'POST' && sessionId === undefined) {
+      const routed = cutDeep(body);
+      if (!(await isLegacyRequest(await toWebRequest(req, routed, { maxRequestBodySize: options.maxBodyBytes }), routed, { maxRequestBodySize: options.maxBodyBytes }))) {
+        await handleModern(req, res, body, credential);
+        return;
+      }
     }
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);
