@@ -6,7 +6,7 @@
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
  * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=load` (10,000 calls from 50 concurrent sessions over Streamable
  * HTTP, bench/load.ts; `BENCH_LOAD_REPLICAS=3` runs them on three replicas behind a proxy), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
- * bench/peer.ts) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
+ * bench/peer.ts), `BENCH_ONLY=log-filter` (the log filter parser on adversarial input) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
  * alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { ALL_TOOLS } from '../tools/index.js';
 import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
 import { loadBench } from './load.js';
+import { logFilterBench } from './log-filter.js';
 import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
 import { peerBench } from './peer.js';
@@ -142,6 +143,11 @@ async function main(): Promise<void> {
   // BENCH_ONLY=masking: the masking table alone (in-process, no PostgreSQL).
   if (process.env.BENCH_ONLY === 'masking') {
     process.stdout.write(`${(await maskingBench()).join('\n')}\n`);
+    return;
+  }
+  // BENCH_ONLY=log-filter: the log filter parser's scaling on adversarial input alone (in-process).
+  if (process.env.BENCH_ONLY === 'log-filter') {
+    process.stdout.write(`${logFilterBench().join('\n')}\n`);
     return;
   }
   // BENCH_ONLY=audit: the audit store table alone (append at 1k/100k/1M records, then verify); no PostgreSQL.
@@ -265,6 +271,7 @@ async function main(): Promise<void> {
       );
       lines.push('', `audit records written during the run: ${(await audit.records()).length}`, '');
       lines.push(...(await policyBench(sql, fileURLToPath(new URL('../..', import.meta.url)))));
+      lines.push('', ...logFilterBench());
       lines.push('', ...(await maskingBench()));
       lines.push('', ...(await auditBench()));
       lines.push('', ...(await approvalsBench(adminUrl, work)));

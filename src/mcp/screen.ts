@@ -18,8 +18,11 @@ export type Screened =
       readonly kind: 'refuse';
       /** The id to answer with: the request's own when it is a valid id, else null (JSON-RPC 2.0). */
       readonly id: string | number | null;
-      /** -32700 for a message that is not JSON, -32600 for one that is not a valid request. */
-      readonly code: -32600 | -32700;
+      /**
+       * -32700 for a message that is not JSON, -32600 for one that is not a valid request; or the code the
+       * SDK refused a tools/call with before any handler took it (see {@link IntakeDesk.unserved}).
+       */
+      readonly code: number;
       /** The refused message as the audit records it (a tools/call keeps its tool and arguments). */
       readonly call: ToolCallIntake;
     };
@@ -160,6 +163,16 @@ export class IntakeDesk {
     const name = isObject(params) && typeof params.name === 'string' ? params.name : 'airlock';
     const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, ...retryFields(params), _meta: { ...meta, [TICKET]: ticket } } };
     return { kind: 'pass', message: rewritten };
+  }
+
+  /**
+   * The call behind a tools/call this desk rewrote whose ticket no handler has taken, taken now: the SDK
+   * refused the request before dispatch (a 2026-07-28 header check), so the transport audits it instead.
+   * Undefined for any other message, and for a call a handler has taken.
+   */
+  unserved(message: unknown): ToolCallIntake | undefined {
+    if (!isObject(message) || !this.isRewritten(message)) return undefined;
+    return this.take((message.params as Json)._meta);
   }
 
   /** The call behind a ticket, once. */

@@ -61,7 +61,7 @@ export interface Refusal {
 export async function refuse(
   options: Pick<GovernedServerOptions, 'pipeline' | 'clock'>,
   refused: Screened & { kind: 'refuse' },
-  at: { readonly transport: TransportKind; readonly sessionId: string; readonly credential: Credential },
+  at: { readonly transport: TransportKind; readonly sessionId: string; readonly credential: Credential; readonly protocol?: string },
 ): Promise<Refusal> {
   const ctx: CallContext = {
     id: randomUUID(),
@@ -73,6 +73,7 @@ export async function refuse(
     rawArguments: refused.call.rawArguments,
     requestIssues: refused.call.issues.length > 0 ? refused.call.issues : [{ path: 'message', message: 'refused' }],
     credential: at.credential,
+    ...(at.protocol === undefined ? {} : { protocol: at.protocol }),
     signal: new AbortController().signal,
   };
   await options.pipeline(ctx);

@@ -6,7 +6,7 @@
  * nor allowed fails the suite.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -30,6 +30,7 @@ const ALLOWED: readonly { readonly pattern: RegExp; readonly reason: string }[] 
   { pattern: /^claude mcp add --transport http /, reason: 'Claude Code is not installed; the same URL and header are exercised by the HTTP client configs' },
   { pattern: /^airlock audit reveal /, reason: 'needs an audit compliance key (test/integration/audit-compliance.test.ts covers reveal)' },
   { pattern: /^kubectl |^openssl rand -base64 32 \| gcloud /, reason: 'no Kubernetes cluster or Google account here; test/unit/deploy/ and test/e2e/deploy-image.test.ts check the files these commands use' },
+  { pattern: /^(FUZZ_RUNS=\d+ FUZZ_SEED=\d+ )?npm run fuzz$/, reason: 'runs the fuzz suites, which npm test runs itself; the script is checked to name every one of them' },
 ];
 
 /** Commands that succeed with a non-zero exit status by design, and what their output must show. */
@@ -317,6 +318,21 @@ describe('docs: shell blocks', () => {
       });
     }
   }
+});
+
+describe('docs: npm run fuzz', () => {
+  it('builds, then runs every fuzz suite under test/ and nothing else', () => {
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const script = scripts.fuzz ?? '';
+    expect(script).toMatch(/^npm run build && vitest run --config test\/vitest\.config\.ts /);
+    const named = script.split(' ').filter((w) => w.endsWith('.test.ts')).sort();
+    const suites = readdirSync(join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => /fuzz[^/]*\.test\.ts$/.test(f))
+      .map((f) => `test/${f}`)
+      .sort();
+    expect(suites.length).toBeGreaterThan(0);
+    expect(named).toEqual(suites);
+  });
 });
 
 describe('docs: stdio client configs', () => {

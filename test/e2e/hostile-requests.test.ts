@@ -619,7 +619,10 @@ describe('every malformed stdio frame gets exactly one JSON-RPC reply (issue 16)
       // The last request is valid: when its answer is in, every earlier frame has had its turn.
       const last = await peer.request(2, 'tools/list', {});
       expect((last.result as { tools: unknown[] }).tools).toHaveLength(7);
-      await new Promise((r) => setTimeout(r, 500));
+      // Refusals are audited before they are answered, so a valid request sent after them may be answered
+      // first: wait for every frame's answer (a missing one fails here), then a little for any extra one.
+      for (let waited = 0; peer.lines.length - before - 1 < frames.length && waited < 20_000; waited += 50) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 200));
       type Reply = { id?: unknown; error?: { code: number; message: string }; result?: { isError?: boolean; content?: { text: string }[] } };
       const replies = peer.lines.slice(before).map((l) => JSON.parse(l) as Reply);
       const answers = replies.filter((r) => r.id !== 2);

@@ -6,6 +6,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { toWebRequest } from '@modelcontextprotocol/node';
 import { createMcpHandler, isInitializeRequest, isJsonContentType, isLegacyRequest, WebStandardStreamableHTTPServerTransport, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server';
 import { SSEServerTransport } from '@modelcontextprotocol/server-legacy/sse';
+import { cutDeep } from '../../bounds.js';
 import { challenge, extractBearer, metadataPath, protectedResourceMetadata } from '../../identity/bearer.js';
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
@@ -454,9 +455,9 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /** Answers refused messages: each is run through the pipeline (audited under the caller) first. */
-  const answerRefused = async (res: ServerResponse, status: number, kind: 'http' | 'sse', credential: Credential, sessionId: string, refused: readonly (Screened & { kind: 'refuse' })[], batch: boolean): Promise<void> => {
+  const answerRefused = async (res: ServerResponse, status: number, kind: 'http' | 'sse', credential: Credential, sessionId: string, refused: readonly (Screened & { kind: 'refuse' })[], batch: boolean, protocol?: string): Promise<void> => {
     const answers: Refusal[] = [];
-    for (const r of refused) answers.push(await refuse(options, r, { transport: kind, sessionId, credential }));
+    for (const r of refused) answers.push(await refuse(options, r, { transport: kind, sessionId, credential, ...(protocol === undefined ? {} : { protocol }) }));
     sendJson(res, status, batch ? answers : answers[0]);
   };
 
@@ -613,25 +614,55 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /**
+   * The tools/calls of a 2026-07-28 body that the SDK refused before any handler took them (its check of the
+   * Mcp-Method and Mcp-Name headers against the body): refused again here with the SDK's code and text, so
+   * that each is audited like every other call that reaches airlock.
+   */
+  const unservedCalls = async (response: Response, body: unknown): Promise<(Screened & { kind: 'refuse' })[]> => {
+    const waiting = (Array.isArray(body) ? body : [body]).flatMap((m) => {
+      const call = desk.unserved(m);
+      return call === undefined ? [] : [{ id: (m as { id: RequestId }).id, call }];
+    });
+    if (waiting.length === 0) return [];
+    const answer = (await response.json().catch(() => undefined)) as { error?: { code?: unknown; message?: unknown } } | { error?: { code?: unknown; message?: unknown } }[] | undefined;
+    const error = (Array.isArray(answer) ? answer[0] : answer)?.error;
+    const code = typeof error?.code === 'number' ? error.code : -32600;
+    const text = typeof error?.message === 'string' ? error.message.slice(0, 500) : `refused with HTTP ${response.status}`;
+    return waiting.map(({ id, call }) => ({ kind: 'refuse', id, code, call: { ...call, issues: [{ path: 'headers', message: text }, ...call.issues] } }));
+  };
+
+  /**
    * A 2026-07-28 request: served statelessly by a fresh server instance (no session id). The body was
    * screened like any other; a client that disconnects aborts the call (the request's signal).
    */
   const handleModern = async (req: AuthedRequest, res: ServerResponse, body: unknown, credential: Credential): Promise<void> => {
     const screened = await screenBody(res, body, 'http', credential, '');
     if (screened === undefined) return;
+    // A tools/call reaches the SDK as a shallow ticket; other requests keep their params, cut at the depth
+    // bound so that the SDK's JSON.stringify of the body cannot overflow the stack.
+    const sdkBody = cutDeep(screened.body);
     const gone = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort();
     });
-    const request = await toWebRequest(req, screened.body, { signal: gone.signal, maxRequestBodySize: options.maxBodyBytes });
+    const request = await toWebRequest(req, sdkBody, { signal: gone.signal, maxRequestBodySize: options.maxBodyBytes });
     modernInFlight++;
     let response: Response;
     try {
-      response = await modern.fetch(request, { ...(req.auth === undefined ? {} : { authInfo: req.auth }), parsedBody: screened.body });
+      response = await modern.fetch(request, { ...(req.auth === undefined ? {} : { authInfo: req.auth }), parsedBody: sdkBody });
     } finally {
       modernInFlight--;
     }
     if (res.destroyed) return;
+    if (response.status >= 400) {
+      const unserved = await unservedCalls(response, sdkBody);
+      if (unserved.length > 0) {
+        // The era the SDK routed it by; the header names the revision (the SDK refuses a request without one).
+        const version = req.headers['mcp-protocol-version'];
+        await answerRefused(res, response.status, 'http', credential, '', unserved, Array.isArray(sdkBody), typeof version === 'string' ? version.slice(0, 32) : undefined);
+        return;
+      }
+    }
     res.writeHead(response.status, Object.fromEntries(response.headers));
     if (response.body === null) {
       res.end();
@@ -666,10 +697,15 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
     attachCredential(req, credential);
     // Each POST is routed by era: one that names a session is 2025-era (2026-07-28 has no sessions); any
-    // other that claims 2026-07-28 in its _meta envelope is served statelessly.
-    if (req.method === 'POST' && sessionId === undefined && !(await isLegacyRequest(await toWebRequest(req, body, { maxRequestBodySize: options.maxBodyBytes }), body, { maxRequestBodySize: options.maxBodyBytes }))) {
-      await handleModern(req, res, body, credential);
-      return;
+    // other that claims 2026-07-28 in its _meta envelope is served statelessly. The SDK re-serialises the
+    // body it routes with JSON.stringify, which overflows the stack on a few thousand levels of nesting:
+    // it gets a copy cut at the depth bound (the envelope it reads sits a few levels down).
+    if (req.method === 'POST' && sessionId === undefined) {
+      const routed = cutDeep(body);
+      if (!(await isLegacyRequest(await toWebRequest(req, routed, { maxRequestBodySize: options.maxBodyBytes }), routed, { maxRequestBodySize: options.maxBodyBytes }))) {
+        await handleModern(req, res, body, credential);
+        return;
+      }
     }
     if (sessionId !== undefined) {
       const session = sessions.get(sessionId);

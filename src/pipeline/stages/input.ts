@@ -8,6 +8,20 @@ export interface ToolLookup {
   names(): readonly string[];
 }
 
+/** Keys shown in one unknown-key issue, and characters shown of each: the agent chose them, any length. */
+const SHOWN_KEYS = 10;
+const SHOWN_KEY_CHARS = 100;
+
+/**
+ * zod's "Unrecognized key" text with each key as a JSON string: zod quotes keys raw, so a key holding a quote
+ * or a line break could pass for more text of the message (or a forged trailer) in what the agent reads.
+ */
+export function unknownKeys(keys: readonly string[]): string {
+  const shown = keys.slice(0, SHOWN_KEYS).map((k) => JSON.stringify(k.length > SHOWN_KEY_CHARS ? `${k.slice(0, SHOWN_KEY_CHARS)}…` : k));
+  const more = keys.length > SHOWN_KEYS ? ` and ${keys.length - SHOWN_KEYS} more` : '';
+  return `Unrecognized key${keys.length > 1 ? 's' : ''}: ${shown.join(', ')}${more}`;
+}
+
 /** Resolves the tool and validates the arguments against its zod schema, reporting every issue by path. */
 export function inputStage(options: { readonly tools: ToolLookup }): Stage {
   const { tools } = options;
@@ -21,7 +35,7 @@ export function inputStage(options: { readonly tools: ToolLookup }): Stage {
     if (!parsed.success) {
       throw new InvalidInputError(
         tool.name,
-        parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+        parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.code === 'unrecognized_keys' ? unknownKeys(issue.keys) : issue.message })),
       );
     }
     ctx.input = parsed.data;
