@@ -22,6 +22,11 @@ export interface GovernedServerOptions {
   readonly credential: (authInfo: unknown) => Credential | Promise<Credential>;
   /** Protocol errors, lost responses and transport failures (the SDK reports them here). */
   readonly onerror?: (error: Error) => void;
+  /**
+   * Aborted (with a ShuttingDownError) when a stopping airlock stops waiting for calls in flight: each call
+   * still running is stopped and answered, instead of being cut off with the connection.
+   */
+  readonly halted?: AbortSignal;
   /** The connection's transport, when it sends results encoded by the audit stage (stdio). */
   readonly encodedResults?: EncodedResultSink;
 }
@@ -294,7 +299,8 @@ export function createGovernedServer(options: GovernedServerOptions, desk: Intak
       rawArguments: call.rawArguments,
       ...(call.issues.length > 0 ? { requestIssues: call.issues } : {}),
       credential: await options.credential(ctx.http?.authInfo),
-      signal: ctx.mcpReq.signal,
+      // The client's cancellation ends a call without an answer; airlock stopping ends it with one.
+      signal: options.halted === undefined ? ctx.mcpReq.signal : AbortSignal.any([ctx.mcpReq.signal, options.halted]),
       report: notifier.report,
       confirm: confirmer.confirm,
       askJustification: confirmer.askJustification,
