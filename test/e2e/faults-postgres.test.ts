@@ -131,4 +131,33 @@ describe('airlock serve --http when its PostgreSQL audit and approval store goes
       await server.stop();
     }
   }, 120_000);
+
+  it('refuses only the calls that need approval, with APPROVALS_UNAVAILABLE, while the approval store alone is down', async () => {
+    const dir = tempDir();
+    const runtime = { approvals: { postgres: { url: 'env:STORE_DATABASE_URL', table: 'faults_approvals' }, key: 'env:APPROVALS_KEY', waitSeconds: 0 } };
+    const env = { STORE_DATABASE_URL: store.adminUrl, APPROVALS_KEY: randomBytes(32).toString('base64') };
+    const server = await startFaultServer({ dir, policy: examplePolicy(), runtime, env });
+    const client = await connectClient(server.url);
+    const select = { connection: 'shop', sql: 'SELECT id, name FROM products WHERE id = 1' };
+    const write = { connection: 'shop', sql: 'UPDATE products SET price = price WHERE id = 3' };
+    try {
+      await store.pause();
+      let refused: CallResult;
+      try {
+        refused = await client.call('query_sql', write);
+        expect(errorCode(refused)).toBe('APPROVALS_UNAVAILABLE');
+        expect(textOf(refused)).toBe(`The approval store is unavailable, so the call was not run; try again shortly.\n[code: APPROVALS_UNAVAILABLE; audit id: ${auditIdOf(refused)}]`);
+        expect((await client.call('query_sql', select)).structuredContent).toMatchObject({ rowCount: 1 });
+      } finally {
+        await store.resume();
+      }
+      expect(readAudit(server.auditDir).find((r) => r.id === auditIdOf(refused))).toMatchObject({ outcome: 'error', error: { code: 'APPROVALS_UNAVAILABLE' } });
+      const opened = await client.call('query_sql', write);
+      expect(opened.structuredContent).toMatchObject({ status: 'pending_approval' });
+      expect(verifyStore(server.auditDir).problems).toEqual([]);
+    } finally {
+      await client.close().catch(() => undefined);
+      await server.stop();
+    }
+  }, 120_000);
 });

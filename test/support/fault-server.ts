@@ -43,6 +43,8 @@ export interface FaultServerOptions {
   /** Runs the server under `sh -c 'ulimit …; exec node …'` with these shell commands first. */
   readonly shellPrefix?: string;
   readonly port?: number;
+  /** More `serve` flags. */
+  readonly args?: readonly string[];
 }
 
 /** Starts `airlock serve --http` with the dev identity `ana@example.com,analysts`; the caller stops it in `finally`. */
@@ -52,7 +54,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   writeFileSync(policyPath, JSON.stringify(options.policy, null, 2));
   const configPath = join(options.dir, 'airlock.json');
   writeFileSync(configPath, JSON.stringify(options.runtime ?? {}));
-  const args = [CLI, 'serve', '--http', '--port', String(options.port ?? 0), '--config', configPath, '--policy', policyPath, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts,dba', '--log-level', 'info'];
+  const args = [CLI, 'serve', '--http', '--port', String(options.port ?? 0), '--config', configPath, '--policy', policyPath, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts,dba', '--log-level', 'info', ...(options.args ?? [])];
   const env = { PATH: process.env.PATH ?? '', HOME: tempDir('airlock-home-'), DATABASE_URL: inject('databaseUrl'), ...options.env };
   const quoted = [process.execPath, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child =
