@@ -50,7 +50,7 @@ const select = { connection: 'shop', sql: 'SELECT id, name FROM products WHERE i
 const write = (id: number): Record<string, unknown> => ({ connection: 'shop', sql: `UPDATE products SET price = price WHERE id = ${id}` });
 
 describe.skipIf(!canMakeImmutable())('airlock serve --http with a read-only audit directory (issue 21; needs root and chattr)', () => {
-  it('refuses calls with AUDIT_UNAVAILABLE while the directory is read-only, keeps nothing half-written, and recovers without a restart', async () => {
+  it('refuses calls with AUDIT_UNAVAILABLE while the directory is read-only, keeps nothing half-written, and recovers without a restart (faults:store-recovers)', async () => {
     const dir = tempDir();
     const server = await startFaultServer({ dir, policy: examplePolicy(), runtime: { approvals: { waitSeconds: 0 } } });
     const client = await connectClient(server.url);

@@ -21,7 +21,7 @@ interface Answered {
 }
 
 describe('airlock serve --http killed with SIGKILL under load (issue 21)', () => {
-  it('leaves the audit and approval files whole; after a restart the chain verifies and nothing acknowledged is lost', async () => {
+  it('leaves the audit and approval files whole; after a restart the chain verifies and nothing acknowledged is lost (audit:crash-safe)', async () => {
     const dir = tempDir();
     const policy = examplePolicy();
     const runtime = { approvals: { waitSeconds: 0 } };

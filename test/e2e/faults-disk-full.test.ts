@@ -19,7 +19,7 @@ import { until } from '../support/served.js';
 const LIMIT_BLOCKS = 96;
 
 describe('airlock serve --http when the audit journal cannot grow (issue 21)', () => {
-  it('refuses calls with AUDIT_UNAVAILABLE, keeps whole lines only, and runs calls again once the journal is compacted', async () => {
+  it('refuses calls with AUDIT_UNAVAILABLE, keeps whole lines only, and runs calls again once the journal is compacted (faults:store-recovers)', async () => {
     const dir = tempDir();
     const server = await startFaultServer({ dir, policy: examplePolicy(), shellPrefix: `ulimit -f ${LIMIT_BLOCKS}`, args: ['--audit-segment-bytes', '16384'] });
     const client = await connectClient(server.url);

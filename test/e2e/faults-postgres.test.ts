@@ -82,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('airlock serve --http when its PostgreSQL audit and approval store goes away (issue 21)', () => {
-  it('refuses calls with AUDIT_UNAVAILABLE while it is down, and runs them again once it is back, without a restart', async () => {
+  it('refuses calls with AUDIT_UNAVAILABLE while it is down, and runs them again once it is back, without a restart (faults:store-recovers)', async () => {
     const dir = tempDir();
     const postgres = { url: 'env:STORE_DATABASE_URL' };
     const runtime = { audit: { postgres }, approvals: { postgres, key: 'env:APPROVALS_KEY', waitSeconds: 0 } };

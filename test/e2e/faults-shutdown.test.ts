@@ -35,7 +35,7 @@ function policy(): unknown {
 }
 
 describe('airlock serve --http stopped with SIGTERM while calls run (issue 21)', () => {
-  it('answers a call still running after the drain bound with CANCELLED and its audit id, records it cancelled, and exits', async () => {
+  it('answers a call still running after the drain bound with CANCELLED and its audit id, records it cancelled, and exits (faults:shutdown-answers)', async () => {
     const dir = tempDir();
     const server = await startFaultServer({ dir, policy: policy(), runtime: { storage: { endpoint: gcs.url } } });
     const client = await connectClient(server.url);
