@@ -21,6 +21,7 @@ export type AirlockErrorCode =
   | 'APPROVAL_MISMATCH'
   | 'APPROVAL_INVALID'
   | 'APPROVAL_WITHDRAWN'
+  | 'APPROVALS_UNAVAILABLE'
   | 'CONFIRMATION_DECLINED'
   | 'CONFIRMATION_UNAVAILABLE'
   | 'INVALID_SQL'
@@ -217,8 +218,18 @@ export class TimeoutError extends AirlockError {
 export class CancelledError extends AirlockError {
   readonly code = 'CANCELLED';
   readonly outcome = 'cancelled';
+  constructor(options?: AirlockErrorOptions & { readonly publicMessage?: string }) {
+    super(options?.publicMessage ?? 'The call was cancelled.', options);
+  }
+}
+
+/**
+ * A call that was still running when a stopping airlock stopped waiting for it: cancelled, with a text that
+ * tells the agent why and what to do. It is the abort reason of the signal the call's stages watch.
+ */
+export class ShuttingDownError extends CancelledError {
   constructor(options?: AirlockErrorOptions) {
-    super('The call was cancelled.', options);
+    super({ ...options, publicMessage: 'airlock is shutting down and stopped this call before it finished; call again once it is back.' });
   }
 }
 

@@ -11,6 +11,7 @@ import type { Keyring } from './audit/sealed.js';
 import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
 import { createCloudSqlConnector } from './connectors/cloud-sql.js';
+import { ShuttingDownError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/approvals.js';
 import { listenForApprovers } from './approval/listen.js';
@@ -298,6 +299,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         ...optional({ telemetry: metrics?.telemetry }),
       }),
       stopping,
+      log,
     );
     const running = { policy, reloadPolicy: () => policies.reload(), auditDir: config.auditDir, ...optional({ databaseUrl: databases.databaseUrl }), close: () => owned.close() };
     const served = await serveTransport(config, { registry, calls, clock, callers, audit: audit.sink, approvals, policy, runtime, log, owned, sql: databases.sql, metrics });
@@ -362,14 +364,29 @@ function demoApprovers(config: ServeConfig): Partial<Pick<ApprovalsDeps, 'devApp
   return { devApprovers: DEMO_APPROVERS, ...(LOOPBACK_HOSTS.has(config.host) ? { secureCookies: false } : {}) };
 }
 
+/** How long a stopping airlock waits for calls in flight to finish before it stops them. */
+const DRAIN_MS = 5000;
+/** How long calls it stopped get to write their records and answer before the stores close. */
+const HALT_MS = 2000;
+
 /**
  * The governed pipeline, counting calls in flight so that shutdown lets them finish (and be audited) first.
  * Draining aborts `stopping` first: calls waiting for a decision answer with their pending handle at once
- * (the request stays) instead of holding up the shutdown.
+ * (the request stays) instead of holding up the shutdown. Calls still running after DRAIN_MS are stopped
+ * through `halted`: each ends CANCELLED with its record written and an answer sent, rather than being cut
+ * off by the exit with neither.
  */
-function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController): { run(ctx: CallContext): Promise<void>; drain(): Promise<void> } {
+function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController, log: Logger): { run(ctx: CallContext): Promise<void>; drain(): Promise<void>; readonly halted: AbortSignal } {
   const inflight = new Set<Promise<void>>();
+  const halt = new AbortController();
+  const settled = async (ms: number): Promise<boolean> => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([Promise.allSettled([...inflight]).then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    return done;
+  };
   return {
+    halted: halt.signal,
     run(ctx) {
       const call = governed(ctx);
       inflight.add(call);
@@ -378,9 +395,12 @@ function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: Abo
     },
     async drain() {
       stopping.abort();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => (timer = setTimeout(r, 5000)))]);
-      clearTimeout(timer);
+      if (inflight.size === 0) return;
+      log('info', `stopping: waiting up to ${DRAIN_MS / 1000} s for ${inflight.size} call(s) in flight`);
+      if (await settled(DRAIN_MS)) return;
+      log('warn', `stopping: ${inflight.size} call(s) still running after ${DRAIN_MS / 1000} s are stopped and recorded as cancelled`);
+      halt.abort(new ShuttingDownError({ detail: `still running ${DRAIN_MS} ms after airlock began to stop` }));
+      if (!(await settled(HALT_MS))) log('warn', `stopping: ${inflight.size} call(s) did not end; they are recorded as interrupted when this audit store is next opened`);
     },
   };
 }
@@ -403,7 +423,7 @@ interface ServeParts {
 /** Serves MCP on the configured transport; on HTTP also the approvers' console and API. */
 async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<Pick<RunningAirlock, 'closed' | 'http'>> {
   const { callers, log, owned, approvals } = parts;
-  const common = { name: 'airlock', version: VERSION, registry: parts.registry, pipeline: (ctx: CallContext) => parts.calls.run(ctx), clock: parts.clock };
+  const common = { name: 'airlock', version: VERSION, registry: parts.registry, pipeline: (ctx: CallContext) => parts.calls.run(ctx), halted: parts.calls.halted, clock: parts.clock };
   // Each transport's stack is imported only when it serves: stdio never loads HTTP, SSE or the console.
   if (config.transport === 'stdio') {
     const { serveStdio } = await import('./mcp/transports/stdio.js');

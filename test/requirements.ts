@@ -16,6 +16,8 @@ export const INVARIANTS = {
   'audit:tamper-evident': 'An edited, deleted, reordered or inserted record, or a replaced segment, fails verification and is named.',
   'audit:no-clear-values': 'Values masking removed never appear in clear in the audit store; the compliance copy is encrypted.',
   'audit:single-writer': 'Two live processes never write the same audit directory.',
+  'faults:shutdown-answers': 'On SIGTERM a call still running after the drain bound is stopped, answered CANCELLED with its audit id and recorded cancelled.',
+  'faults:store-recovers': 'An audit or approval store that cannot be written refuses the calls that need it with a fixed code and audit id, runs nothing, and serves again without a restart once it can.',
   'policy:default-deny': 'No matching rule means deny.',
   'policy:deny-wins': 'Any matching deny wins, whatever the order.',
   'identity:attack-suite': 'Every token attack is refused with the fixed public error and an audit record.',

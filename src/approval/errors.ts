@@ -11,7 +11,8 @@ export type ApprovalError =
   | ApprovalUsedError
   | ApprovalMismatchError
   | ApprovalInvalidError
-  | ApprovalWithdrawnError;
+  | ApprovalWithdrawnError
+  | ApprovalsUnavailableError;
 
 /** The request has no decision yet: nothing can run. */
 export class ApprovalPendingError extends AirlockError {
@@ -138,4 +139,30 @@ export function finalStateError(request: ApprovalRecord): ApprovalError | undefi
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+/**
+ * The approval store could not be read or written (its file read-only or on a full disk, its database
+ * down): the call that needed it did not run. The store's own message goes to the audit detail only.
+ */
+export class ApprovalsUnavailableError extends AirlockError {
+  readonly code = 'APPROVALS_UNAVAILABLE';
+  readonly outcome = 'error';
+  constructor(options?: AirlockErrorOptions) {
+    super('The approval store is unavailable, so the call was not run; try again shortly.', options);
+  }
+}
+
+/**
+ * Awaits a use of the approval service. A refusal (an AirlockError) passes as it is; a failure of the store
+ * underneath (an I/O error, a lost connection, a record it will not use) becomes ApprovalsUnavailableError
+ * instead of an INTERNAL error, so the agent knows to try again.
+ */
+export async function fromApprovalStore<T>(use: Promise<T>): Promise<T> {
+  try {
+    return await use;
+  } catch (error) {
+    if (error instanceof AirlockError) throw error;
+    throw new ApprovalsUnavailableError({ detail: `approval store: ${error instanceof Error ? error.message : String(error)}`, cause: error });
+  }
 }

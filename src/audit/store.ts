@@ -78,6 +78,9 @@ function moving(record: ChainedRecord): Moving {
  * journal: records not yet in a segment are moved there, and calls that started but never finished
  * become `interrupted` records.
  */
+/** Write errors that mean "no room": on a full disk (ENOSPC), over a quota (EDQUOT) or a file-size limit (EFBIG). */
+const SPACE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
 export class JsonAuditStore implements AuditSink {
   readonly dir: string;
   private readonly segmentBytes: number;
@@ -102,6 +105,11 @@ export class JsonAuditStore implements AuditSink {
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
+  /**
+   * Set when a journal write failed for lack of space (a full disk, a file-size limit): the next move to
+   * segments compacts the journal whatever its size, so writes resume once what it holds is in segments.
+   */
+  private shortOfSpace = false;
 
   private constructor(dir: string, options: JsonAuditStoreOptions) {
     this.dir = dir;
@@ -262,6 +270,10 @@ export class JsonAuditStore implements AuditSink {
       this.seq = chainBefore.seq;
       this.lastHash = chainBefore.lastHash;
       for (const item of written) item.reject(error);
+      if (SPACE_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) {
+        this.shortOfSpace = true;
+        this.scheduleFlush();
+      }
       return;
     }
     for (const s of starts) this.open.set(s.id, s.line);
@@ -326,7 +338,7 @@ export class JsonAuditStore implements AuditSink {
         if (full) this.seal();
         else if (!drain) break;
       }
-      this.compactJournal(false);
+      this.compactJournal(this.shortOfSpace);
     });
     this.flushing = run.catch(() => undefined);
     return run;
@@ -391,6 +403,7 @@ export class JsonAuditStore implements AuditSink {
       writeFileSync(tmp, keep, { mode: 0o600, flush: this.fsync });
       renameSync(tmp, path);
       this.journal.reopen();
+      this.shortOfSpace = false;
     } catch (error) {
       this.onError(error);
     }

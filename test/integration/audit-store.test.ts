@@ -182,6 +182,42 @@ describe('JsonAuditStore (journal + lowdb segments)', () => {
     expect(verifyStore(dir).ok).toBe(true);
   });
 
+  it('compacts the journal after a write fails for room (EFBIG), so appends succeed again without a reopen (issue 21)', async () => {
+    const dir = tempDir();
+    // A file-size limit as the kernel applies it: a write that would grow the journal past it fails whole.
+    const limit = 4096;
+    const io: JournalIo = {
+      ...nodeJournalIo,
+      writeSync(fd, buffer, offset, length) {
+        if (nodeJournalIo.fstatSync(fd).size + length > limit) throw Object.assign(new Error('EFBIG: file too large, write'), { code: 'EFBIG' });
+        return nodeJournalIo.writeSync(fd, buffer, offset, length);
+      },
+    };
+    // The journal is compacted at 4 MiB by default: far past the limit, so only the fault can trigger it.
+    const store = await JsonAuditStore.open(dir, { io, flushIntervalMs: 20 });
+    const acknowledged: string[] = [];
+    let refused: unknown;
+    for (let i = 0; refused === undefined && i < 100; i++) {
+      await store.append(record(`r${i}`)).then(
+        () => acknowledged.push(`r${i}`),
+        (error: unknown) => (refused = error),
+      );
+    }
+    expect((refused as NodeJS.ErrnoException | undefined)?.code).toBe('EFBIG');
+    let recovered = false;
+    for (let i = 0; !recovered && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      recovered = await store.append(record(`after${i}`)).then(
+        () => (acknowledged.push(`after${i}`), true),
+        () => false,
+      );
+    }
+    expect(recovered).toBe(true);
+    await store.close();
+    expect(ids(readRecords(dir))).toEqual(acknowledged);
+    expect(verifyStore(dir).ok).toBe(true);
+  });
+
   it('refuses to open a directory holding a file that is not a version-2 airlock segment', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'audit-20261129-001.json'), '{"hello": 1}');

@@ -5,12 +5,14 @@ import {
   InternalError,
   InvalidInputError,
   InvalidSqlError,
+  ShuttingDownError,
   PolicyDeniedError,
   QueryFailedError,
   toAirlockError,
   UnknownToolError,
 } from '../../src/errors.js';
 import { errorResponse } from '../../src/surface.js';
+import { ApprovalsUnavailableError } from '../../src/approval/errors.js';
 
 describe('AirlockError subclasses', () => {
   it('carry a stable code, an audit outcome and a public message', () => {
@@ -20,6 +22,8 @@ describe('AirlockError subclasses', () => {
       [new InvalidSqlError('syntax error at or near "SELEC"', { position: 1, line: 1, column: 1 }), 'INVALID_SQL', 'invalid', 'SQL syntax error at line 1, column 1 (character 1): syntax error at or near "SELEC". The statement was not run; fix it and call again.'],
       [new PolicyDeniedError('no rule allows this call (default deny).', []), 'POLICY_DENIED', 'denied', 'Denied by policy: no rule allows this call (default deny).'],
       [new AuditUnavailableError(), 'AUDIT_UNAVAILABLE', 'error', 'The audit log is unavailable, so the call was not run.'],
+      [new ApprovalsUnavailableError(), 'APPROVALS_UNAVAILABLE', 'error', 'The approval store is unavailable, so the call was not run; try again shortly.'],
+      [new ShuttingDownError(), 'CANCELLED', 'cancelled', 'airlock is shutting down and stopped this call before it finished; call again once it is back.'],
     ] as const;
     for (const [error, code, outcome, message] of cases) {
       expect(error.code).toBe(code);

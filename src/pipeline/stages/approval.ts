@@ -1,5 +1,5 @@
 import { bindCall, type BoundCall } from '../../approval/binding.js';
-import { finalStateError } from '../../approval/errors.js';
+import { finalStateError, fromApprovalStore } from '../../approval/errors.js';
 import type { ApprovalRecord, RequestDetails } from '../../approval/model.js';
 import { pendingResult } from '../../approval/pending.js';
 import type { ApprovalService } from '../../approval/service.js';
@@ -80,13 +80,13 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
         reason: decision.reason,
         ...(Object.keys(shown).length === 0 ? {} : { facts: shown }),
       };
-      const opened = await service.request(bound, {
+      const opened = await fromApprovalStore(service.request(bound, {
         approverGroups: rule.approverGroups,
         quorum: rule.quorum,
         timeoutSeconds: rule.timeoutSeconds,
         ...(justification === undefined ? {} : { justification }),
         details,
-      });
+      }));
       requestId = opened.request.id;
       role = opened.events.some((e) => e.type === 'requested') ? 'opened' : 'joined';
       if (ctx.recalled !== undefined) {
@@ -103,7 +103,7 @@ export function approvalStage(options: ApprovalStageOptions): Stage {
     try {
       for (;;) {
         changes.reset();
-        const { request } = await service.status(requestId, principal);
+        const { request } = await fromApprovalStore(service.status(requestId, principal));
         ctx.approval = callApproval(request, role);
         if (request.state === 'approved') {
           changes.stop();
@@ -165,7 +165,7 @@ async function runOnGrant(ctx: CallContext, service: ApprovalService, request: A
   const principal = ctx.principal;
   if (principal === undefined) throw new TypeError('approval stage needs a principal');
   // Single use: the grant is spent before the call runs, so two collectors cannot both run it.
-  const used = await service.consume(request.id, principal, bound);
+  const used = await fromApprovalStore(service.consume(request.id, principal, bound));
   ctx.approval = callApproval(used.request, role);
   const by = ctx.approval.approvers.map((a) => a.email ?? a.sub).join(', ');
   ctx.report?.({ kind: 'progress', step: 'approved', message: `Approved by ${by} (request ${request.id}); running the approved call` });

@@ -2,7 +2,7 @@ import { encodeJson, jsonDigest, type JsonDigest } from '../../audit/json-digest
 import { boundedInput, DEFAULT_AUDIT_INPUT_LIMITS, type AuditInputLimits } from '../../audit/bounded-input.js';
 import type { AuditedResponse, AuditRecord, AuditSink, StartedEntry } from '../../audit/record.js';
 import { seal, type Keyring } from '../../audit/sealed.js';
-import { AuditUnavailableError, MaskingFailedError, toAirlockError, type AirlockError } from '../../errors.js';
+import { AuditUnavailableError, CancelledError, MaskingFailedError, ShuttingDownError, toAirlockError, type AirlockError } from '../../errors.js';
 import { redactAll } from '../../masking/detectors.js';
 import { errorResponse, resultResponse } from '../../surface.js';
 import type { Principal } from '../../identity/principal.js';
@@ -61,7 +61,7 @@ export function auditStage(options: AuditStageOptions): Stage {
       if (compliance === undefined) ctx.unmaskedResult = undefined;
     } catch (error) {
       // Error texts are output: masked before the response and the record are built from them.
-      ctx.error = maskedOrWithheld(ctx, toAirlockError(error), maskError);
+      ctx.error = maskedOrWithheld(ctx, stoppedBy(ctx, toAirlockError(error)), maskError);
     }
     ctx.response =
       ctx.error !== undefined
@@ -84,6 +84,16 @@ export function auditStage(options: AuditStageOptions): Stage {
       ctx.encodedUtf8 = undefined;
     }
   };
+}
+
+/**
+ * A stage or connector that saw the call's signal abort says CANCELLED; when the abort was airlock stopping
+ * (not the client), the agent is told so, with the connector's detail kept for the record.
+ */
+function stoppedBy(ctx: CallContext, error: AirlockError): AirlockError {
+  const reason: unknown = ctx.signal.aborted ? ctx.signal.reason : undefined;
+  if (!(error instanceof CancelledError) || !(reason instanceof ShuttingDownError) || error instanceof ShuttingDownError) return error;
+  return new ShuttingDownError({ detail: `airlock stopped while the call ran: ${error.message}`, cause: error });
 }
 
 /**

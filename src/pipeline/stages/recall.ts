@@ -1,4 +1,4 @@
-import { ApprovalNotFoundError, finalStateError } from '../../approval/errors.js';
+import { ApprovalNotFoundError, finalStateError, fromApprovalStore } from '../../approval/errors.js';
 import type { ApprovalService } from '../../approval/service.js';
 import { InvalidInputError } from '../../errors.js';
 import type { CallContext, Next, Stage } from '../context.js';
@@ -30,7 +30,7 @@ export function recallStage(options: RecallStageOptions): Stage {
     if (principal === undefined) throw new TypeError('recall stage needs a principal');
     const { requestId, wait_seconds: waitSeconds } = ctx.input as { requestId: string; wait_seconds?: number };
     if (service === undefined) throw new ApprovalNotFoundError(requestId, { detail: 'approvals are not configured on this server' });
-    const { request } = await service.status(requestId, principal);
+    const { request } = await fromApprovalStore(service.status(requestId, principal));
     const refusal = finalStateError(request);
     if (refusal !== undefined) throw refusal;
     const tool = tools.get(request.binding.tool);
