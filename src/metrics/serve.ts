@@ -55,8 +55,11 @@ export async function serveMetrics(settings: MetricsSettings, sources: MetricsSo
 }
 
 /**
- * The metrics listener: `/metrics` and nothing else. Without a token, a request whose Host is not this
- * listener's own name is refused (a web page must not read it through DNS rebinding).
+ * The metrics listener: `/metrics` and nothing else. On loopback without a token, a request whose Host is
+ * not this listener's own name is refused (a web page on this machine must not read it through DNS
+ * rebinding). A listener on another address without a token is open on purpose (a pod network scraped by
+ * address, `Host: 10.4.2.17:9464`): whoever reaches it reads the counts directly, so a Host check there
+ * would only turn the scraper away.
  */
 async function listen(host: string, requestedPort: number, route: MetricsRoute, hasToken: boolean, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const display = host.includes(':') ? `[${host}]` : host;
@@ -64,7 +67,7 @@ async function listen(host: string, requestedPort: number, route: MetricsRoute, 
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const names = [...LOOPBACK].map((n) => (n.includes(':') ? `[${n}]` : n)).concat(display).map((n) => `${n}:${port}`);
-    if (!hasToken && !names.includes((req.headers.host ?? '').toLowerCase())) {
+    if (!hasToken && LOOPBACK.has(host) && !names.includes((req.headers.host ?? '').toLowerCase())) {
       res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Host header not allowed\n');
       return;
     }
