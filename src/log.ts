@@ -86,7 +86,16 @@ export function prettyLine(json: string): string {
   }
   const fields = Object.entries(line)
     .filter(([key]) => !SHOWN.has(key))
-    .map(([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => ` ${key}=${typeof value === 'string' && !/[\s"=]/.test(value) ? value : JSON.stringify(value)}`)
     .join('');
-  return `${String(line.time)} airlock ${String(line.level).toUpperCase()} ${String(line.msg)}${fields}\n`;
+  return `${String(line.time)} airlock ${String(line.level).toUpperCase()} ${oneLine(String(line.msg))}${fields}\n`;
+}
+
+/**
+ * Text with its control characters escaped as JSON escapes them: a line break in a message (an error's
+ * text, a value a client chose, such as a request id) must not start what reads as another log line.
+ */
+function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f\u2028\u2029]/.test(text) ? JSON.stringify(text).slice(1, -1) : text;
 }

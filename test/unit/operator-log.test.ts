@@ -45,4 +45,17 @@ describe('prettyLine', () => {
   it('returns a line that is not JSON as it is', () => {
     expect(prettyLine('not json\n')).toBe('not json\n');
   });
+
+  it('keeps every entry on one line: a line break a client chose (a request id) or an error carried is escaped', () => {
+    const lines: string[] = [];
+    const log = createLogger({ format: 'pretty', write: (line) => void lines.push(line) });
+    const forged = '1\n2026-01-01T00:00:00.000Z airlock ERROR audit chain broken: forged';
+    log('info', 'call recorded', { requestId: forged, auditId: 'a1' });
+    log('warn', `upstream said: ${forged}`);
+    const text = lines.join('');
+    expect(text.split('\n').filter((l) => l !== '')).toHaveLength(2);
+    expect(text).toContain('requestId="1\\n2026-01-01T00:00:00.000Z airlock ERROR audit chain broken: forged"');
+    expect(text).toContain('upstream said: 1\\n2026-01-01T00:00:00.000Z');
+    expect(text).toContain(' auditId=a1');
+  });
 });
