@@ -199,8 +199,10 @@ describe('the image\'s runtime stage, run without Docker (issue 21)', () => {
         }
         // The public name, as clients behind the TLS load balancer send it, is accepted too.
         expect(await rawGet(`http://127.0.0.1:${server.port}/healthz`, { host: 'airlock.example.com' })).toBe(200);
-        // Without the probe's Host header (the kubelet would send the pod's address), airlock refuses.
-        expect(await rawGet(`http://127.0.0.1:${server.port}/healthz`, { host: `10.8.0.7:${server.port}` })).toBe(403);
+        // A load balancer's health check names the pod by its address: it gets the bare status.
+        expect(await rawGet(`http://127.0.0.1:${server.port}/healthz`, { host: `10.8.0.7:${server.port}` })).toBe(200);
+        // Past /healthz the address is refused as a foreign host (DNS rebinding protection).
+        expect(await rawGet(`http://127.0.0.1:${server.port}/mcp`, { host: `10.8.0.7:${server.port}` })).toBe(403);
       } finally {
         await stopChild(server.child);
       }

@@ -914,6 +914,13 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
 
   const route = async (req: AuthedRequest, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    // A load balancer's health check names the backend by its address (a GKE Ingress, a Cloud Load Balancing
+    // backend service), which no --allowed-host lists: it gets the bare status and nothing else, which a
+    // page reading this port through DNS rebinding learns nothing from.
+    if (url.pathname === '/healthz' && req.method === 'GET' && req.headers.origin === undefined && !hostValues.has((req.headers.host ?? '').toLowerCase())) {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
     if (!checkOrigin(req, res)) return;
     if (url.pathname === '/healthz' && req.method === 'GET') {
       sendJson(res, 200, { status: 'ok', sessions: sessions.size, eras: eraCounts(), ...options.health() });
