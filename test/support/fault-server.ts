@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { inject } from 'vitest';
-import { CLI, EXAMPLE_POLICY, tempDir } from './airlock.js';
+import { CLI, EXAMPLE_POLICY, logText, tempDir } from './airlock.js';
 import { stopChild, waitForOutput } from './child.js';
 
 /** The example policy, parsed, for a test to change before it is written. */
@@ -30,6 +30,7 @@ export interface FaultServer {
   readonly url: string;
   readonly child: ChildProcess;
   readonly auditDir: string;
+  /** What the server wrote, JSON log lines shown as text. */
   log(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -65,7 +66,7 @@ export async function startFaultServer(options: FaultServerOptions): Promise<Fau
   child.stderr.on('data', (c: Buffer) => void (log += c.toString()));
   child.stdout.on('data', (c: Buffer) => void (log += c.toString()));
   const match = await waitForOutput(child, /serving MCP on (http:\/\/\S+)\/mcp /, { stream: 'stderr' });
-  return { url: match[1] ?? '', child, auditDir, log: () => log, stop: async (signal = 'SIGTERM') => void (await stopChild(child, signal)) };
+  return { url: match[1] ?? '', child, auditDir, log: () => logText(log), stop: async (signal = 'SIGTERM') => void (await stopChild(child, signal)) };
 }
 
 export interface CallResult {
