@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { GENESIS, link, recordHash, type ChainedRecord } from './chain.js';
 import { interruptedRecord } from './interrupted.js';
@@ -9,7 +10,7 @@ export interface PgAuditStoreOptions {
   readonly url: string;
   /** Table name prefix (default `airlock_audit`): `<prefix>`, `<prefix>_started`, `<prefix>_head`. */
   readonly table?: string;
-  /** This replica's name in started entries (default: host name and pid). */
+  /** This replica's name in started entries (default: host name, pid and a random suffix, unique per process). */
   readonly replica?: string;
   readonly poolSize?: number;
   readonly now?: () => Date;
@@ -69,10 +70,29 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
-/** Whether a default `host:pid` replica name is of this host, and no process with that pid runs. */
+/** The names of this process's open stores: another default name of this host and pid is a process gone before it. */
+const ours = new Set<string>();
+
+/**
+ * The default replica name, `host:pid:suffix`. Host and pid alone are not unique: every Cloud Run instance is
+ * `localhost`, and a container's first process has the same pid everywhere, so two instances would wait
+ * for each other's name. The suffix makes it unique; host and pid still tell a process of this host that
+ * is gone (see deadHere).
+ */
+function defaultReplica(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether a default replica name (`host:pid:suffix`, or `host:pid` from older versions) is of this host and
+ * its process no longer runs. `localhost` names no host (Cloud Run instances all have it), so its names are
+ * left to the two sweeps. The same pid with another suffix, not one of this process's stores, is an earlier
+ * process (a container restarted as pid 1 again).
+ */
 function deadHere(replica: string): boolean {
-  const m = /^(.*):(\d+)$/.exec(replica);
-  if (m === null || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  const m = /^(.*):(\d+)(?::[0-9a-f]{8})?$/.exec(replica);
+  if (m === null || m[1] !== hostname() || m[1] === 'localhost' || ours.has(replica)) return false;
+  if (Number(m[2]) === process.pid) return true;
   try {
     process.kill(Number(m[2]), 0);
     return false;
@@ -96,8 +116,9 @@ const PRESENCE = (t: string): string => `${t}:replica`;
  * process dies. A replica that starts again recovers its own open calls at once; those of a replica that
  * never comes back (an autoscaled instance) are recovered by any other replica once its lock has been free at
  * two sweeps in a row, so a replica that only lost its connection for a moment is not mistaken for a dead
- * one (at once for a default `host:pid` name of the same host whose process is gone). Should that still happen, its late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the
- * interrupted record stands: a call never has two records.
+ * one (at once for a default name of the same host whose process is gone). Should that still happen, its
+ * late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the interrupted record stands: a call
+ * never has two records.
  */
 export class PgAuditStore implements AuditSink {
   private readonly pool: pg.Pool;
@@ -123,7 +144,7 @@ export class PgAuditStore implements AuditSink {
   private constructor(options: PgAuditStoreOptions) {
     this.t = options.table ?? 'airlock_audit';
     if (!TABLE.test(this.t)) throw new TypeError(`PgAuditStore: table "${this.t}" must be a lower-case identifier`);
-    this.replica = options.replica ?? `${hostname()}:${process.pid}`;
+    this.replica = options.replica ?? defaultReplica();
     this.now = options.now ?? (() => new Date());
     this.onRecord = options.onRecord;
     this.url = options.url;
@@ -148,6 +169,7 @@ export class PgAuditStore implements AuditSink {
         client.release();
       }
       await store.takeName();
+      ours.add(store.replica);
       await store.recoverOwn();
       // The first sweep only marks replicas that look gone; they are recovered from the next one on.
       await store.sweep();
@@ -156,6 +178,7 @@ export class PgAuditStore implements AuditSink {
       }, store.sweepMs);
       store.sweeper.unref();
     } catch (error) {
+      ours.delete(store.replica);
       await store.presence?.end().catch(() => undefined);
       await store.pool.end().catch(() => undefined);
       throw error;
@@ -175,7 +198,7 @@ export class PgAuditStore implements AuditSink {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica]);
       if (got.rows[0]?.ok === true) return;
       if (Date.now() >= deadline) {
-        throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset for host:pid)`);
+        throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset: the default is unique per process)`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -226,7 +249,7 @@ export class PgAuditStore implements AuditSink {
       if (got.rows[0]?.ok !== true) continue;
       try {
         free.add(replica);
-        // A default `host:pid` name of this host whose process is gone needs no second look (short-lived stdio
+        // A default name of this host whose process is gone needs no second look (short-lived stdio
         // processes on one host recover each other's calls as soon as the next one starts).
         if (!this.suspects.has(replica) && !deadHere(replica)) continue;
         const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [replica]);
@@ -342,6 +365,7 @@ export class PgAuditStore implements AuditSink {
     await Promise.resolve();
     await this.writing;
     this.closed = true;
+    ours.delete(this.replica);
     await this.presence?.end().catch(() => undefined);
     this.presence = undefined;
     await this.pool.end();

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
@@ -162,6 +163,38 @@ describe('PgAuditStore', () => {
       expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['default-open', 'interrupted']]);
     } finally {
       await next.close();
+    }
+  });
+
+  it('gives two processes with the same host name and pid default names of their own, and still recovers at once the calls of one that is gone (issue 21)', async () => {
+    const t = table();
+    // Two stores of this process share its host name and pid, as Cloud Run instances (all `localhost`, pid 1) do.
+    const first = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+    let second: PgAuditStore | undefined;
+    try {
+      second = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+      const prefix = `${hostname()}:${process.pid}:`;
+      expect(first.description).toContain(`(replica ${prefix}`);
+      expect(second.description).toContain(`(replica ${prefix}`);
+      expect(second.description).not.toBe(first.description);
+      await first.start(started('left-open', 'first'));
+      await second.start(started('running', 'second'));
+    } finally {
+      await first.close();
+    }
+    // The first is gone (its name is of this host and pid, and no open store of this process has it): the
+    // next store recovers its call when it opens, without waiting for two sweeps; the second's call is live.
+    const next = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+    try {
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['left-open', 'interrupted']]);
+      await second.append(record('running', 'second'));
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['left-open', 'interrupted'],
+        ['running', 'ok'],
+      ]);
+    } finally {
+      await next.close();
+      await second.close();
     }
   });
 
