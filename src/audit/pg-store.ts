@@ -130,8 +130,10 @@ export class PgAuditStore implements AuditSink {
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
-  /** The connection that holds this replica's name lock, and probes the others'. */
+  /** The connection that holds this replica's name lock (once `held`), and probes the others'. */
   private presence: pg.Client | undefined;
+  /** Whether `presence` holds the name lock now: a connection alone does not, until takeName succeeds. */
+  private held = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   /** Replicas whose lock was free at the last sweep: recovered if it still is at the next. */
@@ -195,13 +197,33 @@ export class PgAuditStore implements AuditSink {
     const deadline = Date.now() + this.nameWaitMs;
     for (;;) {
       const client = await this.presenceClient();
-      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica]);
-      if (got.rows[0]?.ok === true) return;
+      let got: boolean;
+      try {
+        got = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica])).rows[0]?.ok === true;
+      } catch (error) {
+        await this.dropPresence(client);
+        throw error;
+      }
+      if (got) {
+        this.held = true;
+        return;
+      }
       if (Date.now() >= deadline) {
+        // A connection without the lock must not pass for one with it: the next sweep starts over.
+        await this.dropPresence(client);
         throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset: the default is unique per process)`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /** Ends a presence connection that holds no name lock, and forgets it. */
+  private async dropPresence(client: pg.Client): Promise<void> {
+    if (this.presence === client) {
+      this.presence = undefined;
+      this.held = false;
+    }
+    await client.end().catch(() => undefined);
   }
 
   /** The presence connection, opened (again) when needed; the database notices a dead peer within ~30 s. */
@@ -212,16 +234,22 @@ export class PgAuditStore implements AuditSink {
     const lost = (): void => {
       if (this.presence !== client) return;
       this.presence = undefined;
+      this.held = false;
       if (this.closed) return;
       setTimeout(() => {
-        this.sweeping = this.sweeping.then(() => (this.closed || this.presence !== undefined ? undefined : this.takeName())).catch((error: unknown) => this.onSweepError(error));
+        this.sweeping = this.sweeping.then(() => (this.closed || this.held ? undefined : this.takeName())).catch((error: unknown) => this.onSweepError(error));
       }, 1000).unref();
     };
     client.on('error', lost);
     client.on('end', lost);
-    await client.connect();
-    // Server-side keepalives: a replica whose host vanished (no FIN, no RST) frees its name in about 25 s.
-    await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    try {
+      await client.connect();
+      // Server-side keepalives: a replica whose host vanished (no FIN, no RST) frees its name in about 25 s.
+      await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.presence = client;
     return client;
   }
@@ -239,8 +267,9 @@ export class PgAuditStore implements AuditSink {
    */
   private async sweep(): Promise<void> {
     if (this.closed) return;
-    // A presence connection that dropped takes the name again before judging anyone else.
-    if (this.presence === undefined) await this.takeName();
+    // A replica without its name lock (its connection dropped, or taking the name again gave up) takes it
+    // again before judging anyone else.
+    if (!this.held) await this.takeName();
     const client = await this.presenceClient();
     const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1`, [this.replica])).rows.map((r) => r.replica);
     const free = new Set<string>();
@@ -368,6 +397,7 @@ export class PgAuditStore implements AuditSink {
     ours.delete(this.replica);
     await this.presence?.end().catch(() => undefined);
     this.presence = undefined;
+    this.held = false;
     await this.pool.end();
   }
 }

@@ -198,6 +198,50 @@ describe('PgAuditStore', () => {
     }
   });
 
+  it('takes its name lock again at the next sweep when taking it back after a lost connection gave up, and its calls stay its own (issue 21)', async () => {
+    const t = table();
+    const errors: string[] = [];
+    const a = await PgAuditStore.open({ url: url(), table: t, replica: 'web-f', sweepMs: 100, nameWaitMs: 300, onSweepError: (e) => errors.push(String(e)) });
+    const admin = new pg.Client({ connectionString: url() });
+    const holder = new pg.Client({ connectionString: url() });
+    let observer: PgAuditStore | undefined;
+    // The backend that holds web-f's name lock, and the application it belongs to.
+    const lockHolders = async (): Promise<string[]> =>
+      (
+        await admin.query<{ app: string }>(
+          `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = hashtext($1)::oid AND l.objid = hashtext($2)::oid`,
+          [`${t}:replica`, 'web-f'],
+        )
+      ).rows.map((r) => r.app);
+    try {
+      await admin.connect();
+      await holder.connect();
+      await holder.query(`SET application_name = 'holder'`);
+      await a.start(started('kept', 'web-f'));
+      expect(await lockHolders()).toEqual(['airlock audit web-f']);
+      // The presence connection dies, and another connection takes the name before web-f can take it back.
+      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'airlock audit web-f'`);
+      expect(killed.rowCount).toBe(1);
+      await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [`${t}:replica`, 'web-f']);
+      await until(() => errors.some((e) => e.includes('another running airlock holds the replica name "web-f"')), 'web-f to give up taking its name back');
+      expect(await lockHolders()).toEqual(['holder']);
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [`${t}:replica`, 'web-f']);
+      // Free again, the name is web-f's at its next sweep.
+      await until(async () => (await lockHolders()).includes('airlock audit web-f'), 'web-f to hold its name lock again');
+      // Another replica's sweeps find web-f alive: its call stays open and ends normally.
+      observer = await PgAuditStore.open({ url: url(), table: t, replica: 'web-g', sweepMs: 100 });
+      await new Promise((r) => setTimeout(r, 500));
+      await a.append(record('kept', 'web-f'));
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['kept', 'ok']]);
+    } finally {
+      await observer?.close();
+      await a.close();
+      await holder.end().catch(() => undefined);
+      await admin.end().catch(() => undefined);
+    }
+  });
+
   it('refuses a second live replica with the same name (issue 21)', async () => {
     const t = table();
     const first = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1' });
