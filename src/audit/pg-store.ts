@@ -101,6 +101,13 @@ function deadHere(replica: string): boolean {
   }
 }
 
+/** Why an outcome was not written: its call has a record already, and a call never has two. */
+function refusal(record: AuditRecord): Error {
+  return record.outcome === 'interrupted'
+    ? new Error(`audit: call ${record.id} was already recorded; the interrupted record of a sweep is not written over it`)
+    : new Error(`audit: call ${record.id} was already recorded (as interrupted, while this replica was taken for gone); its outcome is not recorded twice`);
+}
+
 /** The advisory lock key space of a table's replica names: `(hashtext('<table>:replica'), hashtext(name))`. */
 const PRESENCE = (t: string): string => `${t}:replica`;
 
@@ -271,8 +278,9 @@ export class PgAuditStore implements AuditSink {
     // again before judging anyone else.
     if (!this.held) await this.takeName();
     const client = await this.presenceClient();
-    const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1`, [this.replica])).rows.map((r) => r.replica);
+    const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1 ORDER BY replica`, [this.replica])).rows.map((r) => r.replica);
     const free = new Set<string>();
+    const failed: string[] = [];
     for (const replica of others) {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), replica]);
       if (got.rows[0]?.ok !== true) continue;
@@ -283,12 +291,16 @@ export class PgAuditStore implements AuditSink {
         if (!this.suspects.has(replica) && !deadHere(replica)) continue;
         const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [replica]);
         const at = this.now();
-        await Promise.all(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+        // One call that cannot be recorded does not hold back the others, nor the other replicas.
+        const results = await Promise.allSettled(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+        for (const r of results) if (r.status === 'rejected') failed.push(`${replica}: ${String(r.reason)}`);
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [PRESENCE(this.t), replica]);
       }
     }
+    // Still free at the next sweep, a replica whose recovery failed is tried again then.
     this.suspects = free;
+    if (failed.length > 0) throw new Error(`audit: recording the calls left open by stopped replicas failed for ${failed.length} call(s): ${failed.join('; ')}`);
   }
 
   /** The audit tables' size on disk, indexes included (PostgreSQL's own count). */
@@ -329,6 +341,7 @@ export class PgAuditStore implements AuditSink {
   private async write(batch: Pending[]): Promise<void> {
     const starts = batch.flatMap((p) => ('start' in p.entry ? [p.entry.start] : []));
     let ends = batch.flatMap((p) => ('end' in p.entry ? [p.entry.end] : []));
+    const endIds = ends.map((e) => e.id);
     const committed: ChainedRecord[] = [];
     let refused = new Set<string>();
     let client: pg.PoolClient | undefined;
@@ -368,12 +381,14 @@ export class PgAuditStore implements AuditSink {
           [JSON.stringify(rows)],
         );
         await client.query(`UPDATE ${this.t}_head SET seq = $1, hash = $2`, [seq, prev]);
-        await client.query(`DELETE FROM ${this.t}_started WHERE id = ANY($1::text[])`, [ends.map((e) => e.id)]);
       }
+      // Refused calls too: a started entry whose call has its record already is not open any more, and left
+      // behind it would be swept again and again.
+      if (endIds.length > 0) await client.query(`DELETE FROM ${this.t}_started WHERE id = ANY($1::text[])`, [endIds]);
       await client.query('COMMIT');
       client.release();
       for (const p of batch) {
-        if ('end' in p.entry && refused.has(p.entry.end.id)) p.reject(new Error(`audit: call ${p.entry.end.id} was already recorded (as interrupted, while this replica was taken for gone); its outcome is not recorded twice`));
+        if ('end' in p.entry && refused.has(p.entry.end.id)) p.reject(refusal(p.entry.end));
         else p.resolve();
       }
       if (this.onRecord !== undefined) for (const record of committed) this.onRecord(record);

@@ -242,6 +242,39 @@ describe('PgAuditStore', () => {
     }
   });
 
+  it('recovers every gone replica when one of their calls has its record already, and says which call was refused (issue 21)', async () => {
+    const t = table();
+    const errors: string[] = [];
+    const sweeper = await PgAuditStore.open({ url: url(), table: t, replica: 'web-s', sweepMs: 100, onSweepError: (e) => errors.push(String(e)) });
+    const db = new pg.Client({ connectionString: url() });
+    try {
+      await db.connect();
+      // gone-1 left a started entry behind a call that has its record already; gone-2 left an open call.
+      await sweeper.append(record('done', 'gone-1'));
+      for (const [id, replica] of [
+        ['done', 'gone-1'],
+        ['open', 'gone-2'],
+      ] as const) {
+        await db.query(`INSERT INTO ${t}_started (id, replica, time, entry) VALUES ($1, $2, now(), $3)`, [id, replica, JSON.stringify(started(id, replica))]);
+      }
+      // The refusal is told at the end of the round that recovered gone-2 (or of an earlier one).
+      await until(async () => errors.length > 0 && (await all(pgRecords(url(), t))).some((r) => r.id === 'open'), 'gone-2 to be recovered');
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['done', 'ok'],
+        ['open', 'interrupted'],
+      ]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/gone-1: Error: audit: call done was already recorded; the interrupted record of a sweep is not written over it/);
+      expect(errors[0]).not.toMatch(/taken for gone/);
+      // The stale entry is gone with the refusal: later sweeps have nothing left to refuse.
+      expect((await db.query(`SELECT id FROM ${t}_started`)).rows).toEqual([]);
+    } finally {
+      await db.end().catch(() => undefined);
+      await sweeper.close();
+    }
+    expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true, records: 2 });
+  });
+
   it('refuses a second live replica with the same name (issue 21)', async () => {
     const t = table();
     const first = await PgAuditStore.open({ url: url(), table: t, replica: 'web-1' });
