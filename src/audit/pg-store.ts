@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { GENESIS, link, recordHash, type ChainedRecord } from './chain.js';
 import { interruptedRecord } from './interrupted.js';
@@ -9,7 +10,7 @@ export interface PgAuditStoreOptions {
   readonly url: string;
   /** Table name prefix (default `airlock_audit`): `<prefix>`, `<prefix>_started`, `<prefix>_head`. */
   readonly table?: string;
-  /** This replica's name in started entries (default: host name and pid). */
+  /** This replica's name in started entries (default: host name, pid and a random suffix, unique per process). */
   readonly replica?: string;
   readonly poolSize?: number;
   readonly now?: () => Date;
@@ -69,16 +70,42 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
-/** Whether a default `host:pid` replica name is of this host, and no process with that pid runs. */
+/** The names of this process's open stores: another default name of this host and pid is a process gone before it. */
+const ours = new Set<string>();
+
+/**
+ * The default replica name, `host:pid:suffix`. Host and pid alone are not unique: every Cloud Run instance is
+ * `localhost`, and a container's first process has the same pid everywhere, so two instances would wait
+ * for each other's name. The suffix makes it unique; host and pid still tell a process of this host that
+ * is gone (see deadHere).
+ */
+function defaultReplica(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/**
+ * Whether a default replica name (`host:pid:suffix`, or `host:pid` from older versions) is of this host and
+ * its process no longer runs. `localhost` names no host (Cloud Run instances all have it), so its names are
+ * left to the two sweeps. The same pid with another suffix, not one of this process's stores, is an earlier
+ * process (a container restarted as pid 1 again).
+ */
 function deadHere(replica: string): boolean {
-  const m = /^(.*):(\d+)$/.exec(replica);
-  if (m === null || m[1] !== hostname() || Number(m[2]) === process.pid) return false;
+  const m = /^(.*):(\d+)(?::[0-9a-f]{8})?$/.exec(replica);
+  if (m === null || m[1] !== hostname() || m[1] === 'localhost' || ours.has(replica)) return false;
+  if (Number(m[2]) === process.pid) return true;
   try {
     process.kill(Number(m[2]), 0);
     return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code !== 'EPERM';
   }
+}
+
+/** Why an outcome was not written: its call has a record already, and a call never has two. */
+function refusal(record: AuditRecord): Error {
+  return record.outcome === 'interrupted'
+    ? new Error(`audit: call ${record.id} was already recorded; the interrupted record of a sweep is not written over it`)
+    : new Error(`audit: call ${record.id} was already recorded (as interrupted, while this replica was taken for gone); its outcome is not recorded twice`);
 }
 
 /** The advisory lock key space of a table's replica names: `(hashtext('<table>:replica'), hashtext(name))`. */
@@ -96,8 +123,9 @@ const PRESENCE = (t: string): string => `${t}:replica`;
  * process dies. A replica that starts again recovers its own open calls at once; those of a replica that
  * never comes back (an autoscaled instance) are recovered by any other replica once its lock has been free at
  * two sweeps in a row, so a replica that only lost its connection for a moment is not mistaken for a dead
- * one (at once for a default `host:pid` name of the same host whose process is gone). Should that still happen, its late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the
- * interrupted record stands: a call never has two records.
+ * one (at once for a default name of the same host whose process is gone). Should that still happen, its
+ * late outcome is refused (the call answers AUDIT_UNAVAILABLE) and the interrupted record stands: a call
+ * never has two records.
  */
 export class PgAuditStore implements AuditSink {
   private readonly pool: pg.Pool;
@@ -109,8 +137,10 @@ export class PgAuditStore implements AuditSink {
   private scheduled = false;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
-  /** The connection that holds this replica's name lock, and probes the others'. */
+  /** The connection that holds this replica's name lock (once `held`), and probes the others'. */
   private presence: pg.Client | undefined;
+  /** Whether `presence` holds the name lock now: a connection alone does not, until takeName succeeds. */
+  private held = false;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping: Promise<void> = Promise.resolve();
   /** Replicas whose lock was free at the last sweep: recovered if it still is at the next. */
@@ -123,7 +153,7 @@ export class PgAuditStore implements AuditSink {
   private constructor(options: PgAuditStoreOptions) {
     this.t = options.table ?? 'airlock_audit';
     if (!TABLE.test(this.t)) throw new TypeError(`PgAuditStore: table "${this.t}" must be a lower-case identifier`);
-    this.replica = options.replica ?? `${hostname()}:${process.pid}`;
+    this.replica = options.replica ?? defaultReplica();
     this.now = options.now ?? (() => new Date());
     this.onRecord = options.onRecord;
     this.url = options.url;
@@ -148,6 +178,7 @@ export class PgAuditStore implements AuditSink {
         client.release();
       }
       await store.takeName();
+      ours.add(store.replica);
       await store.recoverOwn();
       // The first sweep only marks replicas that look gone; they are recovered from the next one on.
       await store.sweep();
@@ -156,6 +187,7 @@ export class PgAuditStore implements AuditSink {
       }, store.sweepMs);
       store.sweeper.unref();
     } catch (error) {
+      ours.delete(store.replica);
       await store.presence?.end().catch(() => undefined);
       await store.pool.end().catch(() => undefined);
       throw error;
@@ -172,13 +204,33 @@ export class PgAuditStore implements AuditSink {
     const deadline = Date.now() + this.nameWaitMs;
     for (;;) {
       const client = await this.presenceClient();
-      const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica]);
-      if (got.rows[0]?.ok === true) return;
+      let got: boolean;
+      try {
+        got = (await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), this.replica])).rows[0]?.ok === true;
+      } catch (error) {
+        await this.dropPresence(client);
+        throw error;
+      }
+      if (got) {
+        this.held = true;
+        return;
+      }
       if (Date.now() >= deadline) {
-        throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset for host:pid)`);
+        // A connection without the lock must not pass for one with it: the next sweep starts over.
+        await this.dropPresence(client);
+        throw new Error(`audit.postgres: another running airlock holds the replica name "${this.replica}" on table ${this.t}; give every replica its own audit.postgres.replica (or leave it unset: the default is unique per process)`);
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+  }
+
+  /** Ends a presence connection that holds no name lock, and forgets it. */
+  private async dropPresence(client: pg.Client): Promise<void> {
+    if (this.presence === client) {
+      this.presence = undefined;
+      this.held = false;
+    }
+    await client.end().catch(() => undefined);
   }
 
   /** The presence connection, opened (again) when needed; the database notices a dead peer within ~30 s. */
@@ -189,16 +241,22 @@ export class PgAuditStore implements AuditSink {
     const lost = (): void => {
       if (this.presence !== client) return;
       this.presence = undefined;
+      this.held = false;
       if (this.closed) return;
       setTimeout(() => {
-        this.sweeping = this.sweeping.then(() => (this.closed || this.presence !== undefined ? undefined : this.takeName())).catch((error: unknown) => this.onSweepError(error));
+        this.sweeping = this.sweeping.then(() => (this.closed || this.held ? undefined : this.takeName())).catch((error: unknown) => this.onSweepError(error));
       }, 1000).unref();
     };
     client.on('error', lost);
     client.on('end', lost);
-    await client.connect();
-    // Server-side keepalives: a replica whose host vanished (no FIN, no RST) frees its name in about 25 s.
-    await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    try {
+      await client.connect();
+      // Server-side keepalives: a replica whose host vanished (no FIN, no RST) frees its name in about 25 s.
+      await client.query('SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3');
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     this.presence = client;
     return client;
   }
@@ -216,27 +274,33 @@ export class PgAuditStore implements AuditSink {
    */
   private async sweep(): Promise<void> {
     if (this.closed) return;
-    // A presence connection that dropped takes the name again before judging anyone else.
-    if (this.presence === undefined) await this.takeName();
+    // A replica without its name lock (its connection dropped, or taking the name again gave up) takes it
+    // again before judging anyone else.
+    if (!this.held) await this.takeName();
     const client = await this.presenceClient();
-    const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1`, [this.replica])).rows.map((r) => r.replica);
+    const others = (await this.pool.query<{ replica: string }>(`SELECT DISTINCT replica FROM ${this.t}_started WHERE replica <> $1 ORDER BY replica`, [this.replica])).rows.map((r) => r.replica);
     const free = new Set<string>();
+    const failed: string[] = [];
     for (const replica of others) {
       const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS ok', [PRESENCE(this.t), replica]);
       if (got.rows[0]?.ok !== true) continue;
       try {
         free.add(replica);
-        // A default `host:pid` name of this host whose process is gone needs no second look (short-lived stdio
+        // A default name of this host whose process is gone needs no second look (short-lived stdio
         // processes on one host recover each other's calls as soon as the next one starts).
         if (!this.suspects.has(replica) && !deadHere(replica)) continue;
         const res = await this.pool.query<{ entry: StartedEntry }>(`SELECT entry FROM ${this.t}_started WHERE replica = $1 ORDER BY time`, [replica]);
         const at = this.now();
-        await Promise.all(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+        // One call that cannot be recorded does not hold back the others, nor the other replicas.
+        const results = await Promise.allSettled(res.rows.map((row) => this.append(interruptedRecord(row.entry, at))));
+        for (const r of results) if (r.status === 'rejected') failed.push(`${replica}: ${String(r.reason)}`);
       } finally {
         await client.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [PRESENCE(this.t), replica]);
       }
     }
+    // Still free at the next sweep, a replica whose recovery failed is tried again then.
     this.suspects = free;
+    if (failed.length > 0) throw new Error(`audit: recording the calls left open by stopped replicas failed for ${failed.length} call(s): ${failed.join('; ')}`);
   }
 
   /** The audit tables' size on disk, indexes included (PostgreSQL's own count). */
@@ -277,6 +341,7 @@ export class PgAuditStore implements AuditSink {
   private async write(batch: Pending[]): Promise<void> {
     const starts = batch.flatMap((p) => ('start' in p.entry ? [p.entry.start] : []));
     let ends = batch.flatMap((p) => ('end' in p.entry ? [p.entry.end] : []));
+    const endIds = ends.map((e) => e.id);
     const committed: ChainedRecord[] = [];
     let refused = new Set<string>();
     let client: pg.PoolClient | undefined;
@@ -316,12 +381,14 @@ export class PgAuditStore implements AuditSink {
           [JSON.stringify(rows)],
         );
         await client.query(`UPDATE ${this.t}_head SET seq = $1, hash = $2`, [seq, prev]);
-        await client.query(`DELETE FROM ${this.t}_started WHERE id = ANY($1::text[])`, [ends.map((e) => e.id)]);
       }
+      // Refused calls too: a started entry whose call has its record already is not open any more, and left
+      // behind it would be swept again and again.
+      if (endIds.length > 0) await client.query(`DELETE FROM ${this.t}_started WHERE id = ANY($1::text[])`, [endIds]);
       await client.query('COMMIT');
       client.release();
       for (const p of batch) {
-        if ('end' in p.entry && refused.has(p.entry.end.id)) p.reject(new Error(`audit: call ${p.entry.end.id} was already recorded (as interrupted, while this replica was taken for gone); its outcome is not recorded twice`));
+        if ('end' in p.entry && refused.has(p.entry.end.id)) p.reject(refusal(p.entry.end));
         else p.resolve();
       }
       if (this.onRecord !== undefined) for (const record of committed) this.onRecord(record);
@@ -342,8 +409,10 @@ export class PgAuditStore implements AuditSink {
     await Promise.resolve();
     await this.writing;
     this.closed = true;
+    ours.delete(this.replica);
     await this.presence?.end().catch(() => undefined);
     this.presence = undefined;
+    this.held = false;
     await this.pool.end();
   }
 }

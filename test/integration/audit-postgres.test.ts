@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
@@ -163,6 +164,115 @@ describe('PgAuditStore', () => {
     } finally {
       await next.close();
     }
+  });
+
+  it('gives two processes with the same host name and pid default names of their own, and still recovers at once the calls of one that is gone (issue 21)', async () => {
+    const t = table();
+    // Two stores of this process share its host name and pid, as Cloud Run instances (all `localhost`, pid 1) do.
+    const first = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+    let second: PgAuditStore | undefined;
+    try {
+      second = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+      const prefix = `${hostname()}:${process.pid}:`;
+      expect(first.description).toContain(`(replica ${prefix}`);
+      expect(second.description).toContain(`(replica ${prefix}`);
+      expect(second.description).not.toBe(first.description);
+      await first.start(started('left-open', 'first'));
+      await second.start(started('running', 'second'));
+    } finally {
+      await first.close();
+    }
+    // The first is gone (its name is of this host and pid, and no open store of this process has it): the
+    // next store recovers its call when it opens, without waiting for two sweeps; the second's call is live.
+    const next = await PgAuditStore.open({ url: url(), table: t, nameWaitMs: 300, sweepMs: 3_600_000 });
+    try {
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['left-open', 'interrupted']]);
+      await second.append(record('running', 'second'));
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['left-open', 'interrupted'],
+        ['running', 'ok'],
+      ]);
+    } finally {
+      await next.close();
+      await second.close();
+    }
+  });
+
+  it('takes its name lock again at the next sweep when taking it back after a lost connection gave up, and its calls stay its own (issue 21)', async () => {
+    const t = table();
+    const errors: string[] = [];
+    const a = await PgAuditStore.open({ url: url(), table: t, replica: 'web-f', sweepMs: 100, nameWaitMs: 300, onSweepError: (e) => errors.push(String(e)) });
+    const admin = new pg.Client({ connectionString: url() });
+    const holder = new pg.Client({ connectionString: url() });
+    let observer: PgAuditStore | undefined;
+    // The backend that holds web-f's name lock, and the application it belongs to.
+    const lockHolders = async (): Promise<string[]> =>
+      (
+        await admin.query<{ app: string }>(
+          `SELECT a.application_name AS app FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid = hashtext($1)::oid AND l.objid = hashtext($2)::oid`,
+          [`${t}:replica`, 'web-f'],
+        )
+      ).rows.map((r) => r.app);
+    try {
+      await admin.connect();
+      await holder.connect();
+      await holder.query(`SET application_name = 'holder'`);
+      await a.start(started('kept', 'web-f'));
+      expect(await lockHolders()).toEqual(['airlock audit web-f']);
+      // The presence connection dies, and another connection takes the name before web-f can take it back.
+      const killed = await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'airlock audit web-f'`);
+      expect(killed.rowCount).toBe(1);
+      await holder.query('SELECT pg_advisory_lock(hashtext($1), hashtext($2))', [`${t}:replica`, 'web-f']);
+      await until(() => errors.some((e) => e.includes('another running airlock holds the replica name "web-f"')), 'web-f to give up taking its name back');
+      expect(await lockHolders()).toEqual(['holder']);
+      await holder.query('SELECT pg_advisory_unlock(hashtext($1), hashtext($2))', [`${t}:replica`, 'web-f']);
+      // Free again, the name is web-f's at its next sweep.
+      await until(async () => (await lockHolders()).includes('airlock audit web-f'), 'web-f to hold its name lock again');
+      // Another replica's sweeps find web-f alive: its call stays open and ends normally.
+      observer = await PgAuditStore.open({ url: url(), table: t, replica: 'web-g', sweepMs: 100 });
+      await new Promise((r) => setTimeout(r, 500));
+      await a.append(record('kept', 'web-f'));
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([['kept', 'ok']]);
+    } finally {
+      await observer?.close();
+      await a.close();
+      await holder.end().catch(() => undefined);
+      await admin.end().catch(() => undefined);
+    }
+  });
+
+  it('recovers every gone replica when one of their calls has its record already, and says which call was refused (issue 21)', async () => {
+    const t = table();
+    const errors: string[] = [];
+    const sweeper = await PgAuditStore.open({ url: url(), table: t, replica: 'web-s', sweepMs: 100, onSweepError: (e) => errors.push(String(e)) });
+    const db = new pg.Client({ connectionString: url() });
+    try {
+      await db.connect();
+      // gone-1 left a started entry behind a call that has its record already; gone-2 left an open call.
+      await sweeper.append(record('done', 'gone-1'));
+      for (const [id, replica] of [
+        ['done', 'gone-1'],
+        ['open', 'gone-2'],
+      ] as const) {
+        await db.query(`INSERT INTO ${t}_started (id, replica, time, entry) VALUES ($1, $2, now(), $3)`, [id, replica, JSON.stringify(started(id, replica))]);
+      }
+      // The refusal is told at the end of the round that recovered gone-2 (or of an earlier one).
+      await until(async () => errors.length > 0 && (await all(pgRecords(url(), t))).some((r) => r.id === 'open'), 'gone-2 to be recovered');
+      expect((await all(pgRecords(url(), t))).map((r) => [r.id, r.outcome])).toEqual([
+        ['done', 'ok'],
+        ['open', 'interrupted'],
+      ]);
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatch(/gone-1: Error: audit: call done was already recorded; the interrupted record of a sweep is not written over it/);
+      expect(errors[0]).not.toMatch(/taken for gone/);
+      // The stale entry is gone with the refusal: later sweeps have nothing left to refuse.
+      expect((await db.query(`SELECT id FROM ${t}_started`)).rows).toEqual([]);
+    } finally {
+      await db.end().catch(() => undefined);
+      await sweeper.close();
+    }
+    expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true, records: 2 });
   });
 
   it('refuses a second live replica with the same name (issue 21)', async () => {
