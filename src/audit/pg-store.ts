@@ -70,6 +70,19 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
+/** Whether the store's tables, chain head and both append-only triggers are all in place. */
+async function ready(client: pg.PoolClient, t: string): Promise<boolean> {
+  const res = await client.query<{ n: string }>(
+    `SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2, $3) AND tgenabled <> 'D')
+          + (CASE WHEN to_regclass($4) IS NULL THEN 0 ELSE 1 END)
+          + (CASE WHEN to_regclass($5) IS NULL THEN 0 ELSE 1 END) AS n`,
+    [t, `${t}_append_only`, `${t}_no_truncate`, `${t}_started`, `${t}_head`],
+  );
+  if (Number(res.rows[0]?.n) !== 4) return false;
+  const head = await client.query(`SELECT 1 FROM ${t}_head`);
+  return head.rowCount === 1;
+}
+
 /** The names of this process's open stores: another default name of this host and pid is a process gone before it. */
 const ours = new Set<string>();
 
@@ -172,7 +185,9 @@ export class PgAuditStore implements AuditSink {
       try {
         // Two replicas starting together must not race on CREATE: one DDL at a time.
         await client.query('SELECT pg_advisory_lock(hashtext($1))', [store.t]);
-        await client.query(schema(store.t));
+        // Set up already (by the table's owner, or an earlier start): no DDL, so airlock's role need not own
+        // the table, and then cannot switch its append-only triggers off (docs/audit.md).
+        if (!(await ready(client, store.t))) await client.query(schema(store.t));
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [store.t]);
       } finally {
         client.release();

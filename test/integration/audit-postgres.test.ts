@@ -65,6 +65,48 @@ describe('PgAuditStore', () => {
     }
   });
 
+  it('runs on a role that does not own the table once its owner has set it up, and that role cannot switch the triggers off', async () => {
+    const t = table();
+    // The owner (the admin role here) sets the store up once.
+    await (await PgAuditStore.open({ url: url(), table: t, replica: 'owner' })).close();
+    const role = `airlock_rt_${randomBytes(3).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: url() });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'rt-secret'`);
+      await admin.query(`GRANT SELECT, INSERT ON ${t} TO ${role}`);
+      await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${t}_started, ${t}_head TO ${role}`);
+      const runtime = new URL(url());
+      runtime.username = role;
+      runtime.password = 'rt-secret';
+      const store = await PgAuditStore.open({ url: runtime.toString(), table: t, replica: 'rt' });
+      try {
+        for (let i = 0; i < 3; i++) {
+          await store.start(started(`rt${i}`, 'rt'));
+          await store.append(record(`rt${i}`, 'rt'));
+        }
+      } finally {
+        await store.close();
+      }
+      expect(await verifyPgStore(url(), t)).toMatchObject({ ok: true, records: 3 });
+      const rt = new pg.Client({ connectionString: runtime.toString() });
+      await rt.connect();
+      try {
+        await expect(rt.query(`ALTER TABLE ${t} DISABLE TRIGGER ${t}_append_only`)).rejects.toThrow(/must be owner/);
+        await expect(rt.query(`UPDATE ${t} SET outcome = 'denied'`)).rejects.toThrow();
+      } finally {
+        await rt.end();
+      }
+      // A trigger switched off by the owner is no store set up: the runtime role's start refuses (it cannot redo the DDL).
+      await admin.query(`ALTER TABLE ${t} DISABLE TRIGGER ${t}_append_only`);
+      await expect(PgAuditStore.open({ url: runtime.toString(), table: t, replica: 'rt2', nameWaitMs: 300 })).rejects.toThrow(/permission denied|must be owner/);
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+      await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+      await admin.end();
+    }
+  });
+
   it('refuses UPDATE, DELETE and TRUNCATE on the record table, and verify names a record changed behind its back (audit:tamper-evident)', async () => {
     const t = table();
     const store = await PgAuditStore.open({ url: url(), table: t });
