@@ -194,10 +194,21 @@ describe('PgAuditStore', () => {
   it('recovers at once, when it starts, the open calls of a process of this host with a default name that no longer runs (issue 21)', async () => {
     const t = table();
     const child = spawn(process.execPath, [fileURLToPath(new URL('../support/pg-audit-replica.mjs', import.meta.url)), url(), t, ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The database frees the dead process's name lock once its backend has seen the connection close, which
+    // takes a moment on a busy machine: "at once" is from then (until then the name is still held).
+    const admin = new pg.Client({ connectionString: url() });
+    await admin.connect();
+    const presence = async (): Promise<number> => Number((await admin.query<{ n: string }>('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE $1', [`airlock audit %:${child.pid}:%`])).rows[0]?.n);
     try {
-      await waitForOutput(child, /ready/);
+      try {
+        await waitForOutput(child, /ready/);
+        expect(await presence()).toBe(1);
+      } finally {
+        await stopChild(child, 'SIGKILL');
+      }
+      await until(async () => (await presence()) === 0, 'the killed process to leave the database');
     } finally {
-      await stopChild(child, 'SIGKILL');
+      await admin.end();
     }
     // No sweep runs in this test: the recovery is the one `open` does.
     const next = await PgAuditStore.open({ url: url(), table: t, sweepMs: 3_600_000 });
