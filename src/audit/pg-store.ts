@@ -70,10 +70,13 @@ CREATE TRIGGER ${t}_no_truncate BEFORE TRUNCATE ON ${t} FOR EACH STATEMENT EXECU
 `;
 }
 
-/** Whether the store's tables, chain head and both append-only triggers are all in place. */
+/**
+ * Whether the store's tables, chain head and both append-only triggers are all in place and firing (a trigger
+ * disabled, or enabled for replication sessions only, fires for no ordinary session).
+ */
 async function ready(client: pg.PoolClient, t: string): Promise<boolean> {
   const res = await client.query<{ n: string }>(
-    `SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2, $3) AND tgenabled <> 'D')
+    `SELECT (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND tgname IN ($2, $3) AND tgenabled IN ('O', 'A'))
           + (CASE WHEN to_regclass($4) IS NULL THEN 0 ELSE 1 END)
           + (CASE WHEN to_regclass($5) IS NULL THEN 0 ELSE 1 END) AS n`,
     [t, `${t}_append_only`, `${t}_no_truncate`, `${t}_started`, `${t}_head`],

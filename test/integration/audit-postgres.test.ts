@@ -100,6 +100,9 @@ describe('PgAuditStore', () => {
       // A trigger switched off by the owner is no store set up: the runtime role's start refuses (it cannot redo the DDL).
       await admin.query(`ALTER TABLE ${t} DISABLE TRIGGER ${t}_append_only`);
       await expect(PgAuditStore.open({ url: runtime.toString(), table: t, replica: 'rt2', nameWaitMs: 300 })).rejects.toThrow(/permission denied|must be owner/);
+      // Enabled for replication sessions only, it fires for none of airlock's: the same refusal.
+      await admin.query(`ALTER TABLE ${t} ENABLE REPLICA TRIGGER ${t}_append_only`);
+      await expect(PgAuditStore.open({ url: runtime.toString(), table: t, replica: 'rt3', nameWaitMs: 300 })).rejects.toThrow(/permission denied|must be owner/);
     } finally {
       await admin.query(`DROP OWNED BY ${role}`).catch(() => undefined);
       await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
