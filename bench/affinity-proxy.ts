@@ -91,15 +91,18 @@ export async function startAffinityProxy(): Promise<AffinityProxy> {
         });
         return;
       }
-      const tryNext = (left: number): void => {
-        const target = targets[next++ % Math.max(1, targets.length)];
-        if (target === undefined || left === 0) {
+      // Round robin picks the first; a refused connection moves on to the next one after it, so each
+      // replica is tried once (a shared counter would let other requests send the retries back to the dead one).
+      const first = next++;
+      const tryNext = (k: number): void => {
+        const target = k < targets.length ? targets[(first + k) % targets.length] : undefined;
+        if (target === undefined) {
           res.writeHead(503, { 'content-type': 'text/plain' }).end('no replica is up');
           return;
         }
-        forward(target, req, body, res, () => tryNext(left - 1));
+        forward(target, req, body, res, () => tryNext(k + 1));
       };
-      tryNext(targets.length);
+      tryNext(0);
     });
   });
   // Like a load balancer's front end, idle client connections stay open long: a client sending on a connection
