@@ -68,6 +68,9 @@ function moving(record: ChainedRecord): Moving {
   return { text: recordJson(record), seq: record.chain.seq, hash: record.chain.hash };
 }
 
+/** Write errors that mean "no room": on a full disk (ENOSPC), over a quota (EDQUOT) or a file-size limit (EFBIG). */
+const SPACE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
+
 /**
  * The JSON-file audit store. Every entry is first appended to a journal (`journal.jsonl`, one JSON line,
  * one write system call, grouped per turn of the event loop), which is what makes `start` and `append`
@@ -78,8 +81,6 @@ function moving(record: ChainedRecord): Moving {
  * journal: records not yet in a segment are moved there, and calls that started but never finished
  * become `interrupted` records.
  */
-/** Write errors that mean "no room": on a full disk (ENOSPC), over a quota (EDQUOT) or a file-size limit (EFBIG). */
-const SPACE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 
 export class JsonAuditStore implements AuditSink {
   readonly dir: string;
@@ -142,7 +143,6 @@ export class JsonAuditStore implements AuditSink {
     return store;
   }
 
-  /** Where finished records go now. */
   /** The journal and sealed segments, in bytes (a file removed meanwhile counts 0). */
   async sizeBytes(): Promise<number> {
     const names = (await readdir(this.dir)).filter((n) => n === JOURNAL_NAME || SEGMENT_NAME.test(n));
@@ -150,6 +150,7 @@ export class JsonAuditStore implements AuditSink {
     return sizes.reduce((a, b) => a + b, 0);
   }
 
+  /** Where finished records go now. */
   get path(): string {
     return join(this.dir, this.current?.name ?? segmentName(dayOf(this.now()), 1));
   }
