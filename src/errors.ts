@@ -37,6 +37,7 @@ export type AirlockErrorCode =
   | 'MASKING_FAILED'
   | 'AUDIT_UNAVAILABLE'
   | 'TOO_MANY_CALLS'
+  | 'SHUTTING_DOWN'
   | 'INTERNAL';
 
 /** The audit outcome each code is recorded under. */
@@ -230,6 +231,18 @@ export class CancelledError extends AirlockError {
 export class ShuttingDownError extends CancelledError {
   constructor(options?: AirlockErrorOptions) {
     super({ ...options, publicMessage: 'airlock is shutting down and stopped this call before it finished; call again once it is back.' });
+  }
+}
+
+/**
+ * A call that arrived after airlock began to stop: refused before it ran, so that the process can end once
+ * the calls already running have finished. Another instance (or this one, once restarted) takes the retry.
+ */
+export class DrainingError extends AirlockError {
+  readonly code = 'SHUTTING_DOWN';
+  readonly outcome = 'error';
+  constructor(options?: AirlockErrorOptions) {
+    super('airlock is shutting down and takes no new calls; the call was not run. Call again in a moment.', options);
   }
 }
 

@@ -296,6 +296,7 @@ export async function startAirlock(config: ServeConfig, log: Logger = createLogg
         auditInput: { maxValueBytes: config.auditMaxValueBytes, maxInputBytes: config.auditMaxInputBytes },
         approvals: { service: approvals.service, waitMs: approvals.waitMs, consoleUrl: (id) => approvals.consoleUrl(id), stopping: stopping.signal },
         log,
+        draining: stopping.signal,
         ...optional({ telemetry: metrics?.telemetry }),
       }),
       stopping,
@@ -376,17 +377,26 @@ const HALT_MS = 2000;
  * through `halted`: each ends CANCELLED with its record written and an answer sent, rather than being cut
  * off by the exit with neither.
  */
-function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController, log: Logger): { run(ctx: CallContext): Promise<void>; drain(): Promise<void>; readonly halted: AbortSignal } {
+function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController, log: Logger): { run(ctx: CallContext): Promise<void>; drain(): Promise<void>; readonly halted: AbortSignal; readonly draining: AbortSignal } {
   const inflight = new Set<Promise<void>>();
   const halt = new AbortController();
+  // Calls that arrive while draining are refused (and audited) rather than run, but they are in flight too:
+  // each round waits for the calls known then, until none is left, so no refusal is cut off by the exit.
   const settled = async (ms: number): Promise<boolean> => {
     let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([Promise.allSettled([...inflight]).then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    const expired = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+    const awaited = new Set<Promise<void>>();
+    let done = true;
+    for (let round = [...inflight]; round.length > 0 && done; round = [...inflight].filter((c) => !awaited.has(c))) {
+      for (const call of round) awaited.add(call);
+      done = await Promise.race([Promise.allSettled(round).then(() => true), expired]);
+    }
     clearTimeout(timer);
     return done;
   };
   return {
     halted: halt.signal,
+    draining: stopping.signal,
     run(ctx) {
       const call = governed(ctx);
       inflight.add(call);
@@ -455,6 +465,7 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
       allowedHosts: config.allowedHosts,
       allowedOrigins: config.allowedOrigins,
       credential: () => callers.fixed,
+      draining: parts.calls.draining,
       health: () => ({ version: VERSION, policyVersion: parts.policy().version }),
       log,
       sessionCaps: { maxTotal: config.maxSessions, maxPerPrincipal: config.maxSessionsPerPrincipal },

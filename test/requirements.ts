@@ -17,6 +17,7 @@ export const INVARIANTS = {
   'audit:no-clear-values': 'Values masking removed never appear in clear in the audit store; the compliance copy is encrypted.',
   'audit:single-writer': 'Two live processes never write the same audit directory.',
   'faults:shutdown-answers': 'On SIGTERM a call still running after the drain bound is stopped, answered CANCELLED with its audit id and recorded cancelled.',
+  'faults:drain-refuses': 'After SIGTERM, readiness answers 503, a new session is refused with 503, and a new call is refused with SHUTTING_DOWN and its audit id, each with an audit record; calls in flight drain as before.',
   'faults:store-recovers': 'An audit or approval store that cannot be written refuses the calls that need it with a fixed code and audit id, runs nothing, and serves again without a restart once it can.',
   'policy:default-deny': 'No matching rule means deny.',
   'policy:deny-wins': 'Any matching deny wins, whatever the order.',

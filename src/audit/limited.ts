@@ -3,9 +3,14 @@ import { principalOf } from '../identity/principal.js';
 import type { HttpLimitEvent } from '../mcp/transports/http.js';
 import type { AuditRecord } from './record.js';
 
-/** The audit record for an HTTP session refused at a cap or dropped because its client stopped reading. */
+const CODES = { session_refused: 'TOO_MANY_SESSIONS', session_draining: 'SHUTTING_DOWN', session_dropped: 'SESSION_DROPPED' } as const;
+
+/**
+ * The audit record for an HTTP session refused at a cap or because airlock is stopping, or dropped because
+ * its client stopped reading.
+ */
 export function limitRecord(event: HttpLimitEvent, time: Date): AuditRecord {
-  const code = event.kind === 'session_refused' ? 'TOO_MANY_SESSIONS' : 'SESSION_DROPPED';
+  const code = CODES[event.kind];
   const response = { error: code };
   const text = JSON.stringify(response);
   const credential = event.credential;

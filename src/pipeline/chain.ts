@@ -13,6 +13,7 @@ import { recallStage } from './stages/recall.js';
 import { auditStage, type Clock } from './stages/audit.js';
 import { executeStage } from './stages/execute.js';
 import { identityStage } from './stages/identity.js';
+import { drainStage } from './stages/drain.js';
 import { inputStage, type ToolLookup } from './stages/input.js';
 import { concurrencyStage, DEFAULT_CONCURRENCY, type ConcurrencyLimits } from './stages/limit.js';
 import { callMaskers, errorMasking, maskStage } from './stages/mask.js';
@@ -44,6 +45,8 @@ export interface PipelineOptions {
   readonly telemetry?: Telemetry;
   /** The operator log: one line per call (ids, tool, decision, outcome, duration). */
   readonly log?: Logger;
+  /** Aborted when the server begins to stop: calls that arrive afterwards are refused (SHUTTING_DOWN) and audited. */
+  readonly draining?: AbortSignal;
 }
 
 export interface PipelineApprovals {
@@ -72,6 +75,7 @@ export function buildPipeline(options: PipelineOptions): (ctx: CallContext) => P
     observeStage({ telemetry, knownTools: () => options.tools.names(), clock: options.clock, ...(options.log === undefined ? {} : { log: options.log }) }),
     auditStage({ sink: options.audit, clock: options.clock, onAuditFailure: options.onAuditFailure, maskError: errorMasking(maskers), ...(options.auditInput === undefined ? {} : { inputLimits: options.auditInput }), ...(options.compliance === undefined ? {} : { compliance: options.compliance }) }),
     identityStage({ now: () => options.clock.now(), ...(options.verifier === undefined ? {} : { verifier: options.verifier }) }),
+    ...(options.draining === undefined ? [] : [drainStage({ draining: options.draining })]),
     inputStage({ tools: options.tools }),
     recallStage({ tools: options.tools, maxWaitMs: MAX_COLLECT_WAIT_MS, defaultWaitMs: approvals?.waitMs ?? DEFAULT_WAIT_MS, ...(approvals === undefined ? {} : { service: approvals.service }) }),
     policyStage({ policy: options.policy, deps: options.deps }),

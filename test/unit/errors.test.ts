@@ -6,6 +6,7 @@ import {
   InvalidInputError,
   InvalidSqlError,
   ShuttingDownError,
+  DrainingError,
   PolicyDeniedError,
   QueryFailedError,
   toAirlockError,
@@ -24,6 +25,7 @@ describe('AirlockError subclasses', () => {
       [new AuditUnavailableError(), 'AUDIT_UNAVAILABLE', 'error', 'The audit log is unavailable, so the call was not run.'],
       [new ApprovalsUnavailableError(), 'APPROVALS_UNAVAILABLE', 'error', 'The approval store is unavailable, so the call was not run; try again shortly.'],
       [new ShuttingDownError(), 'CANCELLED', 'cancelled', 'airlock is shutting down and stopped this call before it finished; call again once it is back.'],
+      [new DrainingError(), 'SHUTTING_DOWN', 'error', 'airlock is shutting down and takes no new calls; the call was not run. Call again in a moment.'],
     ] as const;
     for (const [error, code, outcome, message] of cases) {
       expect(error.code).toBe(code);

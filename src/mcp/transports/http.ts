@@ -48,6 +48,12 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
    * before the 404; true when it answered the request. They authenticate their own requests.
    */
   readonly routes?: readonly HttpRoutes[];
+  /**
+   * Aborted when airlock begins to stop: `/healthz` answers 503 "draining" (a load balancer stops sending),
+   * new sessions are refused with 503 and `Connection: close` (audited), and sessions already open keep
+   * being served, their new calls refused by the pipeline.
+   */
+  readonly draining?: AbortSignal;
 }
 
 /** A set of routes served next to MCP: answers and returns true, or returns false when the path is not its own. */
@@ -59,7 +65,8 @@ export interface HttpLimitEvent {
   readonly transport: 'http' | 'sse';
   readonly sessionId: string;
   readonly credential: Credential;
-  readonly kind: 'session_refused' | 'session_dropped';
+  /** Refused at a cap, refused because airlock is stopping, or dropped for unread output. */
+  readonly kind: 'session_refused' | 'session_draining' | 'session_dropped';
   /** `initialize`, `GET /sse`, or the stream that overflowed (`GET /mcp`, `POST /mcp`). */
   readonly method: string;
   readonly message: string;
@@ -236,7 +243,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const maxBuffered = options.maxSessionBufferBytes ?? DEFAULT_SESSION_BUFFER_BYTES;
   const recordLimit = (event: Omit<HttpLimitEvent, 'id'>): string => {
     const id = randomUUID();
-    options.log('warn', `http: ${event.kind === 'session_refused' ? 'refused a new' : 'dropped'} ${event.transport} session${event.sessionId === '' ? '' : ` ${event.sessionId}`}: ${event.detail} [audit id: ${id}]`);
+    options.log('warn', `http: ${event.kind === 'session_dropped' ? 'dropped' : 'refused a new'} ${event.transport} session${event.sessionId === '' ? '' : ` ${event.sessionId}`}: ${event.detail} [audit id: ${id}]`);
     void options.onLimited?.({ id, ...event }).catch((e: unknown) => options.log('error', `audit write failed for ${event.kind} ${id}: ${String(e)}`));
     return id;
   };
@@ -259,6 +266,22 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       admission.status === 503 ? { 'retry-after': '30' } : {},
     );
     return undefined;
+  };
+  const draining = (): boolean => options.draining?.aborted === true;
+  /**
+   * While airlock stops, a new session is refused (503, audited) and its connection closed: the client's
+   * retry opens a new connection, which a load balancer sends to another instance.
+   */
+  const refuseWhileDraining = async (res: ServerResponse, transport: 'http' | 'sse', credential: Credential, method: string): Promise<void> => {
+    const id = randomUUID();
+    const message = 'airlock is shutting down and takes no new sessions; connect again in a moment.';
+    options.log('warn', `http: refused a new ${transport} session: airlock is stopping [audit id: ${id}]`);
+    try {
+      await options.onLimited?.({ id, transport, sessionId: '', credential, kind: 'session_draining', method, message, detail: 'a new session was asked for after airlock began to stop' });
+    } catch (e) {
+      options.log('error', `audit write failed for refused session ${id}: ${String(e)}`);
+    }
+    sendJson(res, 503, { jsonrpc: '2.0', error: { code: -32000, message: `${message} [code: SHUTTING_DOWN; audit id: ${id}]` }, id: null }, { connection: 'close' });
   };
   let port = options.port;
   /**
@@ -786,6 +809,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       await refuseHeaders(res, credential, undefined, what, fault);
       return;
     }
+    if (draining()) {
+      await refuseWhileDraining(res, 'http', credential, 'initialize');
+      return;
+    }
     const lease = await admitSession(res, 'http', credential, 'initialize');
     if (lease === undefined) return;
     let id = '';
@@ -827,6 +854,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const handleSse = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const credential = await authenticate(req, res, url, 'sse', undefined, { method: 'GET /sse' });
     if (credential === undefined) return;
+    if (draining()) {
+      await refuseWhileDraining(res, 'sse', credential, 'GET /sse');
+      return;
+    }
     const lease = await admitSession(res, 'sse', credential, 'GET /sse');
     if (lease === undefined) return;
     // The frozen SSE transport writes every message with res.write and ignores backpressure.
@@ -917,13 +948,16 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     // A load balancer's health check names the backend by its address (a GKE Ingress, a Cloud Load Balancing
     // backend service), which no --allowed-host lists: it gets the bare status and nothing else, which a
     // page reading this port through DNS rebinding learns nothing from.
+    // A stopping airlock is not ready: 503 takes it out of a load balancer's rotation while calls finish.
     if (url.pathname === '/healthz' && req.method === 'GET' && req.headers.origin === undefined && !hostValues.has((req.headers.host ?? '').toLowerCase())) {
-      sendJson(res, 200, { status: 'ok' });
+      if (draining()) sendJson(res, 503, { status: 'draining' }, { connection: 'close' });
+      else sendJson(res, 200, { status: 'ok' });
       return;
     }
     if (!checkOrigin(req, res)) return;
     if (url.pathname === '/healthz' && req.method === 'GET') {
-      sendJson(res, 200, { status: 'ok', sessions: sessions.size, eras: eraCounts(), ...options.health() });
+      const status = draining() ? 'draining' : 'ok';
+      sendJson(res, status === 'ok' ? 200 : 503, { status, sessions: sessions.size, eras: eraCounts(), ...options.health() }, status === 'ok' ? {} : { connection: 'close' });
       return;
     }
     if (options.auth !== undefined && req.method === 'GET' && url.pathname.startsWith('/.well-known/oauth-protected-resource')) {
