@@ -4,7 +4,8 @@
  */
 import { ALL_TOOLS } from '../tools/index.js';
 import type { AuditSink } from './audit/record.js';
-import { rejectedRequestRecord } from './audit/rejected.js';
+import { randomUUID } from 'node:crypto';
+import { rejectedRequestRecord, unservedCallRecord } from './audit/rejected.js';
 import { limitRecord } from './audit/limited.js';
 import { resolveKeyring, resolveRetentionKey } from './audit/keys.js';
 import type { Keyring } from './audit/sealed.js';
@@ -23,6 +24,7 @@ import { offlineStorage, openStorage } from './connectors/storage.js';
 import { identifyCallers, type Callers } from './identity/callers.js';
 import { ToolRegistry } from './mcp/registry.js';
 import type { HttpHandle } from './mcp/transports/http.js';
+import type { UnservedCall } from './mcp/screen.js';
 import { buildPipeline } from './pipeline/chain.js';
 import { accessFor } from './policy/access.js';
 import { explainCall } from './policy/explain.js';
@@ -415,6 +417,18 @@ function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: Abo
   };
 }
 
+/**
+ * Records a tools/call that was received but never reached a handler (see IntakeDesk): every call that
+ * reaches airlock has an audit record, this one too. A failed write is logged; nobody waits for it.
+ */
+function recordUnserved(audit: AuditSink, log: Logger): (unserved: UnservedCall) => void {
+  return (unserved) => {
+    const id = randomUUID();
+    log('warn', `a tools/call (${unserved.call.toolName.slice(0, 100)}) was received but never served within ${unserved.ageMs} ms; recorded as unserved [audit id: ${id}]`);
+    audit.append(unservedCallRecord(unserved, id, new Date())).catch((error: unknown) => log('error', `audit write failed for unserved call ${id}: ${String(error)}`));
+  };
+}
+
 interface ServeParts {
   readonly registry: ToolRegistry;
   readonly calls: ReturnType<typeof trackCalls>;
@@ -433,7 +447,7 @@ interface ServeParts {
 /** Serves MCP on the configured transport; on HTTP also the approvers' console and API. */
 async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<Pick<RunningAirlock, 'closed' | 'http'>> {
   const { callers, log, owned, approvals } = parts;
-  const common = { name: 'airlock', version: VERSION, registry: parts.registry, pipeline: (ctx: CallContext) => parts.calls.run(ctx), halted: parts.calls.halted, clock: parts.clock };
+  const common = { name: 'airlock', version: VERSION, registry: parts.registry, pipeline: (ctx: CallContext) => parts.calls.run(ctx), halted: parts.calls.halted, clock: parts.clock, onUnserved: recordUnserved(parts.audit, log) };
   // Each transport's stack is imported only when it serves: stdio never loads HTTP, SSE or the console.
   if (config.transport === 'stdio') {
     const { serveStdio } = await import('./mcp/transports/stdio.js');

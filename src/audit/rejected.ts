@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { principalOf } from '../identity/principal.js';
+import type { UnservedCall } from '../mcp/screen.js';
 import type { HttpRejection } from '../mcp/transports/http.js';
 import { boundedInput, type AuditInputLimits } from './bounded-input.js';
 import type { AuditRecord } from './record.js';
@@ -53,5 +55,40 @@ export function rejectedRequestRecord(rejection: HttpRejection, time: Date): Aud
     error: { code: kind.code, message: kind.message, detail: rejection.detail },
     result: null,
     response: { sha256: createHash('sha256').update(text).digest('hex'), bytes: Buffer.byteLength(text), truncated: false, body: response },
+  };
+}
+
+/**
+ * The audit record for a tools/call that airlock received and screened but that no handler took before its
+ * ticket expired (see IntakeDesk): it did not run, and whatever the client got (an SDK refusal, a closed
+ * connection) came from outside the pipeline. It is recorded under the caller the transport knew, outside
+ * any session (the session may be gone), with what is known of why.
+ */
+export function unservedCallRecord(unserved: UnservedCall, id: string, time: Date): AuditRecord {
+  const origin = unserved.origin;
+  const p = origin?.credential === undefined ? undefined : principalOf(origin.credential);
+  const requestId = String(unserved.requestId).slice(0, 64);
+  return {
+    id,
+    time: time.toISOString(),
+    durationMs: 0,
+    sessionId: '',
+    ...(origin === undefined || origin.sessionId === '' ? {} : { claimedSessionId: origin.sessionId.slice(0, 200) }),
+    transport: origin?.transport ?? 'http',
+    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    devIdentity: p?.dev ?? false,
+    tool: unserved.call.toolName,
+    input: boundedInput(unserved.call.rawArguments, REJECTED_INPUT_LIMITS),
+    facts: null,
+    decision: null,
+    downstream: [],
+    outcome: 'error',
+    error: {
+      code: 'UNSERVED',
+      message: 'airlock received this call but it never reached a handler, so it did not run.',
+      detail: `request id ${requestId} was not taken by a handler within ${unserved.ageMs} ms of its arrival at ${new Date(unserved.receivedAt).toISOString()} (its request or connection ended before dispatch)`,
+    },
+    result: null,
+    response: { sha256: createHash('sha256').update('').digest('hex'), bytes: 0, truncated: false },
   };
 }

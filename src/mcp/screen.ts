@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { deeperThan, MAX_JSON_DEPTH } from '../bounds.js';
+import type { TransportKind } from '../audit/record.js';
 import type { InputIssue } from '../errors.js';
+import type { Credential } from '../identity/principal.js';
 import { kindOf, readToolCall, type ToolCallIntake } from './intake.js';
 
 /** The `_meta` key that carries a tools/call's intake ticket past the SDK's schema. */
@@ -28,6 +30,25 @@ export type Screened =
     };
 
 type Json = Record<string, unknown>;
+
+/** Where a screened message came from, as far as the transport that screened it knows. */
+export interface TicketOrigin {
+  readonly transport: TransportKind;
+  /** The session it was sent on ('' for none, or one not opened yet). */
+  readonly sessionId: string;
+  /** The caller's credential, checked at the transport (absent where it is checked later, per call). */
+  readonly credential?: Credential;
+}
+
+/** A tools/call that was screened and given a ticket which no handler took in time: it never ran. */
+export interface UnservedCall {
+  readonly call: ToolCallIntake;
+  readonly requestId: string | number;
+  /** When the desk screened it (the desk's clock). */
+  readonly receivedAt: number;
+  readonly ageMs: number;
+  readonly origin?: TicketOrigin;
+}
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -75,17 +96,24 @@ function label(value: unknown, fallback: string): string {
  * - responses and well-formed messages pass unchanged.
  * One desk per serving entry (a stdio connection, an HTTP server): the servers that `take` share it with the
  * transport that screens, and a stateless entry creates a server per request. A ticket nobody takes (the
- * request never reached a handler) is dropped after `ticketTtlMs`.
+ * request never reached a handler) is dropped after `ticketTtlMs` and reported to `onExpired`.
  */
 export class IntakeDesk {
-  private readonly intakes = new Map<string, { readonly call: ToolCallIntake; readonly at: number }>();
+  private readonly intakes = new Map<string, { readonly call: ToolCallIntake; readonly at: number; readonly id: string | number; readonly origin: TicketOrigin | undefined }>();
   /** Messages this desk has passed already: a transport that screens raw input hands them on as they are. */
   private readonly passed = new WeakSet<object>();
   private lastSweep = 0;
+  private timer: NodeJS.Timeout | undefined;
 
+  /**
+   * `onExpired` is told of each ticket dropped untaken, so that the call is recorded: every tools/call that
+   * reaches airlock has an audit record, including one that the SDK or a closing connection let fall
+   * between the screen and a handler. It must not throw.
+   */
   constructor(
     private readonly ticketTtlMs = 60_000,
     private readonly now: () => number = Date.now,
+    private readonly onExpired?: (unserved: UnservedCall) => void,
   ) {}
 
   /** Tickets waiting to be taken (tests and health). */
@@ -99,7 +127,25 @@ export class IntakeDesk {
     // Swept at most once a second on the message path: a ticket lives its time, up to a second more.
     if (!always && now - this.lastSweep < Math.min(1000, this.ticketTtlMs)) return;
     this.lastSweep = now;
-    for (const [ticket, entry] of this.intakes) if (now - entry.at >= this.ticketTtlMs) this.intakes.delete(ticket);
+    for (const [ticket, entry] of this.intakes) {
+      if (now - entry.at < this.ticketTtlMs) continue;
+      this.intakes.delete(ticket);
+      this.onExpired?.({ call: entry.call, requestId: entry.id, receivedAt: entry.at, ageMs: now - entry.at, ...(entry.origin === undefined ? {} : { origin: entry.origin }) });
+    }
+  }
+
+  /**
+   * Sweeps once the oldest ticket's time is up even when no message comes (the sweep on the message path
+   * needs traffic): an untaken call is recorded within about one time-to-live plus a second.
+   */
+  private armSweep(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.sweep(true);
+      if (this.intakes.size > 0) this.armSweep();
+    }, Math.min(this.ticketTtlMs + 1000, 2_147_483_647));
+    this.timer.unref();
   }
 
   /**
@@ -118,15 +164,16 @@ export class IntakeDesk {
     return { kind: 'refuse', id: null, code, call: { toolName: '(unreadable message)', rawArguments: null, issues: [{ path, message }] } };
   }
 
-  screen(message: unknown): Screened {
+  /** `origin` says who sent the message, for the record of a tools/call that is never served. */
+  screen(message: unknown, origin?: TicketOrigin): Screened {
     this.sweep();
     if (isObject(message) && (this.passed.has(message) || this.isRewritten(message))) return { kind: 'pass', message };
-    const screened = this.read(message);
+    const screened = this.read(message, origin);
     if (screened.kind === 'pass') this.passed.add(screened.message);
     return screened;
   }
 
-  private read(message: unknown): Screened {
+  private read(message: unknown, origin: TicketOrigin | undefined): Screened {
     if (!isObject(message)) {
       return { kind: 'refuse', id: null, code: -32600, call: { toolName: '(not a JSON-RPC message)', rawArguments: null, issues: [{ path: 'message', message: `must be a JSON-RPC object, got ${kindOf(message)}` }] } };
     }
@@ -158,7 +205,8 @@ export class IntakeDesk {
     const call: ToolCallIntake = { ...intake, issues: [...issues, ...intake.issues] };
     if (id === null || issues.some((i) => i.path === 'jsonrpc' || !i.path.startsWith('params'))) return { kind: 'refuse', id, code: -32600, call };
     const ticket = randomUUID();
-    this.intakes.set(ticket, { call, at: this.now() });
+    this.intakes.set(ticket, { call, at: this.now(), id, origin });
+    this.armSweep();
     // The tool's name stays when it is one (2026-07-28 transports check it against the Mcp-Name header).
     const name = isObject(params) && typeof params.name === 'string' ? params.name : 'airlock';
     const rewritten: Json = { jsonrpc: '2.0', id, method, params: { name, arguments: {}, ...retryFields(params), _meta: { ...meta, [TICKET]: ticket } } };

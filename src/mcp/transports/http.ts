@@ -11,7 +11,7 @@ import { challenge, extractBearer, metadataPath, protectedResourceMetadata } fro
 import type { TokenVerifier } from '../../identity/oidc.js';
 import { principalKey, principalOf, type Credential, type Principal } from '../../identity/principal.js';
 import { readToolCall } from '../intake.js';
-import { IntakeDesk, type Screened } from '../screen.js';
+import { IntakeDesk, type Screened, type UnservedCall } from '../screen.js';
 import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { DirectPost, webRequestOf, writeWebResponse } from './respond.js';
 import { boundOutput, createSessionLimiter, type SessionCaps, type SessionLease } from './session-limits.js';
@@ -54,6 +54,8 @@ export interface HttpOptions extends Omit<GovernedServerOptions, 'transport' | '
    * being served, their new calls refused by the pipeline.
    */
   readonly draining?: AbortSignal;
+  /** A screened tools/call that no handler took in time (see IntakeDesk): recorded by the caller. */
+  readonly onUnserved?: (unserved: UnservedCall) => void;
 }
 
 /** A set of routes served next to MCP: answers and returns true, or returns false when the path is not its own. */
@@ -305,7 +307,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   let hostValues = new Set<string>();
 
   /** One desk for every server instance of this HTTP server: 2026-07-28 requests get an instance each. */
-  const desk = new IntakeDesk();
+  const desk = new IntakeDesk(undefined, undefined, options.onUnserved);
   const reportError = (where: string) => (error: Error): void => options.log('warn', `${where}: ${error.message}`);
   const serverFor = (kind: 'http' | 'sse', sessionId: () => string, direct?: DirectCalls): GovernedServer =>
     createGovernedServer(
@@ -491,7 +493,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
    */
   const screenBody = async (res: ServerResponse, body: unknown, kind: 'http' | 'sse', credential: Credential, sessionId: string): Promise<{ body: unknown } | undefined> => {
     const batch = Array.isArray(body);
-    const screened = (batch ? body : [body]).map((m) => desk.screen(m));
+    const screened = (batch ? body : [body]).map((m) => desk.screen(m, { transport: kind, sessionId, credential }));
     const refused = screened.filter((x): x is Screened & { kind: 'refuse' } => x.kind === 'refuse');
     if (batch && screened.length === 0) refused.push(IntakeDesk.unreadable('body', 'an empty batch', -32600));
     if (refused.length > 0) {
@@ -922,6 +924,10 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
     for (const m of requests) session.pending.add(idKey(m.id));
     attachCredential(req, credential);
+    // The body is read and screened (its tools/calls hold tickets): the transport must not refuse it now. It
+    // parses Content-Type again, more strictly than the check above (`application/json;` is JSON to HTTP and
+    // an error to it), and would answer a bare 400 before any handler, leaving the calls unanswered.
+    req.headers['content-type'] = 'application/json';
     await (session.transport as SSEServerTransport).handlePostMessage(req, res, screened.body);
     closeCancelled(session, screened.body);
   };

@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
 import { serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
 import type { Credential } from '../../identity/principal.js';
-import { IntakeDesk, type Screened } from '../screen.js';
+import { IntakeDesk, type Screened, type UnservedCall } from '../screen.js';
 import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { sameJson } from '../same-json.js';
 
@@ -14,6 +14,8 @@ export interface StdioOptions extends Omit<GovernedServerOptions, 'transport' | 
   readonly maxLineBytes: number;
   /** Protocol errors and lost responses (the SDK and the transport report them here). */
   readonly log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** A screened tools/call that no handler took in time (see IntakeDesk): recorded by the caller. */
+  readonly onUnserved?: (unserved: UnservedCall) => void;
 }
 
 /** Answers up to this many characters are written whole (see writeSpliced). */
@@ -227,7 +229,7 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
  */
 export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<void> }> {
   const sessionId = randomUUID();
-  const desk = new IntakeDesk();
+  const desk = new IntakeDesk(undefined, undefined, options.onUnserved);
   const onerror = (error: Error): void => options.log?.('warn', `stdio: ${error.message}`);
   const transport = new ScreenedStdioTransport(process.stdin, process.stdout, desk, options.maxLineBytes, async (refused) =>
     refuse(options, refused, { transport: 'stdio', sessionId, credential: await options.credential() }),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { IntakeDesk, TICKET } from '../../../src/mcp/screen.js';
+import type { Credential } from '../../../src/identity/principal.js';
+import { unservedCallRecord } from '../../../src/audit/rejected.js';
+import { IntakeDesk, TICKET, type UnservedCall } from '../../../src/mcp/screen.js';
 
 const envelope = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
@@ -52,5 +54,61 @@ describe('IntakeDesk shared by a serving entry (issue 16)', () => {
     expect(desk.pending()).toBe(5);
     now = 60_000;
     expect(desk.pending()).toBe(0);
+  });
+});
+
+describe('IntakeDesk: a tools/call no handler takes (issue 21)', () => {
+  const ana: Credential = { kind: 'dev', principal: { issuer: 'dev', sub: 'ana@example.com', email: 'ana@example.com', groups: ['analysts'], clientId: undefined, dev: true } };
+  const call = (id: number, sql = 'SELECT 1'): unknown => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'query_sql', arguments: { connection: 'shop', sql } } });
+
+  it('reports each expired ticket once, with the call as received, who sent it and how long it waited; taken ones are not reported', () => {
+    let now = 1_000;
+    const expired: UnservedCall[] = [];
+    const desk = new IntakeDesk(60_000, () => now, (u) => expired.push(u));
+    const taken = desk.screen(call(1), { transport: 'http', sessionId: 's-1', credential: ana });
+    desk.screen(call(2, 'SELECT 2'), { transport: 'http', sessionId: 's-1', credential: ana });
+    desk.take((taken as unknown as { message: { params: { _meta: unknown } } }).message.params._meta);
+    now = 60_999;
+    expect(desk.pending()).toBe(1);
+    expect(expired).toEqual([]);
+    now = 61_500;
+    expect(desk.pending()).toBe(0);
+    expect(expired).toEqual([
+      {
+        call: { toolName: 'query_sql', rawArguments: { connection: 'shop', sql: 'SELECT 2' }, issues: [] },
+        requestId: 2,
+        receivedAt: 1_000,
+        ageMs: 60_500,
+        origin: { transport: 'http', sessionId: 's-1', credential: ana },
+      },
+    ]);
+    expect(desk.pending()).toBe(0);
+    expect(expired).toHaveLength(1);
+  });
+
+  it('becomes an audit record under the caller, outside the session, naming why the call did not run', () => {
+    const record = unservedCallRecord(
+      { call: { toolName: 'query_sql', rawArguments: { sql: 'SELECT 2' }, issues: [] }, requestId: 7, receivedAt: Date.parse('2026-12-07T10:00:00.000Z'), ageMs: 60_250, origin: { transport: 'sse', sessionId: 's-1', credential: ana } },
+      'audit-1',
+      new Date('2026-12-07T10:01:00.250Z'),
+    );
+    expect(record).toMatchObject({
+      id: 'audit-1',
+      sessionId: '',
+      claimedSessionId: 's-1',
+      transport: 'sse',
+      principal: { sub: 'ana@example.com', groups: ['analysts'], dev: true },
+      tool: 'query_sql',
+      input: { sql: 'SELECT 2' },
+      decision: null,
+      downstream: [],
+      outcome: 'error',
+      error: {
+        code: 'UNSERVED',
+        message: 'airlock received this call but it never reached a handler, so it did not run.',
+        detail: 'request id 7 was not taken by a handler within 60250 ms of its arrival at 2026-12-07T10:00:00.000Z (its request or connection ended before dispatch)',
+      },
+      result: null,
+    });
   });
 });
