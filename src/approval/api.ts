@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { AirlockError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { ApprovalsUnavailableError, fromApprovalStore } from './errors.js';
 import type { ApprovalState, Approver } from './model.js';
 import type { ApprovalService } from './service.js';
 import { viewRequest } from './view.js';
@@ -51,7 +53,12 @@ export interface ApprovalApiOptions {
   readonly onRefused: (refusal: ApiRefusal) => Promise<void>;
   /** The `WWW-Authenticate` value sent with a 401 when no credential was given. */
   readonly challenge?: string;
+  /** Where the cause of a store failure goes (the answer says only that the store is unavailable). */
+  readonly log?: Logger;
 }
+
+/** The fixed text of a 503 while the approval store cannot be read or written. */
+export const APPROVALS_UNAVAILABLE_MESSAGE = 'The approval store is unavailable right now; nothing was read or decided. Try again shortly.';
 
 const STATES = ['pending', 'approved', 'denied', 'expired', 'consumed', 'withdrawn'] as const;
 const ListQuery = z.strictObject({
@@ -146,9 +153,9 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
         }
         // Requests whose time ran out are marked expired (and that is recorded) before they are listed:
         // an approver must not be shown as pending, and decidable, what can no longer be decided.
-        await service.expireDue();
+        await fromApprovalStore(service.expireDue());
         const states: readonly ApprovalState[] | undefined = query.data.state === 'all' ? undefined : [query.data.state];
-        const records = await service.listFor(approver, { ...(states === undefined ? {} : { states }), limit: query.data.limit });
+        const records = await fromApprovalStore(service.listFor(approver, { ...(states === undefined ? {} : { states }), limit: query.data.limit }));
         send(res, 200, { requests: records.map((r) => viewRequest(r, approver)) });
         return true;
       }
@@ -158,7 +165,7 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
         return true;
       }
       if (route === 'get') {
-        send(res, 200, { request: viewRequest(await service.view(requestId, approver), approver) });
+        send(res, 200, { request: viewRequest(await fromApprovalStore(service.view(requestId, approver)), approver) });
         return true;
       }
       const body = await readJson(req);
@@ -172,10 +179,16 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
         await refuse(res, { ...actor, status: 400, code: 'INVALID_INPUT', message: `Invalid decision: ${issueText(decision.error)}`, detail: 'bad decision body' });
         return true;
       }
-      const { request } = await service.decide(requestId, approver, decision.data.verdict, decision.data.reason);
+      const { request } = await fromApprovalStore(service.decide(requestId, approver, decision.data.verdict, decision.data.reason));
       send(res, 200, { request: viewRequest(request, approver) });
       return true;
     } catch (error) {
+      if (error instanceof ApprovalsUnavailableError) {
+        // The store's own message (a lost connection, an I/O error) is for operators: the answer is fixed.
+        options.log?.('error', `approvals: ${method} ${base.path} by ${approver.sub.slice(0, 100)}: the approval store is unavailable: ${error.message}`);
+        await refuse(res, { ...actor, status: 503, code: 'APPROVALS_UNAVAILABLE', message: APPROVALS_UNAVAILABLE_MESSAGE, detail: error.message }, { 'retry-after': '5' });
+        return true;
+      }
       if (!(error instanceof AirlockError) || STATUS[error.code] === undefined) throw error;
       await refuse(res, { ...actor, status: STATUS[error.code] ?? 400, code: error.code, message: error.publicMessage, detail: error.message });
       return true;

@@ -123,7 +123,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     clock: deps.clock,
   });
   // A bearer token, when sent, decides; the console's session cookie otherwise. Served only, as the console.
-  const api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused });
+  const api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused, log: deps.log });
   const sweep = setInterval(() => {
     service.expireDue().catch((error: unknown) => deps.log('warn', `approvals: expiry sweep failed: ${String(error)}`));
   }, SWEEP_MS);
@@ -170,9 +170,9 @@ function timeDecisions(service: ApprovalService, telemetry: Telemetry): () => vo
 }
 
 /** The approval API, whose modules (and request schemas) load only when approvers are served. */
-async function approvalApi(parts: { service: ApprovalService; verifier: TokenVerifier | undefined; console: ApprovalConsole; onRefused: (refusal: ApiRefusal) => Promise<void> }): Promise<ApprovalApi> {
+async function approvalApi(parts: { service: ApprovalService; verifier: TokenVerifier | undefined; console: ApprovalConsole; onRefused: (refusal: ApiRefusal) => Promise<void>; log: Logger }): Promise<ApprovalApi> {
   const [{ createApprovalApi }, { bearerApprovers }] = await Promise.all([import('./api.js'), import('./bearer-auth.js')]);
-  return createApprovalApi({ service: parts.service, authenticators: [...(parts.verifier === undefined ? [] : [bearerApprovers(parts.verifier)]), parts.console.authenticator], onRefused: parts.onRefused });
+  return createApprovalApi({ service: parts.service, authenticators: [...(parts.verifier === undefined ? [] : [bearerApprovers(parts.verifier)]), parts.console.authenticator], onRefused: parts.onRefused, log: parts.log });
 }
 
 /** The configured store: PostgreSQL (several replicas), else the JSON file. */

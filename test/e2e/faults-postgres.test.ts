@@ -19,7 +19,8 @@ import { verifyStore } from '../../src/audit/verify.js';
 import { seedDemoDatabase } from '../../src/connectors/demo-seed.js';
 import { auditIdOf, CLI, readAudit, tempDir, textOf } from '../support/airlock.js';
 import { connectClient, errorCode, examplePolicy, startFaultServer, type CallResult } from '../support/fault-server.js';
-import { until } from '../support/served.js';
+import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
+import { approvalApi, serveHttp, tokenFor, until, writeRuntimeConfig } from '../support/served.js';
 
 const run = promisify(execFile);
 let store: EmbeddedPostgres;
@@ -157,6 +158,63 @@ describe('airlock serve --http when its PostgreSQL audit and approval store goes
       expect(verifyStore(server.auditDir).problems).toEqual([]);
     } finally {
       await client.close().catch(() => undefined);
+      await server.stop();
+    }
+  }, 120_000);
+});
+
+describe('the approval API and console of airlock serve --http while the PostgreSQL approval store is down (issue 21)', () => {
+  let idp: LocalIssuer;
+  beforeAll(async () => {
+    idp = await startLocalIssuer();
+  });
+  afterAll(async () => {
+    await idp?.close();
+  });
+
+  it('answers 503 APPROVALS_UNAVAILABLE with a fixed text, logs the cause, leaks no connection string or SQL, and answers again once it is back', async () => {
+    const dir = tempDir();
+    const policyPath = join(dir, 'policies.json');
+    writeFileSync(policyPath, JSON.stringify(examplePolicy()));
+    const configPath = writeRuntimeConfig(dir, idp, { postgres: { url: 'env:STORE_DATABASE_URL', table: 'api_outage_approvals' }, key: 'env:APPROVALS_KEY', waitSeconds: 0 });
+    const server = await serveHttp({ configPath, policyPath, auditDir: join(dir, 'audit'), env: { STORE_DATABASE_URL: store.adminUrl, APPROVALS_KEY: randomBytes(32).toString('base64') } });
+    const dba = await tokenFor(idp, { sub: 'dba-1', email: 'dba@example.com', groups: ['dba'] });
+    const unavailable = { error: { code: 'APPROVALS_UNAVAILABLE', message: 'The approval store is unavailable right now; nothing was read or decided. Try again shortly.' } };
+    const decision = { verdict: 'approve', reason: 'checked' };
+    try {
+      expect(await approvalApi(server.url, dba, '/approvals')).toEqual({ status: 200, body: { requests: [] } });
+      // The console signs in with the same token and lists through the same API, with its session cookie.
+      const signIn = await fetch(`${server.url}/console/token`, { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ token: dba }) });
+      expect(signIn.status).toBe(200);
+      const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const consoleList = async (): Promise<{ status: number; body: unknown }> => {
+        const res = await fetch(`${server.url}/approvals`, { headers: { cookie } });
+        return { status: res.status, body: await res.json() };
+      };
+      expect((await consoleList()).status).toBe(200);
+
+      await store.pause();
+      try {
+        expect(await approvalApi(server.url, dba, '/approvals')).toEqual({ status: 503, body: unavailable });
+        expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toEqual({ status: 503, body: unavailable });
+        expect(await approvalApi(server.url, dba, '/approvals/apr_not-there')).toEqual({ status: 503, body: unavailable });
+        expect(await consoleList()).toEqual({ status: 503, body: unavailable });
+      } finally {
+        await store.resume();
+      }
+      expect(server.log()).toMatch(/approvals: GET \/approvals by dba-1: the approval store is unavailable: approval store: /);
+      expect(server.log()).not.toContain(store.adminUrl);
+      expect(server.log()).not.toMatch(/SELECT|INSERT|UPDATE \S+ SET/);
+
+      // Back without a restart: the list answers, and a decision reaches the store (no such request).
+      expect(await until(async () => ((await approvalApi(server.url, dba, '/approvals')).status === 200 ? true : undefined), 'the API to answer again')).toBe(true);
+      expect((await consoleList()).status).toBe(200);
+      expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toMatchObject({ status: 404, body: { error: { code: 'APPROVAL_NOT_FOUND' } } });
+      // Each 503 was recorded as a refused approval request, with the store's error in the detail only.
+      const refused = readAudit(join(dir, 'audit')).filter((r) => r.error?.code === 'APPROVALS_UNAVAILABLE');
+      expect(refused).toHaveLength(4);
+      for (const r of refused) expect(JSON.stringify(r)).not.toContain(store.adminUrl);
+    } finally {
       await server.stop();
     }
   }, 120_000);
