@@ -152,7 +152,7 @@ async function audit(command: AuditCommand): Promise<number> {
     now: () => new Date(),
     keyring: async (path) => (await main()).complianceKeyring(path),
     tombstoneKey: async (path) => (await main()).retentionPublicKey(path),
-    view: async (dir, host, port) => (await import('./console/audit-viewer.js')).serveAuditViewer({ dir, host, port }),
+    view: async (dir, host, port) => (await import('./console/audit-viewer.js')).serveAuditViewer({ dir, host, port, log: (message) => void process.stderr.write(`${message}\n`) }),
     pgAudit: async (path) => (await main()).pgAuditOf(path),
   });
 }

@@ -1,5 +1,5 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -16,7 +16,12 @@ export interface AuditViewerOptions {
   readonly port: number;
   /** Access token for the API (default: 32 random bytes); the page takes it from the URL fragment. */
   readonly token?: string;
+  /** Where the cause of a failure goes (answers carry a fixed text: the cause names paths). */
+  readonly log?: (message: string) => void;
 }
+
+/** The fixed text of a 503 while the audit store cannot be read (its directory missing, unreadable, failing). */
+export const AUDIT_UNAVAILABLE_MESSAGE = 'The audit store cannot be read right now; try again shortly.';
 
 export interface AuditViewer {
   /** Open this: the token is in the fragment, which browsers never send to a server or a log. */
@@ -46,6 +51,9 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
   const expected = Buffer.from(`Bearer ${token}`);
   let cache: { key: string; records: ChainedRecord[]; sessions: SessionSummary[]; verify?: VerifyReport } | undefined;
   const snapshot = (): NonNullable<typeof cache> => {
+    // The directory itself must be there and readable: the segment listing reads a missing or unreadable one
+    // as an empty store, which would show a store that went away as one without records (and as verifying).
+    readdirSync(options.dir);
     // Re-read only when the store changed (new segment, a segment or the journal grew).
     const names = listSegmentsSync(options.dir);
     const sizes = [...names.slice(-2), JOURNAL_NAME].map((n) => {
@@ -69,7 +77,8 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
     try {
       handle(req, res);
     } catch (error) {
-      send(res, 500, 'application/json', JSON.stringify({ error: error instanceof Error ? error.message : String(error) }));
+      options.log?.(`audit viewer: ${req.method ?? '?'} ${(req.url ?? '?').split('?')[0]?.slice(0, 200) ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+      send(res, 500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: 'Internal error' } }));
     }
   });
 
@@ -90,12 +99,19 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
     if (!path.startsWith('/api/')) return send(res, 404, 'text/plain', 'not found');
     const given = Buffer.from(req.headers.authorization ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return send(res, 401, 'application/json', '{"error":"a bearer token is required"}');
-    const data = snapshot();
-    if (path === '/api/sessions') return send(res, 200, 'application/json', JSON.stringify(data.sessions));
-    if (path === '/api/verify') {
-      data.verify ??= verifyStore(options.dir);
-      return send(res, 200, 'application/json', JSON.stringify(data.verify));
+    let data: NonNullable<typeof cache>;
+    try {
+      data = snapshot();
+      if (path === '/api/verify') data.verify ??= verifyStore(options.dir);
+    } catch (error) {
+      // The store went away or cannot be read (an unmounted volume, a permission change, an I/O error): the
+      // next request reads it again, so the viewer serves as soon as it is back.
+      cache = undefined;
+      options.log?.(`audit viewer: the audit store cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      return send(res, 503, 'application/json', JSON.stringify({ error: { code: 'AUDIT_UNAVAILABLE', message: AUDIT_UNAVAILABLE_MESSAGE } }));
     }
+    if (path === '/api/sessions') return send(res, 200, 'application/json', JSON.stringify(data.sessions));
+    if (path === '/api/verify') return send(res, 200, 'application/json', JSON.stringify(data.verify));
     const session = /^\/api\/sessions\/([^/]+)$/.exec(path);
     if (session !== null) {
       const id = decodeURIComponent(session[1] as string);

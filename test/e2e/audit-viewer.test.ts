@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -116,6 +116,45 @@ describe('airlock audit view (headless Chromium)', () => {
       } finally {
         if (viewer !== undefined) await stopChild(viewer);
       }
+    }
+  }, 60_000);
+});
+
+describe('airlock audit view while its audit store cannot be read (issue 21)', () => {
+  it('answers the API with 503 AUDIT_UNAVAILABLE and a fixed text (no path), logs the cause, and serves again once the store is back', async () => {
+    const parent = tempDir();
+    const dir = join(parent, 'audit');
+    mkdirSync(dir);
+    const store = await JsonAuditStore.open(dir);
+    await store.append(record('a1', 'sess-ana'));
+    await store.close();
+    const viewer = spawn(process.execPath, [CLI, 'audit', 'view', '--audit-dir', dir, '--port', '0'], { cwd: parent, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    viewer.stderr.on('data', (c: Buffer) => void (stderr += c.toString()));
+    try {
+      const url = new URL(await viewerUrl(viewer));
+      const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+      const api = async (path: string): Promise<{ status: number; body: unknown }> => {
+        const res = await fetch(new URL(path, url.origin), { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: await res.json() };
+      };
+      expect(await api('/api/sessions')).toMatchObject({ status: 200, body: [{ sessionId: 'sess-ana', calls: 1 }] });
+      // The store goes away (an unmounted volume): every API read is refused with the fixed answer.
+      renameSync(dir, `${dir}.away`);
+      const unavailable = { status: 503, body: { error: { code: 'AUDIT_UNAVAILABLE', message: 'The audit store cannot be read right now; try again shortly.' } } };
+      try {
+        expect(await api('/api/sessions')).toEqual(unavailable);
+        expect(await api('/api/verify')).toEqual(unavailable);
+        expect(await api('/api/sessions/sess-ana')).toEqual(unavailable);
+      } finally {
+        renameSync(`${dir}.away`, dir);
+      }
+      expect(stderr).toContain('audit viewer: the audit store cannot be read: ');
+      // Back: the same viewer serves the store again, without a restart.
+      expect(await api('/api/sessions')).toMatchObject({ status: 200, body: [{ sessionId: 'sess-ana', calls: 1 }] });
+      expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: true } });
+    } finally {
+      await stopChild(viewer);
     }
   }, 60_000);
 });
