@@ -203,7 +203,7 @@ export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOp
       if (closed) throw new ApprovalStoreError(`approval store ${path} is closed`);
       return Promise.resolve(body());
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   };
   const persist = (next: Map<string, ApprovalRecord>): void => {
