@@ -10,6 +10,7 @@ import type { TokenVerifier } from '../identity/oidc.js';
 import type { Logger } from '../log.js';
 import type { Telemetry } from '../telemetry.js';
 import type { ApprovalConsole } from '../console/approvals-console.js';
+import type { PgSessionStore } from '../console/pg-session-store.js';
 import type { ApiRefusal, ApprovalApi } from './api.js';
 import type { Notifier } from './notify.js';
 import { createApprovalService, type ApprovalService } from './service.js';
@@ -109,8 +110,14 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
   });
   const consoleSettings = settings.console;
   const devApprovers = consoleSettings?.devApprovers ?? deps.devApprovers;
+  // Replicas on a shared store share console sign-ins too: the balancer may send an approver's next request anywhere.
+  const sessions = deps.served === false || settings.postgres === undefined ? undefined : await openSharedSessions(settings.postgres, deps).catch(async (error: unknown) => {
+    await store.close().catch(() => undefined);
+    throw error;
+  });
   const ui: ApprovalConsole | undefined = deps.served === false ? undefined : (await import('../console/approvals-console.js')).createApprovalConsole({
     service,
+    ...(sessions === undefined ? {} : { sessions: sessions.sessions }),
     ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
     ...(consoleSettings?.oidc === undefined
       ? {}
@@ -149,6 +156,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
       ui?.close();
       await notifier?.close();
       await Promise.allSettled([...writes]);
+      await sessions?.close();
       await store.close();
     },
   };
@@ -173,6 +181,14 @@ function timeDecisions(service: ApprovalService, telemetry: Telemetry): () => vo
 async function approvalApi(parts: { service: ApprovalService; verifier: TokenVerifier | undefined; console: ApprovalConsole; onRefused: (refusal: ApiRefusal) => Promise<void>; log: Logger }): Promise<ApprovalApi> {
   const [{ createApprovalApi }, { bearerApprovers }] = await Promise.all([import('./api.js'), import('./bearer-auth.js')]);
   return createApprovalApi({ service: parts.service, authenticators: [...(parts.verifier === undefined ? [] : [bearerApprovers(parts.verifier)]), parts.console.authenticator], onRefused: parts.onRefused, log: parts.log });
+}
+
+/** Console sessions beside the PostgreSQL approvals table (its driver loads only then). */
+async function openSharedSessions(pg: NonNullable<ApprovalsConfig['postgres']>, deps: ApprovalsDeps): Promise<PgSessionStore> {
+  const url = deps.env[pg.url.slice('env:'.length)];
+  if (url === undefined || url === '') throw new ConfigError(`approvals.postgres.url: ${pg.url} is not set`);
+  const { openPgSessionStore } = await import('../console/pg-session-store.js');
+  return openPgSessionStore({ url, table: pg.table });
 }
 
 /** The configured store: PostgreSQL (several replicas), else the JSON file. */

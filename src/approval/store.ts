@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { acquireFileLock } from '../file-lock.js';
 import { once } from '../once.js';
@@ -177,11 +176,16 @@ export interface JsonApprovalStoreOptions {
 
 /**
  * The JSON-file store (the default backend): one file, `0600`, rewritten whole on every change through a
- * temporary file and a rename, so a crash leaves the old or the new file and never half of one. Writes are
- * serialised in this process and a lock file (`<path>.lock`) keeps other processes out: one writer. A file
- * that is not valid JSON or not in the expected shape is refused with an ApprovalStoreError naming the
- * file and the problem; it is never overwritten. A new store over the same file after a restart sees
- * every pending request, decision and unused grant.
+ * temporary file and a rename, so a crash leaves the old or the new file and never half of one. A lock file
+ * (`<path>.lock`) keeps other processes out: one writer. A file that is not valid JSON or not in the expected
+ * shape is refused with an ApprovalStoreError naming the file and the problem; it is never overwritten. A new
+ * store over the same file after a restart sees every pending request, decision and unused grant.
+ *
+ * Each change is checked and written in one synchronous step (as the audit journal writes), so changes are
+ * indivisible without a queue and two approvers clicking at once cannot both win. An asynchronous write would
+ * take four trips through a busy event loop (open, write, close, rename), and every change and read queued
+ * behind it: under load that cost a decision seconds. Memory follows the file only once the file holds the
+ * change: a failed write changes nothing.
  */
 export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOptions = {}): ApprovalStore {
   const release = acquireStoreLock(`${path}.lock`);
@@ -192,47 +196,50 @@ export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOp
     release();
     throw error;
   }
-  let queue: Promise<unknown> = Promise.resolve();
   let closed = false;
-  // One change at a time, in call order: each step sees the result of the one before.
-  const serial = <T>(step: () => Promise<T>): Promise<T> => {
-    const run = queue.then(() => {
+  /** Runs one step of the store; a closed store refuses it, a throw rejects. */
+  const step = <T>(body: () => T): Promise<T> => {
+    try {
       if (closed) throw new ApprovalStoreError(`approval store ${path} is closed`);
-      return step();
-    });
-    queue = run.catch(() => undefined);
-    return run;
+      return Promise.resolve(body());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
   };
-  const persist = async (next: Map<string, ApprovalRecord>): Promise<void> => {
+  const persist = (next: Map<string, ApprovalRecord>): void => {
     const text = `${JSON.stringify({ format: FORMAT, requests: [...next.values()] }, null, 1)}\n`;
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(tmp, text, { mode: 0o600, flush: options.fsync ?? false });
-    await rename(tmp, path);
-    // Memory follows the file only once the file holds the change: a failed write changes nothing.
+    try {
+      writeFileSync(tmp, text, { mode: 0o600, flush: options.fsync ?? false });
+      renameSync(tmp, path);
+    } catch (error) {
+      rmSync(tmp, { force: true });
+      throw error;
+    }
     records = new Records(next);
   };
   return {
-    get: (id) => serial(() => Promise.resolve(records.byId.has(id) ? copy(records.byId.get(id)!) : undefined)),
-    listPending: () => serial(() => Promise.resolve([...records.byId.values()].filter((r) => r.state === 'pending').map(copy))),
+    get: (id) => step(() => (records.byId.has(id) ? copy(records.byId.get(id)!) : undefined)),
+    listPending: () => step(() => [...records.byId.values()].filter((r) => r.state === 'pending').map(copy)),
     insertOrJoin: (record) =>
-      serial(async () => {
+      step(() => {
         const twin = records.pendingTwin(record);
         if (twin !== undefined) return copy(twin);
         if (records.byId.has(record.id)) throw new TypeError(`approval store: duplicate id ${record.id}`);
-        await persist(new Map(records.byId).set(record.id, copy(record)));
+        persist(new Map(records.byId).set(record.id, copy(record)));
         return copy(record);
       }),
     update: (id, expectedVersion, next) =>
-      serial(async () => {
+      step(() => {
         if (!records.canUpdate(id, expectedVersion, next)) return false;
-        await persist(new Map(records.byId).set(id, copy(next)));
+        persist(new Map(records.byId).set(id, copy(next)));
         return true;
       }),
-    list: (query) => serial(() => Promise.resolve(selectRecords(records.byId.values(), query))),
-    close: async () => {
-      await serial(() => Promise.resolve());
+    list: (query) => step(() => selectRecords(records.byId.values(), query)),
+    close: () => {
+      if (!closed) release();
       closed = true;
-      release();
+      return Promise.resolve();
     },
   };
 }

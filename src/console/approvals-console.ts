@@ -5,7 +5,7 @@ import type { ApprovalService } from '../approval/service.js';
 import type { TokenVerifier } from '../identity/oidc.js';
 import { DEV_ISSUER } from '../identity/principal.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
-import { cookie, createSessionStore, readCookie, sameSecret, type ConsoleSession, type SignInMethod } from './console-session.js';
+import { cookie, createSessionStore, readCookie, sameSecret, type ConsoleSession, type SessionStore, type SignInMethod } from './console-session.js';
 import { createOidcLogin, LoginError, type LoginAttempt } from './oidc-login.js';
 
 export { consoleConfigSchema, type ConsoleConfig } from './console-config.js';
@@ -29,6 +29,11 @@ export interface ApprovalConsoleOptions {
   readonly publicUrl?: string;
   readonly sessionIdleMinutes?: number;
   readonly sessionMaxHours?: number;
+  /**
+   * Where sessions and sign-ins in flight are kept (default: this process's memory). Several replicas behind
+   * one balancer share one store, so a sign-in on one holds on all. The console does not close it.
+   */
+  readonly sessions?: (options: { now: () => number; idleMs: number; maxMs: number; loginMs: number }) => SessionStore;
   readonly clock?: { now(): number };
   readonly fetch?: typeof fetch;
 }
@@ -71,22 +76,29 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   }
   const devApprovers = new Map((options.devApprovers ?? []).map((d) => [d.sub, { issuer: DEV_ISSUER, sub: d.sub, ...(d.email === undefined ? {} : { email: d.email }), groups: [...d.groups] } satisfies Approver]));
   const login = options.oidc === undefined ? undefined : createOidcLogin({ ...options.oidc, ...(options.fetch === undefined ? {} : { fetch: options.fetch }) });
-  const sessions = createSessionStore({ now, idleMs: (options.sessionIdleMinutes ?? 30) * 60_000, maxMs: (options.sessionMaxHours ?? 12) * 3_600_000 });
-  const attempts = new Map<string, LoginAttempt & { readonly at: number }>();
+  const lifetimes = { now, idleMs: (options.sessionIdleMinutes ?? 30) * 60_000, maxMs: (options.sessionMaxHours ?? 12) * 3_600_000, loginMs: LOGIN_TTL_S * 1000 };
+  const sessions = (options.sessions ?? createSessionStore)(lifetimes);
   const secure = options.secureCookies;
   // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
   const SESSION = secure ? '__Host-airlock-console' : 'airlock-console';
   const LOGIN = secure ? '__Host-airlock-login' : 'airlock-login';
   const streams = new Set<{ res: ServerResponse; session: ConsoleSession }>();
 
+  // A stream ends once its session has (signed out on any replica, or expired); a store that cannot tell ends it too.
   const unsubscribe = options.service.subscribe(() => {
     for (const stream of [...streams]) {
-      if (!sessions.alive(stream.session)) {
-        stream.res.end();
-        streams.delete(stream);
-        continue;
-      }
-      stream.res.write('event: change\ndata: {}\n\n');
+      void sessions.alive(stream.session).then(
+        (alive) => {
+          if (!streams.has(stream)) return;
+          if (alive) return void stream.res.write('event: change\ndata: {}\n\n');
+          stream.res.end();
+          streams.delete(stream);
+        },
+        () => {
+          stream.res.end();
+          streams.delete(stream);
+        },
+      );
     }
   });
   const heartbeat = setInterval(() => {
@@ -94,7 +106,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
-  const sessionOf = (req: IncomingMessage): ConsoleSession | undefined => {
+  const sessionOf = async (req: IncomingMessage): Promise<ConsoleSession | undefined> => {
     const id = readCookie(req.headers.cookie, SESSION);
     return id === undefined ? undefined : sessions.get(id);
   };
@@ -123,10 +135,10 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     return !LOOPBACK.has(name);
   };
 
-  const check = (req: IncomingMessage, intent: 'read' | 'decide'): ApproverAuthResult => {
+  const check = async (req: IncomingMessage, intent: 'read' | 'decide'): Promise<ApproverAuthResult> => {
     const id = readCookie(req.headers.cookie, SESSION);
     if (id === undefined) return { kind: 'absent' };
-    const session = sessions.get(id);
+    const session = await sessions.get(id);
     if (session === undefined) return { kind: 'refused', status: 401, message: 'Your console session has ended; sign in again.', detail: 'unknown or expired console session' };
     if (intent === 'decide') {
       const cross = sameOrigin(req);
@@ -139,7 +151,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     return { kind: 'approver', approver: session.approver, via: `console:${session.via}` };
   };
   const authenticator: ApproverAuth = function consoleSession(req, intent) {
-    return Promise.resolve(check(req, intent));
+    return check(req, intent);
   };
 
   const send = (res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string | string[]> = {}): void => {
@@ -169,7 +181,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     return { issuer: principal.issuer, sub: principal.sub, ...(principal.email === undefined ? {} : { email: principal.email }), groups: principal.groups };
   };
 
-  const open = (approver: Approver, via: SignInMethod): ConsoleSession => sessions.open(approver, via);
+  const open = (approver: Approver, via: SignInMethod): Promise<ConsoleSession> => sessions.open(approver, via);
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -179,7 +191,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       if (path === '/console' || path === '/console/') return send(res, 200, 'text/html', CONSOLE_HTML);
       if (path === '/console/console.js') return send(res, 200, 'text/javascript', CONSOLE_JS);
       if (path === '/console/console.css') return send(res, 200, 'text/css', CONSOLE_CSS);
-      if (path === '/console/session') return json(res, 200, sessionBody(sessionOf(req)));
+      if (path === '/console/session') return json(res, 200, sessionBody(await sessionOf(req)));
       if (path === '/console/login') {
         if (login === undefined) return send(res, 404, 'text/html', messagePage('Sign-in with an issuer is not configured.'));
         if (plainHttpRefused(req)) return refuse(res, { ...base, status: 403, message: 'Sign-in over plain HTTP is allowed on loopback only.', detail: 'secureCookies: false off loopback' }, true);
@@ -189,17 +201,18 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
         } catch (error) {
           return refuse(res, { ...base, status: 503, code: 'UNAVAILABLE', message: error instanceof LoginError ? error.publicMessage : 'Sign-in is unavailable.', detail: error instanceof Error ? error.message : String(error) }, true);
         }
-        const t = now();
-        for (const [state, a] of attempts) if (t - a.at > LOGIN_TTL_S * 1000) attempts.delete(state);
-        if (attempts.size > 10_000) attempts.delete(attempts.keys().next().value as string);
-        attempts.set(attempt.state, { ...attempt, at: t });
+        try {
+          await sessions.startLogin({ state: attempt.state, nonce: attempt.nonce, verifier: attempt.verifier, at: now() });
+        } catch (error) {
+          return refuse(res, { ...base, status: 503, code: 'UNAVAILABLE', message: 'Sign-in is unavailable.', detail: `sign-in not stored: ${error instanceof Error ? error.message : String(error)}` }, true);
+        }
         // Lax, not Strict: the browser must send it on the issuer's redirect back, which is a cross-site navigation.
         res.writeHead(302, { ...SECURITY_HEADERS, location: attempt.url, 'set-cookie': cookie(LOGIN, attempt.state, { secure, sameSite: 'Lax', maxAge: LOGIN_TTL_S }) });
         return void res.end();
       }
       if (path === '/console/callback') return callback(req, res, url, base);
       if (path === '/console/events') {
-        const session = sessionOf(req);
+        const session = await sessionOf(req);
         if (session === undefined) return refuse(res, { ...base, status: 401, message: 'Sign in to the console first.', detail: 'live updates without a console session' });
         res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream', connection: 'keep-alive' });
         res.write('retry: 3000\n\n');
@@ -212,10 +225,10 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     }
     if (method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed', { allow: 'GET, POST' });
     if (path === '/console/logout') {
-      const session = sessionOf(req);
+      const session = await sessionOf(req);
       const who = await authenticator(req, 'decide');
       if (who.kind === 'refused' && session !== undefined) return refuse(res, { ...base, approver: session.approver, status: who.status, message: who.message, detail: who.detail });
-      if (session !== undefined) sessions.end(session.id);
+      if (session !== undefined) await sessions.end(session.id);
       return json(res, 200, { signedIn: false }, { 'set-cookie': cookie(SESSION, '', { secure, sameSite: 'Strict', maxAge: 0 }) });
     }
     if (path !== '/console/token' && path !== '/console/dev') return send(res, 404, 'text/plain', 'not found');
@@ -234,26 +247,26 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       } catch (error) {
         return refuse(res, { ...base, status: 401, message: 'The token is invalid or expired.', detail: `console token sign-in: ${error instanceof Error ? error.message : String(error)}` });
       }
-      const session = open(approver, 'token');
+      const session = await open(approver, 'token');
       return json(res, 200, sessionBody(session), { 'set-cookie': sessionCookie(session) });
     }
     const dev = devApprovers.get(typeof body.sub === 'string' ? body.sub : '');
     if (devApprovers.size === 0) return send(res, 404, 'text/plain', 'not found');
     if (dev === undefined) return refuse(res, { ...base, status: 400, message: 'No such dev approver.', detail: 'dev sign-in with an unknown sub' });
-    const session = open(dev, 'dev');
+    const session = await open(dev, 'dev');
     return json(res, 200, sessionBody(session), { 'set-cookie': sessionCookie(session) });
   }
 
   async function callback(req: IncomingMessage, res: ServerResponse, url: URL, base: { method: string; path: string }): Promise<void> {
     const clearLogin = cookie(LOGIN, '', { secure, sameSite: 'Lax', maxAge: 0 });
     const state = url.searchParams.get('state') ?? '';
-    const attempt = attempts.get(state);
     const bound = readCookie(req.headers.cookie, LOGIN);
-    // The state must be one we issued, to this browser (its login cookie), and not too old.
-    if (login === undefined || attempt === undefined || bound === undefined || !sameSecret(bound, state) || now() - attempt.at > LOGIN_TTL_S * 1000) {
+    // The state must be one we issued (on any replica sharing the store), to this browser (its login cookie), and
+    // not too old; it is taken out of the store only for its own browser, so a stranger cannot spoil a sign-in.
+    const attempt = login === undefined || bound === undefined || !sameSecret(bound, state) ? undefined : await sessions.takeLogin(state);
+    if (login === undefined || attempt === undefined) {
       return refuse(res, { ...base, status: 400, message: 'This sign-in link is not valid here; start again from the console.', detail: 'callback with an unknown, expired or foreign state' }, true);
     }
-    attempts.delete(state);
     const error = url.searchParams.get('error');
     const code = url.searchParams.get('code');
     if (error !== null || code === null) {
@@ -272,7 +285,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       const message = error instanceof LoginError ? error.publicMessage : 'Sign-in failed: your token was not accepted.';
       return refuse(res, { ...base, status: 401, message, detail: error instanceof Error ? error.message : String(error) }, true);
     }
-    const session = open(approver, 'oidc');
+    const session = await open(approver, 'oidc');
     // A page, not a redirect: a Strict cookie set at the end of a cross-site redirect chain would not be sent yet.
     send(res, 200, 'text/html', messagePage('Signed in.', true), { 'set-cookie': [sessionCookie(session), clearLogin] });
   }

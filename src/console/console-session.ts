@@ -4,66 +4,117 @@ import type { Approver } from '../approval/model.js';
 /** How a console session was opened. */
 export type SignInMethod = 'oidc' | 'token' | 'dev';
 
-/** A signed-in approver. Held in memory only: a restart signs everyone out. */
+/** A signed-in approver. */
 export interface ConsoleSession {
   readonly id: string;
   readonly approver: Approver;
   readonly via: SignInMethod;
-  /** Sent back by the page in `x-csrf-token` with every change; bound to this session. */
+  /** Sent back by the page in `x-csrf-token` with every change; bound to this session (see `csrfOf`). */
   readonly csrf: string;
   readonly createdAt: number;
-  lastSeen: number;
+}
+
+/** An OIDC sign-in in flight: what its callback must see again. */
+export interface PendingLogin {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+  /** When the sign-in started (ms). */
+  readonly at: number;
 }
 
 export interface SessionStoreOptions {
   readonly now: () => number;
   readonly idleMs: number;
   readonly maxMs: number;
-  /** Oldest sessions are dropped beyond this many (memory is bounded whoever signs in). */
+  /** Oldest sessions (and sign-ins in flight) are dropped beyond this many, so storage stays bounded whoever signs in. */
   readonly maxSessions?: number;
+  /** How long a sign-in may take from the console to the callback (default 10 minutes). */
+  readonly loginMs?: number;
 }
 
-/** In-memory console sessions with idle and absolute expiry. */
+/**
+ * Console sessions with idle and absolute expiry, and the OIDC sign-ins in flight. In memory for one
+ * process; in PostgreSQL beside the approvals when several replicas serve the console (a sign-in made on
+ * one must hold on the next request, which the balancer may send to another).
+ */
 export interface SessionStore {
-  open(approver: Approver, via: SignInMethod): ConsoleSession;
+  open(approver: Approver, via: SignInMethod): Promise<ConsoleSession>;
   /** The live session with this id, touched (idle time restarts); undefined when unknown or expired. */
-  get(id: string): ConsoleSession | undefined;
-  /** Whether the session is still live, without touching it. */
-  alive(session: ConsoleSession): boolean;
-  end(id: string): void;
+  get(id: string): Promise<ConsoleSession | undefined>;
+  /** Whether the session is still live (not ended, not expired), without touching it. */
+  alive(session: ConsoleSession): Promise<boolean>;
+  end(id: string): Promise<void>;
+  /** Keeps a sign-in in flight until its callback. */
+  startLogin(login: PendingLogin): Promise<void>;
+  /** The sign-in in flight with this state, removed (each is used once); undefined when unknown or too old. */
+  takeLogin(state: string): Promise<PendingLogin | undefined>;
 }
 
-const token = (): string => randomBytes(32).toString('base64url');
+/** A new random secret for a session id or a sign-in state (256 bits). */
+export const sessionToken = (): string => randomBytes(32).toString('base64url');
 
-/** Creates the store; expired sessions are dropped as they are met and when new ones open. */
+/**
+ * The CSRF token of a session, derived from its id so that every replica can give it back without storing it.
+ * The page reads it from `/console/session` (same origin only); a page on another site can read neither the
+ * cookie nor this answer. The label keeps it apart from the id's hash that a shared store keys sessions by.
+ */
+export function csrfOf(id: string): string {
+  return createHash('sha256').update(`airlock console csrf\0${id}`).digest('base64url');
+}
+
+/** How a shared store keys a session or a sign-in: the SHA-256 of its secret, never the secret itself. */
+export function secretHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Creates the in-memory store; expired sessions are dropped as they are met and when new ones open. */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
-  const sessions = new Map<string, ConsoleSession>();
+  const sessions = new Map<string, { session: ConsoleSession; lastSeen: number }>();
+  const logins = new Map<string, PendingLogin>();
   const maxSessions = options.maxSessions ?? 10_000;
-  const live = (s: ConsoleSession, now: number): boolean => now - s.lastSeen < options.idleMs && now - s.createdAt < options.maxMs;
+  const loginMs = options.loginMs ?? 600_000;
+  const live = (s: { session: ConsoleSession; lastSeen: number }, now: number): boolean => now - s.lastSeen < options.idleMs && now - s.session.createdAt < options.maxMs;
   return {
     open(approver, via) {
       const now = options.now();
       for (const [id, s] of sessions) if (!live(s, now)) sessions.delete(id);
       // Map order is insertion order: the first key is the oldest session.
       while (sessions.size >= maxSessions) sessions.delete(sessions.keys().next().value as string);
-      const session: ConsoleSession = { id: token(), approver, via, csrf: token(), createdAt: now, lastSeen: now };
-      sessions.set(session.id, session);
-      return session;
+      const id = sessionToken();
+      const session: ConsoleSession = { id, approver, via, csrf: csrfOf(id), createdAt: now };
+      sessions.set(id, { session, lastSeen: now });
+      return Promise.resolve(session);
     },
     get(id) {
-      const session = sessions.get(id);
-      if (session === undefined) return undefined;
+      const entry = sessions.get(id);
+      if (entry === undefined) return Promise.resolve(undefined);
       const now = options.now();
-      if (!live(session, now)) {
+      if (!live(entry, now)) {
         sessions.delete(id);
-        return undefined;
+        return Promise.resolve(undefined);
       }
-      session.lastSeen = now;
-      return session;
+      entry.lastSeen = now;
+      return Promise.resolve(entry.session);
     },
-    alive: (session) => sessions.get(session.id) === session && live(session, options.now()),
+    alive(session) {
+      const entry = sessions.get(session.id);
+      return Promise.resolve(entry !== undefined && live(entry, options.now()));
+    },
     end(id) {
       sessions.delete(id);
+      return Promise.resolve();
+    },
+    startLogin(login) {
+      for (const [state, l] of logins) if (options.now() - l.at > loginMs) logins.delete(state);
+      while (logins.size >= maxSessions) logins.delete(logins.keys().next().value as string);
+      logins.set(login.state, login);
+      return Promise.resolve();
+    },
+    takeLogin(state) {
+      const login = logins.get(state);
+      logins.delete(state);
+      return Promise.resolve(login === undefined || options.now() - login.at > loginMs ? undefined : login);
     },
   };
 }

@@ -52,7 +52,7 @@ const random = (): string => randomBytes(32).toString('base64url');
  * `nonce`. Discovery is fetched once (a failure is retried on the next sign-in), under the same rules as
  * the token verifier: https only (http on loopback), a size cap, and an issuer that must match.
  */
-export function createOidcLogin(options: OidcClientOptions): { start(): Promise<LoginAttempt>; finish(code: string, attempt: LoginAttempt): Promise<LoginTokens> } {
+export function createOidcLogin(options: OidcClientOptions): { start(): Promise<LoginAttempt>; finish(code: string, attempt: Pick<LoginAttempt, 'nonce' | 'verifier'>): Promise<LoginTokens> } {
   for (const [name, value] of [['issuer', options.issuer], ['redirectUri', options.redirectUri]] as const) {
     if (!isHttpsOrLoopback(value)) throw new TypeError(`console oidc: ${name} must be an https URL (http only on loopback)`);
   }

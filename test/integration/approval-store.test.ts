@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -102,6 +102,26 @@ describe('openJsonApprovalStore (issue 17)', () => {
       await expect(service.decide(request.id, dba('bob'), 'approve')).rejects.toMatchObject({ code: 'ENOENT' });
       expect(await store.get(request.id)).toMatchObject({ state: 'pending', version: 1, decisions: [] });
     });
+  });
+
+  it('leaves no temporary file when the rename fails, and takes the next change once the file can be written again', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'approvals.json');
+    await withStore(path, async (store) => {
+      const service = createApprovalService({ store, clock, key: KEY });
+      const { request } = await service.request(bindCall(call('UPDATE t SET x = 3')), { approverGroups: ['dba'], timeoutSeconds: 600 });
+      const kept = readFileSync(path, 'utf8');
+      // A directory where the file was: the temporary file is written, the rename over it fails.
+      rmSync(path);
+      mkdirSync(join(path, 'in-the-way'), { recursive: true });
+      expect(await service.decide(request.id, dba('bob'), 'approve').then(() => 'written', (error: NodeJS.ErrnoException) => error.code)).toMatch(/^(EISDIR|ENOTEMPTY|EEXIST)$/);
+      expect(readdirSync(dir).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+      expect(await store.get(request.id)).toMatchObject({ state: 'pending', version: 1 });
+      rmSync(path, { recursive: true });
+      writeFileSync(path, kept);
+      expect((await service.decide(request.id, dba('bob'), 'approve')).request).toMatchObject({ state: 'approved', version: 2 });
+    });
+    expect(readStoreFile(path).requests[0]).toMatchObject({ state: 'approved', version: 2 });
   });
 
   it('takes one writer: a second store over the same file is refused while the first is open', async () => {
