@@ -22,7 +22,9 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
+import { httpBench } from './http.js';
 import { loadBench } from './load.js';
+import { metricsBench } from './metrics.js';
 import { logFilterBench } from './log-filter.js';
 import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
@@ -172,6 +174,16 @@ async function main(): Promise<void> {
     if (process.env.BENCH_ONLY === 'load') {
       const shop = await seedDemoDatabase(adminUrl, 'airlock_bench_load');
       process.stdout.write(`${(await loadBench(adminUrl, shop.url, work)).join('\n')}\n`);
+      return;
+    }
+    // BENCH_ONLY=http: the peer bench's Streamable HTTP figure alone, in rounds (bench/http.ts).
+    if (process.env.BENCH_ONLY === 'http') {
+      process.stdout.write(`${(await httpBench(adminUrl, work)).join('\n')}\n`);
+      return;
+    }
+    // BENCH_ONLY=metrics: airlock with metrics off and on, side by side (bench/metrics.ts).
+    if (process.env.BENCH_ONLY === 'metrics') {
+      process.stdout.write(`${(await metricsBench(adminUrl, work)).join('\n')}\n`);
       return;
     }
     // BENCH_ONLY=peer: airlock against the MCP reference Postgres server, both as spawned processes.
