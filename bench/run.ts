@@ -6,7 +6,8 @@
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
  * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=load` (10,000 calls from 50 concurrent sessions over Streamable
  * HTTP, bench/load.ts; `BENCH_LOAD_REPLICAS=3` runs them on three replicas behind a proxy), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
- * bench/peer.ts), `BENCH_ONLY=log-filter` (the log filter parser on adversarial input) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
+ * bench/peer.ts), `BENCH_ONLY=http` (the peer bench's Streamable HTTP figure alone, in rounds; bench/http.ts), `BENCH_ONLY=metrics`
+ * (airlock with metrics off and on; bench/metrics.ts), `BENCH_ONLY=log-filter` (the log filter parser on adversarial input) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
  * alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
