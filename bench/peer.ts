@@ -25,13 +25,14 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { seedDemoDatabase } from '../src/connectors/demo-seed.js';
 import { freePort } from '../src/connectors/embedded.js';
-import { cpuMsOf, HttpSession, keepAliveAgent, median, memoryOf, percentile, RpcFailure, StdioRpc, stopChild } from './rpc.js';
+import { failed, httpThroughput, type HttpLoad, type HttpRun, type HttpServerSpec } from './http-throughput.js';
+import { cpuMsOf, median, memoryOf, percentile, RpcFailure, StdioRpc, stopChild } from './rpc.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { airlock: string } };
 /** The command an installed `airlock` runs (package.json `bin`: the bundle); `BENCH_AIRLOCK_CLI` picks another build. */
 const CLI_PATH = process.env.BENCH_AIRLOCK_CLI ?? PACKAGE.bin.airlock;
-const CLI = join(ROOT, CLI_PATH);
+export const CLI = join(ROOT, CLI_PATH);
 const PEER = join(ROOT, 'node_modules', '@modelcontextprotocol', 'server-postgres', 'dist', 'index.js');
 const BARE_HTTP = fileURLToPath(new URL('./bare-http-server.js', import.meta.url));
 
@@ -43,16 +44,16 @@ const HTTP_SESSIONS = 50;
 const HTTP_CALLS = Number(process.env.BENCH_PEER_HTTP_CALLS ?? 10_000);
 
 /** The demo's first customer: card 4111 1111 1111 1111, which the policy masks to its last four digits. */
-const ONE_ROW_SQL = 'SELECT id, name, email, card_number FROM customers WHERE id = 1';
+export const ONE_ROW_SQL = 'SELECT id, name, email, card_number FROM customers WHERE id = 1';
 /** 1,000 rows, each with one of the demo's card numbers (all Luhn-valid), so every row is masked. */
 const THOUSAND_ROW_SQL =
   'SELECT g AS n, c.name, c.email, c.card_number FROM generate_series(1, 1000) AS g JOIN customers c ON c.id = 1 + g % 12 ORDER BY g';
 const RAW_CARD = '4111 1111 1111 1111';
 
-type Side = 'peer' | 'airlock';
+export type Side = 'peer' | 'airlock';
 type Child = ChildProcessByStdio<Writable, Readable, null>;
 
-interface Setup {
+export interface Setup {
   readonly work: string;
   readonly url: string;
   readonly policy: string;
@@ -67,7 +68,7 @@ interface StdioServer {
   readonly started: number;
 }
 
-function auditFlags(setup: Setup, auditDir: string): string[] {
+export function auditFlags(setup: Setup, auditDir: string): string[] {
   return ['--policy', setup.policy, '--audit-dir', auditDir, '--dev-identity', 'ana@example.com,analysts', '--log-level', 'warn'];
 }
 
@@ -78,7 +79,7 @@ function spawnStdio(side: Side, setup: Setup): StdioServer {
   return { side, child, rpc: new StdioRpc(child, side), started };
 }
 
-function callParams(side: Side, sql: string): unknown {
+export function callParams(side: Side, sql: string): unknown {
   return side === 'peer' ? { name: 'query', arguments: { sql } } : { name: 'query_sql', arguments: { connection: 'shop', sql } };
 }
 
@@ -86,7 +87,7 @@ function callParams(side: Side, sql: string): unknown {
  * Throws unless `answer` is a successful tool result with the card masked (airlock) or in clear (the peer,
  * which does not mask): the benchmark must compare servers doing their job.
  */
-function checkAnswer(side: Side, answer: string, rows: number): void {
+export function checkAnswer(side: Side, answer: string, rows: number): void {
   const parsed = JSON.parse(answer) as { result?: { isError?: boolean; content?: { text?: string }[]; structuredContent?: { rows?: unknown[] } } };
   const result = parsed.result;
   if (result === undefined || result.isError === true) throw new RpcFailure(`${side}: the call failed: ${answer.slice(0, 400)}`);
@@ -101,8 +102,6 @@ function checkAnswer(side: Side, answer: string, rows: number): void {
   if (answer.includes(RAW_CARD) || !text.includes('1111')) throw new RpcFailure('airlock: the card column was not masked as the policy says');
 }
 
-/** Every call must succeed; counted cheaply on every answer, checked in full on the first. */
-const failed = (answer: string): boolean => answer.includes('"isError":true') || answer.includes('"error":{');
 
 interface ColdStarts {
   readonly ms: number[];
@@ -199,88 +198,37 @@ async function memoryUnderLoad(side: Side, setup: Setup, calls: number): Promise
   }
 }
 
-interface Throughput {
-  readonly callsPerSecond: number;
-  readonly errors: number;
-  readonly cpuMsPerCall: number;
-  readonly firstError: string;
-  /** airlock only: the audit directory of the run. */
-  readonly auditDir?: string;
+/** The bare v2-SDK HTTP server of figure 5 (bench/bare-http-server.ts), doing what the peer does. */
+export function bareHttp(setup: Setup): HttpServerSpec {
+  return { label: 'bare HTTP server', args: (port) => [BARE_HTTP, String(port), setup.url], ready: 'stdout', params: callParams('peer', ONE_ROW_SQL), check: (a) => checkAnswer('peer', a, 1) };
 }
 
-async function waitFor(check: () => Promise<boolean>, child: Child, label: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (child.exitCode !== null) throw new RpcFailure(`${label} exited (${child.exitCode}) before it was ready`);
-    if (Date.now() > deadline) throw new RpcFailure(`${label} was not ready within 30 s`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/**
+ * `airlock serve --http` for figure 5, its audit in `auditDir`. One dev principal drives all 50 sessions:
+ * its per-principal caps (4 calls at once, 32 sessions) are lifted so that no call waits at airlock's gate
+ * that the bare server would not make wait too. `cli` picks the build (default: the one `bin` names).
+ */
+export function airlockHttp(setup: Setup, auditDir: string, options: { cli?: string; label?: string; extraArgs?: (port: number) => string[] } = {}): HttpServerSpec {
+  return {
+    label: options.label ?? 'airlock serve --http',
+    args: (port) => [
+      options.cli ?? CLI, 'serve', '--http', '--port', String(port), ...auditFlags(setup, auditDir),
+      '--max-sessions-per-principal', String(HTTP_SESSIONS * 2), '--max-concurrent-calls', String(HTTP_SESSIONS), '--call-queue', String(HTTP_SESSIONS),
+      ...(options.extraArgs?.(port) ?? []),
+    ],
+    ready: 'healthz',
+    params: callParams('airlock', ONE_ROW_SQL),
+    check: (a) => checkAnswer('airlock', a, 1),
+  };
 }
 
-/** 50 sessions, each one call in flight at a time, until `calls` calls in all have been answered. */
-async function httpThroughput(side: Side, setup: Setup): Promise<Throughput> {
-  const port = await freePort();
-  const auditDir = mkdtempSync(join(setup.work, 'audit-http-'));
-  const args =
-    side === 'peer'
-      ? [BARE_HTTP, String(port), setup.url]
-      : [
-          CLI, 'serve', '--http', '--port', String(port), ...auditFlags(setup, auditDir),
-          // One dev principal drives all 50 sessions: lift its per-principal caps (4 calls at once, 32 sessions)
-          // so no call waits at airlock's gate that the bare server would not make wait too.
-          '--max-sessions-per-principal', String(HTTP_SESSIONS * 2), '--max-concurrent-calls', String(HTTP_SESSIONS), '--call-queue', String(HTTP_SESSIONS),
-        ];
-  const child = spawn(process.execPath, args, { env: setup.env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const agent = keepAliveAgent(HTTP_SESSIONS);
-  const sessions: HttpSession[] = [];
-  try {
-    const label = side === 'peer' ? 'bare HTTP server' : 'airlock serve --http';
-    if (side === 'peer') {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-      await waitFor(() => Promise.resolve(out.includes('listening')), child, label);
-    } else {
-      await waitFor(() => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false), child, label);
-    }
-    const url = new URL(`http://127.0.0.1:${port}/mcp`);
-    for (let i = 0; i < HTTP_SESSIONS; i++) {
-      const session = new HttpSession(url, agent);
-      await session.initialize();
-      sessions.push(session);
-    }
-    const params = callParams(side, ONE_ROW_SQL);
-    checkAnswer(side, await (sessions[0] as HttpSession).request('tools/call', params), 1);
-    let issued = 1;
-    let errors = 0;
-    let firstError = '';
-    const cpu0 = cpuMsOf(child.pid ?? 0);
-    const started = performance.now();
-    await Promise.all(
-      sessions.map(async (session) => {
-        while (issued < HTTP_CALLS) {
-          issued++;
-          try {
-            const answer = await session.request('tools/call', params);
-            if (failed(answer)) throw new RpcFailure(answer.slice(0, 300));
-          } catch (error) {
-            errors++;
-            if (firstError === '') firstError = error instanceof Error ? error.message : String(error);
-          }
-        }
-      }),
-    );
-    const elapsed = performance.now() - started;
-    const cpuMsPerCall = (cpuMsOf(child.pid ?? 0) - cpu0) / (HTTP_CALLS - 1);
-    await Promise.all(sessions.map(async (s) => s.close()));
-    return { callsPerSecond: ((HTTP_CALLS - 1) / elapsed) * 1000, errors, cpuMsPerCall, firstError, ...(side === 'airlock' ? { auditDir } : {}) };
-  } finally {
-    await stopChild(child);
-    agent.destroy();
-  }
+/** The HTTP load of figure 5: 50 sessions, `calls` (default 10,000) calls in all. */
+export function httpLoad(setup: Setup, calls = HTTP_CALLS): HttpLoad {
+  return { sessions: HTTP_SESSIONS, calls, env: setup.env, port: freePort };
 }
 
 /** airlock's own reading of its audit store: tool-call records of the run, and `airlock audit verify`. */
-function auditOf(auditDir: string, env: NodeJS.ProcessEnv): { records: number; toolCalls: number; ok: number; verify: string; verifyExit: number } {
+export function auditOf(auditDir: string, env: NodeJS.ProcessEnv): { records: number; toolCalls: number; ok: number; verify: string; verifyExit: number } {
   const exported = spawnSync(process.execPath, [CLI, 'audit', 'export', '--audit-dir', auditDir, '--format', 'jsonl'], { env, encoding: 'utf8', maxBuffer: 1 << 30 });
   if (exported.status !== 0) throw new Error(`airlock audit export failed (${exported.status}): ${exported.stderr.slice(-500)}`);
   const records = exported.stdout
@@ -300,12 +248,14 @@ function auditOf(auditDir: string, env: NodeJS.ProcessEnv): { records: number; t
 const ms = (v: number, digits = 2): string => `${v.toFixed(digits)} ms`;
 const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
 
-/** The peer benchmark on a PostgreSQL reachable as `adminUrl`; temp files go under `work`. */
-export async function peerBench(adminUrl: string, work: string): Promise<string[]> {
+/**
+ * The peer bench's database and policy on a PostgreSQL reachable as `adminUrl`: the demo shop, one read rule
+ * with the shipped default limits (1,000 rows, 1 MiB: room for the 1,000-row query), the card column masked
+ * by content. Temp files go under `work`.
+ */
+export async function peerSetup(adminUrl: string, work: string): Promise<Setup> {
   const demo = await seedDemoDatabase(adminUrl, 'airlock_bench_peer');
   const policy = join(work, 'peer-policies.json');
-  // One connection, one read rule with the shipped default limits (1,000 rows, 1 MiB: room for the 1,000-row
-  // query), the card column masked by content.
   writeFileSync(
     policy,
     JSON.stringify({
@@ -315,7 +265,12 @@ export async function peerBench(adminUrl: string, work: string): Promise<string[
       masking: { detectors: ['CREDIT_CARD'], style: 'last4' },
     }),
   );
-  const setup: Setup = { work, url: demo.url, policy, env: { PATH: process.env.PATH ?? '', HOME: work, BENCH_DATABASE_URL: demo.url } };
+  return { work, url: demo.url, policy, env: { PATH: process.env.PATH ?? '', HOME: work, BENCH_DATABASE_URL: demo.url } };
+}
+
+/** The peer benchmark on a PostgreSQL reachable as `adminUrl`; temp files go under `work`. */
+export async function peerBench(adminUrl: string, work: string): Promise<string[]> {
+  const setup = await peerSetup(adminUrl, work);
   const firstEnv = process.env.BENCH_PEER_FIRST;
   const first: Side = firstEnv === 'peer' || firstEnv === 'airlock' ? firstEnv : Math.random() < 0.5 ? 'peer' : 'airlock';
   const order: readonly Side[] = first === 'peer' ? ['peer', 'airlock'] : ['airlock', 'peer'];
@@ -343,12 +298,13 @@ export async function peerBench(adminUrl: string, work: string): Promise<string[
     memory[side] = await memoryUnderLoad(side, setup, RSS_CALLS);
   }
 
-  const http = {} as Record<Side, Throughput>;
+  const http = {} as Record<Side, HttpRun>;
+  const httpAudit = mkdtempSync(join(setup.work, 'audit-http-'));
   for (const side of order) {
     progress(`Streamable HTTP: ${side === 'peer' ? 'bare server' : 'airlock'}, ${HTTP_SESSIONS} sessions, ${HTTP_CALLS} calls`);
-    http[side] = await httpThroughput(side, setup);
+    http[side] = await httpThroughput(side === 'peer' ? bareHttp(setup) : airlockHttp(setup, httpAudit), httpLoad(setup));
   }
-  const audit = auditOf(http.airlock.auditDir ?? '', setup.env);
+  const audit = auditOf(httpAudit, setup.env);
 
   const p = (side: Side, l: Latency, q: number): number => percentile(l.times[side], q);
   const coldP = median(cold.peer.ms);

@@ -6,7 +6,8 @@
  * benchmarks. `BENCH_ONLY=query_sql`, `BENCH_ONLY=approvals`, `BENCH_ONLY=storage` (read_bucket),
  * `BENCH_ONLY=logging` (tail_logs), `BENCH_ONLY=load` (10,000 calls from 50 concurrent sessions over Streamable
  * HTTP, bench/load.ts; `BENCH_LOAD_REPLICAS=3` runs them on three replicas behind a proxy), `BENCH_ONLY=peer` (airlock against the MCP reference Postgres server,
- * bench/peer.ts), `BENCH_ONLY=log-filter` (the log filter parser on adversarial input) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
+ * bench/peer.ts), `BENCH_ONLY=http` (the peer bench's Streamable HTTP figure alone, in rounds; bench/http.ts), `BENCH_ONLY=metrics`
+ * (airlock with metrics off and on; bench/metrics.ts), `BENCH_ONLY=log-filter` (the log filter parser on adversarial input) or `BENCH_ONLY=audit` (the audit store; `BENCH_AUDIT_RECORDS` caps its size, `BENCH_AUDIT_CALLS` sets the calls per size and pass) runs one table
  * alone.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { ALL_TOOLS } from '../tools/index.js';
 import { approvalsBench } from './approvals.js';
 import { auditBench } from './audit.js';
+import { httpBench } from './http.js';
 import { loadBench } from './load.js';
+import { metricsBench } from './metrics.js';
 import { logFilterBench } from './log-filter.js';
 import { loggingBench } from './logging.js';
 import { maskingBench } from './masking.js';
@@ -172,6 +175,16 @@ async function main(): Promise<void> {
     if (process.env.BENCH_ONLY === 'load') {
       const shop = await seedDemoDatabase(adminUrl, 'airlock_bench_load');
       process.stdout.write(`${(await loadBench(adminUrl, shop.url, work)).join('\n')}\n`);
+      return;
+    }
+    // BENCH_ONLY=http: the peer bench's Streamable HTTP figure alone, in rounds (bench/http.ts).
+    if (process.env.BENCH_ONLY === 'http') {
+      process.stdout.write(`${(await httpBench(adminUrl, work)).join('\n')}\n`);
+      return;
+    }
+    // BENCH_ONLY=metrics: airlock with metrics off and on, side by side (bench/metrics.ts).
+    if (process.env.BENCH_ONLY === 'metrics') {
+      process.stdout.write(`${(await metricsBench(adminUrl, work)).join('\n')}\n`);
       return;
     }
     // BENCH_ONLY=peer: airlock against the MCP reference Postgres server, both as spawned processes.

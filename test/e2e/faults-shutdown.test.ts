@@ -67,6 +67,34 @@ describe('airlock serve --http stopped with SIGTERM while calls run (issue 21)',
     }
   }, 60_000);
 
+  it('stops every one of many calls in flight with CANCELLED, and writes no listener warning while they run (issue 21)', async () => {
+    const dir = tempDir();
+    // One principal runs all the calls at once: its gate must not queue or refuse them.
+    const server = await startFaultServer({ dir, policy: policy(), runtime: { storage: { endpoint: gcs.url } }, args: ['--max-concurrent-calls', '20', '--call-queue', '20'] });
+    const client = await connectClient(server.url);
+    const calls = 14;
+    try {
+      seen.length = 0;
+      fault = () => ({ hang: true });
+      const pending = Array.from({ length: calls }, () => client.call('read_bucket', { bucket: 'data', action: 'read', object: 'app/logs/a.log' }));
+      await until(() => seen.length >= calls, 'every read to reach Cloud Storage');
+      // Node warns once more than 10 listeners wait on one signal: one per call on the shutdown signal did.
+      expect(server.log()).not.toContain('MaxListenersExceededWarning');
+      server.child.kill('SIGTERM');
+      const results = await Promise.all(pending);
+      expect(results.map(errorCode)).toEqual(Array.from({ length: calls }, () => 'CANCELLED'));
+      expect(await exited(server.child)).toEqual({ code: 0, signal: null });
+      expect(server.log()).toMatch(new RegExp(`WARN stopping: ${calls} call\\(s\\) still running after 5 s are stopped and recorded as cancelled\n`));
+      expect(server.log()).not.toContain('MaxListenersExceededWarning');
+      expect(readAudit(server.auditDir).map((r) => r.outcome)).toEqual(Array.from({ length: calls }, () => 'cancelled'));
+      expect(verifyStore(server.auditDir).problems).toEqual([]);
+    } finally {
+      fault = undefined;
+      await client.close().catch(() => undefined);
+      await server.stop();
+    }
+  }, 60_000);
+
   it('lets a call that finishes within the bound return its result before the process exits', async () => {
     const dir = tempDir();
     const server = await startFaultServer({ dir, policy: policy(), runtime: { storage: { endpoint: gcs.url } } });
