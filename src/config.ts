@@ -140,6 +140,11 @@ export const approvalsConfigSchema = once(() =>
        * but lacks the key cannot forge a decision. Default: a random key kept next to the JSON store (0600).
        */
       key: secretRef().optional(),
+      /**
+       * JSON store: how long finished requests (denied, expired, consumed, withdrawn) stay in the file after they
+       * ended (default 30). The audit keeps their events; the file is rewritten whole on every change.
+       */
+      keepFinishedDays: z.int().min(1).max(36_500).default(30),
       /** How long an approved grant waits to be collected (default 10 minutes). */
       executionWindowSeconds: z.int().min(10).max(86_400).default(600),
       /** How long a call waits in place for a decision before it returns a pending handle (default 45 s). */

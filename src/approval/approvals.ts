@@ -194,7 +194,7 @@ async function openSharedSessions(pg: NonNullable<ApprovalsConfig['postgres']>, 
 /** The configured store: PostgreSQL (several replicas), else the JSON file. */
 async function openStore(settings: Partial<ApprovalsConfig>, file: string, deps: ApprovalsDeps): Promise<ApprovalStore> {
   const pg = settings.postgres;
-  if (pg === undefined) return openJsonApprovalStore(file);
+  if (pg === undefined) return openJsonApprovalStore(file, settings.keepFinishedDays === undefined ? {} : { keepFinishedMs: settings.keepFinishedDays * 86_400_000 });
   const url = deps.env[pg.url.slice('env:'.length)];
   if (url === undefined || url === '') throw new ConfigError(`approvals.postgres.url: ${pg.url} is not set`);
   // The PostgreSQL driver loads only for a PostgreSQL store.

@@ -172,6 +172,33 @@ const fileSchema = once(() => z.strictObject({ format: z.literal(FORMAT), reques
 export interface JsonApprovalStoreOptions {
   /** fsync each write: survives power loss, not only a crash (default false). */
   readonly fsync?: boolean;
+  /**
+   * How long a finished request (denied, expired, consumed, withdrawn) stays in the file after it ended
+   * (default 30 days). Pending requests and unused grants are always kept.
+   */
+  readonly keepFinishedMs?: number;
+  /** The store's clock (tests). */
+  readonly now?: () => number;
+}
+
+/** The default of {@link JsonApprovalStoreOptions.keepFinishedMs}: 30 days. */
+export const KEEP_FINISHED_MS = 30 * 86_400_000;
+
+/** When a finished request ended: its last recorded instant (an expiry at its deadline). */
+function endedAt(record: ApprovalRecord): number {
+  const deadline = record.state === 'expired' ? (record.expiredIn === 'execution' ? record.executeBy : record.expiresAt) : undefined;
+  return Math.max(record.createdAt, record.decidedAt ?? 0, record.consumedAt ?? 0, record.withdrawnAt ?? 0, deadline ?? 0);
+}
+
+/**
+ * The records a write keeps: every request still open (pending, or approved and not yet used), and finished
+ * ones that ended within `keepMs`. The file is rewritten whole on every change, so without this it would grow
+ * with every request ever made, and each change cost more; the audit keeps each request's events for good.
+ */
+function retained(records: Map<string, ApprovalRecord>, keepMs: number, now: number): Map<string, ApprovalRecord> {
+  const cutoff = now - keepMs;
+  for (const [id, r] of records) if (r.state !== 'pending' && r.state !== 'approved' && endedAt(r) < cutoff) records.delete(id);
+  return records;
 }
 
 /**
@@ -185,7 +212,8 @@ export interface JsonApprovalStoreOptions {
  * indivisible without a queue and two approvers clicking at once cannot both win. An asynchronous write would
  * take four trips through a busy event loop (open, write, close, rename), and every change and read queued
  * behind it: under load that cost a decision seconds. Memory follows the file only once the file holds the
- * change: a failed write changes nothing.
+ * change: a failed write changes nothing. Each write also drops finished requests older than
+ * `keepFinishedMs` (the audit keeps their events).
  */
 export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOptions = {}): ApprovalStore {
   const release = acquireStoreLock(`${path}.lock`);
@@ -206,7 +234,10 @@ export function openJsonApprovalStore(path: string, options: JsonApprovalStoreOp
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   };
-  const persist = (next: Map<string, ApprovalRecord>): void => {
+  const keepMs = options.keepFinishedMs ?? KEEP_FINISHED_MS;
+  const now = options.now ?? Date.now;
+  const persist = (changed: Map<string, ApprovalRecord>): void => {
+    const next = retained(changed, keepMs, now());
     const text = `${JSON.stringify({ format: FORMAT, requests: [...next.values()] }, null, 1)}\n`;
     const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {

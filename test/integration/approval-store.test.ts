@@ -124,6 +124,41 @@ describe('openJsonApprovalStore (issue 17)', () => {
     expect(readStoreFile(path).requests[0]).toMatchObject({ state: 'approved', version: 2 });
   });
 
+  it('drops finished requests older than keepFinishedMs at the next write, and keeps pending requests and unused grants of any age', async () => {
+    const path = join(tempDir(), 'approvals.json');
+    let now = Date.UTC(2026, 0, 1, 12);
+    const moving = { now: () => now };
+    const day = 86_400_000;
+    const opts = { approverGroups: ['dba'], quorum: 1, timeoutSeconds: 600 };
+    const store = openJsonApprovalStore(path, { keepFinishedMs: 7 * day, now: moving.now });
+    try {
+      const service = createApprovalService({ store, clock: moving, key: KEY, executionWindowMs: 40 * day });
+      const denied = (await service.request(bindCall(call('UPDATE d SET x = 1')), opts)).request.id;
+      await service.decide(denied, dba('bob'), 'deny');
+      const consumed = (await service.request(bindCall(call('UPDATE c SET x = 1')), opts)).request.id;
+      await service.decide(consumed, dba('bob'), 'approve');
+      await service.consume(consumed, ana, bindCall(call('UPDATE c SET x = 1')));
+      const granted = (await service.request(bindCall(call('UPDATE g SET x = 1')), opts)).request.id;
+      await service.decide(granted, dba('bob'), 'approve');
+      const pending = (await service.request(bindCall(call('UPDATE p SET x = 1')), { ...opts, timeoutSeconds: 300 })).request.id;
+      // Six days on, everything is still there: nothing finished has been kept a week yet.
+      now += 6 * day;
+      const mid = (await service.request(bindCall(call('UPDATE m SET x = 1')), opts)).request.id;
+      expect(readStoreFile(path).requests.map((r) => r.id).sort()).toEqual([denied, consumed, granted, pending, mid].sort());
+      // Eight days on, the next write drops the denied and consumed requests (ended a week ago and more).
+      now += 2 * day;
+      const recent = (await service.request(bindCall(call('UPDATE r SET x = 1')), opts)).request.id;
+      await service.decide(recent, dba('bob'), 'deny');
+      const kept = readStoreFile(path).requests.map((r) => r.id);
+      expect(kept.sort()).toEqual([granted, pending, mid, recent].sort());
+      expect(await store.get(denied)).toBeUndefined();
+      // The pending request is past its deadline but not yet marked expired: it stays until it is, and then a week.
+      expect(await store.get(pending)).toMatchObject({ state: 'pending' });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('takes one writer: a second store over the same file is refused while the first is open', async () => {
     const path = join(tempDir(), 'approvals.json');
     await withStore(path, () => {
