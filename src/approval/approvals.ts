@@ -131,6 +131,7 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
       ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
       ...(consoleSettings === undefined ? {} : { sessionIdleMinutes: consoleSettings.sessionIdleMinutes, sessionMaxHours: consoleSettings.sessionMaxHours }),
       clock: deps.clock,
+      log: deps.log,
     });
     // A bearer token, when sent, decides; the console's session cookie otherwise. Served only, as the console.
     api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused, log: deps.log });

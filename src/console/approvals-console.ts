@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiRefusal, ApproverAuth, ApproverAuthResult } from '../approval/api.js';
+import { APPROVALS_UNAVAILABLE_MESSAGE, type ApiRefusal, type ApproverAuth, type ApproverAuthResult } from '../approval/api.js';
+import { ApprovalsUnavailableError, fromApprovalStore } from '../approval/errors.js';
 import type { Approver } from '../approval/model.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { TokenVerifier } from '../identity/oidc.js';
+import type { Logger } from '../log.js';
 import { DEV_ISSUER } from '../identity/principal.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { cookie, createSessionStore, readCookie, sameSecret, type ConsoleSession, type SessionStore, type SignInMethod } from './console-session.js';
@@ -36,6 +38,8 @@ export interface ApprovalConsoleOptions {
   readonly sessions?: (options: { now: () => number; idleMs: number; maxMs: number; loginMs: number }) => SessionStore;
   readonly clock?: { now(): number };
   readonly fetch?: typeof fetch;
+  /** Where the cause of a session store failure goes (the answer says only that the store is unavailable). */
+  readonly log?: Logger;
 }
 
 export interface ApprovalConsole {
@@ -108,7 +112,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
 
   const sessionOf = async (req: IncomingMessage): Promise<ConsoleSession | undefined> => {
     const id = readCookie(req.headers.cookie, SESSION);
-    return id === undefined ? undefined : sessions.get(id);
+    return id === undefined ? undefined : fromApprovalStore(sessions.get(id));
   };
 
   /** Same origin as the console: the Origin header (or, without one, Sec-Fetch-Site) says so. */
@@ -138,7 +142,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   const check = async (req: IncomingMessage, intent: 'read' | 'decide'): Promise<ApproverAuthResult> => {
     const id = readCookie(req.headers.cookie, SESSION);
     if (id === undefined) return { kind: 'absent' };
-    const session = await sessions.get(id);
+    const session = await fromApprovalStore(sessions.get(id));
     if (session === undefined) return { kind: 'refused', status: 401, message: 'Your console session has ended; sign in again.', detail: 'unknown or expired console session' };
     if (intent === 'decide') {
       const cross = sameOrigin(req);
@@ -159,11 +163,11 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     res.end(body);
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => send(res, status, 'application/json', JSON.stringify(body), headers);
-  const refuse = async (res: ServerResponse, refusal: Omit<ApiRefusal, 'code'> & { code?: string }, asPage = false): Promise<void> => {
+  const refuse = async (res: ServerResponse, refusal: Omit<ApiRefusal, 'code'> & { code?: string }, asPage = false, headers: Record<string, string> = {}): Promise<void> => {
     const code = refusal.code ?? (refusal.status === 401 ? 'UNAUTHENTICATED' : refusal.status === 403 ? 'FORBIDDEN' : 'INVALID_INPUT');
     await options.onRefused({ ...refusal, code });
-    if (asPage) send(res, refusal.status, 'text/html', messagePage(refusal.message));
-    else json(res, refusal.status, { error: { code, message: refusal.message } });
+    if (asPage) send(res, refusal.status, 'text/html', messagePage(refusal.message), headers);
+    else json(res, refusal.status, { error: { code, message: refusal.message } }, headers);
   };
 
   const sessionCookie = (session: ConsoleSession): string => cookie(SESSION, session.id, { secure, sameSite: 'Strict' });
@@ -181,7 +185,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     return { issuer: principal.issuer, sub: principal.sub, ...(principal.email === undefined ? {} : { email: principal.email }), groups: principal.groups };
   };
 
-  const open = (approver: Approver, via: SignInMethod): Promise<ConsoleSession> => sessions.open(approver, via);
+  const open = (approver: Approver, via: SignInMethod): Promise<ConsoleSession> => fromApprovalStore(sessions.open(approver, via));
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -228,7 +232,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       const session = await sessionOf(req);
       const who = await authenticator(req, 'decide');
       if (who.kind === 'refused' && session !== undefined) return refuse(res, { ...base, approver: session.approver, status: who.status, message: who.message, detail: who.detail });
-      if (session !== undefined) await sessions.end(session.id);
+      if (session !== undefined) await fromApprovalStore(sessions.end(session.id));
       return json(res, 200, { signedIn: false }, { 'set-cookie': cookie(SESSION, '', { secure, sameSite: 'Strict', maxAge: 0 }) });
     }
     if (path !== '/console/token' && path !== '/console/dev') return send(res, 404, 'text/plain', 'not found');
@@ -263,7 +267,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     const bound = readCookie(req.headers.cookie, LOGIN);
     // The state must be one we issued (on any replica sharing the store), to this browser (its login cookie), and
     // not too old; it is taken out of the store only for its own browser, so a stranger cannot spoil a sign-in.
-    const attempt = login === undefined || bound === undefined || !sameSecret(bound, state) ? undefined : await sessions.takeLogin(state);
+    const attempt = login === undefined || bound === undefined || !sameSecret(bound, state) ? undefined : await fromApprovalStore(sessions.takeLogin(state));
     if (login === undefined || attempt === undefined) {
       return refuse(res, { ...base, status: 400, message: 'This sign-in link is not valid here; start again from the console.', detail: 'callback with an unknown, expired or foreign state' }, true);
     }
@@ -293,7 +297,20 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   return {
     async routes(req, res, url) {
       if (url.pathname !== '/console' && !url.pathname.startsWith('/console/')) return false;
-      await handle(req, res, url);
+      try {
+        await handle(req, res, url);
+      } catch (error) {
+        // Sessions live beside the approvals: while that store is down, the console says so (and records it)
+        // as the approval API does, rather than failing as an internal error with no audit record.
+        if (!(error instanceof ApprovalsUnavailableError) || res.headersSent) throw error;
+        req.resume();
+        const method = req.method ?? 'GET';
+        const path = url.pathname.slice(0, 200);
+        options.log?.('error', `console: ${method} ${path}: the approval store is unavailable: ${error.message}`);
+        const refusal = { method, path, status: 503, code: 'APPROVALS_UNAVAILABLE', message: APPROVALS_UNAVAILABLE_MESSAGE, detail: error.message };
+        // The sign-in steps are browser navigations: they get a page, the rest JSON.
+        await refuse(res, refusal, path === '/console/login' || path === '/console/callback', { 'retry-after': '5' });
+      }
       return true;
     },
     authenticator,

@@ -192,6 +192,13 @@ describe('the approval API and console of airlock serve --http while the Postgre
         return { status: res.status, body: await res.json() };
       };
       expect((await consoleList()).status).toBe(200);
+      const { csrf } = (await (await fetch(`${server.url}/console/session`, { headers: { cookie } })).json()) as { csrf: string };
+      // The console's own routes look the session up in the same database: they answer as the API does.
+      const consoleCall = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown; retryAfter: string | null }> => {
+        const res = await fetch(`${server.url}${path}`, { ...init, headers: { cookie, ...(init.headers as Record<string, string> | undefined) } });
+        return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') };
+      };
+      const down = { status: 503, body: unavailable, retryAfter: '5' };
 
       await store.pause();
       try {
@@ -199,20 +206,30 @@ describe('the approval API and console of airlock serve --http while the Postgre
         expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toEqual({ status: 503, body: unavailable });
         expect(await approvalApi(server.url, dba, '/approvals/apr_not-there')).toEqual({ status: 503, body: unavailable });
         expect(await consoleList()).toEqual({ status: 503, body: unavailable });
+        expect(await consoleCall('/console/session')).toEqual(down);
+        expect(await consoleCall('/console/events')).toEqual(down);
+        expect(await consoleCall('/console/logout', { method: 'POST', headers: { origin: server.url, 'x-csrf-token': csrf } })).toEqual(down);
+        expect(await consoleCall('/console/token', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ token: dba }) })).toEqual(down);
       } finally {
         await store.resume();
       }
       expect(server.log()).toMatch(/approvals: GET \/approvals by dba-1: the approval store is unavailable: approval store: /);
+      expect(server.log()).toMatch(/approvals: GET \/approvals: the approval store is unavailable: approval store: /);
+      expect(server.log()).toMatch(/console: POST \/console\/logout: the approval store is unavailable: approval store: /);
       expect(server.log()).not.toContain(store.adminUrl);
       expect(server.log()).not.toMatch(/SELECT|INSERT|UPDATE \S+ SET/);
 
       // Back without a restart: the list answers, and a decision reaches the store (no such request).
       expect(await until(async () => ((await approvalApi(server.url, dba, '/approvals')).status === 200 ? true : undefined), 'the API to answer again')).toBe(true);
       expect((await consoleList()).status).toBe(200);
+      expect(await consoleCall('/console/session')).toMatchObject({ status: 200, body: { signedIn: true } });
       expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toMatchObject({ status: 404, body: { error: { code: 'APPROVAL_NOT_FOUND' } } });
       // Each 503 was recorded as a refused approval request, with the store's error in the detail only.
       const refused = readAudit(join(dir, 'audit')).filter((r) => r.error?.code === 'APPROVALS_UNAVAILABLE');
-      expect(refused).toHaveLength(4);
+      expect(refused).toHaveLength(8);
+      expect(refused.map((r) => `${String(r.approval?.detail?.method)} ${String(r.approval?.detail?.path)}`).sort()).toEqual(
+        ['GET /approvals', 'GET /approvals', 'GET /approvals/apr_not-there', 'GET /console/events', 'GET /console/session', 'POST /approvals/apr_not-there/decision', 'POST /console/logout', 'POST /console/token'].sort(),
+      );
       for (const r of refused) expect(JSON.stringify(r)).not.toContain(store.adminUrl);
     } finally {
       await server.stop();
