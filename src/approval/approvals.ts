@@ -121,6 +121,9 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     ui = deps.served === false ? undefined : (await import('../console/approvals-console.js')).createApprovalConsole({
       service,
       ...(sessions === undefined ? {} : { sessions: sessions.sessions }),
+      // Every replica has the approvals key (a shared store needs it): sign-ins in flight are sealed under a key
+      // derived from it with its own label, so the issuer may send the browser back to any replica.
+      loginSecret: key,
       ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
       ...(consoleSettings?.oidc === undefined
         ? {}
