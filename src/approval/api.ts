@@ -28,7 +28,8 @@ export type ApproverAuthResult =
 
 /**
  * Establishes the approver of a request. `intent` is `decide` for requests that change something (the
- * console's session authenticator checks its CSRF token then). Must not throw.
+ * console's session authenticator checks its CSRF token then). Throws only ApprovalsUnavailableError, when
+ * the store it looks sessions up in is down (answered 503 APPROVALS_UNAVAILABLE); a bad credential is `refused`.
  */
 export type ApproverAuth = (req: IncomingMessage, intent: 'read' | 'decide') => Promise<ApproverAuthResult>;
 
@@ -130,7 +131,17 @@ export function createApprovalApi(options: ApprovalApiOptions): ApprovalApi {
       send(res, 404, { error: { code: 'NOT_FOUND', message: 'No such endpoint: GET /approvals, GET /approvals/{id}, POST /approvals/{id}/decision' } });
       return true;
     }
-    const who = await authenticate(req, route === 'decide' ? 'decide' : 'read');
+    let who: ApproverAuthResult;
+    try {
+      who = await authenticate(req, route === 'decide' ? 'decide' : 'read');
+    } catch (error) {
+      // A console session is looked up in the store beside the approvals: while it is down, nobody is known yet.
+      if (!(error instanceof ApprovalsUnavailableError)) throw error;
+      req.resume();
+      options.log?.('error', `approvals: ${method} ${base.path}: the approval store is unavailable: ${error.message}`);
+      await refuse(res, { ...base, status: 503, code: 'APPROVALS_UNAVAILABLE', message: APPROVALS_UNAVAILABLE_MESSAGE, detail: error.message }, { 'retry-after': '5' });
+      return true;
+    }
     if (who.kind !== 'approver') {
       req.resume();
       if (who.kind === 'absent') {

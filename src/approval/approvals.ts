@@ -115,22 +115,40 @@ export async function createApprovals(config: ApprovalsConfig | undefined, deps:
     await store.close().catch(() => undefined);
     throw error;
   });
-  const ui: ApprovalConsole | undefined = deps.served === false ? undefined : (await import('../console/approvals-console.js')).createApprovalConsole({
-    service,
-    ...(sessions === undefined ? {} : { sessions: sessions.sessions }),
-    ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
-    ...(consoleSettings?.oidc === undefined
-      ? {}
-      : { oidc: { ...consoleSettings.oidc, ...(consoleSettings.oidc.clientSecret === undefined ? {} : { clientSecret: secretText(consoleSettings.oidc.clientSecret, 'approvals.console.oidc.clientSecret', deps.env).trim() }) } }),
-    ...(devApprovers === undefined ? {} : { devApprovers }),
-    secureCookies: deps.secureCookies ?? consoleSettings?.secureCookies ?? true,
-    onRefused,
-    ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
-    ...(consoleSettings === undefined ? {} : { sessionIdleMinutes: consoleSettings.sessionIdleMinutes, sessionMaxHours: consoleSettings.sessionMaxHours }),
-    clock: deps.clock,
-  });
-  // A bearer token, when sent, decides; the console's session cookie otherwise. Served only, as the console.
-  const api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused, log: deps.log });
+  let ui: ApprovalConsole | undefined;
+  let api: ApprovalApi | undefined;
+  try {
+    ui = deps.served === false ? undefined : (await import('../console/approvals-console.js')).createApprovalConsole({
+      service,
+      ...(sessions === undefined ? {} : { sessions: sessions.sessions }),
+      // Every replica has the approvals key (a shared store needs it): sign-ins in flight are sealed under a key
+      // derived from it with its own label, so the issuer may send the browser back to any replica.
+      loginSecret: key,
+      ...(deps.verifier === undefined ? {} : { verifier: deps.verifier }),
+      ...(consoleSettings?.oidc === undefined
+        ? {}
+        : { oidc: { ...consoleSettings.oidc, ...(consoleSettings.oidc.clientSecret === undefined ? {} : { clientSecret: secretText(consoleSettings.oidc.clientSecret, 'approvals.console.oidc.clientSecret', deps.env).trim() }) } }),
+      ...(devApprovers === undefined ? {} : { devApprovers }),
+      secureCookies: deps.secureCookies ?? consoleSettings?.secureCookies ?? true,
+      onRefused,
+      ...(settings.publicUrl === undefined ? {} : { publicUrl: settings.publicUrl }),
+      ...(consoleSettings === undefined ? {} : { sessionIdleMinutes: consoleSettings.sessionIdleMinutes, sessionMaxHours: consoleSettings.sessionMaxHours }),
+      clock: deps.clock,
+      log: deps.log,
+    });
+    // A bearer token, when sent, decides; the console's session cookie otherwise. Served only, as the console.
+    api = ui === undefined ? undefined : await approvalApi({ service, verifier: deps.verifier, console: ui, onRefused, log: deps.log });
+  } catch (error) {
+    // A start that fails here (a console setting refused, a secret that cannot be read) leaves nothing open
+    // behind it: the pools would otherwise hold their connections to the shared database until the process ends.
+    ui?.close();
+    unsubscribe();
+    unsubscribeTiming();
+    await notifier?.close().catch(() => undefined);
+    await sessions?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
   const sweep = setInterval(() => {
     service.expireDue().catch((error: unknown) => deps.log('warn', `approvals: expiry sweep failed: ${String(error)}`));
   }, SWEEP_MS);

@@ -154,15 +154,26 @@ export class ApprovalsUnavailableError extends AirlockError {
 }
 
 /**
- * Awaits a use of the approval service. A refusal (an AirlockError) passes as it is; a failure of the store
- * underneath (an I/O error, a lost connection, a record it will not use) becomes ApprovalsUnavailableError
- * instead of an INTERNAL error, so the agent knows to try again.
+ * Awaits a use of the approval service (or the console's session store beside it). A refusal (an AirlockError)
+ * passes as it is; a failure of the store underneath (an I/O error, a lost connection, a record it will not
+ * use) becomes ApprovalsUnavailableError instead of an INTERNAL error, so the caller knows to try again. A
+ * fault in airlock's own code (a TypeError, a RangeError, …) passes as it is too: "try again" would not mend it
+ * and would hide it from the operators as an outage.
  */
 export async function fromApprovalStore<T>(use: Promise<T>): Promise<T> {
   try {
     return await use;
   } catch (error) {
-    if (error instanceof AirlockError) throw error;
+    if (error instanceof AirlockError || isProgrammingError(error)) throw error;
     throw new ApprovalsUnavailableError({ detail: `approval store: ${error instanceof Error ? error.message : String(error)}`, cause: error });
   }
+}
+
+/**
+ * JavaScript's own errors for code that is wrong, not for a store that failed. Node's argument errors are
+ * TypeErrors and RangeErrors too (ERR_INVALID_ARG_TYPE, …); the stores' drivers report I/O and the database
+ * with plain Errors (an errno or SQLSTATE code, or a message such as "Connection terminated unexpectedly").
+ */
+function isProgrammingError(error: unknown): boolean {
+  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError || error instanceof EvalError || error instanceof URIError;
 }

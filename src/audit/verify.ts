@@ -124,6 +124,21 @@ function linesOf(bytes: Buffer): { head: SegmentHead; items: Stored[] } | undefi
   return { head: split.head, items };
 }
 
+/**
+ * The signed tombstones, or none and a problem when the file is there but not airlock's (altered, replaced, cut
+ * short): that is a failed verification, not a store that cannot be read. Errors of I/O (a code from the
+ * system) still throw: whether the store verifies is then unknown.
+ */
+function tombstonesOf(dir: string, add: (p: VerifyProblem) => number): readonly Tombstone[] {
+  try {
+    return readTombstones(dir).tombstones;
+  } catch (error) {
+    if (typeof (error as NodeJS.ErrnoException).code === 'string') throw error;
+    add({ file: TOMBSTONES_NAME, kind: 'tombstone', message: `${TOMBSTONES_NAME} is not a tombstone file airlock wrote (${error instanceof Error ? error.message : String(error)}): it was altered or replaced` });
+    return [];
+  }
+}
+
 interface Gap {
   readonly problem: number;
   readonly from: number;
@@ -150,7 +165,7 @@ export function verifyStore(dir: string, options: VerifyOptions = {}): VerifyRep
   let expectedSeq = 1;
   let prevHash = GENESIS;
   // Segments removed by retention: signed tombstones take their place in the chain.
-  const { tombstones } = readTombstones(dir);
+  const tombstones = tombstonesOf(dir, add);
   let removed = 0;
   let lastRemoved: Tombstone['segments'][number] | undefined;
   for (const [i, t] of tombstones.entries()) {

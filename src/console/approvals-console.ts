@@ -1,11 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ApiRefusal, ApproverAuth, ApproverAuthResult } from '../approval/api.js';
+import { APPROVALS_UNAVAILABLE_MESSAGE, type ApiRefusal, type ApproverAuth, type ApproverAuthResult } from '../approval/api.js';
+import { ApprovalsUnavailableError, fromApprovalStore } from '../approval/errors.js';
 import type { Approver } from '../approval/model.js';
 import type { ApprovalService } from '../approval/service.js';
 import type { TokenVerifier } from '../identity/oidc.js';
+import type { Logger } from '../log.js';
 import { DEV_ISSUER } from '../identity/principal.js';
 import { CONSOLE_CSS, CONSOLE_HTML, CONSOLE_JS } from './console-page.js';
 import { cookie, createSessionStore, readCookie, sameSecret, type ConsoleSession, type SessionStore, type SignInMethod } from './console-session.js';
+import { createLoginSeal } from './login-seal.js';
 import { createOidcLogin, LoginError, type LoginAttempt } from './oidc-login.js';
 
 export { consoleConfigSchema, type ConsoleConfig } from './console-config.js';
@@ -30,12 +34,20 @@ export interface ApprovalConsoleOptions {
   readonly sessionIdleMinutes?: number;
   readonly sessionMaxHours?: number;
   /**
-   * Where sessions and sign-ins in flight are kept (default: this process's memory). Several replicas behind
-   * one balancer share one store, so a sign-in on one holds on all. The console does not close it.
+   * Where sessions and the states of finished sign-ins are kept (default: this process's memory). Several
+   * replicas behind one balancer share one store, so a sign-in on one holds on all. The console does not close it.
    */
   readonly sessions?: (options: { now: () => number; idleMs: number; maxMs: number; loginMs: number }) => SessionStore;
+  /**
+   * The secret (32 bytes or more) a sign-in in flight is sealed with in the browser's login cookie. Replicas
+   * behind one balancer need the same one: the issuer may send the browser back to another. Default: random,
+   * for this process only.
+   */
+  readonly loginSecret?: Uint8Array;
   readonly clock?: { now(): number };
   readonly fetch?: typeof fetch;
+  /** Where the cause of a session store failure goes (the answer says only that the store is unavailable). */
+  readonly log?: Logger;
 }
 
 export interface ApprovalConsole {
@@ -82,25 +94,44 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   // `__Host-` makes the browser refuse the cookie unless it is Secure, host-only and Path=/.
   const SESSION = secure ? '__Host-airlock-console' : 'airlock-console';
   const LOGIN = secure ? '__Host-airlock-login' : 'airlock-login';
+  const seal = createLoginSeal(options.loginSecret ?? randomBytes(32), LOGIN);
   const streams = new Set<{ res: ServerResponse; session: ConsoleSession }>();
 
-  // A stream ends once its session has (signed out on any replica, or expired); a store that cannot tell ends it too.
-  const unsubscribe = options.service.subscribe(() => {
-    for (const stream of [...streams]) {
-      void sessions.alive(stream.session).then(
+  // A stream ends once its session has (signed out on any replica, or expired); a store that cannot tell ends it
+  // too. One look at the store for all open streams per change, and changes that come during a look share the
+  // next one: a burst of decisions costs the store a query or two, not one per stream per change.
+  let looking = false;
+  let again = false;
+  const notifyStreams = (): void => {
+    if (streams.size === 0) return;
+    if (looking) return void (again = true);
+    looking = true;
+    const open = [...streams];
+    const end = (stream: (typeof open)[number]): void => {
+      stream.res.end();
+      streams.delete(stream);
+    };
+    void sessions
+      .alive(open.map((s) => s.session))
+      .then(
         (alive) => {
-          if (!streams.has(stream)) return;
-          if (alive) return void stream.res.write('event: change\ndata: {}\n\n');
-          stream.res.end();
-          streams.delete(stream);
+          for (const stream of open) {
+            if (!streams.has(stream)) continue;
+            if (alive.has(stream.session.id)) stream.res.write('event: change\ndata: {}\n\n');
+            else end(stream);
+          }
         },
-        () => {
-          stream.res.end();
-          streams.delete(stream);
-        },
-      );
-    }
-  });
+        () => open.forEach(end),
+      )
+      .finally(() => {
+        looking = false;
+        if (again) {
+          again = false;
+          notifyStreams();
+        }
+      });
+  };
+  const unsubscribe = options.service.subscribe(notifyStreams);
   const heartbeat = setInterval(() => {
     for (const stream of streams) stream.res.write(': ping\n\n');
   }, HEARTBEAT_MS);
@@ -108,7 +139,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
 
   const sessionOf = async (req: IncomingMessage): Promise<ConsoleSession | undefined> => {
     const id = readCookie(req.headers.cookie, SESSION);
-    return id === undefined ? undefined : sessions.get(id);
+    return id === undefined ? undefined : fromApprovalStore(sessions.get(id));
   };
 
   /** Same origin as the console: the Origin header (or, without one, Sec-Fetch-Site) says so. */
@@ -138,7 +169,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   const check = async (req: IncomingMessage, intent: 'read' | 'decide'): Promise<ApproverAuthResult> => {
     const id = readCookie(req.headers.cookie, SESSION);
     if (id === undefined) return { kind: 'absent' };
-    const session = await sessions.get(id);
+    const session = await fromApprovalStore(sessions.get(id));
     if (session === undefined) return { kind: 'refused', status: 401, message: 'Your console session has ended; sign in again.', detail: 'unknown or expired console session' };
     if (intent === 'decide') {
       const cross = sameOrigin(req);
@@ -159,11 +190,11 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     res.end(body);
   };
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | string[]> = {}): void => send(res, status, 'application/json', JSON.stringify(body), headers);
-  const refuse = async (res: ServerResponse, refusal: Omit<ApiRefusal, 'code'> & { code?: string }, asPage = false): Promise<void> => {
+  const refuse = async (res: ServerResponse, refusal: Omit<ApiRefusal, 'code'> & { code?: string }, asPage = false, headers: Record<string, string> = {}): Promise<void> => {
     const code = refusal.code ?? (refusal.status === 401 ? 'UNAUTHENTICATED' : refusal.status === 403 ? 'FORBIDDEN' : 'INVALID_INPUT');
     await options.onRefused({ ...refusal, code });
-    if (asPage) send(res, refusal.status, 'text/html', messagePage(refusal.message));
-    else json(res, refusal.status, { error: { code, message: refusal.message } });
+    if (asPage) send(res, refusal.status, 'text/html', messagePage(refusal.message), headers);
+    else json(res, refusal.status, { error: { code, message: refusal.message } }, headers);
   };
 
   const sessionCookie = (session: ConsoleSession): string => cookie(SESSION, session.id, { secure, sameSite: 'Strict' });
@@ -181,7 +212,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     return { issuer: principal.issuer, sub: principal.sub, ...(principal.email === undefined ? {} : { email: principal.email }), groups: principal.groups };
   };
 
-  const open = (approver: Approver, via: SignInMethod): Promise<ConsoleSession> => sessions.open(approver, via);
+  const open = (approver: Approver, via: SignInMethod): Promise<ConsoleSession> => fromApprovalStore(sessions.open(approver, via));
 
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
@@ -201,13 +232,11 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
         } catch (error) {
           return refuse(res, { ...base, status: 503, code: 'UNAVAILABLE', message: error instanceof LoginError ? error.publicMessage : 'Sign-in is unavailable.', detail: error instanceof Error ? error.message : String(error) }, true);
         }
-        try {
-          await sessions.startLogin({ state: attempt.state, nonce: attempt.nonce, verifier: attempt.verifier, at: now() });
-        } catch (error) {
-          return refuse(res, { ...base, status: 503, code: 'UNAVAILABLE', message: 'Sign-in is unavailable.', detail: `sign-in not stored: ${error instanceof Error ? error.message : String(error)}` }, true);
-        }
+        // The sign-in in flight travels sealed in the browser's cookie, not in the store: anyone may start one
+        // without signing in, and that must cost the shared database nothing and push out no one else's.
         // Lax, not Strict: the browser must send it on the issuer's redirect back, which is a cross-site navigation.
-        res.writeHead(302, { ...SECURITY_HEADERS, location: attempt.url, 'set-cookie': cookie(LOGIN, attempt.state, { secure, sameSite: 'Lax', maxAge: LOGIN_TTL_S }) });
+        const sealed = seal.seal({ state: attempt.state, nonce: attempt.nonce, verifier: attempt.verifier, at: now() });
+        res.writeHead(302, { ...SECURITY_HEADERS, location: attempt.url, 'set-cookie': cookie(LOGIN, sealed, { secure, sameSite: 'Lax', maxAge: LOGIN_TTL_S }) });
         return void res.end();
       }
       if (path === '/console/callback') return callback(req, res, url, base);
@@ -228,7 +257,7 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       const session = await sessionOf(req);
       const who = await authenticator(req, 'decide');
       if (who.kind === 'refused' && session !== undefined) return refuse(res, { ...base, approver: session.approver, status: who.status, message: who.message, detail: who.detail });
-      if (session !== undefined) await sessions.end(session.id);
+      if (session !== undefined) await fromApprovalStore(sessions.end(session.id));
       return json(res, 200, { signedIn: false }, { 'set-cookie': cookie(SESSION, '', { secure, sameSite: 'Strict', maxAge: 0 }) });
     }
     if (path !== '/console/token' && path !== '/console/dev') return send(res, 404, 'text/plain', 'not found');
@@ -260,10 +289,11 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   async function callback(req: IncomingMessage, res: ServerResponse, url: URL, base: { method: string; path: string }): Promise<void> {
     const clearLogin = cookie(LOGIN, '', { secure, sameSite: 'Lax', maxAge: 0 });
     const state = url.searchParams.get('state') ?? '';
-    const bound = readCookie(req.headers.cookie, LOGIN);
-    // The state must be one we issued (on any replica sharing the store), to this browser (its login cookie), and
-    // not too old; it is taken out of the store only for its own browser, so a stranger cannot spoil a sign-in.
-    const attempt = login === undefined || bound === undefined || !sameSecret(bound, state) ? undefined : await sessions.takeLogin(state);
+    const sealed = readCookie(req.headers.cookie, LOGIN);
+    // The state must be one we sealed (on any replica sharing the secret) into this browser's login cookie, and
+    // not too old. The cookie is this browser's alone, so a stranger can neither spoil nor finish its sign-in.
+    const opened = sealed === undefined ? undefined : seal.open(sealed);
+    const attempt = login === undefined || opened === undefined || !sameSecret(opened.state, state) || now() - opened.at > LOGIN_TTL_S * 1000 || opened.at > now() + 60_000 ? undefined : opened;
     if (login === undefined || attempt === undefined) {
       return refuse(res, { ...base, status: 400, message: 'This sign-in link is not valid here; start again from the console.', detail: 'callback with an unknown, expired or foreign state' }, true);
     }
@@ -285,6 +315,12 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
       const message = error instanceof LoginError ? error.publicMessage : 'Sign-in failed: your token was not accepted.';
       return refuse(res, { ...base, status: 401, message, detail: error instanceof Error ? error.message : String(error) }, true);
     }
+    // Each sign-in is used once, on every replica: a callback replayed (the same state and code) opens nothing,
+    // even from an issuer that let the code be redeemed twice. Marked only now, after the issuer vouched for it,
+    // so a stranger's made-up callbacks write nothing.
+    if (!(await fromApprovalStore(sessions.claimLogin(attempt.state, attempt.at)))) {
+      return refuse(res, { ...base, approver, status: 400, message: 'This sign-in link is not valid here; start again from the console.', detail: 'callback with a state already used' }, true);
+    }
     const session = await open(approver, 'oidc');
     // A page, not a redirect: a Strict cookie set at the end of a cross-site redirect chain would not be sent yet.
     send(res, 200, 'text/html', messagePage('Signed in.', true), { 'set-cookie': [sessionCookie(session), clearLogin] });
@@ -293,7 +329,20 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
   return {
     async routes(req, res, url) {
       if (url.pathname !== '/console' && !url.pathname.startsWith('/console/')) return false;
-      await handle(req, res, url);
+      try {
+        await handle(req, res, url);
+      } catch (error) {
+        // Sessions live beside the approvals: while that store is down, the console says so (and records it)
+        // as the approval API does, rather than failing as an internal error with no audit record.
+        if (!(error instanceof ApprovalsUnavailableError) || res.headersSent) throw error;
+        req.resume();
+        const method = req.method ?? 'GET';
+        const path = url.pathname.slice(0, 200);
+        options.log?.('error', `console: ${method} ${path}: the approval store is unavailable: ${error.message}`);
+        const refusal = { method, path, status: 503, code: 'APPROVALS_UNAVAILABLE', message: APPROVALS_UNAVAILABLE_MESSAGE, detail: error.message };
+        // The sign-in steps are browser navigations: they get a page, the rest JSON.
+        await refuse(res, refusal, path === '/console/login' || path === '/console/callback', { 'retry-after': '5' });
+      }
       return true;
     },
     authenticator,

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { ChainedRecord } from '../audit/chain.js';
 import { iterateRecords } from '../audit/read.js';
+import { TOMBSTONES_NAME } from '../audit/retention.js';
 import { JOURNAL_NAME, listSegmentsSync } from '../audit/segments.js';
 import { verifyStore, type VerifyReport } from '../audit/verify.js';
 import { sessionSummaries, timelineEntry, type SessionSummary } from './audit-api.js';
@@ -22,6 +23,15 @@ export interface AuditViewerOptions {
 
 /** The fixed text of a 503 while the audit store cannot be read (its directory missing, unreadable, failing). */
 export const AUDIT_UNAVAILABLE_MESSAGE = 'The audit store cannot be read right now; try again shortly.';
+
+/** The fixed text when the audit store's files are not airlock's (altered or replaced): see Verify for where. */
+export const AUDIT_INVALID_MESSAGE = 'The audit store fails its checks and cannot be shown; see Verify (or run airlock audit verify).';
+
+/** A failed verification for a store whose files cannot be read as airlock's (the file named where the error says). */
+function unreadableReport(cause: string): VerifyReport {
+  const file = /^([\w.-]+):/.exec(cause)?.[1] ?? '(audit store)';
+  return { ok: false, segments: 0, records: 0, removed: 0, tombstoneKeys: [], open: 0, head: '', problems: [{ file, kind: 'malformed', message: cause }] };
+}
 
 export interface AuditViewer {
   /** Open this: the token is in the fragment, which browsers never send to a server or a log. */
@@ -54,9 +64,9 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
     // The directory itself must be there and readable: the segment listing reads a missing or unreadable one
     // as an empty store, which would show a store that went away as one without records (and as verifying).
     readdirSync(options.dir);
-    // Re-read only when the store changed (new segment, a segment or the journal grew).
+    // Re-read only when the store changed (new segment, a segment or the journal grew, the tombstones changed).
     const names = listSegmentsSync(options.dir);
-    const sizes = [...names.slice(-2), JOURNAL_NAME].map((n) => {
+    const sizes = [...names.slice(-2), JOURNAL_NAME, TOMBSTONES_NAME].map((n) => {
       try {
         const s = statSync(join(options.dir, n));
         return `${n}:${s.size}:${s.mtimeMs}`;
@@ -104,10 +114,18 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
       data = snapshot();
       if (path === '/api/verify') data.verify ??= verifyStore(options.dir);
     } catch (error) {
+      cache = undefined;
+      const cause = error instanceof Error ? error.message : String(error);
+      if (typeof (error as NodeJS.ErrnoException).code !== 'string') {
+        // A file there that is not airlock's (altered, replaced, cut short by hand) is evidence, not an outage:
+        // "try again shortly" would pass tampering off as a passing fault. Verify reports it as a failure.
+        options.log?.(`audit viewer: the audit store fails its checks: ${cause}`);
+        if (path === '/api/verify') return send(res, 200, 'application/json', JSON.stringify(unreadableReport(cause)));
+        return send(res, 500, 'application/json', JSON.stringify({ error: { code: 'AUDIT_INVALID', message: AUDIT_INVALID_MESSAGE } }));
+      }
       // The store went away or cannot be read (an unmounted volume, a permission change, an I/O error): the
       // next request reads it again, so the viewer serves as soon as it is back.
-      cache = undefined;
-      options.log?.(`audit viewer: the audit store cannot be read: ${error instanceof Error ? error.message : String(error)}`);
+      options.log?.(`audit viewer: the audit store cannot be read: ${cause}`);
       return send(res, 503, 'application/json', JSON.stringify({ error: { code: 'AUDIT_UNAVAILABLE', message: AUDIT_UNAVAILABLE_MESSAGE } }));
     }
     if (path === '/api/sessions') return send(res, 200, 'application/json', JSON.stringify(data.sessions));

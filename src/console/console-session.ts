@@ -14,7 +14,7 @@ export interface ConsoleSession {
   readonly createdAt: number;
 }
 
-/** An OIDC sign-in in flight: what its callback must see again. */
+/** An OIDC sign-in in flight: what its callback must see again (sealed in the browser's login cookie). */
 export interface PendingLogin {
   readonly state: string;
   readonly nonce: string;
@@ -27,28 +27,31 @@ export interface SessionStoreOptions {
   readonly now: () => number;
   readonly idleMs: number;
   readonly maxMs: number;
-  /** Oldest sessions (and sign-ins in flight) are dropped beyond this many, so storage stays bounded whoever signs in. */
+  /** Oldest sessions are dropped beyond this many, so storage stays bounded whoever signs in. */
   readonly maxSessions?: number;
-  /** How long a sign-in may take from the console to the callback (default 10 minutes). */
+  /** How long a sign-in may take from the console to the callback (default 10 minutes): how long a used state is remembered. */
   readonly loginMs?: number;
 }
 
 /**
- * Console sessions with idle and absolute expiry, and the OIDC sign-ins in flight. In memory for one
- * process; in PostgreSQL beside the approvals when several replicas serve the console (a sign-in made on
- * one must hold on the next request, which the balancer may send to another).
+ * Console sessions with idle and absolute expiry, and the states of finished OIDC sign-ins (each used once).
+ * In memory for one process; in PostgreSQL beside the approvals when several replicas serve the console (a
+ * sign-in made on one must hold on the next request, which the balancer may send to another). A sign-in in
+ * flight is not kept here: it is sealed in the browser's login cookie, so starting one, which anyone may do
+ * without signing in, costs the store nothing and cannot push out anyone else's.
  */
 export interface SessionStore {
   open(approver: Approver, via: SignInMethod): Promise<ConsoleSession>;
   /** The live session with this id, touched (idle time restarts); undefined when unknown or expired. */
   get(id: string): Promise<ConsoleSession | undefined>;
-  /** Whether the session is still live (not ended, not expired), without touching it. */
-  alive(session: ConsoleSession): Promise<boolean>;
+  /** The ids of those sessions still live (not ended, not expired), without touching them: one look for all. */
+  alive(sessions: readonly ConsoleSession[]): Promise<ReadonlySet<string>>;
   end(id: string): Promise<void>;
-  /** Keeps a sign-in in flight until its callback. */
-  startLogin(login: PendingLogin): Promise<void>;
-  /** The sign-in in flight with this state, removed (each is used once); undefined when unknown or too old. */
-  takeLogin(state: string): Promise<PendingLogin | undefined>;
+  /**
+   * Marks the state of a sign-in the issuer completed as used (`at`: when it started); false when it already
+   * was, on any replica: a replayed callback opens no second session. Only sign-ins that got tokens come here.
+   */
+  claimLogin(state: string, at: number): Promise<boolean>;
 }
 
 /** A new random secret for a session id or a sign-in state (256 bits). */
@@ -71,7 +74,7 @@ export function secretHash(secret: string): string {
 /** Creates the in-memory store; expired sessions are dropped as they are met and when new ones open. */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const sessions = new Map<string, { session: ConsoleSession; lastSeen: number }>();
-  const logins = new Map<string, PendingLogin>();
+  const used = new Map<string, number>();
   const maxSessions = options.maxSessions ?? 10_000;
   const loginMs = options.loginMs ?? 600_000;
   const live = (s: { session: ConsoleSession; lastSeen: number }, now: number): boolean => now - s.lastSeen < options.idleMs && now - s.session.createdAt < options.maxMs;
@@ -97,24 +100,24 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       entry.lastSeen = now;
       return Promise.resolve(entry.session);
     },
-    alive(session) {
-      const entry = sessions.get(session.id);
-      return Promise.resolve(entry !== undefined && live(entry, options.now()));
+    alive(list) {
+      const now = options.now();
+      const ids = list.filter((s) => {
+        const entry = sessions.get(s.id);
+        return entry !== undefined && live(entry, now);
+      });
+      return Promise.resolve(new Set(ids.map((s) => s.id)));
     },
     end(id) {
       sessions.delete(id);
       return Promise.resolve();
     },
-    startLogin(login) {
-      for (const [state, l] of logins) if (options.now() - l.at > loginMs) logins.delete(state);
-      while (logins.size >= maxSessions) logins.delete(logins.keys().next().value as string);
-      logins.set(login.state, login);
-      return Promise.resolve();
-    },
-    takeLogin(state) {
-      const login = logins.get(state);
-      logins.delete(state);
-      return Promise.resolve(login === undefined || options.now() - login.at > loginMs ? undefined : login);
+    claimLogin(state, at) {
+      // A state older than loginMs is refused by the callback before it comes here, so it can be forgotten.
+      for (const [s, started] of used) if (options.now() - started > loginMs) used.delete(s);
+      if (used.has(state)) return Promise.resolve(false);
+      used.set(state, at);
+      return Promise.resolve(true);
     },
   };
 }

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import * as z from 'zod';
 import type { Approver } from '../approval/model.js';
-import { csrfOf, secretHash, sessionToken, type ConsoleSession, type PendingLogin, type SessionStore, type SessionStoreOptions } from './console-session.js';
+import { csrfOf, secretHash, sessionToken, type ConsoleSession, type SessionStore, type SessionStoreOptions } from './console-session.js';
 
 export interface PgSessionStoreOptions {
   readonly url: string;
-  /** The approvals table: sessions live in `<table>_sessions`, sign-ins in flight in `<table>_logins`. */
+  /** The approvals table: sessions live in `<table>_sessions`, the states of finished sign-ins in `<table>_used_logins`. */
   readonly table: string;
 }
 
@@ -13,8 +13,9 @@ const TABLE = /^[a-z_][a-z0-9_]{0,40}$/;
 
 /**
  * The DDL. Rows hold the SHA-256 of the session id (or sign-in state), never the secret itself, so someone
- * who reads the table cannot sign in with it. A sign-in row holds its nonce and PKCE verifier until the
- * callback takes it; neither is of use without the authorization code, which only the browser sees.
+ * who reads the table cannot sign in with it. A sign-in in flight is in no table (it is sealed in the
+ * browser's cookie); only the state of one the issuer completed is kept, for its 10 minutes, so that it is
+ * used once. The indexes keep the expiry and the size cap from reading the whole table.
  */
 function schema(t: string): string {
   return `
@@ -29,12 +30,13 @@ CREATE TABLE IF NOT EXISTS ${t}_sessions (
   idle_until  bigint NOT NULL,
   expires_at  bigint NOT NULL
 );
-CREATE TABLE IF NOT EXISTS ${t}_logins (
+CREATE INDEX IF NOT EXISTS ${t}_sessions_idle ON ${t}_sessions (idle_until);
+CREATE INDEX IF NOT EXISTS ${t}_sessions_created ON ${t}_sessions (created_at);
+CREATE TABLE IF NOT EXISTS ${t}_used_logins (
   state_hash  text PRIMARY KEY,
-  nonce       text NOT NULL,
-  verifier    text NOT NULL,
   started_at  bigint NOT NULL
 );
+CREATE INDEX IF NOT EXISTS ${t}_used_logins_started ON ${t}_used_logins (started_at);
 `;
 }
 
@@ -46,14 +48,14 @@ const SessionRow = z.object({
   via: z.enum(['oidc', 'token', 'dev']),
   created_at: z.coerce.number().int(),
 });
-const LoginRow = z.object({ nonce: z.string(), verifier: z.string(), started_at: z.coerce.number().int() });
 
 /**
- * Console sessions and OIDC sign-ins in flight in PostgreSQL, beside the approvals table, for replicas behind
- * one balancer: a sign-in on one replica holds on every other, and signing out on one ends it on all. Each
- * read that finds a session also restarts its idle time, in one statement; expired sessions and stale
- * sign-ins are deleted whenever a new one is stored, and the oldest beyond `maxSessions`. A start that finds
- * both tables runs no DDL, so airlock can run as a role granted only `SELECT, INSERT, UPDATE, DELETE` on them.
+ * Console sessions and the states of finished OIDC sign-ins in PostgreSQL, beside the approvals table, for
+ * replicas behind one balancer: a sign-in on one replica holds on every other, and signing out on one ends it
+ * on all. Each read that finds a session also restarts its idle time, in one statement; expired sessions are
+ * deleted whenever a new one is opened (by an identity the issuer or the token verifier vouched for), and the
+ * oldest beyond `maxSessions`. A start that finds both tables and their indexes runs no DDL, so airlock can run
+ * as a role granted only `SELECT, INSERT, UPDATE, DELETE` on the tables.
  */
 export interface PgSessionStore {
   /** The store for a console with these lifetimes. */
@@ -69,7 +71,8 @@ export async function openPgSessionStore(options: PgSessionStoreOptions): Promis
   try {
     const client = await pool.connect();
     try {
-      const present = await client.query<{ ready: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ready', [`${t}_sessions`, `${t}_logins`]);
+      const wanted = [`${t}_sessions`, `${t}_sessions_idle`, `${t}_sessions_created`, `${t}_used_logins`, `${t}_used_logins_started`];
+      const present = await client.query<{ ready: boolean }>('SELECT bool_and(to_regclass(name) IS NOT NULL) AS ready FROM unnest($1::text[]) AS name', [wanted]);
       if (present.rows[0]?.ready !== true) {
         // Replicas starting together must not race on CREATE: one DDL at a time, the lock ends with the transaction.
         await client.query('BEGIN');
@@ -104,7 +107,8 @@ export async function openPgSessionStore(options: PgSessionStoreOptions): Promis
     return {
       async open(approver, via) {
         const now = lifetimes.now();
-        await query(`DELETE FROM ${t}_sessions WHERE idle_until <= $1 OR expires_at <= $1`, [now]);
+        // idle_until is never past expires_at (it is set to at most that), so it alone says a session ended.
+        await query(`DELETE FROM ${t}_sessions WHERE idle_until <= $1`, [now]);
         await query(`DELETE FROM ${t}_sessions WHERE id_hash IN (SELECT id_hash FROM ${t}_sessions ORDER BY created_at DESC OFFSET $1)`, [maxSessions - 1]);
         const id = sessionToken();
         const expires = now + lifetimes.maxMs;
@@ -130,26 +134,20 @@ export async function openPgSessionStore(options: PgSessionStoreOptions): Promis
         );
         return res.rows[0] === undefined ? undefined : sessionOf(id, res.rows[0]);
       },
-      async alive(session) {
-        const now = lifetimes.now();
-        const res = await query(`SELECT 1 FROM ${t}_sessions WHERE id_hash = $1 AND idle_until > $2 AND expires_at > $2`, [secretHash(session.id), now]);
-        return res.rowCount === 1;
+      async alive(list) {
+        if (list.length === 0) return new Set<string>();
+        const byHash = new Map(list.map((s) => [secretHash(s.id), s.id]));
+        const res = await query(`SELECT id_hash FROM ${t}_sessions WHERE id_hash = ANY($1::text[]) AND idle_until > $2 AND expires_at > $2`, [[...byHash.keys()], lifetimes.now()]);
+        return new Set(res.rows.map((r: { id_hash: string }) => byHash.get(r.id_hash) ?? ''));
       },
       async end(id) {
         await query(`DELETE FROM ${t}_sessions WHERE id_hash = $1`, [secretHash(id)]);
       },
-      async startLogin(login) {
-        await query(`DELETE FROM ${t}_logins WHERE started_at <= $1`, [lifetimes.now() - loginMs]);
-        await query(`DELETE FROM ${t}_logins WHERE state_hash IN (SELECT state_hash FROM ${t}_logins ORDER BY started_at DESC OFFSET $1)`, [maxSessions - 1]);
-        await query(`INSERT INTO ${t}_logins (state_hash, nonce, verifier, started_at) VALUES ($1, $2, $3, $4)`, [secretHash(login.state), login.nonce, login.verifier, login.at]);
-      },
-      async takeLogin(state) {
-        // DELETE … RETURNING: of two callbacks with the same state, on any replicas, one gets the sign-in.
-        const res = await query(`DELETE FROM ${t}_logins WHERE state_hash = $1 RETURNING nonce, verifier, started_at`, [secretHash(state)]);
-        if (res.rows[0] === undefined) return undefined;
-        const row = LoginRow.parse(res.rows[0]);
-        const login: PendingLogin = { state, nonce: row.nonce, verifier: row.verifier, at: row.started_at };
-        return lifetimes.now() - login.at > loginMs ? undefined : login;
+      async claimLogin(state, at) {
+        await query(`DELETE FROM ${t}_used_logins WHERE started_at <= $1`, [lifetimes.now() - loginMs]);
+        // The primary key decides: of two callbacks with the same state, on any replicas, one inserts the row.
+        const res = await query(`INSERT INTO ${t}_used_logins (state_hash, started_at) VALUES ($1, $2) ON CONFLICT (state_hash) DO NOTHING`, [secretHash(state), at]);
+        return res.rowCount === 1;
       },
     };
   };

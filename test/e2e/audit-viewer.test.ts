@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/record.js';
+import { TOMBSTONES_NAME } from '../../src/audit/retention.js';
 import { JsonAuditStore } from '../../src/audit/store.js';
 import { CLI, tempDir } from '../support/airlock.js';
 import { launchBrowser } from '../support/browser.js';
@@ -153,6 +154,43 @@ describe('airlock audit view while its audit store cannot be read (issue 21)', (
       // Back: the same viewer serves the store again, without a restart.
       expect(await api('/api/sessions')).toMatchObject({ status: 200, body: [{ sessionId: 'sess-ana', calls: 1 }] });
       expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: true } });
+    } finally {
+      await stopChild(viewer);
+    }
+  }, 60_000);
+
+  it('reports a tombstones file or a segment that is not airlock\'s as a failed verification, never as 503 "try again shortly"', async () => {
+    const dir = tempDir();
+    const store = await JsonAuditStore.open(dir);
+    await store.append(record('a1', 'sess-ana'));
+    await store.close();
+    const viewer = spawnViewer(dir);
+    let stderr = '';
+    viewer.stderr?.on('data', (c: Buffer) => void (stderr += c.toString()));
+    try {
+      const url = new URL(await viewerUrl(viewer));
+      const token = new URLSearchParams(url.hash.slice(1)).get('token') ?? '';
+      const api = async (path: string): Promise<{ status: number; body: unknown }> => {
+        const res = await fetch(new URL(path, url.origin), { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: await res.json() };
+      };
+      expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: true, problems: [] } });
+      // Someone rewrites the signed tombstones (to hide what retention removed) with something else.
+      writeFileSync(join(dir, TOMBSTONES_NAME), JSON.stringify({ format: 'something-else', tombstones: [] }));
+      expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: false, problems: [{ file: TOMBSTONES_NAME, kind: 'tombstone' }] } });
+      writeFileSync(join(dir, TOMBSTONES_NAME), '{ not json');
+      expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: false, problems: [{ file: TOMBSTONES_NAME, kind: 'tombstone' }] } });
+      // The sessions do not depend on the tombstones: they are still shown.
+      expect(await api('/api/sessions')).toMatchObject({ status: 200, body: [{ sessionId: 'sess-ana', calls: 1 }] });
+      // A segment replaced by something that is not an audit file: verify fails, and the views say why they cannot show it.
+      const seg = readdirSync(dir).find((n) => n.startsWith('audit-2')) as string;
+      writeFileSync(join(dir, seg), 'not an audit file');
+      expect(await api('/api/verify')).toMatchObject({ status: 200, body: { ok: false, problems: [{ file: seg, kind: 'malformed' }] } });
+      const invalid = { status: 500, body: { error: { code: 'AUDIT_INVALID', message: 'The audit store fails its checks and cannot be shown; see Verify (or run airlock audit verify).' } } };
+      expect(await api('/api/sessions')).toEqual(invalid);
+      expect(await api('/api/sessions/sess-ana')).toEqual(invalid);
+      expect(stderr).toContain('audit viewer: the audit store fails its checks: ');
+      expect(stderr).not.toContain('cannot be read');
     } finally {
       await stopChild(viewer);
     }

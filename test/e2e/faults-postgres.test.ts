@@ -14,13 +14,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgRecords } from '../../src/audit/pg-store.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/connectors/embedded.js';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/connectors/embedded.js';
 import { verifyStore } from '../../src/audit/verify.js';
 import { seedDemoDatabase } from '../../src/connectors/demo-seed.js';
 import { auditIdOf, CLI, readAudit, tempDir, textOf } from '../support/airlock.js';
 import { connectClient, errorCode, examplePolicy, startFaultServer, type CallResult } from '../support/fault-server.js';
 import { startLocalIssuer, type LocalIssuer } from '../support/oidc-issuer.js';
-import { approvalApi, serveHttp, tokenFor, until, writeRuntimeConfig } from '../support/served.js';
+import { approvalApi, RESOURCE, serveHttp, tokenFor, until, writeRuntimeConfig } from '../support/served.js';
 
 const run = promisify(execFile);
 let store: EmbeddedPostgres;
@@ -192,6 +192,13 @@ describe('the approval API and console of airlock serve --http while the Postgre
         return { status: res.status, body: await res.json() };
       };
       expect((await consoleList()).status).toBe(200);
+      const { csrf } = (await (await fetch(`${server.url}/console/session`, { headers: { cookie } })).json()) as { csrf: string };
+      // The console's own routes look the session up in the same database: they answer as the API does.
+      const consoleCall = async (path: string, init: RequestInit = {}): Promise<{ status: number; body: unknown; retryAfter: string | null }> => {
+        const res = await fetch(`${server.url}${path}`, { ...init, headers: { cookie, ...(init.headers as Record<string, string> | undefined) } });
+        return { status: res.status, body: await res.json(), retryAfter: res.headers.get('retry-after') };
+      };
+      const down = { status: 503, body: unavailable, retryAfter: '5' };
 
       await store.pause();
       try {
@@ -199,21 +206,75 @@ describe('the approval API and console of airlock serve --http while the Postgre
         expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toEqual({ status: 503, body: unavailable });
         expect(await approvalApi(server.url, dba, '/approvals/apr_not-there')).toEqual({ status: 503, body: unavailable });
         expect(await consoleList()).toEqual({ status: 503, body: unavailable });
+        expect(await consoleCall('/console/session')).toEqual(down);
+        expect(await consoleCall('/console/events')).toEqual(down);
+        expect(await consoleCall('/console/logout', { method: 'POST', headers: { origin: server.url, 'x-csrf-token': csrf } })).toEqual(down);
+        expect(await consoleCall('/console/token', { method: 'POST', headers: { 'content-type': 'application/json', origin: server.url }, body: JSON.stringify({ token: dba }) })).toEqual(down);
       } finally {
         await store.resume();
       }
       expect(server.log()).toMatch(/approvals: GET \/approvals by dba-1: the approval store is unavailable: approval store: /);
+      expect(server.log()).toMatch(/approvals: GET \/approvals: the approval store is unavailable: approval store: /);
+      expect(server.log()).toMatch(/console: POST \/console\/logout: the approval store is unavailable: approval store: /);
       expect(server.log()).not.toContain(store.adminUrl);
       expect(server.log()).not.toMatch(/SELECT|INSERT|UPDATE \S+ SET/);
 
       // Back without a restart: the list answers, and a decision reaches the store (no such request).
       expect(await until(async () => ((await approvalApi(server.url, dba, '/approvals')).status === 200 ? true : undefined), 'the API to answer again')).toBe(true);
       expect((await consoleList()).status).toBe(200);
+      expect(await consoleCall('/console/session')).toMatchObject({ status: 200, body: { signedIn: true } });
       expect(await approvalApi(server.url, dba, '/approvals/apr_not-there/decision', decision)).toMatchObject({ status: 404, body: { error: { code: 'APPROVAL_NOT_FOUND' } } });
       // Each 503 was recorded as a refused approval request, with the store's error in the detail only.
       const refused = readAudit(join(dir, 'audit')).filter((r) => r.error?.code === 'APPROVALS_UNAVAILABLE');
-      expect(refused).toHaveLength(4);
+      expect(refused).toHaveLength(8);
+      expect(refused.map((r) => `${String(r.approval?.detail?.method)} ${String(r.approval?.detail?.path)}`).sort()).toEqual(
+        ['GET /approvals', 'GET /approvals', 'GET /approvals/apr_not-there', 'GET /console/events', 'GET /console/session', 'POST /approvals/apr_not-there/decision', 'POST /console/logout', 'POST /console/token'].sort(),
+      );
       for (const r of refused) expect(JSON.stringify(r)).not.toContain(store.adminUrl);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+
+  it('starts a console sign-in while the store is down (the sign-in in flight is sealed in the browser\'s cookie, not stored), finishes it once the store is back, and takes each sign-in once', async () => {
+    const dir = tempDir();
+    const policyPath = join(dir, 'policies.json');
+    writeFileSync(policyPath, JSON.stringify(examplePolicy()));
+    idp.clients.set('airlock-console', { secret: 'console-secret', claims: {} });
+    idp.accessTokenAudience = RESOURCE;
+    idp.signInAs({ sub: 'dba-1', email: 'dba@example.com', groups: ['dba'] });
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const oidc = { issuer: idp.issuer, clientId: 'airlock-console', clientSecret: 'env:CONSOLE_SECRET', redirectUri: `${origin}/console/callback`, scopes: ['openid', 'email'] };
+    const configPath = writeRuntimeConfig(dir, idp, { postgres: { url: 'env:STORE_DATABASE_URL', table: 'signin_outage_approvals' }, key: 'env:APPROVALS_KEY', publicUrl: origin, console: { oidc, secureCookies: false } });
+    const server = await serveHttp({ configPath, policyPath, auditDir: join(dir, 'audit'), env: { STORE_DATABASE_URL: store.adminUrl, APPROVALS_KEY: randomBytes(32).toString('base64'), CONSOLE_SECRET: 'console-secret' }, args: ['--port', String(port)] });
+    const loginCookie = (res: Response): string => res.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('airlock-login=')) ?? '';
+    try {
+      let login: Response;
+      await store.pause();
+      try {
+        // Anyone may start a sign-in without signing in: it must not need (or fill) the shared database.
+        login = await fetch(`${origin}/console/login`, { redirect: 'manual' });
+        expect(login.status).toBe(302);
+      } finally {
+        await store.resume();
+      }
+      const cookie = loginCookie(login);
+      expect(cookie).toMatch(/^airlock-login=[\w-]{200,}$/);
+      const back = (await fetch(login.headers.get('location') ?? '', { redirect: 'manual' })).headers.get('location') ?? '';
+      const state = new URL(back).searchParams.get('state') ?? '';
+      // The cookie is sealed: it does not show the state (nor the nonce or the PKCE verifier), and an altered one is refused.
+      expect(cookie).not.toContain(state);
+      const altered = `${cookie.slice(0, -4)}${cookie.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`;
+      expect((await fetch(back, { headers: { cookie: altered }, redirect: 'manual' })).status).toBe(400);
+      const signedIn = await until(async () => {
+        const res = await fetch(back, { headers: { cookie }, redirect: 'manual' });
+        return res.status === 200 ? res : undefined;
+      }, 'the sign-in to finish once the store is back');
+      const session = signedIn.headers.getSetCookie().map((c) => c.split(';')[0] ?? '').find((c) => c.startsWith('airlock-console=')) ?? '';
+      expect((await (await fetch(`${origin}/console/session`, { headers: { cookie: session } })).json())).toMatchObject({ signedIn: true, approver: { sub: 'dba-1' } });
+      // The same callback again opens nothing.
+      expect((await fetch(back, { headers: { cookie }, redirect: 'manual' })).status).not.toBe(200);
     } finally {
       await server.stop();
     }

@@ -2,8 +2,9 @@
  * Console sign-ins across replicas (issue 21): two `airlock serve --http` processes on one PostgreSQL approval
  * store, as a balancer would reach them. An approver starts the OIDC sign-in on one replica, the issuer sends
  * the browser back to the other, and the session cookie it gets then lists and decides requests on either;
- * signing out on one ends the session on both. Before sessions and sign-ins in flight were kept beside the
- * approvals, each lived in the memory of the replica that made it.
+ * signing out on one ends the session on both. Before sessions were kept beside the approvals (and sign-ins in
+ * flight sealed in the browser's cookie under a key every replica derives), each lived in the memory of the
+ * replica that made it.
  */
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -122,15 +123,19 @@ describe('console sessions on the PostgreSQL store (issue 21)', () => {
     expect(((await (await fetch(`${a.url}/console/session`, { headers: { cookie } })).json()) as { signedIn: boolean }).signedIn).toBe(false);
   }, 90_000);
 
-  it('refuses a callback whose state was already used, on either replica', async () => {
+  it('refuses a callback replayed on either replica, and one without its sealed login cookie', async () => {
     const [a, b] = replicas;
     if (a === undefined || b === undefined) throw new Error('two replicas expected');
     const login = await fetch(`${a.url}/console/login`, { redirect: 'manual' });
     const loginCookie = cookieOf(login, 'airlock-login') ?? '';
     const back = (await fetch(login.headers.get('location') ?? '', { redirect: 'manual' })).headers.get('location') ?? '';
     expect((await fetch(back, { headers: { cookie: loginCookie }, redirect: 'manual' })).status).toBe(200);
-    // The same callback replayed on the other replica (same path and query, other host) finds no sign-in.
+    // The same callback replayed on the other replica (same path and query, other host, the same login cookie)
+    // opens no session: the issuer takes its code once, and the state is marked used on every replica.
     const replay = await fetch(back.replace(a.url, b.url), { headers: { cookie: loginCookie }, redirect: 'manual' });
-    expect(replay.status).toBe(400);
+    expect(replay.status).toBe(401);
+    expect(cookieOf(replay, 'airlock-console')).toBeUndefined();
+    // A callback with the state but without its sealed cookie (another browser) is refused before the issuer is asked.
+    expect((await fetch(back.replace(a.url, b.url), { redirect: 'manual' })).status).toBe(400);
   }, 30_000);
 });
