@@ -49,7 +49,8 @@ export function notifiedRecord(delivery: { readonly requestId: string; readonly 
 
 /** The audit record of a refused approval API or console request (bad token, self-approval, CSRF, …). */
 export function refusedApprovalRecord(refusal: ApiRefusal, time: Date): AuditRecord {
-  const outcome: Outcome = refusal.status === 401 ? 'unauthenticated' : refusal.status === 400 || refusal.status === 413 || refusal.status === 415 ? 'invalid' : 'denied';
+  // A store that is down (503) or a fault of airlock's own (500) refused nothing on purpose: an error, not a denial.
+  const outcome: Outcome = refusal.status === 401 ? 'unauthenticated' : refusal.status === 400 || refusal.status === 413 || refusal.status === 415 ? 'invalid' : refusal.status >= 500 ? 'error' : 'denied';
   return eventRecord({
     time,
     actor: refusal.approver === undefined ? undefined : { ...refusal.approver, groups: refusal.approver.groups },

@@ -231,6 +231,8 @@ describe('the approval API and console of airlock serve --http while the Postgre
         ['GET /approvals', 'GET /approvals', 'GET /approvals/apr_not-there', 'GET /console/events', 'GET /console/session', 'POST /approvals/apr_not-there/decision', 'POST /console/logout', 'POST /console/token'].sort(),
       );
       for (const r of refused) expect(JSON.stringify(r)).not.toContain(store.adminUrl);
+      // The store was down: an error, not a denial of the approver.
+      expect(new Set(refused.map((r) => r.outcome))).toEqual(new Set(['error']));
     } finally {
       await server.stop();
     }
