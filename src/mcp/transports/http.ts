@@ -632,10 +632,14 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
   };
 
-  /** A refusal of one request that names its id (the screen's refusals of unreadable input name none). */
+  /**
+   * A refusal of one request that names its id (the screen's refusals of unreadable input name none). A
+   * tools/call was screened already: its ticket is taken here, so that the call is recorded once, with its
+   * arguments as received, and not again as unserved when the ticket would expire.
+   */
   const requestRefusal = (message: { method: string; id: RequestId; params?: unknown }, path: string, text: string): Screened & { kind: 'refuse' } => {
-    const call = message.method === 'tools/call' ? readToolCall(message.params) : { toolName: message.method.slice(0, 100), rawArguments: null };
-    return { kind: 'refuse', id: message.id, code: -32600, call: { toolName: call.toolName, rawArguments: call.rawArguments, issues: [{ path, message: text }] } };
+    const call = message.method === 'tools/call' ? (desk.unserved(message) ?? readToolCall(message.params)) : { toolName: message.method.slice(0, 100), rawArguments: null, issues: [] };
+    return { kind: 'refuse', id: message.id, code: -32600, call: { toolName: call.toolName, rawArguments: call.rawArguments, issues: [{ path, message: text }, ...call.issues] } };
   };
 
   /**
@@ -1027,6 +1031,8 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       await Promise.all(open.map((s) => s.transport.close().catch(() => undefined)));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      // No handler takes a call now: those still waiting are recorded (before the audit closes).
+      desk.close();
     },
   };
 }
