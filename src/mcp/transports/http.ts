@@ -643,6 +643,17 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   };
 
   /**
+   * A body with a request whose id is already in flight is refused whole, as the screen refuses a batch with
+   * one bad message: every request in it is answered and recorded, none is left without an answer.
+   */
+  const duplicateRefusals = (requests: readonly { method: string; id: RequestId; params?: unknown }[], duplicates: readonly unknown[]): (Screened & { kind: 'refuse' })[] =>
+    requests.map((m) =>
+      duplicates.includes(m)
+        ? requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`)
+        : requestRefusal(m, 'message', 'refused with its batch: another request in it has an id already in flight on this session'),
+    );
+
+  /**
    * The tools/calls of a 2026-07-28 body that the SDK refused before any handler took them (its check of the
    * Mcp-Method and Mcp-Name headers against the body): refused again here with the SDK's code and text, so
    * that each is audited like every other call that reaches airlock.
@@ -769,8 +780,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         const requests = (Array.isArray(body) ? body : [body]).filter(isRequestMessage);
         const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
         if (duplicates.length > 0) {
-          const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
-          await answerRefused(res, 400, 'http', credential, sessionId, refused, Array.isArray(body));
+          await answerRefused(res, 400, 'http', credential, sessionId, duplicateRefusals(requests, duplicates), Array.isArray(body));
           return;
         }
         requestIds = requests.map((m) => m.id);
@@ -922,8 +932,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     const requests = (Array.isArray(screened.body) ? screened.body : [screened.body]).filter(isRequestMessage);
     const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
     if (duplicates.length > 0) {
-      const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
-      await answerRefused(res, 400, 'sse', credential, sessionId, refused, Array.isArray(screened.body));
+      await answerRefused(res, 400, 'sse', credential, sessionId, duplicateRefusals(requests, duplicates), Array.isArray(screened.body));
       return;
     }
     for (const m of requests) session.pending.add(idKey(m.id));
