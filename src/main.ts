@@ -12,7 +12,7 @@ import type { Keyring } from './audit/sealed.js';
 import { ConfigError, loadRuntimeFile, type RuntimeFile, type ServeConfig } from './config.js';
 import { ImpersonationProvider } from './connectors/gcp-credentials.js';
 import { createCloudSqlConnector } from './connectors/cloud-sql.js';
-import { ShuttingDownError } from './errors.js';
+import { trackCalls, type CallTracker } from './calls-in-flight.js';
 import { createLogger, type Logger } from './log.js';
 import { createApprovals, type Approvals, type ApprovalsDeps } from './approval/approvals.js';
 import { listenForApprovers } from './approval/listen.js';
@@ -367,56 +367,6 @@ function demoApprovers(config: ServeConfig): Partial<Pick<ApprovalsDeps, 'devApp
   return { devApprovers: DEMO_APPROVERS, ...(LOOPBACK_HOSTS.has(config.host) ? { secureCookies: false } : {}) };
 }
 
-/** How long a stopping airlock waits for calls in flight to finish before it stops them. */
-const DRAIN_MS = 5000;
-/** How long calls it stopped get to write their records and answer before the stores close. */
-const HALT_MS = 2000;
-
-/**
- * The governed pipeline, counting calls in flight so that shutdown lets them finish (and be audited) first.
- * Draining aborts `stopping` first: calls waiting for a decision answer with their pending handle at once
- * (the request stays) instead of holding up the shutdown. Calls still running after DRAIN_MS are stopped
- * through `halted`: each ends CANCELLED with its record written and an answer sent, rather than being cut
- * off by the exit with neither.
- */
-function trackCalls(governed: (ctx: CallContext) => Promise<void>, stopping: AbortController, log: Logger): { run(ctx: CallContext): Promise<void>; drain(): Promise<void>; readonly halted: AbortSignal; readonly draining: AbortSignal } {
-  const inflight = new Set<Promise<void>>();
-  const halt = new AbortController();
-  // Calls that arrive while draining are refused (and audited) rather than run, but they are in flight too:
-  // each round waits for the calls known then, until none is left, so no refusal is cut off by the exit.
-  const settled = async (ms: number): Promise<boolean> => {
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
-    const awaited = new Set<Promise<void>>();
-    let done = true;
-    for (let round = [...inflight]; round.length > 0 && done; round = [...inflight].filter((c) => !awaited.has(c))) {
-      for (const call of round) awaited.add(call);
-      done = await Promise.race([Promise.allSettled(round).then(() => true), expired]);
-    }
-    clearTimeout(timer);
-    return done;
-  };
-  return {
-    halted: halt.signal,
-    draining: stopping.signal,
-    run(ctx) {
-      const call = governed(ctx);
-      inflight.add(call);
-      void call.finally(() => inflight.delete(call)).catch(() => undefined);
-      return call;
-    },
-    async drain() {
-      stopping.abort();
-      if (inflight.size === 0) return;
-      log('info', `stopping: waiting up to ${DRAIN_MS / 1000} s for ${inflight.size} call(s) in flight`);
-      if (await settled(DRAIN_MS)) return;
-      log('warn', `stopping: ${inflight.size} call(s) still running after ${DRAIN_MS / 1000} s are stopped and recorded as cancelled`);
-      halt.abort(new ShuttingDownError({ detail: `still running ${DRAIN_MS} ms after airlock began to stop` }));
-      if (!(await settled(HALT_MS))) log('warn', `stopping: ${inflight.size} call(s) did not end; they are recorded as interrupted when this audit store is next opened`);
-    },
-  };
-}
-
 /**
  * Records a tools/call that was received but never reached a handler (see IntakeDesk): every call that
  * reaches airlock has an audit record, this one too. A failed write is logged; nobody waits for it.
@@ -431,7 +381,7 @@ function recordUnserved(audit: AuditSink, log: Logger): (unserved: UnservedCall)
 
 interface ServeParts {
   readonly registry: ToolRegistry;
-  readonly calls: ReturnType<typeof trackCalls>;
+  readonly calls: CallTracker;
   readonly clock: { now(): number };
   readonly callers: Callers;
   readonly audit: AuditSink;
@@ -452,7 +402,9 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
   if (config.transport === 'stdio') {
     const { serveStdio } = await import('./mcp/transports/stdio.js');
     const tokens = callers.tokens;
-    const stdio = await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (tokens === undefined ? callers.fixed : tokens.current()) });
+    // Closing runs in reverse: drain, close the transport (its waiting calls recorded), settle, then the stores.
+    owned.add({ close: () => parts.calls.settle() });
+    const stdio = owned.add(await serveStdio({ ...common, log, maxLineBytes: config.maxBodyBytes, credential: () => (tokens === undefined ? callers.fixed : tokens.current()) }));
     owned.add({ close: () => parts.calls.drain() });
     log('info', 'serving MCP on stdio');
     // Clients open with `initialize`: its answer is written in the same turn as the first line is read, so
@@ -468,6 +420,8 @@ async function serveTransport(config: ServeConfig, parts: ServeParts): Promise<P
   }
   const verifier = callers.verifier;
   const { serveHttp } = await import('./mcp/transports/http.js');
+  // Runs after the server has closed (closing runs in reverse): calls it accepted until then are awaited.
+  owned.add({ close: () => parts.calls.settle() });
   const http = owned.add(
     await serveHttp({
       ...common,

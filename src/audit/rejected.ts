@@ -66,15 +66,15 @@ export function rejectedRequestRecord(rejection: HttpRejection, time: Date): Aud
  */
 export function unservedCallRecord(unserved: UnservedCall, id: string, time: Date): AuditRecord {
   const origin = unserved.origin;
-  const p = origin?.credential === undefined ? undefined : principalOf(origin.credential);
+  const p = origin.credential === undefined ? undefined : principalOf(origin.credential);
   const requestId = String(unserved.requestId).slice(0, 64);
   return {
     id,
     time: time.toISOString(),
     durationMs: 0,
     sessionId: '',
-    ...(origin === undefined || origin.sessionId === '' ? {} : { claimedSessionId: origin.sessionId.slice(0, 200) }),
-    transport: origin?.transport ?? 'http',
+    ...(origin.sessionId === '' ? {} : { claimedSessionId: origin.sessionId.slice(0, 200) }),
+    transport: origin.transport,
     principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
     devIdentity: p?.dev ?? false,
     tool: unserved.call.toolName,

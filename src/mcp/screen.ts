@@ -47,7 +47,7 @@ export interface UnservedCall {
   /** When the desk screened it (the desk's clock). */
   readonly receivedAt: number;
   readonly ageMs: number;
-  readonly origin?: TicketOrigin;
+  readonly origin: TicketOrigin;
 }
 
 function isObject(value: unknown): value is Json {
@@ -99,11 +99,12 @@ function label(value: unknown, fallback: string): string {
  * request never reached a handler) is dropped after `ticketTtlMs` and reported to `onExpired`.
  */
 export class IntakeDesk {
-  private readonly intakes = new Map<string, { readonly call: ToolCallIntake; readonly at: number; readonly id: string | number; readonly origin: TicketOrigin | undefined }>();
+  private readonly intakes = new Map<string, { readonly call: ToolCallIntake; readonly at: number; readonly id: string | number; readonly origin: TicketOrigin }>();
   /** Messages this desk has passed already: a transport that screens raw input hands them on as they are. */
   private readonly passed = new WeakSet<object>();
   private lastSweep = 0;
   private timer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   /**
    * `onExpired` is told of each ticket dropped untaken, so that the call is recorded: every tools/call that
@@ -130,22 +131,46 @@ export class IntakeDesk {
     for (const [ticket, entry] of this.intakes) {
       if (now - entry.at < this.ticketTtlMs) continue;
       this.intakes.delete(ticket);
-      this.onExpired?.({ call: entry.call, requestId: entry.id, receivedAt: entry.at, ageMs: now - entry.at, ...(entry.origin === undefined ? {} : { origin: entry.origin }) });
+      this.report(entry, now);
     }
   }
 
+  private report(entry: { readonly call: ToolCallIntake; readonly at: number; readonly id: string | number; readonly origin: TicketOrigin }, now: number): void {
+    this.onExpired?.({ call: entry.call, requestId: entry.id, receivedAt: entry.at, ageMs: now - entry.at, origin: entry.origin });
+  }
+
   /**
-   * Sweeps once the oldest ticket's time is up even when no message comes (the sweep on the message path
-   * needs traffic): an untaken call is recorded within about one time-to-live plus a second.
+   * Sweeps when the oldest ticket's time is up even when no message comes (the sweep on the message path
+   * needs traffic): an untaken call is recorded within one time-to-live of its arrival, plus the timer's
+   * slack. The timer is armed for the oldest ticket left (tickets are kept in arrival order), not for a
+   * whole time-to-live from the sweep, which would let a ticket wait almost twice its time.
    */
   private armSweep(): void {
-    if (this.timer !== undefined) return;
+    if (this.timer !== undefined || this.closed) return;
+    const oldest = this.intakes.values().next();
+    if (oldest.done === true) return;
+    const due = Math.max(0, oldest.value.at + this.ticketTtlMs - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.sweep(true);
-      if (this.intakes.size > 0) this.armSweep();
-    }, Math.min(this.ticketTtlMs + 1000, 2_147_483_647));
+      this.armSweep();
+    }, Math.min(due + 10, 2_147_483_647));
     this.timer.unref();
+  }
+
+  /**
+   * Stops the desk as its serving entry closes: the sweep timer is cleared (it must not fire into a closed
+   * audit store), and every ticket still waiting is reported to `onExpired` now, since no handler will take
+   * it. Call it before the audit closes; a desk closed twice reports nothing the second time.
+   */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const now = this.now();
+    const open = [...this.intakes.values()];
+    this.intakes.clear();
+    for (const entry of open) this.report(entry, now);
   }
 
   /**
@@ -165,7 +190,7 @@ export class IntakeDesk {
   }
 
   /** `origin` says who sent the message, for the record of a tools/call that is never served. */
-  screen(message: unknown, origin?: TicketOrigin): Screened {
+  screen(message: unknown, origin: TicketOrigin): Screened {
     this.sweep();
     if (isObject(message) && (this.passed.has(message) || this.isRewritten(message))) return { kind: 'pass', message };
     const screened = this.read(message, origin);
@@ -173,7 +198,7 @@ export class IntakeDesk {
     return screened;
   }
 
-  private read(message: unknown, origin: TicketOrigin | undefined): Screened {
+  private read(message: unknown, origin: TicketOrigin): Screened {
     if (!isObject(message)) {
       return { kind: 'refuse', id: null, code: -32600, call: { toolName: '(not a JSON-RPC message)', rawArguments: null, issues: [{ path: 'message', message: `must be a JSON-RPC object, got ${kindOf(message)}` }] } };
     }

@@ -242,7 +242,7 @@ export class GovernedServer extends Server {
     if (sdk === undefined) return;
     transport.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
       this.onDelivered?.(message);
-      const screened = this.desk.screen(message);
+      const screened = this.desk.screen(message, { transport: this.governed.transport, sessionId: this.governed.sessionId() });
       if (screened.kind === 'pass') {
         if (!this.tryDirect(screened.message, extra)) sdk.call(transport, screened.message as JSONRPCMessage, extra);
         return;

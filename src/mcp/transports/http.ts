@@ -632,11 +632,26 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     }
   };
 
-  /** A refusal of one request that names its id (the screen's refusals of unreadable input name none). */
+  /**
+   * A refusal of one request that names its id (the screen's refusals of unreadable input name none). A
+   * tools/call was screened already: its ticket is taken here, so that the call is recorded once, with its
+   * arguments as received, and not again as unserved when the ticket would expire.
+   */
   const requestRefusal = (message: { method: string; id: RequestId; params?: unknown }, path: string, text: string): Screened & { kind: 'refuse' } => {
-    const call = message.method === 'tools/call' ? readToolCall(message.params) : { toolName: message.method.slice(0, 100), rawArguments: null };
-    return { kind: 'refuse', id: message.id, code: -32600, call: { toolName: call.toolName, rawArguments: call.rawArguments, issues: [{ path, message: text }] } };
+    const call = message.method === 'tools/call' ? (desk.unserved(message) ?? readToolCall(message.params)) : { toolName: message.method.slice(0, 100), rawArguments: null, issues: [] };
+    return { kind: 'refuse', id: message.id, code: -32600, call: { toolName: call.toolName, rawArguments: call.rawArguments, issues: [{ path, message: text }, ...call.issues] } };
   };
+
+  /**
+   * A body with a request whose id is already in flight is refused whole, as the screen refuses a batch with
+   * one bad message: every request in it is answered and recorded, none is left without an answer.
+   */
+  const duplicateRefusals = (requests: readonly { method: string; id: RequestId; params?: unknown }[], duplicates: readonly unknown[]): (Screened & { kind: 'refuse' })[] =>
+    requests.map((m) =>
+      duplicates.includes(m)
+        ? requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`)
+        : requestRefusal(m, 'message', 'refused with its batch: another request in it has an id already in flight on this session'),
+    );
 
   /**
    * The tools/calls of a 2026-07-28 body that the SDK refused before any handler took them (its check of the
@@ -765,8 +780,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
         const requests = (Array.isArray(body) ? body : [body]).filter(isRequestMessage);
         const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
         if (duplicates.length > 0) {
-          const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
-          await answerRefused(res, 400, 'http', credential, sessionId, refused, Array.isArray(body));
+          await answerRefused(res, 400, 'http', credential, sessionId, duplicateRefusals(requests, duplicates), Array.isArray(body));
           return;
         }
         requestIds = requests.map((m) => m.id);
@@ -918,8 +932,7 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     const requests = (Array.isArray(screened.body) ? screened.body : [screened.body]).filter(isRequestMessage);
     const duplicates = requests.filter((m) => session.pending.has(idKey(m.id)));
     if (duplicates.length > 0) {
-      const refused = duplicates.map((m) => requestRefusal(m, 'id', `a request with id ${JSON.stringify(m.id).slice(0, 64)} is already in flight on this session; use a new id`));
-      await answerRefused(res, 400, 'sse', credential, sessionId, refused, Array.isArray(screened.body));
+      await answerRefused(res, 400, 'sse', credential, sessionId, duplicateRefusals(requests, duplicates), Array.isArray(screened.body));
       return;
     }
     for (const m of requests) session.pending.add(idKey(m.id));
@@ -1027,6 +1040,8 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       await Promise.all(open.map((s) => s.transport.close().catch(() => undefined)));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));
+      // No handler takes a call now: those still waiting are recorded (before the audit closes).
+      desk.close();
     },
   };
 }

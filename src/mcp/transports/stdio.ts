@@ -3,7 +3,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
 import { serveStdio as serveStdioEntry } from '@modelcontextprotocol/server/stdio';
 import type { Credential } from '../../identity/principal.js';
-import { IntakeDesk, type Screened, type UnservedCall } from '../screen.js';
+import { IntakeDesk, type Screened, type TicketOrigin, type UnservedCall } from '../screen.js';
 import { createGovernedServer, refuse, type EncodedResultSink, type GovernedServer, type GovernedServerOptions, type Refusal } from '../server.js';
 import { sameJson } from '../same-json.js';
 
@@ -94,6 +94,8 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     private readonly desk: IntakeDesk,
     maxLineBytes: number,
     private readonly onRefused: (refused: Screened & { kind: 'refuse' }) => Promise<Refusal>,
+    /** Who sends this connection's messages, for the record of a call that is never served. */
+    private readonly origin: () => TicketOrigin,
   ) {
     this.reader = new LineReader(maxLineBytes, (line) => this.line(line), () => {
       // Its id is somewhere in the skipped bytes: the answer names none (JSON-RPC's id null).
@@ -122,7 +124,7 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     }
     const screened = Array.isArray(value)
       ? IntakeDesk.unreadable('message', 'JSON-RPC batches are not accepted over stdio; send one message per line', -32600)
-      : this.desk.screen(value);
+      : this.desk.screen(value, this.origin());
     if (screened.kind === 'refuse') {
       this.refuse(screened);
       return;
@@ -208,13 +210,18 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
     return ok;
   }
 
+  /** Reads no more messages (airlock is stopping); answers to calls still running are written. */
+  stopReading(): void {
+    this.input.off('data', this.onData);
+    this.input.off('error', this.onInputError);
+    if (this.input.listenerCount('data') === 0) this.input.pause();
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.encoded.clear();
-    this.input.off('data', this.onData);
-    this.input.off('error', this.onInputError);
-    if (this.input.listenerCount('data') === 0) this.input.pause();
+    this.stopReading();
     this.onclose?.();
     this.onended?.();
     return Promise.resolve();
@@ -227,12 +234,26 @@ export class ScreenedStdioTransport implements Transport, EncodedResultSink {
  * request (or `server/discover`) gets 2026-07-28. One desk screens every line for every server instance of
  * the connection. Resolves when the client closes the stream.
  */
-export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<void> }> {
+export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<void>; close(): Promise<void> }> {
   const sessionId = randomUUID();
   const desk = new IntakeDesk(undefined, undefined, options.onUnserved);
   const onerror = (error: Error): void => options.log?.('warn', `stdio: ${error.message}`);
-  const transport = new ScreenedStdioTransport(process.stdin, process.stdout, desk, options.maxLineBytes, async (refused) =>
-    refuse(options, refused, { transport: 'stdio', sessionId, credential: await options.credential() }),
+  // The caller as last read, for the record of a call that is never served (the screen cannot wait for a
+  // token file): a fixed credential (dev identity, none) is known from the start, a token once read.
+  let known: Credential | undefined;
+  const credential = (): Credential | Promise<Credential> => {
+    const read = options.credential();
+    if (!(read instanceof Promise)) return (known = read);
+    return read.then((c) => (known = c));
+  };
+  Promise.resolve(credential()).catch(() => undefined);
+  const transport = new ScreenedStdioTransport(
+    process.stdin,
+    process.stdout,
+    desk,
+    options.maxLineBytes,
+    async (refused) => refuse(options, refused, { transport: 'stdio', sessionId, credential: await credential() }),
+    () => ({ transport: 'stdio', sessionId, ...(known === undefined ? {} : { credential: known }) }),
   );
   const closed = new Promise<void>((resolve) => {
     transport.onended = () => resolve();
@@ -242,7 +263,7 @@ export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<voi
   serveStdioEntry(
     () => {
       const server = createGovernedServer(
-        { ...options, transport: 'stdio', sessionId: () => sessionId, credential: () => options.credential(), onerror, encodedResults: transport },
+        { ...options, transport: 'stdio', sessionId: () => sessionId, credential, onerror, encodedResults: transport },
         desk,
       );
       transport.serve(server);
@@ -250,5 +271,12 @@ export function serveStdio(options: StdioOptions): Promise<{ closed: Promise<voi
     },
     { transport, onerror },
   );
-  return Promise.resolve({ closed });
+  // Closing (after the drain, before the audit closes) reads no more lines and records the calls still
+  // waiting for a handler: none will take them now.
+  const close = (): Promise<void> => {
+    transport.stopReading();
+    desk.close();
+    return Promise.resolve();
+  };
+  return Promise.resolve({ closed, close });
 }
