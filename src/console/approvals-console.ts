@@ -318,6 +318,11 @@ export function createApprovalConsole(options: ApprovalConsoleOptions): Approval
     // Each sign-in is used once, on every replica: a callback replayed (the same state and code) opens nothing,
     // even from an issuer that let the code be redeemed twice. Marked only now, after the issuer vouched for it,
     // so a stranger's made-up callbacks write nothing.
+    // Its age is checked again: the issuer may have taken long, and a used state is remembered only a margin
+    // past the time a sign-in may last.
+    if (now() - attempt.at > LOGIN_TTL_S * 1000) {
+      return refuse(res, { ...base, approver, status: 400, message: 'This sign-in took too long; start again from the console.', detail: 'callback past the sign-in time after the token exchange' }, true);
+    }
     if (!(await fromApprovalStore(sessions.claimLogin(attempt.state, attempt.at)))) {
       return refuse(res, { ...base, approver, status: 400, message: 'This sign-in link is not valid here; start again from the console.', detail: 'callback with a state already used' }, true);
     }

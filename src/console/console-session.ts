@@ -2,6 +2,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Approver } from '../approval/model.js';
 
 /** How a console session was opened. */
+
+/**
+ * How much longer than a sign-in may last its used state is remembered: more than the clock skew a callback
+ * tolerates (60 s), so a replay accepted at the end of its time still finds the state taken.
+ */
+export const USED_LOGIN_MARGIN_MS = 120_000;
 export type SignInMethod = 'oidc' | 'token' | 'dev';
 
 /** A signed-in approver. */
@@ -113,8 +119,9 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       return Promise.resolve();
     },
     claimLogin(state, at) {
-      // A state older than loginMs is refused by the callback before it comes here, so it can be forgotten.
-      for (const [s, started] of used) if (options.now() - started > loginMs) used.delete(s);
+      // A state older than loginMs is refused by the callback before it comes here; it is remembered a margin
+      // longer (clocks of replicas differ), so no replay can still be accepted once it is forgotten.
+      for (const [s, started] of used) if (options.now() - started > loginMs + USED_LOGIN_MARGIN_MS) used.delete(s);
       if (used.has(state)) return Promise.resolve(false);
       used.set(state, at);
       return Promise.resolve(true);

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import * as z from 'zod';
 import type { Approver } from '../approval/model.js';
-import { csrfOf, secretHash, sessionToken, type ConsoleSession, type SessionStore, type SessionStoreOptions } from './console-session.js';
+import { ensureSchema } from '../connectors/pg-schema.js';
+import { csrfOf, secretHash, sessionToken, type ConsoleSession, type SessionStore, type SessionStoreOptions, USED_LOGIN_MARGIN_MS } from './console-session.js';
 
 export interface PgSessionStoreOptions {
   readonly url: string;
@@ -69,23 +70,8 @@ export async function openPgSessionStore(options: PgSessionStoreOptions): Promis
   const pool = new pg.Pool({ connectionString: options.url, max: 2, application_name: `airlock console ${t}` });
   pool.on('error', () => undefined);
   try {
-    const client = await pool.connect();
-    try {
-      const wanted = [`${t}_sessions`, `${t}_sessions_idle`, `${t}_sessions_created`, `${t}_used_logins`, `${t}_used_logins_started`];
-      const present = await client.query<{ ready: boolean }>('SELECT bool_and(to_regclass(name) IS NOT NULL) AS ready FROM unnest($1::text[]) AS name', [wanted]);
-      if (present.rows[0]?.ready !== true) {
-        // Replicas starting together must not race on CREATE: one DDL at a time, the lock ends with the transaction.
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`airlock-console:${t}`]);
-        await client.query(schema(t));
-        await client.query('COMMIT');
-      }
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    const wanted = [`${t}_sessions`, `${t}_sessions_idle`, `${t}_sessions_created`, `${t}_used_logins`, `${t}_used_logins_started`];
+    await ensureSchema(await pool.connect(), wanted, `airlock-console:${t}`, schema(t));
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw error;
@@ -144,7 +130,7 @@ export async function openPgSessionStore(options: PgSessionStoreOptions): Promis
         await query(`DELETE FROM ${t}_sessions WHERE id_hash = $1`, [secretHash(id)]);
       },
       async claimLogin(state, at) {
-        await query(`DELETE FROM ${t}_used_logins WHERE started_at <= $1`, [lifetimes.now() - loginMs]);
+        await query(`DELETE FROM ${t}_used_logins WHERE started_at < $1`, [lifetimes.now() - loginMs - USED_LOGIN_MARGIN_MS]);
         // The primary key decides: of two callbacks with the same state, on any replicas, one inserts the row.
         const res = await query(`INSERT INTO ${t}_used_logins (state_hash, started_at) VALUES ($1, $2) ON CONFLICT (state_hash) DO NOTHING`, [secretHash(state), at]);
         return res.rowCount === 1;
