@@ -22,7 +22,8 @@ export type Screened =
       readonly id: string | number | null;
       /**
        * -32700 for a message that is not JSON, -32600 for one that is not a valid request; or the code the
-       * SDK refused a tools/call with before any handler took it (see {@link IntakeDesk.unserved}).
+       * SDK refused a tools/call with before any handler took it (see {@link IntakeDesk.unserved}); -32000 for a
+       * tools/call that reached a closed desk (airlock is stopping).
        */
       readonly code: number;
       /** The refused message as the audit records it (a tools/call keeps its tool and arguments). */
@@ -229,6 +230,9 @@ export class IntakeDesk {
     const intake = readToolCall(params);
     const call: ToolCallIntake = { ...intake, issues: [...issues, ...intake.issues] };
     if (id === null || issues.some((i) => i.path === 'jsonrpc' || !i.path.startsWith('params'))) return { kind: 'refuse', id, code: -32600, call };
+    // A closed desk issues no ticket (nothing would report it untaken): the call is refused here, and the
+    // transport's refusal runs it through the pipeline, which records it (SHUTTING_DOWN) while the audit is open.
+    if (this.closed) return { kind: 'refuse', id, code: -32000, call: { ...call, issues: [...call.issues, { path: 'message', message: 'airlock is stopping and takes no new calls' }] } };
     const ticket = randomUUID();
     this.intakes.set(ticket, { call, at: this.now(), id, origin });
     this.armSweep();

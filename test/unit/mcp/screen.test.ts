@@ -136,6 +136,19 @@ describe('IntakeDesk: a tools/call no handler takes (issue 21)', () => {
     }
   });
 
+  it('refuses a tools/call that reaches it once closed (no ticket nobody would report), keeping the call for its record', () => {
+    const expired: UnservedCall[] = [];
+    const desk = new IntakeDesk(60_000, () => 1_000, (u) => expired.push(u));
+    desk.close();
+    const screened = desk.screen(call(7, 'SELECT 7'), { transport: 'http', sessionId: 's-1', credential: ana });
+    expect(screened).toMatchObject({ kind: 'refuse', id: 7, code: -32000, call: { toolName: 'query_sql', rawArguments: { connection: 'shop', sql: 'SELECT 7' } } });
+    expect(screened.kind === 'refuse' ? screened.call.issues : []).toEqual([{ path: 'message', message: 'airlock is stopping and takes no new calls' }]);
+    expect(desk.pending()).toBe(0);
+    expect(expired).toEqual([]);
+    // Other messages still pass: answers to the server's own requests, notifications.
+    expect(desk.screen({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7 } }, HERE).kind).toBe('pass');
+  });
+
   it('becomes an audit record under the caller, outside the session, naming why the call did not run', () => {
     const record = unservedCallRecord(
       { call: { toolName: 'query_sql', rawArguments: { sql: 'SELECT 2' }, issues: [] }, requestId: 7, receivedAt: Date.parse('2026-12-07T10:00:00.000Z'), ageMs: 60_250, origin: { transport: 'sse', sessionId: 's-1', credential: ana } },
