@@ -3,7 +3,7 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalJson } from './canonical.js';
 import { GENESIS } from './chain.js';
-import { listSegmentsSync, parseSegment, SEGMENT_NAME } from './segments.js';
+import { AuditFormatError, listSegmentsSync, parseSegment, SEGMENT_NAME } from './segments.js';
 
 export const TOMBSTONES_NAME = 'audit-tombstones.json';
 
@@ -68,8 +68,13 @@ export function readTombstones(dir: string): TombstoneFile {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { format: 'airlock-audit-tombstones', version: 1, tombstones: [] };
     throw error;
   }
-  const file = JSON.parse(text) as TombstoneFile;
-  if (file.format !== 'airlock-audit-tombstones' || !Array.isArray(file.tombstones)) throw new TypeError(`${TOMBSTONES_NAME}: not an airlock tombstone file`);
+  let file: TombstoneFile;
+  try {
+    file = JSON.parse(text) as TombstoneFile;
+  } catch (error) {
+    throw new AuditFormatError(`${TOMBSTONES_NAME}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (typeof file !== 'object' || file === null || file.format !== 'airlock-audit-tombstones' || !Array.isArray(file.tombstones)) throw new AuditFormatError(`${TOMBSTONES_NAME}: not an airlock tombstone file`);
   return file;
 }
 

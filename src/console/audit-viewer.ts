@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ChainedRecord } from '../audit/chain.js';
 import { iterateRecords } from '../audit/read.js';
 import { TOMBSTONES_NAME } from '../audit/retention.js';
-import { JOURNAL_NAME, listSegmentsSync } from '../audit/segments.js';
+import { AuditFormatError, JOURNAL_NAME, listSegmentsSync } from '../audit/segments.js';
 import { verifyStore, type VerifyReport } from '../audit/verify.js';
 import { sessionSummaries, timelineEntry, type SessionSummary } from './audit-api.js';
 import { VIEWER_CSS, VIEWER_HTML, VIEWER_JS } from './viewer-page.js';
@@ -116,12 +116,18 @@ export async function serveAuditViewer(options: AuditViewerOptions): Promise<Aud
     } catch (error) {
       cache = undefined;
       const cause = error instanceof Error ? error.message : String(error);
-      if (typeof (error as NodeJS.ErrnoException).code !== 'string') {
+      if (error instanceof AuditFormatError) {
         // A file there that is not airlock's (altered, replaced, cut short by hand) is evidence, not an outage:
         // "try again shortly" would pass tampering off as a passing fault. Verify reports it as a failure.
         options.log?.(`audit viewer: the audit store fails its checks: ${cause}`);
         if (path === '/api/verify') return send(res, 200, 'application/json', JSON.stringify(unreadableReport(cause)));
         return send(res, 500, 'application/json', JSON.stringify({ error: { code: 'AUDIT_INVALID', message: AUDIT_INVALID_MESSAGE } }));
+      }
+      if (typeof (error as NodeJS.ErrnoException).code !== 'string') {
+        // Neither a file that is not airlock's nor one that cannot be read: a fault of the viewer's own, which
+        // must not be reported as tampering (evidence) nor as an outage (try again).
+        options.log?.(`audit viewer: ${path} failed: ${error instanceof Error ? (error.stack ?? cause) : cause}`);
+        return send(res, 500, 'application/json', JSON.stringify({ error: { code: 'INTERNAL', message: 'The audit viewer failed; see its log.' } }));
       }
       // The store went away or cannot be read (an unmounted volume, a permission change, an I/O error): the
       // next request reads it again, so the viewer serves as soon as it is back.
