@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import type { ApprovalRecord } from './model.js';
+import { ensureSchema } from '../connectors/pg-schema.js';
 import { ApprovalStoreError, recordSchema, type ApprovalStore, type ListQuery } from './store.js';
 
 export interface PgApprovalStoreOptions {
@@ -101,23 +102,8 @@ export async function openPgApprovalStore(options: PgApprovalStoreOptions): Prom
     },
   });
   try {
-    const client = await pool.connect();
-    try {
-      // A table set up once lets airlock run as a role without CREATE (IF NOT EXISTS still asks for it).
-      const present = await client.query<{ ready: boolean }>('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ready', [t, `${t}_one_pending`]);
-      if (present.rows[0]?.ready !== true) {
-        // Replicas starting together must not race on CREATE: one DDL at a time, the lock ends with the transaction.
-        await client.query('BEGIN');
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`airlock-approvals:${t}`]);
-        await client.query(schema(t));
-        await client.query('COMMIT');
-      }
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    // The table and its unique index over pending requests stand for the schema.
+    await ensureSchema(await pool.connect(), [t, `${t}_one_pending`], `airlock-approvals:${t}`, schema(t));
     await listener.start();
   } catch (error) {
     await listener.close();
