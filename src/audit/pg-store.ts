@@ -100,17 +100,27 @@ function defaultReplica(): string {
 }
 
 /**
+ * The host and pid of a default replica name: `host:pid:suffix` (8 hex digits), or `host:pid` from older
+ * versions. The suffix is tried first: one of digits only (one name in 40) would otherwise read as the pid,
+ * and the rest of the name as the host.
+ */
+export function defaultNameParts(replica: string): { readonly host: string; readonly pid: number } | undefined {
+  const m = /^(.*):(\d+):[0-9a-f]{8}$/.exec(replica) ?? /^(.*):(\d+)$/.exec(replica);
+  return m === null ? undefined : { host: m[1] as string, pid: Number(m[2]) };
+}
+
+/**
  * Whether a default replica name (`host:pid:suffix`, or `host:pid` from older versions) is of this host and
  * its process no longer runs. `localhost` names no host (Cloud Run instances all have it), so its names are
  * left to the two sweeps. The same pid with another suffix, not one of this process's stores, is an earlier
  * process (a container restarted as pid 1 again).
  */
 function deadHere(replica: string): boolean {
-  const m = /^(.*):(\d+)(?::[0-9a-f]{8})?$/.exec(replica);
-  if (m === null || m[1] !== hostname() || m[1] === 'localhost' || ours.has(replica)) return false;
-  if (Number(m[2]) === process.pid) return true;
+  const named = defaultNameParts(replica);
+  if (named === undefined || named.host !== hostname() || named.host === 'localhost' || ours.has(replica)) return false;
+  if (named.pid === process.pid) return true;
   try {
-    process.kill(Number(m[2]), 0);
+    process.kill(named.pid, 0);
     return false;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code !== 'EPERM';
