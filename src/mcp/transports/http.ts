@@ -249,41 +249,29 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
     void options.onLimited?.({ id, ...event }).catch((e: unknown) => options.log('error', `audit write failed for ${event.kind} ${id}: ${String(e)}`));
     return id;
   };
-  /** Takes a session slot, or answers the refusal (audited) and returns undefined. */
+  const draining = (): boolean => options.draining?.aborted === true;
+  /**
+   * Takes a session slot, or answers the refusal (audited) and returns undefined: at a cap, or while airlock
+   * stops. A stopping airlock also closes the connection, so the client's retry opens a new one, which a load
+   * balancer sends to another instance.
+   */
   const admitSession = async (res: ServerResponse, transport: 'http' | 'sse', credential: Credential, method: string): Promise<SessionLease | undefined> => {
-    const admission = limiter.admit(ownerOf(credential));
-    if (admission.ok) return admission.lease;
+    const admission = draining() ? undefined : limiter.admit(ownerOf(credential));
+    if (admission?.ok === true) return admission.lease;
+    const refusal: { kind: HttpLimitEvent['kind']; code: string; status: number; message: string; detail: string; headers: Record<string, string> } =
+      admission === undefined
+        ? { kind: 'session_draining', code: 'SHUTTING_DOWN', status: 503, message: 'airlock is shutting down and takes no new sessions; connect again in a moment.', detail: 'a new session was asked for after airlock began to stop', headers: { connection: 'close' } }
+        : { kind: 'session_refused', code: 'TOO_MANY_SESSIONS', status: admission.status, message: admission.message, detail: admission.detail, headers: admission.status === 503 ? { 'retry-after': '30' } : {} };
     const id = randomUUID();
-    const event = { id, transport, sessionId: '', credential, kind: 'session_refused', method, message: admission.message, detail: admission.detail } as const;
-    options.log('warn', `http: refused a new ${transport} session: ${admission.detail} [audit id: ${id}]`);
+    const event = { id, transport, sessionId: '', credential, kind: refusal.kind, method, message: refusal.message, detail: refusal.detail } as const;
+    options.log('warn', `http: refused a new ${transport} session: ${refusal.detail} [audit id: ${id}]`);
     try {
       await options.onLimited?.(event);
     } catch (e) {
       options.log('error', `audit write failed for refused session ${id}: ${String(e)}`);
     }
-    sendJson(
-      res,
-      admission.status,
-      { jsonrpc: '2.0', error: { code: -32000, message: `${admission.message} [code: TOO_MANY_SESSIONS; audit id: ${id}]` }, id: null },
-      admission.status === 503 ? { 'retry-after': '30' } : {},
-    );
+    sendJson(res, refusal.status, { jsonrpc: '2.0', error: { code: -32000, message: `${refusal.message} [code: ${refusal.code}; audit id: ${id}]` }, id: null }, refusal.headers);
     return undefined;
-  };
-  const draining = (): boolean => options.draining?.aborted === true;
-  /**
-   * While airlock stops, a new session is refused (503, audited) and its connection closed: the client's
-   * retry opens a new connection, which a load balancer sends to another instance.
-   */
-  const refuseWhileDraining = async (res: ServerResponse, transport: 'http' | 'sse', credential: Credential, method: string): Promise<void> => {
-    const id = randomUUID();
-    const message = 'airlock is shutting down and takes no new sessions; connect again in a moment.';
-    options.log('warn', `http: refused a new ${transport} session: airlock is stopping [audit id: ${id}]`);
-    try {
-      await options.onLimited?.({ id, transport, sessionId: '', credential, kind: 'session_draining', method, message, detail: 'a new session was asked for after airlock began to stop' });
-    } catch (e) {
-      options.log('error', `audit write failed for refused session ${id}: ${String(e)}`);
-    }
-    sendJson(res, 503, { jsonrpc: '2.0', error: { code: -32000, message: `${message} [code: SHUTTING_DOWN; audit id: ${id}]` }, id: null }, { connection: 'close' });
   };
   let port = options.port;
   /**
@@ -825,10 +813,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
       await refuseHeaders(res, credential, undefined, what, fault);
       return;
     }
-    if (draining()) {
-      await refuseWhileDraining(res, 'http', credential, 'initialize');
-      return;
-    }
     const lease = await admitSession(res, 'http', credential, 'initialize');
     if (lease === undefined) return;
     let id = '';
@@ -870,10 +854,6 @@ export async function serveHttp(options: HttpOptions): Promise<HttpHandle> {
   const handleSse = async (req: AuthedRequest, res: ServerResponse, url: URL): Promise<void> => {
     const credential = await authenticate(req, res, url, 'sse', undefined, { method: 'GET /sse' });
     if (credential === undefined) return;
-    if (draining()) {
-      await refuseWhileDraining(res, 'sse', credential, 'GET /sse');
-      return;
-    }
     const lease = await admitSession(res, 'sse', credential, 'GET /sse');
     if (lease === undefined) return;
     // The frozen SSE transport writes every message with res.write and ignores backpressure.
