@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { principalOf } from '../identity/principal.js';
 import type { HttpLimitEvent } from '../mcp/transports/http.js';
-import type { AuditRecord } from './record.js';
+import { recordedPrincipal, type AuditRecord } from './record.js';
 
 const CODES = { session_refused: 'TOO_MANY_SESSIONS', session_draining: 'SHUTTING_DOWN', session_dropped: 'SESSION_DROPPED' } as const;
 
@@ -21,7 +21,7 @@ export function limitRecord(event: HttpLimitEvent, time: Date): AuditRecord {
     durationMs: 0,
     sessionId: event.sessionId,
     transport: event.transport,
-    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    principal: recordedPrincipal(p),
     devIdentity: credential.kind === 'dev',
     tool: event.method,
     input: null,

@@ -1,4 +1,5 @@
 import type { Outcome } from '../errors.js';
+import type { Principal } from '../identity/principal.js';
 import type { SqlFacts } from '../policy/sql/classify.js';
 import type { SealedBlob } from './sealed.js';
 
@@ -150,4 +151,9 @@ export interface AuditedResponse {
   readonly truncated: boolean;
   readonly body?: unknown;
   readonly preview?: string;
+}
+
+/** A principal as a record keeps it (no client id; a missing email is null), or null for none. */
+export function recordedPrincipal(p: Principal | undefined): AuditRecord['principal'] {
+  return p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev };
 }

@@ -3,7 +3,7 @@ import { principalOf } from '../identity/principal.js';
 import type { UnservedCall } from '../mcp/screen.js';
 import type { HttpRejection } from '../mcp/transports/http.js';
 import { boundedInput, type AuditInputLimits } from './bounded-input.js';
-import type { AuditRecord } from './record.js';
+import { recordedPrincipal, type AuditRecord } from './record.js';
 
 /**
  * How much of a refused request's input the record keeps. Refused requests cost the caller nothing, so
@@ -44,7 +44,7 @@ export function rejectedRequestRecord(rejection: HttpRejection, time: Date): Aud
     sessionId: '',
     ...(rejection.claimedSessionId === undefined ? {} : { claimedSessionId: rejection.claimedSessionId }),
     transport: rejection.transport,
-    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    principal: recordedPrincipal(p),
     devIdentity: p?.dev ?? false,
     tool: rejection.tool ?? rejection.method,
     input: rejection.arguments === undefined ? null : boundedInput(rejection.arguments, REJECTED_INPUT_LIMITS),
@@ -75,7 +75,7 @@ export function unservedCallRecord(unserved: UnservedCall, id: string, time: Dat
     sessionId: '',
     ...(origin.sessionId === '' ? {} : { claimedSessionId: origin.sessionId.slice(0, 200) }),
     transport: origin.transport,
-    principal: p === undefined ? null : { issuer: p.issuer, sub: p.sub, email: p.email ?? null, groups: [...p.groups], dev: p.dev },
+    principal: recordedPrincipal(p),
     devIdentity: p?.dev ?? false,
     tool: unserved.call.toolName,
     input: boundedInput(unserved.call.rawArguments, REJECTED_INPUT_LIMITS),
