@@ -1,13 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Approver } from '../approval/model.js';
 
-/** How a console session was opened. */
-
 /**
  * How much longer than a sign-in may last its used state is remembered: more than the clock skew a callback
  * tolerates (60 s), so a replay accepted at the end of its time still finds the state taken.
  */
 export const USED_LOGIN_MARGIN_MS = 120_000;
+
+/** How a console session was opened. */
 export type SignInMethod = 'oidc' | 'token' | 'dev';
 
 /** A signed-in approver. */
